@@ -10,6 +10,9 @@ extern crate alloc;
 extern crate std;
 
 pub mod netlink;
+pub mod packet;
 pub mod status;
+#[cfg(windows)]
+mod sys;
 pub mod flow;
 pub mod ovs;

@@ -1,1 +1,40 @@
-fn main(){}
+//! `ovsext-sim`: the datapath in user mode. No arguments: the demo.
+//! `replay [FILE|-]`: a script through the same Device and Datapath code.
+//! `odp <verb>`: flow key / action codec lines on stdin.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+fn odp(verb: &str) -> ExitCode {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { return ExitCode::from(1) };
+        let Some(reply) = ovsext::flow::text::odp_line(verb, &line) else {
+            eprintln!("ovsext-sim odp: unknown verb {verb}");
+            return ExitCode::from(2);
+        };
+        if writeln!(out, "{reply}").is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("odp") => match args.get(1) {
+            Some(verb) => odp(verb),
+            None => {
+                eprintln!("usage: ovsext-sim odp encode-key|encode-flow|decode-key|encode-actions|decode-actions");
+                ExitCode::from(2)
+            }
+        },
+        _ => {
+            eprintln!("usage: ovsext-sim [replay [FILE|-] | odp <verb>]");
+            ExitCode::from(2)
+        }
+    }
+}

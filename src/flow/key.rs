@@ -100,7 +100,8 @@ pub struct FlowKey {
 
     pub eth_src: [u8; 6],
     pub eth_dst: [u8; 6],
-    /// Ethertype after any VLAN tags (or 0x05ff for 802.3 frames without SNAP).
+    /// Ethertype after any VLAN tags; `ETH_P_802_2` (0x0004) for 802.3 frames
+    /// without SNAP, which the netlink key represents by omitting ETHERTYPE.
     pub eth_type: u16,
     /// Outer tag: TCI with `VLAN_TAG_PRESENT`, and its TPID.
     pub vlan_tci: u16,

@@ -1,0 +1,147 @@
+//! The packet buffer the platform hands to the datapath: an NBL/MDL chain on
+//! Windows, an owned buffer in the simulator and the tests.
+//!
+//! The datapath reads headers through `data()` (the platform guarantees the
+//! whole frame is contiguous there, copying only when NDIS split it) and asks
+//! for write access only when an action rewrites the frame.
+
+use alloc::vec::Vec;
+
+/// A frame being switched.
+pub trait Packet {
+    /// The frame bytes from the Ethernet header on.
+    fn data(&self) -> &[u8];
+
+    /// Writable frame bytes; `None` if the platform cannot make the frame
+    /// writable (out of memory). The length is unchanged.
+    fn data_mut(&mut self) -> Option<&mut [u8]>;
+
+    /// Grows the frame by `n` bytes at the front and returns the whole frame.
+    fn push_front(&mut self, n: usize) -> Option<&mut [u8]>;
+
+    /// Removes `n` bytes from the front; false if the frame is shorter.
+    fn pull_front(&mut self, n: usize) -> bool;
+
+    /// Shortens the frame to `len` bytes (no-op if already shorter).
+    fn truncate(&mut self, len: usize);
+
+    /// The 802.1Q tag NDIS carries out of band (TCI without the present bit).
+    fn oob_vlan(&self) -> Option<u16>;
+    fn set_oob_vlan(&mut self, tci: Option<u16>);
+
+    /// An independent copy; `None` when out of memory.
+    fn try_clone(&self) -> Option<Self>
+    where
+        Self: Sized;
+
+    fn len(&self) -> usize {
+        self.data().len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.data().is_empty()
+    }
+}
+
+/// Headroom kept in front of a frame so tags and headers can be pushed
+/// without moving it.
+const HEADROOM: usize = 64;
+
+/// A heap frame with headroom: the simulator's packet, also used for packets
+/// that userspace sends with `OVS_PACKET_CMD_EXECUTE`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnedPacket {
+    buf: Vec<u8>,
+    start: usize,
+    oob_vlan: Option<u16>,
+}
+
+impl OwnedPacket {
+    /// Copies `frame` into a new packet; `None` when out of memory.
+    pub fn from_frame(frame: &[u8]) -> Option<OwnedPacket> {
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(HEADROOM + frame.len()).ok()?;
+        buf.resize(HEADROOM, 0);
+        buf.extend_from_slice(frame);
+        Some(OwnedPacket { buf, start: HEADROOM, oob_vlan: None })
+    }
+}
+
+impl Packet for OwnedPacket {
+    fn data(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
+    }
+
+    fn data_mut(&mut self) -> Option<&mut [u8]> {
+        self.buf.get_mut(self.start..)
+    }
+
+    fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+        if n > self.start {
+            // Out of headroom: move the frame back, keeping HEADROOM spare.
+            let grow = n - self.start + HEADROOM;
+            self.buf.try_reserve(grow).ok()?;
+            self.buf.splice(0..0, core::iter::repeat_n(0u8, grow));
+            self.start += grow;
+        }
+        self.start -= n;
+        let data = self.buf.get_mut(self.start..)?;
+        if let Some(head) = data.get_mut(..n) {
+            head.fill(0);
+        }
+        Some(data)
+    }
+
+    fn pull_front(&mut self, n: usize) -> bool {
+        if n > self.len() {
+            return false;
+        }
+        self.start += n;
+        true
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.buf.truncate(self.start.saturating_add(len));
+    }
+
+    fn oob_vlan(&self) -> Option<u16> {
+        self.oob_vlan
+    }
+
+    fn set_oob_vlan(&mut self, tci: Option<u16>) {
+        self.oob_vlan = tci;
+    }
+
+    fn try_clone(&self) -> Option<OwnedPacket> {
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(self.buf.len()).ok()?;
+        buf.extend_from_slice(&self.buf);
+        Some(OwnedPacket { buf, start: self.start, oob_vlan: self.oob_vlan })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_pull_truncate() {
+        let mut p = OwnedPacket::from_frame(&[1, 2, 3]).unwrap();
+        p.push_front(2).unwrap().copy_from_slice(&[9, 9, 1, 2, 3]);
+        assert_eq!(p.data(), &[9, 9, 1, 2, 3]);
+        assert!(p.pull_front(2));
+        assert_eq!(p.data(), &[1, 2, 3]);
+        assert!(!p.pull_front(4));
+        p.truncate(1);
+        assert_eq!(p.data(), &[1]);
+    }
+
+    #[test]
+    fn push_beyond_headroom() {
+        let mut p = OwnedPacket::from_frame(&[7]).unwrap();
+        let d = p.push_front(200).unwrap();
+        assert_eq!(d.len(), 201);
+        assert_eq!(d[200], 7);
+        assert!(d[..200].iter().all(|&b| b == 0));
+    }
+}

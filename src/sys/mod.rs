@@ -1,0 +1,1 @@
+//! Windows kernel glue (NDIS filter, control device). Only this module may use `unsafe`.
