@@ -3,16 +3,36 @@
 //! `no_std` + `alloc` and is what the simulator and the tests drive.
 #![no_std]
 #![deny(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 extern crate alloc;
 #[cfg(not(windows))]
 extern crate std;
 
+pub mod datapath;
+pub mod event;
+pub mod family;
+pub mod flow;
+pub mod handle;
+pub mod ioctl;
 pub mod netlink;
+pub mod ovs;
 pub mod packet;
+pub mod pend;
+#[cfg(not(windows))]
+pub mod sim;
 pub mod status;
+pub mod switch;
+pub mod sync;
 #[cfg(windows)]
 mod sys;
-pub mod flow;
-pub mod ovs;
+pub mod upcall;
+pub mod vport;

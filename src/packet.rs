@@ -63,7 +63,11 @@ impl OwnedPacket {
         buf.try_reserve_exact(HEADROOM + frame.len()).ok()?;
         buf.resize(HEADROOM, 0);
         buf.extend_from_slice(frame);
-        Some(OwnedPacket { buf, start: HEADROOM, oob_vlan: None })
+        Some(OwnedPacket {
+            buf,
+            start: HEADROOM,
+            oob_vlan: None,
+        })
     }
 }
 
@@ -116,7 +120,11 @@ impl Packet for OwnedPacket {
         let mut buf = Vec::new();
         buf.try_reserve_exact(self.buf.len()).ok()?;
         buf.extend_from_slice(&self.buf);
-        Some(OwnedPacket { buf, start: self.start, oob_vlan: self.oob_vlan })
+        Some(OwnedPacket {
+            buf,
+            start: self.start,
+            oob_vlan: self.oob_vlan,
+        })
     }
 }
 

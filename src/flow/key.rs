@@ -38,7 +38,9 @@ pub const TUN_F_OAM: u16 = 1 << 2;
 pub const TUN_F_KEY: u16 = 1 << 3;
 
 #[repr(C, align(8))]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct TunnelKey {
     pub id: u64,
     pub ipv4_src: u32,
@@ -55,7 +57,9 @@ pub struct TunnelKey {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct CtTuple {
     pub ipv4_src: u32,
     pub ipv4_dst: u32,
@@ -68,7 +72,9 @@ pub struct CtTuple {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct NshKey {
     pub flags: u8,
     pub ttl: u8,
@@ -223,8 +229,15 @@ mod tests {
 
     #[test]
     fn masking() {
-        let k = FlowKey { in_port: 7, ipv4_src: 0x0a00_0001, ..Default::default() };
-        let m = FlowKey { ipv4_src: 0xffff_ff00, ..Default::default() };
+        let k = FlowKey {
+            in_port: 7,
+            ipv4_src: 0x0a00_0001,
+            ..Default::default()
+        };
+        let m = FlowKey {
+            ipv4_src: 0xffff_ff00,
+            ..Default::default()
+        };
         let km = k.masked(&m);
         assert_eq!(km.in_port, 0);
         assert_eq!(km.ipv4_src, 0x0a00_0000);

@@ -95,7 +95,11 @@ pub struct AttrIter<'a> {
 }
 
 pub fn attrs(buf: &[u8]) -> AttrIter<'_> {
-    AttrIter { rest: buf, offset: 0, failed: false }
+    AttrIter {
+        rest: buf,
+        offset: 0,
+        failed: false,
+    }
 }
 
 impl<'a> AttrIter<'a> {
@@ -161,7 +165,10 @@ mod tests {
     #[test]
     fn detects_bad_lengths_and_garbage() {
         assert_eq!(attrs(&[3, 0, 1, 0]).validate(), Err(Malformed(0)));
-        assert_eq!(attrs(&[9, 0, 1, 0, 0, 0, 0, 0]).validate(), Err(Malformed(0)));
+        assert_eq!(
+            attrs(&[9, 0, 1, 0, 0, 0, 0, 0]).validate(),
+            Err(Malformed(0))
+        );
         assert_eq!(attrs(&[4, 0, 1, 0, 0, 0]).validate(), Err(Malformed(4)));
     }
 

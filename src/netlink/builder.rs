@@ -87,7 +87,8 @@ impl<'a> NlBuf<'a> {
     }
 
     pub fn put_attr(&mut self, ty: u16, payload: &[u8]) -> Result<(), Overflow> {
-        self.put_attr_uninit(ty, payload.len())?.copy_from_slice(payload);
+        self.put_attr_uninit(ty, payload.len())?
+            .copy_from_slice(payload);
         Ok(())
     }
 
@@ -147,7 +148,6 @@ impl<'a> NlBuf<'a> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +157,14 @@ mod tests {
     fn builds_parsable_message() {
         let mut mem = [0xAAu8; 128];
         let mut b = NlBuf::new(&mut mem);
-        let hdr = MsgHeader { ty: 0x14, seq: 9, pid: 2, cmd: 1, version: 1, ..Default::default() };
+        let hdr = MsgHeader {
+            ty: 0x14,
+            seq: 9,
+            pid: 2,
+            cmd: 1,
+            version: 1,
+            ..Default::default()
+        };
         let m = b.begin_msg(&hdr).unwrap();
         b.put_u32(1, 5).unwrap();
         b.put_str(3, "eth0").unwrap();

@@ -100,10 +100,19 @@ mod tests {
     #[test]
     fn status_mapping_matches_reference() {
         assert_eq!(Errno::from_status(NtStatus::NOT_SUPPORTED), Errno::NotSupp);
-        assert_eq!(Errno::from_status(NtStatus::INSUFFICIENT_RESOURCES), Errno::NoMem);
+        assert_eq!(
+            Errno::from_status(NtStatus::INSUFFICIENT_RESOURCES),
+            Errno::NoMem
+        );
         assert_eq!(Errno::from_status(NtStatus::CANCELLED), Errno::Canceled);
-        assert_eq!(Errno::from_status(NtStatus::INVALID_PARAMETER), Errno::Inval);
-        assert_eq!(Errno::from_status(NtStatus::OBJECT_NAME_EXISTS), Errno::Exist);
+        assert_eq!(
+            Errno::from_status(NtStatus::INVALID_PARAMETER),
+            Errno::Inval
+        );
+        assert_eq!(
+            Errno::from_status(NtStatus::OBJECT_NAME_EXISTS),
+            Errno::Exist
+        );
         assert_eq!(Errno::from_status(NtStatus::INVALID_MESSAGE), Errno::BadMsg);
         assert_eq!(Errno::from_status(NtStatus::BUFFER_TOO_SMALL), Errno::Other);
         assert_ne!(Errno::NoEnt.to_status(), NtStatus::NOT_FOUND);

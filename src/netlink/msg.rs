@@ -73,7 +73,10 @@ impl<'a> NlMsg<'a> {
         if len < OVS_MSG_LEN || len > buf.len() {
             return None;
         }
-        Some(NlMsg { hdr, payload: buf.get(OVS_MSG_LEN..len)? })
+        Some(NlMsg {
+            hdr,
+            payload: buf.get(OVS_MSG_LEN..len)?,
+        })
     }
 
     /// The attribute stream after the head (possibly with trailing garbage,
@@ -97,7 +100,17 @@ mod tests {
     use super::*;
 
     fn msg(len: u32, extra: &[u8]) -> std::vec::Vec<u8> {
-        let h = MsgHeader { len, ty: 0x12, flags: 1, seq: 7, pid: 3, cmd: 3, version: 2, reserved: 0, dp_ifindex: 0 };
+        let h = MsgHeader {
+            len,
+            ty: 0x12,
+            flags: 1,
+            seq: 7,
+            pid: 3,
+            cmd: 3,
+            version: 2,
+            reserved: 0,
+            dp_ifindex: 0,
+        };
         let mut v = h.to_bytes().to_vec();
         v.extend_from_slice(extra);
         v

@@ -32,9 +32,19 @@ pub struct AttrPolicy {
 
 impl AttrPolicy {
     const fn of(kind: Kind, min: u16, max: u16) -> AttrPolicy {
-        AttrPolicy { kind, min, max, required: true }
+        AttrPolicy {
+            kind,
+            min,
+            max,
+            required: true,
+        }
     }
-    pub const IGNORED: AttrPolicy = AttrPolicy { kind: Kind::Ignored, min: 0, max: u16::MAX, required: false };
+    pub const IGNORED: AttrPolicy = AttrPolicy {
+        kind: Kind::Ignored,
+        min: 0,
+        max: u16::MAX,
+        required: false,
+    };
     pub const U8: AttrPolicy = Self::of(Kind::U8, 1, 1);
     pub const U16: AttrPolicy = Self::of(Kind::U16, 2, 2);
     pub const U32: AttrPolicy = Self::of(Kind::U32, 4, 4);
@@ -52,7 +62,10 @@ impl AttrPolicy {
         Self::of(Kind::Unspec, min, max)
     }
     pub const fn optional(self) -> AttrPolicy {
-        AttrPolicy { required: false, ..self }
+        AttrPolicy {
+            required: false,
+            ..self
+        }
     }
 
     /// `NlAttrValidate`.
@@ -104,7 +117,9 @@ pub fn parse<'a, const N: usize>(
     let mut out = [None; N];
     for a in attrs(stream) {
         let a = a.map_err(|_| Errno::Inval)?;
-        let Some(p) = policy.get(usize::from(a.ty())) else { continue };
+        let Some(p) = policy.get(usize::from(a.ty())) else {
+            continue;
+        };
         if p.kind == Kind::Ignored {
             continue;
         }
@@ -115,7 +130,10 @@ pub fn parse<'a, const N: usize>(
             *slot = Some(a);
         }
     }
-    let missing = policy.iter().zip(out.iter()).any(|(p, a)| p.required && p.kind != Kind::Ignored && a.is_none());
+    let missing = policy
+        .iter()
+        .zip(out.iter())
+        .any(|(p, a)| p.required && p.kind != Kind::Ignored && a.is_none());
     if missing {
         return Err(Errno::Inval);
     }

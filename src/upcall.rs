@@ -1,0 +1,214 @@
+//! Per-PID packet queues: upcall messages wait here for READ_PACKET, and a
+//! pended WIN_PEND_PACKET_REQ is completed when the first one arrives.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use crate::pend::{PendToken, Slot, Wakeups};
+
+/// Most messages one queue holds.
+pub const UPCALL_QUEUE_MAX: usize = 4096;
+/// Most bytes one queue holds.
+pub const UPCALL_QUEUE_MAX_BYTES: usize = 16 << 20;
+
+#[derive(Debug)]
+struct UpcallQueue {
+    pid: u32,
+    items: VecDeque<Vec<u8>>,
+    bytes: usize,
+    pending: Slot,
+}
+
+/// Why an upcall was not queued (the caller counts it in `n_lost`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drop {
+    /// No handle subscribed this PID.
+    NoListener,
+    /// The queue is full.
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueError {
+    NotSubscribed,
+    AlreadySubscribed,
+    Busy,
+    NoMemory,
+}
+
+/// What a READ_PACKET gets.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Read {
+    Message(Vec<u8>),
+    Empty,
+    /// The head message is longer than the reader's buffer; it stays queued.
+    TooBig,
+}
+
+#[derive(Debug, Default)]
+pub struct UpcallQueues {
+    queues: Vec<UpcallQueue>,
+}
+
+impl UpcallQueues {
+    fn find(&self, pid: u32) -> Result<usize, usize> {
+        self.queues.binary_search_by_key(&pid, |q| q.pid)
+    }
+
+    fn get_mut(&mut self, pid: u32) -> Option<&mut UpcallQueue> {
+        let i = self.find(pid).ok()?;
+        self.queues.get_mut(i)
+    }
+
+    pub fn is_subscribed(&self, pid: u32) -> bool {
+        self.find(pid).is_ok()
+    }
+
+    /// PACKET_SUBSCRIBE with SUBSCRIBE=1.
+    pub fn subscribe(&mut self, pid: u32) -> Result<(), QueueError> {
+        let Err(at) = self.find(pid) else {
+            return Err(QueueError::AlreadySubscribed);
+        };
+        self.queues
+            .try_reserve(1)
+            .map_err(|_| QueueError::NoMemory)?;
+        let q = UpcallQueue {
+            pid,
+            items: VecDeque::new(),
+            bytes: 0,
+            pending: Slot::default(),
+        };
+        self.queues.insert(at, q);
+        Ok(())
+    }
+
+    /// PACKET_SUBSCRIBE with SUBSCRIBE=0, handle cleanup, switch detach:
+    /// frees queued messages, completes a pended request.
+    pub fn unsubscribe(&mut self, pid: u32, wake: &mut Wakeups) -> Result<(), QueueError> {
+        let i = self.find(pid).map_err(|_| QueueError::NotSubscribed)?;
+        let mut q = self.queues.remove(i);
+        q.pending.wake_into(wake);
+        Ok(())
+    }
+
+    pub fn clear(&mut self, wake: &mut Wakeups) {
+        for q in &mut self.queues {
+            q.pending.wake_into(wake);
+        }
+        self.queues.clear();
+    }
+
+    /// WIN_PEND_PACKET_REQ: `Ok(true)` pended, `Ok(false)` packets are
+    /// waiting (answer at once).
+    pub fn pend(&mut self, pid: u32, token: PendToken) -> Result<bool, QueueError> {
+        let q = self.get_mut(pid).ok_or(QueueError::NotSubscribed)?;
+        if q.pending.is_pending() {
+            return Err(QueueError::Busy);
+        }
+        if !q.items.is_empty() {
+            return Ok(false);
+        }
+        q.pending.set(token);
+        Ok(true)
+    }
+
+    pub fn cancel(&mut self, pid: u32, token: PendToken) -> bool {
+        self.get_mut(pid).is_some_and(|q| q.pending.cancel(token))
+    }
+
+    /// READ_PACKET: the oldest message if it fits in `room` bytes.
+    pub fn read(&mut self, pid: u32, room: usize) -> Result<Read, QueueError> {
+        let q = self.get_mut(pid).ok_or(QueueError::NotSubscribed)?;
+        match q.items.front() {
+            None => Ok(Read::Empty),
+            Some(m) if m.len() > room => Ok(Read::TooBig),
+            Some(_) => {
+                let m = q.items.pop_front().unwrap_or_default();
+                q.bytes -= m.len();
+                Ok(Read::Message(m))
+            }
+        }
+    }
+
+    /// The producer side: queues `msg` for `pid` and wakes its pended
+    /// request. On `Err` the message is dropped (the caller counts it).
+    pub fn enqueue(&mut self, pid: u32, msg: Vec<u8>, wake: &mut Wakeups) -> Result<(), Drop> {
+        let q = self.get_mut(pid).ok_or(Drop::NoListener)?;
+        if q.items.len() >= UPCALL_QUEUE_MAX
+            || q.bytes + msg.len() > UPCALL_QUEUE_MAX_BYTES
+            || q.items.try_reserve(1).is_err()
+        {
+            return Err(Drop::Full);
+        }
+        q.bytes += msg.len();
+        q.items.push_back(msg);
+        q.pending.wake_into(wake);
+        Ok(())
+    }
+
+    /// (queues, queued messages, pended requests) for statistics and tests.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let msgs = self.queues.iter().map(|q| q.items.len()).sum();
+        let pended = self
+            .queues
+            .iter()
+            .filter(|q| q.pending.is_pending())
+            .count();
+        (self.queues.len(), msgs, pended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_pend_enqueue_read() {
+        let mut u = UpcallQueues::default();
+        let mut w = Wakeups::new();
+        assert_eq!(u.pend(3, PendToken(1)), Err(QueueError::NotSubscribed));
+        u.subscribe(3).unwrap();
+        assert_eq!(u.subscribe(3), Err(QueueError::AlreadySubscribed));
+        assert_eq!(u.pend(3, PendToken(1)), Ok(true));
+        assert_eq!(u.pend(3, PendToken(2)), Err(QueueError::Busy));
+        assert_eq!(u.enqueue(4, std::vec![1], &mut w), Err(Drop::NoListener));
+        u.enqueue(3, std::vec![1, 2, 3], &mut w).unwrap();
+        assert_eq!(w.into_tokens(), std::vec![PendToken(1)]);
+        assert_eq!(u.pend(3, PendToken(5)), Ok(false));
+        assert_eq!(u.read(3, 2), Ok(Read::TooBig));
+        assert_eq!(u.read(3, 3), Ok(Read::Message(std::vec![1, 2, 3])));
+        assert_eq!(u.read(3, 3), Ok(Read::Empty));
+    }
+
+    #[test]
+    fn bounded() {
+        let mut u = UpcallQueues::default();
+        let mut w = Wakeups::new();
+        u.subscribe(1).unwrap();
+        for _ in 0..UPCALL_QUEUE_MAX {
+            u.enqueue(1, std::vec![0; 8], &mut w).unwrap();
+        }
+        assert_eq!(u.enqueue(1, std::vec![0; 8], &mut w), Err(Drop::Full));
+        assert_eq!(
+            u.enqueue(1, std::vec![0; 8], &mut Wakeups::new()),
+            Err(Drop::Full)
+        );
+        let mut w2 = Wakeups::new();
+        u.subscribe(2).unwrap();
+        assert_eq!(
+            u.enqueue(2, std::vec![0; UPCALL_QUEUE_MAX_BYTES + 1], &mut w2),
+            Err(Drop::Full)
+        );
+    }
+
+    #[test]
+    fn unsubscribe_frees_and_wakes() {
+        let mut u = UpcallQueues::default();
+        let mut w = Wakeups::new();
+        u.subscribe(1).unwrap();
+        u.pend(1, PendToken(9)).unwrap();
+        u.unsubscribe(1, &mut w).unwrap();
+        assert_eq!(w.into_tokens(), std::vec![PendToken(9)]);
+        assert_eq!(u.counts(), (0, 0, 0));
+    }
+}

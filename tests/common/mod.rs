@@ -1,0 +1,171 @@
+//! Helpers for scenario tests: building requests the way ovs-vswitchd's
+//! `lib/netlink-socket.c` and `lib/dpif-netlink.c` do, running them through
+//! the simulator, and reading replies.
+#![allow(dead_code)]
+
+use ovsext::netlink::{Attr, MsgHeader, NlMsg, attrs};
+use ovsext::sim::{Sim, hex};
+
+pub const NLM_F_REQUEST: u16 = 0x1;
+pub const NLM_F_ACK: u16 = 0x4;
+pub const NLM_F_ECHO: u16 = 0x8;
+pub const NLM_F_DUMP: u16 = 0x300;
+pub const NLM_F_MULTI: u16 = 0x2;
+
+/// A request message under construction.
+#[derive(Clone)]
+pub struct Req {
+    pub hdr: MsgHeader,
+    pub attrs: Vec<u8>,
+}
+
+pub fn attr(ty: u16, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+    v.extend_from_slice(&ty.to_ne_bytes());
+    v.extend_from_slice(payload);
+    while v.len() % 4 != 0 {
+        v.push(0);
+    }
+    v
+}
+
+impl Req {
+    pub fn new(ty: u16, cmd: u8, version: u8, seq: u32, pid: u32) -> Req {
+        Req {
+            hdr: MsgHeader {
+                ty,
+                flags: NLM_F_REQUEST,
+                seq,
+                pid,
+                cmd,
+                version,
+                ..MsgHeader::default()
+            },
+            attrs: Vec::new(),
+        }
+    }
+    pub fn flags(mut self, f: u16) -> Req {
+        self.hdr.flags = f;
+        self
+    }
+    pub fn dp(mut self, ifindex: i32) -> Req {
+        self.hdr.dp_ifindex = ifindex;
+        self
+    }
+    pub fn raw(mut self, ty: u16, payload: &[u8]) -> Req {
+        self.attrs.extend(attr(ty, payload));
+        self
+    }
+    pub fn u8(self, ty: u16, v: u8) -> Req {
+        self.raw(ty, &[v])
+    }
+    pub fn u16(self, ty: u16, v: u16) -> Req {
+        self.raw(ty, &v.to_ne_bytes())
+    }
+    pub fn u32(self, ty: u16, v: u32) -> Req {
+        self.raw(ty, &v.to_ne_bytes())
+    }
+    pub fn str(self, ty: u16, s: &str) -> Req {
+        let mut p = s.as_bytes().to_vec();
+        p.push(0);
+        self.raw(ty, &p)
+    }
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut h = self.hdr;
+        h.len = (24 + self.attrs.len()) as u32;
+        let mut v = h.to_bytes().to_vec();
+        v.extend_from_slice(&self.attrs);
+        v
+    }
+    pub fn hex(&self) -> String {
+        hex(&self.bytes())
+    }
+}
+
+/// Runs script lines; returns the output lines.
+pub fn run(sim: &mut Sim, lines: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in lines {
+        sim.line(l, &mut out);
+    }
+    out
+}
+
+/// Runs one line and returns its only output line.
+pub fn one(sim: &mut Sim, line: &str) -> String {
+    let mut out = Vec::new();
+    sim.line(line, &mut out);
+    assert_eq!(out.len(), 1, "{line} -> {out:?}");
+    out.remove(0)
+}
+
+pub fn unhex(s: &str) -> Vec<u8> {
+    if s == "-" {
+        return Vec::new();
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Splits an `ioctl`/`complete` output line into (status, bytes).
+pub fn result(line: &str) -> (String, Vec<u8>) {
+    let w: Vec<&str> = line.split(' ').collect();
+    assert!(w[0] == "ioctl" || w[0] == "complete", "{line}");
+    (w[3].to_string(), unhex(w[4]))
+}
+
+/// The reply of a successful IOCTL as one netlink message.
+pub fn reply(line: &str) -> (MsgHeader, Vec<(u16, Vec<u8>)>) {
+    let (status, bytes) = result(line);
+    assert_eq!(status, "SUCCESS", "{line}");
+    let msg = NlMsg::new_checked(&bytes).unwrap_or_else(|| panic!("not a message: {line}"));
+    assert_eq!(msg.hdr.len as usize, bytes.len(), "one message: {line}");
+    let attrs = msg
+        .attrs()
+        .map(|a| a.unwrap())
+        .map(|a: Attr| (a.ty(), a.payload().to_vec()))
+        .collect();
+    (msg.hdr, attrs)
+}
+
+/// The errno of an NLMSG_ERROR reply (negative), checking it echoes `req`.
+pub fn errno(line: &str, req: &Req) -> i32 {
+    let (status, b) = result(line);
+    assert_eq!(status, "SUCCESS", "{line}");
+    assert_eq!(b.len(), 36, "{line}");
+    let h = MsgHeader::read(&[b.clone(), vec![0; 8]].concat()).unwrap();
+    assert_eq!((h.len, h.ty, h.flags), (36, 2, 0));
+    assert_eq!(h.seq, req.hdr.seq);
+    assert_eq!(h.pid, req.hdr.pid);
+    let mut echoed = req.hdr;
+    echoed.len = req.bytes().len() as u32;
+    assert_eq!(&b[20..36], &echoed.nlmsghdr_bytes());
+    i32::from_ne_bytes(b[16..20].try_into().unwrap())
+}
+
+pub fn get(attrs: &[(u16, Vec<u8>)], ty: u16) -> &[u8] {
+    attrs
+        .iter()
+        .find(|(t, _)| *t == ty)
+        .map(|(_, p)| p.as_slice())
+        .unwrap_or_else(|| panic!("no attr {ty}"))
+}
+
+pub fn u32_of(p: &[u8]) -> u32 {
+    u32::from_ne_bytes(p.try_into().unwrap())
+}
+
+pub fn nested(p: &[u8]) -> Vec<(u16, Vec<u8>)> {
+    attrs(p)
+        .map(|a| a.unwrap())
+        .map(|a| (a.ty(), a.payload().to_vec()))
+        .collect()
+}
+
+/// `ioctl` script line.
+pub fn ioctl(h: u32, code: &str, req: &Req) -> String {
+    format!("ioctl {h} {code} {}", req.hex())
+}
