@@ -69,6 +69,10 @@ fn main() -> ExitCode {
             }
         },
         Some("replay") => replay(args.get(1).map(String::as_str)),
+        None => match ovsext::sim::demo::run(&mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
+        },
         _ => {
             eprintln!("usage: ovsext-sim [replay [FILE|-] | odp <verb>]");
             ExitCode::from(2)

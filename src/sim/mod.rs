@@ -2,9 +2,11 @@
 //! handles of a user-mode client, driven by script lines through the same
 //! `Device` the driver uses (design §5 gives the script contract).
 
+pub mod demo;
+pub mod msg;
 mod script;
 
-pub use script::{Command, parse_line};
+pub use script::{Command, parse_hex, parse_line};
 
 use std::collections::BTreeMap;
 use std::format;

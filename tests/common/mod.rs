@@ -4,84 +4,14 @@
 #![allow(dead_code)]
 
 use ovsext::netlink::{Attr, MsgHeader, NlMsg, attrs};
-use ovsext::sim::{Sim, hex};
+pub use ovsext::sim::Sim;
+pub use ovsext::sim::msg::{Req, attr};
 
 pub const NLM_F_REQUEST: u16 = 0x1;
 pub const NLM_F_ACK: u16 = 0x4;
 pub const NLM_F_ECHO: u16 = 0x8;
 pub const NLM_F_DUMP: u16 = 0x300;
 pub const NLM_F_MULTI: u16 = 0x2;
-
-/// A request message under construction.
-#[derive(Clone)]
-pub struct Req {
-    pub hdr: MsgHeader,
-    pub attrs: Vec<u8>,
-}
-
-pub fn attr(ty: u16, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
-    v.extend_from_slice(&ty.to_ne_bytes());
-    v.extend_from_slice(payload);
-    while v.len() % 4 != 0 {
-        v.push(0);
-    }
-    v
-}
-
-impl Req {
-    pub fn new(ty: u16, cmd: u8, version: u8, seq: u32, pid: u32) -> Req {
-        Req {
-            hdr: MsgHeader {
-                ty,
-                flags: NLM_F_REQUEST,
-                seq,
-                pid,
-                cmd,
-                version,
-                ..MsgHeader::default()
-            },
-            attrs: Vec::new(),
-        }
-    }
-    pub fn flags(mut self, f: u16) -> Req {
-        self.hdr.flags = f;
-        self
-    }
-    pub fn dp(mut self, ifindex: i32) -> Req {
-        self.hdr.dp_ifindex = ifindex;
-        self
-    }
-    pub fn raw(mut self, ty: u16, payload: &[u8]) -> Req {
-        self.attrs.extend(attr(ty, payload));
-        self
-    }
-    pub fn u8(self, ty: u16, v: u8) -> Req {
-        self.raw(ty, &[v])
-    }
-    pub fn u16(self, ty: u16, v: u16) -> Req {
-        self.raw(ty, &v.to_ne_bytes())
-    }
-    pub fn u32(self, ty: u16, v: u32) -> Req {
-        self.raw(ty, &v.to_ne_bytes())
-    }
-    pub fn str(self, ty: u16, s: &str) -> Req {
-        let mut p = s.as_bytes().to_vec();
-        p.push(0);
-        self.raw(ty, &p)
-    }
-    pub fn bytes(&self) -> Vec<u8> {
-        let mut h = self.hdr;
-        h.len = (24 + self.attrs.len()) as u32;
-        let mut v = h.to_bytes().to_vec();
-        v.extend_from_slice(&self.attrs);
-        v
-    }
-    pub fn hex(&self) -> String {
-        hex(&self.bytes())
-    }
-}
 
 /// Runs script lines; returns the output lines.
 pub fn run(sim: &mut Sim, lines: &[String]) -> Vec<String> {
