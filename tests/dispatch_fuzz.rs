@@ -1,0 +1,104 @@
+//! Random bytes into every IOCTL of the control device: never a panic, and
+//! after every handle closes and the switch detaches, nothing is left alive.
+
+mod common;
+
+use common::*;
+use ovsext::handle::HandleId;
+use ovsext::ioctl::{Device, LiveCounts, Outcome, code};
+use ovsext::pend::{PendToken, Wakeups};
+use proptest::prelude::*;
+
+const CODES: [u32; 7] = [
+    code::GET_PID,
+    code::READ,
+    code::READ_EVENT,
+    code::READ_PACKET,
+    code::WRITE,
+    code::TRANSACT,
+    0xAFC8_4412,
+];
+
+/// A request that mostly looks like a real one: a valid head for one of the
+/// families with random command, flags and attribute bytes.
+fn arb_request(pid: u32) -> impl Strategy<Value = Vec<u8>> {
+    let families = prop::sample::select(vec![
+        0x11u16, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x101, 0x102, 2, 3,
+    ]);
+    (
+        families,
+        0u8..8,
+        any::<u16>(),
+        0u8..4,
+        prop::collection::vec(any::<u8>(), 0..96),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(move |(ty, cmd, flags, version, attrs, dp_zero, own_pid)| {
+            let mut r =
+                Req::new(ty, cmd, version, 1, if own_pid { pid } else { pid + 1 }).flags(flags);
+            if !dp_zero {
+                r = r.dp(1);
+            }
+            r.attrs = attrs;
+            r.bytes()
+        })
+}
+
+fn arb_op(pid: u32) -> impl Strategy<Value = (u32, Vec<u8>, usize)> {
+    let input = prop_oneof![prop::collection::vec(any::<u8>(), 0..64), arb_request(pid)];
+    (
+        prop::sample::select(CODES.to_vec()),
+        input,
+        prop::sample::select(vec![0usize, 3, 4, 35, 36, 419, 420, 4096]),
+    )
+}
+
+fn drive(dev: &Device, h: HandleId, ops: &[(u32, Vec<u8>, usize)]) {
+    let mut wake = Wakeups::new();
+    for (i, (c, input, outlen)) in ops.iter().enumerate() {
+        let mut out = vec![0u8; *outlen];
+        match dev.ioctl(h, *c, input, &mut out, PendToken(i as u64), &mut wake) {
+            Outcome::Done { len, .. } => assert!(len <= *outlen),
+            Outcome::Pending => {}
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_ioctls_never_panic_or_leak(ops in prop::collection::vec(arb_op(1), 1..24), with_ports in any::<bool>()) {
+        let dev = Device::new();
+        dev.attach();
+        if with_ports {
+            let mut w = Wakeups::new();
+            dev.with_datapath(|dp| {
+                dp.nic_create(1, 0, ovsext::switch::PortKind::Vm, "vm1", [0; 6], 1500).unwrap();
+                dp.nic_connect(1, 0, &mut w).unwrap();
+            });
+        }
+        let h = dev.open().unwrap();
+        drive(&dev, h, &ops);
+        let mut w = Wakeups::new();
+        dev.cleanup(h, &mut w);
+        dev.close(h);
+        prop_assert_eq!(dev.live(), LiveCounts::default());
+        dev.detach(&mut w);
+    }
+
+    #[test]
+    fn random_ioctls_without_switch(ops in prop::collection::vec(arb_op(1), 1..8)) {
+        let dev = Device::new();
+        let h = dev.open().unwrap();
+        let mut wake = Wakeups::new();
+        for (i, (c, input, outlen)) in ops.iter().enumerate() {
+            let mut out = vec![0u8; *outlen];
+            let r = dev.ioctl(h, *c, input, &mut out, PendToken(i as u64), &mut wake);
+            prop_assert_eq!(r, Outcome::Done { status: ovsext::status::NtStatus::NOT_FOUND, len: 0 });
+        }
+        dev.close(h);
+        prop_assert_eq!(dev.live(), LiveCounts::default());
+    }
+}
