@@ -1,7 +1,7 @@
 //! Helpers for scenario tests: building requests the way ovs-vswitchd's
 //! `lib/netlink-socket.c` and `lib/dpif-netlink.c` do, running them through
 //! the simulator, and reading replies.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use ovsext::netlink::{Attr, MsgHeader, NlMsg, attrs};
 pub use ovsext::sim::Sim;
