@@ -17,6 +17,7 @@ extern crate alloc;
 #[cfg(not(windows))]
 extern crate std;
 
+pub mod actions;
 pub mod datapath;
 pub mod event;
 pub mod family;
