@@ -192,6 +192,19 @@ fn steps() -> Vec<Step> {
     ]
 }
 
+/// The demo as a replay script: each step a comment followed by its lines.
+pub fn script() -> String {
+    let mut out = String::new();
+    for s in steps() {
+        out.push_str(&format!("# {}\n", s.what));
+        for l in s.lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// An `ioctl`/`complete` output line in words.
 fn explain(line: &str) -> Vec<String> {
     let w: Vec<&str> = line.split(' ').collect();
