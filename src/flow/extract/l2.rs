@@ -262,6 +262,8 @@ mod tests {
         assert_eq!((k.eth_type, l.l3), (0x0004, 14));
         let f = cat(&[&eth(0x0030), &[0xaa, 0xab, 0x03, 0, 0, 0, 0x08, 0x00]]);
         assert_eq!(run(&f).0.eth_type, 0x0004);
+        let f = cat(&[&eth(0x0030), &[0xab, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]]);
+        assert_eq!(run(&f).0.eth_type, 0x0004);
     }
 
     #[test]
