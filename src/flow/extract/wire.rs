@@ -30,7 +30,6 @@ pub mod ipproto {
     pub const UDP: u8 = 17;
     pub const ROUTING: u8 = 43;
     pub const FRAGMENT: u8 = 44;
-    pub const ESP: u8 = 50;
     pub const AH: u8 = 51;
     pub const ICMPV6: u8 = 58;
     pub const NONE: u8 = 59;
