@@ -1,1 +1,0 @@
-//! Frame -> flow key.
