@@ -391,6 +391,7 @@ fn model(spec: &Spec, meta: &FlowKey, n: usize) -> (Vec<u8>, Result<Expected, Ba
             }
             if live && all {
                 lay.mpls_labels = lses.len().min(3) as u8;
+                k.mpls_labels = (1 << lay.mpls_labels) - 1;
             }
         }
     }
@@ -715,6 +716,7 @@ fn run(frame: &[u8], oob: Option<u16>, meta: &FlowKey) -> Result<Expected, BadFr
     key.ipv6_dst = [0xee; 16];
     key.arp_tha = [0xee; 6];
     key.mpls_lse = [0xeeee; 3];
+    key.mpls_labels = 0xee;
     key.nsh.np = 0xee;
     key.mac_proto = 1;
     let layout = extract(frame, oob, &mut key);

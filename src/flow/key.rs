@@ -139,10 +139,15 @@ pub struct FlowKey {
     pub nd_target: [u8; 16],
     /// MPLS label stack entries, outermost first.
     pub mpls_lse: [u32; 3],
+    /// Which `mpls_lse` entries are present: `(1 << count) - 1` for a stack
+    /// read to its bottom (count at most 3), 0 for a stack cut short
+    /// (Linux's `num_labels_mask`).
+    pub mpls_labels: u32,
 
     pub ct_labels: [u8; 16],
     pub ct_orig: CtTuple,
     pub nsh: NshKey,
+    pub pad: [u8; 4],
 }
 
 /// Size of the key in 64-bit words.

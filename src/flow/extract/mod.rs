@@ -149,6 +149,7 @@ fn reset_packet_fields(key: &mut FlowKey) {
     key.arp_tha = [0; 6];
     key.nd_target = [0; 16];
     key.mpls_lse = [0; 3];
+    key.mpls_labels = 0;
     key.nsh = NshKey::default();
 }
 

@@ -27,6 +27,7 @@ pub(super) fn parse(frame: &[u8], key: &mut FlowKey, layout: &mut Layout) {
         layout.network = Some(Network::Mpls);
         if lse & BOTTOM_OF_STACK != 0 {
             layout.mpls_labels = read.min(MAX_LABELS);
+            key.mpls_labels = (1u32 << layout.mpls_labels) - 1;
             return;
         }
     }
