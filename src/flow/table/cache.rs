@@ -33,6 +33,14 @@ pub struct Probe<'c> {
     pub refill: Option<&'c AtomicU64>,
 }
 
+impl Probe<'_> {
+    /// No hint and nothing to fill (the cache is bypassed).
+    pub const NONE: Probe<'static> = Probe {
+        hint: None,
+        refill: None,
+    };
+}
+
 impl MaskCache {
     /// No entries until `allocate`.
     pub const fn new() -> MaskCache {

@@ -1,15 +1,21 @@
 //! The table's hash over 64-bit words.
 //!
-//! Each word is folded in with a 64×64→128-bit multiply whose two halves are
-//! xored ("folded multiply", the mixing step of wyhash/foldhash). Even and
-//! odd words run in two independent lanes so one word's multiply does not
-//! wait for the previous one; a last folded multiply joins the lanes and
-//! brings every input bit into the low 32 bits that the indexes use.
-//! Insertion and lookup go through the same function with the table's seed.
+//! Each word, xored with a value that depends on the seed and its position,
+//! goes through a 64×64→128-bit multiply by a constant whose two halves are
+//! xored ("folded multiply", the mixing step of wyhash/foldhash); the words'
+//! results are summed and a last folded multiply spreads every input bit over
+//! the low 32 bits the indexes use. The words' multiplies do not depend on
+//! each other, so a key of n words costs about n multiplies of throughput
+//! rather than n multiplies of latency. Insertion and lookup go through the
+//! same function with the table's seed.
 
-const LANE_A: u64 = 0x243f_6a88_85a3_08d3;
-const LANE_B: u64 = 0x1319_8a2e_0370_7344;
-const JOIN: u64 = 0xa409_3822_299f_31d0;
+const MUL: u64 = 0x243f_6a88_85a3_08d3;
+/// Rotation of the running hash per word: makes a word's position matter,
+/// and is prime to 64 so 64 consecutive words all land differently.
+const ROTATE: u32 = 5;
+/// Step between the values xored into the words, so that no word reaches
+/// the multiply as a power of two (whose folded product is a mere rotation).
+const POSITION: u64 = 0x9e37_79b9_7f4a_7c15;
 
 #[inline(always)]
 fn fold_mul(a: u64, b: u64) -> u64 {
@@ -21,20 +27,12 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 /// words of either are ignored).
 #[inline]
 pub fn hash_masked(seed: u64, key: &[u64], mask: &[u64]) -> u32 {
-    let mut a = seed ^ LANE_A;
-    let mut b = seed ^ LANE_B;
-    let mut keys = key.chunks_exact(2);
-    let mut masks = mask.chunks_exact(2);
-    for (k, m) in (&mut keys).zip(&mut masks) {
-        if let ([k0, k1], [m0, m1]) = (k, m) {
-            a = fold_mul(a ^ (k0 & m0), LANE_A);
-            b = fold_mul(b ^ (k1 & m1), LANE_B);
-        }
+    let mut h = key.len() as u64;
+    let mut position = seed;
+    for (k, m) in key.iter().zip(mask) {
+        position = position.wrapping_add(POSITION);
+        h = h.rotate_left(ROTATE) ^ fold_mul((k & m) ^ position, MUL);
     }
-    if let ([k], [m]) = (keys.remainder(), masks.remainder()) {
-        a = fold_mul(a ^ (k & m), LANE_A);
-    }
-    let h = fold_mul(a ^ JOIN, b ^ (key.len() as u64));
     (h ^ (h >> 32)) as u32
 }
 

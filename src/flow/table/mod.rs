@@ -27,7 +27,7 @@ pub use ufid::Ufid;
 use crate::flow::key::FlowKey;
 use crate::netlink::Errno;
 use alloc::vec::Vec;
-use cache::MaskCache;
+use cache::{MaskCache, Probe};
 use index::WordIndex;
 use mask::Mask;
 use slab::Slab;
@@ -83,15 +83,18 @@ pub struct LookupStats {
     pub cache_hit: bool,
 }
 
+/// In C order: what a hit touches (stats, actions) first, in the slot's
+/// first cache line; the key, read by dumps and control, last.
+#[repr(C)]
 struct Flow<A> {
-    /// The key as installed (before masking).
-    key: FlowKey,
+    stats: LiveStats,
+    actions: A,
     mask_slot: u32,
     /// Hash of the masked key, under which the mask's index holds it.
     hash: u32,
     ufid: Option<(Ufid, u32)>,
-    actions: A,
-    stats: LiveStats,
+    /// The key as installed (before masking).
+    key: FlowKey,
 }
 
 /// A flow in the table, borrowed from it.
@@ -245,10 +248,9 @@ impl<A> FlowTable<A> {
         self.flow_ref(id.slot).filter(|f| f.id == id)
     }
 
-    /// The flow under `mask_slot` that matches `key`, counting the hit.
-    #[inline]
-    fn probe(&self, mask_slot: u32, key: &FlowKey) -> Option<FlowRef<'_, A>> {
-        let mask = self.mask_at(mask_slot)?;
+    /// The flow under `mask` that matches `key`, counting the hit.
+    #[inline(always)]
+    fn probe<'t>(&'t self, mask: &'t Mask, key: &FlowKey) -> Option<FlowRef<'t, A>> {
         let slot = mask.find(self.seed, key)?;
         let (flow, generation) = self.flows.get(slot)?;
         mask.count_hit();
@@ -263,28 +265,49 @@ impl<A> FlowTable<A> {
     /// (RSS or flow hash) for the mask cache; 0 bypasses the cache.
     #[inline]
     pub fn lookup(&self, key: &FlowKey, pkt_hash: u32) -> (Option<FlowRef<'_, A>>, LookupStats) {
-        let mut stats = LookupStats::default();
-        let (hint, refill) = match pkt_hash {
-            0 => (None, None),
-            _ => {
-                let p = self.cache.probe(pkt_hash);
-                (p.hint, p.refill)
-            }
+        let cached = match pkt_hash {
+            0 => Probe::NONE,
+            _ => self.cache.probe(pkt_hash),
         };
-        if let Some(mask_slot) = hint.filter(|&s| self.mask_at(s).is_some()) {
-            stats.n_mask_hit += 1;
-            if let Some(flow) = self.probe(mask_slot, key) {
-                stats.cache_hit = true;
-                return (Some(flow), stats);
+        if let Some(mask) = cached.hint.and_then(|s| self.mask_at(s)) {
+            if let Some(flow) = self.probe(mask, key) {
+                return (
+                    Some(flow),
+                    LookupStats {
+                        n_mask_hit: 1,
+                        cache_hit: true,
+                    },
+                );
             }
+            return self.scan(key, pkt_hash, cached, 1);
         }
+        self.scan(key, pkt_hash, cached, 0)
+    }
+
+    /// The masks in order, but the one the cache hinted at, already probed
+    /// (`probed` is 1 then); fills the cache entry on a hit.
+    #[inline(never)]
+    fn scan(
+        &self,
+        key: &FlowKey,
+        pkt_hash: u32,
+        cached: Probe<'_>,
+        probed: u32,
+    ) -> (Option<FlowRef<'_, A>>, LookupStats) {
+        let mut stats = LookupStats {
+            n_mask_hit: probed,
+            cache_hit: false,
+        };
         for &mask_slot in &self.order {
-            if Some(mask_slot) == hint {
+            if probed != 0 && Some(mask_slot) == cached.hint {
                 continue;
             }
+            let Some(mask) = self.mask_at(mask_slot) else {
+                continue;
+            };
             stats.n_mask_hit += 1;
-            if let Some(flow) = self.probe(mask_slot, key) {
-                if let Some(entry) = refill {
+            if let Some(flow) = self.probe(mask, key) {
+                if let Some(entry) = cached.refill {
                     MaskCache::fill(entry, pkt_hash, mask_slot);
                 }
                 return (Some(flow), stats);
