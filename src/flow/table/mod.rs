@@ -284,8 +284,8 @@ impl<A> FlowTable<A> {
         self.scan(key, pkt_hash, cached, 0)
     }
 
-    /// The masks in order, but the one the cache hinted at, already probed
-    /// (`probed` is 1 then); fills the cache entry on a hit.
+    /// The masks in order but the one the cache hinted at (probed already
+    /// if it exists: `probed` counts it); fills the cache entry on a hit.
     #[inline(never)]
     fn scan(
         &self,
@@ -299,7 +299,7 @@ impl<A> FlowTable<A> {
             cache_hit: false,
         };
         for &mask_slot in &self.order {
-            if probed != 0 && Some(mask_slot) == cached.hint {
+            if Some(mask_slot) == cached.hint {
                 continue;
             }
             let Some(mask) = self.mask_at(mask_slot) else {
