@@ -202,7 +202,7 @@ fn run(limit: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
                             actions: next_actions,
                         });
                     }
-                    (want, got) => prop_assert_eq!(want.map(|()| ()), got.map(|_| ())),
+                    (want, got) => prop_assert_eq!(want, got.map(|_| ())),
                 }
             }
             Op::Remove(i) if !flows.is_empty() => {
