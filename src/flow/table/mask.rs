@@ -9,12 +9,17 @@ use crate::flow::key::FlowKey;
 use core::cmp::Reverse;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// The hit counter, alone in its cache line: lookups on other CPUs keep
+/// reading the mask's other fields while it is written.
+#[repr(align(64))]
+struct HitCounter(AtomicU64);
+
 pub struct Mask {
     start: usize,
     end: usize,
     /// Masked key words in `start..end` of every flow under this mask.
     index: WordIndex,
-    hits: AtomicU64,
+    hits: HitCounter,
     hits_at_rebalance: u64,
     /// Set by `rank`: hits between the last two rebalances, and the
     /// position in the lookup order before this one.
@@ -39,7 +44,7 @@ impl Mask {
             start,
             end,
             index: WordIndex::new(end - start),
-            hits: AtomicU64::new(0),
+            hits: HitCounter(AtomicU64::new(0)),
             hits_at_rebalance: 0,
             recent_hits: 0,
             position: 0,
@@ -110,19 +115,15 @@ impl Mask {
         })
     }
 
-    /// Counts a lookup hit. A plain load and store, not an atomic add: a
-    /// hit lost to a race only blurs the ordering heuristic, and the hit
-    /// path stays free of locked instructions.
-    #[inline]
+    /// Counts a hit of a lookup that scanned the masks.
     pub fn count_hit(&self) {
-        self.hits
-            .store(self.hits.load(Relaxed).wrapping_add(1), Relaxed);
+        self.hits.0.fetch_add(1, Relaxed);
     }
 
     /// Notes the hits since the previous call and the mask's current
     /// `position` in the lookup order.
     pub fn rank(&mut self, position: usize) {
-        let now = *self.hits.get_mut();
+        let now = *self.hits.0.get_mut();
         self.recent_hits = now.wrapping_sub(self.hits_at_rebalance);
         self.hits_at_rebalance = now;
         self.position = position;

@@ -248,12 +248,11 @@ impl<A> FlowTable<A> {
         self.flow_ref(id.slot).filter(|f| f.id == id)
     }
 
-    /// The flow under `mask` that matches `key`, counting the hit.
+    /// The flow under `mask` that matches `key`.
     #[inline(always)]
     fn probe<'t>(&'t self, mask: &'t Mask, key: &FlowKey) -> Option<FlowRef<'t, A>> {
         let slot = mask.find(self.seed, key)?;
         let (flow, generation) = self.flows.get(slot)?;
-        mask.count_hit();
         Some(FlowRef {
             id: FlowId { slot, generation },
             flow,
@@ -307,6 +306,7 @@ impl<A> FlowTable<A> {
             };
             stats.n_mask_hit += 1;
             if let Some(flow) = self.probe(mask, key) {
+                mask.count_hit();
                 if let Some(entry) = cached.refill {
                     MaskCache::fill(entry, pkt_hash, mask_slot);
                 }
@@ -507,8 +507,9 @@ impl<A> FlowTable<A> {
     }
 
     /// Orders the masks by hits since the previous call, most first (ties
-    /// keep their order), so that lookups that miss the cache probe busy
-    /// masks first. Linux does this every few seconds.
+    /// keep their order); Linux does this every few seconds. Only lookups
+    /// that scanned the masks count: the order serves only them, and a hit
+    /// through the cache then writes nothing the other CPUs read.
     pub fn rebalance(&mut self) {
         for (position, &slot) in self.order.iter().enumerate() {
             if let Some(Some(mask)) = self.masks.get_mut(slot as usize) {
