@@ -1,12 +1,13 @@
 //! The mask cache (Linux's per-CPU `mask_cache`): entries keyed by the
-//! packet's hash remember which mask matched that packet last, so most hits
-//! probe one mask. The hash is cut into segments, each picking an entry, so
-//! two packets colliding in one segment can still both be cached.
+//! packet's hash remember which flow, and so which mask, matched that packet
+//! last, so most hits probe one mask. The hash is cut into segments, each
+//! picking an entry, so two packets colliding in one segment can still both
+//! be cached.
 //!
 //! One array is shared by every CPU. Each entry is a single atomic word
-//! (`pkt_hash << 32 | mask_slot`), so a reader never sees one packet's hash
-//! paired with another's mask; a stale or overwritten entry only costs a
-//! wasted probe, because the hinted mask is checked like any other.
+//! (`pkt_hash << 32 | flow_slot`), so a reader never sees one packet's hash
+//! paired with another's flow; a stale or overwritten entry only costs a
+//! wasted probe, because the hinted flow and mask are checked like any other.
 
 use super::NoMemory;
 use alloc::vec::Vec;
@@ -22,11 +23,11 @@ pub struct MaskCache {
     entries: Vec<AtomicU64>,
 }
 
-fn entry(pkt_hash: u32, mask_slot: u32) -> u64 {
-    (u64::from(pkt_hash) << 32) | u64::from(mask_slot)
+fn entry(pkt_hash: u32, flow_slot: u32) -> u64 {
+    (u64::from(pkt_hash) << 32) | u64::from(flow_slot)
 }
 
-/// What a probe found: the mask slot the packet hit last, and the entry to
+/// What a probe found: the flow slot the packet hit last, and the entry to
 /// fill after a full lookup.
 pub struct Probe<'c> {
     pub hint: Option<u32>,
@@ -97,10 +98,10 @@ impl MaskCache {
         Probe { hint: None, refill }
     }
 
-    /// Remembers that the packet with `pkt_hash` hit the mask in `mask_slot`.
+    /// Remembers that the packet with `pkt_hash` hit the flow in `flow_slot`.
     #[inline]
-    pub fn fill(refill: &AtomicU64, pkt_hash: u32, mask_slot: u32) {
-        refill.store(entry(pkt_hash, mask_slot), Relaxed);
+    pub fn fill(refill: &AtomicU64, pkt_hash: u32, flow_slot: u32) {
+        refill.store(entry(pkt_hash, flow_slot), Relaxed);
     }
 }
 

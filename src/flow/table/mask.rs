@@ -115,6 +115,14 @@ impl Mask {
         })
     }
 
+    /// `key` matches a flow installed as `flow_key` under this mask.
+    #[inline]
+    pub fn matches(&self, key: &FlowKey, flow_key: &FlowKey) -> bool {
+        let m = self.range(&self.key);
+        let diff = self.range(key).iter().zip(self.range(flow_key)).zip(m);
+        diff.fold(0, |d, ((k, f), m)| d | ((k ^ f) & m)) == 0
+    }
+
     /// Counts a hit of a lookup that scanned the masks.
     pub fn count_hit(&self) {
         self.hits.0.fetch_add(1, Relaxed);
@@ -233,6 +241,33 @@ mod tests {
         assert!(m.remove(h, 42));
         assert_eq!(m.find(3, &a), None);
         assert_eq!(m.footprint(), 0);
+    }
+
+    #[test]
+    fn matches_compares_under_the_mask() {
+        let m = Mask::new(&mask());
+        let flow = FlowKey {
+            in_port: 1,
+            ipv4_dst: 0x0a00_0001,
+            tp_src: 9,
+            ..Default::default()
+        };
+        assert!(m.matches(
+            &FlowKey {
+                ipv4_dst: 0x0a00_00ff,
+                tp_src: 1,
+                ..flow
+            },
+            &flow
+        ));
+        assert!(!m.matches(
+            &FlowKey {
+                ipv4_dst: 0x0a00_0101,
+                ..flow
+            },
+            &flow
+        ));
+        assert!(!m.matches(&FlowKey { in_port: 2, ..flow }, &flow));
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! A flow is a masked key with its mask, an optional UFID, actions and
 //! statistics. Masks are shared: the table keeps the distinct masks, each
 //! with the word range it covers and an index of its flows' masked keys. A
-//! packet lookup tries the mask the packet's hash hit last (the mask cache),
-//! then every mask in order of recent hits (re-sorted by `rebalance`), each
-//! time hashing the packet's key masked over the mask's range and probing
-//! that mask's index.
+//! packet lookup first tries what the packet's hash hit last (the mask
+//! cache: that flow, then its mask), then every mask in order of recent
+//! hits (re-sorted by `rebalance`), each time hashing the packet's key
+//! masked over the mask's range and probing that mask's index.
 //!
 //! Locking is the caller's: lookups, statistics and dumps take `&self` (a
 //! read lock) and only touch atomics; changes take `&mut self` (the write
@@ -28,6 +28,7 @@ use crate::flow::key::FlowKey;
 use crate::netlink::Errno;
 use alloc::vec::Vec;
 use cache::{MaskCache, Probe};
+use core::sync::atomic::AtomicU64;
 use index::WordIndex;
 use mask::Mask;
 use slab::Slab;
@@ -262,43 +263,64 @@ impl<A> FlowTable<A> {
 
     /// The flow matching a packet's `key`. `pkt_hash` is the packet's hash
     /// (RSS or flow hash) for the mask cache; 0 bypasses the cache.
+    ///
+    /// A cache entry names the flow the packet hit last, and through it that
+    /// flow's mask: if the flow still matches, the lookup ends without
+    /// hashing; otherwise its mask is probed (as Linux probes the cached
+    /// mask), then the other masks in order.
     #[inline]
     pub fn lookup(&self, key: &FlowKey, pkt_hash: u32) -> (Option<FlowRef<'_, A>>, LookupStats) {
         let cached = match pkt_hash {
             0 => Probe::NONE,
             _ => self.cache.probe(pkt_hash),
         };
-        if let Some(mask) = cached.hint.and_then(|s| self.mask_at(s)) {
-            if let Some(flow) = self.probe(mask, key) {
+        if let Some(slot) = cached.hint
+            && let Some((flow, generation)) = self.flows.get(slot)
+            && let Some(mask) = self.mask_at(flow.mask_slot)
+        {
+            let hit = match mask.matches(key, &flow.key) {
+                true => Some(FlowRef {
+                    id: FlowId { slot, generation },
+                    flow,
+                    mask: mask.key(),
+                }),
+                false => self.probe(mask, key),
+            };
+            if let Some(found) = hit {
+                if found.id.slot != slot
+                    && let Some(entry) = cached.refill
+                {
+                    MaskCache::fill(entry, pkt_hash, found.id.slot);
+                }
                 return (
-                    Some(flow),
+                    Some(found),
                     LookupStats {
                         n_mask_hit: 1,
                         cache_hit: true,
                     },
                 );
             }
-            return self.scan(key, pkt_hash, cached, 1);
+            return self.scan(key, pkt_hash, cached.refill, Some(flow.mask_slot));
         }
-        self.scan(key, pkt_hash, cached, 0)
+        self.scan(key, pkt_hash, cached.refill, None)
     }
 
-    /// The masks in order but the one the cache hinted at (probed already
-    /// if it exists: `probed` counts it); fills the cache entry on a hit.
+    /// The masks in order but `probed`, the cached flow's mask that missed
+    /// already; fills the cache entry on a hit.
     #[inline(never)]
     fn scan(
         &self,
         key: &FlowKey,
         pkt_hash: u32,
-        cached: Probe<'_>,
-        probed: u32,
+        refill: Option<&AtomicU64>,
+        probed: Option<u32>,
     ) -> (Option<FlowRef<'_, A>>, LookupStats) {
         let mut stats = LookupStats {
-            n_mask_hit: probed,
+            n_mask_hit: u32::from(probed.is_some()),
             cache_hit: false,
         };
         for &mask_slot in &self.order {
-            if Some(mask_slot) == cached.hint {
+            if Some(mask_slot) == probed {
                 continue;
             }
             let Some(mask) = self.mask_at(mask_slot) else {
@@ -307,8 +329,8 @@ impl<A> FlowTable<A> {
             stats.n_mask_hit += 1;
             if let Some(flow) = self.probe(mask, key) {
                 mask.count_hit();
-                if let Some(entry) = cached.refill {
-                    MaskCache::fill(entry, pkt_hash, mask_slot);
+                if let Some(entry) = refill {
+                    MaskCache::fill(entry, pkt_hash, flow.id.slot);
                 }
                 return (Some(flow), stats);
             }

@@ -495,3 +495,36 @@ fn concurrent_readers() {
         .sum();
     assert_eq!(packets, 4 * 5000);
 }
+
+/// The cache names a flow; a packet with the same hash that the flow does
+/// not match still finds its flow in one probe when both share a mask,
+/// and the entry then names the new flow.
+#[test]
+fn cached_flow_falls_back_to_its_mask() {
+    let mut t = FlowTable::new();
+    let a = t
+        .insert(&pkt(1, 0x0a00_0000), &dst_mask(24), None, ())
+        .unwrap();
+    let b = t
+        .insert(&pkt(1, 0x0a00_0100), &dst_mask(24), None, ())
+        .unwrap();
+    t.insert(&pkt(2, 0), &port_mask(), None, ()).unwrap();
+    let one_probe = LookupStats {
+        n_mask_hit: 1,
+        cache_hit: true,
+    };
+    look(&t, &pkt(1, 0x0a00_0001), 77);
+    assert_eq!(look(&t, &pkt(1, 0x0a00_0002), 77), (Some(a), one_probe));
+    assert_eq!(look(&t, &pkt(1, 0x0a00_0101), 77), (Some(b), one_probe));
+    assert_eq!(t.cache.probe(77).hint, Some(b.slot));
+    // Under another mask: the cached flow's mask misses, the scan finds it.
+    let other = look(&t, &pkt(2, 5), 77);
+    assert_eq!(
+        other.1,
+        LookupStats {
+            n_mask_hit: 2,
+            cache_hit: false
+        }
+    );
+    assert_eq!(look(&t, &pkt(2, 5), 77).1, one_probe);
+}
