@@ -13,6 +13,7 @@
 //! lock). Every allocation is fallible and made before anything changes.
 
 mod cache;
+mod flow;
 mod hash;
 mod index;
 mod mask;
@@ -21,6 +22,7 @@ mod stats;
 mod ufid;
 
 pub use cache::MASK_CACHE_ENTRIES;
+pub use flow::{FlowId, FlowRef};
 pub use stats::FlowStats;
 pub use ufid::Ufid;
 
@@ -28,7 +30,9 @@ use crate::flow::key::FlowKey;
 use crate::netlink::Errno;
 use alloc::vec::Vec;
 use cache::{MaskCache, Probe};
+use core::cmp::Reverse;
 use core::sync::atomic::AtomicU64;
+use flow::Flow;
 use index::WordIndex;
 use mask::Mask;
 use slab::Slab;
@@ -43,14 +47,6 @@ const DEFAULT_SEED: u64 = 0x5851_f42d_4c95_7f2d;
 /// An allocation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct NoMemory;
-
-/// Names one flow for as long as it is in the table; a removed flow's id
-/// never names a later flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FlowId {
-    slot: u32,
-    generation: u32,
-}
 
 /// Why `insert` refused a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,80 +76,8 @@ impl InsertError {
 pub struct LookupStats {
     /// Masks probed.
     pub n_mask_hit: u32,
-    /// The mask cache pointed at the matching mask.
+    /// The mask cache named the matching flow or its mask.
     pub cache_hit: bool,
-}
-
-/// In C order: what a hit touches (stats, actions) first, in the slot's
-/// first cache line; the key, read by dumps and control, last.
-#[repr(C)]
-struct Flow<A> {
-    stats: LiveStats,
-    actions: A,
-    mask_slot: u32,
-    /// Hash of the masked key, under which the mask's index holds it.
-    hash: u32,
-    ufid: Option<(Ufid, u32)>,
-    /// The key as installed (before masking).
-    key: FlowKey,
-}
-
-/// A flow in the table, borrowed from it.
-pub struct FlowRef<'t, A> {
-    id: FlowId,
-    flow: &'t Flow<A>,
-    mask: &'t FlowKey,
-}
-
-impl<A> Clone for FlowRef<'_, A> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<A> Copy for FlowRef<'_, A> {}
-
-impl<'t, A> FlowRef<'t, A> {
-    pub fn id(&self) -> FlowId {
-        self.id
-    }
-
-    /// The key as userspace installed it (unmasked).
-    pub fn key(&self) -> &'t FlowKey {
-        &self.flow.key
-    }
-
-    pub fn mask(&self) -> &'t FlowKey {
-        self.mask
-    }
-
-    /// `key & mask`: what the flow matches.
-    pub fn masked_key(&self) -> FlowKey {
-        self.flow.key.masked(self.mask)
-    }
-
-    pub fn ufid(&self) -> Option<&'t Ufid> {
-        self.flow.ufid.as_ref().map(|(u, _)| u)
-    }
-
-    pub fn actions(&self) -> &'t A {
-        &self.flow.actions
-    }
-
-    pub fn stats(&self) -> FlowStats {
-        self.flow.stats.snapshot()
-    }
-
-    /// Counts a packet of `bytes` bytes with `tcp_flags` hitting the flow
-    /// at `now_ms`.
-    #[inline]
-    pub fn record(&self, now_ms: u64, bytes: u64, tcp_flags: u16) {
-        self.flow.stats.record(now_ms, bytes, tcp_flags);
-    }
-
-    pub fn clear_stats(&self) {
-        self.flow.stats.clear();
-    }
 }
 
 /// The megaflow table; `A` is the flows' actions.
@@ -540,10 +464,8 @@ impl<A> FlowTable<A> {
         }
         let masks = &self.masks;
         self.order.sort_unstable_by_key(|&s| {
-            masks
-                .get(s as usize)
-                .and_then(Option::as_ref)
-                .map(Mask::rank_key)
+            let mask = masks.get(s as usize).and_then(Option::as_ref);
+            mask.map_or((Reverse(0), usize::MAX), Mask::rank_key)
         });
     }
 
