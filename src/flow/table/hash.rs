@@ -36,6 +36,13 @@ pub fn hash_masked(seed: u64, key: &[u64], mask: &[u64]) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
+/// `pkt_hash` made distinct for each recirculation pass of a packet.
+#[inline]
+pub fn with_recirc(pkt_hash: u32, recirc_id: u32) -> u32 {
+    let h = fold_mul(u64::from(pkt_hash) << 32 | u64::from(recirc_id), MUL);
+    (h ^ (h >> 32)) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +108,13 @@ mod tests {
             hash_masked(0, &[x, y], &ONES[..2]),
             hash_masked(0, &[y, x], &ONES[..2])
         );
+    }
+
+    #[test]
+    fn recirculation_changes_the_packet_hash() {
+        assert_ne!(with_recirc(5, 1), 5);
+        assert_ne!(with_recirc(5, 1), with_recirc(5, 2));
+        assert_ne!(with_recirc(5, 1), with_recirc(6, 1));
     }
 
     #[test]

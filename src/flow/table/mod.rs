@@ -186,7 +186,8 @@ impl<A> FlowTable<A> {
     }
 
     /// The flow matching a packet's `key`. `pkt_hash` is the packet's hash
-    /// (RSS or flow hash) for the mask cache; 0 bypasses the cache.
+    /// (RSS or flow hash, the same for every pass of a recirculated packet)
+    /// for the mask cache; 0 bypasses the cache.
     ///
     /// A cache entry names the flow the packet hit last, and through it that
     /// flow's mask: if the flow still matches, the lookup ends without
@@ -194,6 +195,13 @@ impl<A> FlowTable<A> {
     /// mask), then the other masks in order.
     #[inline]
     pub fn lookup(&self, key: &FlowKey, pkt_hash: u32) -> (Option<FlowRef<'_, A>>, LookupStats) {
+        // Linux's rule: packets keep their hash across recirculation, so
+        // each pass gets its own, or the passes would evict each other.
+        let pkt_hash = match key.recirc_id {
+            0 => pkt_hash,
+            _ if pkt_hash == 0 => 0,
+            id => hash::with_recirc(pkt_hash, id),
+        };
         let cached = match pkt_hash {
             0 => Probe::NONE,
             _ => self.cache.probe(pkt_hash),

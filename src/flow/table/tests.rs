@@ -528,3 +528,38 @@ fn cached_flow_falls_back_to_its_mask() {
     );
     assert_eq!(look(&t, &pkt(2, 5), 77).1, one_probe);
 }
+
+/// The passes of a recirculated packet share its hash but not a cache
+/// entry: both stay cached.
+#[test]
+fn recirculation_passes_are_cached_apart() {
+    let mut t = FlowTable::new();
+    let recirc_mask = FlowKey {
+        recirc_id: u32::MAX,
+        ..port_mask()
+    };
+    let first = t.insert(&pkt(1, 0), &recirc_mask, None, ()).unwrap();
+    let again = FlowKey {
+        recirc_id: 7,
+        ..pkt(1, 0)
+    };
+    let second = t
+        .insert(
+            &again,
+            &FlowKey {
+                ipv4_dst: u32::MAX,
+                ..recirc_mask
+            },
+            None,
+            (),
+        )
+        .unwrap();
+    look(&t, &pkt(1, 0), 42);
+    look(&t, &again, 42);
+    let one_probe = LookupStats {
+        n_mask_hit: 1,
+        cache_hit: true,
+    };
+    assert_eq!(look(&t, &pkt(1, 0), 42), (Some(first), one_probe));
+    assert_eq!(look(&t, &again, 42), (Some(second), one_probe));
+}
