@@ -482,7 +482,7 @@ impl<A> FlowTable<A> {
     /// between calls may be missed or seen twice (like Linux); a flow present
     /// throughout is seen once.
     pub fn next_from(&self, cursor: u64) -> Option<(u64, FlowRef<'_, A>)> {
-        let (slot, _, _) = self.flows.next_used(usize::try_from(cursor).ok()?)?;
+        let slot = self.flows.next_used(usize::try_from(cursor).ok()?)?;
         Some((u64::from(slot) + 1, self.flow_ref(slot)?))
     }
 }

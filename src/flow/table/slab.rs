@@ -130,14 +130,15 @@ impl<T> Slab<T> {
     }
 
     /// The first used slot at or after `from`.
-    pub fn next_used(&self, from: usize) -> Option<(u32, &T, u32)> {
+    pub fn next_used(&self, from: usize) -> Option<u32> {
         let (mut c, mut i) = (from / CHUNK, from % CHUNK);
         while let Some(chunk) = self.chunks.get(c) {
-            for (j, entry) in chunk.iter().enumerate().skip(i) {
-                if let Entry::Used { generation, value } = entry {
-                    let slot = u32::try_from(c * CHUNK + j).ok()?;
-                    return Some((slot, value, *generation));
-                }
+            let used = chunk
+                .iter()
+                .skip(i)
+                .position(|e| matches!(e, Entry::Used { .. }));
+            if let Some(j) = used {
+                return u32::try_from(c * CHUNK + i + j).ok();
             }
             c += 1;
             i = 0;
@@ -194,8 +195,8 @@ mod tests {
         }
         let mut seen = Vec::new();
         let mut at = 0;
-        while let Some((slot, v, _)) = s.next_used(at) {
-            seen.push(*v);
+        while let Some(slot) = s.next_used(at) {
+            seen.push(*s.get(slot).unwrap().0);
             at = slot as usize + 1;
         }
         let want: Vec<u64> = (0..200).filter(|v| v % 3 != 0).collect();
