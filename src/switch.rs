@@ -44,7 +44,13 @@ pub struct Endpoint {
     pub mac: [u8; 6],
     pub mtu: u32,
     pub state: NicState,
+    /// The vport bound to this endpoint (`OVS_DPPORT_NUMBER_INVALID` if none):
+    /// what the receive path resolves a source port to.
+    pub vport: u32,
 }
+
+/// `Endpoint::vport` of an endpoint no vport is bound to.
+pub const UNBOUND: u32 = crate::ovs::vport::PORT_INVALID;
 
 /// Why the switch model refused an OID (the platform vetoes it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +150,7 @@ impl Switch {
             mac,
             mtu,
             state: NicState::Created,
+            vport: UNBOUND,
         };
         self.endpoints.insert(at, ep);
         Ok(())
@@ -215,6 +222,17 @@ impl Switch {
             }
         }
         Ok(changes)
+    }
+
+    /// Records which vport (or `UNBOUND`) stands for an endpoint.
+    pub fn bind(&mut self, port: PortId, nic: NicIndex, vport: u32) {
+        if let Some(ep) = self
+            .position(port, nic)
+            .ok()
+            .and_then(|i| self.endpoints.get_mut(i))
+        {
+            ep.vport = vport;
+        }
     }
 
     /// Every NIC of a port (for a port delete).

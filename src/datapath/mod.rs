@@ -149,6 +149,12 @@ impl Datapath {
             .map(|v| v.port_no);
         if let Some(v) = vport_no.and_then(|n| ports.vports.get_mut(n)) {
             v.binding = binding;
+            let bound = if binding.is_some() {
+                v.port_no
+            } else {
+                crate::switch::UNBOUND
+            };
+            ports.switch.bind(ep.port, ep.nic, bound);
         }
         let vport = vport_no.and_then(|n| ports.vports.get(n));
         post_change(cmd, vport, &ep, &mut self.queues.lock().events, wake);
@@ -266,6 +272,9 @@ impl Datapath {
             stats: VportStats::default(),
         };
         ports.vports.insert(vport)?;
+        if let Some((port, nic)) = binding {
+            ports.switch.bind(port, nic, port_no);
+        }
         if let Some(v) = ports.vports.get(port_no) {
             let ev = VportEvent {
                 cmd: ov::CMD_NEW,
@@ -283,6 +292,9 @@ impl Datapath {
     pub fn vport_del(&self, port_no: u32, wake: &mut Wakeups) -> Result<Vport, Errno> {
         let mut ports = self.ports.write();
         let v = ports.vports.remove(port_no).ok_or(Errno::NoDev)?;
+        if let Some((port, nic)) = v.binding {
+            ports.switch.bind(port, nic, crate::switch::UNBOUND);
+        }
         let ev = VportEvent {
             cmd: ov::CMD_DEL,
             port_no,
@@ -381,14 +393,24 @@ mod tests {
         assert_eq!(next_cmd(&dp, 9), Some((ov::CMD_NEW, "vm1".into())));
         assert_eq!(dp.vport_new(&new_req("vm1"), &mut w), Err(Errno::Exist));
         assert_eq!(dp.ports.read().vports.get(1).unwrap().binding, Some((4, 0)));
+        assert_eq!(dp.ports.read().switch.endpoint(4, 0).unwrap().vport, 1);
         dp.nic_disconnect(4, 0, &mut w).unwrap();
+        assert_eq!(
+            dp.ports.read().switch.endpoint(4, 0).unwrap().vport,
+            crate::switch::UNBOUND
+        );
         assert_eq!(next_cmd(&dp, 9), Some((ov::CMD_DEL, "vm1".into())));
         assert_eq!(dp.ports.read().vports.get(1).unwrap().binding, None);
         dp.nic_connect(4, 0, &mut w).unwrap();
         assert_eq!(next_cmd(&dp, 9), Some((ov::CMD_NEW, "vm1".into())));
         assert_eq!(dp.ports.read().vports.get(1).unwrap().binding, Some((4, 0)));
+        assert_eq!(dp.ports.read().switch.endpoint(4, 0).unwrap().vport, 1);
         dp.vport_del(1, &mut w).unwrap();
         assert_eq!(next_cmd(&dp, 9), Some((ov::CMD_DEL, "vm1".into())));
+        assert_eq!(
+            dp.ports.read().switch.endpoint(4, 0).unwrap().vport,
+            crate::switch::UNBOUND
+        );
         assert!(dp.ports.read().switch.by_name("vm1").is_some());
     }
 
