@@ -6,7 +6,7 @@ use super::ndis::types::UnicodeString;
 /// Encodes an ASCII string as UTF-16 without a terminator. Meant for
 /// `const`/`static` items: a non-ASCII byte or a length other than `N` fails
 /// the build.
-#[allow(clippy::indexing_slicing)] // evaluated at compile time: out of bounds is a build error
+#[allow(clippy::indexing_slicing)] // i < N, and N is the string's length (asserted)
 pub const fn ascii_utf16<const N: usize>(s: &str) -> [u16; N] {
     let bytes = s.as_bytes();
     assert!(bytes.len() == N, "length differs from the array");

@@ -630,8 +630,9 @@ impl SwitchForwardingDetail {
 }
 
 /// `NDIS_SWITCH_OPTIONAL_HANDLERS` as the WDK 10 header declares it for an
-/// NDIS 6.30 build: revision 1 ends at `report_filtered_net_buffer_lists`;
-/// the two switch-context handlers are filled only by NDIS 6.40 and later.
+/// NDIS 6.30 build. Revision 1 ends at `report_filtered_net_buffer_lists`:
+/// NDIS fills the two switch-context handlers only when the header
+/// announces a later revision.
 #[repr(C)]
 pub struct NdisSwitchOptionalHandlers {
     pub header: NdisObjectHeader,
