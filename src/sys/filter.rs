@@ -119,8 +119,13 @@ impl SwitchModule {
         while !nbl.is_null() {
             // SAFETY: the module owns the request until it completes it, so
             // each NBL of the chain is live and not used by anyone else.
-            let current = unsafe { &mut *nbl };
-            current.status = status;
+            let (next, source_port) = unsafe {
+                (*nbl).status = status;
+                (
+                    (*nbl).next,
+                    (*nbl).switch_forwarding_detail().source_port_id(),
+                )
+            };
             if let Some(report) = binding.switch_handlers.report_filtered_net_buffer_lists {
                 // SAFETY: the handler comes from NDIS with the switch
                 // context it belongs to; it reads one NBL and the strings.
@@ -129,7 +134,7 @@ impl SwitchModule {
                         binding.switch_context,
                         &guid,
                         &name,
-                        current.switch_forwarding_detail().source_port_id(),
+                        source_port,
                         NDIS_SWITCH_REPORT_FILTERED_NBL_FLAGS_IS_INCOMING,
                         1,
                         nbl,
@@ -137,7 +142,7 @@ impl SwitchModule {
                     )
                 };
             }
-            nbl = current.next;
+            nbl = next;
         }
         // SAFETY: completing hands the whole, unchanged chain back to NDIS.
         unsafe {
