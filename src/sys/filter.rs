@@ -1,0 +1,333 @@
+//! The filter module: the extension as NDIS binds it into one Hyper-V
+//! switch's driver stack, its life cycle (attach, restart, pause, detach)
+//! and its place on the switch data path.
+//!
+//! Packets entering the switch (the ingress path, NDIS "sends") are where a
+//! forwarding extension decides destinations; packets leaving it (egress,
+//! NDIS "receives") already carry them. Until a datapath is bound, the
+//! extension adds no destination and passes both directions on unchanged.
+
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::ptr;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use super::ndis::ffi::{
+    NdisFGetOptionalSwitchHandlers, NdisFIndicateReceiveNetBufferLists, NdisFReturnNetBufferLists,
+    NdisFSendNetBufferLists, NdisFSendNetBufferListsComplete, NdisFSetAttributes,
+};
+use super::ndis::types::*;
+use super::wstr::{ascii_utf16, unicode_string};
+
+/// How the switch names the extension in its drop reports.
+static EXTENSION_GUID: [u16; 38] = ascii_utf16("{583CC151-73EC-4A6A-8B47-578297AD7623}");
+static EXTENSION_NAME: [u16; 22] = ascii_utf16("Open vSwitch Extension");
+static REASON_PAUSED: [u16; 19] = ascii_utf16("Extension is paused");
+
+/// NDIS filter-module states this module moves through.
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Detached = 0,
+    /// An attach owns the module and is filling in its binding.
+    Attaching = 1,
+    Paused = 2,
+    Running = 3,
+}
+
+/// What NDIS hands the module at attach, fixed until detach.
+struct Binding {
+    ndis_filter_handle: NdisHandle,
+    switch_context: NdisHandle,
+    switch_handlers: NdisSwitchOptionalHandlers,
+}
+
+/// The extension in a switch. There is one: like the datapath it hosts, it
+/// serves a single switch, and a second attach is refused.
+pub struct SwitchModule {
+    state: AtomicU8,
+    binding: UnsafeCell<Binding>,
+}
+
+// SAFETY: `binding` is written only by `attach`, after its compare-exchange
+// from Detached to Attaching made it the sole owner, and published by the
+// Release store of Paused. Every reader first observes a state other than
+// Detached/Attaching with Acquire (NDIS calls the data path and OID handlers
+// only between a successful attach and detach), and detach runs only after
+// NDIS has stopped calling them. The NDIS handles inside may be used from
+// any thread.
+unsafe impl Sync for SwitchModule {}
+
+static SWITCH: SwitchModule = SwitchModule {
+    state: AtomicU8::new(State::Detached as u8),
+    binding: UnsafeCell::new(Binding {
+        ndis_filter_handle: ptr::null_mut(),
+        switch_context: ptr::null_mut(),
+        switch_handlers: NdisSwitchOptionalHandlers::revision_1(),
+    }),
+};
+
+impl SwitchModule {
+    /// The module behind the `FilterModuleContext` NDIS passes to the
+    /// handlers: always the one registered by `attach`.
+    pub fn get() -> &'static SwitchModule {
+        &SWITCH
+    }
+
+    fn state(&self) -> State {
+        match self.state.load(Ordering::Acquire) {
+            1 => State::Attaching,
+            2 => State::Paused,
+            3 => State::Running,
+            _ => State::Detached,
+        }
+    }
+
+    fn set_state(&self, state: State) {
+        self.state.store(state as u8, Ordering::Release);
+    }
+
+    fn binding(&self) -> &Binding {
+        // SAFETY: see `impl Sync`: callers are NDIS handlers running while
+        // the module is attached, after the binding was published.
+        unsafe { &*self.binding.get() }
+    }
+
+    /// The NDIS handle of this filter module.
+    pub fn ndis_handle(&self) -> NdisHandle {
+        self.binding().ndis_filter_handle
+    }
+
+    /// Fails a send request: every NBL gets `status`, is reported to the
+    /// switch as dropped (so switch diagnostics show why) and the list is
+    /// completed.
+    ///
+    /// # Safety
+    /// `nbls` is a send request NDIS gave this module and not yet completed.
+    unsafe fn drop_sends<const N: usize>(
+        &self,
+        nbls: *mut NetBufferList,
+        send_flags: u32,
+        status: NdisStatus,
+        reason: &'static [u16; N],
+    ) {
+        let binding = self.binding();
+        let guid = unicode_string(&EXTENSION_GUID);
+        let name = unicode_string(&EXTENSION_NAME);
+        let reason = unicode_string(reason);
+        let mut nbl = nbls;
+        while !nbl.is_null() {
+            // SAFETY: the module owns the request until it completes it, so
+            // each NBL of the chain is live and not used by anyone else.
+            let (next, source_port) = unsafe {
+                (*nbl).status = status;
+                (
+                    (*nbl).next,
+                    (*nbl).switch_forwarding_detail().source_port_id(),
+                )
+            };
+            if let Some(report) = binding.switch_handlers.report_filtered_net_buffer_lists {
+                // SAFETY: the handler comes from NDIS with the switch
+                // context it belongs to; it reads one NBL and the strings.
+                unsafe {
+                    report(
+                        binding.switch_context,
+                        &guid,
+                        &name,
+                        source_port,
+                        NDIS_SWITCH_REPORT_FILTERED_NBL_FLAGS_IS_INCOMING,
+                        1,
+                        nbl,
+                        &reason,
+                    )
+                };
+            }
+            nbl = next;
+        }
+        // SAFETY: completing hands the whole, unchanged chain back to NDIS.
+        unsafe {
+            NdisFSendNetBufferListsComplete(
+                binding.ndis_filter_handle,
+                nbls,
+                send_complete_flags(send_flags),
+            )
+        };
+    }
+}
+
+/// `FilterAttach`: accepts only an Ethernet stack inside a Hyper-V switch.
+pub unsafe extern "system" fn attach(
+    ndis_filter_handle: NdisHandle,
+    _filter_driver_context: NdisHandle,
+    parameters: *mut NdisFilterAttachParameters,
+) -> NdisStatus {
+    // SAFETY: NDIS passes valid attach parameters for the call; the media
+    // type is part of every revision.
+    if unsafe { (*parameters).miniport_media_type } != NDIS_MEDIUM_802_3 {
+        return NdisStatus::INVALID_PARAMETER;
+    }
+    let switch = SwitchModule::get();
+    if switch
+        .state
+        .compare_exchange(
+            State::Detached as u8,
+            State::Attaching as u8,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        )
+        .is_err()
+    {
+        return NdisStatus::FAILURE;
+    }
+
+    let mut switch_context = ptr::null_mut();
+    let mut switch_handlers = NdisSwitchOptionalHandlers::revision_1();
+    // SAFETY: both out-parameters are valid; `switch_handlers` announces
+    // its revision and size in its header, which is all NDIS fills.
+    let status = unsafe {
+        NdisFGetOptionalSwitchHandlers(
+            ndis_filter_handle,
+            &mut switch_context,
+            &mut switch_handlers,
+        )
+    };
+    if !status.is_success() {
+        // Not a Hyper-V extensible switch.
+        switch.set_state(State::Detached);
+        return status;
+    }
+    // SAFETY: the compare-exchange above made this attach the only user of
+    // the binding until it publishes it (see `impl Sync`).
+    unsafe {
+        *switch.binding.get() = Binding {
+            ndis_filter_handle,
+            switch_context,
+            switch_handlers,
+        };
+    }
+
+    let mut attributes = NdisFilterAttributes {
+        header: NdisObjectHeader::new(
+            NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES,
+            NDIS_FILTER_ATTRIBUTES_REVISION_1,
+            NDIS_SIZEOF_FILTER_ATTRIBUTES_REVISION_1,
+        ),
+        flags: 0,
+    };
+    // SAFETY: the module context is a static that outlives the module;
+    // `attributes` is valid for the call.
+    let status = unsafe {
+        NdisFSetAttributes(
+            ndis_filter_handle,
+            ptr::from_ref(switch).cast_mut().cast::<c_void>(),
+            &mut attributes,
+        )
+    };
+    if !status.is_success() {
+        switch.set_state(State::Detached);
+        return status;
+    }
+    // A filter module starts paused; NDIS restarts it when the stack runs.
+    switch.set_state(State::Paused);
+    NdisStatus::SUCCESS
+}
+
+/// `FilterDetach`: NDIS calls it once the module is paused, after the last
+/// data-path and OID call.
+pub unsafe extern "system" fn detach(_module_context: NdisHandle) {
+    SwitchModule::get().set_state(State::Detached);
+}
+
+/// `FilterRestart`: the data path may flow.
+pub unsafe extern "system" fn restart(
+    _module_context: NdisHandle,
+    _parameters: *mut NdisFilterRestartParameters,
+) -> NdisStatus {
+    SwitchModule::get().set_state(State::Running);
+    NdisStatus::SUCCESS
+}
+
+/// `FilterPause`: the module originates no packets, so it has nothing in
+/// flight to wait for; sends arriving from now on are failed.
+pub unsafe extern "system" fn pause(
+    _module_context: NdisHandle,
+    _parameters: *mut NdisFilterPauseParameters,
+) -> NdisStatus {
+    SwitchModule::get().set_state(State::Paused);
+    NdisStatus::SUCCESS
+}
+
+/// `FilterSendNetBufferLists`: packets entering the switch from a port.
+pub unsafe extern "system" fn send_net_buffer_lists(
+    _module_context: NdisHandle,
+    nbls: *mut NetBufferList,
+    port_number: NdisPortNumber,
+    send_flags: u32,
+) {
+    let switch = SwitchModule::get();
+    if switch.state() == State::Running {
+        // SAFETY: the request is passed on, unchanged, to the next driver.
+        unsafe { NdisFSendNetBufferLists(switch.ndis_handle(), nbls, port_number, send_flags) };
+    } else {
+        // SAFETY: NDIS just gave us this request.
+        unsafe { switch.drop_sends(nbls, send_flags, NdisStatus::PAUSED, &REASON_PAUSED) };
+    }
+}
+
+/// `FilterSendNetBufferListsComplete`: every send this module passed on
+/// came from above, so every completion goes back up.
+pub unsafe extern "system" fn send_net_buffer_lists_complete(
+    _module_context: NdisHandle,
+    nbls: *mut NetBufferList,
+    send_complete_flags: u32,
+) {
+    // SAFETY: the completed NBLs belong to the driver above us.
+    unsafe {
+        NdisFSendNetBufferListsComplete(
+            SwitchModule::get().ndis_handle(),
+            nbls,
+            send_complete_flags,
+        )
+    };
+}
+
+/// `FilterReceiveNetBufferLists`: packets leaving the switch to their
+/// destination ports.
+pub unsafe extern "system" fn receive_net_buffer_lists(
+    _module_context: NdisHandle,
+    nbls: *mut NetBufferList,
+    port_number: NdisPortNumber,
+    count: u32,
+    receive_flags: u32,
+) {
+    let switch = SwitchModule::get();
+    if switch.state() == State::Running {
+        // SAFETY: the indication is passed on, unchanged, to the driver above.
+        unsafe {
+            NdisFIndicateReceiveNetBufferLists(
+                switch.ndis_handle(),
+                nbls,
+                port_number,
+                count,
+                receive_flags,
+            )
+        };
+    } else if receive_can_pend(receive_flags) {
+        // SAFETY: the NBLs were lent to us; handing them straight back drops
+        // the indication. (Without that flag they are reclaimed on return.)
+        unsafe {
+            NdisFReturnNetBufferLists(switch.ndis_handle(), nbls, return_flags(receive_flags))
+        };
+    }
+}
+
+/// `FilterReturnNetBufferLists`: indications this module passed up coming
+/// back; they belong to the driver below.
+pub unsafe extern "system" fn return_net_buffer_lists(
+    _module_context: NdisHandle,
+    nbls: *mut NetBufferList,
+    return_flags: u32,
+) {
+    // SAFETY: the returned NBLs belong to the driver below us.
+    unsafe { NdisFReturnNetBufferLists(SwitchModule::get().ndis_handle(), nbls, return_flags) };
+}

@@ -1,0 +1,225 @@
+//! The kernel functions the extension imports, with the signatures of the
+//! WDK 10 `ndis.h` / `wdm.h` (x64: one calling convention, so FASTCALL and
+//! NTAPI are both `"system"`), and the header macros and inline functions
+//! rewritten over them.
+
+use core::ffi::c_void;
+
+use super::types::*;
+
+#[link(name = "ndis")]
+unsafe extern "system" {
+    // Filter driver registration (NDIS 6.0).
+    pub fn NdisFRegisterFilterDriver(
+        driver_object: *mut DriverObject,
+        filter_driver_context: NdisHandle,
+        characteristics: *mut NdisFilterDriverCharacteristics,
+        ndis_filter_driver_handle: *mut NdisHandle,
+    ) -> NdisStatus;
+    pub fn NdisFDeregisterFilterDriver(ndis_filter_driver_handle: NdisHandle);
+    pub fn NdisFSetAttributes(
+        ndis_filter_handle: NdisHandle,
+        filter_module_context: NdisHandle,
+        filter_attributes: *mut NdisFilterAttributes,
+    ) -> NdisStatus;
+
+    /// Fails unless the filter module is bound in a Hyper-V extensible
+    /// switch; fills `handlers` up to the size its header announces.
+    pub fn NdisFGetOptionalSwitchHandlers(
+        ndis_filter_handle: NdisHandle,
+        ndis_switch_context: *mut NdisHandle,
+        handlers: *mut NdisSwitchOptionalHandlers,
+    ) -> NdisStatus;
+
+    // Data path.
+    pub fn NdisFSendNetBufferLists(
+        ndis_filter_handle: NdisHandle,
+        net_buffer_lists: *mut NetBufferList,
+        port_number: NdisPortNumber,
+        send_flags: u32,
+    );
+    pub fn NdisFSendNetBufferListsComplete(
+        ndis_filter_handle: NdisHandle,
+        net_buffer_lists: *mut NetBufferList,
+        send_complete_flags: u32,
+    );
+    pub fn NdisFIndicateReceiveNetBufferLists(
+        ndis_filter_handle: NdisHandle,
+        net_buffer_lists: *mut NetBufferList,
+        port_number: NdisPortNumber,
+        number_of_net_buffer_lists: u32,
+        receive_flags: u32,
+    );
+    pub fn NdisFReturnNetBufferLists(
+        ndis_filter_handle: NdisHandle,
+        net_buffer_lists: *mut NetBufferList,
+        return_flags: u32,
+    );
+
+    // OID requests.
+    pub fn NdisFOidRequest(
+        ndis_filter_handle: NdisHandle,
+        request: *mut NdisOidRequest,
+    ) -> NdisStatus;
+    pub fn NdisFOidRequestComplete(
+        ndis_filter_handle: NdisHandle,
+        request: *mut NdisOidRequest,
+        status: NdisStatus,
+    );
+    pub fn NdisAllocateCloneOidRequest(
+        source_handle: NdisHandle,
+        request: *mut NdisOidRequest,
+        pool_tag: u32,
+        clone: *mut *mut NdisOidRequest,
+    ) -> NdisStatus;
+    pub fn NdisFreeCloneOidRequest(source_handle: NdisHandle, request: *mut NdisOidRequest);
+
+    // Packets.
+    pub fn NdisAllocateNetBufferListPool(
+        ndis_handle: NdisHandle,
+        parameters: *mut NetBufferListPoolParameters,
+    ) -> NdisHandle;
+    pub fn NdisFreeNetBufferListPool(pool_handle: NdisHandle);
+    pub fn NdisAllocateNetBufferAndNetBufferList(
+        pool_handle: NdisHandle,
+        context_size: u16,
+        context_back_fill: u16,
+        mdl_chain: *mut Mdl,
+        data_offset: u32,
+        data_length: usize,
+    ) -> *mut NetBufferList;
+    pub fn NdisFreeNetBufferList(net_buffer_list: *mut NetBufferList);
+    pub fn NdisAllocateCloneNetBufferList(
+        original: *mut NetBufferList,
+        net_buffer_list_pool_handle: NdisHandle,
+        net_buffer_pool_handle: NdisHandle,
+        allocate_clone_flags: u32,
+    ) -> *mut NetBufferList;
+    pub fn NdisFreeCloneNetBufferList(clone: *mut NetBufferList, free_clone_flags: u32);
+    /// A pointer to `bytes_needed` contiguous bytes at the current data
+    /// offset: in place when the MDL chain allows, else copied to `storage`
+    /// (null `storage`: null when not contiguous).
+    pub fn NdisGetDataBuffer(
+        net_buffer: *mut NetBuffer,
+        bytes_needed: u32,
+        storage: *mut c_void,
+        align_multiple: u32,
+        align_offset: u32,
+    ) -> *mut c_void;
+
+    // Control device.
+    pub fn NdisRegisterDeviceEx(
+        ndis_handle: NdisHandle,
+        attributes: *mut NdisDeviceObjectAttributes,
+        device_object: *mut *mut DeviceObject,
+        ndis_device_handle: *mut NdisHandle,
+    ) -> NdisStatus;
+    pub fn NdisDeregisterDeviceEx(ndis_device_handle: NdisHandle);
+    /// The `extension_size` bytes NDIS reserved for us in the device object.
+    pub fn NdisGetDeviceReservedExtension(device_object: *mut DeviceObject) -> *mut c_void;
+}
+
+#[link(name = "ntoskrnl")]
+unsafe extern "system" {
+    /// Windows 10 2004 and later; zeroes unless `POOL_FLAG_UNINITIALIZED`.
+    pub fn ExAllocatePool2(flags: u64, number_of_bytes: usize, tag: u32) -> *mut c_void;
+    pub fn ExFreePool(p: *mut c_void);
+    pub fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
+
+    // IRQL (exported on x64; the WDK headers inline them over CR8).
+    pub fn KeGetCurrentIrql() -> Kirql;
+    pub fn KfRaiseIrql(new_irql: Kirql) -> Kirql;
+    pub fn KeLowerIrql(new_irql: Kirql);
+
+    // I/O manager.
+    /// `IoCompleteRequest` is a macro for this FASTCALL export.
+    pub fn IofCompleteRequest(irp: *mut Irp, priority_boost: i8);
+    pub fn IoCsqInitializeEx(
+        csq: *mut IoCsq,
+        insert_irp: IoCsqInsertIrpEx,
+        remove_irp: IoCsqRemoveIrp,
+        peek_next_irp: IoCsqPeekNextIrp,
+        acquire_lock: IoCsqAcquireLock,
+        release_lock: IoCsqReleaseLock,
+        complete_canceled_irp: IoCsqCompleteCanceledIrp,
+    ) -> NdisStatus;
+    /// Marks the IRP pending and queues it through the insert callback;
+    /// a failure status from that callback leaves the IRP unqueued.
+    pub fn IoCsqInsertIrpEx(
+        csq: *mut IoCsq,
+        irp: *mut Irp,
+        context: *mut IoCsqIrpContext,
+        insert_context: *mut c_void,
+    ) -> NdisStatus;
+    /// Dequeues the next IRP matching `peek_context` (null: any), or null.
+    pub fn IoCsqRemoveNextIrp(csq: *mut IoCsq, peek_context: *mut c_void) -> *mut Irp;
+
+    pub fn MmMapLockedPagesSpecifyCache(
+        mdl: *mut Mdl,
+        access_mode: i8,
+        cache_type: u32,
+        requested_address: *mut c_void,
+        bug_check_on_failure: u32,
+        priority: u32,
+    ) -> *mut c_void;
+}
+
+#[link(name = "hal")]
+unsafe extern "system" {
+    /// Returns the counter; stores its frequency (ticks/s) when asked.
+    pub fn KeQueryPerformanceCounter(performance_frequency: *mut i64) -> i64;
+}
+
+/// `KeRaiseIrql`: the previous IRQL, to hand back to `KeLowerIrql`.
+///
+/// # Safety
+/// `new_irql` must not be below the current IRQL.
+pub unsafe fn ke_raise_irql(new_irql: Kirql) -> Kirql {
+    // SAFETY: the caller keeps the IRQL monotonic as KfRaiseIrql requires.
+    unsafe { KfRaiseIrql(new_irql) }
+}
+
+/// `IoCompleteRequest`.
+///
+/// # Safety
+/// The caller owns `irp` (not queued, not completed) and has set its
+/// `io_status`; the IRP must not be touched afterwards.
+pub unsafe fn io_complete_request(irp: *mut Irp, priority_boost: i8) {
+    // SAFETY: ownership of the IRP passes to the I/O manager as required.
+    unsafe { IofCompleteRequest(irp, priority_boost) }
+}
+
+/// `IoGetCurrentIrpStackLocation`: our stack location in an IRP we received.
+///
+/// # Safety
+/// `irp` points to a live IRP dispatched to this driver.
+pub unsafe fn io_get_current_irp_stack_location(irp: *mut Irp) -> *mut IoStackLocation {
+    // SAFETY: the I/O manager sets Tail.Overlay.CurrentStackLocation before
+    // dispatching; the caller guarantees `irp` is live.
+    unsafe { (*irp).tail_current_stack_location }
+}
+
+/// `MmGetSystemAddressForMdlSafe`: a system address for the MDL's buffer,
+/// mapping it if it is not mapped yet; null when the mapping fails.
+///
+/// # Safety
+/// `mdl` describes locked pages (or nonpaged pool) and the caller is at
+/// IRQL <= DISPATCH_LEVEL.
+pub unsafe fn mm_get_system_address_for_mdl_safe(mdl: *mut Mdl, priority: u32) -> *mut c_void {
+    // SAFETY: the caller guarantees `mdl` is valid; reading its flags and
+    // mapping is what the header's inline function does.
+    unsafe {
+        if (*mdl).mdl_flags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL) != 0 {
+            (*mdl).mapped_system_va
+        } else {
+            MmMapLockedPagesSpecifyCache(
+                mdl,
+                KERNEL_MODE,
+                MM_CACHED,
+                core::ptr::null_mut(),
+                0,
+                priority,
+            )
+        }
+    }
+}
