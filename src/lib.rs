@@ -28,7 +28,7 @@ pub mod netlink;
 pub mod ovs;
 pub mod packet;
 pub mod pend;
-#[cfg(not(windows))]
+#[cfg(all(feature = "sim", not(windows)))]
 pub mod sim;
 pub mod status;
 pub mod switch;

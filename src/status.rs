@@ -2,6 +2,7 @@
 
 /// An NTSTATUS code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(transparent)]
 pub struct NtStatus(pub u32);
 
 macro_rules! statuses {

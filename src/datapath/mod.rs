@@ -2,11 +2,13 @@
 //! switch is attached. It owns the switch model, the vports, the flow table,
 //! the event and upcall queues, and the datapath counters.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::event::{EventQueues, VportEvent};
+use crate::flow::table::FlowTable;
 use crate::netlink::Errno;
 use crate::ovs::{dp as odp, vport as ov};
 use crate::pend::Wakeups;
@@ -51,9 +53,28 @@ pub struct FlowCounts {
     pub masks: u32,
 }
 
+/// A flow's actions: the userspace bytes as validated, kept verbatim so dumps
+/// return what was installed.
+#[derive(Debug)]
+pub struct FlowActions(Box<[u8]>);
+
+impl FlowActions {
+    pub fn copy(bytes: &[u8]) -> Result<FlowActions, Errno> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(bytes.len()).map_err(|_| Errno::NoMem)?;
+        v.extend_from_slice(bytes);
+        Ok(FlowActions(v.into_boxed_slice()))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Datapath {
     pub ports: RwLock<Ports>,
+    pub flows: RwLock<FlowTable<FlowActions>>,
     pub queues: Mutex<Queues>,
     pub stats: DpStats,
     user_features: AtomicU32,
@@ -118,7 +139,11 @@ fn post_change(
 
 impl Datapath {
     pub fn flow_counts(&self) -> FlowCounts {
-        FlowCounts::default()
+        let flows = self.flows.read();
+        FlowCounts {
+            flows: flows.len() as u64,
+            masks: flows.n_masks() as u32,
+        }
     }
 
     pub fn user_features(&self) -> u32 {

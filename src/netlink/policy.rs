@@ -49,7 +49,7 @@ impl AttrPolicy {
     pub const U16: AttrPolicy = Self::of(Kind::U16, 2, 2);
     pub const U32: AttrPolicy = Self::of(Kind::U32, 4, 4);
     pub const U64: AttrPolicy = Self::of(Kind::U64, 8, 8);
-    pub const FLAG: AttrPolicy = Self::of(Kind::Flag, 0, u16::MAX);
+    pub const FLAG: AttrPolicy = Self::of(Kind::Flag, 0, 0);
     pub const NESTED: AttrPolicy = Self::of(Kind::Nested, 0, u16::MAX);
     pub const UNSPEC: AttrPolicy = Self::of(Kind::Unspec, 0, u16::MAX);
 

@@ -6,6 +6,7 @@ compile_error!("the NDIS bindings are laid out and checked for x64 only");
 
 mod driver;
 mod filter;
+pub(crate) mod irql;
 mod ndis;
 mod oid;
 mod runtime;
