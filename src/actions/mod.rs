@@ -67,6 +67,10 @@ mod execute;
 mod hash;
 mod headers;
 mod set;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 mod vlan;
 
 pub use execute::{DEFER_CAPACITY, ExecContext, NEST_LEVELS, execute};
