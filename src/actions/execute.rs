@@ -1,0 +1,508 @@
+//! The action-list walker: one loop per list, nested lists run at once on a
+//! copy while nesting levels last, then deferred, and in the last position
+//! continued in the same loop (see the module documentation of `actions`).
+
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use super::headers::ETH_HLEN;
+use super::set::{self, DecTtl};
+use super::{Env, Fault, Outcome, Userspace, hash, vlan};
+use crate::flow::FlowKey;
+use crate::netlink::{Attr, NLA_HDRLEN, align, attrs};
+use crate::ovs::action as a;
+use crate::packet::Packet;
+
+/// Nested lists run at once, each on its own key copy, before deferring
+/// (Linux `OVS_DEFERRED_ACTION_THRESHOLD`).
+pub const NEST_LEVELS: usize = 3;
+/// Nested lists deferred per [`execute`] call before they are dropped
+/// (Linux `DEFERRED_ACTION_FIFO_SIZE`).
+pub const DEFER_CAPACITY: usize = 10;
+
+/// Attribute types of the form Linux stores validated actions in.
+const CLONE_ATTR_EXEC: u16 = 0;
+const SAMPLE_ATTR_ARG: u16 = 3;
+const CHECK_PKT_LEN_ATTR_ARG: u16 = 4;
+
+/// Scratch space for [`execute`]: the keys of nested lists and the deferred
+/// list FIFO (about `(NEST_LEVELS + 1 + DEFER_CAPACITY) * 552` bytes, all
+/// allocated up front). One per concurrent executor (per processor), reused
+/// for every packet; it holds nothing between calls.
+pub struct ExecContext<P> {
+    /// The key of the deferred list being run.
+    drain: FlowKey,
+    /// One key per nesting level.
+    levels: Vec<FlowKey>,
+    fifo: Fifo<P>,
+}
+
+impl<P: Packet> ExecContext<P> {
+    /// `None` when out of memory.
+    pub fn try_new() -> Option<ExecContext<P>> {
+        Some(ExecContext {
+            drain: FlowKey::default(),
+            levels: keys(NEST_LEVELS)?,
+            fifo: Fifo {
+                keys: keys(DEFER_CAPACITY)?,
+                entries: core::array::from_fn(|_| None),
+                head: 0,
+                tail: 0,
+            },
+        })
+    }
+}
+
+fn keys(n: usize) -> Option<Vec<FlowKey>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    v.resize(n, FlowKey::default());
+    Some(v)
+}
+
+/// A deferred list: its packet, pending truncation, and where the list is
+/// in the top-level action bytes.
+struct Entry<P> {
+    pkt: P,
+    cutlen: usize,
+    list: Range<usize>,
+}
+
+/// Like Linux's per-CPU action FIFO, slots are not reused until it has been
+/// drained, so one [`execute`] defers at most `DEFER_CAPACITY` lists.
+struct Fifo<P> {
+    keys: Vec<FlowKey>,
+    entries: [Option<Entry<P>>; DEFER_CAPACITY],
+    head: usize,
+    tail: usize,
+}
+
+impl<P> Fifo<P> {
+    fn push(&mut self, entry: Entry<P>, key: &FlowKey) -> Result<(), Entry<P>> {
+        match (
+            self.entries.get_mut(self.tail),
+            self.keys.get_mut(self.tail),
+        ) {
+            (Some(slot), Some(k)) => {
+                *k = *key;
+                *slot = Some(entry);
+                self.tail += 1;
+                Ok(())
+            }
+            _ => Err(entry),
+        }
+    }
+
+    /// The oldest entry, its key copied into `key`.
+    fn pop(&mut self, key: &mut FlowKey) -> Option<Entry<P>> {
+        while self.head < self.tail {
+            let i = self.head;
+            self.head += 1;
+            let entry = self.entries.get_mut(i).and_then(Option::take);
+            if let (Some(entry), Some(k)) = (entry, self.keys.get(i)) {
+                *key = *k;
+                return Some(entry);
+            }
+        }
+        self.head = 0;
+        self.tail = 0;
+        None
+    }
+
+    fn clear(&mut self) {
+        for e in &mut self.entries {
+            *e = None;
+        }
+        self.head = 0;
+        self.tail = 0;
+    }
+}
+
+/// Executes `actions` (an `OVS_ACTION_ATTR_*` stream) on `pkt`, whose flow
+/// key is `key`, then the lists that had to be deferred. `key` follows the
+/// packet's rewrites. Never panics, always terminates; returns what was
+/// dropped or skipped, and why.
+pub fn execute<P: Packet, E: Env<P>>(
+    ctx: &mut ExecContext<P>,
+    env: &mut E,
+    pkt: P,
+    key: &mut FlowKey,
+    actions: &[u8],
+) -> Outcome {
+    ctx.fifo.clear();
+    let mut run = Run {
+        env,
+        fifo: &mut ctx.fifo,
+        top: actions,
+        out: Outcome::default(),
+    };
+    run.list(&mut ctx.levels, pkt, 0, key, actions);
+    while let Some(entry) = run.fifo.pop(&mut ctx.drain) {
+        let list = actions.get(entry.list).unwrap_or_default();
+        run.list(
+            &mut ctx.levels,
+            entry.pkt,
+            entry.cutlen,
+            &mut ctx.drain,
+            list,
+        );
+    }
+    run.out
+}
+
+struct Run<'r, 'a, P, E> {
+    env: &'r mut E,
+    fifo: &'r mut Fifo<P>,
+    /// The top-level list: every nested list is a part of it.
+    top: &'a [u8],
+    out: Outcome,
+}
+
+impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
+    /// Counts `fault`; true if the packet is dropped (all but `Malformed`).
+    fn fail(&mut self, fault: Fault) -> bool {
+        self.out.count(fault);
+        fault != Fault::Malformed
+    }
+
+    /// Runs `list` on `pkt` (with `cutlen` bytes to cut at the next output)
+    /// to its end, which consumes the packet. `levels` are the key slots
+    /// left for nested lists.
+    fn list(
+        &mut self,
+        levels: &mut [FlowKey],
+        mut pkt: P,
+        mut cutlen: usize,
+        key: &mut FlowKey,
+        mut list: &'a [u8],
+    ) {
+        'list: loop {
+            let mut it = attrs(list).map_while(Result::ok).peekable();
+            while let Some(act) = it.next() {
+                let last = it.peek().is_none();
+                match act.ty() {
+                    a::OUTPUT => {
+                        let Some(port) = act.u32() else {
+                            self.fail(Fault::Malformed);
+                            continue;
+                        };
+                        if last {
+                            trim(&mut pkt, cutlen);
+                            self.env.output(port, pkt);
+                            return;
+                        }
+                        match pkt.try_clone() {
+                            Some(mut copy) => {
+                                trim(&mut copy, cutlen);
+                                self.env.output(port, copy);
+                            }
+                            None => self.out.count(Fault::NoMemory),
+                        }
+                        cutlen = 0;
+                    }
+                    a::USERSPACE => {
+                        if let Err(f) = self.userspace(&mut pkt, cutlen, key, act, list, last) {
+                            self.fail(f);
+                            continue;
+                        }
+                        cutlen = 0;
+                    }
+                    a::TRUNC => match act.u32() {
+                        Some(max) => {
+                            let max = usize::try_from(max).unwrap_or(usize::MAX);
+                            if let Some(cut) = pkt.len().checked_sub(max).filter(|&c| c > 0) {
+                                cutlen = cut;
+                            }
+                        }
+                        None => {
+                            self.fail(Fault::Malformed);
+                        }
+                    },
+                    a::RECIRC => {
+                        let Some(id) = act.u32() else {
+                            self.fail(Fault::Malformed);
+                            continue;
+                        };
+                        if last {
+                            self.recirc(pkt, key, id);
+                            return;
+                        }
+                        match pkt.try_clone() {
+                            Some(copy) => self.recirc(copy, key, id),
+                            None => self.out.count(Fault::NoMemory),
+                        }
+                    }
+                    a::DROP => {
+                        self.out.explicit = self.out.explicit.saturating_add(1);
+                        return;
+                    }
+                    a::SAMPLE | a::CLONE | a::CHECK_PKT_LEN => match self.branch(act, pkt.len()) {
+                        Ok(Some(nested)) if last => {
+                            list = nested;
+                            continue 'list;
+                        }
+                        Ok(Some(nested)) => self.nested(levels, &pkt, cutlen, key, nested),
+                        Ok(None) if last => return,
+                        Ok(None) => {}
+                        Err(f) => {
+                            if self.fail(f) {
+                                return;
+                            }
+                        }
+                    },
+                    a::DEC_TTL => match set::dec_ttl(&mut pkt, key) {
+                        Ok(DecTtl::Done) => {}
+                        // Expired: the exception list replaces the rest.
+                        Ok(DecTtl::Expired) => match dec_ttl_exception(act) {
+                            Some(nested) => {
+                                list = nested;
+                                continue 'list;
+                            }
+                            None => return,
+                        },
+                        Err(f) => {
+                            if self.fail(f) {
+                                return;
+                            }
+                        }
+                    },
+                    _ => {
+                        if let Err(f) = modify(&mut pkt, key, act)
+                            && self.fail(f)
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+            return;
+        }
+    }
+
+    /// Runs a nested list on a copy of the packet and key: at once if a
+    /// nesting level is free, else deferred, else dropped.
+    fn nested(
+        &mut self,
+        levels: &mut [FlowKey],
+        pkt: &P,
+        cutlen: usize,
+        key: &FlowKey,
+        list: &'a [u8],
+    ) {
+        if list.is_empty() {
+            return;
+        }
+        let Some(copy) = pkt.try_clone() else {
+            self.out.count(Fault::NoMemory);
+            return;
+        };
+        match levels.split_first_mut() {
+            Some((level_key, deeper)) => {
+                *level_key = *key;
+                self.list(deeper, copy, cutlen, level_key, list);
+            }
+            None => {
+                let deferred = span(self.top, list).map(|list| Entry {
+                    pkt: copy,
+                    cutlen,
+                    list,
+                });
+                if deferred.is_none_or(|e| self.fifo.push(e, key).is_err()) {
+                    self.out.overflow = self.out.overflow.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    /// The upcall of a `userspace` action; a pending truncation applies to
+    /// the packet sent up (cut on a copy unless this is the last action).
+    fn userspace(
+        &mut self,
+        pkt: &mut P,
+        cutlen: usize,
+        key: &FlowKey,
+        act: Attr<'a>,
+        list: &'a [u8],
+        last: bool,
+    ) -> Result<(), Fault> {
+        let mut pid = None;
+        let mut up = Userspace {
+            pid: 0,
+            userdata: None,
+            egress_tun_port: None,
+            actions: None,
+            original_len: None,
+        };
+        for attr in act.nested().map_while(Result::ok) {
+            match attr.ty() {
+                a::USERSPACE_PID => pid = attr.u32(),
+                a::USERSPACE_USERDATA => up.userdata = Some(attr.payload()),
+                a::USERSPACE_EGRESS_TUN_PORT => up.egress_tun_port = attr.u32(),
+                a::USERSPACE_ACTIONS => up.actions = Some(list),
+                _ => {}
+            }
+        }
+        up.pid = pid.ok_or(Fault::Malformed)?;
+        if cutlen == 0 {
+            self.env.userspace(pkt, key, &up);
+            return Ok(());
+        }
+        up.original_len = Some(u32::try_from(pkt.len()).unwrap_or(u32::MAX));
+        if last {
+            trim(pkt, cutlen);
+            self.env.userspace(pkt, key, &up);
+        } else if let Some(mut copy) = pkt.try_clone() {
+            trim(&mut copy, cutlen);
+            self.env.userspace(&copy, key, &up);
+        } else {
+            self.out.count(Fault::NoMemory);
+        }
+        Ok(())
+    }
+
+    /// Hands `pkt` to recirculation with `key`'s `recirc_id` set to `id`
+    /// for it (the key itself keeps its own).
+    fn recirc(&mut self, pkt: P, key: &mut FlowKey, id: u32) {
+        let own = core::mem::replace(&mut key.recirc_id, id);
+        self.env.recirc(pkt, key);
+        key.recirc_id = own;
+    }
+
+    /// The nested list that a `sample`, `clone` or `check_pkt_len` runs for
+    /// a packet of `len` bytes; `None` if it runs none.
+    fn branch(&mut self, act: Attr<'a>, len: usize) -> Result<Option<&'a [u8]>, Fault> {
+        let payload = act.payload();
+        match act.ty() {
+            a::SAMPLE => self.sample(payload),
+            a::CLONE => Ok(Some(clone_list(payload))),
+            _ => check_pkt_len(payload, len).map(Some),
+        }
+    }
+
+    /// Draws whether a `sample` runs: always at `u32::MAX`, never at 0,
+    /// else when 32 random bits are at most the probability.
+    fn sample(&mut self, payload: &'a [u8]) -> Result<Option<&'a [u8]>, Fault> {
+        let first = attrs(payload)
+            .next()
+            .and_then(Result::ok)
+            .ok_or(Fault::Malformed)?;
+        let (probability, list) = if first.ty() == SAMPLE_ATTR_ARG {
+            let arg = first.payload().get(4..8).ok_or(Fault::Malformed)?;
+            let probability = u32::from_ne_bytes(arg.try_into().map_err(|_| Fault::Malformed)?);
+            (probability, after(payload, &first))
+        } else {
+            let mut probability = None;
+            let mut list: &[u8] = &[];
+            for attr in attrs(payload).map_while(Result::ok) {
+                match attr.ty() {
+                    a::SAMPLE_PROBABILITY => probability = attr.u32(),
+                    a::SAMPLE_ACTIONS => list = attr.payload(),
+                    _ => {}
+                }
+            }
+            (probability.ok_or(Fault::Malformed)?, list)
+        };
+        let taken =
+            probability == u32::MAX || (probability != 0 && self.env.random() <= probability);
+        Ok(taken.then_some(list))
+    }
+}
+
+/// Executes an action that changes the packet or key in place.
+#[inline(never)]
+fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<(), Fault> {
+    match act.ty() {
+        a::PUSH_VLAN => {
+            let [t0, t1, c0, c1] = act.payload().try_into().map_err(|_| Fault::Malformed)?;
+            let tpid = u16::from_be_bytes([t0, t1]);
+            vlan::push(pkt, key, tpid, u16::from_be_bytes([c0, c1]))
+        }
+        a::POP_VLAN => vlan::pop(pkt, key),
+        a::SET | a::SET_MASKED => {
+            let field = act
+                .nested()
+                .next()
+                .and_then(Result::ok)
+                .ok_or(Fault::Malformed)?;
+            set::set(pkt, key, field, act.ty() == a::SET_MASKED)
+        }
+        a::HASH => {
+            let [a0, a1, a2, a3, b0, b1, b2, b3] =
+                act.payload().try_into().map_err(|_| Fault::Malformed)?;
+            let alg = u32::from_ne_bytes([a0, a1, a2, a3]);
+            let basis = u32::from_ne_bytes([b0, b1, b2, b3]);
+            key.dp_hash = hash::dp_hash(key, basis, alg == a::HASH_ALG_SYM_L4);
+            Ok(())
+        }
+        // CT, CT_CLEAR, METER, MPLS, NSH, Ethernet and tunnel push/pop,
+        // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
+        _ => Err(Fault::Unsupported),
+    }
+}
+
+/// Cuts `cutlen` bytes off the end, never into the Ethernet header.
+fn trim<P: Packet>(pkt: &mut P, cutlen: usize) {
+    if cutlen > 0
+        && let Some(keep) = pkt.len().checked_sub(cutlen)
+    {
+        pkt.truncate(keep.max(ETH_HLEN));
+    }
+}
+
+/// The bytes of `payload` after its attribute `first`.
+fn after<'a>(payload: &'a [u8], first: &Attr<'a>) -> &'a [u8] {
+    payload
+        .get(align(NLA_HDRLEN + first.len())..)
+        .unwrap_or_default()
+}
+
+/// A clone's list, past Linux's `OVS_CLONE_ATTR_EXEC` if it has one.
+fn clone_list(payload: &[u8]) -> &[u8] {
+    match attrs(payload).next() {
+        Some(Ok(first)) if first.ty() == CLONE_ATTR_EXEC => after(payload, &first),
+        _ => payload,
+    }
+}
+
+/// The branch of a `check_pkt_len` a packet of `len` bytes takes.
+fn check_pkt_len(payload: &[u8], len: usize) -> Result<&[u8], Fault> {
+    let mut max = None;
+    let (mut greater, mut less_equal): (&[u8], &[u8]) = (&[], &[]);
+    for attr in attrs(payload).map_while(Result::ok) {
+        match attr.ty() {
+            a::CHECK_PKT_LEN_PKT_LEN => max = attr.u16(),
+            CHECK_PKT_LEN_ATTR_ARG => {
+                max = attr
+                    .payload()
+                    .first_chunk::<2>()
+                    .map(|b| u16::from_ne_bytes(*b))
+            }
+            a::CHECK_PKT_LEN_IF_GREATER => greater = attr.payload(),
+            a::CHECK_PKT_LEN_IF_LESS_EQUAL => less_equal = attr.payload(),
+            _ => {}
+        }
+    }
+    let max = max.ok_or(Fault::Malformed)?;
+    Ok(if len <= usize::from(max) {
+        less_equal
+    } else {
+        greater
+    })
+}
+
+/// The actions a `dec_ttl` runs when the TTL expires, if it has any.
+fn dec_ttl_exception<'a>(act: Attr<'a>) -> Option<&'a [u8]> {
+    act.nested()
+        .map_while(Result::ok)
+        .find(|attr| attr.ty() == a::DEC_TTL_ACTION)
+        .map(|attr| attr.payload())
+        .filter(|list| !list.is_empty())
+}
+
+/// Where `list`, a part of `top`, lies in it.
+fn span(top: &[u8], list: &[u8]) -> Option<Range<usize>> {
+    let start = (list.as_ptr() as usize).checked_sub(top.as_ptr() as usize)?;
+    let range = start..start.checked_add(list.len())?;
+    let found = top.get(range.clone())?;
+    (found.as_ptr() == list.as_ptr()).then_some(range)
+}
