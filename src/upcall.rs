@@ -4,6 +4,10 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+use crate::flow::FlowKey;
+use crate::flow::attrs::{MAX_KEY_LEN, emit_key};
+use crate::netlink::{MsgHeader, NLA_HDRLEN, NlBuf, OVS_MSG_LEN, Overflow, align};
+use crate::ovs::{family, packet as op};
 use crate::pend::{PendToken, Slot, Wakeups};
 
 /// Most messages one queue holds.
@@ -156,6 +160,93 @@ impl UpcallQueues {
             .count();
         (self.queues.len(), msgs, pended)
     }
+}
+
+/// What an upcall message carries besides the key and the packet.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extra<'a> {
+    /// `OVS_PACKET_ATTR_USERDATA` (userspace action).
+    pub userdata: Option<&'a [u8]>,
+    /// `OVS_PACKET_ATTR_ACTIONS`: the actions being run, when asked for.
+    pub actions: Option<&'a [u8]>,
+    /// `OVS_PACKET_ATTR_LEN`: the length before a truncation.
+    pub original_len: Option<u32>,
+}
+
+/// An `OVS_PACKET_CMD_MISS` or `_ACTION` message for `pid`:
+/// `{type=packet family, flags=0, seq=0, pid}`, version 1, dp_ifindex 0;
+/// KEY, [USERDATA], [ACTIONS], [LEN], PACKET — the frame with an
+/// out-of-band 802.1Q tag put back in band, as userspace re-parses it.
+/// `None` when out of memory.
+pub fn message(
+    cmd: u8,
+    pid: u32,
+    key: &FlowKey,
+    frame: &[u8],
+    oob_vlan: Option<u16>,
+    extra: &Extra<'_>,
+) -> Option<Vec<u8>> {
+    let attr = |n: usize| align(NLA_HDRLEN + n);
+    let frame_len = frame.len() + if oob_vlan.is_some() { 4 } else { 0 };
+    let bound = OVS_MSG_LEN
+        + attr(MAX_KEY_LEN)
+        + extra.userdata.map_or(0, |u| attr(u.len()))
+        + extra.actions.map_or(0, |a| attr(a.len()))
+        + attr(4)
+        + attr(frame_len);
+    let mut msg = Vec::new();
+    msg.try_reserve_exact(bound).ok()?;
+    msg.resize(bound, 0);
+    let len = {
+        let mut b = NlBuf::new(&mut msg);
+        build(&mut b, cmd, pid, key, frame, oob_vlan, extra).ok()?;
+        b.len()
+    };
+    msg.truncate(len);
+    Some(msg)
+}
+
+fn build(
+    b: &mut NlBuf<'_>,
+    cmd: u8,
+    pid: u32,
+    key: &FlowKey,
+    frame: &[u8],
+    oob_vlan: Option<u16>,
+    extra: &Extra<'_>,
+) -> Result<(), Overflow> {
+    let hdr = MsgHeader {
+        ty: family::PACKET,
+        pid,
+        cmd,
+        version: family::PACKET_VERSION,
+        ..MsgHeader::default()
+    };
+    let m = b.begin_msg(&hdr)?;
+    let k = b.begin_nested(op::ATTR_KEY)?;
+    emit_key(key, b)?;
+    b.end_nested(k)?;
+    if let Some(u) = extra.userdata {
+        b.put_attr(op::ATTR_USERDATA, u)?;
+    }
+    if let Some(a) = extra.actions {
+        b.put_attr(op::ATTR_ACTIONS, a)?;
+    }
+    if let Some(len) = extra.original_len {
+        b.put_u32(op::ATTR_LEN, len)?;
+    }
+    match (oob_vlan, frame.split_at_checked(12)) {
+        (Some(tci), Some((macs, rest))) => {
+            let p = b.put_attr_uninit(op::ATTR_PACKET, frame.len() + 4)?;
+            let tag = [0x81, 0x00, (tci >> 8) as u8, tci as u8];
+            for (dst, src) in p.iter_mut().zip(macs.iter().chain(&tag).chain(rest)) {
+                *dst = *src;
+            }
+        }
+        _ => b.put_attr(op::ATTR_PACKET, frame)?,
+    }
+    b.end_msg(m);
+    Ok(())
 }
 
 #[cfg(test)]

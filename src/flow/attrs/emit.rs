@@ -235,11 +235,15 @@ fn l3(key: &FlowKey, out: &FlowKey, is_mask: bool, buf: &mut NlBuf<'_>) -> Resul
     }
 }
 
-/// How many label stack entries to report. The key does not record how many
-/// it was given, so a key reports up to its bottom-of-stack entry or its last
-/// non-zero one (at least one), and a mask at least as many as its key.
+/// How many label stack entries to report: as many as the label mask says;
+/// for a stack read only in part (no label mask), up to its bottom-of-stack
+/// entry or its last non-zero one (at least one), and a mask at least as
+/// many as its key.
 fn mpls_labels(key: &FlowKey, out: &FlowKey) -> usize {
     const BOS: u32 = 1 << 8;
+    if out.mpls_labels != 0 {
+        return (out.mpls_labels.count_ones() as usize).min(out.mpls_lse.len());
+    }
     let used = |lses: &[u32; 3]| lses.iter().rposition(|l| *l != 0).map_or(0, |i| i + 1);
     let bos = key
         .mpls_lse

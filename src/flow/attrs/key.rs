@@ -249,7 +249,8 @@ fn eth_type(target: &mut FlowKey, p: &[u8], side: Side<'_>) -> Result<(), Errno>
     Ok(())
 }
 
-/// One to three label stack entries.
+/// One to three label stack entries; the label mask (key and mask alike)
+/// says how many, as Linux's `num_labels_mask`.
 fn mpls(target: &mut FlowKey, v: &[u8]) -> Result<(), Errno> {
     if v.is_empty() || !v.len().is_multiple_of(4) || v.len() > 4 * target.mpls_lse.len() {
         return Err(Errno::Inval);
@@ -257,6 +258,7 @@ fn mpls(target: &mut FlowKey, v: &[u8]) -> Result<(), Errno> {
     for (lse, b) in target.mpls_lse.iter_mut().zip(v.chunks_exact(4)) {
         *lse = u32::from_be_bytes(b.try_into().map_err(|_| Errno::Inval)?);
     }
+    target.mpls_labels = (1 << (v.len() / 4)) - 1;
     Ok(())
 }
 
