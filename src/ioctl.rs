@@ -2,12 +2,14 @@
 //! message validation, and dispatch to the families (`OvsDeviceControl`).
 
 use crate::datapath::Datapath;
+use crate::datapath::receive::Egress;
 use crate::family::{self, Ctx, DevOp, Fail, Reply};
 use crate::handle::{DumpState, HandleId, Handles};
 use crate::netlink::{
     Errno, MsgHeader, NLMSG_ERROR, NlBuf, NlMsg, OVS_ERROR_MSG_LEN, OVS_MSG_LEN, attrs,
 };
 use crate::ovs::{ctrl, family as fam};
+use crate::packet::OwnedPacket;
 use crate::pend::{PendToken, Wakeups};
 use crate::status::NtStatus;
 use crate::sync::{Mutex, RwLock};
@@ -33,6 +35,16 @@ pub mod code {
             _ => return None,
         })
     }
+}
+
+/// What the platform lends an IOCTL besides its buffers.
+pub struct Io<'a> {
+    /// Names the request if it is left pending.
+    pub token: PendToken,
+    /// Milliseconds on the clock userspace reads (flow `used` times).
+    pub now_ms: u64,
+    /// Where packets that userspace executes leave the switch.
+    pub egress: &'a mut dyn Egress<OwnedPacket>,
 }
 
 /// How an IOCTL ends.
@@ -204,7 +216,7 @@ impl Device {
         code: u32,
         input: &[u8],
         output: &mut [u8],
-        token: PendToken,
+        io: &mut Io<'_>,
         wake: &mut Wakeups,
     ) -> Outcome {
         let sw = self.switch.read();
@@ -272,7 +284,7 @@ impl Device {
             None => input,
         };
         let outcome = self.dispatch(
-            dp, id, pid, protocol, op, msg_bytes, output, token, wake, dump,
+            dp, id, pid, protocol, op, msg_bytes, output, io, wake, dump,
         );
         drop(sw);
         outcome
@@ -288,7 +300,7 @@ impl Device {
         op: DevOp,
         msg_bytes: &[u8],
         output: &mut [u8],
-        token: PendToken,
+        io: &mut Io<'_>,
         wake: &mut Wakeups,
         mut dump: Option<DumpState>,
     ) -> Outcome {
@@ -317,7 +329,9 @@ impl Device {
             op,
             msg,
             out: output,
-            token,
+            token: io.token,
+            now_ms: io.now_ms,
+            egress: &mut *io.egress,
             wake,
             dump: dump.as_mut(),
         });

@@ -5,7 +5,10 @@ mod common;
 
 use common::*;
 use ovsext::handle::HandleId;
-use ovsext::ioctl::{Device, LiveCounts, Outcome, code};
+use ovsext::datapath::receive::Egress;
+use ovsext::ioctl::{Device, Io, LiveCounts, Outcome, code};
+use ovsext::packet::OwnedPacket;
+use ovsext::switch::{NicIndex, PortId};
 use ovsext::pend::{PendToken, Wakeups};
 use proptest::prelude::*;
 
@@ -54,11 +57,23 @@ fn arb_op(pid: u32) -> impl Strategy<Value = (u32, Vec<u8>, usize)> {
     )
 }
 
+/// Counts what executed packets would send.
+#[derive(Default)]
+struct Count(usize);
+
+impl Egress<OwnedPacket> for Count {
+    fn send(&mut self, _: PortId, _: NicIndex, _: OwnedPacket) {
+        self.0 += 1;
+    }
+}
+
 fn drive(dev: &Device, h: HandleId, ops: &[(u32, Vec<u8>, usize)]) {
     let mut wake = Wakeups::new();
+    let mut egress = Count::default();
     for (i, (c, input, outlen)) in ops.iter().enumerate() {
         let mut out = vec![0u8; *outlen];
-        match dev.ioctl(h, *c, input, &mut out, PendToken(i as u64), &mut wake) {
+        let mut io = Io { token: PendToken(i as u64), now_ms: i as u64, egress: &mut egress };
+        match dev.ioctl(h, *c, input, &mut out, &mut io, &mut wake) {
             Outcome::Done { len, .. } => assert!(len <= *outlen),
             Outcome::Pending => {}
         }
@@ -93,9 +108,11 @@ proptest! {
         let dev = Device::new();
         let h = dev.open().unwrap();
         let mut wake = Wakeups::new();
+        let mut egress = Count::default();
         for (i, (c, input, outlen)) in ops.iter().enumerate() {
             let mut out = vec![0u8; *outlen];
-            let r = dev.ioctl(h, *c, input, &mut out, PendToken(i as u64), &mut wake);
+            let mut io = Io { token: PendToken(i as u64), now_ms: 0, egress: &mut egress };
+            let r = dev.ioctl(h, *c, input, &mut out, &mut io, &mut wake);
             prop_assert_eq!(r, Outcome::Done { status: ovsext::status::NtStatus::NOT_FOUND, len: 0 });
         }
         dev.close(h);

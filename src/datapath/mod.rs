@@ -2,6 +2,8 @@
 //! switch is attached. It owns the switch model, the vports, the flow table,
 //! the event and upcall queues, and the datapath counters.
 
+pub mod receive;
+
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;

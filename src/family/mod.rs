@@ -10,9 +10,11 @@ mod vport;
 use bitflags::bitflags;
 
 use crate::datapath::Datapath;
+use crate::datapath::receive::Egress;
 use crate::handle::{DumpState, HandleId};
 use crate::ioctl::Device;
 use crate::netlink::{Errno, MsgHeader, NLM_F_DUMP, NlBuf, NlMsg, Overflow};
+use crate::packet::OwnedPacket;
 use crate::pend::{PendToken, Wakeups};
 use crate::status::NtStatus;
 
@@ -97,6 +99,10 @@ pub struct Ctx<'a> {
     pub msg: NlMsg<'a>,
     pub out: &'a mut [u8],
     pub token: PendToken,
+    /// The platform's clock, in milliseconds.
+    pub now_ms: u64,
+    /// Where executed packets leave.
+    pub egress: &'a mut dyn Egress<OwnedPacket>,
     pub wake: &'a mut Wakeups,
     /// The dump a READ continues.
     pub dump: Option<&'a mut DumpState>,

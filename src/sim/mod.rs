@@ -2,6 +2,9 @@
 //! handles of a user-mode client, driven by script lines through the same
 //! `Device` the driver uses (design §5 gives the script contract).
 
+// A host tool, not driver code: it may stop on its own failures.
+#![allow(clippy::expect_used)]
+
 pub mod demo;
 pub mod msg;
 mod script;
@@ -14,16 +17,45 @@ use std::string::String;
 use std::vec::Vec;
 
 use crate::handle::HandleId;
-use crate::ioctl::{Device, Outcome, code};
+use crate::datapath::receive::{Effects, Egress, RxContext};
+use crate::ioctl::{Device, Io, Outcome, code};
+use crate::packet::{OwnedPacket, Packet};
 use crate::pend::{PendToken, Wakeups};
 use crate::status::NtStatus;
-use crate::switch::{NicIndex, PortKind};
+use crate::switch::{NicIndex, PortId, PortKind};
 
 /// Default output buffer length of an `ioctl` line.
 pub const DEFAULT_OUTLEN: usize = 65536;
 
+/// Frames leaving the simulated switch, printed as `tx` lines with any
+/// out-of-band VLAN tag shown in band, as it goes on the wire.
+#[derive(Default)]
+struct SimEgress {
+    sent: Vec<(PortId, Vec<u8>)>,
+}
+
+impl Egress<OwnedPacket> for SimEgress {
+    fn send(&mut self, port: PortId, _nic: NicIndex, pkt: OwnedPacket) {
+        let data = pkt.data();
+        let frame = match (pkt.oob_vlan(), data.split_at_checked(12)) {
+            (Some(tci), Some((macs, rest))) => [macs, &[0x81, 0x00], &tci.to_be_bytes(), rest].concat(),
+            _ => data.to_vec(),
+        };
+        self.sent.push((port, frame));
+    }
+}
+
+impl SimEgress {
+    fn print(self, out: &mut Vec<String>) {
+        for (port, frame) in self.sent {
+            out.push(format!("tx {port} {}", hex(&frame)));
+        }
+    }
+}
+
 pub struct Sim {
     device: Device,
+    rx: RxContext<OwnedPacket>,
     handles: BTreeMap<u32, HandleId>,
     /// Pended requests: token -> (script handle, IOCTL code).
     pended: BTreeMap<PendToken, (u32, u32)>,
@@ -58,6 +90,8 @@ impl Sim {
     pub fn new() -> Sim {
         Sim {
             device: Device::new(),
+            // The simulator runs where memory is plentiful.
+            rx: RxContext::try_new(0x5eed).expect("receive context"),
             handles: BTreeMap::new(),
             pended: BTreeMap::new(),
             next_token: 1,
@@ -95,6 +129,11 @@ impl Sim {
             }
             Err(msg) => out.push(format!("error {} {msg}", self.line_no)),
         }
+    }
+
+    /// The NIC a script port stands for (the uplink's physical NIC is 1).
+    fn nic_of(&self, port: PortId) -> Option<NicIndex> {
+        self.device.with_datapath(|dp| dp.ports.read().switch.iter().find(|e| e.port == port).map(|e| e.nic)).flatten()
     }
 
     fn handle(&self, h: u32) -> Result<HandleId, String> {
@@ -179,10 +218,11 @@ impl Sim {
                 self.next_token += 1;
                 let mut output = std::vec![0u8; outlen];
                 let name = code_name(c, code_text);
-                let outcome = self
-                    .device
-                    .ioctl(id, c, &input, &mut output, token, &mut wake);
-                // Requests this one completed finish before it returns.
+                let mut egress = SimEgress::default();
+                let mut io = Io { token, now_ms: self.now_ms, egress: &mut egress };
+                let outcome = self.device.ioctl(id, c, &input, &mut output, &mut io, &mut wake);
+                // Packets it sent and requests it completed come before its own end.
+                egress.print(out);
                 self.complete(core::mem::take(&mut wake), out);
                 match outcome {
                     Outcome::Pending => {
@@ -203,7 +243,20 @@ impl Sim {
                     }
                 }
             }
-            Command::Rx { .. } => return Err("rx: the datapath has no receive path".into()),
+            Command::Rx { port, frame } => {
+                let pkt = OwnedPacket::from_frame(&frame).ok_or("out of memory")?;
+                let nic = self.nic_of(port).ok_or_else(|| format!("no port {port}"))?;
+                let mut egress = SimEgress::default();
+                let now = self.now_ms;
+                let rx = &mut self.rx;
+                self.device
+                    .with_datapath(|dp| {
+                        let mut fx = Effects { egress: &mut egress, wake: &mut wake };
+                        dp.receive(rx, (port, nic), pkt, now, &mut fx)
+                    })
+                    .ok_or("no switch is attached")?;
+                egress.print(out);
+            }
             Command::Tick { ms } => self.now_ms = self.now_ms.saturating_add(ms),
         }
         self.complete(wake, out);
