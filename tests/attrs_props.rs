@@ -1,13 +1,18 @@
-//! Property tests for `flow::attrs`: the parsers never panic on arbitrary
-//! bytes or on arbitrary attribute trees, every accepted match is a fixpoint
-//! of emit -> parse, and well-formed flows (coherent keys, masks that follow
-//! the key's shape) come back from emit -> parse exactly.
+//! Property tests for `flow::attrs`: the parsers and the action validator
+//! never panic on arbitrary bytes or on arbitrary attribute trees, every
+//! accepted match is a fixpoint of emit -> parse, well-formed flows (coherent
+//! keys, masks that follow the key's shape) come back from emit -> parse
+//! exactly, and nesting valid action lists keeps them valid up to the depth
+//! limit.
 
 use ovsext::flow::FlowKey;
-use ovsext::flow::attrs::{MAX_KEY_LEN, Match, emit_key, emit_mask, parse_match, parse_metadata};
+use ovsext::flow::attrs::{
+    MAX_ACTIONS_DEPTH, MAX_KEY_LEN, Match, emit_key, emit_mask, parse_match, parse_metadata,
+    validate_actions,
+};
 use ovsext::flow::key::TUN_F_KEY;
-use ovsext::netlink::NlBuf;
-use ovsext::ovs::{key as k, tunnel as t, vport};
+use ovsext::netlink::{Errno, NlBuf};
+use ovsext::ovs::{action as act, key as k, tunnel as t, vport};
 use proptest::prelude::*;
 
 /// An attribute tree: a leaf payload or a nest.
@@ -418,6 +423,100 @@ proptest! {
         let meta = parse_metadata(&bytes).unwrap();
         prop_assert_eq!((meta.recirc_id, meta.in_port, meta.tun, meta.ct_mark),
                         (m.key.recirc_id, m.key.in_port, m.key.tun, m.key.ct_mark));
+    }
+}
+
+// ---- actions ---------------------------------------------------------------
+
+/// Random action trees: any type, nests where actions nest.
+fn action_tree() -> impl Strategy<Value = Vec<Node>> {
+    let leaf = (0u16..32, payload()).prop_map(|(ty, p)| Node::Leaf(ty, p));
+    let node = leaf.prop_recursive(4, 64, 6, |inner| {
+        let nesting = vec![
+            act::CLONE,
+            act::SAMPLE,
+            act::CHECK_PKT_LEN,
+            act::DEC_TTL,
+            act::USERSPACE,
+            act::SET,
+            act::SET_MASKED,
+            act::CT,
+            1,
+            2,
+            3,
+        ];
+        prop_oneof![
+            3 => (0u16..32, payload()).prop_map(|(ty, p)| Node::Leaf(ty, p)),
+            2 => (prop::sample::select(nesting), prop::collection::vec(inner, 0..5))
+                .prop_map(|(ty, kids)| Node::Nest(ty, kids)),
+        ]
+    });
+    prop::collection::vec(node, 0..8)
+}
+
+prop_compose! {
+    /// A flow key with random protocol fields (what action validation reads).
+    fn action_key()(eth_type in any::<u16>(), proto in any::<u8>(), frag in any::<u8>(),
+                    mac_proto in 0u8..3, port in any::<u32>()) -> FlowKey {
+        FlowKey { eth_type, ip_proto: proto, ip_frag: frag, mac_proto, in_port: port, ..FlowKey::default() }
+    }
+}
+
+/// Valid lists made of actions that are valid anywhere.
+fn valid_actions() -> impl Strategy<Value = Vec<Node>> {
+    let one = prop_oneof![
+        (0u32..0xffff).prop_map(|p| leaf(act::OUTPUT, &p.to_ne_bytes())),
+        any::<u32>().prop_map(|id| leaf(act::RECIRC, &id.to_ne_bytes())),
+        (14u32..).prop_map(|n| leaf(act::TRUNC, &n.to_ne_bytes())),
+        (1u32..).prop_map(|pid| Node::Nest(
+            act::USERSPACE,
+            vec![leaf(act::USERSPACE_PID, &pid.to_ne_bytes())]
+        )),
+        any::<u32>().prop_map(|m| Node::Nest(act::SET, vec![leaf(k::SKB_MARK, &m.to_ne_bytes())])),
+    ];
+    prop::collection::vec(one, 0..6)
+}
+
+fn errno_is_documented(r: Result<(), Errno>) -> bool {
+    matches!(
+        r,
+        Ok(()) | Err(Errno::Inval | Errno::OpNotSupp | Errno::Range | Errno::Overflow)
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn actions_on_arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300), key in action_key()) {
+        prop_assert!(errno_is_documented(validate_actions(&bytes, &key)));
+    }
+
+    #[test]
+    fn arbitrary_action_trees_never_panic(tree in action_tree(), key in action_key()) {
+        prop_assert!(errno_is_documented(validate_actions(&serialize(&tree), &key)));
+    }
+
+    #[test]
+    fn nesting_keeps_valid_lists_valid(list in valid_actions(), depth in 0u32..20, key in action_key(),
+                                       probability in any::<u32>()) {
+        prop_assert_eq!(validate_actions(&serialize(&list), &key), Ok(()));
+        let mut nested = list;
+        for level in 0..depth {
+            nested = if level % 2 == 0 {
+                vec![Node::Nest(act::CLONE, nested)]
+            } else {
+                vec![Node::Nest(act::SAMPLE, vec![
+                    leaf(act::SAMPLE_PROBABILITY, &probability.to_ne_bytes()),
+                    Node::Nest(act::SAMPLE_ACTIONS, nested),
+                ])]
+            };
+        }
+        let expected = if depth <= MAX_ACTIONS_DEPTH { Ok(()) } else { Err(Errno::Overflow) };
+        prop_assert_eq!(validate_actions(&serialize(&nested), &key), expected);
     }
 }
 

@@ -7,7 +7,7 @@ use core::mem::size_of;
 
 use super::wire;
 use crate::netlink::Errno;
-use crate::ovs::{key as k, tunnel as tun, vport};
+use crate::ovs::{action as act, key as k, tunnel as tun, vport};
 
 /// The shape of one attribute type's payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +42,7 @@ pub(super) enum Table {
     Tunnel,
     VxlanExt,
     Nsh,
+    Action,
 }
 
 impl Table {
@@ -52,6 +53,7 @@ impl Table {
             Table::Tunnel => tun::GTPU_OPTS,
             Table::VxlanExt => vport::VXLAN_EXT_GBP,
             Table::Nsh => k::NSH_MD2,
+            Table::Action => act::LB_OUTPUT,
         }
     }
 
@@ -65,6 +67,7 @@ impl Table {
             Table::Tunnel => tunnel(ty),
             Table::VxlanExt => vxlan_ext(ty),
             Table::Nsh => nsh(ty),
+            Table::Action => action(ty),
         }
     }
 }
@@ -164,6 +167,43 @@ fn nsh(ty: u16) -> Len {
     }
 }
 
+/// `OVS_ACTION_ATTR_*` (userspace numbering, up to LB_OUTPUT).
+fn action(ty: u16) -> Len {
+    match ty {
+        act::OUTPUT => Len::Fixed(4),
+        act::USERSPACE => Len::Variable,
+        act::SET => Len::Variable,
+        act::PUSH_VLAN => Len::Fixed(size_of::<wire::PushVlan>()),
+        act::POP_VLAN => Len::Fixed(0),
+        act::SAMPLE => Len::Variable,
+        act::RECIRC => Len::Fixed(4),
+        act::HASH => Len::Fixed(size_of::<wire::Hash>()),
+        // struct ovs_action_push_mpls: be32 lse, be16 ethertype, padded.
+        act::PUSH_MPLS => Len::Fixed(8),
+        act::POP_MPLS => Len::Fixed(2),
+        act::SET_MASKED => Len::Variable,
+        act::CT => Len::Variable,
+        act::TRUNC => Len::Fixed(4),
+        act::PUSH_ETH => Len::Fixed(size_of::<wire::Ethernet>()),
+        act::POP_ETH => Len::Fixed(0),
+        act::CT_CLEAR => Len::Fixed(0),
+        act::PUSH_NSH => Len::Variable,
+        act::POP_NSH => Len::Fixed(0),
+        act::METER => Len::Fixed(4),
+        act::CLONE => Len::Variable,
+        act::CHECK_PKT_LEN => Len::Variable,
+        // struct ovs_action_add_mpls: be32 lse, be16 ethertype, u16 tun_flags.
+        act::ADD_MPLS => Len::Fixed(8),
+        act::DEC_TTL => Len::Variable,
+        act::DROP => Len::Fixed(4),
+        act::PSAMPLE => Len::Variable,
+        act::TUNNEL_PUSH => Len::Variable,
+        act::TUNNEL_POP => Len::Fixed(4),
+        act::LB_OUTPUT => Len::Fixed(4),
+        _ => Len::Refused,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +230,10 @@ mod tests {
         );
         assert_eq!(Table::Nsh.shape(k::NSH_BASE), Len::Fixed(8));
         assert_eq!(Table::VxlanExt.shape(vport::VXLAN_EXT_GBP), Len::Fixed(4));
+        assert_eq!(Table::Action.shape(act::PUSH_VLAN), Len::Fixed(4));
+        assert_eq!(Table::Action.shape(act::HASH), Len::Fixed(8));
+        assert_eq!(Table::Action.shape(act::LB_OUTPUT), Len::Fixed(4));
+        assert_eq!(Table::Action.shape(0), Len::Refused);
     }
 
     #[test]
@@ -207,5 +251,10 @@ mod tests {
         );
         assert_eq!(expect(Table::VxlanExt, 2, 0), Err(Errno::Inval));
         assert_eq!(expect(Table::Nsh, k::NSH_MD2 + 1, 0), Err(Errno::Inval));
+        assert_eq!(
+            expect(Table::Action, act::LB_OUTPUT + 1, 4),
+            Err(Errno::Inval)
+        );
+        assert_eq!(expect(Table::Action, act::OUTPUT, 2), Err(Errno::Inval));
     }
 }

@@ -6,6 +6,7 @@
 //!   (flow commands, packet execute) into a `Match` / metadata `FlowKey`.
 //! - `emit_key` / `emit_mask`: the streams the datapath reports in upcalls
 //!   and dumps.
+//! - `validate_actions`: action lists at flow install and packet execute.
 //!
 //! Numbering is userspace's (`openvswitch.h` without `__KERNEL__`): key types
 //! PACKET_TYPE (29) and ND_EXTENSIONS (30) belong to the userspace datapath
@@ -26,18 +27,22 @@
 //! (Linux accepts them as long as their mask is zero); they are parsed and
 //! never reported back, as in Linux.
 
+mod actions;
 mod attrset;
 mod emit;
 mod key;
 mod lens;
 mod nsh;
 mod proto;
+mod set;
 mod side;
+mod support;
 mod tunnel;
 mod validate;
 mod vlan;
 mod wire;
 
+pub use actions::{MAX_ACTIONS_DEPTH, validate_actions};
 pub use emit::{MAX_KEY_LEN, emit_key, emit_mask};
 pub use key::{DP_MAX_PORTS, IN_PORT_ANY, Match, parse_match, parse_metadata};
 

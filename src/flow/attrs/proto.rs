@@ -27,6 +27,9 @@ pub(super) const ND_NEIGHBOUR_ADVERTISEMENT: u16 = 136;
 /// NSH metadata type 1 (fixed-length context headers).
 pub(super) const NSH_M_TYPE1: u8 = 1;
 
+/// Ethernet header length: the smallest truncation length.
+pub(super) const ETH_HLEN: u32 = 14;
+
 /// `eth_type_vlan`: 802.1Q or 802.1ad.
 pub(super) const fn is_vlan(eth_type: u16) -> bool {
     eth_type == ETH_P_8021Q || eth_type == ETH_P_8021AD

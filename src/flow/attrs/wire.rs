@@ -127,6 +127,22 @@ pub(super) struct NshMd1 {
     pub context: [U32; 4],
 }
 
+/// `struct ovs_action_push_vlan`.
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+#[repr(C)]
+pub(super) struct PushVlan {
+    pub tpid: U16,
+    pub tci: U16,
+}
+
+/// `struct ovs_action_hash`.
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+#[repr(C)]
+pub(super) struct Hash {
+    pub alg: native_endian::U32,
+    pub basis: native_endian::U32,
+}
+
 /// Reads a host-order `u32` payload of exactly 4 bytes.
 pub(super) fn host_u32(bytes: &[u8]) -> Result<u32, Errno> {
     view::<native_endian::U32>(bytes).map(|v| v.get())
@@ -160,6 +176,8 @@ mod tests {
         assert_eq!(size_of::<CtTuple6>(), 40);
         assert_eq!(size_of::<NshBase>(), 8);
         assert_eq!(size_of::<NshMd1>(), 16);
+        assert_eq!(size_of::<PushVlan>(), 4);
+        assert_eq!(size_of::<Hash>(), 8);
     }
 
     #[test]
