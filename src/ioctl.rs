@@ -283,9 +283,7 @@ impl Device {
             Some(b) => b,
             None => input,
         };
-        let outcome = self.dispatch(
-            dp, id, pid, protocol, op, msg_bytes, output, io, wake, dump,
-        );
+        let outcome = self.dispatch(dp, id, pid, protocol, op, msg_bytes, output, io, wake, dump);
         drop(sw);
         outcome
     }

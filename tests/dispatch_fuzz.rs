@@ -4,12 +4,12 @@
 mod common;
 
 use common::*;
-use ovsext::handle::HandleId;
 use ovsext::datapath::receive::Egress;
+use ovsext::handle::HandleId;
 use ovsext::ioctl::{Device, Io, LiveCounts, Outcome, code};
 use ovsext::packet::OwnedPacket;
-use ovsext::switch::{NicIndex, PortId};
 use ovsext::pend::{PendToken, Wakeups};
+use ovsext::switch::{NicIndex, PortId};
 use proptest::prelude::*;
 
 const CODES: [u32; 7] = [
@@ -72,7 +72,11 @@ fn drive(dev: &Device, h: HandleId, ops: &[(u32, Vec<u8>, usize)]) {
     let mut egress = Count::default();
     for (i, (c, input, outlen)) in ops.iter().enumerate() {
         let mut out = vec![0u8; *outlen];
-        let mut io = Io { token: PendToken(i as u64), now_ms: i as u64, egress: &mut egress };
+        let mut io = Io {
+            token: PendToken(i as u64),
+            now_ms: i as u64,
+            egress: &mut egress,
+        };
         match dev.ioctl(h, *c, input, &mut out, &mut io, &mut wake) {
             Outcome::Done { len, .. } => assert!(len <= *outlen),
             Outcome::Pending => {}

@@ -49,7 +49,12 @@ impl<P: Packet> RxContext<P> {
         let mut recirc = Vec::new();
         recirc.try_reserve_exact(RECIRC_LIMIT).ok()?;
         recirc.resize_with(RECIRC_LIMIT, || None);
-        Some(RxContext { exec: ExecContext::try_new()?, key: FlowKey::default(), recirc, rng: seed | 1 })
+        Some(RxContext {
+            exec: ExecContext::try_new()?,
+            key: FlowKey::default(),
+            recirc,
+            rng: seed | 1,
+        })
     }
 }
 
@@ -74,8 +79,13 @@ struct DpEnv<'a, P, E: ?Sized> {
 
 impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, P, E> {
     fn output(&mut self, port_no: u32, pkt: P) {
-        let Some(v) = self.ports.vports.get(port_no) else { return };
-        let connected = v.binding.and_then(|(p, n)| self.ports.switch.endpoint(p, n)).filter(|ep| ep.state == NicState::Connected);
+        let Some(v) = self.ports.vports.get(port_no) else {
+            return;
+        };
+        let connected = v
+            .binding
+            .and_then(|(p, n)| self.ports.switch.endpoint(p, n))
+            .filter(|ep| ep.state == NicState::Connected);
         match connected {
             Some(ep) => {
                 v.stats.tx(pkt.len());
@@ -88,9 +98,27 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, P, E> {
     }
 
     fn userspace(&mut self, pkt: &P, key: &FlowKey, up: &Userspace<'_>) {
-        let extra = Extra { userdata: up.userdata, actions: up.actions, original_len: up.original_len };
-        let queued = upcall::message(op::CMD_ACTION, up.pid, key, pkt.data(), pkt.oob_vlan(), &extra)
-            .is_some_and(|m| self.dp.queues.lock().upcalls.enqueue(up.pid, m, self.wake).is_ok());
+        let extra = Extra {
+            userdata: up.userdata,
+            actions: up.actions,
+            original_len: up.original_len,
+        };
+        let queued = upcall::message(
+            op::CMD_ACTION,
+            up.pid,
+            key,
+            pkt.data(),
+            pkt.oob_vlan(),
+            &extra,
+        )
+        .is_some_and(|m| {
+            self.dp
+                .queues
+                .lock()
+                .upcalls
+                .enqueue(up.pid, m, self.wake)
+                .is_ok()
+        });
         if queued {
             if let Some(v) = self.ports.vports.get(self.in_port) {
                 v.stats.upcall_success.fetch_add(1, Relaxed);
@@ -129,12 +157,16 @@ impl Datapath {
         fx: &mut Effects<'_, E>,
     ) {
         let ports = self.ports.read();
-        let Some(ep) = ports.switch.endpoint(port, nic) else { return };
+        let Some(ep) = ports.switch.endpoint(port, nic) else {
+            return;
+        };
         if ep.state != NicState::Connected || ep.vport == UNBOUND {
             return;
         }
         let in_port = ep.vport;
-        let Some(v) = ports.vports.get(in_port) else { return };
+        let Some(v) = ports.vports.get(in_port) else {
+            return;
+        };
         v.stats.rx(pkt.len());
         reset_metadata(&mut ctx.key, in_port);
         self.pass(&ports, ctx, pkt, now_ms, fx);
@@ -179,7 +211,9 @@ impl Datapath {
         fx: &mut Effects<'_, E>,
     ) {
         for _ in 0..RECIRC_LIMIT {
-            let Some((pkt, key)) = ctx.recirc.iter_mut().find_map(Option::take) else { return };
+            let Some((pkt, key)) = ctx.recirc.iter_mut().find_map(Option::take) else {
+                return;
+            };
             ctx.key = key;
             self.pass(ports, ctx, pkt, now_ms, fx);
         }
@@ -209,7 +243,9 @@ impl Datapath {
         let hash = packet_hash(key);
         let flows = self.flows.read();
         let (hit, look) = flows.lookup(key, hash);
-        self.stats.n_mask_hit.fetch_add(u64::from(look.n_mask_hit), Relaxed);
+        self.stats
+            .n_mask_hit
+            .fetch_add(u64::from(look.n_mask_hit), Relaxed);
         let Some(flow) = hit else {
             self.stats.n_missed.fetch_add(1, Relaxed);
             drop(flows);
@@ -236,12 +272,28 @@ impl Datapath {
 
     /// A miss: an `OVS_PACKET_CMD_MISS` upcall to the PID the input port
     /// gives for this packet's hash.
-    fn miss<P: Packet>(&self, ports: &Ports, pkt: &P, key: &FlowKey, hash: u32, wake: &mut Wakeups) {
-        let Some(v) = ports.vports.get(key.in_port) else { return };
+    fn miss<P: Packet>(
+        &self,
+        ports: &Ports,
+        pkt: &P,
+        key: &FlowKey,
+        hash: u32,
+        wake: &mut Wakeups,
+    ) {
+        let Some(v) = ports.vports.get(key.in_port) else {
+            return;
+        };
         let pid = v.upcall_pid(hash);
         let queued = pid != 0
-            && upcall::message(op::CMD_MISS, pid, key, pkt.data(), pkt.oob_vlan(), &Extra::default())
-                .is_some_and(|m| self.queues.lock().upcalls.enqueue(pid, m, wake).is_ok());
+            && upcall::message(
+                op::CMD_MISS,
+                pid,
+                key,
+                pkt.data(),
+                pkt.oob_vlan(),
+                &Extra::default(),
+            )
+            .is_some_and(|m| self.queues.lock().upcalls.enqueue(pid, m, wake).is_ok());
         if queued {
             v.stats.upcall_success.fetch_add(1, Relaxed);
         } else {

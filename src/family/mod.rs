@@ -4,7 +4,9 @@
 
 mod control;
 mod datapath;
+mod flow;
 mod netdev;
+mod packet;
 mod vport;
 
 use bitflags::bitflags;
@@ -135,6 +137,8 @@ pub fn family(ty: u16) -> Option<&'static Family> {
         &control::FAMILY,
         &datapath::FAMILY,
         &vport::FAMILY,
+        &flow::FAMILY,
+        &packet::FAMILY,
         &netdev::FAMILY,
     ]
     .into_iter()

@@ -70,7 +70,7 @@ impl<'a> NlBuf<'a> {
 
     /// Patches `nlmsg_len` of the message begun at `start`.
     pub fn end_msg(&mut self, start: usize) {
-        let len = (self.len - start) as u32;
+        let len = self.len.saturating_sub(start) as u32;
         if let Some(field) = self.buf.get_mut(start..start + 4) {
             field.copy_from_slice(&len.to_ne_bytes());
         }
@@ -135,7 +135,7 @@ impl<'a> NlBuf<'a> {
 
     /// Closes the nest begun at `start`, patching its length.
     pub fn end_nested(&mut self, start: usize) -> Result<(), Overflow> {
-        let len = u16::try_from(self.len - start).map_err(|_| Overflow)?;
+        let len = u16::try_from(self.len.saturating_sub(start)).map_err(|_| Overflow)?;
         if let Some(field) = self.buf.get_mut(start..start + 2) {
             field.copy_from_slice(&len.to_ne_bytes());
         }

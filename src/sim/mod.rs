@@ -16,8 +16,8 @@ use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use crate::handle::HandleId;
 use crate::datapath::receive::{Effects, Egress, RxContext};
+use crate::handle::HandleId;
 use crate::ioctl::{Device, Io, Outcome, code};
 use crate::packet::{OwnedPacket, Packet};
 use crate::pend::{PendToken, Wakeups};
@@ -38,7 +38,9 @@ impl Egress<OwnedPacket> for SimEgress {
     fn send(&mut self, port: PortId, _nic: NicIndex, pkt: OwnedPacket) {
         let data = pkt.data();
         let frame = match (pkt.oob_vlan(), data.split_at_checked(12)) {
-            (Some(tci), Some((macs, rest))) => [macs, &[0x81, 0x00], &tci.to_be_bytes(), rest].concat(),
+            (Some(tci), Some((macs, rest))) => {
+                [macs, &[0x81, 0x00], &tci.to_be_bytes(), rest].concat()
+            }
             _ => data.to_vec(),
         };
         self.sent.push((port, frame));
@@ -133,7 +135,16 @@ impl Sim {
 
     /// The NIC a script port stands for (the uplink's physical NIC is 1).
     fn nic_of(&self, port: PortId) -> Option<NicIndex> {
-        self.device.with_datapath(|dp| dp.ports.read().switch.iter().find(|e| e.port == port).map(|e| e.nic)).flatten()
+        self.device
+            .with_datapath(|dp| {
+                dp.ports
+                    .read()
+                    .switch
+                    .iter()
+                    .find(|e| e.port == port)
+                    .map(|e| e.nic)
+            })
+            .flatten()
     }
 
     fn handle(&self, h: u32) -> Result<HandleId, String> {
@@ -219,8 +230,14 @@ impl Sim {
                 let mut output = std::vec![0u8; outlen];
                 let name = code_name(c, code_text);
                 let mut egress = SimEgress::default();
-                let mut io = Io { token, now_ms: self.now_ms, egress: &mut egress };
-                let outcome = self.device.ioctl(id, c, &input, &mut output, &mut io, &mut wake);
+                let mut io = Io {
+                    token,
+                    now_ms: self.now_ms,
+                    egress: &mut egress,
+                };
+                let outcome = self
+                    .device
+                    .ioctl(id, c, &input, &mut output, &mut io, &mut wake);
                 // Packets it sent and requests it completed come before its own end.
                 egress.print(out);
                 self.complete(core::mem::take(&mut wake), out);
@@ -251,7 +268,10 @@ impl Sim {
                 let rx = &mut self.rx;
                 self.device
                     .with_datapath(|dp| {
-                        let mut fx = Effects { egress: &mut egress, wake: &mut wake };
+                        let mut fx = Effects {
+                            egress: &mut egress,
+                            wake: &mut wake,
+                        };
                         dp.receive(rx, (port, nic), pkt, now, &mut fx)
                     })
                     .ok_or("no switch is attached")?;

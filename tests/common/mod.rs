@@ -55,7 +55,7 @@ pub fn reply(line: &str) -> (MsgHeader, Vec<(u16, Vec<u8>)>) {
     assert_eq!(msg.hdr.len as usize, bytes.len(), "one message: {line}");
     let attrs = msg
         .attrs()
-        .map(|a| a.unwrap())
+        .map(|a| a.unwrap_or_else(|_| panic!("malformed reply: {line}")))
         .map(|a: Attr| (a.ty(), a.payload().to_vec()))
         .collect();
     (msg.hdr, attrs)

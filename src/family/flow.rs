@@ -1,0 +1,354 @@
+//! The flow family (`ovs_flow`): install, change, delete, read and dump
+//! megaflows, identified by UFID or by key, with Linux's reply contents.
+
+use super::{Command, Ctx, DevOp, Fail, Family, Ops, Reply};
+use crate::datapath::FlowActions;
+use crate::flow::attrs::{Match, emit_key, emit_mask, parse_match, validate_actions};
+use crate::flow::table::{FlowId, FlowRef, FlowTable, Ufid};
+use crate::netlink::{
+    AttrPolicy, Errno, MsgHeader, NLM_F_CREATE, NLM_F_EXCL, NLM_F_MULTI, NLMSG_DONE, NlBuf,
+    Overflow, Parsed, parse,
+};
+use crate::ovs::{family as fam, flow as of};
+use crate::status::NtStatus;
+
+pub static FAMILY: Family = Family {
+    id: fam::FLOW,
+    version: fam::FLOW_VERSION,
+    commands: &[
+        Command {
+            cmd: of::CMD_NEW,
+            ops: Ops::TRANSACT,
+            check_dp: true,
+            handler: new,
+        },
+        Command {
+            cmd: of::CMD_DEL,
+            ops: Ops::TRANSACT,
+            check_dp: true,
+            handler: del,
+        },
+        Command {
+            cmd: of::CMD_GET,
+            ops: Ops::all(),
+            check_dp: true,
+            handler: get,
+        },
+        Command {
+            cmd: of::CMD_SET,
+            ops: Ops::TRANSACT,
+            check_dp: true,
+            handler: set,
+        },
+    ],
+};
+
+const POLICY: [AttrPolicy; 11] = [
+    AttrPolicy::IGNORED,
+    AttrPolicy::NESTED.optional(),                         // KEY
+    AttrPolicy::NESTED.optional(),                         // ACTIONS
+    AttrPolicy::IGNORED,                                   // STATS
+    AttrPolicy::IGNORED,                                   // TCP_FLAGS
+    AttrPolicy::IGNORED,                                   // USED
+    AttrPolicy::FLAG.optional(),                           // CLEAR
+    AttrPolicy::NESTED.optional(),                         // MASK
+    AttrPolicy::FLAG.optional(),                           // PROBE
+    AttrPolicy::bytes(1, Ufid::MAX_LEN as u16).optional(), // UFID
+    AttrPolicy::U32.optional(),                            // UFID_FLAGS
+];
+
+type Attrs<'a> = Parsed<'a, 11>;
+
+const INVALID: Fail = Fail::Status(NtStatus::INVALID_PARAMETER);
+
+fn attrs<'a>(ctx: &Ctx<'a>) -> Result<Attrs<'a>, Fail> {
+    parse(ctx.msg.attr_bytes(), &POLICY).map_err(|_| INVALID)
+}
+
+fn ufid(a: &Attrs<'_>) -> Result<Option<Ufid>, Fail> {
+    a.get(of::ATTR_UFID)
+        .map(|u| Ufid::new(u.payload()).ok_or(Fail::Errno(Errno::Inval)))
+        .transpose()
+}
+
+fn payload<'a>(a: &Attrs<'a>, ty: u16) -> Option<&'a [u8]> {
+    a.get(ty).map(|x| x.payload())
+}
+
+/// Conntrack is not part of this datapath yet: every packet has zero
+/// conntrack fields, so a flow that needs any of them non-zero could never
+/// match; it is refused and userspace's probes learn so.
+fn check_supported(m: &Match) -> Result<(), Fail> {
+    let k = m.key.masked(&m.mask);
+    let ct = k.ct_state != 0 || k.ct_zone != 0 || k.ct_mark != 0 || k.ct_labels != [0; 16];
+    if ct || k.ct_orig != crate::flow::key::CtTuple::default() {
+        return Err(Errno::OpNotSupp.into());
+    }
+    Ok(())
+}
+
+/// The `OVS_FLOW_ATTR_*` of one flow, as Linux's `ovs_flow_cmd_fill_info`:
+/// the identifier (UFID, or the key as installed), the masked key for a
+/// UFID-named flow, the mask, USED/STATS/TCP_FLAGS when non-zero, the actions;
+/// `ufid_flags` may omit key, mask and actions.
+fn fill_flow(
+    b: &mut NlBuf<'_>,
+    f: &FlowRef<'_, FlowActions>,
+    ufid_flags: u32,
+) -> Result<(), Overflow> {
+    match f.ufid() {
+        Some(u) => b.put_attr(of::ATTR_UFID, u.as_bytes())?,
+        None => nested(b, of::ATTR_KEY, |b| emit_key(f.key(), b))?,
+    }
+    let masked = f.masked_key();
+    if f.ufid().is_some() && ufid_flags & of::UFID_F_OMIT_KEY == 0 {
+        nested(b, of::ATTR_KEY, |b| emit_key(&masked, b))?;
+    }
+    if ufid_flags & of::UFID_F_OMIT_MASK == 0 {
+        nested(b, of::ATTR_MASK, |b| emit_mask(f.mask(), &masked, b))?;
+    }
+    let stats = f.stats();
+    if stats.used_ms != 0 {
+        b.put_u64(of::ATTR_USED, stats.used_ms)?;
+    }
+    if stats.packets != 0 {
+        let mut s = [0u8; 16];
+        let (p, by) = s.split_at_mut(8);
+        p.copy_from_slice(&stats.packets.to_ne_bytes());
+        by.copy_from_slice(&stats.bytes.to_ne_bytes());
+        b.put_attr(of::ATTR_STATS, &s)?;
+    }
+    if stats.tcp_flags as u8 != 0 {
+        b.put_u8(of::ATTR_TCP_FLAGS, stats.tcp_flags as u8)?;
+    }
+    if ufid_flags & of::UFID_F_OMIT_ACTIONS == 0 {
+        b.put_attr(of::ATTR_ACTIONS, f.actions().bytes())?;
+    }
+    Ok(())
+}
+
+fn nested(
+    b: &mut NlBuf<'_>,
+    ty: u16,
+    body: impl FnOnce(&mut NlBuf<'_>) -> Result<(), Overflow>,
+) -> Result<(), Overflow> {
+    let n = b.begin_nested(ty)?;
+    body(b)?;
+    b.end_nested(n)
+}
+
+/// A reply carrying one flow.
+fn reply(
+    ctx: &mut Ctx<'_>,
+    flows: &FlowTable<FlowActions>,
+    id: FlowId,
+    ufid_flags: u32,
+) -> Result<usize, Fail> {
+    let hdr = ctx.reply_header(fam::FLOW, 0, ctx.msg.hdr.cmd, fam::FLOW_VERSION);
+    let f = flows.get(id).ok_or(Errno::NoEnt)?;
+    let mut b = NlBuf::new(ctx.out);
+    let m = b.begin_msg(&hdr)?;
+    fill_flow(&mut b, &f, ufid_flags)?;
+    b.end_msg(m);
+    Ok(b.len())
+}
+
+/// The flow a GET, SET or DEL names: by UFID, else by key (with its mask when
+/// one is given, else the flow the key falls in whose installed key agrees on
+/// every field the request names, as Linux's `ovs_flow_tbl_lookup_exact`).
+fn find(
+    flows: &FlowTable<FlowActions>,
+    ufid: Option<&Ufid>,
+    m: Option<&Match>,
+    has_mask: bool,
+) -> Result<FlowId, Errno> {
+    let found = match (ufid, m) {
+        (Some(u), _) => flows.lookup_ufid(u),
+        (None, Some(m)) if has_mask => flows.lookup_exact(&m.key, &m.mask),
+        (None, Some(m)) => flows
+            .lookup(&m.key, 0)
+            .0
+            .filter(|f| f.key().masked(&m.mask) == m.key.masked(&m.mask)),
+        (None, None) => return Err(Errno::Inval),
+    };
+    found.map(|f| f.id()).ok_or(Errno::NoEnt)
+}
+
+fn new(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
+    let a = attrs(ctx)?;
+    let key = payload(&a, of::ATTR_KEY).ok_or(Errno::Inval)?;
+    let actions = payload(&a, of::ATTR_ACTIONS).ok_or(Errno::Inval)?;
+    let m = parse_match(key, payload(&a, of::ATTR_MASK))?;
+    check_supported(&m)?;
+    let ufid = ufid(&a)?;
+    let ufid_flags = a.u32(of::ATTR_UFID_FLAGS).unwrap_or(0);
+    let masked = m.key.masked(&m.mask);
+    // A PROBE flow is validated and installed like any other (userspace reads
+    // it back and deletes it); the flag only spares the log.
+    validate_actions(actions, &masked)?;
+    let actions = FlowActions::copy(actions)?;
+    let dp = ctx.dp;
+    let mut flows = dp.flows.write();
+    let existing = match &ufid {
+        Some(u) => flows
+            .lookup_ufid(u)
+            .map(|f| (f.id(), f.mask() == &m.mask && f.masked_key() == masked)),
+        None => flows.lookup_exact(&m.key, &m.mask).map(|f| (f.id(), true)),
+    };
+    let id = match existing {
+        None => flows
+            .insert(&m.key, &m.mask, ufid, actions)
+            .map_err(|e| e.errno())?,
+        Some(_) if ctx.msg.hdr.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => {
+            return Err(Errno::Exist.into());
+        }
+        // The UFID names a different flow.
+        Some((_, false)) => return Err(Errno::NoEnt.into()),
+        Some((id, true)) => {
+            flows
+                .replace_actions(id, actions)
+                .map_err(|_| Errno::NoEnt)?;
+            id
+        }
+    };
+    Ok(Reply::Len(reply(ctx, &flows, id, ufid_flags)?))
+}
+
+fn set(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
+    let a = attrs(ctx)?;
+    let ufid = ufid(&a)?;
+    let m = payload(&a, of::ATTR_KEY)
+        .map(|k| parse_match(k, payload(&a, of::ATTR_MASK)))
+        .transpose()?;
+    if ufid.is_none() && m.is_none() {
+        return Err(Errno::Inval.into());
+    }
+    let ufid_flags = a.u32(of::ATTR_UFID_FLAGS).unwrap_or(0);
+    let dp = ctx.dp;
+    let mut flows = dp.flows.write();
+    let id = find(&flows, ufid.as_ref(), m.as_ref(), a.has(of::ATTR_MASK))?;
+    if let Some(actions) = payload(&a, of::ATTR_ACTIONS) {
+        let masked = match &m {
+            Some(m) => m.key.masked(&m.mask),
+            None => flows.get(id).map(|f| f.masked_key()).ok_or(Errno::NoEnt)?,
+        };
+        validate_actions(actions, &masked)?;
+        let actions = FlowActions::copy(actions)?;
+        flows
+            .replace_actions(id, actions)
+            .map_err(|_| Errno::NoEnt)?;
+    }
+    // The reply carries the statistics from before a CLEAR.
+    let len = reply(ctx, &flows, id, ufid_flags)?;
+    if let Some(f) = flows.get(id).filter(|_| a.has(of::ATTR_CLEAR)) {
+        f.clear_stats();
+    }
+    Ok(Reply::Len(len))
+}
+
+fn del(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
+    let a = attrs(ctx)?;
+    let ufid = ufid(&a)?;
+    let ufid_flags = a.u32(of::ATTR_UFID_FLAGS).unwrap_or(0);
+    let dp = ctx.dp;
+    let key = payload(&a, of::ATTR_KEY);
+    if ufid.is_none() && key.is_none() {
+        // Flush: every flow goes; the reply is the bare header.
+        dp.flows.write().flush();
+        let hdr = ctx.reply_header(fam::FLOW, 0, ctx.msg.hdr.cmd, fam::FLOW_VERSION);
+        let mut b = NlBuf::new(ctx.out);
+        let m = b.begin_msg(&hdr)?;
+        b.end_msg(m);
+        return Ok(Reply::Len(b.len()));
+    }
+    let m = key.map(|k| parse_match(k, None)).transpose()?;
+    let mut flows = dp.flows.write();
+    let id = find(&flows, ufid.as_ref(), m.as_ref(), false)?;
+    let len = reply(ctx, &flows, id, ufid_flags)?;
+    flows.remove(id);
+    Ok(Reply::Len(len))
+}
+
+fn get(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
+    match ctx.op {
+        DevOp::Write => {
+            let a = attrs(ctx)?;
+            ctx.start_dump(a.u32(of::ATTR_UFID_FLAGS).unwrap_or(0))
+        }
+        DevOp::Read => dump_next(ctx),
+        DevOp::Transact => {
+            let a = attrs(ctx)?;
+            let ufid = ufid(&a)?;
+            let m = payload(&a, of::ATTR_KEY)
+                .map(|k| parse_match(k, None))
+                .transpose()?;
+            let ufid_flags = a.u32(of::ATTR_UFID_FLAGS).unwrap_or(0);
+            let dp = ctx.dp;
+            let flows = dp.flows.read();
+            let id = find(&flows, ufid.as_ref(), m.as_ref(), false)?;
+            Ok(Reply::Len(reply(ctx, &flows, id, ufid_flags)?))
+        }
+    }
+}
+
+/// As many flows as fit, each `NLM_F_MULTI`; the last READ ends with
+/// `NLMSG_DONE` (16 bytes), after which the dump state is gone.
+fn dump_next(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
+    let Some(dump) = ctx.dump.as_deref_mut() else {
+        return Ok(Reply::Len(0));
+    };
+    let hdr = MsgHeader {
+        len: 0,
+        ty: fam::FLOW,
+        flags: NLM_F_MULTI,
+        cmd: of::CMD_GET,
+        version: fam::FLOW_VERSION,
+        ..dump.hdr
+    };
+    let flows = ctx.dp.flows.read();
+    let mut b = NlBuf::new(ctx.out);
+    loop {
+        let Some((next, f)) = flows.next_from(dump.cursor) else {
+            let mark = b.len();
+            let done = MsgHeader {
+                ty: NLMSG_DONE,
+                flags: NLM_F_MULTI,
+                ..hdr
+            };
+            return match b.begin_nlmsg(&done) {
+                Ok(m) => {
+                    b.end_msg(m);
+                    Ok(Reply::Dumped {
+                        len: b.len(),
+                        done: true,
+                    })
+                }
+                Err(_) => {
+                    b.truncate(mark);
+                    Ok(Reply::Dumped {
+                        len: b.len(),
+                        done: false,
+                    })
+                }
+            };
+        };
+        let mark = b.len();
+        let put = b.begin_msg(&hdr).and_then(|m| {
+            fill_flow(&mut b, &f, dump.flags)?;
+            b.end_msg(m);
+            Ok(())
+        });
+        if put.is_err() {
+            b.truncate(mark);
+            if mark == 0 {
+                // Not even one flow fits in the reader's buffer.
+                return Err(Errno::MsgSize.into());
+            }
+            return Ok(Reply::Dumped {
+                len: b.len(),
+                done: false,
+            });
+        }
+        dump.cursor = next;
+    }
+}

@@ -1,0 +1,520 @@
+//! The flow datapath through the control device and the switch: misses
+//! become upcalls, ovs-vswitchd installs megaflows, later packets follow
+//! them; flow commands and packet execute as Linux answers them.
+
+mod common;
+
+use common::*;
+use ovsext::flow::attrs::parse_match;
+use ovsext::netlink::MsgHeader;
+
+const CTRL: u16 = 0x11;
+const PACKET: u16 = 0x13;
+const VPORT: u16 = 0x14;
+const FLOW: u16 = 0x15;
+const DP: u16 = 0x12;
+
+const ENOENT: i32 = -2;
+const EEXIST: i32 = -17;
+const EINVAL: i32 = -22;
+const EOPNOTSUPP: i32 = -130;
+
+const DPID: u32 = 1; // the datapath socket
+const HPID: u32 = 2; // the upcall handler socket
+
+/// A switch with vm1 (port 1 → vport 1) and vm2 (port 2 → vport 2); the
+/// handler socket subscribed and waiting.
+fn setup() -> Sim {
+    let mut sim = Sim::new();
+    assert!(
+        sim.run("switch up\nport 1 vm vm1\nport 2 vm vm2\nopen 1\nopen 2\n")
+            .is_empty()
+    );
+    let sub = Req::new(CTRL, 3, 1, 1, HPID).u8(2, 1).u32(3, HPID);
+    assert_eq!(
+        one(&mut sim, &ioctl(2, "WRITE", &sub)),
+        "ioctl 2 WRITE SUCCESS -"
+    );
+    for (seq, name) in [(2u32, "vm1"), (3, "vm2")] {
+        let r = Req::new(VPORT, 1, 1, seq, DPID)
+            .u32(2, 1)
+            .str(3, name)
+            .u32(5, HPID);
+        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    }
+    sim
+}
+
+fn pend_packets(sim: &mut Sim) {
+    let pend = Req::new(CTRL, 1, 1, 9, HPID);
+    assert_eq!(
+        one(sim, &ioctl(2, "WRITE", &pend)),
+        "ioctl 2 WRITE PENDING -"
+    );
+}
+
+/// An Ethernet/IPv4/UDP frame.
+fn udp_frame(src_ip: [u8; 4], dst_ip: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let mut f = vec![
+        0x00, 0x15, 0x5d, 0, 0, 2, 0x00, 0x15, 0x5d, 0, 0, 1, 0x08, 0x00,
+    ];
+    let payload = b"hello";
+    let total = 20 + 8 + payload.len();
+    let mut ip = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
+    ip.extend_from_slice(&src_ip);
+    ip.extend_from_slice(&dst_ip);
+    let sum = !ip.chunks(2).fold(0u32, |s, c| {
+        let s = s + u32::from(u16::from_be_bytes([c[0], c[1]]));
+        (s & 0xffff) + (s >> 16)
+    }) as u16;
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend(ip);
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&dport.to_be_bytes());
+    f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+fn hexs(b: &[u8]) -> String {
+    ovsext::sim::hex(b)
+}
+
+/// Reads one upcall: (cmd, key attribute bytes, packet bytes, userdata).
+fn read_upcall(sim: &mut Sim) -> (u8, Vec<u8>, Vec<u8>, Option<Vec<u8>>) {
+    let (hdr, a) = reply(&one(sim, "ioctl 2 READ_PACKET -"));
+    assert_eq!(
+        (
+            hdr.ty,
+            hdr.flags,
+            hdr.seq,
+            hdr.pid,
+            hdr.version,
+            hdr.dp_ifindex
+        ),
+        (PACKET, 0, 0, HPID, 1, 0)
+    );
+    let ud = a.iter().find(|(t, _)| *t == 4).map(|(_, p)| p.clone());
+    (hdr.cmd, get(&a, 2).to_vec(), get(&a, 1).to_vec(), ud)
+}
+
+fn output(port: u32) -> Vec<u8> {
+    attr(1, &port.to_ne_bytes())
+}
+
+/// A mask stream: in_port and eth_type exact, Ethernet addresses wildcarded.
+fn megaflow_mask() -> Vec<u8> {
+    [
+        attr(3, &u32::MAX.to_ne_bytes()),
+        attr(4, &[0; 12]),
+        attr(6, &[0xff, 0xff]),
+    ]
+    .concat()
+}
+
+fn flow_new(
+    seq: u32,
+    key: &[u8],
+    mask: Option<&[u8]>,
+    actions: &[u8],
+    ufid: Option<[u8; 16]>,
+) -> Req {
+    let mut r = Req::new(FLOW, 1, 1, seq, DPID).flags(0x1 | 0x400 | 0x8);
+    if let Some(u) = ufid {
+        r = r.raw(9, &u);
+    }
+    r = r.raw(1, key);
+    if let Some(m) = mask {
+        r = r.raw(7, m);
+    }
+    r.raw(2, actions)
+}
+
+/// The key of a packet entering on vm1, as ovs-vswitchd would send it.
+fn key_of(frame: &[u8], in_port: u32) -> Vec<u8> {
+    let mut sim = setup();
+    let _ = in_port;
+    assert!(sim.run(&format!("rx 1 {}", hexs(frame))).is_empty());
+    read_upcall(&mut sim).1
+}
+
+const UFID: [u8; 16] = *b"0123456789abcdef";
+
+#[test]
+fn miss_upcall_flow_install_and_hits() {
+    let mut sim = setup();
+    pend_packets(&mut sim);
+    let f1 = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    // A miss: the pended request completes, the upcall is read.
+    assert_eq!(
+        sim.run(&format!("rx 1 {}", hexs(&f1))),
+        vec!["complete 2 WRITE SUCCESS -"]
+    );
+    let (cmd, key, pkt, ud) = read_upcall(&mut sim);
+    assert_eq!((cmd, pkt.as_slice(), ud), (1, f1.as_slice(), None));
+    let m = parse_match(&key, None).unwrap();
+    assert_eq!(
+        (m.key.in_port, m.key.eth_type, m.key.ip_proto, m.key.tp_dst),
+        (1, 0x0800, 17, 53)
+    );
+    assert_eq!(m.key.ipv4_src, 0x0a00_0001);
+    assert_eq!(
+        one(&mut sim, "ioctl 2 READ_PACKET -"),
+        "ioctl 2 READ_PACKET SUCCESS -"
+    );
+    // ovs-vswitchd installs a megaflow: from vm1, IPv4, to vm2.
+    let mask = megaflow_mask();
+    let r = flow_new(10, &key, Some(&mask), &output(2), Some(UFID));
+    let (hdr, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    assert_eq!(
+        (hdr.ty, hdr.flags, hdr.seq, hdr.cmd, hdr.version),
+        (FLOW, 0, 10, 1, 1)
+    );
+    assert_eq!(get(&a, 9), &UFID, "identified by UFID");
+    assert_eq!(get(&a, 2), output(2).as_slice(), "actions as installed");
+    let masked = parse_match(get(&a, 1), Some(get(&a, 7))).unwrap();
+    assert_eq!(
+        (
+            masked.key.in_port,
+            masked.mask.in_port,
+            masked.mask.ipv4_src
+        ),
+        (1, u32::MAX, 0)
+    );
+    assert!(
+        a.iter().all(|(t, _)| *t != 3 && *t != 5),
+        "no STATS or USED before any packet"
+    );
+    // Hits: the same frame and another IPv4 frame from vm1 go to vm2.
+    let f2 = udp_frame([10, 0, 0, 9], [10, 0, 0, 7], 1, 2);
+    assert_eq!(
+        sim.run(&format!("tick 5\nrx 1 {}", hexs(&f1))),
+        vec![format!("tx 2 {}", hexs(&f1))]
+    );
+    assert_eq!(
+        sim.run(&format!("rx 1 {}", hexs(&f2))),
+        vec![format!("tx 2 {}", hexs(&f2))]
+    );
+    // From vm2 it is a miss (in_port differs).
+    assert!(sim.run(&format!("rx 2 {}", hexs(&f2))).is_empty());
+    assert_eq!(read_upcall(&mut sim).0, 1);
+    // GET by UFID: Linux's stats.
+    let get_req = Req::new(FLOW, 3, 1, 11, DPID).raw(9, &UFID);
+    let (hdr, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &get_req)));
+    assert_eq!(hdr.cmd, 3);
+    let stats = get(&a, 3);
+    assert_eq!(u64::from_ne_bytes(stats[0..8].try_into().unwrap()), 2);
+    assert_eq!(
+        u64::from_ne_bytes(stats[8..16].try_into().unwrap()),
+        (f1.len() + f2.len()) as u64
+    );
+    assert_eq!(
+        u64::from_ne_bytes(get(&a, 5).try_into().unwrap()),
+        5,
+        "used: the simulated clock"
+    );
+    // Datapath statistics.
+    let dpget = Req::new(DP, 3, 2, 12, DPID).str(1, "ovs-system");
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &dpget)));
+    let s = get(&a, 3);
+    let n = |i: usize| u64::from_ne_bytes(s[i * 8..i * 8 + 8].try_into().unwrap());
+    assert_eq!(
+        (n(0), n(1), n(2), n(3)),
+        (2, 2, 0, 1),
+        "hit, missed, lost, flows"
+    );
+    let mega = get(&a, 4);
+    assert_eq!(
+        u32::from_ne_bytes(mega[8..12].try_into().unwrap()),
+        1,
+        "one mask"
+    );
+}
+
+#[test]
+fn flow_commands_follow_linux() {
+    let mut sim = setup();
+    let f1 = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    let key = key_of(&f1, 1);
+    let mask = megaflow_mask();
+    let new = flow_new(1, &key, Some(&mask), &output(2), Some(UFID));
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &new)));
+    // NEW with NLM_F_CREATE on an existing flow: EEXIST; without it, a modify.
+    let again = flow_new(2, &key, Some(&mask), &output(1), Some(UFID));
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &again)), &again),
+        EEXIST
+    );
+    let modify = flow_new(3, &key, Some(&mask), &output(1), Some(UFID)).flags(0x1 | 0x8);
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &modify)));
+    assert_eq!(get(&a, 2), output(1).as_slice());
+    assert_eq!(
+        sim.run(&format!("rx 1 {}", hexs(&f1))),
+        vec![format!("tx 1 {}", hexs(&f1))]
+    );
+    // SET with CLEAR answers with the stats from before the clear.
+    let set = Req::new(FLOW, 4, 1, 4, DPID).raw(9, &UFID).raw(6, &[]);
+    let (hdr, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &set)));
+    assert_eq!(hdr.cmd, 4);
+    assert_eq!(u64::from_ne_bytes(get(&a, 3)[0..8].try_into().unwrap()), 1);
+    let get_req = Req::new(FLOW, 3, 1, 5, DPID).raw(9, &UFID);
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &get_req)));
+    assert!(a.iter().all(|(t, _)| *t != 3), "stats cleared");
+    // Terse GET: UFID and stats only.
+    let terse = Req::new(FLOW, 3, 1, 6, DPID).raw(9, &UFID).u32(10, 7);
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &terse)));
+    assert_eq!(a.iter().map(|(t, _)| *t).collect::<Vec<_>>(), vec![9]);
+    // GET/DEL of what is not there: ENOENT; neither key nor UFID: EINVAL.
+    let other = Req::new(FLOW, 3, 1, 7, DPID).raw(9, b"fedcba9876543210");
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &other)), &other),
+        ENOENT
+    );
+    let none = Req::new(FLOW, 3, 1, 8, DPID);
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &none)), &none),
+        EINVAL
+    );
+    // DEL by UFID answers with the flow; the next packet misses.
+    let del = Req::new(FLOW, 2, 1, 9, DPID).raw(9, &UFID);
+    let (hdr, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
+    assert_eq!((hdr.cmd, get(&a, 9)), (2, &UFID[..]));
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &del)), &del),
+        ENOENT
+    );
+    assert!(sim.run(&format!("rx 1 {}", hexs(&f1))).is_empty());
+    // Key-identified flows (no UFID): GET and DEL by key.
+    let exact = flow_new(10, &key, None, &output(2), None);
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &exact)));
+    assert_eq!(
+        parse_match(get(&a, 1), None).unwrap().key.tp_dst,
+        53,
+        "identified by its key"
+    );
+    let by_key = Req::new(FLOW, 3, 1, 11, DPID).raw(1, &key);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &by_key)));
+    // Flush: DEL without key or UFID; the reply is a bare header.
+    let flush = Req::new(FLOW, 2, 1, 12, DPID);
+    let (status, b) = result(&one(&mut sim, &ioctl(1, "TRANSACT", &flush)));
+    assert_eq!((status.as_str(), b.len()), ("SUCCESS", 24));
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &by_key)), &by_key),
+        ENOENT
+    );
+}
+
+#[test]
+fn probes_install_and_unsupported_features_are_refused() {
+    let mut sim = setup();
+    let f1 = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    let key = key_of(&f1, 1);
+    // A feature probe: put with PROBE, read back, delete (dpif_probe_feature).
+    let probe = flow_new(1, &key, None, &output(2), Some(UFID))
+        .flags(0x1 | 0x8)
+        .raw(8, &[]);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &probe)));
+    let get_req = Req::new(FLOW, 3, 1, 2, DPID).raw(9, &UFID);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &get_req)));
+    let del = Req::new(FLOW, 2, 1, 3, DPID).raw(9, &UFID);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
+    // Actions not executed yet, and conntrack matches: EOPNOTSUPP.
+    for (seq, acts) in [
+        (4, attr(12, &[])),
+        (5, attr(19, &1u32.to_ne_bytes())),
+        (6, attr(16, &[])),
+    ] {
+        let r = flow_new(seq, &key, None, &acts, None);
+        assert_eq!(
+            errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r),
+            EOPNOTSUPP,
+            "action {seq}"
+        );
+    }
+    let ct_key: Vec<u8> = nested(&key)
+        .into_iter()
+        .flat_map(|(t, p)| {
+            if t == 22 {
+                attr(22, &0x21u32.to_ne_bytes())
+            } else {
+                attr(t, &p)
+            }
+        })
+        .collect();
+    let r = flow_new(7, &ct_key, None, &output(2), None);
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r),
+        EOPNOTSUPP
+    );
+    // Malformed actions: EINVAL, nothing installed.
+    let r = flow_new(8, &key, None, &attr(1, &[1, 0]), None);
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), EINVAL);
+    let r = flow_new(9, &key, None, &attr(200, &[]), None);
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), EINVAL);
+    let dump = Req::new(FLOW, 3, 1, 10, DPID).flags(0x1 | 0x300);
+    one(&mut sim, &ioctl(1, "WRITE", &dump));
+    let (status, b) = result(&one(&mut sim, "ioctl 1 READ -"));
+    assert_eq!(status, "SUCCESS");
+    assert_eq!(
+        MsgHeader::read(&[b.clone(), vec![0; 8]].concat())
+            .unwrap()
+            .ty,
+        3,
+        "only NLMSG_DONE: nothing installed"
+    );
+    assert_eq!(b.len(), 16);
+}
+
+#[test]
+fn flow_dump_packs_messages_and_ends_with_done() {
+    let mut sim = setup();
+    let mask = megaflow_mask();
+    let n = 40;
+    for i in 0..n {
+        let f = udp_frame([10, 0, 0, i as u8], [10, 0, 0, 2], 1000, 53);
+        let key = key_of(&f, 1);
+        // Distinct flows: the IPv4 source is matched too.
+        let ipv4_src_only = [[0xff; 4].as_slice(), &[0; 8]].concat();
+        let m = [mask.clone(), attr(7, &ipv4_src_only)].concat();
+        let mut ufid = UFID;
+        ufid[0] = i as u8;
+        let r = flow_new(i as u32 + 1, &key, Some(&m), &output(2), Some(ufid));
+        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    }
+    // A small READ buffer forces several READs; terse dumps carry UFIDs only.
+    let dump = Req::new(FLOW, 3, 1, 99, DPID)
+        .flags(0x1 | 0x300 | 0x4)
+        .u32(10, 7);
+    assert_eq!(
+        one(&mut sim, &ioctl(1, "WRITE", &dump)),
+        "ioctl 1 WRITE SUCCESS -"
+    );
+    let mut seen = 0;
+    let mut done = false;
+    let mut reads = 0;
+    while !done {
+        reads += 1;
+        let (status, b) = result(&one(&mut sim, "ioctl 1 READ - 512"));
+        assert_eq!(status, "SUCCESS");
+        assert!(
+            !b.is_empty(),
+            "the dump must end with NLMSG_DONE before 0-byte reads"
+        );
+        let mut rest = &b[..];
+        while !rest.is_empty() {
+            let len = u32::from_ne_bytes(rest[0..4].try_into().unwrap()) as usize;
+            let ty = u16::from_ne_bytes(rest[4..6].try_into().unwrap());
+            let flags = u16::from_ne_bytes(rest[6..8].try_into().unwrap());
+            let seq = u32::from_ne_bytes(rest[8..12].try_into().unwrap());
+            assert_eq!((flags, seq), (NLM_F_MULTI, 99));
+            if ty == 3 {
+                assert_eq!(len, 16);
+                done = true;
+            } else {
+                assert_eq!(ty, FLOW);
+                let attrs = nested(&rest[24..len]);
+                assert_eq!(attrs.iter().map(|(t, _)| *t).collect::<Vec<_>>(), vec![9]);
+                seen += 1;
+            }
+            rest = &rest[len..];
+        }
+    }
+    assert_eq!(seen, n);
+    assert!(reads > 1);
+    assert_eq!(one(&mut sim, "ioctl 1 READ -"), "ioctl 1 READ SUCCESS -");
+    assert_eq!(sim.device().live().dumps, 0);
+}
+
+#[test]
+fn execute_and_userspace_actions() {
+    let mut sim = setup();
+    let f1 = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    let key = key_of(&f1, 1);
+    // EXECUTE: out of vm2; the reply is a bare header.
+    let exec = Req::new(PACKET, 3, 1, 1, DPID)
+        .raw(1, &f1)
+        .raw(2, &key)
+        .raw(3, &output(2));
+    let out = sim.run(&ioctl(1, "TRANSACT", &exec));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0], format!("tx 2 {}", hexs(&f1)));
+    let (hdr, a) = reply(&out[1]);
+    assert_eq!((hdr.ty, hdr.cmd, hdr.seq, a.len()), (PACKET, 3, 1, 0));
+    // A userspace action: an ACTION upcall with the userdata.
+    pend_packets(&mut sim);
+    let up = attr(
+        2,
+        &[attr(1, &HPID.to_ne_bytes()), attr(2, b"cookie!!")].concat(),
+    );
+    let exec = Req::new(PACKET, 3, 1, 2, DPID)
+        .raw(1, &f1)
+        .raw(2, &key)
+        .raw(3, &up);
+    let out = sim.run(&ioctl(1, "TRANSACT", &exec));
+    assert_eq!(out[0], "complete 2 WRITE SUCCESS -");
+    let (cmd, k, pkt, ud) = read_upcall(&mut sim);
+    assert_eq!(
+        (cmd, pkt, ud.as_deref()),
+        (2, f1.clone(), Some(&b"cookie!!"[..]))
+    );
+    assert_eq!(parse_match(&k, None).unwrap().key.in_port, 1);
+    // Missing attributes and bad actions.
+    let bad = Req::new(PACKET, 3, 1, 3, DPID).raw(1, &f1).raw(2, &key);
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &bad)), &bad),
+        EINVAL
+    );
+    let ct = Req::new(PACKET, 3, 1, 4, DPID)
+        .raw(1, &f1)
+        .raw(2, &key)
+        .raw(3, &attr(12, &[]));
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &ct)), &ct),
+        EOPNOTSUPP
+    );
+}
+
+#[test]
+fn upcalls_without_a_listener_are_lost() {
+    let mut sim = setup();
+    let f1 = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    // The handler unsubscribes: misses have nowhere to go.
+    let unsub = Req::new(CTRL, 3, 1, 5, HPID).u8(2, 0).u32(3, HPID);
+    one(&mut sim, &ioctl(2, "WRITE", &unsub));
+    assert!(sim.run(&format!("rx 1 {}", hexs(&f1))).is_empty());
+    let dpget = Req::new(DP, 3, 2, 6, DPID).str(1, "ovs-system");
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &dpget)));
+    assert_eq!(
+        u64::from_ne_bytes(get(&a, 3)[16..24].try_into().unwrap()),
+        1,
+        "n_lost"
+    );
+    let vget = Req::new(VPORT, 3, 1, 7, DPID).str(3, "vm1");
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &vget)));
+    let up = nested(get(&a, 10));
+    assert_eq!(
+        u64::from_ne_bytes(up[1].1.clone().try_into().unwrap()),
+        1,
+        "upcall failures of vm1"
+    );
+    let stats = get(&a, 6);
+    assert_eq!(
+        u64::from_ne_bytes(stats[0..8].try_into().unwrap()),
+        1,
+        "rx_packets"
+    );
+}
