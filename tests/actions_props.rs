@@ -1,7 +1,9 @@
 //! Property tests of action execution: arbitrary action lists on arbitrary
 //! frames (and on packets whose memory runs out at random) never panic and
-//! do a bounded amount of work; masked sets change exactly the masked bits
-//! and leave every checksum right, recomputed here from scratch.
+//! do a bounded amount of work; nesting limits only reorder outputs unless
+//! they overflow; common lists copy the packet once per extra output and no
+//! more; masked sets change exactly the masked bits and leave every
+//! checksum right, recomputed here from scratch.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -12,6 +14,62 @@ use ovsext::ovs::{action as a, key as k};
 use ovsext::packet::{OwnedPacket, Packet};
 use proptest::collection::vec;
 use proptest::prelude::*;
+
+// ---- Copies, counted ----
+
+/// A packet that counts the copies made of it (and of its copies).
+struct Counted {
+    inner: OwnedPacket,
+    copies: Rc<Cell<usize>>,
+}
+
+impl Packet for Counted {
+    fn data(&self) -> &[u8] {
+        self.inner.data()
+    }
+    fn data_mut(&mut self) -> Option<&mut [u8]> {
+        self.inner.data_mut()
+    }
+    fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+        self.inner.push_front(n)
+    }
+    fn pull_front(&mut self, n: usize) -> bool {
+        self.inner.pull_front(n)
+    }
+    fn truncate(&mut self, len: usize) {
+        self.inner.truncate(len)
+    }
+    fn oob_vlan(&self) -> Option<u16> {
+        self.inner.oob_vlan()
+    }
+    fn set_oob_vlan(&mut self, tci: Option<u16>) {
+        self.inner.set_oob_vlan(tci)
+    }
+    fn try_clone(&self) -> Option<Counted> {
+        self.copies.set(self.copies.get() + 1);
+        Some(Counted {
+            inner: self.inner.try_clone()?,
+            copies: self.copies.clone(),
+        })
+    }
+}
+
+/// Counts what it is given and keeps nothing.
+#[derive(Default)]
+struct Sink {
+    outputs: usize,
+}
+
+impl<P: Packet> Env<P> for Sink {
+    fn output(&mut self, _: u32, _: P) {
+        self.outputs += 1;
+    }
+    fn userspace(&mut self, _: &P, _: &FlowKey, _: &Userspace<'_>) {}
+    fn recirc(&mut self, _: P, _: &FlowKey) {}
+    fn random(&mut self) -> u32 {
+        0
+    }
+}
 
 // ---- Netlink attributes ----
 
@@ -535,6 +593,35 @@ proptest! {
             prop_assert_eq!(got, want);
         } else {
             prop_assert!(got.len() < want.len());
+        }
+    }
+
+    #[test]
+    fn common_lists_copy_only_for_extra_outputs(
+        s in spec(),
+        actions in vec(prop_oneof![
+            3 => (0u32..4).prop_map(|p| u32_attr(a::OUTPUT, p)),
+            1 => (prop_oneof![Just(0x8100u16), Just(0x88a8)], any::<u16>())
+                .prop_map(|(tpid, tci)| attr(a::PUSH_VLAN, &[tpid.to_be_bytes(), (tci | 0x1000).to_be_bytes()].concat())),
+            1 => Just(attr(a::POP_VLAN, &[])),
+            2 => set_field(),
+            1 => (0u32..200).prop_map(|m| u32_attr(a::TRUNC, m)),
+        ], 0..8),
+    ) {
+        let f = build(&s);
+        let actions = [actions.concat(), u32_attr(a::OUTPUT, 9)].concat();
+        let mut ctx = ExecContext::try_new().unwrap();
+        let mut env = Sink::default();
+        let copies = Rc::new(Cell::new(0));
+        let mut pkt = Counted { inner: OwnedPacket::from_frame(&f).unwrap(), copies: copies.clone() };
+        pkt.set_oob_vlan(s.oob);
+        let mut key = key_of(&s);
+        let out = execute(&mut ctx, &mut env, pkt, &mut key, &actions);
+        let made = copies.get();
+        prop_assert!(made <= env.outputs);
+        if out.dropped() == 0 {
+            // One copy per output but the last, which takes the packet.
+            prop_assert_eq!(made, env.outputs - 1);
         }
     }
 
