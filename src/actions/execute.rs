@@ -78,6 +78,10 @@ struct Fifo<P> {
 }
 
 impl<P> Fifo<P> {
+    fn has_room(&self) -> bool {
+        self.tail < self.entries.len().min(self.keys.len())
+    }
+
     fn push(&mut self, entry: Entry<P>, key: &FlowKey) -> Result<(), Entry<P>> {
         match (
             self.entries.get_mut(self.tail),
@@ -290,6 +294,10 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
         list: &'a [u8],
     ) {
         if list.is_empty() {
+            return;
+        }
+        if levels.is_empty() && !self.fifo.has_room() {
+            self.out.overflow = self.out.overflow.saturating_add(1);
             return;
         }
         let Some(copy) = pkt.try_clone() else {
