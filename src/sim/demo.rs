@@ -52,6 +52,91 @@ fn vport_new(seq: u32, ty: u32, name: &str) -> Req {
         .u32(ov::ATTR_UPCALL_PID, 2)
 }
 
+/// A UDP packet from vm1 (00:15:5d:00:00:03, 10.0.0.3) to vm2
+/// (00:15:5d:00:00:04, 10.0.0.4), from the given source port.
+fn udp_frame(sport: u16) -> Vec<u8> {
+    let mut f = std::vec![
+        0x00, 0x15, 0x5d, 0, 0, 4, 0x00, 0x15, 0x5d, 0, 0, 3, 0x08, 0x00
+    ];
+    let payload = b"demo";
+    let total = (20 + 8 + payload.len()) as u16;
+    let mut ip = std::vec![
+        0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 3, 10, 0, 0, 4
+    ];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    let sum = ip
+        .chunks(2)
+        .fold(0u32, |s, c| s + u32::from(u16::from_be_bytes([c[0], c[1]])));
+    let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend(ip);
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&4789u16.to_be_bytes());
+    f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// The key attributes of a packet of vm1 (vport 3), as the upcall reports them.
+fn flow_key(frame: &[u8]) -> Vec<u8> {
+    let mut key = crate::flow::FlowKey {
+        in_port: 3,
+        ..Default::default()
+    };
+    crate::flow::extract::extract(frame, None, &mut key).expect("the demo frame parses");
+    attrs_of(|b| crate::flow::attrs::emit_key(&key, b))
+}
+
+fn attrs_of(
+    emit: impl FnOnce(&mut crate::netlink::NlBuf<'_>) -> Result<(), crate::netlink::Overflow>,
+) -> Vec<u8> {
+    let mut mem = std::vec![0u8; 4096];
+    let mut b = crate::netlink::NlBuf::new(&mut mem);
+    emit(&mut b).expect("fits");
+    let n = b.len();
+    mem.truncate(n);
+    mem
+}
+
+fn output(port: u32) -> Vec<u8> {
+    super::msg::attr(crate::ovs::action::OUTPUT, &port.to_ne_bytes())
+}
+
+/// The megaflow ovs-vswitchd installs for the first packet: recirc_id,
+/// in_port, the destination MAC and the Ethertype matter, nothing else.
+fn flow_new(seq: u32) -> Req {
+    let frame = udp_frame(1000);
+    let mut key = crate::flow::FlowKey {
+        in_port: 3,
+        ..Default::default()
+    };
+    crate::flow::extract::extract(&frame, None, &mut key).expect("the demo frame parses");
+    let mask = crate::flow::FlowKey {
+        recirc_id: u32::MAX,
+        in_port: u32::MAX,
+        eth_dst: [0xff; 6],
+        eth_type: 0xffff,
+        vlan_tci: 0xffff,
+        cvlan_tci: 0xffff,
+        ..Default::default()
+    };
+    let ufid: [u8; 16] = *b"demo-flow-ufid!!";
+    Req::new(fam::FLOW, crate::ovs::flow::CMD_NEW, 1, seq, 1)
+        .flags(
+            crate::netlink::NLM_F_REQUEST
+                | crate::netlink::NLM_F_CREATE
+                | crate::netlink::NLM_F_ECHO,
+        )
+        .raw(crate::ovs::flow::ATTR_UFID, &ufid)
+        .raw(crate::ovs::flow::ATTR_KEY, &flow_key(&frame))
+        .raw(
+            crate::ovs::flow::ATTR_MASK,
+            &attrs_of(|b| crate::flow::attrs::emit_mask(&mask, &key, b)),
+        )
+        .raw(crate::ovs::flow::ATTR_ACTIONS, &output(4))
+}
+
 fn steps() -> Vec<Step> {
     let dump = crate::netlink::NLM_F_REQUEST | crate::netlink::NLM_F_DUMP;
     std::vec![
@@ -167,6 +252,53 @@ fn steps() -> Vec<Step> {
                 "ioctl 3 READ_EVENT -".into(),
                 "ioctl 3 READ_EVENT -".into(),
                 "ioctl 3 READ_EVENT -".into()
+            ],
+        ),
+        step(
+            "vm1 sends a UDP packet to vm2: no flow matches, so it is a miss; the handler wakes and reads the upcall",
+            std::vec![
+                format!("rx 3 {}", super::hex(&udp_frame(1000))),
+                "ioctl 2 READ_PACKET -".into(),
+                "ioctl 2 READ_PACKET -".into(),
+            ],
+        ),
+        step(
+            "ovs-vswitchd installs a megaflow (from vm1, to vm2's MAC, IPv4: out to vm2) and sends the packet on",
+            std::vec![
+                ioctl(1, "TRANSACT", &flow_new(20)),
+                ioctl(
+                    1,
+                    "TRANSACT",
+                    &Req::new(fam::PACKET, crate::ovs::packet::CMD_EXECUTE, 1, 21, 1)
+                        .raw(crate::ovs::packet::ATTR_PACKET, &udp_frame(1000))
+                        .raw(crate::ovs::packet::ATTR_KEY, &flow_key(&udp_frame(1000)))
+                        .raw(crate::ovs::packet::ATTR_ACTIONS, &output(4)),
+                ),
+                ioctl(
+                    2,
+                    "WRITE",
+                    &Req::new(fam::CONTROL, ctrl::CMD_WIN_PEND_PACKET_REQ, 1, 4, 2)
+                ),
+            ],
+        ),
+        step(
+            "Later packets of vm1 to vm2, of any UDP port, follow the flow without an upcall",
+            std::vec![
+                "tick 10".into(),
+                format!("rx 3 {}", super::hex(&udp_frame(1000))),
+                format!("rx 3 {}", super::hex(&udp_frame(1001))),
+                format!("rx 3 {}", super::hex(&udp_frame(5353))),
+            ],
+        ),
+        step(
+            "A revalidator dumps the flows (one READ: the flow, then NLMSG_DONE)",
+            std::vec![
+                ioctl(
+                    1,
+                    "WRITE",
+                    &Req::new(fam::FLOW, crate::ovs::flow::CMD_GET, 1, 22, 1).flags(dump)
+                ),
+                "ioctl 1 READ -".into(),
             ],
         ),
         step(
