@@ -5,11 +5,12 @@ use super::fields;
 use super::key_format::{self, MAX_DEPTH};
 use super::nl::{Rule, be16, be32, ne16, ne32, parse_nested, read, walk};
 use super::nsh;
-use super::out::{AltHex, Out, put_bytes, put_hex};
+use super::out::{AltHex, Out, put_bytes, put_hex, put_leftover};
 use super::tnl_push;
 use super::userspace;
 use crate::netlink::Attr;
 use crate::ovs::{action as act, key};
+use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
 /// `odp_action_len`: the payload length an action must have, `None` when
@@ -58,16 +59,7 @@ pub(crate) fn actions(o: &mut Out, bytes: &[u8], depth: usize) -> fmt::Result {
         }
         action(o, &a, depth)?;
     }
-    let left = w.left();
-    if left > 0 {
-        if left == bytes.len() {
-            o.put("<empty>")?;
-        }
-        write!(o, ",***{left} leftover bytes*** (")?;
-        put_bytes(o, bytes.get(bytes.len() - left..).unwrap_or_default(), None)?;
-        o.ch(')')?;
-    }
-    Ok(())
+    put_leftover(o, bytes, w.left(), w.left_at())
 }
 
 /// `actionN(xx xx ...)`.
@@ -81,15 +73,35 @@ fn generic(o: &mut Out, a: &Attr<'_>) -> fmt::Result {
     Ok(())
 }
 
-/// The attribute at the start of a payload, as OVS reads it without
-/// checking; here its length is clamped to what is there.
-fn inner(payload: &[u8]) -> Attr<'_> {
-    let len = usize::from(ne16(payload, 0)).max(4);
-    let ty = ne16(payload, 2);
-    Attr::new(
-        ty,
-        payload.get(4..len.min(payload.len())).unwrap_or_default(),
-    )
+/// The attribute at the start of a payload, as OVS reads it: without
+/// checking it against the payload, so its bytes run on into whatever
+/// follows in the buffer (and, here, into zeros past the buffer's end).
+enum Inner<'s> {
+    Within(Attr<'s>),
+    Extended(u16, Vec<u8>),
+}
+
+impl Inner<'_> {
+    fn attr(&self) -> Attr<'_> {
+        match self {
+            Inner::Within(a) => *a,
+            Inner::Extended(ty, v) => Attr::new(*ty, v),
+        }
+    }
+}
+
+fn inner<'a: 's, 's>(o: &Out<'a>, payload: &'s [u8]) -> Result<Inner<'s>, fmt::Error> {
+    let e = o.ext(payload);
+    let len = usize::from(ne16(e, 0)).max(4);
+    let ty = ne16(e, 2);
+    if let Some(p) = e.get(4..len) {
+        return Ok(Inner::Within(Attr::new(ty, p)));
+    }
+    let mut v = Vec::new();
+    v.try_reserve(len - 4).map_err(|_| fmt::Error)?;
+    v.extend_from_slice(e.get(4..).unwrap_or_default());
+    v.resize(len - 4, 0);
+    Ok(Inner::Extended(ty, v))
 }
 
 fn action(o: &mut Out, a: &Attr<'_>, depth: usize) -> fmt::Result {
@@ -121,7 +133,8 @@ fn action(o: &mut Out, a: &Attr<'_>, depth: usize) -> fmt::Result {
         act::SET_MASKED => set_masked(o, p, depth),
         act::SET => {
             o.put("set(")?;
-            key_format::attr(o, &inner(p), None, true, depth + 1)?;
+            let a = inner(o, p)?;
+            key_format::attr(o, &a.attr(), None, true, depth + 1)?;
             o.ch(')')
         }
         act::PUSH_ETH => {
@@ -160,7 +173,10 @@ fn action(o: &mut Out, a: &Attr<'_>, depth: usize) -> fmt::Result {
             actions(o, p, depth + 1)?;
             o.ch(')')
         }
-        act::PUSH_NSH => nsh::push(o, p),
+        act::PUSH_NSH => {
+            let a = inner(o, p)?;
+            nsh::push(o, a.attr().payload())
+        }
         act::POP_NSH => o.put("pop_nsh()"),
         act::CHECK_PKT_LEN => check_pkt_len(o, p, depth),
         act::DEC_TTL => {
@@ -179,7 +195,8 @@ fn action(o: &mut Out, a: &Attr<'_>, depth: usize) -> fmt::Result {
 /// `set(...)` of a masked set: the key attribute's payload is value then
 /// mask, each half of it.
 fn set_masked(o: &mut Out, p: &[u8], depth: usize) -> fmt::Result {
-    let a = inner(p);
+    let a = inner(o, p)?;
+    let a = a.attr();
     if a.ty() == key::NSH {
         return nsh::set_masked(o, a.payload());
     }
@@ -228,7 +245,7 @@ fn psample(o: &mut Out, p: &[u8]) -> fmt::Result {
     o.put("psample(")?;
     for a in walk(p) {
         match a.raw_type() {
-            act::PSAMPLE_GROUP => write!(o, "group={},", ne32(a.payload(), 0))?,
+            act::PSAMPLE_GROUP => write!(o, "group={},", ne32(o.ext(a.payload()), 0))?,
             act::PSAMPLE_COOKIE => {
                 o.put("cookie=")?;
                 put_hex(o, a.payload())?;

@@ -209,9 +209,12 @@ fn meter(s: &[u8], i: usize) -> Option<(u64, usize)> {
         p += 1;
     }
     let mut base = 10u32;
+    // glibc takes a bare `0x` as zero.
+    let mut digits = false;
     if at(s, p) == b'0' && matches!(at(s, p + 1), b'x' | b'X') {
         base = 16;
         p += 2;
+        digits = true;
     } else if at(s, p) == b'0' {
         base = 8;
     }
@@ -221,7 +224,7 @@ fn meter(s: &[u8], i: usize) -> Option<(u64, usize)> {
         mag = (mag * u128::from(base) + u128::from(dg)).min(1 << 64);
         p += 1;
     }
-    if p == start || at(s, p) != b')' {
+    if (p == start && !digits) || at(s, p) != b')' {
         return None;
     }
     let v: i64 = if negative {

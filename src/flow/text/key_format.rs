@@ -5,7 +5,7 @@ use super::flags::{self, format_flags, format_flags_masked};
 use super::lens::{Len, Table, mask_is_constant};
 use super::nl::{be16, be32, byte, find, ne16, ne32, read, walk};
 use super::nsh;
-use super::out::{AltHex, Out, put_bytes};
+use super::out::{AltHex, Out, put_bytes, put_leftover};
 use super::tunnel_format;
 use crate::netlink::Attr;
 use crate::ovs::key;
@@ -155,19 +155,11 @@ pub(crate) fn flow(
             has_packet_type = false;
         }
     }
-    let left = w.left();
-    if left > 0 {
-        if left == key.len() {
-            o.put("<empty>")?;
-        }
-        write!(o, ",***{left} leftover bytes*** (")?;
-        put_bytes(o, key.get(key.len() - left..).unwrap_or_default(), None)?;
-        o.ch(')')?;
-    }
+    put_leftover(o, key, w.left(), w.left_at())?;
     if let Some(m) = mask.filter(|_| !has_ethtype)
         && let Some(ma) = find(m, key::ETHERTYPE)
     {
-        write!(o, ",eth_type(0/0x{:04x})", be16(ma.payload(), 0))?;
+        write!(o, ",eth_type(0/0x{:04x})", be16(o.ext(ma.payload()), 0))?;
     }
     Ok(())
 }

@@ -47,7 +47,7 @@ fn c_text(text: &str) -> &[u8] {
 /// (the `ovs-dpctl dump-flows` form). Returns an empty string only if
 /// memory runs out.
 pub fn format_flow(key: &[u8], mask: Option<&[u8]>, verbose: bool) -> String {
-    let mut o = Out::new();
+    let mut o = Out::over([key, mask.unwrap_or_default()]);
     match key_format::flow(&mut o, key, mask, verbose, 0) {
         Ok(()) => o.into_string(),
         Err(_) => String::new(),
@@ -56,7 +56,7 @@ pub fn format_flow(key: &[u8], mask: Option<&[u8]>, verbose: bool) -> String {
 
 /// `format_odp_actions`. Returns an empty string only if memory runs out.
 pub fn format_actions(actions: &[u8]) -> String {
-    let mut o = Out::new();
+    let mut o = Out::over([actions, &[]]);
     match action_format::actions(&mut o, actions, 0) {
         Ok(()) => o.into_string(),
         Err(_) => String::new(),

@@ -96,15 +96,27 @@ impl NlBuf {
 #[derive(Clone, Debug)]
 pub(crate) struct Walk<'a> {
     rest: &'a [u8],
+    /// Where OVS's iterator points: it always steps by the aligned length.
+    at: usize,
 }
 
 pub(crate) fn walk(stream: &[u8]) -> Walk<'_> {
-    Walk { rest: stream }
+    Walk {
+        rest: stream,
+        at: 0,
+    }
 }
 
 impl Walk<'_> {
     pub(crate) fn left(&self) -> usize {
         self.rest.len()
+    }
+
+    /// Offset from the start of the stream of the bytes OVS prints as left
+    /// over: past the end of the stream when the last attribute's padding
+    /// is cut short.
+    pub(crate) fn left_at(&self) -> usize {
+        self.at
     }
 }
 
@@ -121,6 +133,7 @@ impl<'a> Iterator for Walk<'a> {
             len
         };
         self.rest = self.rest.get(step..).unwrap_or_default();
+        self.at += align(len);
         Some(Attr::new(u16::from_ne_bytes([t0, t1]), payload))
     }
 }

@@ -70,12 +70,12 @@ fn masked(o: &mut Out, nsh: &[u8; NSH_KEY_LEN], mask: &[u8; NSH_KEY_LEN]) -> fmt
 
 /// Comma-separated masked fields (`format_uint8_masked`,
 /// `format_be32_masked`).
-struct MaskedFields<'o> {
-    o: &'o mut Out,
+struct MaskedFields<'o, 'a> {
+    o: &'o mut Out<'a>,
     first: bool,
 }
 
-impl MaskedFields<'_> {
+impl MaskedFields<'_, '_> {
     fn sep(&mut self) -> fmt::Result {
         if core::mem::replace(&mut self.first, false) {
             Ok(())
@@ -179,11 +179,10 @@ pub(crate) fn set_masked(o: &mut Out, payload: &[u8]) -> fmt::Result {
     o.put("))")
 }
 
-/// `push_nsh(...)` from the nested key inside the action: builds the NSH
+/// `push_nsh(...)` from the nested key's payload: builds the NSH
 /// header as `odp_nsh_hdr_from_attr` does (a failed conversion leaves the
 /// header's length, flags and TTL zero), then prints it.
-pub(crate) fn push(o: &mut Out, payload: &[u8]) -> fmt::Result {
-    let inner = walk(payload).next().map_or(&[][..], |a| a.payload());
+pub(crate) fn push(o: &mut Out, inner: &[u8]) -> fmt::Result {
     let mut base = [0u8; BASE_LEN];
     let mut md = [0u8; MD2_MAX];
     let (mut flags, mut ttl, mut mdlen) = (0u8, 63u8, 0usize);

@@ -6,14 +6,32 @@ use core::fmt;
 
 /// Formatter output. Every write reserves first, so running out of memory is
 /// a `fmt::Error`, never an abort.
+///
+/// It also knows the whole buffers being formatted: OVS reads some
+/// structures and nested headers without checking them against the
+/// attribute that holds them, running on into whatever follows in the same
+/// buffer. `ext` gives that view, so the text comes out the same whenever
+/// those reads stay inside the buffer.
 #[derive(Default)]
-pub(crate) struct Out {
+pub(crate) struct Out<'a> {
     s: String,
+    around: [&'a [u8]; 2],
 }
 
-impl Out {
-    pub(crate) fn new() -> Out {
-        Out { s: String::new() }
+impl<'a> Out<'a> {
+    pub(crate) fn new() -> Out<'a> {
+        Out {
+            s: String::new(),
+            around: [&[], &[]],
+        }
+    }
+
+    /// Output for formatting bytes that lie within `bufs`.
+    pub(crate) fn over(bufs: [&'a [u8]; 2]) -> Out<'a> {
+        Out {
+            s: String::new(),
+            around: bufs,
+        }
     }
 
     pub(crate) fn into_string(self) -> String {
@@ -23,6 +41,22 @@ impl Out {
     #[cfg(test)]
     pub(crate) fn as_str(&self) -> &str {
         &self.s
+    }
+
+    /// `b` and everything after it in the buffer it lies in (just `b` if it
+    /// lies in none of them).
+    pub(crate) fn ext<'s>(&self, b: &'s [u8]) -> &'s [u8]
+    where
+        'a: 's,
+    {
+        let p = b.as_ptr() as usize;
+        for top in self.around {
+            let base = top.as_ptr() as usize;
+            if !top.is_empty() && p >= base && p - base <= top.len() {
+                return top.get(p - base..).unwrap_or(b);
+            }
+        }
+        b
     }
 
     pub(crate) fn put(&mut self, s: &str) -> fmt::Result {
@@ -45,7 +79,7 @@ impl Out {
     }
 }
 
-impl fmt::Write for Out {
+impl fmt::Write for Out<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.put(s)
     }
@@ -78,6 +112,27 @@ pub(crate) fn put_hex(o: &mut Out, bytes: &[u8]) -> fmt::Result {
         }
     }
     if printed { Ok(()) } else { o.ch('0') }
+}
+
+/// `,***N leftover bytes*** (hex)` after an attribute list (`<empty>` first
+/// if nothing parsed): the bytes are those where OVS's iterator stopped,
+/// which may lie past the list; past the whole buffer the list's own last
+/// bytes are shown instead.
+pub(crate) fn put_leftover(o: &mut Out, list: &[u8], left: usize, at: usize) -> fmt::Result {
+    use fmt::Write;
+    if left == 0 {
+        return Ok(());
+    }
+    if left == list.len() {
+        o.put("<empty>")?;
+    }
+    write!(o, ",***{left} leftover bytes*** (")?;
+    let own = list
+        .get(list.len().saturating_sub(left)..)
+        .unwrap_or_default();
+    let bytes = o.ext(list).get(at..at.saturating_add(left)).unwrap_or(own);
+    put_bytes(o, bytes, None)?;
+    o.ch(')')
 }
 
 /// Two hex digits per byte, separated by `sep` when it is given.

@@ -81,6 +81,11 @@ impl<'a> Scan<'a> {
         Scan { s, pos }
     }
 
+    /// The whole text being read.
+    pub(crate) fn text(&self) -> &'a [u8] {
+        self.s
+    }
+
     fn peek(&self) -> u8 {
         at(self.s, self.pos)
     }

@@ -102,11 +102,13 @@ pub(crate) fn tunnel(o: &mut Out, k: &[u8], m: Option<&[u8]>, verbose: bool) -> 
             t::PAD => {}
             t::ERSPAN_OPTS => {
                 o.put("erspan(")?;
+                let (v, mv) = (o.ext(v), mv.map(|x| o.ext(x)));
                 erspan(o, v, mv, verbose)?;
                 o.put("),")?;
             }
             t::GTPU_OPTS => {
                 o.put("gtpu(")?;
+                let (v, mv) = (o.ext(v), mv.map(|x| o.ext(x)));
                 fields::u8x(o, "flags", byte(v, 0), mv.map(|x| byte(x, 0)), verbose)?;
                 fields::u8u(o, "msgtype", byte(v, 1), mv.map(|x| byte(x, 1)), verbose)?;
                 o.chomp(',');

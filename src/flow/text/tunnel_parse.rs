@@ -101,7 +101,7 @@ fn field(s: &[u8], p: usize, key: &mut NlBuf, mut mask: Option<&mut NlBuf>) -> P
         ("vxlan(gbp(", n)
     } else if has_prefix(s, p, "geneve(") {
         let q = p + "geneve(".len();
-        let (n, k, m, len) = geneve(s, q).ok_or(Error::Inval)?;
+        let (n, k, m, len) = geneve(s, q, true).ok_or(Error::Inval)?;
         put_both(
             key,
             mask,
@@ -147,8 +147,18 @@ fn put_flags(b: &mut NlBuf, f: u32) -> Parsed<()> {
 
 /// Reads a `%hhi` (or other) field with its mask into two small arrays.
 fn num<const N: usize>(kind: Kind, s: &[u8], p: usize) -> Option<(usize, [u8; N], [u8; N])> {
+    num_masked(kind, s, p, true)
+}
+
+/// `num`, reading a `/mask` only when `with_mask`.
+fn num_masked<const N: usize>(
+    kind: Kind,
+    s: &[u8],
+    p: usize,
+    with_mask: bool,
+) -> Option<(usize, [u8; N], [u8; N])> {
     let (mut k, mut m) = ([0u8; N], [0u8; N]);
-    match scan(kind, s, p, &mut k, Some(&mut m)) {
+    match scan(kind, s, p, &mut k, with_mask.then_some(&mut m)) {
         0 => None,
         n => Some((n, k, m)),
     }
@@ -264,9 +274,14 @@ fn gtpu(s: &[u8], q: usize) -> Option<(usize, [u8; 2], [u8; 2])> {
 }
 
 /// `scan_geneve`: `{class=,type=,len=,data[/mask]}...)`. Returns text used,
-/// key and mask option bytes, and their length.
+/// key and mask option bytes, and their length. Without `with_mask` no
+/// `/mask` is read.
 #[allow(clippy::type_complexity)]
-fn geneve(s: &[u8], q: usize) -> Option<(usize, [u8; GENEVE_MAX], [u8; GENEVE_MAX], usize)> {
+pub(crate) fn geneve(
+    s: &[u8],
+    q: usize,
+    with_mask: bool,
+) -> Option<(usize, [u8; GENEVE_MAX], [u8; GENEVE_MAX], usize)> {
     let mut k = [0u8; GENEVE_MAX];
     let mut m = [0xffu8; GENEVE_MAX];
     let mut p = q;
@@ -276,7 +291,7 @@ fn geneve(s: &[u8], q: usize) -> Option<(usize, [u8; GENEVE_MAX], [u8; GENEVE_MA
         p += 1;
         remain -= 4;
         if has_prefix(s, p, "class=") {
-            let (n, v, mv) = num::<2>(Kind::Be16, s, p + 6)?;
+            let (n, v, mv) = num_masked::<2>(Kind::Be16, s, p + 6, with_mask)?;
             k.get_mut(off..off + 2)?.copy_from_slice(&v);
             m.get_mut(off..off + 2)?.copy_from_slice(&mv);
             p += 6 + n;
@@ -287,7 +302,7 @@ fn geneve(s: &[u8], q: usize) -> Option<(usize, [u8; GENEVE_MAX], [u8; GENEVE_MA
             p += 1;
         }
         if has_prefix(s, p, "type=") {
-            let (n, v, mv) = num::<1>(Kind::U8, s, p + 5)?;
+            let (n, v, mv) = num_masked::<1>(Kind::U8, s, p + 5, with_mask)?;
             *k.get_mut(off + 2)? = v[0];
             *m.get_mut(off + 2)? = mv[0];
             p += 5 + n;
@@ -299,7 +314,7 @@ fn geneve(s: &[u8], q: usize) -> Option<(usize, [u8; GENEVE_MAX], [u8; GENEVE_MA
         }
         let mut data_len = 0usize;
         if has_prefix(s, p, "len=") {
-            let (n, v, mv) = num::<1>(Kind::U8, s, p + 4)?;
+            let (n, v, mv) = num_masked::<1>(Kind::U8, s, p + 4, with_mask)?;
             let opt_len = v[0];
             if opt_len > GENEVE_OPT_MAX || opt_len % 4 != 0 || usize::from(opt_len) > remain {
                 return None;
@@ -318,7 +333,7 @@ fn geneve(s: &[u8], q: usize) -> Option<(usize, [u8; GENEVE_MAX], [u8; GENEVE_MA
         if at(s, p) == b',' {
             p = parse_int_string(s, p + 1, k.get_mut(data.clone())?)?;
         }
-        if at(s, p) == b'/' {
+        if with_mask && at(s, p) == b'/' {
             p = parse_int_string(s, p + 1, m.get_mut(data)?)?;
         }
         *m.get_mut(off + 3)? &= 0x1f;
@@ -344,6 +359,7 @@ mod tests {
         let (n, k, m, len) = geneve(
             b"{class=0xffff,type=0x80,len=4,0xa/0xf}{class=0xffff,type=0,len=4}),",
             0,
+            true,
         )
         .unwrap();
         assert_eq!((n, len), (66, 16));
@@ -360,7 +376,8 @@ mod tests {
                 0xff
             ]
         );
-        assert!(geneve(b"{len=5})", 0).is_none());
+        assert!(geneve(b"{len=5})", 0, true).is_none());
+        assert!(geneve(b"{len=4,0x1/0x1})", 0, false).is_none());
     }
 
     #[test]
