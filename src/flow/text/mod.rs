@@ -18,6 +18,8 @@ mod lens;
 mod nl;
 mod nsh;
 mod out;
+#[cfg(test)]
+mod props;
 mod scan;
 mod tnl_push;
 mod tunnel_format;
