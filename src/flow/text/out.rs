@@ -52,7 +52,9 @@ impl<'a> Out<'a> {
         let p = b.as_ptr() as usize;
         for top in self.around {
             let base = top.as_ptr() as usize;
-            if !top.is_empty() && p >= base && p - base <= top.len() {
+            // `b` must lie wholly inside, so that a slice starting where
+            // one buffer ends and the next begins is found in the next.
+            if !top.is_empty() && p >= base && (p - base).saturating_add(b.len()) <= top.len() {
                 return top.get(p - base..).unwrap_or(b);
             }
         }
@@ -163,6 +165,12 @@ mod tests {
         put_hex(&mut o, &[0, 0]).unwrap();
         o.ch(' ').unwrap();
         put_bytes(&mut o, &[1, 0xab], Some(' ')).unwrap();
+        let buf = [1u8, 2, 3, 4];
+        let (a, b) = buf.split_at(2);
+        let o2 = Out::over([a, b]);
+        assert_eq!(o2.ext(&b[..1]), &[3, 4]);
+        assert_eq!(o2.ext(&a[1..]), &[2]);
+        assert_eq!(o2.ext(&[9][..]), &[9]);
         assert_eq!(o.as_str(), "0,0x1f0x102 0 01 ab");
         o.chomp('b');
         o.chomp('x');

@@ -333,11 +333,11 @@ fn scan(sc: &mut Scan<'_>) -> Option<(u32, u32, u32, u32, Header)> {
             let vni = sc.u32(0)?;
             let mut opt_words = 0u8;
             if sc.lit(",options(").is_some() {
-                let (n, opts, _, olen) = tunnel_parse::geneve(sc_bytes(sc), sc.pos, false)?;
-                h.put(g + 8, opts.get(..olen)?);
-                opt_words = (olen / 4) as u8;
-                len += olen;
-                sc.pos += n;
+                let opts = tunnel_parse::geneve(sc_bytes(sc), sc.pos, false)?;
+                h.put(g + 8, opts.key.get(..opts.len)?);
+                opt_words = (opts.len / 4) as u8;
+                len += opts.len;
+                sc.pos += opts.used;
             }
             sc.lit("))")?;
             h.put(g, &[opt_words & 0x3f, flags]);

@@ -101,15 +101,13 @@ fn field(s: &[u8], p: usize, key: &mut NlBuf, mut mask: Option<&mut NlBuf>) -> P
         ("vxlan(gbp(", n)
     } else if has_prefix(s, p, "geneve(") {
         let q = p + "geneve(".len();
-        let (n, k, m, len) = geneve(s, q, true).ok_or(Error::Inval)?;
-        put_both(
-            key,
-            mask,
-            t::GENEVE_OPTS,
-            k.get(..len).unwrap_or_default(),
-            m.get(..len).unwrap_or_default(),
-        )?;
-        ("geneve(", n)
+        let g = geneve(s, q, true).ok_or(Error::Inval)?;
+        let (k, m) = (
+            g.key.get(..g.len).unwrap_or_default(),
+            g.mask.get(..g.len).unwrap_or_default(),
+        );
+        put_both(key, mask, t::GENEVE_OPTS, k, m)?;
+        ("geneve(", g.used)
     } else if has_prefix(s, p, "gtpu(") {
         let q = p + "gtpu(".len();
         let (n, k, m) = gtpu(s, q).ok_or(Error::Inval)?;
@@ -273,15 +271,19 @@ fn gtpu(s: &[u8], q: usize) -> Option<(usize, [u8; 2], [u8; 2])> {
     if p == q { None } else { Some((p - q, k, m)) }
 }
 
-/// `scan_geneve`: `{class=,type=,len=,data[/mask]}...)`. Returns text used,
-/// key and mask option bytes, and their length. Without `with_mask` no
-/// `/mask` is read.
-#[allow(clippy::type_complexity)]
-pub(crate) fn geneve(
-    s: &[u8],
-    q: usize,
-    with_mask: bool,
-) -> Option<(usize, [u8; GENEVE_MAX], [u8; GENEVE_MAX], usize)> {
+/// Geneve options read from text.
+pub(crate) struct GeneveText {
+    /// Text used, the closing `)` included.
+    pub(crate) used: usize,
+    pub(crate) key: [u8; GENEVE_MAX],
+    pub(crate) mask: [u8; GENEVE_MAX],
+    /// Bytes of options in `key` and `mask`.
+    pub(crate) len: usize,
+}
+
+/// `scan_geneve`: `{class=,type=,len=,data[/mask]}...)`. Without
+/// `with_mask` no `/mask` is read.
+pub(crate) fn geneve(s: &[u8], q: usize, with_mask: bool) -> Option<GeneveText> {
     let mut k = [0u8; GENEVE_MAX];
     let mut m = [0xffu8; GENEVE_MAX];
     let mut p = q;
@@ -347,7 +349,12 @@ pub(crate) fn geneve(
     if at(s, p) != b')' {
         return None;
     }
-    Some((p + 1 - q, k, m, GENEVE_MAX - remain))
+    Some(GeneveText {
+        used: p + 1 - q,
+        key: k,
+        mask: m,
+        len: GENEVE_MAX - remain,
+    })
 }
 
 #[cfg(test)]
@@ -356,12 +363,13 @@ mod tests {
 
     #[test]
     fn geneve_options() {
-        let (n, k, m, len) = geneve(
+        let g = geneve(
             b"{class=0xffff,type=0x80,len=4,0xa/0xf}{class=0xffff,type=0,len=4}),",
             0,
             true,
         )
         .unwrap();
+        let (n, k, m, len) = (g.used, g.key, g.mask, g.len);
         assert_eq!((n, len), (66, 16));
         assert_eq!(
             k[..16],
