@@ -30,9 +30,9 @@ use action_parse::Failure;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write;
+use core::fmt;
 use nl::{NlBuf, oversized};
-use out::Out;
+use out::{Out, put_bytes};
 use scan::{Error, at, has_prefix, hexits, span};
 
 /// Text as OVS's C code sees it: it ends at the first NUL.
@@ -166,21 +166,12 @@ fn from_hex(text: &str) -> Result<Vec<u8>, String> {
 }
 
 /// Contiguous lowercase hex, `-` for none.
-fn to_hex(b: &[u8]) -> String {
+fn put_hex_or_dash(o: &mut Out, b: &[u8]) -> fmt::Result {
     if b.is_empty() {
-        return String::from("-");
+        o.ch('-')
+    } else {
+        put_bytes(o, b, None)
     }
-    let mut o = Out::new();
-    for x in b {
-        if write!(o, "{x:02x}").is_err() {
-            return String::new();
-        }
-    }
-    o.into_string()
-}
-
-fn error_line(msg: &str) -> String {
-    format!("error: {msg}")
 }
 
 /// Runs one `ovsext-sim odp <verb>` line; `None` if the verb is unknown.
@@ -194,36 +185,42 @@ fn error_line(msg: &str) -> String {
 ///
 /// Input OVS would reject gives `error: <message>`.
 pub fn odp_line(verb: &str, line: &str) -> Option<String> {
-    Some(match verb {
+    let mut o = Out::new();
+    let error = |o: &mut Out, msg: &str| o.put("error: ").and_then(|_| o.put(msg));
+    let written = match verb {
         "encode-key" => match parse_key(line) {
-            Ok(k) => format!("{}\t-", to_hex(&k)),
-            Err(e) => error_line(&e),
+            Ok(k) => put_hex_or_dash(&mut o, &k).and_then(|_| o.put("\t-")),
+            Err(e) => error(&mut o, &e),
         },
         "encode-flow" => match parse_flow(line) {
-            Ok((k, m)) => format!("{}\t{}", to_hex(&k), to_hex(&m)),
-            Err(e) => error_line(&e),
+            Ok((k, m)) => put_hex_or_dash(&mut o, &k)
+                .and_then(|_| o.ch('\t'))
+                .and_then(|_| put_hex_or_dash(&mut o, &m)),
+            Err(e) => error(&mut o, &e),
         },
         "decode-key" => {
-            let (k, m) = line.split_once('\t').unwrap_or((line, "-"));
-            match (from_hex(k), from_hex(m)) {
-                (Ok(k), Ok(m)) if m.is_empty() && m_is_dash(line) => format_flow(&k, None, true),
-                (Ok(k), Ok(m)) => format_flow(&k, Some(&m), false),
-                (Err(e), _) | (_, Err(e)) => error_line(&e),
+            let (k, m) = match line.split_once('\t') {
+                Some((k, m)) => (k, Some(m).filter(|m| *m != "-")),
+                None => (line, None),
+            };
+            match (from_hex(k), m.map(from_hex).transpose()) {
+                (Ok(k), Ok(None)) => return Some(format_flow(&k, None, true)),
+                (Ok(k), Ok(Some(m))) => return Some(format_flow(&k, Some(&m), false)),
+                (Err(e), _) | (_, Err(e)) => error(&mut o, &e),
             }
         }
         "encode-actions" => match parse_actions(line) {
-            Ok(a) => to_hex(&a),
-            Err(e) => error_line(&e),
+            Ok(a) => put_hex_or_dash(&mut o, &a),
+            Err(e) => error(&mut o, &e),
         },
         "decode-actions" => match from_hex(line) {
-            Ok(a) => format_actions(&a),
-            Err(e) => error_line(&e),
+            Ok(a) => return Some(format_actions(&a)),
+            Err(e) => error(&mut o, &e),
         },
         _ => return None,
+    };
+    Some(match written {
+        Ok(()) => o.into_string(),
+        Err(_) => String::from("error: out of memory"),
     })
-}
-
-/// Whether a `decode-key` line has no mask (none given, or `-`).
-fn m_is_dash(line: &str) -> bool {
-    line.split_once('\t').is_none_or(|(_, m)| m == "-")
 }
