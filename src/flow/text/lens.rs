@@ -57,9 +57,11 @@ impl Table {
                 tunnel::IPV6_SRC | tunnel::IPV6_DST => Fixed(16),
                 _ => return None,
             },
+            // Types up to `OVS_VXLAN_EXT_GPE` (8) are in the table; only
+            // GBP has a length.
             Table::Vxlan => match ty {
-                0 => Fixed(0),
                 1 => Fixed(4),
+                0..=8 => Fixed(0),
                 _ => return None,
             },
             Table::Nsh => match ty {

@@ -7,28 +7,42 @@ use super::key_format::{check_len, wildcard};
 use super::lens::{Table, mask_is_constant};
 use super::nl::{be16, be32, byte, find, ne32, read, walk};
 use super::out::{AltHex, Out, put_bytes, put_hex};
-use crate::netlink::Attr;
+use crate::netlink::{Attr, NLA_HDRLEN, align};
 use crate::ovs::tunnel as t;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
-/// The mask for a sub-attribute: the mask stream's own, else an all-zero one.
-/// OVS keeps handing out the first zero mask it generated until a
-/// sub-attribute passes its length check; `spare` is that mask.
+/// A sub-attribute's mask, and for a generated one the scratch buffer from
+/// its payload on.
+type SubMask<'m> = (Attr<'m>, Option<&'m [u8]>);
+
+/// The mask for a sub-attribute: the mask stream's own, else an all-zero one
+/// made to measure. OVS appends each zero mask it makes to a scratch buffer
+/// that it empties only after a sub-attribute passes its length check, and
+/// always hands out the first one in it; `spare` is that buffer. A
+/// generated mask comes with the rest of the buffer after its header, which
+/// is what OVS's fixed-size reads of it see.
 fn sub_mask<'m>(
     masks: Option<&'m [u8]>,
     a: &Attr<'_>,
     table: Table,
-    spare: &'m mut Option<(u16, Vec<u8>)>,
-) -> Result<Option<Attr<'m>>, fmt::Error> {
+    spare: &'m mut Vec<u8>,
+) -> Result<Option<SubMask<'m>>, fmt::Error> {
     let Some(mb) = masks else { return Ok(None) };
     if let Some(found) = find(mb, a.ty()) {
-        return Ok(Some(found));
+        return Ok(Some((found, None)));
     }
-    if spare.is_none() {
-        *spare = Some((a.ty(), wildcard(a, table)?));
-    }
-    Ok(spare.as_ref().map(|(ty, v)| Attr::new(*ty, v)))
+    let zeros = wildcard(a, table)?;
+    let total = NLA_HDRLEN + zeros.len();
+    spare.try_reserve(align(total)).map_err(|_| fmt::Error)?;
+    spare.extend_from_slice(&(total as u16).to_ne_bytes());
+    spare.extend_from_slice(&a.ty().to_ne_bytes());
+    spare.extend_from_slice(&zeros);
+    spare.resize(spare.len() + align(total) - total, 0);
+    let spare: &'m [u8] = spare;
+    Ok(walk(spare)
+        .next()
+        .map(|first| (first, spare.get(NLA_HDRLEN..))))
 }
 
 /// `format_unknown_key`.
@@ -45,14 +59,16 @@ fn unknown(o: &mut Out, a: &Attr<'_>, ma: Option<&Attr<'_>>) -> fmt::Result {
 /// The inside of `tunnel(...)`.
 pub(crate) fn tunnel(o: &mut Out, k: &[u8], m: Option<&[u8]>, verbose: bool) -> fmt::Result {
     let (mut flags, mut mask_flags) = (0u32, 0u32);
-    let mut spare = None;
+    let mut spare = Vec::new();
     for a in walk(k) {
-        let ma = sub_mask(m, &a, Table::Tunnel, &mut spare)?;
+        let (ma, generated) = sub_mask(m, &a, Table::Tunnel, &mut spare)?.unzip();
         if !check_len(o, &a, ma.as_ref(), Table::Tunnel, true)? {
             continue;
         }
         let v = a.payload();
         let mv = ma.as_ref().map(|x| x.payload());
+        // What OVS's fixed-size reads of the mask run into.
+        let mv_ext = generated.flatten().or_else(|| mv.map(|x| o.ext(x)));
         match a.ty() {
             t::ID => {
                 let id = u64::from_be_bytes(read(v, 0));
@@ -102,21 +118,26 @@ pub(crate) fn tunnel(o: &mut Out, k: &[u8], m: Option<&[u8]>, verbose: bool) -> 
             t::PAD => {}
             t::ERSPAN_OPTS => {
                 o.put("erspan(")?;
-                let (v, mv) = (o.ext(v), mv.map(|x| o.ext(x)));
-                erspan(o, v, mv, verbose)?;
+                erspan(o, o.ext(v), mv_ext, verbose)?;
                 o.put("),")?;
             }
             t::GTPU_OPTS => {
                 o.put("gtpu(")?;
-                let (v, mv) = (o.ext(v), mv.map(|x| o.ext(x)));
-                fields::u8x(o, "flags", byte(v, 0), mv.map(|x| byte(x, 0)), verbose)?;
-                fields::u8u(o, "msgtype", byte(v, 1), mv.map(|x| byte(x, 1)), verbose)?;
+                let v = o.ext(v);
+                fields::u8x(o, "flags", byte(v, 0), mv_ext.map(|x| byte(x, 0)), verbose)?;
+                fields::u8u(
+                    o,
+                    "msgtype",
+                    byte(v, 1),
+                    mv_ext.map(|x| byte(x, 1)),
+                    verbose,
+                )?;
                 o.chomp(',');
                 o.put("),")?;
             }
             _ => unknown(o, &a, ma.as_ref())?,
         }
-        spare = None;
+        spare.clear();
     }
     if let Some(mb) = m {
         for a in walk(mb) {
@@ -135,9 +156,9 @@ pub(crate) fn tunnel(o: &mut Out, k: &[u8], m: Option<&[u8]>, verbose: bool) -> 
 
 /// The inside of `vxlan(...)`.
 fn vxlan(o: &mut Out, k: &[u8], m: Option<&[u8]>, verbose: bool) -> fmt::Result {
-    let mut spare = None;
+    let mut spare = Vec::new();
     for a in walk(k) {
-        let ma = sub_mask(m, &a, Table::Vxlan, &mut spare)?;
+        let ma = sub_mask(m, &a, Table::Vxlan, &mut spare)?.map(|(x, _)| x);
         if !check_len(o, &a, ma.as_ref(), Table::Vxlan, true)? {
             continue;
         }
@@ -158,7 +179,7 @@ fn vxlan(o: &mut Out, k: &[u8], m: Option<&[u8]>, verbose: bool) -> fmt::Result 
         } else {
             unknown(o, &a, ma.as_ref())?;
         }
-        spare = None;
+        spare.clear();
     }
     o.chomp(',');
     Ok(())
