@@ -42,20 +42,41 @@ struct Layout {
     fields: &'static [Field],
 }
 
-/// `name(value[/mask])` attributes: prefix, type, how the value reads, its
-/// width, and whether a mask is never read (then the mask is all ones).
-const SINGLES: &[(&str, u16, Kind, usize, bool)] = &[
-    ("skb_priority(", key::PRIORITY, Kind::U32, 4, false),
-    ("skb_mark(", key::SKB_MARK, Kind::U32, 4, false),
-    ("recirc_id(", key::RECIRC_ID, Kind::U32, 4, true),
-    ("dp_hash(", key::DP_HASH, Kind::U32, 4, false),
-    ("ct_state(", key::CT_STATE, Kind::CtState, 4, false),
-    ("ct_zone(", key::CT_ZONE, Kind::U16, 2, false),
-    ("ct_mark(", key::CT_MARK, Kind::U32, 4, false),
-    ("ct_label(", key::CT_LABELS, Kind::U128, 16, false),
-    ("in_port(", key::IN_PORT, Kind::U32, 4, false),
-    ("eth_type(", key::ETHERTYPE, Kind::Be16, 2, false),
-    ("tcp_flags(", key::TCP_FLAGS, Kind::TcpFlags, 2, false),
+/// A `name(value[/mask])` attribute: how the value reads, its width, and
+/// whether no mask is ever read (the mask is then all ones).
+struct Single {
+    prefix: &'static str,
+    ty: u16,
+    kind: Kind,
+    width: usize,
+    fully_masked: bool,
+}
+
+const fn single_attr(prefix: &'static str, ty: u16, kind: Kind, width: usize) -> Single {
+    Single {
+        prefix,
+        ty,
+        kind,
+        width,
+        fully_masked: false,
+    }
+}
+
+const SINGLES: &[Single] = &[
+    single_attr("skb_priority(", key::PRIORITY, Kind::U32, 4),
+    single_attr("skb_mark(", key::SKB_MARK, Kind::U32, 4),
+    Single {
+        fully_masked: true,
+        ..single_attr("recirc_id(", key::RECIRC_ID, Kind::U32, 4)
+    },
+    single_attr("dp_hash(", key::DP_HASH, Kind::U32, 4),
+    single_attr("ct_state(", key::CT_STATE, Kind::CtState, 4),
+    single_attr("ct_zone(", key::CT_ZONE, Kind::U16, 2),
+    single_attr("ct_mark(", key::CT_MARK, Kind::U32, 4),
+    single_attr("ct_label(", key::CT_LABELS, Kind::U128, 16),
+    single_attr("in_port(", key::IN_PORT, Kind::U32, 4),
+    single_attr("eth_type(", key::ETHERTYPE, Kind::Be16, 2),
+    single_attr("tcp_flags(", key::TCP_FLAGS, Kind::TcpFlags, 2),
 ];
 
 const LAYOUTS: &[Layout] = &[
@@ -241,17 +262,8 @@ fn attr_at(
     key: &mut NlBuf,
     mut mask: Option<&mut NlBuf>,
 ) -> Parsed<usize> {
-    if let Some(&(prefix, ty, kind, width, fully_masked)) =
-        SINGLES.iter().find(|x| has_prefix(s, i, x.0))
-    {
-        return single(
-            s,
-            i,
-            prefix.len(),
-            (ty, kind, width, fully_masked),
-            key,
-            mask,
-        );
+    if let Some(single) = SINGLES.iter().find(|x| has_prefix(s, i, x.prefix)) {
+        return value(s, i, single, key, mask);
     }
     if let Some(layout) = LAYOUTS.iter().find(|l| has_prefix(s, i, l.prefix)) {
         return fixed(s, i, layout, key, mask);
@@ -271,22 +283,21 @@ fn attr_at(
     Err(Error::Inval)
 }
 
-fn single(
+fn value(
     s: &[u8],
     i: usize,
-    prefix_len: usize,
-    (ty, kind, width, fully_masked): (u16, Kind, usize, bool),
+    a: &Single,
     key: &mut NlBuf,
     mask: Option<&mut NlBuf>,
 ) -> Parsed<usize> {
     let mut k = [0u8; 16];
-    let mut m = [if fully_masked { 0xff } else { 0 }; 16];
+    let mut m = [if a.fully_masked { 0xff } else { 0 }; 16];
     let (kf, mf) = (
-        k.get_mut(..width).unwrap_or_default(),
-        m.get_mut(..width).unwrap_or_default(),
+        k.get_mut(..a.width).unwrap_or_default(),
+        m.get_mut(..a.width).unwrap_or_default(),
     );
-    let mut p = i + prefix_len;
-    let n = scan(kind, s, p, kf, (!fully_masked).then_some(mf));
+    let mut p = i + a.prefix.len();
+    let n = scan(a.kind, s, p, kf, (!a.fully_masked).then_some(mf));
     if n == 0 {
         return Err(Error::Inval);
     }
@@ -294,9 +305,9 @@ fn single(
     if at(s, p) != b')' {
         return Err(Error::Inval);
     }
-    key.put(ty, k.get(..width).unwrap_or_default())?;
+    key.put(a.ty, k.get(..a.width).unwrap_or_default())?;
     if let Some(mb) = mask {
-        mb.put(ty, m.get(..width).unwrap_or_default())?;
+        mb.put(a.ty, m.get(..a.width).unwrap_or_default())?;
     }
     Ok(p + 1 - i)
 }
