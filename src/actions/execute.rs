@@ -112,14 +112,6 @@ impl<P> Fifo<P> {
         self.tail = 0;
         None
     }
-
-    fn clear(&mut self) {
-        for e in &mut self.entries {
-            *e = None;
-        }
-        self.head = 0;
-        self.tail = 0;
-    }
 }
 
 /// Executes `actions` (an `OVS_ACTION_ATTR_*` stream) on `pkt`, whose flow
@@ -133,7 +125,7 @@ pub fn execute<P: Packet, E: Env<P>>(
     key: &mut FlowKey,
     actions: &[u8],
 ) -> Outcome {
-    ctx.fifo.clear();
+    // The FIFO is empty here: the previous call drained it to the end.
     let mut run = Run {
         env,
         fifo: &mut ctx.fifo,
