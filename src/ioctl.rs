@@ -158,12 +158,15 @@ impl Device {
         q.events.cancel(pid, token) || q.upcalls.cancel(pid, token)
     }
 
-    /// The extension attached to a switch and the switch is active.
-    pub fn attach(&self) {
+    /// The extension attached to a switch and the switch is active. `cpus`:
+    /// how many processors run the receive path (each with its own
+    /// `RxContext`).
+    pub fn attach(&self, cpus: usize) -> Result<(), NtStatus> {
         let mut sw = self.switch.write();
         if sw.is_none() {
-            *sw = Some(Datapath::default());
+            *sw = Some(Datapath::new(cpus).ok_or(NtStatus::INSUFFICIENT_RESOURCES)?);
         }
+        Ok(())
     }
 
     /// The switch detaches: every vport, flow, queue and pended request goes.

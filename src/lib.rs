@@ -28,6 +28,7 @@ pub mod netlink;
 pub mod ovs;
 pub mod packet;
 pub mod pend;
+pub mod percpu;
 #[cfg(all(feature = "sim", not(windows)))]
 pub mod sim;
 pub mod status;

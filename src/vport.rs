@@ -7,6 +7,7 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::netlink::Errno;
 use crate::ovs::vport as ov;
+use crate::percpu::{Cpu, PerCpu, add};
 use crate::switch::{NicIndex, PortId};
 
 /// Highest port number (exclusive): `OVS_DPPORT_NUMBER_INVALID`.
@@ -50,13 +51,20 @@ impl VportType {
     }
 }
 
-/// `struct ovs_vport_stats` plus the upcall counters, updated on the data path.
+/// Per-packet counters of a vport, one set per processor.
 #[derive(Debug, Default)]
-pub struct VportStats {
+pub struct Traffic {
     pub rx_packets: AtomicU64,
-    pub tx_packets: AtomicU64,
     pub rx_bytes: AtomicU64,
+    pub tx_packets: AtomicU64,
     pub tx_bytes: AtomicU64,
+}
+
+/// `struct ovs_vport_stats` plus the upcall counters: the per-packet ones
+/// per processor, the rare ones (errors, drops, upcalls) shared.
+#[derive(Debug)]
+pub struct VportStats {
+    pub traffic: PerCpu<Traffic>,
     pub rx_errors: AtomicU64,
     pub tx_errors: AtomicU64,
     pub rx_dropped: AtomicU64,
@@ -66,33 +74,51 @@ pub struct VportStats {
 }
 
 impl VportStats {
+    /// Counters for `cpus` processors; `None` when out of memory.
+    pub fn new(cpus: usize) -> Option<VportStats> {
+        Some(VportStats {
+            traffic: PerCpu::new(cpus)?,
+            rx_errors: AtomicU64::new(0),
+            tx_errors: AtomicU64::new(0),
+            rx_dropped: AtomicU64::new(0),
+            tx_dropped: AtomicU64::new(0),
+            upcall_success: AtomicU64::new(0),
+            upcall_fail: AtomicU64::new(0),
+        })
+    }
+
     /// The 64-byte `ovs_vport_stats` in its field order.
     pub fn to_bytes(&self) -> [u8; 64] {
+        let t = &self.traffic;
         let fields = [
-            &self.rx_packets,
-            &self.tx_packets,
-            &self.rx_bytes,
-            &self.tx_bytes,
-            &self.rx_errors,
-            &self.tx_errors,
-            &self.rx_dropped,
-            &self.tx_dropped,
+            t.sum(|c| c.rx_packets.load(Relaxed)),
+            t.sum(|c| c.tx_packets.load(Relaxed)),
+            t.sum(|c| c.rx_bytes.load(Relaxed)),
+            t.sum(|c| c.tx_bytes.load(Relaxed)),
+            self.rx_errors.load(Relaxed),
+            self.tx_errors.load(Relaxed),
+            self.rx_dropped.load(Relaxed),
+            self.tx_dropped.load(Relaxed),
         ];
         let mut out = [0u8; 64];
         for (chunk, f) in out.chunks_exact_mut(8).zip(fields) {
-            chunk.copy_from_slice(&f.load(Relaxed).to_ne_bytes());
+            chunk.copy_from_slice(&f.to_ne_bytes());
         }
         out
     }
 
-    pub fn rx(&self, bytes: usize) {
-        self.rx_packets.fetch_add(1, Relaxed);
-        self.rx_bytes.fetch_add(bytes as u64, Relaxed);
+    #[inline]
+    pub fn rx(&self, cpu: Cpu, bytes: usize) {
+        let (c, excl) = self.traffic.slot(cpu);
+        add(&c.rx_packets, 1, excl);
+        add(&c.rx_bytes, bytes as u64, excl);
     }
 
-    pub fn tx(&self, bytes: usize) {
-        self.tx_packets.fetch_add(1, Relaxed);
-        self.tx_bytes.fetch_add(bytes as u64, Relaxed);
+    #[inline]
+    pub fn tx(&self, cpu: Cpu, bytes: usize) {
+        let (c, excl) = self.traffic.slot(cpu);
+        add(&c.tx_packets, 1, excl);
+        add(&c.tx_bytes, bytes as u64, excl);
     }
 }
 
@@ -103,7 +129,8 @@ pub struct Vport {
     pub ty: VportType,
     /// Netlink PIDs upcalls from this port go to (chosen by packet hash).
     pub upcall_pids: Vec<u32>,
-    /// The switch endpoint a netdev/internal vport is bound to, while it exists.
+    /// The switch endpoint a netdev/internal vport is bound to, while that
+    /// NIC is connected (what OUTPUT sends to).
     pub binding: Option<(PortId, NicIndex)>,
     pub stats: VportStats,
 }
@@ -143,10 +170,6 @@ impl Vports {
 
     pub fn by_name(&self, name: &str) -> Option<&Vport> {
         self.iter().find(|v| v.name == name)
-    }
-
-    pub fn by_binding(&self, port: PortId, nic: NicIndex) -> Option<&Vport> {
-        self.iter().find(|v| v.binding == Some((port, nic)))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Vport> {
@@ -224,7 +247,7 @@ mod tests {
             ty: VportType::Netdev,
             upcall_pids: std::vec![7, 8],
             binding: None,
-            stats: VportStats::default(),
+            stats: VportStats::new(1).unwrap(),
         }
     }
 

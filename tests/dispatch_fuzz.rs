@@ -90,7 +90,7 @@ proptest! {
     #[test]
     fn random_ioctls_never_panic_or_leak(ops in prop::collection::vec(arb_op(1), 1..24), with_ports in any::<bool>()) {
         let dev = Device::new();
-        dev.attach();
+        dev.attach(1).unwrap();
         if with_ports {
             let mut w = Wakeups::new();
             dev.with_datapath(|dp| {

@@ -14,7 +14,8 @@ use crate::flow::table::FlowTable;
 use crate::netlink::Errno;
 use crate::ovs::{dp as odp, vport as ov};
 use crate::pend::Wakeups;
-use crate::switch::{Change, Endpoint, NicIndex, PortId, PortKind, Switch, Veto};
+use crate::percpu::{Cpu, PerCpu, add};
+use crate::switch::{Change, Endpoint, NicIndex, NicState, PortId, PortKind, Switch, Veto};
 use crate::sync::{Mutex, RwLock};
 use crate::upcall::UpcallQueues;
 use crate::vport::{MAX_UPCALL_PIDS, Vport, VportStats, VportType, Vports};
@@ -36,7 +37,8 @@ pub struct Queues {
     pub upcalls: UpcallQueues,
 }
 
-/// `struct ovs_dp_stats` and `ovs_dp_megaflow_stats` counters.
+/// `struct ovs_dp_stats` and `ovs_dp_megaflow_stats` counters, one set per
+/// processor.
 #[derive(Debug, Default)]
 pub struct DpStats {
     pub n_hit: AtomicU64,
@@ -46,6 +48,16 @@ pub struct DpStats {
     pub n_mask_hit: AtomicU64,
     /// Lookups answered by the mask cache.
     pub n_cache_hit: AtomicU64,
+}
+
+/// The datapath counters summed over processors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DpTotals {
+    pub n_hit: u64,
+    pub n_missed: u64,
+    pub n_lost: u64,
+    pub n_mask_hit: u64,
+    pub n_cache_hit: u64,
 }
 
 /// Flow table occupancy as the datapath reports it.
@@ -73,12 +85,12 @@ impl FlowActions {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Datapath {
     pub ports: RwLock<Ports>,
     pub flows: RwLock<FlowTable<FlowActions>>,
     pub queues: Mutex<Queues>,
-    pub stats: DpStats,
+    pub stats: PerCpu<DpStats>,
     user_features: AtomicU32,
 }
 
@@ -140,6 +152,36 @@ fn post_change(
 }
 
 impl Datapath {
+    /// A datapath whose per-processor counters serve `cpus` processors;
+    /// `None` when out of memory.
+    pub fn new(cpus: usize) -> Option<Datapath> {
+        Some(Datapath {
+            ports: RwLock::default(),
+            flows: RwLock::default(),
+            queues: Mutex::default(),
+            stats: PerCpu::new(cpus)?,
+            user_features: AtomicU32::new(0),
+        })
+    }
+
+    /// Counts one event in a per-processor datapath counter.
+    #[inline]
+    pub fn count(&self, cpu: Cpu, field: impl Fn(&DpStats) -> &AtomicU64, n: u64) {
+        let (s, excl) = self.stats.slot(cpu);
+        add(field(s), n, excl);
+    }
+
+    pub fn totals(&self) -> DpTotals {
+        let s = &self.stats;
+        DpTotals {
+            n_hit: s.sum(|c| c.n_hit.load(Relaxed)),
+            n_missed: s.sum(|c| c.n_missed.load(Relaxed)),
+            n_lost: s.sum(|c| c.n_lost.load(Relaxed)),
+            n_mask_hit: s.sum(|c| c.n_mask_hit.load(Relaxed)),
+            n_cache_hit: s.sum(|c| c.n_cache_hit.load(Relaxed)),
+        }
+    }
+
     pub fn flow_counts(&self) -> FlowCounts {
         let flows = self.flows.read();
         FlowCounts {
@@ -275,11 +317,10 @@ impl Datapath {
             }
             None
         } else {
+            // Bound while its NIC is connected; a NIC still coming up binds
+            // when it connects.
             let ep = ports.switch.by_name(req.name).ok_or(Errno::NoDev)?;
-            if ports.vports.by_binding(ep.port, ep.nic).is_some() {
-                return Err(Errno::Exist);
-            }
-            Some((ep.port, ep.nic))
+            (ep.state == NicState::Connected).then_some((ep.port, ep.nic))
         };
         let port_no = match req.port_no {
             Some(n) if n == ov::PORT_LOCAL => return Err(Errno::Inval),
@@ -290,13 +331,14 @@ impl Datapath {
         name.try_reserve_exact(req.name.len())
             .map_err(|_| Errno::NoMem)?;
         name.push_str(req.name);
+        let stats = VportStats::new(self.stats.cpus()).ok_or(Errno::NoMem)?;
         let vport = Vport {
             port_no,
             name,
             ty: req.ty,
             upcall_pids: pids,
             binding,
-            stats: VportStats::default(),
+            stats,
         };
         ports.vports.insert(vport)?;
         if let Some((port, nic)) = binding {
@@ -393,7 +435,7 @@ mod tests {
 
     #[test]
     fn features() {
-        let dp = Datapath::default();
+        let dp = Datapath::new(1).unwrap();
         assert_eq!(
             dp.set_user_features(odp::F_UNALIGNED | (1 << 31)),
             Err(Errno::OpNotSupp)
@@ -409,7 +451,7 @@ mod tests {
 
     #[test]
     fn vport_binds_by_name_and_follows_the_nic() {
-        let dp = Datapath::default();
+        let dp = Datapath::new(1).unwrap();
         let mut w = Wakeups::new();
         dp.queues.lock().events.join(9, group::VPORT).unwrap();
         assert_eq!(dp.vport_new(&new_req("vm1"), &mut w), Err(Errno::NoDev));
@@ -443,7 +485,7 @@ mod tests {
 
     #[test]
     fn tunnels_and_numbers() {
-        let dp = Datapath::default();
+        let dp = Datapath::new(1).unwrap();
         let mut w = Wakeups::new();
         let vx = NewVport {
             name: "vxlan_sys_4789",

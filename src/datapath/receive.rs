@@ -1,18 +1,22 @@
-//! The receive path: a frame from a switch port, or one userspace sends with
-//! `OVS_PACKET_CMD_EXECUTE`, goes through key extraction, the megaflow
-//! table and its actions; a miss becomes an upcall.
+//! The receive path: frames from switch ports, or one userspace sends with
+//! `OVS_PACKET_CMD_EXECUTE`, go through key extraction, the megaflow table
+//! and its actions; a miss becomes an upcall. Locks are taken once per
+//! batch of frames (an NBL chain on Windows), and per-packet counters are
+//! per processor, so a flow hit costs no atomic read-modify-write.
 
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering::Relaxed;
 
-use super::{Datapath, Ports};
+use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
 use crate::flow::FlowKey;
 use crate::flow::extract::{extract, packet_hash};
 use crate::flow::key::{TUN_OPTS_MAX, TunnelKey};
+use crate::flow::table::FlowTable;
 use crate::ovs::packet as op;
 use crate::packet::Packet;
 use crate::pend::Wakeups;
+use crate::percpu::Cpu;
 use crate::switch::{NicIndex, NicState, PortId, UNBOUND};
 use crate::upcall::{self, Extra};
 
@@ -34,22 +38,55 @@ pub struct Effects<'a, E: ?Sized> {
 pub const RECIRC_LIMIT: usize = 8;
 
 /// Scratch state of one processor's receive path, allocated once and reused
-/// for every packet (nothing here allocates per packet).
+/// for every packet (nothing here allocates per packet). A context made for
+/// `Cpu::Pinned(n)` must only run on processor `n` with preemption off
+/// (at DISPATCH_LEVEL on Windows): it writes that processor's counters
+/// without atomic read-modify-writes.
 pub struct RxContext<P> {
+    cpu: Cpu,
     exec: ExecContext<P>,
     key: FlowKey,
     /// Packets waiting to go through the table again, with their keys.
-    recirc: Vec<Option<(P, FlowKey)>>,
+    recirc: Recirc<P>,
     rng: u32,
+}
+
+/// A bounded queue of recirculating packets.
+struct Recirc<P> {
+    slots: Vec<Option<(P, FlowKey)>>,
+    /// Slots in use (so the common case, none, costs one compare).
+    used: usize,
+}
+
+impl<P> Recirc<P> {
+    fn push(&mut self, pkt: P, key: &FlowKey) -> bool {
+        let Some(slot) = self.slots.iter_mut().find(|s| s.is_none()) else {
+            return false;
+        };
+        *slot = Some((pkt, *key));
+        self.used += 1;
+        true
+    }
+
+    fn pop(&mut self) -> Option<(P, FlowKey)> {
+        if self.used == 0 {
+            return None;
+        }
+        let entry = self.slots.iter_mut().find_map(Option::take);
+        self.used = self.used.saturating_sub(1);
+        entry
+    }
 }
 
 impl<P: Packet> RxContext<P> {
     /// `None` when out of memory.
-    pub fn try_new(seed: u32) -> Option<RxContext<P>> {
-        let mut recirc = Vec::new();
-        recirc.try_reserve_exact(RECIRC_LIMIT).ok()?;
-        recirc.resize_with(RECIRC_LIMIT, || None);
+    pub fn try_new(cpu: Cpu, seed: u32) -> Option<RxContext<P>> {
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(RECIRC_LIMIT).ok()?;
+        slots.resize_with(RECIRC_LIMIT, || None);
+        let recirc = Recirc { slots, used: 0 };
         Some(RxContext {
+            cpu,
             exec: ExecContext::try_new()?,
             key: FlowKey::default(),
             recirc,
@@ -58,38 +95,50 @@ impl<P: Packet> RxContext<P> {
     }
 }
 
-/// Drops that the datapath counts as lost upcalls.
-fn lost(dp: &Datapath, ports: &Ports, in_port: u32) {
-    dp.stats.n_lost.fetch_add(1, Relaxed);
-    if let Some(v) = ports.vports.get(in_port) {
-        v.stats.upcall_fail.fetch_add(1, Relaxed);
+/// The locked state one batch works with.
+struct View<'a> {
+    dp: &'a Datapath,
+    ports: &'a Ports,
+    flows: &'a FlowTable<FlowActions>,
+    now_ms: u64,
+}
+
+impl View<'_> {
+    /// Counts a lost upcall against the datapath and the input port.
+    fn lost(&self, cpu: Cpu, in_port: u32) {
+        self.dp.count(cpu, |s| &s.n_lost, 1);
+        if let Some(v) = self.ports.vports.get(in_port) {
+            v.stats.upcall_fail.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn upcalled(&self, in_port: u32) {
+        if let Some(v) = self.ports.vports.get(in_port) {
+            v.stats.upcall_success.fetch_add(1, Relaxed);
+        }
     }
 }
 
 /// What actions see of the datapath while they run.
-struct DpEnv<'a, P, E: ?Sized> {
-    dp: &'a Datapath,
-    ports: &'a Ports,
+struct DpEnv<'a, 'v, P, E: ?Sized> {
+    view: &'a View<'v>,
+    cpu: Cpu,
     egress: &'a mut E,
     wake: &'a mut Wakeups,
-    recirc: &'a mut Vec<Option<(P, FlowKey)>>,
+    recirc: &'a mut Recirc<P>,
     rng: &'a mut u32,
     in_port: u32,
 }
 
-impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, P, E> {
+impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
     fn output(&mut self, port_no: u32, pkt: P) {
-        let Some(v) = self.ports.vports.get(port_no) else {
+        let Some(v) = self.view.ports.vports.get(port_no) else {
             return;
         };
-        let connected = v
-            .binding
-            .and_then(|(p, n)| self.ports.switch.endpoint(p, n))
-            .filter(|ep| ep.state == NicState::Connected);
-        match connected {
-            Some(ep) => {
-                v.stats.tx(pkt.len());
-                self.egress.send(ep.port, ep.nic, pkt);
+        match v.binding {
+            Some((port, nic)) => {
+                v.stats.tx(self.cpu, pkt.len());
+                self.egress.send(port, nic, pkt);
             }
             None => {
                 v.stats.tx_dropped.fetch_add(1, Relaxed);
@@ -112,7 +161,8 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, P, E> {
             &extra,
         )
         .is_some_and(|m| {
-            self.dp
+            self.view
+                .dp
                 .queues
                 .lock()
                 .upcalls
@@ -120,18 +170,15 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, P, E> {
                 .is_ok()
         });
         if queued {
-            if let Some(v) = self.ports.vports.get(self.in_port) {
-                v.stats.upcall_success.fetch_add(1, Relaxed);
-            }
+            self.view.upcalled(self.in_port);
         } else {
-            lost(self.dp, self.ports, self.in_port);
+            self.view.lost(self.cpu, self.in_port);
         }
     }
 
     fn recirc(&mut self, pkt: P, key: &FlowKey) {
-        match self.recirc.iter_mut().find(|s| s.is_none()) {
-            Some(slot) => *slot = Some((pkt, *key)),
-            None => lost(self.dp, self.ports, self.in_port),
+        if !self.recirc.push(pkt, key) {
+            self.view.lost(self.cpu, self.in_port);
         }
     }
 
@@ -151,26 +198,47 @@ impl Datapath {
     pub fn receive<P: Packet, E: Egress<P> + ?Sized>(
         &self,
         ctx: &mut RxContext<P>,
-        (port, nic): (PortId, NicIndex),
+        from: (PortId, NicIndex),
         pkt: P,
         now_ms: u64,
         fx: &mut Effects<'_, E>,
     ) {
+        self.receive_batch(ctx, core::iter::once((from, pkt)), now_ms, fx);
+    }
+
+    /// Frames enter the switch, each from its endpoint; the datapath's locks
+    /// are taken once for all of them.
+    pub fn receive_batch<P: Packet, E: Egress<P> + ?Sized>(
+        &self,
+        ctx: &mut RxContext<P>,
+        batch: impl IntoIterator<Item = ((PortId, NicIndex), P)>,
+        now_ms: u64,
+        fx: &mut Effects<'_, E>,
+    ) {
         let ports = self.ports.read();
-        let Some(ep) = ports.switch.endpoint(port, nic) else {
-            return;
+        let flows = self.flows.read();
+        let view = View {
+            dp: self,
+            ports: &ports,
+            flows: &flows,
+            now_ms,
         };
-        if ep.state != NicState::Connected || ep.vport == UNBOUND {
-            return;
+        for ((port, nic), pkt) in batch {
+            let Some(ep) = ports.switch.endpoint(port, nic) else {
+                continue;
+            };
+            if ep.state != NicState::Connected || ep.vport == UNBOUND {
+                continue;
+            }
+            let in_port = ep.vport;
+            let Some(v) = ports.vports.get(in_port) else {
+                continue;
+            };
+            v.stats.rx(ctx.cpu, pkt.len());
+            reset_metadata(&mut ctx.key, in_port);
+            view.pass(ctx, pkt, fx);
+            view.drain_recirc(ctx, fx);
         }
-        let in_port = ep.vport;
-        let Some(v) = ports.vports.get(in_port) else {
-            return;
-        };
-        v.stats.rx(pkt.len());
-        reset_metadata(&mut ctx.key, in_port);
-        self.pass(&ports, ctx, pkt, now_ms, fx);
-        self.drain_recirc(&ports, ctx, now_ms, fx);
     }
 
     /// `OVS_PACKET_CMD_EXECUTE`: `key` holds the metadata userspace gave;
@@ -185,13 +253,20 @@ impl Datapath {
         fx: &mut Effects<'_, E>,
     ) {
         let ports = self.ports.read();
+        let flows = self.flows.read();
+        let view = View {
+            dp: self,
+            ports: &ports,
+            flows: &flows,
+            now_ms,
+        };
         let mut k = *key;
         if extract(pkt.data(), pkt.oob_vlan(), &mut k).is_err() {
             return;
         }
         let mut env = DpEnv {
-            dp: self,
-            ports: &ports,
+            view: &view,
+            cpu: ctx.cpu,
             egress: &mut *fx.egress,
             wake: &mut *fx.wake,
             recirc: &mut ctx.recirc,
@@ -199,68 +274,62 @@ impl Datapath {
             in_port: k.in_port,
         };
         actions::execute(&mut ctx.exec, &mut env, pkt, &mut k, actions);
-        self.drain_recirc(&ports, ctx, now_ms, fx);
+        view.drain_recirc(ctx, fx);
     }
+}
 
+impl View<'_> {
     /// Recirculated packets go through the table again, oldest first.
     fn drain_recirc<P: Packet, E: Egress<P> + ?Sized>(
         &self,
-        ports: &Ports,
         ctx: &mut RxContext<P>,
-        now_ms: u64,
         fx: &mut Effects<'_, E>,
     ) {
         for _ in 0..RECIRC_LIMIT {
-            let Some((pkt, key)) = ctx.recirc.iter_mut().find_map(Option::take) else {
+            let Some((pkt, key)) = ctx.recirc.pop() else {
                 return;
             };
             ctx.key = key;
-            self.pass(ports, ctx, pkt, now_ms, fx);
+            self.pass(ctx, pkt, fx);
         }
-        for slot in &mut ctx.recirc {
-            if slot.take().is_some() {
-                lost(self, ports, ctx.key.in_port);
-            }
+        while ctx.recirc.pop().is_some() {
+            self.lost(ctx.cpu, ctx.key.in_port);
         }
     }
 
-    /// One trip through the table.
+    /// One trip through the table for a packet whose metadata is in `ctx.key`.
     fn pass<P: Packet, E: Egress<P> + ?Sized>(
         &self,
-        ports: &Ports,
         ctx: &mut RxContext<P>,
         pkt: P,
-        now_ms: u64,
         fx: &mut Effects<'_, E>,
     ) {
+        let cpu = ctx.cpu;
         let key = &mut ctx.key;
         if extract(pkt.data(), pkt.oob_vlan(), key).is_err() {
-            if let Some(v) = ports.vports.get(key.in_port) {
+            if let Some(v) = self.ports.vports.get(key.in_port) {
                 v.stats.rx_errors.fetch_add(1, Relaxed);
             }
             return;
         }
         let hash = packet_hash(key);
-        let flows = self.flows.read();
-        let (hit, look) = flows.lookup(key, hash);
-        self.stats
-            .n_mask_hit
-            .fetch_add(u64::from(look.n_mask_hit), Relaxed);
+        let (hit, look) = self.flows.lookup(key, hash);
+        let (s, excl) = self.dp.stats.slot(cpu);
+        crate::percpu::add(&s.n_mask_hit, u64::from(look.n_mask_hit), excl);
         let Some(flow) = hit else {
-            self.stats.n_missed.fetch_add(1, Relaxed);
-            drop(flows);
-            self.miss(ports, &pkt, key, hash, fx.wake);
+            crate::percpu::add(&s.n_missed, 1, excl);
+            self.miss(cpu, &pkt, key, hash, fx.wake);
             return;
         };
-        self.stats.n_hit.fetch_add(1, Relaxed);
+        crate::percpu::add(&s.n_hit, 1, excl);
         if look.cache_hit {
-            self.stats.n_cache_hit.fetch_add(1, Relaxed);
+            crate::percpu::add(&s.n_cache_hit, 1, excl);
         }
-        flow.record(now_ms, pkt.len() as u64, key.tcp_flags);
+        flow.record(cpu, self.now_ms, pkt.len() as u64, key.tcp_flags);
         let in_port = key.in_port;
         let mut env = DpEnv {
-            dp: self,
-            ports,
+            view: self,
+            cpu,
             egress: &mut *fx.egress,
             wake: &mut *fx.wake,
             recirc: &mut ctx.recirc,
@@ -272,15 +341,8 @@ impl Datapath {
 
     /// A miss: an `OVS_PACKET_CMD_MISS` upcall to the PID the input port
     /// gives for this packet's hash.
-    fn miss<P: Packet>(
-        &self,
-        ports: &Ports,
-        pkt: &P,
-        key: &FlowKey,
-        hash: u32,
-        wake: &mut Wakeups,
-    ) {
-        let Some(v) = ports.vports.get(key.in_port) else {
+    fn miss<P: Packet>(&self, cpu: Cpu, pkt: &P, key: &FlowKey, hash: u32, wake: &mut Wakeups) {
+        let Some(v) = self.ports.vports.get(key.in_port) else {
             return;
         };
         let pid = v.upcall_pid(hash);
@@ -293,11 +355,11 @@ impl Datapath {
                 pkt.oob_vlan(),
                 &Extra::default(),
             )
-            .is_some_and(|m| self.queues.lock().upcalls.enqueue(pid, m, wake).is_ok());
+            .is_some_and(|m| self.dp.queues.lock().upcalls.enqueue(pid, m, wake).is_ok());
         if queued {
-            v.stats.upcall_success.fetch_add(1, Relaxed);
+            self.upcalled(key.in_port);
         } else {
-            lost(self, ports, key.in_port);
+            self.lost(cpu, key.in_port);
         }
     }
 }

@@ -1,8 +1,6 @@
 //! The datapath family (`ovs_datapath`): the single datapath "ovs-system",
 //! its statistics and the user features userspace negotiates.
 
-use core::sync::atomic::Ordering::Relaxed;
-
 use zerocopy::{Immutable, IntoBytes};
 
 use super::{Command, Ctx, DevOp, Fail, Family, Ops, Reply};
@@ -77,17 +75,18 @@ fn fill(ctx: &mut Ctx<'_>) -> Result<usize, Overflow> {
     let hdr = ctx.reply_header(fam::DATAPATH, 0, dp::CMD_GET, fam::DATAPATH_VERSION);
     let d = ctx.dp;
     let flows = d.flow_counts();
+    let t = d.totals();
     let stats = OvsDpStats {
-        n_hit: d.stats.n_hit.load(Relaxed),
-        n_missed: d.stats.n_missed.load(Relaxed),
-        n_lost: d.stats.n_lost.load(Relaxed),
+        n_hit: t.n_hit,
+        n_missed: t.n_missed,
+        n_lost: t.n_lost,
         n_flows: flows.flows,
     };
     let mega = OvsDpMegaflowStats {
-        n_mask_hit: d.stats.n_mask_hit.load(Relaxed),
+        n_mask_hit: t.n_mask_hit,
         n_masks: flows.masks,
         pad0: 0,
-        n_cache_hit: d.stats.n_cache_hit.load(Relaxed),
+        n_cache_hit: t.n_cache_hit,
         pad1: 0,
     };
     let features = d.user_features();

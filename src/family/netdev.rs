@@ -37,7 +37,7 @@ struct Netdev<'a> {
 }
 
 fn of_endpoint<'a>(ports: &'a Ports, ep: &'a Endpoint) -> Netdev<'a> {
-    let vport = ports.vports.by_binding(ep.port, ep.nic);
+    let vport = ports.vports.by_name(&ep.name).filter(|v| !v.ty.is_tunnel());
     Netdev {
         port_no: vport.map_or(ov::PORT_INVALID, |v| v.port_no),
         ovs_type: if ep.kind == PortKind::Internal {

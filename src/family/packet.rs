@@ -9,6 +9,7 @@ use crate::flow::extract::extract;
 use crate::netlink::{AttrPolicy, Errno, NlBuf, parse};
 use crate::ovs::{family as fam, packet as op};
 use crate::packet::OwnedPacket;
+use crate::percpu::Cpu;
 use crate::status::NtStatus;
 
 pub static FAMILY: Family = Family {
@@ -50,7 +51,7 @@ fn execute(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     extract(frame, None, &mut key).map_err(|_| Errno::Inval)?;
     validate_actions(actions, &key)?;
     let pkt = OwnedPacket::from_frame(frame).ok_or(Errno::NoMem)?;
-    let mut rx = RxContext::try_new(ctx.now_ms as u32).ok_or(Errno::NoMem)?;
+    let mut rx = RxContext::try_new(Cpu::Any, ctx.now_ms as u32).ok_or(Errno::NoMem)?;
     let mut fx = Effects {
         egress: &mut *ctx.egress,
         wake: &mut *ctx.wake,

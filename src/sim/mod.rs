@@ -21,6 +21,7 @@ use crate::handle::HandleId;
 use crate::ioctl::{Device, Io, Outcome, code};
 use crate::packet::{OwnedPacket, Packet};
 use crate::pend::{PendToken, Wakeups};
+use crate::percpu::Cpu;
 use crate::status::NtStatus;
 use crate::switch::{NicIndex, PortId, PortKind};
 
@@ -93,7 +94,7 @@ impl Sim {
         Sim {
             device: Device::new(),
             // The simulator runs where memory is plentiful.
-            rx: RxContext::try_new(0x5eed).expect("receive context"),
+            rx: RxContext::try_new(Cpu::Pinned(0), 0x5eed).expect("receive context"),
             handles: BTreeMap::new(),
             pended: BTreeMap::new(),
             next_token: 1,
@@ -165,7 +166,10 @@ impl Sim {
     fn exec(&mut self, cmd: Command<'_>, out: &mut Vec<String>) -> Result<(), String> {
         let mut wake = Wakeups::new();
         match cmd {
-            Command::SwitchUp => self.device.attach(),
+            Command::SwitchUp => self
+                .device
+                .attach(1)
+                .map_err(|s| format!("attach failed: {}", status_name(s)))?,
             Command::SwitchDown => self.device.detach(&mut wake),
             Command::Port {
                 id,

@@ -3,6 +3,7 @@
 use super::stats::{FlowStats, LiveStats};
 use super::ufid::Ufid;
 use crate::flow::key::FlowKey;
+use crate::percpu::Cpu;
 
 /// Names one flow for as long as it is in the table; a removed flow's id
 /// never names a later flow.
@@ -76,8 +77,8 @@ impl<'t, A> FlowRef<'t, A> {
     /// Counts a packet of `bytes` bytes with `tcp_flags` hitting the flow
     /// at `now_ms`.
     #[inline]
-    pub fn record(&self, now_ms: u64, bytes: u64, tcp_flags: u16) {
-        self.flow.stats.record(now_ms, bytes, tcp_flags);
+    pub fn record(&self, cpu: Cpu, now_ms: u64, bytes: u64, tcp_flags: u16) {
+        self.flow.stats.record(cpu, now_ms, bytes, tcp_flags);
     }
 
     pub fn clear_stats(&self) {

@@ -1,6 +1,8 @@
 //! Per-flow statistics, updated by the hit path through shared references.
 
-use core::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use crate::percpu::{Cpu, add};
 
 /// A snapshot of a flow's statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -13,39 +15,75 @@ pub struct FlowStats {
     pub tcp_flags: u16,
 }
 
+/// One set of counters.
 #[derive(Default)]
-pub struct LiveStats {
+struct Lane {
     packets: AtomicU64,
     bytes: AtomicU64,
-    used_ms: AtomicU64,
     tcp_flags: AtomicU16,
+}
+
+/// A flow's counters. Most flows are hit from one processor (the one its
+/// traffic is steered to), so the first processor to hit a flow owns a lane
+/// it updates without atomic read-modify-writes; hits from elsewhere go to a
+/// shared lane, atomically. A clear racing a hit may keep that hit.
+#[derive(Default)]
+pub struct LiveStats {
+    /// The owning processor plus one; 0 while nobody owns the lane.
+    owner: AtomicU32,
+    own: Lane,
+    shared: Lane,
+    used_ms: AtomicU64,
 }
 
 impl LiveStats {
     #[inline]
-    pub fn record(&self, now_ms: u64, bytes: u64, tcp_flags: u16) {
-        self.packets.fetch_add(1, Relaxed);
-        self.bytes.fetch_add(bytes, Relaxed);
-        self.used_ms.store(now_ms, Relaxed);
+    pub fn record(&self, cpu: Cpu, now_ms: u64, bytes: u64, tcp_flags: u16) {
+        let owns = match cpu {
+            Cpu::Pinned(n) => {
+                let me = u32::try_from(n).map_or(0, |n| n.wrapping_add(1));
+                let owner = self.owner.load(Relaxed);
+                me != 0
+                    && (owner == me
+                        || (owner == 0
+                            && self.owner.compare_exchange(0, me, Relaxed, Relaxed).is_ok()))
+            }
+            Cpu::Any => false,
+        };
+        let lane = if owns { &self.own } else { &self.shared };
+        add(&lane.packets, 1, owns);
+        add(&lane.bytes, bytes, owns);
         if tcp_flags != 0 {
-            self.tcp_flags.fetch_or(tcp_flags, Relaxed);
+            if owns {
+                lane.tcp_flags
+                    .store(lane.tcp_flags.load(Relaxed) | tcp_flags, Relaxed);
+            } else {
+                lane.tcp_flags.fetch_or(tcp_flags, Relaxed);
+            }
         }
+        self.used_ms.store(now_ms, Relaxed);
     }
 
     pub fn snapshot(&self) -> FlowStats {
+        let (a, b) = (&self.own, &self.shared);
         FlowStats {
-            packets: self.packets.load(Relaxed),
-            bytes: self.bytes.load(Relaxed),
+            packets: a
+                .packets
+                .load(Relaxed)
+                .wrapping_add(b.packets.load(Relaxed)),
+            bytes: a.bytes.load(Relaxed).wrapping_add(b.bytes.load(Relaxed)),
             used_ms: self.used_ms.load(Relaxed),
-            tcp_flags: self.tcp_flags.load(Relaxed),
+            tcp_flags: a.tcp_flags.load(Relaxed) | b.tcp_flags.load(Relaxed),
         }
     }
 
     pub fn clear(&self) {
-        self.packets.store(0, Relaxed);
-        self.bytes.store(0, Relaxed);
+        for lane in [&self.own, &self.shared] {
+            lane.packets.store(0, Relaxed);
+            lane.bytes.store(0, Relaxed);
+            lane.tcp_flags.store(0, Relaxed);
+        }
         self.used_ms.store(0, Relaxed);
-        self.tcp_flags.store(0, Relaxed);
     }
 }
 
@@ -56,9 +94,9 @@ mod tests {
     #[test]
     fn record_accumulates_and_clear_resets() {
         let s = LiveStats::default();
-        s.record(10, 60, 0x02);
-        s.record(12, 1500, 0x10);
-        s.record(11, 40, 0);
+        s.record(Cpu::Pinned(3), 10, 60, 0x02);
+        s.record(Cpu::Pinned(1), 12, 1500, 0x10);
+        s.record(Cpu::Any, 11, 40, 0);
         assert_eq!(
             s.snapshot(),
             FlowStats {
@@ -68,6 +106,13 @@ mod tests {
                 tcp_flags: 0x12
             }
         );
+        assert_eq!(
+            s.owner.load(Relaxed),
+            4,
+            "the first processor to hit owns the lane"
+        );
+        assert_eq!(s.own.packets.load(Relaxed), 1);
+        assert_eq!(s.shared.packets.load(Relaxed), 2);
         s.clear();
         assert_eq!(s.snapshot(), FlowStats::default());
     }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::percpu::Cpu;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::vec::Vec;
@@ -317,8 +318,11 @@ fn stats_through_shared_references() {
     t.insert(&pkt(1, 0), &port_mask(), None, ()).unwrap();
     let f = t.lookup(&pkt(1, 0), 1).0.unwrap();
     assert_eq!(f.stats(), FlowStats::default());
-    f.record(100, 60, 0x02);
-    t.lookup(&pkt(1, 0), 1).0.unwrap().record(105, 1500, 0x10);
+    f.record(Cpu::Pinned(0), 100, 60, 0x02);
+    t.lookup(&pkt(1, 0), 1)
+        .0
+        .unwrap()
+        .record(Cpu::Pinned(0), 105, 1500, 0x10);
     let f = t.lookup(&pkt(1, 0), 1).0.unwrap();
     assert_eq!(
         f.stats(),
@@ -484,7 +488,7 @@ fn concurrent_readers() {
                     let i = (round * 7 + thread) % 64;
                     let f = t.lookup(&pkt(i, i), round % 5 + 1).0.unwrap();
                     assert_eq!(*f.actions(), i);
-                    f.record(u64::from(round), 10, 0);
+                    f.record(Cpu::Any, u64::from(round), 10, 0);
                 }
             });
         }
