@@ -403,6 +403,26 @@ pub fn run(out: &mut impl Write) -> io::Result<()> {
         }
         writeln!(out)?;
     }
+    writeln!(out, "The flow table, as `ovs-dpctl dump-flows` shows it:")?;
+    let now = sim.now_ms();
+    for line in sim
+        .device()
+        .with_datapath(|dp| super::dump_flows(dp, now))
+        .unwrap_or_default()
+    {
+        writeln!(out, "  {line}")?;
+    }
+    if let Some((t, f)) = sim
+        .device()
+        .with_datapath(|dp| (dp.totals(), dp.flow_counts()))
+    {
+        writeln!(
+            out,
+            "Datapath counters: hit {}, missed {}, lost {}, flows {}, masks {}, mask cache hits {}",
+            t.n_hit, t.n_missed, t.n_lost, f.flows, f.masks, t.n_cache_hit
+        )?;
+    }
+    writeln!(out)?;
     let live = sim.device().live();
     writeln!(out, "Left alive after every handle closed: {live:?}")?;
     Ok(())
