@@ -177,6 +177,14 @@ impl Device {
         }
     }
 
+    /// Periodic upkeep, from a timer at PASSIVE_LEVEL (about once a
+    /// second): masks are re-ordered by how often lookups hit them.
+    pub fn maintain(&self) {
+        if let Some(dp) = self.switch.read().as_ref() {
+            dp.flows.write().rebalance();
+        }
+    }
+
     /// Runs `f` on the datapath if a switch is attached.
     pub fn with_datapath<R>(&self, f: impl FnOnce(&Datapath) -> R) -> Option<R> {
         self.switch.read().as_ref().map(f)

@@ -319,7 +319,14 @@ impl Sim {
                     .ok_or("no switch is attached")?;
                 egress.print(out);
             }
-            Command::Tick { ms } => self.now_ms = self.now_ms.saturating_add(ms),
+            Command::Tick { ms } => {
+                // Upkeep runs once for each simulated second that passes.
+                let before = self.now_ms / 1000;
+                self.now_ms = self.now_ms.saturating_add(ms);
+                if self.now_ms / 1000 != before {
+                    self.device.maintain();
+                }
+            }
         }
         self.complete(wake, out);
         Ok(())
