@@ -518,3 +518,190 @@ fn upcalls_without_a_listener_are_lost() {
         "rx_packets"
     );
 }
+
+/// Installs a flow given in `ovs-dpctl add-flow` text with actions in text
+/// or as bytes.
+fn install(sim: &mut Sim, seq: u32, flow: &str, actions: &[u8]) {
+    let (key, mask) = ovsext::flow::text::parse_flow(flow).unwrap();
+    let r = flow_new(seq, &key, Some(&mask), actions, None);
+    reply(&one(sim, &ioctl(1, "TRANSACT", &r)));
+}
+
+fn acts(text: &str) -> Vec<u8> {
+    ovsext::flow::text::parse_actions(text).unwrap()
+}
+
+const IPV4_FROM_1: &str = "recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)";
+
+fn tx_frame(line: &str, port: u32) -> Vec<u8> {
+    let prefix = format!("tx {port} ");
+    assert!(line.starts_with(&prefix), "{line}");
+    unhex(&line[prefix.len()..])
+}
+
+fn ipv4_checksum_ok(f: &[u8]) -> bool {
+    let sum = f[14..34]
+        .chunks(2)
+        .fold(0u32, |s, c| s + u32::from(u16::from_be_bytes([c[0], c[1]])));
+    let sum = (sum & 0xffff) + (sum >> 16);
+    (sum + (sum >> 16)) as u16 == 0xffff
+}
+
+#[test]
+fn recirculation_and_hash_through_the_table() {
+    let mut sim = setup();
+    let hash_recirc = [
+        attr(8, &[0u32.to_ne_bytes(), 7u32.to_ne_bytes()].concat()),
+        attr(7, &7u32.to_ne_bytes()),
+    ]
+    .concat();
+    install(&mut sim, 1, IPV4_FROM_1, &hash_recirc);
+    install(
+        &mut sim,
+        2,
+        "recirc_id(7),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)",
+        &output(2),
+    );
+    let f = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    assert_eq!(
+        sim.run(&format!("rx 1 {}", hexs(&f))),
+        vec![format!("tx 2 {}", hexs(&f))]
+    );
+    // A recirculation with no flow for it: a miss upcall carrying the recirc_id.
+    install(
+        &mut sim,
+        3,
+        "recirc_id(0),in_port(2),eth(),eth_type(0x0800),ipv4(frag=no)",
+        &attr(7, &9u32.to_ne_bytes()),
+    );
+    assert!(sim.run(&format!("rx 2 {}", hexs(&f))).is_empty());
+    let (cmd, key, _, _) = read_upcall(&mut sim);
+    let m = parse_match(&key, None).unwrap();
+    assert_eq!((cmd, m.key.recirc_id, m.key.in_port), (1, 9, 2));
+    assert_eq!(m.key.dp_hash, 0, "no hash action on this path");
+}
+
+#[test]
+fn header_rewrites_and_vlan_through_the_table() {
+    let mut sim = setup();
+    install(
+        &mut sim,
+        1,
+        IPV4_FROM_1,
+        &acts("set(ipv4(dst=10.9.9.9)),push_vlan(vid=5,pcp=0),2"),
+    );
+    let f = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    let out = sim.run(&format!("rx 1 {}", hexs(&f)));
+    assert_eq!(out.len(), 1);
+    let t = tx_frame(&out[0], 2);
+    assert_eq!(
+        &t[12..16],
+        &[0x81, 0x00, 0x00, 0x05],
+        "the tag goes on the wire"
+    );
+    let untagged = [&t[..12], &t[16..]].concat();
+    assert_eq!(&untagged[30..34], &[10, 9, 9, 9]);
+    assert!(ipv4_checksum_ok(&untagged));
+    assert_eq!(untagged.len(), f.len());
+}
+
+#[test]
+fn truncation_sample_check_pkt_len_and_dec_ttl() {
+    let mut sim = setup();
+    pend_packets(&mut sim);
+    install(
+        &mut sim,
+        1,
+        IPV4_FROM_1,
+        &acts("trunc(30),userspace(pid=2,userdata(01020304)),2"),
+    );
+    let f = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    let out = sim.run(&format!("rx 1 {}", hexs(&f)));
+    assert_eq!(
+        out,
+        vec![
+            format!("tx 2 {}", hexs(&f)),
+            "complete 2 WRITE SUCCESS -".into()
+        ]
+    );
+    let (hdr, a) = reply(&one(&mut sim, "ioctl 2 READ_PACKET -"));
+    assert_eq!(hdr.cmd, 2);
+    assert_eq!(
+        get(&a, 1).len(),
+        30,
+        "the upcall carries the truncated packet"
+    );
+    assert_eq!(
+        u32_of(get(&a, 10)),
+        f.len() as u32,
+        "and its length before truncation"
+    );
+    assert_eq!(
+        get(&a, 4),
+        &[1, 2, 3, 4, 0, 0, 0, 0],
+        "userdata as installed (OVS pads it to 8 bytes)"
+    );
+    // check_pkt_len: the 47-byte frame goes the less-or-equal way.
+    let del = Req::new(FLOW, 2, 1, 50, DPID);
+    result(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
+    install(
+        &mut sim,
+        2,
+        IPV4_FROM_1,
+        &acts("check_pkt_len(size=100,gt(1),le(2))"),
+    );
+    assert_eq!(
+        sim.run(&format!("rx 1 {}", hexs(&f))),
+        vec![format!("tx 2 {}", hexs(&f))]
+    );
+    // dec_ttl: TTL 64 becomes 63 with the checksum fixed; at TTL 1 the exception list runs instead.
+    result(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
+    let dec_ttl = [
+        attr(23, &attr(1, &attr(2, &attr(1, &HPID.to_ne_bytes())))),
+        output(2),
+    ]
+    .concat();
+    install(&mut sim, 3, IPV4_FROM_1, &dec_ttl);
+    let out = sim.run(&format!("rx 1 {}", hexs(&f)));
+    let t = tx_frame(&out[0], 2);
+    assert_eq!(t[22], 63);
+    assert!(ipv4_checksum_ok(&t));
+    let mut ttl1 = f.clone();
+    ttl1[22] = 1;
+    ttl1[24..26].copy_from_slice(&[0, 0]);
+    let sum = !ttl1[14..34].chunks(2).fold(0u32, |s, c| {
+        let s = s + u32::from(u16::from_be_bytes([c[0], c[1]]));
+        (s & 0xffff) + (s >> 16)
+    }) as u16;
+    ttl1[24..26].copy_from_slice(&sum.to_be_bytes());
+    let out = sim.run(&format!("rx 1 {}", hexs(&ttl1)));
+    assert!(out.iter().all(|l| !l.starts_with("tx")), "{out:?}");
+    assert_eq!(
+        read_upcall(&mut sim).0,
+        2,
+        "the exception list's userspace action"
+    );
+}
+
+#[test]
+fn the_flow_limit_is_e2big() {
+    let mut sim = setup();
+    sim.device()
+        .with_datapath(|dp| dp.flows.write().set_limit(2))
+        .unwrap();
+    for (i, port) in [1u32, 2, 3].into_iter().enumerate() {
+        let flow = format!("recirc_id(0),in_port({port}),eth(),eth_type(0x0800),ipv4(frag=no)");
+        let (key, mask) = ovsext::flow::text::parse_flow(&flow).unwrap();
+        let r = flow_new(i as u32, &key, Some(&mask), &output(2), None);
+        let line = one(&mut sim, &ioctl(1, "TRANSACT", &r));
+        if i < 2 {
+            reply(&line);
+        } else {
+            assert_eq!(errno(&line, &r), -7, "E2BIG at the limit, as Linux");
+        }
+    }
+    assert_eq!(
+        sim.device().with_datapath(|dp| dp.flow_counts().flows),
+        Some(2)
+    );
+}
