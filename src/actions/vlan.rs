@@ -96,28 +96,8 @@ fn sync_key<P: Packet>(pkt: &P, key: &mut FlowKey) {
     key.cvlan_tpid = tpid(l2.inner);
     if key.eth_type != l2.eth_type {
         key.eth_type = l2.eth_type;
-        clear_network(key);
+        key.clear_network();
     }
-}
-
-fn clear_network(key: &mut FlowKey) {
-    key.ip_proto = 0;
-    key.ip_tos = 0;
-    key.ip_ttl = 0;
-    key.ip_frag = 0;
-    key.tcp_flags = 0;
-    key.tp_src = 0;
-    key.tp_dst = 0;
-    key.ipv4_src = 0;
-    key.ipv4_dst = 0;
-    key.ipv6_label = 0;
-    key.ipv6_src = [0; 16];
-    key.ipv6_dst = [0; 16];
-    key.arp_sha = [0; 6];
-    key.arp_tha = [0; 6];
-    key.nd_target = [0; 16];
-    key.mpls_lse = [0; 3];
-    key.nsh = Default::default();
 }
 
 #[cfg(test)]

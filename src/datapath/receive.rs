@@ -11,7 +11,6 @@ use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
 use crate::flow::FlowKey;
 use crate::flow::extract::{extract, packet_hash};
-use crate::flow::key::{TUN_OPTS_MAX, TunnelKey};
 use crate::flow::table::FlowTable;
 use crate::ovs::packet as op;
 use crate::packet::Packet;
@@ -43,9 +42,14 @@ pub const RECIRC_LIMIT: usize = 8;
 /// (at DISPATCH_LEVEL on Windows): it writes that processor's counters
 /// without atomic read-modify-writes.
 pub struct RxContext<P> {
+    key: FlowKey,
+    s: Scratch<P>,
+}
+
+/// What running actions needs besides the key.
+struct Scratch<P> {
     cpu: Cpu,
     exec: ExecContext<P>,
-    key: FlowKey,
     /// Packets waiting to go through the table again, with their keys.
     recirc: Recirc<P>,
     rng: u32,
@@ -85,12 +89,15 @@ impl<P: Packet> RxContext<P> {
         slots.try_reserve_exact(RECIRC_LIMIT).ok()?;
         slots.resize_with(RECIRC_LIMIT, || None);
         let recirc = Recirc { slots, used: 0 };
-        Some(RxContext {
+        let s = Scratch {
             cpu,
             exec: ExecContext::try_new()?,
-            key: FlowKey::default(),
             recirc,
             rng: seed | 1,
+        };
+        Some(RxContext {
+            key: FlowKey::default(),
+            s,
         })
     }
 }
@@ -234,8 +241,8 @@ impl Datapath {
             let Some(v) = ports.vports.get(in_port) else {
                 continue;
             };
-            v.stats.rx(ctx.cpu, pkt.len());
-            reset_metadata(&mut ctx.key, in_port);
+            v.stats.rx(ctx.s.cpu, pkt.len());
+            ctx.key.reset_metadata(in_port);
             view.pass(ctx, pkt, fx);
             view.drain_recirc(ctx, fx);
         }
@@ -264,16 +271,7 @@ impl Datapath {
         if extract(pkt.data(), pkt.oob_vlan(), &mut k).is_err() {
             return;
         }
-        let mut env = DpEnv {
-            view: &view,
-            cpu: ctx.cpu,
-            egress: &mut *fx.egress,
-            wake: &mut *fx.wake,
-            recirc: &mut ctx.recirc,
-            rng: &mut ctx.rng,
-            in_port: k.in_port,
-        };
-        actions::execute(&mut ctx.exec, &mut env, pkt, &mut k, actions);
+        view.run(&mut ctx.s, fx, pkt, &mut k, actions);
         view.drain_recirc(ctx, fx);
     }
 }
@@ -286,14 +284,14 @@ impl View<'_> {
         fx: &mut Effects<'_, E>,
     ) {
         for _ in 0..RECIRC_LIMIT {
-            let Some((pkt, key)) = ctx.recirc.pop() else {
+            let Some((pkt, key)) = ctx.s.recirc.pop() else {
                 return;
             };
             ctx.key = key;
             self.pass(ctx, pkt, fx);
         }
-        while ctx.recirc.pop().is_some() {
-            self.lost(ctx.cpu, ctx.key.in_port);
+        while ctx.s.recirc.pop().is_some() {
+            self.lost(ctx.s.cpu, ctx.key.in_port);
         }
     }
 
@@ -304,7 +302,7 @@ impl View<'_> {
         pkt: P,
         fx: &mut Effects<'_, E>,
     ) {
-        let cpu = ctx.cpu;
+        let cpu = ctx.s.cpu;
         let key = &mut ctx.key;
         if extract(pkt.data(), pkt.oob_vlan(), key).is_err() {
             if let Some(v) = self.ports.vports.get(key.in_port) {
@@ -326,17 +324,28 @@ impl View<'_> {
             crate::percpu::add(&s.n_cache_hit, 1, excl);
         }
         flow.record(cpu, self.now_ms, pkt.len() as u64, key.tcp_flags);
-        let in_port = key.in_port;
+        self.run(&mut ctx.s, fx, pkt, key, flow.actions().bytes());
+    }
+
+    /// Runs `actions` on a packet whose key is `key`.
+    fn run<P: Packet, E: Egress<P> + ?Sized>(
+        &self,
+        s: &mut Scratch<P>,
+        fx: &mut Effects<'_, E>,
+        pkt: P,
+        key: &mut FlowKey,
+        actions: &[u8],
+    ) {
         let mut env = DpEnv {
             view: self,
-            cpu,
+            cpu: s.cpu,
             egress: &mut *fx.egress,
             wake: &mut *fx.wake,
-            recirc: &mut ctx.recirc,
-            rng: &mut ctx.rng,
-            in_port,
+            recirc: &mut s.recirc,
+            rng: &mut s.rng,
+            in_port: key.in_port,
         };
-        actions::execute(&mut ctx.exec, &mut env, pkt, key, flow.actions().bytes());
+        actions::execute(&mut s.exec, &mut env, pkt, key, actions);
     }
 
     /// A miss: an `OVS_PACKET_CMD_MISS` upcall to the PID the input port
@@ -362,23 +371,4 @@ impl View<'_> {
             self.lost(cpu, key.in_port);
         }
     }
-}
-
-/// Metadata of a frame fresh from the switch: only its input port is known.
-fn reset_metadata(key: &mut FlowKey, in_port: u32) {
-    if key.tun_opts_len != 0 {
-        key.tun_opts = [0; TUN_OPTS_MAX];
-        key.tun_opts_len = 0;
-    }
-    key.tun = TunnelKey::default();
-    key.recirc_id = 0;
-    key.dp_hash = 0;
-    key.in_port = in_port;
-    key.skb_mark = 0;
-    key.priority = 0;
-    key.ct_mark = 0;
-    key.ct_zone = 0;
-    key.ct_state = 0;
-    key.ct_labels = [0; 16];
-    key.ct_orig = Default::default();
 }

@@ -197,6 +197,61 @@ impl FlowKey {
         self.vlan_tci & VLAN_TAG_PRESENT != 0
     }
 
+    /// Zeroes every field a frame determines (L2 and up); metadata stays.
+    pub fn clear_packet(&mut self) {
+        self.mac_proto = MAC_PROTO_ETHERNET;
+        self.eth_src = [0; 6];
+        self.eth_dst = [0; 6];
+        self.eth_type = 0;
+        self.vlan_tci = 0;
+        self.vlan_tpid = 0;
+        self.cvlan_tci = 0;
+        self.cvlan_tpid = 0;
+        self.clear_network();
+    }
+
+    /// Zeroes the fields above L2 (L3, L4, MPLS, NSH).
+    pub fn clear_network(&mut self) {
+        self.ip_proto = 0;
+        self.ip_tos = 0;
+        self.ip_ttl = 0;
+        self.ip_frag = 0;
+        self.tcp_flags = 0;
+        self.tp_src = 0;
+        self.tp_dst = 0;
+        self.ipv4_src = 0;
+        self.ipv4_dst = 0;
+        self.ipv6_label = 0;
+        self.ipv6_src = [0; 16];
+        self.ipv6_dst = [0; 16];
+        self.arp_sha = [0; 6];
+        self.arp_tha = [0; 6];
+        self.nd_target = [0; 16];
+        self.mpls_lse = [0; 3];
+        self.mpls_labels = 0;
+        self.nsh = NshKey::default();
+    }
+
+    /// The metadata of a frame fresh from a port: only its input port is
+    /// known (tunnel, recirculation, hash, marks and conntrack all zero).
+    pub fn reset_metadata(&mut self, in_port: u32) {
+        if self.tun_opts_len != 0 {
+            self.tun_opts = [0; TUN_OPTS_MAX];
+            self.tun_opts_len = 0;
+        }
+        self.tun = TunnelKey::default();
+        self.recirc_id = 0;
+        self.dp_hash = 0;
+        self.in_port = in_port;
+        self.skb_mark = 0;
+        self.priority = 0;
+        self.ct_mark = 0;
+        self.ct_zone = 0;
+        self.ct_state = 0;
+        self.ct_labels = [0; 16];
+        self.ct_orig = CtTuple::default();
+    }
+
     /// `self & mask`, word by word.
     pub fn masked(&self, mask: &FlowKey) -> FlowKey {
         let mut out = *self;

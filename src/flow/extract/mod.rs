@@ -29,7 +29,7 @@ mod wire;
 pub use hash::packet_hash;
 pub use wire::{ethertype, ipproto};
 
-use crate::flow::key::{FlowKey, MAC_PROTO_ETHERNET, NshKey};
+use crate::flow::key::FlowKey;
 
 /// A frame the Linux datapath drops instead of extracting a key from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,10 +95,10 @@ pub struct Layout {
 /// 802.1Q tag NDIS carries out of band, a TCI without the present bit) and
 /// tells where its headers are. On error those fields are left reset.
 pub fn extract(frame: &[u8], oob_vlan: Option<u16>, key: &mut FlowKey) -> Result<Layout, BadFrame> {
-    reset_packet_fields(key);
+    key.clear_packet();
     let result = fill(frame, oob_vlan, key);
     if result.is_err() {
-        reset_packet_fields(key);
+        key.clear_packet();
     }
     result
 }
@@ -121,36 +121,6 @@ fn fill(frame: &[u8], oob_vlan: Option<u16>, key: &mut FlowKey) -> Result<Layout
         _ => {}
     }
     Ok(layout)
-}
-
-/// Zeroes every field a frame determines; metadata stays.
-fn reset_packet_fields(key: &mut FlowKey) {
-    key.mac_proto = MAC_PROTO_ETHERNET;
-    key.eth_src = [0; 6];
-    key.eth_dst = [0; 6];
-    key.eth_type = 0;
-    key.vlan_tci = 0;
-    key.vlan_tpid = 0;
-    key.cvlan_tci = 0;
-    key.cvlan_tpid = 0;
-    key.ip_proto = 0;
-    key.ip_tos = 0;
-    key.ip_ttl = 0;
-    key.ip_frag = 0;
-    key.tcp_flags = 0;
-    key.tp_src = 0;
-    key.tp_dst = 0;
-    key.ipv4_src = 0;
-    key.ipv4_dst = 0;
-    key.ipv6_label = 0;
-    key.ipv6_src = [0; 16];
-    key.ipv6_dst = [0; 16];
-    key.arp_sha = [0; 6];
-    key.arp_tha = [0; 6];
-    key.nd_target = [0; 16];
-    key.mpls_lse = [0; 3];
-    key.mpls_labels = 0;
-    key.nsh = NshKey::default();
 }
 
 #[cfg(test)]
@@ -232,7 +202,7 @@ mod tests {
             ..FlowKey::default()
         };
         extract(&eth(0x0800), None, &mut k).unwrap();
-        assert_eq!(k.mac_proto, MAC_PROTO_ETHERNET);
+        assert_eq!(k.mac_proto, crate::flow::key::MAC_PROTO_ETHERNET);
     }
 
     #[test]
