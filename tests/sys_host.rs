@@ -1223,3 +1223,29 @@ fn activation_imports_ports_and_nics() {
     s.ports.clear();
     assert!(s.ports.is_empty());
 }
+
+#[test]
+fn guids_read_as_stored() {
+    // {583CC151-73EC-4A6A-8B47-578297AD7623} as it sits in memory.
+    let stored = [
+        0x51, 0xC1, 0x3C, 0x58, 0xEC, 0x73, 0x6A, 0x4A, 0x8B, 0x47, 0x57, 0x82, 0x97, 0xAD, 0x76,
+        0x23,
+    ];
+    let guid = types::Guid {
+        data1: 0x583C_C151,
+        data2: 0x73EC,
+        data3: 0x4A6A,
+        data4: [0x8B, 0x47, 0x57, 0x82, 0x97, 0xAD, 0x76, 0x23],
+    };
+    assert_eq!(types::Guid::from_bytes(stored), guid);
+}
+
+#[test]
+fn issued_queries_announce_revision_1() {
+    let r = types::NdisOidRequest::query(types::OID_SWITCH_PORT_ARRAY, std::ptr::null_mut(), 20);
+    assert_eq!(r.header.object_type, types::NDIS_OBJECT_TYPE_OID_REQUEST);
+    assert_eq!(r.header.revision, types::NDIS_OID_REQUEST_REVISION_1);
+    assert_eq!(r.header.size, types::NDIS_SIZEOF_OID_REQUEST_REVISION_1);
+    assert_eq!(r.request_type, types::NDIS_REQUEST_QUERY_INFORMATION);
+    assert!(r.source_reserved.iter().all(|b| *b == 0));
+}

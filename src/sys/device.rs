@@ -26,7 +26,7 @@ use super::ndis::ffi::{
     io_get_current_irp_stack_location, io_mark_irp_pending, mm_get_system_address_for_mdl_safe,
 };
 use super::ndis::types::*;
-use super::wstr::{ascii_utf16, unicode_string};
+use super::wstr::{ascii_utf16, unicode_string_nul};
 use crate::handle::HandleId;
 use crate::ioctl::Device;
 use crate::pend::Wakeups;
@@ -34,10 +34,11 @@ use crate::platform::irp::{self, Buffers, Completion, Output, Request, Tokens};
 use crate::platform::pending::Insert;
 use crate::status::NtStatus;
 
-static DEVICE_NAME: [u16; 25] = ascii_utf16("\\Device\\OpenvSwitchDevice");
-static LINK_NAME: [u16; 29] = ascii_utf16("\\DosDevices\\OpenvSwitchDevice");
-/// Full access for LocalSystem and Administrators, nobody else.
-static SDDL: [u16; 27] = ascii_utf16("D:P(A;;GA;;;SY)(A;;GA;;;BA)");
+static DEVICE_NAME: [u16; 26] = ascii_utf16("\\Device\\OpenvSwitchDevice\0");
+static LINK_NAME: [u16; 30] = ascii_utf16("\\DosDevices\\OpenvSwitchDevice\0");
+/// Full access for LocalSystem and Administrators, nobody else (no class
+/// GUID is given, so no registry setting can widen it).
+static SDDL: [u16; 28] = ascii_utf16("D:P(A;;GA;;;SY)(A;;GA;;;BA)\0");
 
 static MAJOR_FUNCTIONS: [Option<DriverDispatch>; IRP_MJ_MAXIMUM_FUNCTION + 1] = {
     let mut table: [Option<DriverDispatch>; IRP_MJ_MAXIMUM_FUNCTION + 1] =
@@ -75,9 +76,9 @@ pub fn create() -> NdisStatus {
 /// Registers `\Device\OpenvSwitchDevice` and its `\DosDevices` link, with an
 /// ACL admitting only SYSTEM and Administrators.
 pub fn register(filter_driver: NdisHandle) -> NdisStatus {
-    let mut name = unicode_string(&DEVICE_NAME);
-    let mut link = unicode_string(&LINK_NAME);
-    let sddl = unicode_string(&SDDL);
+    let mut name = unicode_string_nul(&DEVICE_NAME);
+    let mut link = unicode_string_nul(&LINK_NAME);
+    let sddl = unicode_string_nul(&SDDL);
     let mut attributes = NdisDeviceObjectAttributes {
         header: NdisObjectHeader::new(
             NDIS_OBJECT_TYPE_DEVICE_OBJECT_ATTRIBUTES,

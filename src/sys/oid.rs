@@ -51,7 +51,7 @@ fn source_slot(request: *mut NdisOidRequest, slot: usize) -> *mut *mut c_void {
 ///
 /// # Safety
 /// `request` is live; NDIS keeps its buffer valid until it completes.
-unsafe fn information(request: *const NdisOidRequest) -> &'static [u8] {
+unsafe fn information<'a>(request: *const NdisOidRequest) -> &'a [u8] {
     // SAFETY: the union member read is the one the request type selects;
     // the buffer holds the length NDIS announces.
     unsafe {
@@ -106,6 +106,25 @@ unsafe fn before(request: *mut NdisOidRequest) -> Result<(), NdisStatus> {
     }
 }
 
+/// Shows the switch model how a request it accepted ended (`ok`: with
+/// success).
+///
+/// # Safety
+/// `request` is a live request NDIS gave this module, not yet completed.
+unsafe fn after(request: *mut NdisOidRequest, ok: bool) {
+    // SAFETY: as for `before`.
+    let (kind, oid, buf) = unsafe {
+        (
+            (*request).request_type,
+            (*request).data.set.oid,
+            information(request),
+        )
+    };
+    if kind == NDIS_REQUEST_SET_INFORMATION {
+        hyperv::after_set(oid, buf, ok);
+    }
+}
+
 /// The type and OID of the request an `NDIS_SWITCH_NIC_OID_REQUEST` carries.
 ///
 /// # Safety
@@ -150,6 +169,9 @@ pub unsafe extern "system" fn oid_request(
     let status =
         unsafe { NdisAllocateCloneOidRequest(handle, request, CLONE_POOL_TAG, &mut clone) };
     if !status.is_success() {
+        // The request fails here: the model forgets what it applied.
+        // SAFETY: the request is still ours (completed by the return).
+        unsafe { after(request, false) };
         return status;
     }
     // SAFETY: the clone is ours until it completes; its SourceReserved is
@@ -210,7 +232,7 @@ pub unsafe extern "system" fn oid_request_complete(
             NDIS_REQUEST_SET_INFORMATION => {
                 data.set.bytes_read = result.set.bytes_read;
                 data.set.bytes_needed = result.set.bytes_needed;
-                hyperv::after_set(result.set.oid, information(original), status.is_success());
+                after(original, status.is_success());
             }
             _ => {
                 data.query.bytes_written = result.query.bytes_written;

@@ -416,6 +416,8 @@ impl NdisOidRequest {
             timeout: 0,
             request_id: core::ptr::null_mut(),
             request_handle: core::ptr::null_mut(),
+            // Written through the largest member so every byte of the
+            // union is set; it reads back as QUERY_INFORMATION.
             data: OidRequestData {
                 method: OidMethodInformation {
                     oid,
