@@ -1038,6 +1038,23 @@ fn creations_are_vetoed_and_undone() {
         s.set(oid::OID_SWITCH_PORT_CREATE, &p5[..100]),
         Err(NtStatus::NOT_SUPPORTED)
     );
+    // Notifications that may not fail pass down even when malformed.
+    for o in [
+        oid::OID_SWITCH_PORT_UPDATED,
+        oid::OID_SWITCH_PORT_TEARDOWN,
+        oid::OID_SWITCH_PORT_DELETE,
+    ] {
+        assert_eq!(s.set(o, &p5[..100]), Ok(()));
+    }
+    for o in [
+        oid::OID_SWITCH_NIC_CONNECT,
+        oid::OID_SWITCH_NIC_UPDATED,
+        oid::OID_SWITCH_NIC_DISCONNECT,
+        oid::OID_SWITCH_NIC_DELETE,
+    ] {
+        assert_eq!(s.set(o, &Nic::vm(5).bytes()[..100]), Ok(()));
+    }
+    assert!(s.endpoint(5, 0).is_some());
 
     // Failures below undo what the model did.
     let p7 = port(7, 2, "db", false);
@@ -1108,13 +1125,22 @@ fn host_and_physical_nics() {
     let eth2 = external(2, "Broadcom NIC").bytes();
     assert_eq!(s.set(oid::OID_SWITCH_NIC_CREATE, &eth2), Ok(()));
     assert_eq!(s.endpoint(1, 2).unwrap().1, "Broadcom NIC");
-    // A renamed alias renames the endpoint; a failed lookup keeps the name.
+    // A renamed alias renames the endpoint; a failed lookup keeps the name
+    // (no falling back to the friendly name once named).
     assert_eq!(
         s.set_alias(oid::OID_SWITCH_NIC_UPDATED, &eth1, Some("uplink0")),
         Ok(())
     );
     assert_eq!(s.endpoint(1, 1).unwrap().1, "uplink0");
-    let eth2 = external(2, "").bytes();
+    let eth1 = Nic {
+        mtu: 9000,
+        ..external(1, "Intel NIC")
+    }
+    .bytes();
+    assert_eq!(s.set(oid::OID_SWITCH_NIC_UPDATED, &eth1), Ok(()));
+    assert_eq!(s.endpoint(1, 1).unwrap().1, "uplink0");
+    assert_eq!(s.endpoint(1, 1).unwrap().4, 9000);
+    let eth2 = external(2, "Broadcom NIC (renamed)").bytes();
     assert_eq!(s.set(oid::OID_SWITCH_NIC_UPDATED, &eth2), Ok(()));
     assert_eq!(s.endpoint(1, 2).unwrap().1, "Broadcom NIC");
 

@@ -33,6 +33,7 @@
 //! | `NIC_DISCONNECT`       | before               | `Datapath::nic_disconnect` (stop using it before it goes) |
 //! | `NIC_DELETE`           | before               | `Datapath::nic_delete` |
 //! | `PORT_PROPERTY_*`      | before               | malformed: `INVALID_PARAMETER`; VLAN: `NOT_SUPPORTED` |
+//! | any port/NIC OID, malformed | before          | creations: `NOT_SUPPORTED`; the others pass (they may not fail) |
 //! | `NIC_REQUEST` (method) | before               | malformed: `NOT_SUPPORTED`; SR-IOV VF allocation inside: `FAILURE` |
 //!
 //! Updates, disconnects and deletes cannot be refused; the model's answers
@@ -270,7 +271,8 @@ impl Ports {
     }
 
     /// `OID_SWITCH_NIC_UPDATED`: new MAC and MTU, and the name recomputed
-    /// (kept as it is when it cannot be).
+    /// (kept as it is when it cannot be: a physical NIC whose alias was not
+    /// found keeps its name rather than fall back to its friendly name).
     pub fn nic_update(
         &self,
         n: &NicParams<'_>,
@@ -278,7 +280,12 @@ impl Ports {
         dev: &Device,
         wake: &mut Wakeups,
     ) {
-        let fresh = self.endpoint(n, alias).ok().flatten().map(|(_, name)| name);
+        let physical = classify(n.nic_type, n.nic_index) == Some(PortKind::External);
+        let fresh = if physical && alias.is_none_or(|a| a.is_empty()) {
+            None
+        } else {
+            self.endpoint(n, alias).ok().flatten().map(|(_, name)| name)
+        };
         dev.with_datapath(|dp| {
             let name = match fresh {
                 Some(name) => name,
@@ -361,7 +368,9 @@ impl Ports {
             | OID_SWITCH_PORT_UPDATED
             | OID_SWITCH_PORT_TEARDOWN
             | OID_SWITCH_PORT_DELETE => {
-                let p = PortParams::parse(buf).ok_or(NtStatus::NOT_SUPPORTED)?;
+                let Some(p) = PortParams::parse(buf) else {
+                    return malformed(oid == OID_SWITCH_PORT_CREATE);
+                };
                 if p.validation {
                     return Ok(());
                 }
@@ -378,7 +387,9 @@ impl Ports {
             | OID_SWITCH_NIC_UPDATED
             | OID_SWITCH_NIC_DISCONNECT
             | OID_SWITCH_NIC_DELETE => {
-                let n = NicParams::parse(buf).ok_or(NtStatus::NOT_SUPPORTED)?;
+                let Some(n) = NicParams::parse(buf) else {
+                    return malformed(oid == OID_SWITCH_NIC_CREATE);
+                };
                 match oid {
                     OID_SWITCH_NIC_CREATE => return self.nic_create(&n, alias, dev),
                     OID_SWITCH_NIC_UPDATED => self.nic_update(&n, alias, dev, wake),
@@ -413,6 +424,16 @@ impl Ports {
             }
             _ => {}
         }
+    }
+}
+
+/// A port or NIC payload that does not parse: a creation is refused, the
+/// notifications that may not fail go down untouched.
+fn malformed(creation: bool) -> Result<(), NtStatus> {
+    if creation {
+        Err(NtStatus::NOT_SUPPORTED)
+    } else {
+        Ok(())
     }
 }
 
