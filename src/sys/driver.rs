@@ -102,9 +102,10 @@ pub unsafe extern "system" fn driver_entry(
     NdisStatus::SUCCESS
 }
 
-/// `DriverUnload`: it runs once every handle on the control device is
-/// closed. The control device goes, then the filter (NDIS detaches every
-/// module before deregistration returns), then the core's device.
+/// `DriverUnload`: the I/O manager defers it while a handle on the control
+/// device is open, so no IRP is in flight. The control device goes, then
+/// the filter (NDIS detaches every module before deregistration returns),
+/// then the core's device.
 unsafe extern "system" fn driver_unload(_driver: *mut DriverObject) {
     device::deregister();
     let handle = FILTER_DRIVER.swap(ptr::null_mut(), Ordering::AcqRel);
