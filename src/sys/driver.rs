@@ -1,10 +1,12 @@
 //! Driver entry and unload: the extension registers as an NDIS filter
 //! driver, which NDIS then attaches to the Hyper-V switches the INF binds it
-//! to (`FilterMediaTypes = vmnetextension`).
+//! to (`FilterMediaTypes = vmnetextension`), and registers the control
+//! device ovs-vswitchd opens.
 
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
+use super::device;
 use super::filter;
 use super::ndis::ffi::{NdisFDeregisterFilterDriver, NdisFRegisterFilterDriver};
 use super::ndis::types::*;
@@ -54,7 +56,7 @@ fn characteristics() -> NdisFilterDriverCharacteristics {
         // forwards below finds it.
         cancel_oid_request_handler: None,
         device_pnp_event_notify_handler: None,
-        net_pnp_event_handler: None,
+        net_pnp_event_handler: Some(filter::net_pnp_event),
         status_handler: None,
         direct_oid_request_handler: None,
         direct_oid_request_complete_handler: None,
@@ -62,7 +64,8 @@ fn characteristics() -> NdisFilterDriverCharacteristics {
     }
 }
 
-/// `DriverEntry`.
+/// `DriverEntry`: the core's device first (a filter attach, which may come
+/// during registration, uses it), then the filter, then the control device.
 ///
 /// # Safety
 /// Called once by the I/O manager with this driver's object.
@@ -71,8 +74,10 @@ pub unsafe extern "system" fn driver_entry(
     driver: *mut DriverObject,
     _registry_path: *const UnicodeString,
 ) -> NdisStatus {
-    // SAFETY: the driver object is ours to fill in during DriverEntry.
-    unsafe { (*driver).driver_unload = Some(driver_unload) };
+    let status = device::create();
+    if !status.is_success() {
+        return status;
+    }
     let mut characteristics = characteristics();
     let mut handle = ptr::null_mut();
     // SAFETY: all pointers are valid for the call; the name buffers are
@@ -80,18 +85,34 @@ pub unsafe extern "system" fn driver_entry(
     let status = unsafe {
         NdisFRegisterFilterDriver(driver, driver.cast(), &mut characteristics, &mut handle)
     };
-    if status.is_success() {
-        FILTER_DRIVER.store(handle, Ordering::Release);
+    if !status.is_success() {
+        device::destroy();
+        return status;
     }
-    status
+    let status = device::register(handle);
+    if !status.is_success() {
+        // SAFETY: registered just above, deregistered once.
+        unsafe { NdisFDeregisterFilterDriver(handle) };
+        device::destroy();
+        return status;
+    }
+    FILTER_DRIVER.store(handle, Ordering::Release);
+    // SAFETY: the driver object is ours to fill in during DriverEntry.
+    unsafe { (*driver).driver_unload = Some(driver_unload) };
+    NdisStatus::SUCCESS
 }
 
-/// `DriverUnload`: NDIS detaches every module before deregistration returns.
+/// `DriverUnload`: the I/O manager defers it while a handle on the control
+/// device is open, so no IRP is in flight. The control device goes, then
+/// the filter (NDIS detaches every module before deregistration returns),
+/// then the core's device.
 unsafe extern "system" fn driver_unload(_driver: *mut DriverObject) {
+    device::deregister();
     let handle = FILTER_DRIVER.swap(ptr::null_mut(), Ordering::AcqRel);
     if !handle.is_null() {
         // SAFETY: `handle` came from NdisFRegisterFilterDriver and is
         // deregistered once.
         unsafe { NdisFDeregisterFilterDriver(handle) };
     }
+    device::destroy();
 }

@@ -6,15 +6,21 @@
 //! forwarding extension decides destinations; packets leaving it (egress,
 //! NDIS "receives") already carry them. Until a datapath is bound, the
 //! extension adds no destination and passes both directions on unchanged.
+//!
+//! The datapath itself comes and goes with the switch: activated at the
+//! first restart of an active switch or when the switch reports its
+//! activation, torn down at detach (see `hyperv`).
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 
+use super::hyperv;
 use super::ndis::ffi::{
-    NdisFGetOptionalSwitchHandlers, NdisFIndicateReceiveNetBufferLists, NdisFReturnNetBufferLists,
-    NdisFSendNetBufferLists, NdisFSendNetBufferListsComplete, NdisFSetAttributes,
+    NdisFGetOptionalSwitchHandlers, NdisFIndicateReceiveNetBufferLists, NdisFNetPnPEvent,
+    NdisFReturnNetBufferLists, NdisFSendNetBufferLists, NdisFSendNetBufferListsComplete,
+    NdisFSetAttributes,
 };
 use super::ndis::types::*;
 use super::wstr::{ascii_utf16, unicode_string};
@@ -233,18 +239,49 @@ pub unsafe extern "system" fn attach(
 }
 
 /// `FilterDetach`: NDIS calls it once the module is paused, after the last
-/// data-path and OID call.
+/// data-path and OID call. The datapath goes with the switch.
 pub unsafe extern "system" fn detach(_module_context: NdisHandle) {
+    hyperv::deactivate();
     SwitchModule::get().set_state(State::Detached);
 }
 
-/// `FilterRestart`: the data path may flow.
+/// `FilterRestart`: the data path may flow. An active switch not yet
+/// imported is imported first; a failure to learn its state or to import
+/// it fails the restart (the module stays paused).
 pub unsafe extern "system" fn restart(
     _module_context: NdisHandle,
     _parameters: *mut NdisFilterRestartParameters,
 ) -> NdisStatus {
+    if !hyperv::is_active() {
+        let activated = match hyperv::switch_is_active() {
+            Ok(true) => hyperv::activate(),
+            // NetEventSwitchActivate will come.
+            Ok(false) => Ok(()),
+            Err(status) => Err(status),
+        };
+        if activated.is_err() {
+            return NdisStatus::RESOURCES;
+        }
+    }
     SwitchModule::get().set_state(State::Running);
     NdisStatus::SUCCESS
+}
+
+/// `FilterNetPnPEvent`: the switch's activation imports it; every event
+/// then goes on up.
+pub unsafe extern "system" fn net_pnp_event(
+    _module_context: NdisHandle,
+    notification: *mut NetPnpEventNotification,
+) -> NdisStatus {
+    // SAFETY: NDIS passes a valid notification for the call.
+    let event = unsafe { (*notification).net_pnp_event.net_event };
+    if event == NET_EVENT_SWITCH_ACTIVATE {
+        // A failure leaves the switch without a datapath (ovs-vswitchd
+        // sees no switch); the event still goes on.
+        let _ = hyperv::activate();
+    }
+    // SAFETY: passes the caller's notification on, unchanged.
+    unsafe { NdisFNetPnPEvent(SwitchModule::get().ndis_handle(), notification) }
 }
 
 /// `FilterPause`: the module originates no packets, so it has nothing in

@@ -1,13 +1,38 @@
 //! Windows kernel glue (NDIS filter, control device). Only this module may use `unsafe`.
+//!
+//! What runs at which IRQL, and which locks it takes:
+//! - IRP dispatch (`device`): PASSIVE_LEVEL. The core's locks raise to
+//!   DISPATCH_LEVEL while held (`irql`).
+//! - The pended-IRP queue lock (`csq`): a spin lock held at DISPATCH_LEVEL,
+//!   only around the queue's own bookkeeping. It is never held while a lock
+//!   of the core is taken, nor taken while one is held: wakeups are
+//!   completed after the core released its locks, and the CSQ calls
+//!   `complete_canceled_irp` (which calls the core) without it.
+//! - `device::complete_wakeups`: any IRQL up to DISPATCH_LEVEL (the receive
+//!   path, OIDs); takes the queue lock, completes IRPs.
+//! - OID requests (`oid`): up to DISPATCH_LEVEL (switch OIDs come at
+//!   PASSIVE_LEVEL). The port table lock (`hyperv`, a core `Mutex`) is taken
+//!   before the core's locks and never while one is held.
+//! - Interface aliases (netio) are looked up at PASSIVE_LEVEL only, before
+//!   the port table lock is taken; above PASSIVE_LEVEL a physical NIC is
+//!   named by its friendly name.
+//! - Activation (`hyperv::activate`) runs from FilterRestart or the
+//!   NetEventSwitchActivate PnP event, at PASSIVE_LEVEL: it waits for the
+//!   queries it issues.
+//! - `time::now_ms`: any IRQL.
 #![allow(unsafe_code)]
 
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!("the NDIS bindings are laid out and checked for x64 only");
 
+mod csq;
+mod device;
 mod driver;
 mod filter;
+mod hyperv;
 pub(crate) mod irql;
 mod ndis;
 mod oid;
 mod runtime;
+mod time;
 mod wstr;

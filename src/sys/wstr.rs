@@ -31,3 +31,20 @@ pub fn unicode_string<const N: usize>(s: &'static [u16; N]) -> UnicodeString {
         buffer: s.as_ptr().cast_mut(),
     }
 }
+
+/// A `UNICODE_STRING` over a static UTF-16 string whose last unit is a NUL
+/// the length leaves out, for callers that also read the buffer as a C
+/// string (device names, SDDL).
+pub fn unicode_string_nul<const N: usize>(s: &'static [u16; N]) -> UnicodeString {
+    const {
+        assert!(
+            N >= 1 && N * 2 <= u16::MAX as usize,
+            "too long for a UNICODE_STRING"
+        )
+    };
+    UnicodeString {
+        length: ((N - 1) * 2) as u16,
+        maximum_length: (N * 2) as u16,
+        buffer: s.as_ptr().cast_mut(),
+    }
+}

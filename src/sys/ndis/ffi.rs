@@ -74,6 +74,12 @@ unsafe extern "system" {
     ) -> NdisStatus;
     pub fn NdisFreeCloneOidRequest(source_handle: NdisHandle, request: *mut NdisOidRequest);
 
+    /// Passes a PnP event on to the drivers above.
+    pub fn NdisFNetPnPEvent(
+        ndis_filter_handle: NdisHandle,
+        notification: *mut NetPnpEventNotification,
+    ) -> NdisStatus;
+
     // Packets.
     pub fn NdisAllocateNetBufferListPool(
         ndis_handle: NdisHandle,
@@ -154,6 +160,17 @@ unsafe extern "system" {
     /// Dequeues the next IRP matching `peek_context` (null: any), or null.
     pub fn IoCsqRemoveNextIrp(csq: *mut IoCsq, peek_context: *mut c_void) -> *mut Irp;
 
+    // Events, for waiting on a request this driver issued.
+    pub fn KeInitializeEvent(event: *mut KEvent, event_type: u32, state: u8);
+    pub fn KeSetEvent(event: *mut KEvent, increment: i32, wait: u8) -> i32;
+    pub fn KeWaitForSingleObject(
+        object: *mut c_void,
+        wait_reason: u32,
+        wait_mode: i8,
+        alertable: u8,
+        timeout: *mut i64,
+    ) -> NdisStatus;
+
     pub fn MmMapLockedPagesSpecifyCache(
         mdl: *mut Mdl,
         access_mode: i8,
@@ -162,6 +179,22 @@ unsafe extern "system" {
         bug_check_on_failure: u32,
         priority: u32,
     ) -> *mut c_void;
+}
+
+#[link(name = "netio")]
+unsafe extern "system" {
+    /// The interface a `NetCfgInstanceId` names; PASSIVE_LEVEL only.
+    pub fn ConvertInterfaceGuidToLuid(
+        interface_guid: *const Guid,
+        interface_luid: *mut NetLuid,
+    ) -> NdisStatus;
+    /// The interface's alias ("Ethernet 2"), NUL-terminated into
+    /// `length` WCHARs; PASSIVE_LEVEL only.
+    pub fn ConvertInterfaceLuidToAlias(
+        interface_luid: *const NetLuid,
+        interface_alias: *mut u16,
+        length: usize,
+    ) -> NdisStatus;
 }
 
 #[link(name = "hal")]
@@ -197,6 +230,15 @@ pub unsafe fn io_get_current_irp_stack_location(irp: *mut Irp) -> *mut IoStackLo
     // SAFETY: the I/O manager sets Tail.Overlay.CurrentStackLocation before
     // dispatching; the caller guarantees `irp` is live.
     unsafe { (*irp).tail_current_stack_location }
+}
+
+/// `IoMarkIrpPending`.
+///
+/// # Safety
+/// `irp` points to a live IRP dispatched to this driver.
+pub unsafe fn io_mark_irp_pending(irp: *mut Irp) {
+    // SAFETY: our stack location is valid while we own the IRP.
+    unsafe { (*io_get_current_irp_stack_location(irp)).control |= SL_PENDING_RETURNED }
 }
 
 /// `MmGetSystemAddressForMdlSafe`: a system address for the MDL's buffer,

@@ -228,6 +228,34 @@ layouts! {
         reserved: 0x3c,
     }
 
+    // NDIS_SWITCH_PORT_PROPERTY_DELETE_PARAMETERS: MINGW, DOCS.
+    NdisSwitchPortPropertyDeleteParameters = 0x30 / 4 {
+        header: 0x0,
+        flags: 0x4,
+        port_id: 0x8,
+        property_type: 0xc,
+        property_id: 0x10,
+        property_instance_id: 0x20,
+    }
+    // NET_PNP_EVENT, NET_PNP_EVENT_NOTIFICATION revision 1: WDK, MINGW
+    // (ddk/netpnp.h), x64 PDB dumps in the code index (NetPnPEvent at 8,
+    // Flags at 0xA0).
+    NetPnpEvent = 0x98 / 8 {
+        net_event: 0x0,
+        buffer: 0x8,
+        buffer_length: 0x10,
+        ndis_reserved: 0x18,
+        transport_reserved: 0x38,
+        tdi_reserved: 0x58,
+        tdi_client_reserved: 0x78,
+    }
+    NetPnpEventNotification = 0xa8 / 8 {
+        header: 0x0,
+        port_number: 0x4,
+        net_pnp_event: 0x8,
+        flags: 0xa0,
+    }
+
     // NDIS_SWITCH_PORT_DESTINATION: the x64 PDB dump found with the
     // ntdiff/headers `_NDIS_SWITCH_PORT_DESTINATION` type (USHORT bit
     // fields at 0x6, size 8), WDK, DOCS (current).
@@ -432,6 +460,8 @@ layouts! {
         reserve_pointer: 0x38,
     }
     IoCsqIrpContext = 0x18 / 8 { context_type: 0x0, irp: 0x8, csq: 0x10 }
+    // KEVENT: VERG (both builds; a DISPATCHER_HEADER of 0x18 bytes).
+    KEvent = 0x18 / 8 {}
 }
 
 // The NDIS_SIZEOF_* sizes that go into object headers: WDK
@@ -443,4 +473,12 @@ constants! {
     NDIS_SIZEOF_SWITCH_OPTIONAL_HANDLERS_REVISION_1 = 0x70,
     NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 = 0x10,
     NDIS_SIZEOF_DEVICE_OBJECT_ATTRIBUTES_REVISION_1 = 0x38,
+    NDIS_SIZEOF_NDIS_SWITCH_PARAMETERS_REVISION_1 = 0x415,
+    NDIS_SIZEOF_NDIS_SWITCH_PORT_PARAMETERS_REVISION_1 = 0x420,
+    NDIS_SIZEOF_NDIS_SWITCH_PORT_ARRAY_REVISION_1 = 0x14,
+    NDIS_SIZEOF_NDIS_SWITCH_NIC_PARAMETERS_REVISION_1 = 0x89f,
+    NDIS_SIZEOF_NDIS_SWITCH_NIC_ARRAY_REVISION_1 = 0x14,
+    NDIS_SIZEOF_NDIS_SWITCH_NIC_OID_REQUEST_REVISION_1 = 0x20,
+    NDIS_SIZEOF_NDIS_SWITCH_PORT_PROPERTY_PARAMETERS_REVISION_1 = 0x40,
+    NDIS_SIZEOF_NDIS_SWITCH_PORT_PROPERTY_DELETE_PARAMETERS_REVISION_1 = 0x30,
 }

@@ -178,9 +178,36 @@ pub type FilterOidRequestCompleteHandler =
 pub type FilterCancelOidRequestHandler = unsafe extern "system" fn(NdisHandle, *mut c_void);
 /// `FILTER_DEVICE_PNP_EVENT_NOTIFY_HANDLER` (the event is left opaque).
 pub type FilterDevicePnpEventNotifyHandler = unsafe extern "system" fn(NdisHandle, *mut c_void);
-/// `FILTER_NET_PNP_EVENT_HANDLER` (the notification is left opaque).
+/// `FILTER_NET_PNP_EVENT_HANDLER`.
 pub type FilterNetPnpEventHandler =
-    unsafe extern "system" fn(NdisHandle, *mut c_void) -> NdisStatus;
+    unsafe extern "system" fn(NdisHandle, *mut NetPnpEventNotification) -> NdisStatus;
+
+/// `NET_PNP_EVENT_CODE` values the extension acts on.
+pub const NET_EVENT_FILTER_PRE_DETACH: u32 = 15;
+/// The switch finished activating: its ports and NICs can be enumerated.
+pub const NET_EVENT_SWITCH_ACTIVATE: u32 = 17;
+
+/// `NET_PNP_EVENT`.
+#[repr(C)]
+pub struct NetPnpEvent {
+    pub net_event: u32,
+    pub buffer: *mut c_void,
+    pub buffer_length: u32,
+    pub ndis_reserved: [usize; 4],
+    pub transport_reserved: [usize; 4],
+    pub tdi_reserved: [usize; 4],
+    pub tdi_client_reserved: [usize; 4],
+}
+
+/// `NET_PNP_EVENT_NOTIFICATION`, revision 1 (NDIS 6.50 appends switch and
+/// VPort ids after `flags`).
+#[repr(C)]
+pub struct NetPnpEventNotification {
+    pub header: NdisObjectHeader,
+    pub port_number: NdisPortNumber,
+    pub net_pnp_event: NetPnpEvent,
+    pub flags: u32,
+}
 /// `FILTER_STATUS_HANDLER` (the indication is left opaque).
 pub type FilterStatusHandler = unsafe extern "system" fn(NdisHandle, *mut c_void);
 
@@ -374,6 +401,45 @@ pub struct NdisOidRequest {
     pub reserved2: u16,
 }
 
+impl NdisOidRequest {
+    /// A query of `oid` into `buffer` (`length` bytes), as a driver issues
+    /// it: revision 1 header, default port, no timeout.
+    pub const fn query(oid: NdisOid, buffer: *mut c_void, length: u32) -> NdisOidRequest {
+        NdisOidRequest {
+            header: NdisObjectHeader::new(
+                NDIS_OBJECT_TYPE_OID_REQUEST,
+                NDIS_OID_REQUEST_REVISION_1,
+                NDIS_SIZEOF_OID_REQUEST_REVISION_1,
+            ),
+            request_type: NDIS_REQUEST_QUERY_INFORMATION,
+            port_number: 0,
+            timeout: 0,
+            request_id: core::ptr::null_mut(),
+            request_handle: core::ptr::null_mut(),
+            // Written through the largest member so every byte of the
+            // union is set; it reads back as QUERY_INFORMATION.
+            data: OidRequestData {
+                method: OidMethodInformation {
+                    oid,
+                    information_buffer: buffer,
+                    input_buffer_length: length,
+                    output_buffer_length: 0,
+                    method_id: 0,
+                    bytes_written: 0,
+                    bytes_read: 0,
+                    bytes_needed: 0,
+                },
+            },
+            ndis_reserved: [0; 16 * size_of::<usize>()],
+            miniport_reserved: [0; 2 * size_of::<usize>()],
+            source_reserved: [0; 2 * size_of::<usize>()],
+            supported_revision: 0,
+            reserved1: 0,
+            reserved2: 0,
+        }
+    }
+}
+
 // OID_SWITCH_* (ntddndis.h).
 pub const OID_SWITCH_PROPERTY_ADD: NdisOid = 0x0001_0263;
 pub const OID_SWITCH_PROPERTY_UPDATE: NdisOid = 0x0001_0264;
@@ -541,6 +607,40 @@ pub const NDIS_SWITCH_PORT_PROPERTY_TYPE_SECURITY: u32 = 2;
 /// that does not enforce VLAN policy must veto.
 pub const NDIS_SWITCH_PORT_PROPERTY_TYPE_VLAN: u32 = 3;
 pub const NDIS_SWITCH_PORT_PROPERTY_TYPE_PROFILE: u32 = 4;
+
+/// `NDIS_SWITCH_PORT_PROPERTY_DELETE_PARAMETERS`
+/// (`OID_SWITCH_PORT_PROPERTY_DELETE`).
+#[repr(C)]
+pub struct NdisSwitchPortPropertyDeleteParameters {
+    pub header: NdisObjectHeader,
+    pub flags: u32,
+    pub port_id: SwitchPortId,
+    pub property_type: u32,
+    pub property_id: Guid,
+    pub property_instance_id: Guid,
+}
+
+/// `OID_NIC_SWITCH_ALLOCATE_VF`: SR-IOV, refused inside
+/// `OID_SWITCH_NIC_REQUEST`.
+pub const OID_NIC_SWITCH_ALLOCATE_VF: NdisOid = 0x0001_0245;
+
+// NDIS_SIZEOF_*_REVISION_1 of the switch payloads (through the last field).
+pub const NDIS_SIZEOF_NDIS_SWITCH_PARAMETERS_REVISION_1: u16 =
+    (offset_of!(NdisSwitchParameters, is_active) + 1) as u16;
+pub const NDIS_SIZEOF_NDIS_SWITCH_PORT_PARAMETERS_REVISION_1: u16 =
+    (offset_of!(NdisSwitchPortParameters, port_state) + 4) as u16;
+pub const NDIS_SIZEOF_NDIS_SWITCH_PORT_ARRAY_REVISION_1: u16 =
+    (offset_of!(NdisSwitchPortArray, element_size) + 4) as u16;
+pub const NDIS_SIZEOF_NDIS_SWITCH_NIC_PARAMETERS_REVISION_1: u16 =
+    (offset_of!(NdisSwitchNicParameters, vf_assigned) + 1) as u16;
+pub const NDIS_SIZEOF_NDIS_SWITCH_NIC_ARRAY_REVISION_1: u16 =
+    (offset_of!(NdisSwitchNicArray, element_size) + 4) as u16;
+pub const NDIS_SIZEOF_NDIS_SWITCH_NIC_OID_REQUEST_REVISION_1: u16 =
+    size_of::<NdisSwitchNicOidRequest>() as u16;
+pub const NDIS_SIZEOF_NDIS_SWITCH_PORT_PROPERTY_PARAMETERS_REVISION_1: u16 =
+    size_of::<NdisSwitchPortPropertyParameters>() as u16;
+pub const NDIS_SIZEOF_NDIS_SWITCH_PORT_PROPERTY_DELETE_PARAMETERS_REVISION_1: u16 =
+    size_of::<NdisSwitchPortPropertyDeleteParameters>() as u16;
 
 /// `NDIS_SWITCH_PORT_PROPERTY_PARAMETERS`
 /// (`OID_SWITCH_PORT_PROPERTY_ADD/UPDATE`); the property itself starts
@@ -1290,6 +1390,22 @@ pub struct IoCsq {
     pub reserve_pointer: *mut c_void,
 }
 
+impl IoCsq {
+    /// Storage for `IoCsqInitializeEx` to fill.
+    pub const fn new() -> IoCsq {
+        IoCsq {
+            csq_type: 0,
+            csq_insert_irp: core::ptr::null_mut(),
+            csq_remove_irp: None,
+            csq_peek_next_irp: None,
+            csq_acquire_lock: None,
+            csq_release_lock: None,
+            csq_complete_canceled_irp: None,
+            reserve_pointer: core::ptr::null_mut(),
+        }
+    }
+}
+
 /// `IO_CSQ_IRP_CONTEXT`: lets the owner find and remove one queued IRP.
 #[repr(C)]
 pub struct IoCsqIrpContext {
@@ -1301,6 +1417,39 @@ pub struct IoCsqIrpContext {
 // ExAllocatePool2 flags (wdm.h, Windows 10 2004 and later).
 pub const POOL_FLAG_UNINITIALIZED: u64 = 0x0000_0000_0000_0002;
 pub const POOL_FLAG_NON_PAGED: u64 = 0x0000_0000_0000_0040;
+
+/// `KEVENT`: a dispatcher header only the kernel reads; storage for
+/// `KeInitializeEvent`.
+#[repr(C)]
+pub struct KEvent {
+    _header: [u64; 3],
+}
+
+impl KEvent {
+    pub const fn new() -> KEvent {
+        KEvent { _header: [0; 3] }
+    }
+}
+
+/// `NotificationEvent` (`EVENT_TYPE`): stays signalled once set.
+pub const NOTIFICATION_EVENT: u32 = 0;
+/// `Executive` (`KWAIT_REASON`).
+pub const EXECUTIVE: u32 = 0;
+
+/// `NET_LUID`: the 64-bit locally unique id of a network interface.
+pub type NetLuid = u64;
+
+impl Guid {
+    /// A GUID as stored in memory (little-endian fields).
+    pub const fn from_bytes(b: [u8; 16]) -> Guid {
+        Guid {
+            data1: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            data2: u16::from_le_bytes([b[4], b[5]]),
+            data3: u16::from_le_bytes([b[6], b[7]]),
+            data4: [b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]],
+        }
+    }
+}
 
 /// IRQL levels.
 pub const PASSIVE_LEVEL: Kirql = 0;

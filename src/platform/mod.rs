@@ -1,0 +1,12 @@
+//! Platform logic of the Windows driver kept free of `unsafe` and of any
+//! kernel type, so it runs (and is tested) on any host: the control
+//! device's buffer and completion rules, the book of pended requests, the
+//! switch OID payloads and their effect on the switch model, names and time.
+//! `sys` is the thin glue that feeds these from IRPs and NDIS requests.
+
+pub mod hyperv;
+pub mod irp;
+pub mod name;
+pub mod oid;
+pub mod pending;
+pub mod time;

@@ -1,0 +1,150 @@
+//! The switch's ports and NICs reaching the core: the port table the OIDs
+//! update (`platform::hyperv` decides what each does), the interface aliases
+//! physical NICs are named by, and the activation of the datapath once the
+//! switch is active.
+//!
+//! Activation happens once per attach: at the first restart if
+//! `OID_SWITCH_PARAMETERS` says the switch is active, else on
+//! `NetEventSwitchActivate`. It records the ports of `OID_SWITCH_PORT_ARRAY`,
+//! attaches the core's datapath (from then on NIC OIDs reach it) and adds
+//! the NICs of `OID_SWITCH_NIC_ARRAY`, connecting those that are.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use super::device::{complete_wakeups, device};
+use super::ndis::ffi::{ConvertInterfaceGuidToLuid, ConvertInterfaceLuidToAlias, KeGetCurrentIrql};
+use super::ndis::types::*;
+use super::oid;
+use crate::pend::Wakeups;
+use crate::platform::hyperv::{self as model, Ports, alias_wanted, alias_wanted_by, nic_elements};
+use crate::platform::name::NameBuf;
+use crate::platform::oid as payload;
+use crate::status::NtStatus;
+use crate::sync::Mutex;
+
+/// The switch's ports. Lock order: taken before any lock of the core, and
+/// never while one is held.
+static PORTS: Mutex<Ports> = Mutex::new(Ports::new());
+/// The datapath is attached and the switch's ports and NICs imported.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+fn ndis(status: NtStatus) -> NdisStatus {
+    NdisStatus(status.0)
+}
+
+/// The interface alias ("Ethernet 2") of the host interface `guid` names;
+/// `None` above PASSIVE_LEVEL or if the interface has none.
+fn interface_alias(guid: [u8; 16]) -> Option<NameBuf> {
+    // SAFETY: reads the IRQL only.
+    if unsafe { KeGetCurrentIrql() } != PASSIVE_LEVEL {
+        return None;
+    }
+    let guid = Guid::from_bytes(guid);
+    let mut luid: NetLuid = 0;
+    let mut alias = [0u16; IF_MAX_STRING_SIZE + 1];
+    // SAFETY: all pointers are valid for the calls; the alias buffer's
+    // length is given in WCHARs.
+    let found = unsafe {
+        ConvertInterfaceGuidToLuid(&guid, &mut luid).is_success()
+            && ConvertInterfaceLuidToAlias(&luid, alias.as_mut_ptr(), alias.len()).is_success()
+    };
+    if !found {
+        return None;
+    }
+    NameBuf::from_utf16(alias).ok()
+}
+
+/// A set request on its way down: applied to the switch model, or vetoed
+/// with the status to complete it with.
+pub fn before_set(oid: NdisOid, buf: &[u8]) -> Result<(), NdisStatus> {
+    let Some(dev) = device() else { return Ok(()) };
+    // Looked up first: it needs PASSIVE_LEVEL, and the table lock raises.
+    let alias = alias_wanted_by(oid, buf).and_then(interface_alias);
+    let mut wake = Wakeups::new();
+    let verdict = PORTS
+        .lock()
+        .before_set(oid, buf, alias.as_ref(), dev, &mut wake);
+    complete_wakeups(wake);
+    verdict.map_err(ndis)
+}
+
+/// A set request this module passed down completed.
+pub fn after_set(oid: NdisOid, buf: &[u8], ok: bool) {
+    let Some(dev) = device() else { return };
+    let mut wake = Wakeups::new();
+    PORTS.lock().after_set(oid, buf, ok, dev, &mut wake);
+    complete_wakeups(wake);
+}
+
+/// The verdict on an `OID_SWITCH_NIC_REQUEST` carrying a request of type
+/// `kind` for `oid`.
+pub fn nic_request_verdict(kind: u32, oid: NdisOid) -> Result<(), NdisStatus> {
+    model::nic_request_verdict(kind, oid).map_err(ndis)
+}
+
+/// Whether the switch is active (`OID_SWITCH_PARAMETERS`). PASSIVE_LEVEL.
+pub fn switch_is_active() -> Result<bool, NdisStatus> {
+    let answer = oid::query(
+        OID_SWITCH_PARAMETERS,
+        size_of::<NdisSwitchParameters>(),
+        payload::SWITCH_PARAMETERS_SIZE,
+    )?;
+    payload::switch_is_active(&answer).ok_or(NdisStatus::INVALID_DATA)
+}
+
+/// Activates the datapath if it is not yet. PASSIVE_LEVEL.
+pub fn activate() -> Result<(), NdisStatus> {
+    if ACTIVE.swap(true, Ordering::AcqRel) {
+        return Ok(());
+    }
+    let result = import();
+    if result.is_err() {
+        deactivate();
+    }
+    result
+}
+
+fn import() -> Result<(), NdisStatus> {
+    let Some(dev) = device() else {
+        return Err(NdisStatus::FAILURE);
+    };
+    let ports = oid::query(
+        OID_SWITCH_PORT_ARRAY,
+        usize::from(payload::PORT_ARRAY_SIZE),
+        payload::PORT_ARRAY_SIZE,
+    )?;
+    PORTS.lock().import_ports(&ports).map_err(ndis)?;
+    drop(ports);
+    dev.attach();
+    let nics = oid::query(
+        OID_SWITCH_NIC_ARRAY,
+        usize::from(payload::NIC_ARRAY_SIZE),
+        payload::NIC_ARRAY_SIZE,
+    )?;
+    for nic in nic_elements(&nics).ok_or(NdisStatus::INVALID_DATA)? {
+        let alias = alias_wanted(&nic).and_then(interface_alias);
+        let mut wake = Wakeups::new();
+        // A NIC the model refuses stays out of it, as it would had it
+        // arrived by OID; the others still come up.
+        let _ = PORTS.lock().nic_found(&nic, alias.as_ref(), dev, &mut wake);
+        complete_wakeups(wake);
+    }
+    Ok(())
+}
+
+/// The switch goes (detach, or a failed activation): the datapath and
+/// everything it holds, and the port table.
+pub fn deactivate() {
+    ACTIVE.store(false, Ordering::Release);
+    if let Some(dev) = device() {
+        let mut wake = Wakeups::new();
+        dev.detach(&mut wake);
+        complete_wakeups(wake);
+    }
+    PORTS.lock().clear();
+}
+
+/// Whether activation happened (and has not been undone).
+pub fn is_active() -> bool {
+    ACTIVE.load(Ordering::Acquire)
+}
