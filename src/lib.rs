@@ -29,6 +29,7 @@ pub mod ovs;
 pub mod packet;
 pub mod pend;
 pub mod percpu;
+pub mod platform;
 #[cfg(all(feature = "sim", not(windows)))]
 pub mod sim;
 pub mod status;

@@ -11,6 +11,11 @@
 //!   5. `Device::handles` (open handles and dump state; never held while any
 //!      datapath lock is taken)
 //!
+//! Platform locks outside the core (Windows, `sys`): the switch port table
+//! lock (`sys::hyperv`) is taken before lock 1 and never while a core lock is
+//! held; the pended-IRP queue lock (`sys::csq`) is never held together with
+//! a core lock. Wakeups are completed only after every core guard is dropped.
+//!
 //! No lock is held across a call into the platform: pended requests to
 //! complete are collected in `Wakeups` and completed by the caller after
 //! every guard is dropped. On Windows the receive path runs at

@@ -949,7 +949,7 @@ fn vm_nic_lifecycle() {
         s.set(oid::OID_SWITCH_NIC_CREATE, &nic5),
         Err(NtStatus::NOT_SUPPORTED)
     );
-    s.dev.attach();
+    s.dev.attach(1).unwrap();
     assert_eq!(s.set(oid::OID_SWITCH_NIC_CREATE, &nic5), Ok(()));
     assert_eq!(
         s.endpoint(5, 0),
@@ -994,7 +994,7 @@ fn vm_nic_lifecycle() {
 #[test]
 fn creations_are_vetoed_and_undone() {
     let mut s = Switch::new();
-    s.dev.attach();
+    s.dev.attach(1).unwrap();
     let p5 = port(5, 2, "web-1", false);
     assert_eq!(s.set(oid::OID_SWITCH_PORT_CREATE, &p5), Ok(()));
     assert_eq!(
@@ -1083,7 +1083,7 @@ fn creations_are_vetoed_and_undone() {
 #[test]
 fn host_and_physical_nics() {
     let mut s = Switch::new();
-    s.dev.attach();
+    s.dev.attach(1).unwrap();
     let external = |index, friendly| Nic {
         index,
         nic_type: types::NDIS_SWITCH_NIC_TYPE_EXTERNAL,
@@ -1168,7 +1168,7 @@ fn host_and_physical_nics() {
 #[test]
 fn nic_changes_wake_event_readers() {
     let mut s = Switch::new();
-    s.dev.attach();
+    s.dev.attach(1).unwrap();
     s.dev.with_datapath(|dp| {
         let mut q = dp.queues.lock();
         q.events.join(9, group::VPORT).unwrap();
@@ -1211,7 +1211,7 @@ fn activation_imports_ports_and_nics() {
         s.ports.import_ports(&ports[..30]),
         Err(NtStatus::INVALID_PARAMETER)
     );
-    s.dev.attach();
+    s.dev.attach(1).unwrap();
 
     let connected = types::NDIS_SWITCH_NIC_STATE_CONNECTED;
     let nics = [

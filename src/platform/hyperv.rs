@@ -49,7 +49,7 @@ use crate::status::NtStatus;
 use crate::switch::{NicIndex, PortId, PortKind, Veto};
 
 /// `NDIS_STATUS_DATA_NOT_ACCEPTED`: the documented way to veto a creation.
-pub const DATA_NOT_ACCEPTED: NtStatus = NtStatus(0xC000_021B);
+pub const DATA_NOT_ACCEPTED: NtStatus = NtStatus::DATA_NOT_ACCEPTED;
 /// `NDIS_STATUS_FAILURE`.
 pub const FAILURE: NtStatus = NtStatus::UNSUCCESSFUL;
 /// `NDIS_STATUS_RESOURCES`: a transient refusal the switch may retry.

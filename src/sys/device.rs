@@ -28,7 +28,7 @@ use super::ndis::ffi::{
 use super::ndis::types::*;
 use super::wstr::{ascii_utf16, unicode_string_nul};
 use crate::handle::HandleId;
-use crate::ioctl::Device;
+use crate::ioctl::{Device, Io};
 use crate::pend::Wakeups;
 use crate::platform::irp::{self, Buffers, Completion, Output, Request, Tokens};
 use crate::platform::pending::Insert;
@@ -355,7 +355,13 @@ unsafe fn call_core(
             unsafe { slice::from_raw_parts_mut(va.cast::<u8>(), plan.output_len) }
         }
     };
-    Ok(dev.ioctl(id, code, input, output, token, wake))
+    let mut egress = super::egress::Unsent;
+    let mut io = Io {
+        token,
+        now_ms: super::time::now_ms(),
+        egress: &mut egress,
+    };
+    Ok(dev.ioctl(id, code, input, output, &mut io, wake))
 }
 
 unsafe extern "system" fn dispatch_device_control(

@@ -12,7 +12,10 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::device::{complete_wakeups, device};
-use super::ndis::ffi::{ConvertInterfaceGuidToLuid, ConvertInterfaceLuidToAlias, KeGetCurrentIrql};
+use super::ndis::ffi::{
+    ConvertInterfaceGuidToLuid, ConvertInterfaceLuidToAlias, KeGetCurrentIrql,
+    KeQueryActiveProcessorCountEx,
+};
 use super::ndis::types::*;
 use super::oid;
 use crate::pend::Wakeups;
@@ -115,7 +118,10 @@ fn import() -> Result<(), NdisStatus> {
     )?;
     PORTS.lock().import_ports(&ports).map_err(ndis)?;
     drop(ports);
-    dev.attach();
+    // SAFETY: callable at any IRQL <= DISPATCH_LEVEL; reads a count.
+    let cpus = unsafe { KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) };
+    dev.attach(cpus as usize)
+        .map_err(|_| NdisStatus::RESOURCES)?;
     let nics = oid::query(
         OID_SWITCH_NIC_ARRAY,
         usize::from(payload::NIC_ARRAY_SIZE),

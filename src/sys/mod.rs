@@ -28,6 +28,7 @@ compile_error!("the NDIS bindings are laid out and checked for x64 only");
 mod csq;
 mod device;
 mod driver;
+mod egress;
 mod filter;
 mod hyperv;
 pub(crate) mod irql;

@@ -5,10 +5,6 @@ use super::ndis::ffi::KeQueryPerformanceCounter;
 use crate::platform::time::ticks_to_ms;
 
 /// Milliseconds since boot, at any IRQL.
-#[expect(
-    dead_code,
-    reason = "the receive path's clock; flow use times come next"
-)]
 pub fn now_ms() -> u64 {
     let mut frequency = 0;
     // SAFETY: the frequency out-parameter is valid for the call.

@@ -127,6 +127,10 @@ unsafe extern "system" {
 
 #[link(name = "ntoskrnl")]
 unsafe extern "system" {
+    /// Active processors in `group_number` (`ALL_PROCESSOR_GROUPS`: all).
+    pub fn KeQueryActiveProcessorCountEx(group_number: u16) -> u32;
+    /// The current processor's system-wide index (`proc_number` may be null).
+    pub fn KeGetCurrentProcessorNumberEx(proc_number: *mut c_void) -> u32;
     /// Windows 10 2004 and later; zeroes unless `POOL_FLAG_UNINITIALIZED`.
     pub fn ExAllocatePool2(flags: u64, number_of_bytes: usize, tag: u32) -> *mut c_void;
     pub fn ExFreePool(p: *mut c_void);

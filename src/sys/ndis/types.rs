@@ -1451,6 +1451,9 @@ impl Guid {
     }
 }
 
+/// `KeQueryActiveProcessorCountEx` over every processor group.
+pub const ALL_PROCESSOR_GROUPS: u16 = 0xffff;
+
 /// IRQL levels.
 pub const PASSIVE_LEVEL: Kirql = 0;
 pub const APC_LEVEL: Kirql = 1;
