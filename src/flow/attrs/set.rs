@@ -54,6 +54,8 @@ pub(super) fn validate(
         k::TCP => l4(headers, key, IPPROTO_TCP),
         k::UDP => l4(headers, key, IPPROTO_UDP),
         k::SCTP => l4(headers, key, IPPROTO_SCTP),
+        k::ICMP => headers.eth_type == ETH_P_IP && key.ip_proto == IPPROTO_ICMP,
+        k::ICMPV6 => headers.eth_type == ETH_P_IPV6 && key.ip_proto == IPPROTO_ICMPV6,
         // A target marked executed without validation here stays refused.
         _ => return Err(Errno::OpNotSupp),
     };
@@ -283,6 +285,43 @@ mod tests {
                 "{action:02x?}"
             );
         }
+    }
+
+    #[test]
+    fn icmp_type_and_code_on_icmp_flows() {
+        let icmp4 = key_of(
+            &[
+                u32a(k::IN_PORT, 1),
+                eth(),
+                be16a(k::ETHERTYPE, 0x0800),
+                tu::ipv4(1, 0),
+                a(k::ICMP, &[8, 0]),
+            ]
+            .concat(),
+        );
+        let icmp6 = key_of(
+            &[
+                u32a(k::IN_PORT, 1),
+                eth(),
+                be16a(k::ETHERTYPE, 0x86dd),
+                tu::ipv6(58, 0),
+                a(k::ICMPV6, &[128, 0]),
+            ]
+            .concat(),
+        );
+        assert_eq!(validate_actions(&set(a(k::ICMP, &[0, 0])), &icmp4), Ok(()));
+        assert_eq!(
+            validate_actions(&masked(k::ICMPV6, &[129, 0], &[0xff, 0]), &icmp6),
+            Ok(())
+        );
+        assert_eq!(
+            validate_actions(&set(a(k::ICMPV6, &[0, 0])), &icmp4),
+            Err(Errno::Inval)
+        );
+        assert_eq!(
+            validate_actions(&set(a(k::ICMP, &[0, 0])), &icmp6),
+            Err(Errno::Inval)
+        );
     }
 
     #[test]

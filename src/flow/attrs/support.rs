@@ -63,6 +63,10 @@ pub(super) fn set_target(ty: u16) -> Support {
         k::TCP => Executed,
         k::UDP => Executed,
         k::SCTP => Executed,
+        // Linux refuses these; the executor rewrites them with checksums fixed
+        // (as OVS's userspace datapath does), so they are allowed here.
+        k::ICMP => Executed,
+        k::ICMPV6 => Executed,
         k::TUNNEL => NotYet,
         k::MPLS => NotYet,
         k::NSH => NotYet,
