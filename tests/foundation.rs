@@ -142,6 +142,19 @@ fn datapath_lookup_rules() {
             .seq,
         4
     );
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &by_index)));
+    assert_eq!(u32_of(get(&a, 7)), 1024, "the mask cache size");
+    let resize = Req::new(DP, 4, 2, 10, pid)
+        .str(1, "ovs-system")
+        .u32(7, 2048);
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &resize)), &resize),
+        EOPNOTSUPP
+    );
+    let same = Req::new(DP, 4, 2, 11, pid)
+        .str(1, "ovs-system")
+        .u32(7, 1024);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &same)));
     let bad_index = Req::new(DP, 3, 2, 5, pid).dp(7);
     assert_eq!(
         errno(

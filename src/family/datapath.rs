@@ -4,6 +4,7 @@
 use zerocopy::{Immutable, IntoBytes};
 
 use super::{Command, Ctx, DevOp, Fail, Family, Ops, Reply};
+use crate::flow::table::MASK_CACHE_ENTRIES;
 use crate::netlink::{AttrPolicy, Errno, NlBuf, Overflow, parse};
 use crate::ovs::{dp, family as fam};
 use crate::status::NtStatus;
@@ -35,12 +36,15 @@ pub static FAMILY: Family = Family {
 
 const NAME: AttrPolicy = AttrPolicy::string(1, crate::ovs::vport::NAME_MAX);
 
-/// NAME required (NEW and SET), UPCALL_PID and USER_FEATURES optional.
-const CHANGE_POLICY: [AttrPolicy; 6] = [
+/// NAME required (NEW and SET); UPCALL_PID, USER_FEATURES and
+/// MASKS_CACHE_SIZE optional.
+const CHANGE_POLICY: [AttrPolicy; 8] = [
     AttrPolicy::IGNORED,
     NAME,
     AttrPolicy::U32.optional(),
     AttrPolicy::IGNORED,
+    AttrPolicy::IGNORED,
+    AttrPolicy::U32.optional(),
     AttrPolicy::IGNORED,
     AttrPolicy::U32.optional(),
 ];
@@ -96,6 +100,7 @@ fn fill(ctx: &mut Ctx<'_>) -> Result<usize, Overflow> {
     b.put_attr(dp::ATTR_STATS, stats.as_bytes())?;
     b.put_attr(dp::ATTR_MEGAFLOW_STATS, mega.as_bytes())?;
     b.put_u32(dp::ATTR_USER_FEATURES, features)?;
+    b.put_u32(dp::ATTR_MASKS_CACHE_SIZE, MASK_CACHE_ENTRIES as u32)?;
     b.end_msg(m);
     Ok(b.len())
 }
@@ -132,6 +137,13 @@ fn set(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     let a = parse(ctx.msg.attr_bytes(), &CHANGE_POLICY).map_err(|_| INVALID)?;
     if a.str(dp::ATTR_NAME) != Some(dp::NAME) {
         return Err(Errno::NotSupp.into());
+    }
+    // The mask cache has a fixed size: asking for another is refused first,
+    // so a refused SET changes nothing.
+    if a.u32(dp::ATTR_MASKS_CACHE_SIZE)
+        .is_some_and(|n| n as usize != MASK_CACHE_ENTRIES)
+    {
+        return Err(Errno::OpNotSupp.into());
     }
     if let Some(f) = a.u32(dp::ATTR_USER_FEATURES) {
         ctx.dp.set_user_features(f)?;
