@@ -18,6 +18,7 @@ use crate::pend::Wakeups;
 use crate::percpu::Cpu;
 use crate::switch::{NicIndex, NicState, PortId, UNBOUND};
 use crate::upcall::{self, Extra};
+use crate::vport::Vport;
 
 /// Where packets leave the datapath. Implementations only queue: they must
 /// not call back into the core (its read locks are held while they run).
@@ -230,17 +231,23 @@ impl Datapath {
             flows: &flows,
             now_ms,
         };
-        for ((port, nic), pkt) in batch {
-            let Some(ep) = ports.switch.endpoint(port, nic) else {
-                continue;
+        // A chain mostly comes from one port: resolve it once per run.
+        let mut last: Option<((PortId, NicIndex), Option<&Vport>)> = None;
+        for (from, pkt) in batch {
+            let vport = match last {
+                Some((src, v)) if src == from => v,
+                _ => {
+                    let v = ports
+                        .switch
+                        .endpoint(from.0, from.1)
+                        .filter(|ep| ep.state == NicState::Connected && ep.vport != UNBOUND)
+                        .and_then(|ep| ports.vports.get(ep.vport));
+                    last = Some((from, v));
+                    v
+                }
             };
-            if ep.state != NicState::Connected || ep.vport == UNBOUND {
-                continue;
-            }
-            let in_port = ep.vport;
-            let Some(v) = ports.vports.get(in_port) else {
-                continue;
-            };
+            let Some(v) = vport else { continue };
+            let in_port = v.port_no;
             v.stats.rx(ctx.s.cpu, pkt.len());
             ctx.key.reset_metadata(in_port);
             view.pass(ctx, pkt, fx);
