@@ -143,7 +143,19 @@ impl Device {
 
     /// IRP_MJ_CLOSE: the handle and its dump state are freed.
     pub fn close(&self, id: HandleId) {
-        self.handles.lock().close(id);
+        let Some(h) = self.handles.lock().close(id) else {
+            return;
+        };
+        // An IOCTL still running at cleanup may have subscribed afterwards.
+        // Nothing can be pended any more (CLOSE comes after every IRP of the
+        // handle has completed), so dropping its queues wakes nobody.
+        if let Some(dp) = self.switch.read().as_ref() {
+            let mut none = Wakeups::new();
+            let mut q = dp.queues.lock();
+            q.events.remove(h.pid, &mut none);
+            let _ = q.upcalls.unsubscribe(h.pid, &mut none);
+            debug_assert!(none.is_empty());
+        }
     }
 
     /// The platform cancels a pended request; true if it was pended here

@@ -123,3 +123,31 @@ proptest! {
         prop_assert_eq!(dev.live(), LiveCounts::default());
     }
 }
+
+/// A subscription made after cleanup (an IOCTL still running) dies at close.
+#[test]
+fn close_frees_what_cleanup_could_not_see() {
+    let dev = Device::new();
+    dev.attach(1).unwrap();
+    let h = dev.open().unwrap();
+    let mut wake = Wakeups::new();
+    dev.cleanup(h, &mut wake);
+    let mut egress = Count::default();
+    let mut io = Io {
+        token: PendToken(1),
+        now_ms: 0,
+        egress: &mut egress,
+    };
+    let sub = Req::new(0x11, 3, 1, 1, 1).u8(2, 1).u32(3, 1);
+    let join = Req::new(0x11, 2, 1, 2, 1).u32(0, 101).u8(1, 1);
+    for r in [sub, join] {
+        let mut out = [0u8; 64];
+        assert!(matches!(
+            dev.ioctl(h, code::WRITE, &r.bytes(), &mut out, &mut io, &mut wake),
+            Outcome::Done { .. }
+        ));
+    }
+    assert_eq!((dev.live().upcall_queues, dev.live().event_queues), (1, 1));
+    dev.close(h);
+    assert_eq!(dev.live(), LiveCounts::default());
+}
