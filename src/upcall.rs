@@ -12,8 +12,10 @@ use crate::pend::{PendToken, Slot, Wakeups};
 
 /// Most messages one queue holds.
 pub const UPCALL_QUEUE_MAX: usize = 4096;
-/// Most bytes one queue holds.
-pub const UPCALL_QUEUE_MAX_BYTES: usize = 16 << 20;
+/// Most bytes one queue holds (the receive buffer userspace sizes its reads for).
+pub const UPCALL_QUEUE_MAX_BYTES: usize = 4 << 20;
+/// Most bytes all queues together hold, however many handles subscribe.
+pub const UPCALL_TOTAL_MAX_BYTES: usize = 64 << 20;
 
 #[derive(Debug)]
 struct UpcallQueue {
@@ -52,6 +54,8 @@ pub enum Read {
 #[derive(Debug, Default)]
 pub struct UpcallQueues {
     queues: Vec<UpcallQueue>,
+    /// Bytes queued over every queue.
+    total: usize,
 }
 
 impl UpcallQueues {
@@ -91,6 +95,7 @@ impl UpcallQueues {
     pub fn unsubscribe(&mut self, pid: u32, wake: &mut Wakeups) -> Result<(), QueueError> {
         let i = self.find(pid).map_err(|_| QueueError::NotSubscribed)?;
         let mut q = self.queues.remove(i);
+        self.total -= q.bytes;
         q.pending.wake_into(wake);
         Ok(())
     }
@@ -100,6 +105,7 @@ impl UpcallQueues {
             q.pending.wake_into(wake);
         }
         self.queues.clear();
+        self.total = 0;
     }
 
     /// WIN_PEND_PACKET_REQ: `Ok(true)` pended, `Ok(false)` packets are
@@ -129,6 +135,7 @@ impl UpcallQueues {
             Some(_) => {
                 let m = q.items.pop_front().unwrap_or_default();
                 q.bytes -= m.len();
+                self.total -= m.len();
                 Ok(Read::Message(m))
             }
         }
@@ -137,16 +144,20 @@ impl UpcallQueues {
     /// The producer side: queues `msg` for `pid` and wakes its pended
     /// request. On `Err` the message is dropped (the caller counts it).
     pub fn enqueue(&mut self, pid: u32, msg: Vec<u8>, wake: &mut Wakeups) -> Result<(), Drop> {
+        let total = self.total;
         let q = self.get_mut(pid).ok_or(Drop::NoListener)?;
         if q.items.len() >= UPCALL_QUEUE_MAX
             || q.bytes + msg.len() > UPCALL_QUEUE_MAX_BYTES
+            || total + msg.len() > UPCALL_TOTAL_MAX_BYTES
             || q.items.try_reserve(1).is_err()
         {
             return Err(Drop::Full);
         }
-        q.bytes += msg.len();
+        let n = msg.len();
+        q.bytes += n;
         q.items.push_back(msg);
         q.pending.wake_into(wake);
+        self.total += n;
         Ok(())
     }
 
@@ -290,6 +301,35 @@ mod tests {
             u.enqueue(2, std::vec![0; UPCALL_QUEUE_MAX_BYTES + 1], &mut w2),
             Err(Drop::Full)
         );
+    }
+
+    #[test]
+    fn bounded_over_all_queues() {
+        let mut u = UpcallQueues::default();
+        let mut w = Wakeups::new();
+        let mib = 1 << 20;
+        let queues = UPCALL_TOTAL_MAX_BYTES / UPCALL_QUEUE_MAX_BYTES;
+        for pid in 0..=queues as u32 {
+            u.subscribe(pid).unwrap();
+        }
+        for pid in 0..queues as u32 {
+            for _ in 0..UPCALL_QUEUE_MAX_BYTES / mib {
+                u.enqueue(pid, std::vec![0; mib], &mut w).unwrap();
+            }
+        }
+        assert_eq!(
+            u.enqueue(queues as u32, std::vec![0; 1], &mut w),
+            Err(Drop::Full),
+            "the budget is spent"
+        );
+        assert!(matches!(u.read(0, mib), Ok(Read::Message(_))));
+        assert_eq!(
+            u.enqueue(queues as u32, std::vec![0; mib], &mut w),
+            Ok(()),
+            "reading gives it back"
+        );
+        u.unsubscribe(1, &mut w).unwrap();
+        assert_eq!(u.total, UPCALL_TOTAL_MAX_BYTES - UPCALL_QUEUE_MAX_BYTES);
     }
 
     #[test]
