@@ -7,6 +7,7 @@
 pub mod hyperv;
 pub mod irp;
 pub mod name;
+pub mod offload;
 pub mod oid;
 pub mod pending;
 pub mod time;
