@@ -1565,3 +1565,18 @@ mod packet_path {
         }
     }
 }
+
+#[test]
+fn the_external_port_is_known() {
+    let mut s = Switch::new();
+    s.dev.attach(1).unwrap();
+    assert_eq!(s.ports.external_port(), None);
+    let vm = port(5, 2, "web-1", false);
+    let uplink = port(1, 1, "uplink", false);
+    assert_eq!(s.set(oid::OID_SWITCH_PORT_CREATE, &vm), Ok(()));
+    assert_eq!(s.ports.external_port(), None);
+    assert_eq!(s.set(oid::OID_SWITCH_PORT_CREATE, &uplink), Ok(()));
+    assert_eq!(s.ports.external_port(), Some(1));
+    assert_eq!(s.set(oid::OID_SWITCH_PORT_DELETE, &uplink), Ok(()));
+    assert_eq!(s.ports.external_port(), None);
+}
