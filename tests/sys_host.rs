@@ -1286,7 +1286,7 @@ mod packet_path {
     use ovsext::platform::buffer::{self, Pool, Window};
     use ovsext::platform::drain::{Closed, Drain};
     use ovsext::platform::forward::{
-        self, CopyOffload, Direction, Fate, Links, MAX_DESTINATIONS, Placement,
+        self, CopyOffload, Direction, Fate, Links, MAX_DESTINATIONS, Placement, Route,
     };
     use ovsext::platform::offload::{Checksums, Lso, Request};
     use proptest::prelude::*;
@@ -1354,12 +1354,57 @@ mod packet_path {
         assert_eq!(pre.grows, 1);
     }
 
+    /// What one NBL's outputs amount to, as the egress and the batch's
+    /// end decide them: outputs are (whole, tag) of its frame(s).
+    fn outcome(sole: bool, nbl_tag: Option<u16>, outputs: &[(bool, Option<u16>)]) -> Fate {
+        let (mut dests, mut clones, mut copies) = (0, 0, 0);
+        let mut last_clone_tag = None;
+        for &(whole, tag) in outputs {
+            match forward::route(whole, sole, tag, nbl_tag) {
+                Route::Destination => dests += 1,
+                Route::Clone if last_clone_tag == Some(tag) => {}
+                Route::Clone => {
+                    clones += 1;
+                    last_clone_tag = Some(tag);
+                }
+                Route::Copy => copies += 1,
+            }
+        }
+        forward::fate(dests, clones, copies)
+    }
+
     #[test]
     fn fates_of_originals() {
-        assert_eq!(forward::fate(0, 0), Fate::Drop);
-        assert_eq!(forward::fate(2, 0), Fate::Forward);
-        assert_eq!(forward::fate(0, 1), Fate::Hold { plain_clone: false });
-        assert_eq!(forward::fate(1, 3), Fate::Hold { plain_clone: true });
+        assert_eq!(forward::fate(0, 0, 0), Fate::Drop);
+        assert_eq!(forward::fate(0, 0, 1), Fate::Consumed);
+        assert_eq!(forward::fate(2, 0, 0), Fate::Forward);
+        assert_eq!(forward::fate(0, 1, 0), Fate::Hold { plain_clone: false });
+        assert_eq!(forward::fate(1, 3, 0), Fate::Hold { plain_clone: true });
+        // A flow miss, or a drop action: nothing goes out.
+        assert_eq!(outcome(true, None, &[]), Fate::Drop);
+        // Unicast, or flooding, of an untouched frame: the NBL itself goes.
+        assert_eq!(outcome(true, None, &[(true, None); 3]), Fate::Forward);
+        // push_vlan to the uplink and a plain output to a VM port: the VM
+        // port's destination rides a plain clone, the NBL is held.
+        assert_eq!(
+            outcome(true, None, &[(true, Some(10)), (true, None)]),
+            Fate::Hold { plain_clone: true }
+        );
+        // pop_vlan of a tagged frame to two ports: one clone for both.
+        assert_eq!(
+            outcome(true, Some(7), &[(true, None), (true, None)]),
+            Fate::Hold { plain_clone: false }
+        );
+        // A truncated copy (sampling) beside a normal output.
+        assert_eq!(
+            outcome(true, None, &[(false, None), (true, None)]),
+            Fate::Forward
+        );
+        // An NBL of several frames: every output is a copy.
+        assert_eq!(
+            outcome(false, None, &[(true, None), (true, None)]),
+            Fate::Consumed
+        );
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! calls that carry the decisions out.
 //!
 //! - An output of a frame the actions left untouched becomes a destination
-//!   of the NBL it came in (`place`): the switch delivers one NBL to all of
-//!   them. A frame whose out-of-band 802.1Q tag changed goes out in a clone
+//!   of the NBL it came in (`route`, `place`): the switch delivers one NBL
+//!   to all of them. A frame whose out-of-band 802.1Q tag changed goes out in a clone
 //!   of its NBL (same data, its own out-of-band information); a frame whose
 //!   bytes changed goes out in a copy of our own.
 //! - Once every frame of an NBL went through the datapath, the NBL is sent
-//!   on with its destinations, completed back to its source (dropped), or
-//!   held until its clones complete (`fate`).
+//!   on with its destinations, completed back to its source (dropped, or
+//!   consumed by copies), or held until its clones complete (`fate`).
 //! - A copy owes what the sender left to the NIC (`copy_offload`).
 //! - NBLs go to NDIS in runs (`runs`): completions grouped by source port,
 //!   so the single-source flag is only ever claimed for a run that has one
@@ -55,6 +55,29 @@ pub fn place(destinations: u32, available: u16) -> Placement {
     }
 }
 
+/// How one output of a frame the switch gave us leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A destination on the frame's own NBL.
+    Destination,
+    /// A destination on a clone of the NBL carrying the frame's
+    /// out-of-band tag.
+    Clone,
+    /// A copy of ours with one destination.
+    Copy,
+}
+
+/// The route of an output: `whole` (neither end of the frame was cut),
+/// `sole` (the frame is its NBL's only one), its tag and its NBL's tag.
+/// A destination applies to every frame of an NBL, with the NBL's tag.
+pub fn route(whole: bool, sole: bool, tag: Option<u16>, nbl_tag: Option<u16>) -> Route {
+    match (whole && sole, tag == nbl_tag) {
+        (false, _) => Route::Copy,
+        (true, true) => Route::Destination,
+        (true, false) => Route::Clone,
+    }
+}
+
 /// What happens to an NBL the switch gave us once its frames went through
 /// the datapath.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,15 +86,20 @@ pub enum Fate {
     Forward,
     /// Nothing goes out: completed back to its source, reported as dropped.
     Drop,
+    /// Its frames went out in copies of ours only: completed back to its
+    /// source (not a drop).
+    Consumed,
     /// Clones of it are out: it is completed when the last one comes back.
     /// With `plain_clone`, its own destinations go out in one more clone
     /// (an NBL that is held cannot be sent itself).
     Hold { plain_clone: bool },
 }
 
-/// The fate of an NBL with `destinations` on it and `clones` made of it.
-pub fn fate(destinations: u32, clones: u32) -> Fate {
+/// The fate of an NBL with `destinations` on it, `clones` made of it and
+/// `copies` of its frames sent.
+pub fn fate(destinations: u32, clones: u32, copies: u32) -> Fate {
     match (destinations, clones) {
+        (0, 0) if copies > 0 => Fate::Consumed,
         (0, 0) => Fate::Drop,
         (_, 0) => Fate::Forward,
         (d, _) => Fate::Hold { plain_clone: d > 0 },
@@ -184,9 +212,18 @@ mod tests {
 
     #[test]
     fn fates() {
-        assert_eq!(fate(0, 0), Fate::Drop);
-        assert_eq!(fate(3, 0), Fate::Forward);
-        assert_eq!(fate(0, 2), Fate::Hold { plain_clone: false });
-        assert_eq!(fate(1, 1), Fate::Hold { plain_clone: true });
+        assert_eq!(fate(0, 0, 0), Fate::Drop);
+        assert_eq!(fate(0, 0, 2), Fate::Consumed);
+        assert_eq!(fate(3, 0, 1), Fate::Forward);
+        assert_eq!(fate(0, 2, 0), Fate::Hold { plain_clone: false });
+        assert_eq!(fate(1, 1, 5), Fate::Hold { plain_clone: true });
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route(true, true, Some(5), Some(5)), Route::Destination);
+        assert_eq!(route(true, true, None, Some(5)), Route::Clone);
+        assert_eq!(route(true, false, Some(5), Some(5)), Route::Copy);
+        assert_eq!(route(false, true, None, None), Route::Copy);
     }
 }

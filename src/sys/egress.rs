@@ -35,7 +35,7 @@ use super::path::{self, DRAIN, DROPS};
 use crate::datapath::receive::Egress;
 use crate::packet::{OwnedPacket, Packet};
 use crate::platform::buffer::{Window, pool_for};
-use crate::platform::forward::{self, CopyOffload, Links};
+use crate::platform::forward::{self, CopyOffload, Links, Route};
 use crate::platform::offload::{Lso, Request, Segments, complete_checksums};
 use crate::switch::{NicIndex, PortId};
 
@@ -62,21 +62,21 @@ impl Batch<'_> {
             path::count(&DROPS.stale);
             return;
         };
-        if !v.whole || !item.sole() {
-            match packet::copy_view(self.lane, &v) {
+        match forward::route(v.whole, item.sole(), v.tag, item.tag()) {
+            Route::Copy => match packet::copy_view(self.lane, &v) {
                 Some(own) => self.copy(own, port, nic),
                 None => path::count(&DROPS.no_resources),
+            },
+            Route::Destination => {
+                // SAFETY: the NBL is the lane's current one, held until the
+                // batch decided on it; `dests` counts what we put on it.
+                if unsafe { self.nbls.add_destination(nbl, item.dests.get(), port, nic) } {
+                    item.dests.set(item.dests.get() + 1);
+                } else {
+                    path::count(&DROPS.no_resources);
+                }
             }
-        } else if v.tag == item.tag() {
-            // SAFETY: the NBL is the lane's current one, held until the
-            // batch decided on it; `dests` counts what we put on it.
-            if unsafe { self.nbls.add_destination(nbl, item.dests.get(), port, nic) } {
-                item.dests.set(item.dests.get() + 1);
-            } else {
-                path::count(&DROPS.no_resources);
-            }
-        } else {
-            self.clone(nbl, v.tag, port, nic);
+            Route::Clone => self.clone(nbl, v.tag, port, nic),
         }
     }
 

@@ -228,15 +228,14 @@ fn finalize(lane: &Lane, nbls: &Nbls) {
     // SAFETY: `nbl` is held by us until it is sent or completed from the
     // lists; the clones are ours and not sent yet.
     unsafe {
-        match forward::fate(item.dests.get(), item.clones.get()) {
+        match forward::fate(item.dests.get(), item.clones.get(), item.copies.get()) {
             Fate::Forward => out.forward.push(nbl),
-            Fate::Drop => {
+            Fate::Drop | Fate::Consumed => {
                 (*nbl).status = NdisStatus::SUCCESS;
                 complete_large_send(nbl, item.lso_sent.get());
-                if item.copies.get() > 0 {
-                    out.consumed.push(nbl);
-                } else {
-                    out.dropped.push(nbl);
+                match item.copies.get() {
+                    0 => out.dropped.push(nbl),
+                    _ => out.consumed.push(nbl),
                 }
             }
             Fate::Hold { plain_clone } => {
