@@ -1,8 +1,10 @@
 //! Host checks of what the Windows glue decides: the IOCTL buffer rules, the
 //! book of pended IRPs under racing wakeups, cancels and cleanups, the
 //! switch OID payloads (fixtures laid out with the offsets of the driver's
-//! own bindings, `src/sys/ndis/types.rs`), and the switch model those OIDs
-//! drive through a real `Device`.
+//! own bindings, `src/sys/ndis/types.rs`), the switch model those OIDs
+//! drive through a real `Device`, and the packet path's decisions
+//! (destinations, fates of NBLs, offloads of copies, completion runs by
+//! source, buffers, the pause drain under racing threads).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::mem::{offset_of, size_of};

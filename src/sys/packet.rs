@@ -177,10 +177,7 @@ impl NblPacket {
     /// Makes the frame a copy of ours (if it is not one yet).
     fn own(&mut self) -> Option<&mut Own> {
         if let Frame::View(v) = self.frame {
-            let item = &self.lane().item;
-            let nbl = item.current(v.frame_no)?;
-            let own = Own::copy_of(self.view_bytes(&v), nbl, v.tag, !v.whole, item.direction())?;
-            self.frame = Frame::Own(own);
+            self.frame = Frame::Own(copy_view(self.lane(), &v)?);
         }
         match &mut self.frame {
             Frame::Own(o) => Some(o),
