@@ -29,7 +29,7 @@ use crate::switch::{NicIndex, PortId};
 
 /// Bytes of context data in NBLs of ours (a multiple of
 /// `MEMORY_ALLOCATION_ALIGNMENT`).
-const CONTEXT_SIZE: u16 = 32;
+const CONTEXT_SIZE: u16 = 48;
 const _: () = assert!(size_of::<Context>() <= CONTEXT_SIZE as usize);
 /// Pool tags ("OVSs", "OVSl", "OVSc", "OVSx" in pool dumps).
 const SMALL_TAG: u32 = u32::from_le_bytes(*b"OVSs");
@@ -61,6 +61,9 @@ pub struct Context {
     /// Leader: the large-send slot of the last clone to come back (what
     /// the NIC reported), for the parent's completion.
     pub lso_done: AtomicU32,
+    /// Copy: the data offset its NET_BUFFER had when NDIS handed it over,
+    /// restored before it goes back to the pool.
+    pristine: AtomicU32,
 }
 
 impl Context {
@@ -267,6 +270,7 @@ impl Nbls {
                 leader: AtomicPtr::new(nbl),
                 pending: AtomicU32::new(0),
                 lso_done: AtomicU32::new(0),
+                pristine: AtomicU32::new(0),
             });
         }
     }
@@ -287,20 +291,49 @@ impl Nbls {
         let base = unsafe {
             (*n).source_handle = self.filter;
             self.init_context(n, Kind::Copy, ptr::null_mut());
+            let nb = (*n).first_net_buffer;
+            if let (false, Some(ctx)) = (nb.is_null(), self.context(n)) {
+                ctx.pristine
+                    .store((*nb).header.data_offset, Ordering::Relaxed);
+            }
             claim_data(n, cap)
         };
-        let Some(base) = base else {
-            // SAFETY: never handed out, no forwarding context yet.
-            unsafe { release_data(n, cap) };
-            return None;
-        };
         // SAFETY: the NBL is ours and has no forwarding context yet.
-        if !unsafe { (self.handlers.allocate_context)(self.switch, n) }.is_success() {
-            // SAFETY: as above.
-            unsafe { release_data(n, cap) };
-            return None;
+        let ready = base.is_some()
+            && unsafe { (self.handlers.allocate_context)(self.switch, n) }.is_success();
+        match base {
+            Some(base) if ready => Some(Buf { nbl, base, cap }),
+            _ => {
+                // SAFETY: never handed out, no forwarding context.
+                unsafe { self.release_data(n, cap) };
+                None
+            }
         }
-        Some(Buf { nbl, base, cap })
+    }
+
+    /// Puts a data-pool NBL's NET_BUFFER back the way NDIS handed it over
+    /// and frees the NBL.
+    ///
+    /// # Safety
+    /// `nbl` is a data-pool NBL of ours of `cap` bytes, without a
+    /// forwarding context, not out and not used again.
+    unsafe fn release_data(&self, nbl: *mut NetBufferList, cap: usize) {
+        // SAFETY: as the caller guarantees; moving the data start within
+        // the one MDL neither allocates nor frees.
+        unsafe {
+            let nb = (*nbl).first_net_buffer;
+            if let (false, Some(ctx)) = (nb.is_null(), self.context(nbl)) {
+                let pristine = ctx.pristine.load(Ordering::Relaxed);
+                let now = (*nb).header.data_offset;
+                (*nb).header.data_length = cap.saturating_sub(now as usize);
+                if now < pristine {
+                    NdisAdvanceNetBufferDataStart(nb, pristine - now, 0, ptr::null_mut());
+                } else if now > pristine {
+                    let _ = NdisRetreatNetBufferDataStart(nb, now - pristine, 0, ptr::null_mut());
+                }
+            }
+            NdisFreeNetBufferList(nbl);
+        }
     }
 
     /// The data size of the pool a buffer of ours came from.
@@ -326,7 +359,7 @@ impl Nbls {
         unsafe {
             let cap = self.cap_of(nbl);
             (self.handlers.free_context)(self.switch, nbl);
-            release_data(nbl, cap);
+            self.release_data(nbl, cap);
         }
     }
 
@@ -567,53 +600,41 @@ impl Drop for Nbls {
     }
 }
 
-/// Moves the data start of a fresh data-pool NBL (at the end of its `cap`
-/// bytes) to the start, so all `cap` bytes are in use; their address.
+/// Makes all `cap` bytes of a fresh data-pool NBL's one MDL the NBL's data
+/// (NDIS hands it over with the data start somewhere in them: the bytes in
+/// front are unused); their address. Nothing is allocated: the data start
+/// only moves back over unused bytes of the MDL.
 ///
 /// # Safety
 /// `nbl` was just allocated from a data pool of `cap` bytes.
 unsafe fn claim_data(nbl: *mut NetBufferList, cap: usize) -> Option<NonNull<u8>> {
-    // SAFETY: the NBL and its one NET_BUFFER are ours; the pool's one MDL
-    // maps nonpaged pool, so mapping it cannot fail for want of PTEs.
+    // SAFETY: the NBL and its one NET_BUFFER are ours; the pool's MDL maps
+    // nonpaged pool, so mapping it cannot fail for want of PTEs.
     unsafe {
         let nb = (*nbl).first_net_buffer;
-        if nb.is_null()
-            || !NdisRetreatNetBufferDataStart(nb, cap as u32, 0, ptr::null_mut()).is_success()
-            || (*nb).header.data_length() as usize != cap
+        if nb.is_null() {
+            return None;
+        }
+        let unused = (*nb).header.data_offset;
+        if unused > 0 && !NdisRetreatNetBufferDataStart(nb, unused, 0, ptr::null_mut()).is_success()
         {
             return None;
         }
-        let va = mm_get_system_address_for_mdl_safe(
-            (*nb).header.current_mdl,
-            NORMAL_PAGE_PRIORITY | MDL_MAPPING_NO_EXECUTE,
-        );
+        let mdl = (*nb).header.current_mdl;
+        let at = (*nb).header.current_mdl_offset as usize;
+        let whole = !mdl.is_null()
+            && (*nb).header.data_offset == 0
+            && (*nb).header.data_length() as usize == cap
+            && ((*mdl).byte_count as usize).saturating_sub(at) >= cap;
+        if !whole {
+            return None;
+        }
+        let va =
+            mm_get_system_address_for_mdl_safe(mdl, NORMAL_PAGE_PRIORITY | MDL_MAPPING_NO_EXECUTE);
         if va.is_null() {
             return None;
         }
-        NonNull::new(
-            va.cast::<u8>()
-                .wrapping_add((*nb).header.current_mdl_offset as usize),
-        )
-    }
-}
-
-/// Puts a data-pool NBL's NET_BUFFER back the way NDIS handed it over
-/// (data start at the end, nothing in use) and frees the NBL.
-///
-/// # Safety
-/// `nbl` is a data-pool NBL of ours of `cap` bytes, without a forwarding
-/// context, not out and not used again.
-unsafe fn release_data(nbl: *mut NetBufferList, cap: usize) {
-    // SAFETY: as the caller guarantees.
-    unsafe {
-        let nb = (*nbl).first_net_buffer;
-        if !nb.is_null() {
-            let offset = (*nb).header.data_offset as usize;
-            let rest = cap.saturating_sub(offset);
-            (*nb).header.data_length = rest;
-            NdisAdvanceNetBufferDataStart(nb, rest as u32, 0, ptr::null_mut());
-        }
-        NdisFreeNetBufferList(nbl);
+        NonNull::new(va.cast::<u8>().wrapping_add(at))
     }
 }
 
