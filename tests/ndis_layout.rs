@@ -61,6 +61,11 @@ fn forwarding_detail_bits() {
 
     let zero = SwitchForwardingDetail(0);
     assert!(!zero.native_forwarding_required() && !zero.is_packet_data_safe());
+    let safe = SwitchForwardingDetail(0x0000_00ff_beef_0002).with_packet_data_safe();
+    assert!(safe.is_packet_data_safe());
+    assert_eq!(safe.source_port_id(), 0xBEEF);
+    assert_eq!(safe.source_nic_index(), 0xff);
+    assert_eq!(safe.num_available_destinations(), 2);
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! Host checks of what the Windows glue decides: the IOCTL buffer rules, the
 //! book of pended IRPs under racing wakeups, cancels and cleanups, the
 //! switch OID payloads (fixtures laid out with the offsets of the driver's
-//! own bindings, `src/sys/ndis/types.rs`), and the switch model those OIDs
-//! drive through a real `Device`.
+//! own bindings, `src/sys/ndis/types.rs`), the switch model those OIDs
+//! drive through a real `Device`, and the packet path's decisions
+//! (destinations, fates of NBLs, offloads of copies, completion runs by
+//! source, buffers, the pause drain under racing threads).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::mem::{offset_of, size_of};
@@ -1274,4 +1276,354 @@ fn issued_queries_announce_revision_1() {
     assert_eq!(r.header.size, types::NDIS_SIZEOF_OID_REQUEST_REVISION_1);
     assert_eq!(r.request_type, types::NDIS_REQUEST_QUERY_INFORMATION);
     assert!(r.source_reserved.iter().all(|b| *b == 0));
+}
+
+// ---------------------------------------------------------------------------
+// Packet path: destinations, fates, copies' offloads, runs, the pause drain.
+
+mod packet_path {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use ovsext::platform::buffer::{self, Pool, Window};
+    use ovsext::platform::drain::{Closed, Drain};
+    use ovsext::platform::forward::{
+        self, CopyOffload, Direction, Fate, Links, MAX_DESTINATIONS, Placement, Route,
+    };
+    use ovsext::platform::offload::{Checksums, Lso, Request};
+    use proptest::prelude::*;
+
+    /// An NBL's forwarding context as NDIS keeps it: committed destinations
+    /// and free slots after them.
+    #[derive(Default)]
+    struct Dests {
+        slots: Vec<Option<u32>>,
+        committed: u32,
+        grows: usize,
+    }
+
+    impl Dests {
+        fn available(&self) -> u16 {
+            (self.slots.len() as u32 - self.committed) as u16
+        }
+
+        /// Applies one `place` decision the way the glue does.
+        fn add(&mut self, port: u32) -> bool {
+            match forward::place(self.committed, self.available()) {
+                Placement::Add => {
+                    assert_eq!(self.committed, 0);
+                    self.slots.push(Some(port));
+                }
+                Placement::Write { at } => {
+                    assert_eq!(at, self.committed);
+                    self.slots[at as usize] = Some(port);
+                }
+                Placement::Grow { by, at } => {
+                    assert_eq!(self.available(), 0);
+                    self.grows += 1;
+                    self.slots.extend(std::iter::repeat_n(None, by as usize));
+                    self.slots[at as usize] = Some(port);
+                }
+                Placement::Full => return false,
+            }
+            self.committed += 1;
+            true
+        }
+    }
+
+    #[test]
+    fn destinations_are_placed_in_order_with_few_growths() {
+        let mut d = Dests::default();
+        for p in 0..1000 {
+            assert!(d.add(p));
+        }
+        let placed: Vec<u32> = d.slots.iter().take(1000).map(|s| s.unwrap()).collect();
+        assert_eq!(placed, (0..1000).collect::<Vec<_>>());
+        assert!(d.grows <= 10, "{} growths", d.grows);
+        for p in 1000..MAX_DESTINATIONS {
+            assert!(d.add(p));
+        }
+        assert!(!d.add(0));
+        assert_eq!(d.slots.len(), MAX_DESTINATIONS as usize);
+        // The switch may hand over an NBL with free slots already.
+        let mut pre = Dests {
+            slots: vec![None; 3],
+            ..Dests::default()
+        };
+        for p in 0..5 {
+            assert!(pre.add(p));
+        }
+        assert_eq!(pre.grows, 1);
+    }
+
+    /// What one NBL's outputs amount to, as the egress and the batch's
+    /// end decide them: outputs are (whole, tag) of its frame(s).
+    fn outcome(sole: bool, nbl_tag: Option<u16>, outputs: &[(bool, Option<u16>)]) -> Fate {
+        let (mut dests, mut clones, mut copies) = (0, 0, 0);
+        let mut last_clone_tag = None;
+        for &(whole, tag) in outputs {
+            match forward::route(whole, sole, tag, nbl_tag) {
+                Route::Destination => dests += 1,
+                Route::Clone if last_clone_tag == Some(tag) => {}
+                Route::Clone => {
+                    clones += 1;
+                    last_clone_tag = Some(tag);
+                }
+                Route::Copy => copies += 1,
+            }
+        }
+        forward::fate(dests, clones, copies)
+    }
+
+    #[test]
+    fn fates_of_originals() {
+        assert_eq!(forward::fate(0, 0, 0), Fate::Drop);
+        assert_eq!(forward::fate(0, 0, 1), Fate::Consumed);
+        assert_eq!(forward::fate(2, 0, 0), Fate::Forward);
+        assert_eq!(forward::fate(0, 1, 0), Fate::Hold { plain_clone: false });
+        assert_eq!(forward::fate(1, 3, 0), Fate::Hold { plain_clone: true });
+        // A flow miss, or a drop action: nothing goes out.
+        assert_eq!(outcome(true, None, &[]), Fate::Drop);
+        // Unicast, or flooding, of an untouched frame: the NBL itself goes.
+        assert_eq!(outcome(true, None, &[(true, None); 3]), Fate::Forward);
+        // push_vlan to the uplink and a plain output to a VM port: the VM
+        // port's destination rides a plain clone, the NBL is held.
+        assert_eq!(
+            outcome(true, None, &[(true, Some(10)), (true, None)]),
+            Fate::Hold { plain_clone: true }
+        );
+        // pop_vlan of a tagged frame to two ports: one clone for both.
+        assert_eq!(
+            outcome(true, Some(7), &[(true, None), (true, None)]),
+            Fate::Hold { plain_clone: false }
+        );
+        // A truncated copy (sampling) beside a normal output.
+        assert_eq!(
+            outcome(true, None, &[(false, None), (true, None)]),
+            Fate::Forward
+        );
+        // An NBL of several frames: every output is a copy.
+        assert_eq!(
+            outcome(false, None, &[(true, None), (true, None)]),
+            Fate::Consumed
+        );
+    }
+
+    #[test]
+    fn copies_do_in_software_only_what_a_rewrite_invalidated() {
+        let csum = Checksums {
+            ip: true,
+            tcp: true,
+            udp: false,
+        };
+        let lso = Lso {
+            mss: 1460,
+            v2: true,
+        };
+        let both = Request {
+            checksums: csum,
+            lso: Some(lso),
+        };
+        let only_csum = Request {
+            checksums: csum,
+            lso: None,
+        };
+        use CopyOffload::*;
+        use Direction::*;
+        assert_eq!(forward::copy_offload(Transmit, both, true), Segment(lso));
+        assert_eq!(
+            forward::copy_offload(Transmit, only_csum, true),
+            Complete(csum)
+        );
+        assert_eq!(forward::copy_offload(Transmit, Request::NONE, true), Keep);
+        assert_eq!(forward::copy_offload(Transmit, both, false), Keep);
+        assert_eq!(forward::copy_offload(Receive, both, true), Keep);
+        assert_eq!(forward::copy_offload(Receive, only_csum, false), Keep);
+    }
+
+    /// NBLs as a vector of links, keyed by source port (`None`: unknown).
+    struct Chain {
+        next: Vec<Option<usize>>,
+        key: Vec<Option<u32>>,
+    }
+
+    impl Links for Chain {
+        type Node = usize;
+        fn next(&self, n: usize) -> Option<usize> {
+            self.next[n]
+        }
+        fn set_next(&mut self, n: usize, next: Option<usize>) {
+            self.next[n] = next;
+        }
+    }
+
+    fn chain(keys: &[Option<u32>]) -> Chain {
+        Chain {
+            next: (0..keys.len())
+                .map(|i| (i + 1 < keys.len()).then_some(i + 1))
+                .collect(),
+            key: keys.to_vec(),
+        }
+    }
+
+    /// The runs as (nodes walked from each run's head, key).
+    fn cut(keys: &[Option<u32>]) -> Vec<(Vec<usize>, Option<u32>)> {
+        let mut c = chain(keys);
+        let mut out = Vec::new();
+        let head = (!keys.is_empty()).then_some(0);
+        forward::runs(
+            &mut c,
+            head,
+            |c, n| c.key[n],
+            |c, first, count, k| {
+                let mut nodes = vec![first];
+                while let Some(n) = c.next(*nodes.last().unwrap()) {
+                    nodes.push(n);
+                }
+                assert_eq!(nodes.len(), count);
+                out.push((nodes, k));
+            },
+        );
+        out
+    }
+
+    #[test]
+    fn completions_are_grouped_by_source() {
+        // The single-source flag must never cover NBLs of two ports
+        // (hcsshim#1056): 5,5 | 7 | 5 | ? | ? | 9,9.
+        let keys = [
+            Some(5),
+            Some(5),
+            Some(7),
+            Some(5),
+            None,
+            None,
+            Some(9),
+            Some(9),
+        ];
+        let runs = cut(&keys);
+        let expect: Vec<(Vec<usize>, Option<u32>)> = vec![
+            (vec![0, 1], Some(5)),
+            (vec![2], Some(7)),
+            (vec![3], Some(5)),
+            (vec![4], None),
+            (vec![5], None),
+            (vec![6, 7], Some(9)),
+        ];
+        assert_eq!(runs, expect);
+        assert!(cut(&[]).is_empty());
+        assert_eq!(cut(&[Some(1)]), vec![(vec![0], Some(1))]);
+    }
+
+    proptest! {
+        #[test]
+        fn runs_partition_the_chain(keys in proptest::collection::vec(
+            proptest::option::weighted(0.8, 0u32..3), 0..40)) {
+            let runs = cut(&keys);
+            let order: Vec<usize> = runs.iter().flat_map(|(n, _)| n.clone()).collect();
+            prop_assert_eq!(order, (0..keys.len()).collect::<Vec<_>>());
+            for (nodes, k) in &runs {
+                prop_assert!(nodes.iter().all(|&n| keys[n] == *k));
+                prop_assert!(k.is_some() || nodes.len() == 1);
+            }
+            for w in runs.windows(2) {
+                prop_assert!(w[0].1.is_none() || w[0].1 != w[1].1);
+            }
+        }
+
+        #[test]
+        fn windows_stay_in_their_buffer(
+            len in 0usize..3000,
+            ops in proptest::collection::vec((0u8..3, 0usize..200), 0..30),
+        ) {
+            let Some(pool) = buffer::pool_for(len) else { return Ok(()) };
+            let mut w = Window::new(pool.data_size(), len).unwrap();
+            for (op, n) in ops {
+                let before = w;
+                match op {
+                    0 => if !w.push_front(n) { prop_assert_eq!(w, before) },
+                    1 => if !w.pull_front(n) { prop_assert_eq!(w, before) },
+                    _ => w.truncate(n),
+                }
+                prop_assert!(w.range().end <= pool.data_size());
+                prop_assert_eq!(w.range().len(), w.len());
+            }
+        }
+    }
+
+    #[test]
+    fn frames_go_to_the_smallest_pool_that_holds_them() {
+        assert_eq!(buffer::pool_for(1514), Some(Pool::Small));
+        assert_eq!(buffer::pool_for(9014), Some(Pool::Large));
+        assert_eq!(buffer::pool_for(65535 + 18), Some(Pool::Large));
+        assert_eq!(buffer::pool_for(buffer::MAX_FRAME + 1), None);
+        assert!(buffer::readable_in_place(false, 200, 60));
+        assert!(!buffer::readable_in_place(false, 200, 1514));
+    }
+
+    #[test]
+    fn a_pause_waits_for_every_reference_and_is_woken_once() {
+        for round in 0..200 {
+            let d = Arc::new(Drain::new());
+            d.open();
+            let stop = Arc::new(AtomicBool::new(false));
+            let wakes = Arc::new(AtomicUsize::new(0));
+            let admitted_after_close = Arc::new(AtomicUsize::new(0));
+            let closed = Arc::new(AtomicBool::new(false));
+            let workers: Vec<_> = (0..3)
+                .map(|t| {
+                    let (d, stop, wakes) = (d.clone(), stop.clone(), wakes.clone());
+                    let (late, closed) = (admitted_after_close.clone(), closed.clone());
+                    std::thread::spawn(move || {
+                        while !stop.load(Ordering::Relaxed) {
+                            let was_closed = closed.load(Ordering::SeqCst);
+                            if !d.enter() {
+                                continue;
+                            }
+                            if was_closed {
+                                late.fetch_add(1, Ordering::Relaxed);
+                            }
+                            // A handler that sends some NBLs of its own.
+                            let sent = (round + t) % 3;
+                            for _ in 0..sent {
+                                d.hold();
+                            }
+                            for _ in 0..=sent {
+                                if d.leave() {
+                                    wakes.fetch_add(1, Ordering::SeqCst);
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            std::thread::yield_now();
+            let verdict = d.close();
+            closed.store(true, Ordering::SeqCst);
+            stop.store(true, Ordering::Relaxed);
+            for w in workers {
+                w.join().unwrap();
+            }
+            assert_eq!(d.count(), 0);
+            assert_eq!(admitted_after_close.load(Ordering::Relaxed), 0);
+            let expect = usize::from(verdict == Closed::Wait);
+            assert_eq!(wakes.load(Ordering::SeqCst), expect, "round {round}");
+            assert!(!d.enter());
+        }
+    }
+}
+
+#[test]
+fn the_external_port_is_known() {
+    let mut s = Switch::new();
+    s.dev.attach(1).unwrap();
+    assert_eq!(s.ports.external_port(), None);
+    let vm = port(5, 2, "web-1", false);
+    let uplink = port(1, 1, "uplink", false);
+    assert_eq!(s.set(oid::OID_SWITCH_PORT_CREATE, &vm), Ok(()));
+    assert_eq!(s.ports.external_port(), None);
+    assert_eq!(s.set(oid::OID_SWITCH_PORT_CREATE, &uplink), Ok(()));
+    assert_eq!(s.ports.external_port(), Some(1));
+    assert_eq!(s.set(oid::OID_SWITCH_PORT_DELETE, &uplink), Ok(()));
+    assert_eq!(s.ports.external_port(), None);
 }

@@ -105,6 +105,9 @@ struct Port {
     id: PortId,
     /// `None` when the friendly name has no UTF-8 form within `NAME_MAX`.
     name: Option<NameBuf>,
+    /// The external port: frames from it carry what the physical NIC
+    /// found on receive, not what a sender asks of a NIC.
+    external: bool,
 }
 
 /// The switch's ports, sorted by id.
@@ -139,6 +142,11 @@ impl Ports {
         self.position(id).ok().and_then(|i| self.ports.get(i))
     }
 
+    /// The switch's external port, if it has one.
+    pub fn external_port(&self) -> Option<PortId> {
+        self.ports.iter().find(|p| p.external).map(|p| p.id)
+    }
+
     /// Whether the port is recorded, and its friendly name if it has one.
     pub fn friendly_name(&self, id: PortId) -> Option<Option<&NameBuf>> {
         self.get(id).map(|p| p.name.as_ref())
@@ -163,6 +171,7 @@ impl Ports {
             Port {
                 id: p.port_id,
                 name,
+                external: p.port_type == PORT_TYPE_EXTERNAL,
             },
         );
         Ok(())

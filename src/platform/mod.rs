@@ -1,12 +1,18 @@
 //! Platform logic of the Windows driver kept free of `unsafe` and of any
 //! kernel type, so it runs (and is tested) on any host: the control
 //! device's buffer and completion rules, the book of pended requests, the
-//! switch OID payloads and their effect on the switch model, names and time.
+//! switch OID payloads and their effect on the switch model, names and time,
+//! and the packet path's decisions (destinations, completions, buffers,
+//! software offloads, what a pause waits for).
 //! `sys` is the thin glue that feeds these from IRPs and NDIS requests.
 
+pub mod buffer;
+pub mod drain;
+pub mod forward;
 pub mod hyperv;
 pub mod irp;
 pub mod name;
+pub mod offload;
 pub mod oid;
 pub mod pending;
 pub mod time;

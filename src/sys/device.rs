@@ -355,7 +355,8 @@ unsafe fn call_core(
             unsafe { slice::from_raw_parts_mut(va.cast::<u8>(), plan.output_len) }
         }
     };
-    let mut egress = super::egress::Unsent;
+    // Executed packets are sent when it drops, after the core returned.
+    let mut egress = super::egress::Executed::new();
     let mut io = Io {
         token,
         now_ms: super::time::now_ms(),

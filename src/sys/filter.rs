@@ -3,13 +3,15 @@
 //! and its place on the switch data path.
 //!
 //! Packets entering the switch (the ingress path, NDIS "sends") are where a
-//! forwarding extension decides destinations; packets leaving it (egress,
-//! NDIS "receives") already carry them. Until a datapath is bound, the
-//! extension adds no destination and passes both directions on unchanged.
+//! forwarding extension decides destinations (`ingress`); packets leaving
+//! it (egress, NDIS "receives") already carry them and pass on unchanged.
+//! Until a datapath is bound, sends pass on unchanged too.
 //!
 //! The datapath itself comes and goes with the switch: activated at the
 //! first restart of an active switch or when the switch reports its
-//! activation, torn down at detach (see `hyperv`).
+//! activation, torn down at detach (see `hyperv`). The data path's pools
+//! and per-processor lanes live from attach to detach (`path`); a pause
+//! waits until no send handler runs and every NBL of ours came back.
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
@@ -17,17 +19,19 @@ use core::ptr;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::hyperv;
+use super::irql::DispatchGuard;
 use super::ndis::ffi::{
     NdisFGetOptionalSwitchHandlers, NdisFIndicateReceiveNetBufferLists, NdisFNetPnPEvent,
-    NdisFReturnNetBufferLists, NdisFSendNetBufferLists, NdisFSendNetBufferListsComplete,
-    NdisFSetAttributes,
+    NdisFReturnNetBufferLists, NdisFSendNetBufferListsComplete, NdisFSetAttributes,
 };
 use super::ndis::types::*;
+use super::path::{self, DRAIN};
 use super::wstr::{ascii_utf16, unicode_string};
+use super::{egress, ingress};
 
 /// How the switch names the extension in its drop reports.
-static EXTENSION_GUID: [u16; 38] = ascii_utf16("{583CC151-73EC-4A6A-8B47-578297AD7623}");
-static EXTENSION_NAME: [u16; 22] = ascii_utf16("Open vSwitch Extension");
+pub(super) static EXTENSION_GUID: [u16; 38] = ascii_utf16("{583CC151-73EC-4A6A-8B47-578297AD7623}");
+pub(super) static EXTENSION_NAME: [u16; 22] = ascii_utf16("Open vSwitch Extension");
 static REASON_PAUSED: [u16; 19] = ascii_utf16("Extension is paused");
 
 /// NDIS filter-module states this module moves through.
@@ -110,7 +114,7 @@ impl SwitchModule {
     ///
     /// # Safety
     /// `nbls` is a send request NDIS gave this module and not yet completed.
-    unsafe fn drop_sends<const N: usize>(
+    pub(super) unsafe fn drop_sends<const N: usize>(
         &self,
         nbls: *mut NetBufferList,
         send_flags: u32,
@@ -202,6 +206,11 @@ pub unsafe extern "system" fn attach(
         switch.set_state(State::Detached);
         return status;
     }
+    if let Err(status) = path::build(ndis_filter_handle, switch_context, &switch_handlers) {
+        path::tear_down();
+        switch.set_state(State::Detached);
+        return status;
+    }
     // SAFETY: the compare-exchange above made this attach the only user of
     // the binding until it publishes it (see `impl Sync`).
     unsafe {
@@ -230,6 +239,7 @@ pub unsafe extern "system" fn attach(
         )
     };
     if !status.is_success() {
+        path::tear_down();
         switch.set_state(State::Detached);
         return status;
     }
@@ -239,9 +249,11 @@ pub unsafe extern "system" fn attach(
 }
 
 /// `FilterDetach`: NDIS calls it once the module is paused, after the last
-/// data-path and OID call. The datapath goes with the switch.
+/// data-path and OID call. The datapath goes with the switch, then the
+/// data path's lanes and pools.
 pub unsafe extern "system" fn detach(_module_context: NdisHandle) {
     hyperv::deactivate();
+    path::tear_down();
     SwitchModule::get().set_state(State::Detached);
 }
 
@@ -263,6 +275,7 @@ pub unsafe extern "system" fn restart(
             return NdisStatus::RESOURCES;
         }
     }
+    path::restart();
     SwitchModule::get().set_state(State::Running);
     NdisStatus::SUCCESS
 }
@@ -284,48 +297,48 @@ pub unsafe extern "system" fn net_pnp_event(
     unsafe { NdisFNetPnPEvent(SwitchModule::get().ndis_handle(), notification) }
 }
 
-/// `FilterPause`: the module originates no packets, so it has nothing in
-/// flight to wait for; sends arriving from now on are failed.
+/// `FilterPause` (PASSIVE_LEVEL): sends arriving from now on are failed;
+/// returns once no send handler runs and every NBL of ours came back.
 pub unsafe extern "system" fn pause(
     _module_context: NdisHandle,
     _parameters: *mut NdisFilterPauseParameters,
 ) -> NdisStatus {
     SwitchModule::get().set_state(State::Paused);
+    path::pause();
     NdisStatus::SUCCESS
 }
 
-/// `FilterSendNetBufferLists`: packets entering the switch from a port.
+/// `FilterSendNetBufferLists`: packets entering the switch from a port. The
+/// data path runs at DISPATCH_LEVEL (raised to if NDIS called below it).
 pub unsafe extern "system" fn send_net_buffer_lists(
     _module_context: NdisHandle,
     nbls: *mut NetBufferList,
     port_number: NdisPortNumber,
     send_flags: u32,
 ) {
+    let _raised = (send_flags & NDIS_SEND_FLAGS_DISPATCH_LEVEL == 0).then(DispatchGuard::raise);
+    let send_flags = send_flags | NDIS_SEND_FLAGS_DISPATCH_LEVEL;
     let switch = SwitchModule::get();
-    if switch.state() == State::Running {
-        // SAFETY: the request is passed on, unchanged, to the next driver.
-        unsafe { NdisFSendNetBufferLists(switch.ndis_handle(), nbls, port_number, send_flags) };
-    } else {
+    if !DRAIN.enter() {
         // SAFETY: NDIS just gave us this request.
         unsafe { switch.drop_sends(nbls, send_flags, NdisStatus::PAUSED, &REASON_PAUSED) };
+        return;
     }
+    // SAFETY: NDIS gave us the request; we run at DISPATCH_LEVEL and hold a
+    // reference of the drain until it is done.
+    unsafe { ingress::send(nbls, port_number, send_flags) };
+    path::leave();
 }
 
-/// `FilterSendNetBufferListsComplete`: every send this module passed on
-/// came from above, so every completion goes back up.
+/// `FilterSendNetBufferListsComplete`: NBLs of ours are taken back (and
+/// parents whose clones all came back completed); the others go back up.
 pub unsafe extern "system" fn send_net_buffer_lists_complete(
     _module_context: NdisHandle,
     nbls: *mut NetBufferList,
     send_complete_flags: u32,
 ) {
-    // SAFETY: the completed NBLs belong to the driver above us.
-    unsafe {
-        NdisFSendNetBufferListsComplete(
-            SwitchModule::get().ndis_handle(),
-            nbls,
-            send_complete_flags,
-        )
-    };
+    // SAFETY: NDIS hands us the completion.
+    unsafe { egress::send_complete(nbls, send_complete_flags) };
 }
 
 /// `FilterReceiveNetBufferLists`: packets leaving the switch to their

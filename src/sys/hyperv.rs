@@ -9,7 +9,7 @@
 //! attaches the core's datapath (from then on NIC OIDs reach it) and adds
 //! the NICs of `OID_SWITCH_NIC_ARRAY`, connecting those that are.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::device::{complete_wakeups, device};
 use super::ndis::ffi::{
@@ -30,6 +30,23 @@ use crate::sync::Mutex;
 static PORTS: Mutex<Ports> = Mutex::new(Ports::new());
 /// The datapath is attached and the switch's ports and NICs imported.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The external port's id (`NO_PORT`: none), for the data path, which
+/// reads it without the port table lock.
+static EXTERNAL: AtomicU32 = AtomicU32::new(NO_PORT);
+const NO_PORT: u32 = u32::MAX;
+
+/// The switch's external port, if it has one.
+pub fn external_port() -> Option<SwitchPortId> {
+    Some(EXTERNAL.load(Ordering::Relaxed)).filter(|&p| p != NO_PORT)
+}
+
+/// Runs `f` on the port table, then republishes the external port.
+fn with_ports<R>(f: impl FnOnce(&mut Ports) -> R) -> R {
+    let mut ports = PORTS.lock();
+    let r = f(&mut ports);
+    EXTERNAL.store(ports.external_port().unwrap_or(NO_PORT), Ordering::Relaxed);
+    r
+}
 
 fn ndis(status: NtStatus) -> NdisStatus {
     NdisStatus(status.0)
@@ -64,9 +81,7 @@ pub fn before_set(oid: NdisOid, buf: &[u8]) -> Result<(), NdisStatus> {
     // Looked up first: it needs PASSIVE_LEVEL, and the table lock raises.
     let alias = alias_wanted_by(oid, buf).and_then(interface_alias);
     let mut wake = Wakeups::new();
-    let verdict = PORTS
-        .lock()
-        .before_set(oid, buf, alias.as_ref(), dev, &mut wake);
+    let verdict = with_ports(|p| p.before_set(oid, buf, alias.as_ref(), dev, &mut wake));
     complete_wakeups(wake);
     verdict.map_err(ndis)
 }
@@ -75,7 +90,7 @@ pub fn before_set(oid: NdisOid, buf: &[u8]) -> Result<(), NdisStatus> {
 pub fn after_set(oid: NdisOid, buf: &[u8], ok: bool) {
     let Some(dev) = device() else { return };
     let mut wake = Wakeups::new();
-    PORTS.lock().after_set(oid, buf, ok, dev, &mut wake);
+    with_ports(|p| p.after_set(oid, buf, ok, dev, &mut wake));
     complete_wakeups(wake);
 }
 
@@ -116,7 +131,7 @@ fn import() -> Result<(), NdisStatus> {
         usize::from(payload::PORT_ARRAY_SIZE),
         payload::PORT_ARRAY_SIZE,
     )?;
-    PORTS.lock().import_ports(&ports).map_err(ndis)?;
+    with_ports(|p| p.import_ports(&ports)).map_err(ndis)?;
     drop(ports);
     // SAFETY: callable at any IRQL <= DISPATCH_LEVEL; reads a count.
     let cpus = unsafe { KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) };
@@ -147,7 +162,7 @@ pub fn deactivate() {
         dev.detach(&mut wake);
         complete_wakeups(wake);
     }
-    PORTS.lock().clear();
+    with_ports(Ports::clear);
 }
 
 /// Whether activation happened (and has not been undone).

@@ -20,6 +20,18 @@
 //!   NetEventSwitchActivate PnP event, at PASSIVE_LEVEL: it waits for the
 //!   queries it issues.
 //! - `time::now_ms`: any IRQL.
+//! - The send path (`ingress`): DISPATCH_LEVEL (raised to when NDIS calls
+//!   below it), on the processor's lane (`lane`), which the handler claims
+//!   for its duration. The core's locks are taken inside
+//!   `Datapath::receive_batch`; the egress it calls only allocates NBLs and
+//!   edits their forwarding contexts. NBLs are sent and completed, and
+//!   wakeups completed, after the core returned and the lane was released,
+//!   so a completion NDIS makes inline finds no lock and no claimed lane.
+//! - Send completions (`egress::send_complete`): up to DISPATCH_LEVEL; no
+//!   lock of the core.
+//! - `FilterPause` waits (PASSIVE_LEVEL) until the drain (`path::DRAIN`)
+//!   is empty: no send handler or executed-packet egress running, no NBL of
+//!   ours out below. Detach frees the lanes, then the pools.
 #![allow(unsafe_code)]
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -31,9 +43,14 @@ mod driver;
 mod egress;
 mod filter;
 mod hyperv;
+mod ingress;
 pub(crate) mod irql;
+mod lane;
+mod nbl;
 mod ndis;
 mod oid;
+mod packet;
+mod path;
 mod runtime;
 mod time;
 mod wstr;

@@ -95,6 +95,34 @@ unsafe extern "system" {
         data_length: usize,
     ) -> *mut NetBufferList;
     pub fn NdisFreeNetBufferList(net_buffer_list: *mut NetBufferList);
+    /// An NBL from `pool_handle`; from a pool with a data size, with one
+    /// NET_BUFFER whose data (all of it) lies before its data start.
+    pub fn NdisAllocateNetBufferList(
+        pool_handle: NdisHandle,
+        context_size: u16,
+        context_back_fill: u16,
+    ) -> *mut NetBufferList;
+    /// Moves the data start `delta` bytes back into the used space.
+    pub fn NdisRetreatNetBufferDataStart(
+        net_buffer: *mut NetBuffer,
+        delta: u32,
+        data_back_fill: u32,
+        allocate_mdl_handler: *mut c_void,
+    ) -> NdisStatus;
+    /// Moves the data start `delta` bytes forward (the bytes become unused).
+    pub fn NdisAdvanceNetBufferDataStart(
+        net_buffer: *mut NetBuffer,
+        delta: u32,
+        free_mdl: u8,
+        free_mdl_handler: *mut c_void,
+    );
+    pub fn NdisAllocateNetBufferListContext(
+        net_buffer_list: *mut NetBufferList,
+        context_size: u16,
+        context_back_fill: u16,
+        pool_tag: u32,
+    ) -> NdisStatus;
+    pub fn NdisFreeNetBufferListContext(net_buffer_list: *mut NetBufferList, context_size: u16);
     pub fn NdisAllocateCloneNetBufferList(
         original: *mut NetBufferList,
         net_buffer_list_pool_handle: NdisHandle,

@@ -727,6 +727,11 @@ impl SwitchForwardingDetail {
     pub const fn safe_packet_data_size(self) -> u16 {
         ((self.0 >> 43) & 0xfff) as u16
     }
+    /// The same detail for a packet whose data the extension copied into
+    /// its own memory.
+    pub const fn with_packet_data_safe(self) -> Self {
+        Self(self.0 | (1 << 42))
+    }
 }
 
 /// `NDIS_SWITCH_OPTIONAL_HANDLERS` as the WDK 10 header declares it for an
@@ -857,6 +862,9 @@ impl NdisSwitchOptionalHandlers {
     }
 }
 
+/// `CopyNetBufferListInfo` flag: the destination ports are copied too.
+pub const NDIS_SWITCH_COPY_NBL_INFO_FLAGS_PRESERVE_DESTINATIONS: u32 = 0x0000_0001;
+
 /// The `ReportFilteredNetBufferLists` flag for packets dropped on ingress.
 pub const NDIS_SWITCH_REPORT_FILTERED_NBL_FLAGS_IS_INCOMING: u32 = 0x0000_0001;
 
@@ -920,6 +928,11 @@ impl NetBufferList {
     /// slot holds the whole UINT64).
     pub fn switch_forwarding_detail(&self) -> SwitchForwardingDetail {
         SwitchForwardingDetail(self.net_buffer_list_info[SWITCH_FORWARDING_DETAIL].addr() as u64)
+    }
+
+    pub fn set_switch_forwarding_detail(&mut self, detail: SwitchForwardingDetail) {
+        self.net_buffer_list_info[SWITCH_FORWARDING_DETAIL] =
+            core::ptr::without_provenance_mut(detail.0 as usize);
     }
 
     /// The 802.1Q tag NDIS carries out of band.
