@@ -25,6 +25,7 @@ pub mod flow;
 pub mod handle;
 pub mod ioctl;
 pub mod netlink;
+pub mod offload;
 pub mod ovs;
 pub mod packet;
 pub mod pend;

@@ -7,6 +7,8 @@
 
 use alloc::vec::Vec;
 
+use crate::offload::Request;
+
 /// A frame being switched.
 pub trait Packet {
     /// The frame bytes from the Ethernet header on.
@@ -28,6 +30,12 @@ pub trait Packet {
     /// The 802.1Q tag NDIS carries out of band (TCI without the present bit).
     fn oob_vlan(&self) -> Option<u16>;
     fn set_oob_vlan(&mut self, tci: Option<u16>);
+
+    /// What the sender left for the NIC to do (checksums, a large send
+    /// to cut): a copy of the frame handed to userspace must be completed.
+    fn offload(&self) -> Request {
+        Request::NONE
+    }
 
     /// An independent copy; `None` when out of memory.
     fn try_clone(&self) -> Option<Self>

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use crate::flow::FlowKey;
 use crate::flow::attrs::{MAX_KEY_LEN, emit_key};
 use crate::netlink::{MsgHeader, NLA_HDRLEN, NlBuf, OVS_MSG_LEN, Overflow, align};
+use crate::offload::{self, Checksums};
 use crate::ovs::{family, packet as op};
 use crate::pend::{PendToken, Slot, Wakeups};
 
@@ -182,6 +183,8 @@ pub struct Extra<'a> {
     pub actions: Option<&'a [u8]>,
     /// `OVS_PACKET_ATTR_LEN`: the length before a truncation.
     pub original_len: Option<u32>,
+    /// Checksums the sender left to the NIC, completed in the copy.
+    pub checksums: Checksums,
 }
 
 /// An `OVS_PACKET_CMD_MISS` or `_ACTION` message for `pid`:
@@ -246,15 +249,22 @@ fn build(
     if let Some(len) = extra.original_len {
         b.put_u32(op::ATTR_LEN, len)?;
     }
-    match (oob_vlan, frame.split_at_checked(12)) {
-        (Some(tci), Some((macs, rest))) => {
-            let p = b.put_attr_uninit(op::ATTR_PACKET, frame.len() + 4)?;
+    let tagged = oob_vlan.and_then(|tci| frame.split_at_checked(12).map(|parts| (tci, parts)));
+    let len = frame.len() + if tagged.is_some() { 4 } else { 0 };
+    let p = b.put_attr_uninit(op::ATTR_PACKET, len)?;
+    match tagged {
+        Some((tci, (macs, rest))) => {
             let tag = [0x81, 0x00, (tci >> 8) as u8, tci as u8];
             for (dst, src) in p.iter_mut().zip(macs.iter().chain(&tag).chain(rest)) {
                 *dst = *src;
             }
         }
-        _ => b.put_attr(op::ATTR_PACKET, frame)?,
+        None => p.copy_from_slice(frame),
+    }
+    if extra.checksums.any() {
+        // Headers are found by parsing, so the tag put back in band is fine;
+        // a frame they do not fit is handed over as it came.
+        let _ = offload::complete_checksums(p, extra.checksums);
     }
     b.end_msg(m);
     Ok(())

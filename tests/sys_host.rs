@@ -1285,12 +1285,12 @@ mod packet_path {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+    use ovsext::offload::{Checksums, Lso, Request};
     use ovsext::platform::buffer::{self, Pool, Window};
     use ovsext::platform::drain::{Closed, Drain};
     use ovsext::platform::forward::{
         self, CopyOffload, Direction, Fate, Links, MAX_DESTINATIONS, Placement, Route,
     };
-    use ovsext::platform::offload::{Checksums, Lso, Request};
     use proptest::prelude::*;
 
     /// An NBL's forwarding context as NDIS keeps it: committed destinations

@@ -12,6 +12,7 @@ use crate::actions::{self, Env, ExecContext, Userspace};
 use crate::flow::FlowKey;
 use crate::flow::extract::{extract, packet_hash};
 use crate::flow::table::FlowTable;
+use crate::offload::{Checksums, Segments};
 use crate::ovs::packet as op;
 use crate::packet::Packet;
 use crate::pend::Wakeups;
@@ -159,24 +160,11 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
             userdata: up.userdata,
             actions: up.actions,
             original_len: up.original_len,
+            checksums: Checksums::NONE,
         };
-        let queued = upcall::message(
-            op::CMD_ACTION,
-            up.pid,
-            key,
-            pkt.data(),
-            pkt.oob_vlan(),
-            &extra,
-        )
-        .is_some_and(|m| {
-            self.view
-                .dp
-                .queues
-                .lock()
-                .upcalls
-                .enqueue(up.pid, m, self.wake)
-                .is_ok()
-        });
+        let queued = self
+            .view
+            .upcall(op::CMD_ACTION, up.pid, key, pkt, extra, self.wake);
         if queued {
             self.view.upcalled(self.in_port);
         } else {
@@ -355,6 +343,47 @@ impl View<'_> {
         actions::execute(&mut s.exec, &mut env, pkt, key, actions);
     }
 
+    /// Queues an upcall of `pkt` for `pid`, with the offloads its sender left
+    /// done in software as the C driver did: a large send is cut into one
+    /// upcall per segment, pending checksums are filled in. True if every
+    /// message was queued.
+    fn upcall<P: Packet>(
+        &self,
+        cmd: u8,
+        pid: u32,
+        key: &FlowKey,
+        pkt: &P,
+        extra: Extra<'_>,
+        wake: &mut Wakeups,
+    ) -> bool {
+        let req = pkt.offload();
+        let queue = |frame: &[u8], extra: &Extra<'_>, wake: &mut Wakeups| {
+            upcall::message(cmd, pid, key, frame, pkt.oob_vlan(), extra)
+                .is_some_and(|m| self.dp.queues.lock().upcalls.enqueue(pid, m, wake).is_ok())
+        };
+        let Some(segments) = req.lso.and_then(|lso| Segments::new(pkt.data(), lso).ok()) else {
+            return queue(
+                pkt.data(),
+                &Extra {
+                    checksums: req.checksums,
+                    ..extra
+                },
+                wake,
+            );
+        };
+        // One buffer, as long as the first (longest) segment, serves them all.
+        let longest = segments.len_of(0);
+        let mut seg = Vec::new();
+        if seg.try_reserve_exact(longest).is_err() {
+            return false;
+        }
+        seg.extend(core::iter::repeat_n(0u8, longest));
+        (0..segments.count()).all(|i| {
+            let n = segments.write(i, &mut seg).unwrap_or(0);
+            n != 0 && queue(seg.get(..n).unwrap_or_default(), &extra, wake)
+        })
+    }
+
     /// A miss: an `OVS_PACKET_CMD_MISS` upcall to the PID the input port
     /// gives for this packet's hash.
     fn miss<P: Packet>(&self, cpu: Cpu, pkt: &P, key: &FlowKey, hash: u32, wake: &mut Wakeups) {
@@ -362,16 +391,7 @@ impl View<'_> {
             return;
         };
         let pid = v.upcall_pid(hash);
-        let queued = pid != 0
-            && upcall::message(
-                op::CMD_MISS,
-                pid,
-                key,
-                pkt.data(),
-                pkt.oob_vlan(),
-                &Extra::default(),
-            )
-            .is_some_and(|m| self.dp.queues.lock().upcalls.enqueue(pid, m, wake).is_ok());
+        let queued = pid != 0 && self.upcall(op::CMD_MISS, pid, key, pkt, Extra::default(), wake);
         if queued {
             self.upcalled(key.in_port);
         } else {

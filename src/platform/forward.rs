@@ -14,7 +14,7 @@
 //!   so the single-source flag is only ever claimed for a run that has one
 //!   source; sends grouped when they share their only destination.
 
-use super::offload::{Checksums, Lso, Request};
+use crate::offload::{Checksums, Lso, Request};
 
 /// Destinations one NBL may carry; outputs beyond are dropped.
 pub const MAX_DESTINATIONS: u32 = 4096;

@@ -12,7 +12,6 @@ pub mod forward;
 pub mod hyperv;
 pub mod irp;
 pub mod name;
-pub mod offload;
 pub mod oid;
 pub mod pending;
 pub mod time;

@@ -33,10 +33,10 @@ use super::ndis::types::*;
 use super::packet::{self, Frame, NblPacket, Own, View};
 use super::path::{self, DRAIN, DROPS};
 use crate::datapath::receive::Egress;
+use crate::offload::{Lso, Request, Segments, complete_checksums};
 use crate::packet::{OwnedPacket, Packet};
 use crate::platform::buffer::{Window, pool_for};
 use crate::platform::forward::{self, CopyOffload, Links, Route};
-use crate::platform::offload::{Lso, Request, Segments, complete_checksums};
 use crate::switch::{NicIndex, PortId};
 
 /// The egress of one batch of frames from the switch.

@@ -32,10 +32,10 @@ use super::path::{self, DROPS};
 use super::time::now_ms;
 use super::wstr::{ascii_utf16, unicode_string};
 use crate::datapath::receive::Effects;
+use crate::offload::{Request, lso_completion};
 use crate::pend::Wakeups;
 use crate::platform::buffer::{SCRATCH, readable_in_place};
 use crate::platform::forward::{self, Direction, Fate};
-use crate::platform::offload::{Request, lso_completion};
 use crate::switch::{NicIndex, PortId};
 
 static REASON_DROPPED: [u16; 23] = ascii_utf16("Dropped by the datapath");

@@ -16,7 +16,11 @@ use core::slice;
 use super::lane::Lane;
 use super::nbl::{self, Buf, Nbls};
 use super::ndis::types::NetBufferList;
+use super::ndis::types::{
+    TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
+};
 use super::path::{self, DROPS};
+use crate::offload::Request;
 use crate::packet::Packet;
 use crate::platform::buffer::{Window, pool_for};
 use crate::platform::forward::Direction;
@@ -269,6 +273,31 @@ impl Packet for NblPacket {
             Frame::View(v) => v.tag = tci,
             Frame::Own(o) => o.tag = tci,
             Frame::Gone => {}
+        }
+    }
+
+    /// The checksum and large-send requests a VM or the host left on the
+    /// frame's NBL; frames from the external port carry receive-side
+    /// results instead, which are no requests.
+    fn offload(&self) -> Request {
+        let (nbl, direction) = match &self.frame {
+            Frame::View(v) => (
+                self.lane().item.current(v.frame_no),
+                self.lane().item.direction(),
+            ),
+            Frame::Own(o) => (Some(o.buf.nbl.as_ptr()), o.direction),
+            Frame::Gone => (None, Direction::Receive),
+        };
+        match (nbl, direction) {
+            // SAFETY: the NBL is the current frame's (held by the lane) or
+            // ours; reading its info slots is a plain load.
+            (Some(n), Direction::Transmit) => unsafe {
+                Request::from_ndis(
+                    nbl::info(n, TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO),
+                    nbl::info(n, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO),
+                )
+            },
+            _ => Request::NONE,
         }
     }
 
