@@ -115,7 +115,8 @@ pub fn activate() -> Result<(), NdisStatus> {
     if ACTIVE.swap(true, Ordering::AcqRel) {
         return Ok(());
     }
-    let result = import();
+    let result = import()
+        .and_then(|()| super::timer::start(super::filter::SwitchModule::get().ndis_handle()));
     if result.is_err() {
         deactivate();
     }
@@ -157,6 +158,7 @@ fn import() -> Result<(), NdisStatus> {
 /// everything it holds, and the port table.
 pub fn deactivate() {
     ACTIVE.store(false, Ordering::Release);
+    super::timer::stop();
     if let Some(dev) = device() {
         let mut wake = Wakeups::new();
         dev.detach(&mut wake);

@@ -53,4 +53,5 @@ mod packet;
 mod path;
 mod runtime;
 mod time;
+mod timer;
 mod wstr;

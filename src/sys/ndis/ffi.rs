@@ -9,6 +9,21 @@ use super::types::*;
 
 #[link(name = "ndis")]
 unsafe extern "system" {
+    pub fn NdisAllocateTimerObject(
+        ndis_handle: NdisHandle,
+        characteristics: *const NdisTimerCharacteristics,
+        timer_object: *mut NdisHandle,
+    ) -> NdisStatus;
+    /// `due_time` in 100 ns units, negative for relative; true if the timer was already set.
+    pub fn NdisSetTimerObject(
+        timer_object: NdisHandle,
+        due_time: i64,
+        period_ms: u32,
+        context: *mut c_void,
+    ) -> u8;
+    /// True if the timer was set (and is now cancelled).
+    pub fn NdisCancelTimerObject(timer_object: NdisHandle) -> u8;
+    pub fn NdisFreeTimerObject(timer_object: NdisHandle);
     // Filter driver registration (NDIS 6.0).
     pub fn NdisFRegisterFilterDriver(
         driver_object: *mut DriverObject,
@@ -155,6 +170,8 @@ unsafe extern "system" {
 
 #[link(name = "ntoskrnl")]
 unsafe extern "system" {
+    /// Waits until every queued DPC (timer functions among them) has run.
+    pub fn KeFlushQueuedDpcs();
     /// Active processors in `group_number` (`ALL_PROCESSOR_GROUPS`: all).
     pub fn KeQueryActiveProcessorCountEx(group_number: u16) -> u32;
     /// The current processor's system-wide index (`proc_number` may be null).

@@ -364,6 +364,13 @@ layouts! {
     LargeSendInfo = 0x8 / 8 {}
 
     // NDIS_DEVICE_OBJECT_ATTRIBUTES: WDK, DOCS.
+    // NDIS_TIMER_CHARACTERISTICS: WDK, DOCS.
+    NdisTimerCharacteristics = 0x18 / 8 {
+        header: 0x0,
+        allocation_tag: 0x4,
+        timer_function: 0x8,
+        function_context: 0x10,
+    }
     NdisDeviceObjectAttributes = 0x38 / 8 {
         header: 0x0,
         device_name: 0x8,
@@ -467,6 +474,7 @@ layouts! {
 // The NDIS_SIZEOF_* sizes that go into object headers: WDK
 // (RTL_SIZEOF_THROUGH_FIELD of the field each names).
 constants! {
+    NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1 = 0x18,
     NDIS_SIZEOF_FILTER_DRIVER_CHARACTERISTICS_REVISION_2 = 0xe0,
     NDIS_SIZEOF_FILTER_ATTRIBUTES_REVISION_1 = 0x8,
     NDIS_SIZEOF_OID_REQUEST_REVISION_1 = 0xec,

@@ -120,6 +120,7 @@ pub const NDIS_OBJECT_TYPE_DEVICE_OBJECT_ATTRIBUTES: u8 = 0x85;
 pub const NDIS_OBJECT_TYPE_FILTER_DRIVER_CHARACTERISTICS: u8 = 0x8b;
 pub const NDIS_OBJECT_TYPE_FILTER_ATTRIBUTES: u8 = 0x8d;
 pub const NDIS_OBJECT_TYPE_OID_REQUEST: u8 = 0x96;
+pub const NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS: u8 = 0x97;
 pub const NDIS_OBJECT_TYPE_FILTER_ATTACH_PARAMETERS: u8 = 0x99;
 pub const NDIS_OBJECT_TYPE_FILTER_PAUSE_PARAMETERS: u8 = 0x9a;
 pub const NDIS_OBJECT_TYPE_FILTER_RESTART_PARAMETERS: u8 = 0x9b;
@@ -1240,6 +1241,26 @@ pub const SL_PENDING_RETURNED: u8 = 0x01;
 pub const NDIS_DEVICE_OBJECT_ATTRIBUTES_REVISION_1: u8 = 1;
 pub const NDIS_SIZEOF_DEVICE_OBJECT_ATTRIBUTES_REVISION_1: u16 =
     size_of::<NdisDeviceObjectAttributes>() as u16;
+
+/// `NDIS_TIMER_FUNCTION`: runs at DISPATCH_LEVEL.
+pub type NdisTimerFunction = unsafe extern "system" fn(
+    system1: *mut c_void,
+    context: *mut c_void,
+    system2: *mut c_void,
+    system3: *mut c_void,
+);
+
+/// `NDIS_TIMER_CHARACTERISTICS` (revision 1) for `NdisAllocateTimerObject`.
+#[repr(C)]
+pub struct NdisTimerCharacteristics {
+    pub header: NdisObjectHeader,
+    pub allocation_tag: u32,
+    pub timer_function: Option<NdisTimerFunction>,
+    pub function_context: *mut c_void,
+}
+
+pub const NDIS_TIMER_CHARACTERISTICS_REVISION_1: u8 = 1;
+pub const NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1: u16 = 0x18;
 
 /// `NDIS_DEVICE_OBJECT_ATTRIBUTES` for `NdisRegisterDeviceEx`.
 #[repr(C)]
