@@ -1,28 +1,41 @@
-//! The locks of the portable core.
+//! The locks of the driver, and what runs at which IRQL: the one place
+//! that says so (design rule 6).
 //!
-//! Lock order (outermost first; a lock may only be taken while holding locks
-//! above it):
-//!   1. `Device::switch` (read for IOCTLs and the receive path, write only to
-//!      attach or detach the switch)
+//! Core lock order (outermost first; a lock may only be taken while holding
+//! locks above it):
+//!   1. `Device::switch` (read for IOCTLs, OIDs, upkeep and the receive
+//!      path; write only to attach or detach the switch)
 //!   2. `Datapath::ports` (switch endpoints and vports; write for OIDs and
 //!      vport commands, read on the receive path)
-//!   3. `Datapath::flows` (write for flow commands, read on the receive path)
+//!   3. `Datapath::flows` (write for flow commands and upkeep, read on the
+//!      receive path)
 //!   4. `Datapath::queues` (event and upcall queues, short critical sections)
 //!   5. `Device::handles` (open handles and dump state; never held while any
 //!      datapath lock is taken)
 //!
-//! Platform locks outside the core (Windows, `sys`): the switch port table
-//! lock (`sys::hyperv`) is taken before lock 1 and never while a core lock is
-//! held; the pended-IRP queue lock (`sys::csq`) is never held together with
-//! a core lock. Wakeups are completed only after every core guard is dropped.
+//! Every core lock raises the IRQL to DISPATCH_LEVEL while it is held (see
+//! `sys::irql`): the receive path takes the same locks at DISPATCH_LEVEL, so
+//! a holder at PASSIVE_LEVEL must never be preempted by a DPC spinning on the
+//! same lock on its CPU. Critical sections therefore never wait, allocate
+//! from paged pool, or call into the platform. The receive path takes locks 1
+//! to 3 for reading once per batch of frames (an NBL chain) and counts per
+//! packet without atomic read-modify-writes (`percpu`): a flow hit takes no
+//! write lock.
 //!
-//! No lock is held across a call into the platform: pended requests to
-//! complete are collected in `Wakeups` and completed by the caller after
-//! every guard is dropped. On Windows the receive path runs at
-//! DISPATCH_LEVEL, so every lock shared with it raises the IRQL to
-//! DISPATCH_LEVEL for as long as it is held (see `sys::irql`): a thread at
-//! PASSIVE_LEVEL holding a spin lock can then never be preempted by a DPC
-//! spinning on the same lock on the same CPU.
+//! Who runs where (Windows):
+//! - IRP_MJ_CREATE/CLEANUP/CLOSE/DEVICE_CONTROL: PASSIVE_LEVEL, in the
+//!   calling thread (`sys::device`).
+//! - Switch OIDs and activation: PASSIVE_LEVEL (`sys::hyperv`); the switch
+//!   port table lock there is taken before lock 1 and never while a core
+//!   lock is held.
+//! - FilterSendNetBufferLists: DISPATCH_LEVEL (raised if NDIS called below
+//!   it), on the current processor's lane (`sys::lane`, `sys::path`): the
+//!   lane's receive context is used by that processor alone.
+//! - The upkeep timer (`sys::timer`): DISPATCH_LEVEL, once a second.
+//! - The pended-IRP queue lock (`sys::csq`) is never held together with a
+//!   core lock. Pended requests to complete are collected in `Wakeups` and
+//!   completed (at PASSIVE_LEVEL or DISPATCH_LEVEL) only after every core
+//!   guard is dropped; sends of NBLs likewise happen after the core returns.
 
 use core::ops::{Deref, DerefMut};
 
