@@ -211,14 +211,30 @@ impl Datapath {
         now_ms: u64,
         fx: &mut Effects<'_, E>,
     ) {
+        self.with_view(now_ms, |view| view.batch(ctx, batch, fx));
+    }
+
+    /// Runs `f` with the datapath's read locks held.
+    fn with_view<R>(&self, now_ms: u64, f: impl FnOnce(&View<'_>) -> R) -> R {
         let ports = self.ports.read();
         let flows = self.flows.read();
-        let view = View {
+        f(&View {
             dp: self,
             ports: &ports,
             flows: &flows,
             now_ms,
-        };
+        })
+    }
+}
+
+impl View<'_> {
+    fn batch<P: Packet, E: Egress<P> + ?Sized>(
+        &self,
+        ctx: &mut RxContext<P>,
+        batch: impl IntoIterator<Item = ((PortId, NicIndex), P)>,
+        fx: &mut Effects<'_, E>,
+    ) {
+        let ports = self.ports;
         // A chain mostly comes from one port: resolve it once per run.
         let mut last: Option<((PortId, NicIndex), Option<&Vport>)> = None;
         for (from, pkt) in batch {
@@ -238,11 +254,13 @@ impl Datapath {
             let in_port = v.port_no;
             v.stats.rx(ctx.s.cpu, pkt.len());
             ctx.key.reset_metadata(in_port);
-            view.pass(ctx, pkt, fx);
-            view.drain_recirc(ctx, fx);
+            self.pass(ctx, pkt, fx);
+            self.drain_recirc(ctx, fx);
         }
     }
+}
 
+impl Datapath {
     /// `OVS_PACKET_CMD_EXECUTE`: `key` holds the metadata userspace gave;
     /// the rest is extracted from the packet; `actions` were validated.
     pub fn execute<P: Packet, E: Egress<P> + ?Sized>(
@@ -254,20 +272,14 @@ impl Datapath {
         now_ms: u64,
         fx: &mut Effects<'_, E>,
     ) {
-        let ports = self.ports.read();
-        let flows = self.flows.read();
-        let view = View {
-            dp: self,
-            ports: &ports,
-            flows: &flows,
-            now_ms,
-        };
-        let mut k = *key;
-        if extract(pkt.data(), pkt.oob_vlan(), &mut k).is_err() {
-            return;
-        }
-        view.run(&mut ctx.s, fx, pkt, &mut k, actions);
-        view.drain_recirc(ctx, fx);
+        self.with_view(now_ms, |view| {
+            let mut k = *key;
+            if extract(pkt.data(), pkt.oob_vlan(), &mut k).is_err() {
+                return;
+            }
+            view.run(&mut ctx.s, fx, pkt, &mut k, actions);
+            view.drain_recirc(ctx, fx);
+        });
     }
 }
 

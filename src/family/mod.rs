@@ -163,6 +163,36 @@ impl Ctx<'_> {
         NlBuf::new(self.out)
     }
 
+    /// One item of a dump that hands out one message per READ (vports,
+    /// netdevs): `item` writes the item at `cursor` with the given head
+    /// (`NLM_F_MULTI`, the dump's seq, pid and cmd) and returns the cursor
+    /// after it, or `None` when there is none: the READ then gets 0 bytes
+    /// and the dump ends.
+    pub fn dump_one(
+        &mut self,
+        item: impl FnOnce(&Datapath, u64, &MsgHeader, &mut NlBuf<'_>) -> Result<Option<u64>, Overflow>,
+    ) -> Result<Reply, Fail> {
+        let Some(dump) = self.dump.as_deref_mut() else {
+            return Ok(Reply::Len(0));
+        };
+        let hdr = MsgHeader {
+            len: 0,
+            flags: crate::netlink::NLM_F_MULTI,
+            ..dump.hdr
+        };
+        let mut b = NlBuf::new(self.out);
+        match item(self.dp, dump.cursor, &hdr, &mut b)? {
+            Some(next) => {
+                dump.cursor = next;
+                Ok(Reply::Dumped {
+                    len: b.len(),
+                    done: false,
+                })
+            }
+            None => Ok(Reply::Dumped { len: 0, done: true }),
+        }
+    }
+
     /// A WRITE that starts a dump must carry NLM_F_DUMP.
     pub fn start_dump(&self, flags: u32) -> Result<Reply, Fail> {
         if self.msg.hdr.flags & NLM_F_DUMP != NLM_F_DUMP {

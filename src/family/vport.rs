@@ -192,27 +192,16 @@ fn get(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
 
 /// One vport per READ, in port-number order; 0 bytes ends the dump.
 fn dump_next(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
-    let Some(dump) = ctx.dump.as_deref_mut() else {
-        return Ok(Reply::Len(0));
-    };
-    let hdr = MsgHeader {
-        len: 0,
-        flags: NLM_F_MULTI,
-        ..dump.hdr
-    };
-    let ports = ctx.dp.ports.read();
-    let Some(v) = u32::try_from(dump.cursor)
-        .ok()
-        .and_then(|c| ports.vports.next_from(c))
-    else {
-        return Ok(Reply::Dumped { len: 0, done: true });
-    };
-    dump.cursor = u64::from(v.port_no) + 1;
-    let mut b = NlBuf::new(ctx.out);
-    fill(&mut b, &hdr, v)?;
-    Ok(Reply::Dumped {
-        len: b.len(),
-        done: false,
+    ctx.dump_one(|dp, cursor, hdr, b| {
+        let ports = dp.ports.read();
+        let Some(v) = u32::try_from(cursor)
+            .ok()
+            .and_then(|c| ports.vports.next_from(c))
+        else {
+            return Ok(None);
+        };
+        fill(b, hdr, v)?;
+        Ok(Some(u64::from(v.port_no) + 1))
     })
 }
 
