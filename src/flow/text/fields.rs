@@ -7,6 +7,28 @@ use super::flags::{self, format_flags, format_flags_masked};
 use super::out::{AltHex, Out, put_hex};
 use core::fmt::{self, Write};
 
+/// An address field `name=key[/mask]`: left out when its mask is all
+/// zeros (unless verbose), the mask left out when it is all ones.
+fn address<const N: usize>(
+    o: &mut Out,
+    name: &str,
+    key: [u8; N],
+    mask: Option<[u8; N]>,
+    verbose: bool,
+    put: fn(&mut Out, &[u8; N]) -> fmt::Result,
+) -> fmt::Result {
+    if verbose || mask != Some([0; N]) {
+        write!(o, "{name}=")?;
+        put(o, &key)?;
+        if let Some(m) = mask.filter(|m| *m != [0xff; N]) {
+            o.ch('/')?;
+            put(o, &m)?;
+        }
+        o.ch(',')?;
+    }
+    Ok(())
+}
+
 pub(crate) fn eth(
     o: &mut Out,
     name: &str,
@@ -14,16 +36,7 @@ pub(crate) fn eth(
     mask: Option<[u8; 6]>,
     verbose: bool,
 ) -> fmt::Result {
-    if verbose || mask != Some([0; 6]) {
-        write!(o, "{name}=")?;
-        put_eth(o, &key)?;
-        if let Some(m) = mask.filter(|m| *m != [0xff; 6]) {
-            o.ch('/')?;
-            put_eth(o, &m)?;
-        }
-        o.ch(',')?;
-    }
-    Ok(())
+    address(o, name, key, mask, verbose, |o, a| put_eth(o, a))
 }
 
 /// Unlike the other fields, a missing mask counts as empty here.
@@ -52,16 +65,7 @@ pub(crate) fn ipv4(
     mask: Option<[u8; 4]>,
     verbose: bool,
 ) -> fmt::Result {
-    if verbose || mask != Some([0; 4]) {
-        write!(o, "{name}=")?;
-        put_ipv4(o, &key)?;
-        if let Some(m) = mask.filter(|m| *m != [0xff; 4]) {
-            o.ch('/')?;
-            put_ipv4(o, &m)?;
-        }
-        o.ch(',')?;
-    }
-    Ok(())
+    address(o, name, key, mask, verbose, |o, a| put_ipv4(o, a))
 }
 
 pub(crate) fn in6(
@@ -71,16 +75,7 @@ pub(crate) fn in6(
     mask: Option<[u8; 16]>,
     verbose: bool,
 ) -> fmt::Result {
-    if verbose || mask != Some([0; 16]) {
-        write!(o, "{name}=")?;
-        put_ipv6(o, &key)?;
-        if let Some(m) = mask.filter(|m| *m != [0xff; 16]) {
-            o.ch('/')?;
-            put_ipv6(o, &m)?;
-        }
-        o.ch(',')?;
-    }
-    Ok(())
+    address(o, name, key, mask, verbose, |o, a| put_ipv6(o, a))
 }
 
 pub(crate) fn ipv6_label(
