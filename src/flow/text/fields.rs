@@ -36,7 +36,7 @@ pub(crate) fn eth(
     mask: Option<[u8; 6]>,
     verbose: bool,
 ) -> fmt::Result {
-    address(o, name, key, mask, verbose, |o, a| put_eth(o, a))
+    address(o, name, key, mask, verbose, put_eth)
 }
 
 /// Unlike the other fields, a missing mask counts as empty here.
@@ -65,7 +65,7 @@ pub(crate) fn ipv4(
     mask: Option<[u8; 4]>,
     verbose: bool,
 ) -> fmt::Result {
-    address(o, name, key, mask, verbose, |o, a| put_ipv4(o, a))
+    address(o, name, key, mask, verbose, put_ipv4)
 }
 
 pub(crate) fn in6(
@@ -75,7 +75,7 @@ pub(crate) fn in6(
     mask: Option<[u8; 16]>,
     verbose: bool,
 ) -> fmt::Result {
-    address(o, name, key, mask, verbose, |o, a| put_ipv6(o, a))
+    address(o, name, key, mask, verbose, put_ipv6)
 }
 
 pub(crate) fn ipv6_label(
