@@ -125,6 +125,11 @@ pub fn execute<P: Packet, E: Env<P>>(
     key: &mut FlowKey,
     actions: &[u8],
 ) -> Outcome {
+    // The most common megaflow sends the packet to one port: no walk needed.
+    if let Some(port) = single_output(actions) {
+        env.output(port, pkt);
+        return Outcome::default();
+    }
     // The FIFO is empty here: the previous call drained it to the end.
     let mut run = Run {
         env,
@@ -144,6 +149,16 @@ pub fn execute<P: Packet, E: Env<P>>(
         );
     }
     run.out
+}
+
+/// The port of a list that is exactly one OUTPUT action.
+#[inline]
+fn single_output(actions: &[u8]) -> Option<u32> {
+    let [l0, l1, t0, t1, p0, p1, p2, p3] =
+        *actions.first_chunk::<8>().filter(|_| actions.len() == 8)?;
+    let single = u16::from_ne_bytes([l0, l1]) == 8
+        && u16::from_ne_bytes([t0, t1]) & crate::netlink::NLA_TYPE_MASK == a::OUTPUT;
+    single.then_some(u32::from_ne_bytes([p0, p1, p2, p3]))
 }
 
 struct Run<'r, 'a, P, E> {
@@ -505,4 +520,30 @@ fn span(top: &[u8], list: &[u8]) -> Option<Range<usize>> {
     let range = start..start.checked_add(list.len())?;
     let found = top.get(range.clone())?;
     (found.as_ptr() == list.as_ptr()).then_some(range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::single_output;
+
+    fn attr(ty: u16, payload: &[u8]) -> std::vec::Vec<u8> {
+        let mut v = ((4 + payload.len()) as u16).to_ne_bytes().to_vec();
+        v.extend_from_slice(&ty.to_ne_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn only_a_lone_output_takes_the_short_way() {
+        assert_eq!(single_output(&attr(1, &7u32.to_ne_bytes())), Some(7));
+        assert_eq!(
+            single_output(&attr(1 | 0x8000, &7u32.to_ne_bytes())),
+            Some(7)
+        );
+        let two = [attr(1, &7u32.to_ne_bytes()), attr(1, &8u32.to_ne_bytes())].concat();
+        assert_eq!(single_output(&two), None);
+        assert_eq!(single_output(&attr(7, &7u32.to_ne_bytes())), None, "recirc");
+        assert_eq!(single_output(&attr(1, &[7, 0])), None);
+        assert_eq!(single_output(&[]), None);
+    }
 }
