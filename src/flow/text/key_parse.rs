@@ -79,6 +79,17 @@ const SINGLES: &[Single] = &[
     single_attr("tcp_flags(", key::TCP_FLAGS, Kind::TcpFlags, 2),
 ];
 
+/// The transport ports shared by tcp, udp and sctp.
+const PORTS: &[Field] = &[
+    Field("src=", Kind::Be16, 0, 2),
+    Field("dst=", Kind::Be16, 2, 2),
+];
+/// The type and code shared by icmp and icmpv6.
+const TYPE_CODE: &[Field] = &[
+    Field("type=", Kind::U8, 0, 1),
+    Field("code=", Kind::U8, 1, 1),
+];
+
 const LAYOUTS: &[Layout] = &[
     Layout {
         prefix: "ct_tuple4(",
@@ -154,46 +165,31 @@ const LAYOUTS: &[Layout] = &[
         prefix: "tcp(",
         ty: key::TCP,
         size: 4,
-        fields: &[
-            Field("src=", Kind::Be16, 0, 2),
-            Field("dst=", Kind::Be16, 2, 2),
-        ],
+        fields: PORTS,
     },
     Layout {
         prefix: "udp(",
         ty: key::UDP,
         size: 4,
-        fields: &[
-            Field("src=", Kind::Be16, 0, 2),
-            Field("dst=", Kind::Be16, 2, 2),
-        ],
+        fields: PORTS,
     },
     Layout {
         prefix: "sctp(",
         ty: key::SCTP,
         size: 4,
-        fields: &[
-            Field("src=", Kind::Be16, 0, 2),
-            Field("dst=", Kind::Be16, 2, 2),
-        ],
+        fields: PORTS,
     },
     Layout {
         prefix: "icmp(",
         ty: key::ICMP,
         size: 2,
-        fields: &[
-            Field("type=", Kind::U8, 0, 1),
-            Field("code=", Kind::U8, 1, 1),
-        ],
+        fields: TYPE_CODE,
     },
     Layout {
         prefix: "icmpv6(",
         ty: key::ICMPV6,
         size: 2,
-        fields: &[
-            Field("type=", Kind::U8, 0, 1),
-            Field("code=", Kind::U8, 1, 1),
-        ],
+        fields: TYPE_CODE,
     },
     Layout {
         prefix: "arp(",
