@@ -68,20 +68,45 @@ pub struct FlowCounts {
 }
 
 /// A flow's actions: the userspace bytes as validated, kept verbatim so dumps
-/// return what was installed.
+/// return what was installed. Short lists (one to three outputs, a VLAN push
+/// and an output, ...) live inside the flow, so a hit reads no other memory.
 #[derive(Debug)]
-pub struct FlowActions(Box<[u8]>);
+pub struct FlowActions(ActionBytes);
+
+#[derive(Debug)]
+enum ActionBytes {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_ACTIONS],
+    },
+    Heap(Box<[u8]>),
+}
+
+/// Longest action list kept inline; the enum stays 32 bytes.
+const INLINE_ACTIONS: usize = 30;
 
 impl FlowActions {
     pub fn copy(bytes: &[u8]) -> Result<FlowActions, Errno> {
+        let mut inline = [0u8; INLINE_ACTIONS];
+        if let Ok(len) = u8::try_from(bytes.len())
+            && let Some(dst) = inline.get_mut(..bytes.len())
+        {
+            dst.copy_from_slice(bytes);
+            return Ok(FlowActions(ActionBytes::Inline { len, bytes: inline }));
+        }
         let mut v = Vec::new();
         v.try_reserve_exact(bytes.len()).map_err(|_| Errno::NoMem)?;
         v.extend_from_slice(bytes);
-        Ok(FlowActions(v.into_boxed_slice()))
+        Ok(FlowActions(ActionBytes::Heap(v.into_boxed_slice())))
     }
 
     pub fn bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            ActionBytes::Inline { len, bytes } => {
+                bytes.get(..usize::from(*len)).unwrap_or_default()
+            }
+            ActionBytes::Heap(b) => b,
+        }
     }
 }
 
@@ -417,6 +442,20 @@ mod tests {
             ty: VportType::Netdev,
             port_no: None,
             upcall_pids: &[5, 0, 0, 0],
+        }
+    }
+
+    #[test]
+    fn actions_kept_verbatim_inline_or_on_the_heap() {
+        assert_eq!(core::mem::size_of::<FlowActions>(), 32);
+        for len in [0, 8, INLINE_ACTIONS, INLINE_ACTIONS + 1, 300] {
+            let bytes: std::vec::Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let a = FlowActions::copy(&bytes).unwrap();
+            assert_eq!(a.bytes(), &bytes[..]);
+            assert_eq!(
+                matches!(a.0, ActionBytes::Inline { .. }),
+                len <= INLINE_ACTIONS
+            );
         }
     }
 
