@@ -705,3 +705,32 @@ fn the_flow_limit_is_e2big() {
         Some(2)
     );
 }
+
+/// The vport a frame from switch port `port` is counted against, read
+/// from its miss upcall; `None` if the frame went nowhere.
+fn source_vport(sim: &mut Sim, port: u32, frame: &[u8]) -> Option<u32> {
+    sim.run(&format!("rx {port} {}", hexs(frame)));
+    let line = one(sim, "ioctl 2 READ_PACKET -");
+    if line == "ioctl 2 READ_PACKET SUCCESS -" {
+        return None;
+    }
+    let (_, a) = reply(&line);
+    Some(parse_match(get(&a, 2), None).unwrap().key.in_port)
+}
+
+#[test]
+fn frames_follow_the_source_ports_current_binding() {
+    let mut sim = setup();
+    let f = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    assert_eq!(source_vport(&mut sim, 1, &f), Some(1));
+    assert_eq!(source_vport(&mut sim, 2, &f), Some(2));
+    // vm1 moves to switch port 3: port 1 is gone, port 3 is vport 1.
+    assert!(sim.run("unport 1\nport 3 vm vm1").is_empty());
+    assert_eq!(source_vport(&mut sim, 1, &f), None);
+    assert_eq!(source_vport(&mut sim, 3, &f), Some(1));
+    // Switch port 1 comes back holding vm2: its frames are vport 2's.
+    assert!(sim.run("unport 2\nport 1 vm vm2").is_empty());
+    assert_eq!(source_vport(&mut sim, 1, &f), Some(2));
+    assert_eq!(source_vport(&mut sim, 2, &f), None);
+    assert_eq!(source_vport(&mut sim, 3, &f), Some(1));
+}

@@ -19,7 +19,6 @@ use crate::pend::Wakeups;
 use crate::percpu::Cpu;
 use crate::switch::{NicIndex, NicState, PortId, UNBOUND};
 use crate::upcall::{self, Extra};
-use crate::vport::Vport;
 
 /// Where packets leave the datapath. Implementations only queue: they must
 /// not call back into the core (its read locks are held while they run).
@@ -46,6 +45,30 @@ pub const RECIRC_LIMIT: usize = 8;
 pub struct RxContext<P> {
     key: FlowKey,
     s: Scratch<P>,
+    sources: Sources,
+}
+
+/// Which vport each recently seen switch endpoint is bound to, so that a
+/// chain mixing source ports resolves each in one compare. An entry is a
+/// hint, checked against the vport's binding under the batch's lock.
+struct Sources([u32; SOURCE_HINTS]);
+
+const SOURCE_HINTS: usize = 16;
+
+impl Sources {
+    fn index((port, nic): (PortId, NicIndex)) -> usize {
+        (port ^ u32::from(nic) << 3) as usize % SOURCE_HINTS
+    }
+
+    fn get(&self, from: (PortId, NicIndex)) -> u32 {
+        self.0.get(Self::index(from)).copied().unwrap_or(UNBOUND)
+    }
+
+    fn set(&mut self, from: (PortId, NicIndex), port_no: u32) {
+        if let Some(h) = self.0.get_mut(Self::index(from)) {
+            *h = port_no;
+        }
+    }
 }
 
 /// What running actions needs besides the key.
@@ -100,6 +123,7 @@ impl<P: Packet> RxContext<P> {
         Some(RxContext {
             key: FlowKey::default(),
             s,
+            sources: Sources([UNBOUND; SOURCE_HINTS]),
         })
     }
 }
@@ -235,18 +259,16 @@ impl View<'_> {
         fx: &mut Effects<'_, E>,
     ) {
         let ports = self.ports;
-        // A chain mostly comes from one port: resolve it once per run.
-        let mut last: Option<((PortId, NicIndex), Option<&Vport>)> = None;
         for (from, pkt) in batch {
-            let vport = match last {
-                Some((src, v)) if src == from => v,
+            let vport = match ports.vports.get(ctx.sources.get(from)) {
+                Some(v) if v.binding == Some(from) => Some(v),
                 _ => {
                     let v = ports
                         .switch
                         .endpoint(from.0, from.1)
                         .filter(|ep| ep.state == NicState::Connected && ep.vport != UNBOUND)
                         .and_then(|ep| ports.vports.get(ep.vport));
-                    last = Some((from, v));
+                    ctx.sources.set(from, v.map_or(UNBOUND, |v| v.port_no));
                     v
                 }
             };
