@@ -13,6 +13,13 @@ pub struct Attr<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Malformed(pub usize);
 
+/// A malformed stream is an invalid request.
+impl From<Malformed> for super::Errno {
+    fn from(_: Malformed) -> Self {
+        super::Errno::Inval
+    }
+}
+
 impl<'a> Attr<'a> {
     pub fn new(raw_type: u16, payload: &'a [u8]) -> Attr<'a> {
         Attr { raw_type, payload }

@@ -47,3 +47,9 @@ pub const NETLINK_GENERIC: u32 = 16;
 pub const fn align(len: usize) -> usize {
     (len + 3) & !3
 }
+
+/// Bytes an attribute with `payload` bytes takes in a stream, padding
+/// included (Linux's `nla_total_size`).
+pub const fn attr_size(payload: usize) -> usize {
+    align(NLA_HDRLEN + payload)
+}

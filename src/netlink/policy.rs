@@ -116,7 +116,7 @@ pub fn parse<'a, const N: usize>(
 ) -> Result<Parsed<'a, N>, Errno> {
     let mut out = [None; N];
     for a in attrs(stream) {
-        let a = a.map_err(|_| Errno::Inval)?;
+        let a = a?;
         let Some(p) = policy.get(usize::from(a.ty())) else {
             continue;
         };
