@@ -343,7 +343,7 @@ pub unsafe fn complete_runs(
     nbls: &Nbls,
     head: *mut NetBufferList,
     dispatch: bool,
-    reason: Option<(&UnicodeString, &UnicodeString, &UnicodeString)>,
+    reason: Option<&UnicodeString>,
 ) {
     let flags = NDIS_SEND_COMPLETE_FLAGS_SWITCH_SINGLE_SOURCE
         | if dispatch {
@@ -360,9 +360,9 @@ pub unsafe fn complete_runs(
         |_, n| Some(unsafe { nbl::source_of(n.as_ptr()) }),
         |_, first, count, source| {
             let first = first.as_ptr();
-            if let (Some((guid, name, why)), Some(source)) = (reason, source) {
+            if let (Some(why), Some(source)) = (reason, source) {
                 // SAFETY: the run is ours to complete.
-                unsafe { nbls.report_dropped(first, count as u32, source, (guid, name), why) };
+                unsafe { nbls.report_dropped(first, count as u32, source, why) };
             }
             // SAFETY: as above; the run has one source.
             unsafe { NdisFSendNetBufferListsComplete(nbls.filter(), first, flags) };

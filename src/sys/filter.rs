@@ -48,8 +48,6 @@ enum State {
 /// What NDIS hands the module at attach, fixed until detach.
 struct Binding {
     ndis_filter_handle: NdisHandle,
-    switch_context: NdisHandle,
-    switch_handlers: NdisSwitchOptionalHandlers,
 }
 
 /// The extension in a switch. There is one: like the datapath it hosts, it
@@ -72,8 +70,6 @@ static SWITCH: SwitchModule = SwitchModule {
     state: AtomicU8::new(State::Detached as u8),
     binding: UnsafeCell::new(Binding {
         ndis_filter_handle: ptr::null_mut(),
-        switch_context: ptr::null_mut(),
-        switch_handlers: NdisSwitchOptionalHandlers::revision_1(),
     }),
 };
 
@@ -113,19 +109,19 @@ impl SwitchModule {
     /// completed.
     ///
     /// # Safety
-    /// `nbls` is a send request NDIS gave this module and not yet completed.
+    /// `chain` is a send request NDIS gave this module and not yet completed.
     pub(super) unsafe fn drop_sends<const N: usize>(
         &self,
-        nbls: *mut NetBufferList,
+        chain: *mut NetBufferList,
         send_flags: u32,
         status: NdisStatus,
         reason: &'static [u16; N],
     ) {
-        let binding = self.binding();
-        let guid = unicode_string(&EXTENSION_GUID);
-        let name = unicode_string(&EXTENSION_NAME);
+        // The switch's report handler is kept with the pools, which live
+        // from attach to detach: NDIS gives us sends only in between.
+        let pools = path::nbls();
         let reason = unicode_string(reason);
-        let mut nbl = nbls;
+        let mut nbl = chain;
         while !nbl.is_null() {
             // SAFETY: the module owns the request until it completes it, so
             // each NBL of the chain is live and not used by anyone else.
@@ -136,29 +132,17 @@ impl SwitchModule {
                     (*nbl).switch_forwarding_detail().source_port_id(),
                 )
             };
-            if let Some(report) = binding.switch_handlers.report_filtered_net_buffer_lists {
-                // SAFETY: the handler comes from NDIS with the switch
-                // context it belongs to; it reads one NBL and the strings.
-                unsafe {
-                    report(
-                        binding.switch_context,
-                        &guid,
-                        &name,
-                        source_port,
-                        NDIS_SWITCH_REPORT_FILTERED_NBL_FLAGS_IS_INCOMING,
-                        1,
-                        nbl,
-                        &reason,
-                    )
-                };
+            if let Some(pools) = pools {
+                // SAFETY: the NBL is live and ours to complete.
+                unsafe { pools.report_dropped(nbl, 1, source_port, &reason) };
             }
             nbl = next;
         }
         // SAFETY: completing hands the whole, unchanged chain back to NDIS.
         unsafe {
             NdisFSendNetBufferListsComplete(
-                binding.ndis_filter_handle,
-                nbls,
+                self.ndis_handle(),
+                chain,
                 send_complete_flags(send_flags),
             )
         };
@@ -214,11 +198,7 @@ pub unsafe extern "system" fn attach(
     // SAFETY: the compare-exchange above made this attach the only user of
     // the binding until it publishes it (see `impl Sync`).
     unsafe {
-        *switch.binding.get() = Binding {
-            ndis_filter_handle,
-            switch_context,
-            switch_handlers,
-        };
+        *switch.binding.get() = Binding { ndis_filter_handle };
     }
 
     let mut attributes = NdisFilterAttributes {

@@ -110,10 +110,8 @@ pub unsafe fn send(chain: *mut NetBufferList, port: NdisPortNumber, send_flags: 
         if let Some(forward) = NonNull::new(forward) {
             egress::send_runs(nbls, forward, port, true);
         }
-        let guid = unicode_string(&super::filter::EXTENSION_GUID);
-        let name = unicode_string(&super::filter::EXTENSION_NAME);
         let reason = unicode_string(&REASON_DROPPED);
-        egress::complete_runs(nbls, dropped, true, Some((&guid, &name, &reason)));
+        egress::complete_runs(nbls, dropped, true, Some(&reason));
         egress::complete_runs(nbls, consumed, true, None);
     }
 }

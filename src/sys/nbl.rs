@@ -16,6 +16,7 @@ use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
+use super::filter::{EXTENSION_GUID, EXTENSION_NAME};
 use super::ndis::ffi::{
     NdisAdvanceNetBufferDataStart, NdisAllocateCloneNetBufferList, NdisAllocateNetBufferList,
     NdisAllocateNetBufferListContext, NdisAllocateNetBufferListPool, NdisFreeCloneNetBufferList,
@@ -23,6 +24,7 @@ use super::ndis::ffi::{
     NdisGetDataBuffer, NdisRetreatNetBufferDataStart, mm_get_system_address_for_mdl_safe,
 };
 use super::ndis::types::*;
+use super::wstr::unicode_string;
 use crate::platform::buffer::Pool;
 use crate::platform::forward::{self, Links, Placement};
 use crate::switch::{NicIndex, PortId};
@@ -558,7 +560,7 @@ impl Nbls {
     }
 
     /// Tells the switch that the `count` NBLs from `head` (all from
-    /// `source`) were dropped on ingress, and why.
+    /// `source`) were dropped on ingress by the extension, and why.
     ///
     /// # Safety
     /// The chain is live and ours to complete.
@@ -567,16 +569,17 @@ impl Nbls {
         head: *mut NetBufferList,
         count: u32,
         source: SwitchPortId,
-        extension: (&UnicodeString, &UnicodeString),
         reason: &UnicodeString,
     ) {
         if let Some(report) = self.handlers.report_filtered {
+            let guid = unicode_string(&EXTENSION_GUID);
+            let name = unicode_string(&EXTENSION_NAME);
             // SAFETY: the handler reads the chain and the strings.
             unsafe {
                 report(
                     self.switch,
-                    extension.0,
-                    extension.1,
+                    &guid,
+                    &name,
                     source,
                     NDIS_SWITCH_REPORT_FILTERED_NBL_FLAGS_IS_INCOMING,
                     count,
