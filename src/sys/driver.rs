@@ -13,11 +13,12 @@ use super::ndis::types::*;
 use super::oid;
 use super::wstr::{ascii_utf16, unicode_string};
 
-/// The names the switch and `Get-VMSwitchExtension` know the extension by;
-/// ovs-vswitchd looks it up by the friendly name, the INF's
-/// `NetCfgInstanceId` is the unique name and its service is `OVSExt`.
-static FRIENDLY_NAME: [u16; 22] = ascii_utf16("Open vSwitch Extension");
-static UNIQUE_NAME: [u16; 38] = ascii_utf16("{583CC151-73EC-4A6A-8B47-578297AD7623}");
+/// The names the switch and `Get-VMSwitchExtension` know the extension by
+/// (also in its drop reports); ovs-vswitchd looks it up by the friendly
+/// name, the INF's `NetCfgInstanceId` is the unique name and its service is
+/// `OVSExt`.
+pub(super) static FRIENDLY_NAME: [u16; 22] = ascii_utf16("Open vSwitch Extension");
+pub(super) static UNIQUE_NAME: [u16; 38] = ascii_utf16("{583CC151-73EC-4A6A-8B47-578297AD7623}");
 static SERVICE_NAME: [u16; 6] = ascii_utf16("OVSExt");
 
 /// The handle `NdisFRegisterFilterDriver` returned, for unload.

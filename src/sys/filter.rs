@@ -29,9 +29,6 @@ use super::path::{self, DRAIN};
 use super::wstr::{ascii_utf16, unicode_string};
 use super::{egress, ingress};
 
-/// How the switch names the extension in its drop reports.
-pub(super) static EXTENSION_GUID: [u16; 38] = ascii_utf16("{583CC151-73EC-4A6A-8B47-578297AD7623}");
-pub(super) static EXTENSION_NAME: [u16; 22] = ascii_utf16("Open vSwitch Extension");
 static REASON_PAUSED: [u16; 19] = ascii_utf16("Extension is paused");
 
 /// NDIS filter-module states this module moves through.

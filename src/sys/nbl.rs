@@ -16,7 +16,7 @@ use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
-use super::filter::{EXTENSION_GUID, EXTENSION_NAME};
+use super::driver::{FRIENDLY_NAME, UNIQUE_NAME};
 use super::ndis::ffi::{
     NdisAdvanceNetBufferDataStart, NdisAllocateCloneNetBufferList, NdisAllocateNetBufferList,
     NdisAllocateNetBufferListContext, NdisAllocateNetBufferListPool, NdisFreeCloneNetBufferList,
@@ -572,8 +572,8 @@ impl Nbls {
         reason: &UnicodeString,
     ) {
         if let Some(report) = self.handlers.report_filtered {
-            let guid = unicode_string(&EXTENSION_GUID);
-            let name = unicode_string(&EXTENSION_NAME);
+            let guid = unicode_string(&UNIQUE_NAME);
+            let name = unicode_string(&FRIENDLY_NAME);
             // SAFETY: the handler reads the chain and the strings.
             unsafe {
                 report(
