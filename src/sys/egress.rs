@@ -94,8 +94,9 @@ impl Batch<'_> {
             }
             return;
         }
-        // SAFETY: the parent is held until its last clone comes back.
-        let Some(clone) = (unsafe { self.nbls.alloc_clone(parent) }) else {
+        // SAFETY: the parent is held until its last clone comes back; the
+        // leader is null or its first clone.
+        let Some(clone) = (unsafe { self.nbls.alloc_clone(parent, item.leader.get()) }) else {
             path::count(&DROPS.no_resources);
             return;
         };
@@ -113,16 +114,9 @@ impl Batch<'_> {
             path::count(&DROPS.no_resources);
             return;
         }
-        let leader = match item.leader.get() {
-            l if l.is_null() => c,
-            l => l,
-        };
-        // SAFETY: ours; its context was set at allocation.
-        if let Some(ctx) = unsafe { self.nbls.context(c) } {
-            ctx.leader
-                .store(leader, core::sync::atomic::Ordering::Relaxed);
+        if item.leader.get().is_null() {
+            item.leader.set(c);
         }
-        item.leader.set(leader);
         item.clones.set(item.clones.get() + 1);
         item.last_clone.set((c, tag, 1));
         // SAFETY: ours, in no list.

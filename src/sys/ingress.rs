@@ -268,14 +268,10 @@ unsafe fn plain(
 ) -> Option<*mut NetBufferList> {
     // SAFETY: as the caller guarantees.
     unsafe {
-        let c = nbls.alloc_clone(parent)?.as_ptr();
+        let c = nbls.alloc_clone(parent, leader)?.as_ptr();
         if !nbls.copy_info(c, parent, true) {
             nbls.free_clone(c);
             return None;
-        }
-        if let Some(ctx) = nbls.context(c) {
-            ctx.leader
-                .store(leader, core::sync::atomic::Ordering::Relaxed);
         }
         Some(c)
     }

@@ -238,41 +238,37 @@ impl Nbls {
     /// `nbl` is live and `is_ours`; the context is not used after the NBL
     /// is freed.
     pub unsafe fn context<'a>(&self, nbl: *mut NetBufferList) -> Option<&'a Context> {
-        // SAFETY: NBLs of ours got a context of `CONTEXT_SIZE` bytes at
-        // allocation; its data starts `offset` bytes after the 16-byte
-        // header (NET_BUFFER_LIST_CONTEXT_DATA_START), 16-byte aligned.
-        unsafe {
-            let header = (*nbl).context;
-            if header.is_null() {
-                return None;
-            }
-            let data = header
-                .cast::<u8>()
-                .add(size_of::<NetBufferListContext>() + usize::from((*header).offset));
-            let ctx = &*data.cast::<Context>();
-            (ctx.magic == MAGIC).then_some(ctx)
-        }
+        // SAFETY: as the caller guarantees; a context area of ours holds
+        // the `Context` written at allocation.
+        let ctx = unsafe { context_ptr(nbl).as_ref() }?;
+        (ctx.magic == MAGIC).then_some(ctx)
     }
 
-    /// Writes a fresh context into an NBL of ours.
+    /// Writes a fresh context into an NBL of ours: a clone of `parent`
+    /// whose family `leader` counts (null: it leads), or a copy keeping its
+    /// `pristine` data offset.
     ///
     /// # Safety
     /// `nbl` was just allocated by us with its context area.
-    unsafe fn init_context(&self, nbl: *mut NetBufferList, kind: Kind, parent: *mut NetBufferList) {
-        // SAFETY: as for `context`; nobody else sees the NBL yet.
+    unsafe fn init_context(
+        &self,
+        nbl: *mut NetBufferList,
+        kind: Kind,
+        parent: *mut NetBufferList,
+        leader: *mut NetBufferList,
+        pristine: u32,
+    ) {
+        let leader = if leader.is_null() { nbl } else { leader };
+        // SAFETY: as for `context_ptr`; nobody else sees the NBL yet.
         unsafe {
-            let header = (*nbl).context;
-            let data = header
-                .cast::<u8>()
-                .add(size_of::<NetBufferListContext>() + usize::from((*header).offset));
-            data.cast::<Context>().write(Context {
+            context_ptr(nbl).write(Context {
                 magic: MAGIC,
                 kind,
                 parent: AtomicPtr::new(parent),
-                leader: AtomicPtr::new(nbl),
+                leader: AtomicPtr::new(leader),
                 pending: AtomicU32::new(0),
                 lso_done: AtomicU32::new(0),
-                pristine: AtomicU32::new(0),
+                pristine: AtomicU32::new(pristine),
             });
         }
     }
@@ -292,12 +288,13 @@ impl Nbls {
         // SAFETY: the NBL is ours alone.
         let base = unsafe {
             (*n).source_handle = self.filter;
-            self.init_context(n, Kind::Copy, ptr::null_mut());
             let nb = (*n).first_net_buffer;
-            if let (false, Some(ctx)) = (nb.is_null(), self.context(n)) {
-                ctx.pristine
-                    .store((*nb).header.data_offset, Ordering::Relaxed);
-            }
+            let pristine = if nb.is_null() {
+                0
+            } else {
+                (*nb).header.data_offset
+            };
+            self.init_context(n, Kind::Copy, ptr::null_mut(), ptr::null_mut(), pristine);
             claim_data(n, cap)
         };
         // SAFETY: the NBL is ours and has no forwarding context yet.
@@ -381,12 +378,17 @@ impl Nbls {
     }
 
     /// A clone of `parent` (its data, none of its out-of-band information)
-    /// with a context and a forwarding context. `None` when out of
-    /// resources.
+    /// in the family `leader` counts (null: the clone leads), with a
+    /// context and a forwarding context. `None` when out of resources.
     ///
     /// # Safety
-    /// `parent` is an NBL the switch gave us, held until the clone is freed.
-    pub unsafe fn alloc_clone(&self, parent: *mut NetBufferList) -> Option<NonNull<NetBufferList>> {
+    /// `parent` is an NBL the switch gave us, held until the clone is freed;
+    /// `leader` is null or a live clone of it.
+    pub unsafe fn alloc_clone(
+        &self,
+        parent: *mut NetBufferList,
+        leader: *mut NetBufferList,
+    ) -> Option<NonNull<NetBufferList>> {
         // SAFETY: the clone pool is ours; the clone shares the parent's
         // MDLs, which the caller keeps alive.
         let clone = NonNull::new(unsafe {
@@ -404,7 +406,7 @@ impl Nbls {
         // SAFETY: the clone is ours alone and has its context now.
         let forwarding = unsafe {
             (*c).source_handle = self.filter;
-            self.init_context(c, Kind::Clone, parent);
+            self.init_context(c, Kind::Clone, parent, leader, 0);
             (self.handlers.allocate_context)(self.switch, c)
         };
         if !forwarding.is_success() {
@@ -600,6 +602,27 @@ impl Drop for Nbls {
                 unsafe { NdisFreeNetBufferListPool(pool) };
             }
         }
+    }
+}
+
+/// Where the context data of an NBL of ours lies; null when it has no
+/// context area.
+///
+/// # Safety
+/// `nbl` is live and `is_ours`.
+unsafe fn context_ptr(nbl: *mut NetBufferList) -> *mut Context {
+    // SAFETY: NBLs of ours got a context of `CONTEXT_SIZE` bytes at
+    // allocation; its data starts `offset` bytes after the 16-byte
+    // header (NET_BUFFER_LIST_CONTEXT_DATA_START), 16-byte aligned.
+    unsafe {
+        let header = (*nbl).context;
+        if header.is_null() {
+            return ptr::null_mut();
+        }
+        header
+            .cast::<u8>()
+            .add(size_of::<NetBufferListContext>() + usize::from((*header).offset))
+            .cast::<Context>()
     }
 }
 
