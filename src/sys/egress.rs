@@ -127,12 +127,7 @@ impl Batch<'_> {
     fn copy(&self, mut own: Own, port: PortId, nic: NicIndex) {
         let n = own.buf.nbl.as_ptr();
         // SAFETY: the buffer is ours.
-        let request = unsafe {
-            Request::from_ndis(
-                nbl::info(n, TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO),
-                nbl::info(n, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO),
-            )
-        };
+        let request = unsafe { nbl::offload_request(n) };
         match forward::copy_offload(own.direction, request, own.rewritten) {
             CopyOffload::Keep => self.emit(own, port, nic),
             CopyOffload::Complete(want) => {
@@ -196,8 +191,8 @@ impl Batch<'_> {
 unsafe fn clear_offloads(nbl: *mut NetBufferList) {
     // SAFETY: as the caller guarantees.
     unsafe {
-        nbl::set_info(nbl, TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO, 0);
-        nbl::set_info(nbl, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, 0);
+        (*nbl).set_checksum_info(ChecksumInfo(0));
+        (*nbl).set_large_send_info(LargeSendInfo(0));
     }
 }
 
@@ -457,8 +452,9 @@ unsafe fn finish_parent(parent: *mut NetBufferList, lso_done: usize) {
     // SAFETY: as the caller guarantees.
     unsafe {
         (*parent).status = NdisStatus::SUCCESS;
-        if nbl::info(parent, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO) & 0xf_ffff != 0 {
-            nbl::set_info(parent, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO, lso_done);
+        let lso = (*parent).large_send_info();
+        if Request::from_ndis(0, lso.0).lso.is_some() {
+            (*parent).set_large_send_info(LargeSendInfo(lso_done));
         }
     }
 }

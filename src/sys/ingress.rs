@@ -285,13 +285,8 @@ unsafe fn plain(
 unsafe fn complete_large_send(nbl: *mut NetBufferList, sent: usize) {
     // SAFETY: as the caller guarantees.
     unsafe {
-        let lso = nbl::info(nbl, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO);
-        if let Some(l) = Request::from_ndis(0, lso).lso {
-            nbl::set_info(
-                nbl,
-                TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
-                lso_completion(l, sent),
-            );
+        if let Some(l) = Request::from_ndis(0, (*nbl).large_send_info().0).lso {
+            (*nbl).set_large_send_info(LargeSendInfo(lso_completion(l, sent)));
         }
     }
 }

@@ -12,7 +12,6 @@
 //!   switch gave us), which is completed only once every clone of it came
 //!   back. The first clone of a parent (the leader) keeps the count.
 
-use core::ffi::c_void;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
@@ -25,6 +24,7 @@ use super::ndis::ffi::{
 };
 use super::ndis::types::*;
 use super::wstr::unicode_string;
+use crate::offload::Request;
 use crate::platform::buffer::Pool;
 use crate::platform::forward::{self, Links, Placement};
 use crate::switch::{NicIndex, PortId};
@@ -788,31 +788,14 @@ unsafe fn gather(nb: *mut NetBuffer, dst: &mut [u8]) -> bool {
     }
 }
 
-/// The address of the NBL's `NetBufferListInfo` slot `i` as a `usize`.
+/// The checksum and large-send requests in an NBL's offload slots.
 ///
 /// # Safety
 /// `nbl` is live.
-pub unsafe fn info(nbl: *mut NetBufferList, i: usize) -> usize {
-    // SAFETY: reads one slot of a live NBL.
-    unsafe {
-        (*nbl)
-            .net_buffer_list_info
-            .get(i)
-            .map_or(0, |p: &*mut c_void| p.addr())
-    }
-}
-
-/// Writes `NetBufferListInfo` slot `i`.
-///
-/// # Safety
-/// `nbl` is ours or held by us, and not out below.
-pub unsafe fn set_info(nbl: *mut NetBufferList, i: usize, v: usize) {
-    // SAFETY: as the caller guarantees.
-    unsafe {
-        if let Some(slot) = (*nbl).net_buffer_list_info.get_mut(i) {
-            *slot = ptr::without_provenance_mut(v);
-        }
-    }
+pub unsafe fn offload_request(nbl: *mut NetBufferList) -> Request {
+    // SAFETY: reads two info slots.
+    let (checksum, lso) = unsafe { ((*nbl).checksum_info(), (*nbl).large_send_info()) };
+    Request::from_ndis(checksum.0, lso.0)
 }
 
 /// Records what the NIC reported in a returning clone's large-send slot.
@@ -821,6 +804,6 @@ pub unsafe fn set_info(nbl: *mut NetBufferList, i: usize, v: usize) {
 /// `clone` is ours and came back.
 pub unsafe fn note_lso_done(leader: &Context, clone: *mut NetBufferList) {
     // SAFETY: as the caller guarantees.
-    let v = unsafe { info(clone, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO) };
+    let v = unsafe { (*clone).large_send_info() }.0;
     leader.lso_done.store(v as u32, Ordering::Relaxed);
 }

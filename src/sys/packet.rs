@@ -16,9 +16,6 @@ use core::slice;
 use super::lane::Lane;
 use super::nbl::{self, Buf, Nbls};
 use super::ndis::types::NetBufferList;
-use super::ndis::types::{
-    TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO,
-};
 use super::path::{self, DROPS};
 use crate::offload::Request;
 use crate::packet::Packet;
@@ -291,12 +288,7 @@ impl Packet for NblPacket {
         match (nbl, direction) {
             // SAFETY: the NBL is the current frame's (held by the lane) or
             // ours; reading its info slots is a plain load.
-            (Some(n), Direction::Transmit) => unsafe {
-                Request::from_ndis(
-                    nbl::info(n, TCP_IP_CHECKSUM_NET_BUFFER_LIST_INFO),
-                    nbl::info(n, TCP_LARGE_SEND_NET_BUFFER_LIST_INFO),
-                )
-            },
+            (Some(n), Direction::Transmit) => unsafe { nbl::offload_request(n) },
             _ => Request::NONE,
         }
     }
