@@ -4,6 +4,8 @@
 //! - `enter` admits new work (a send handler, an executed packet) unless
 //!   the gate is closed; whoever holds a reference may `hold` more (one per
 //!   NBL it sends), closed or not, and every reference is `leave`d once.
+//!   `hold_n`/`leave_n` take or drop several in one atomic step, exactly as
+//!   that many `hold`s or `leave`s would.
 //! - `close` (pause) shuts the gate. If references are out, it marks that
 //!   a waiter exists; the `leave` that drops the last reference then finds
 //!   the mark, clears it and must wake the waiter, exactly once. Once
@@ -53,15 +55,34 @@ impl Drain {
 
     /// Takes another reference; only for a caller that holds one.
     pub fn hold(&self) {
-        self.0.fetch_add(1, AcqRel);
+        self.hold_n(1);
+    }
+
+    /// Takes `k` more references; only for a caller that holds one.
+    pub fn hold_n(&self, k: u64) {
+        if k > 0 {
+            self.0.fetch_add(k, AcqRel);
+        }
     }
 
     /// Drops a reference; true when this was the last one and a pause is
     /// waiting for it: the caller wakes it.
     #[must_use = "the waiting pause must be woken"]
     pub fn leave(&self) -> bool {
-        let v = self.0.fetch_sub(1, AcqRel);
-        if v & COUNT == 1 && v & WAITING != 0 {
+        self.leave_n(1)
+    }
+
+    /// Drops `n` references; true when they were the last ones and a pause
+    /// is waiting for them: the caller wakes it.
+    #[must_use = "the waiting pause must be woken"]
+    pub fn leave_n(&self, n: u64) -> bool {
+        if n == 0 {
+            // Dropping nothing cannot be the last leave (the mark may still
+            // be set by one that is about to clear it).
+            return false;
+        }
+        let v = self.0.fetch_sub(n, AcqRel);
+        if v & COUNT == n && v & WAITING != 0 {
             self.0.fetch_and(!WAITING, AcqRel);
             return true;
         }
@@ -129,5 +150,53 @@ mod tests {
         d.open();
         assert!(d.enter());
         assert!(!d.leave());
+    }
+
+    /// A drain with `refs` references out (open), closed when `close`.
+    fn with_refs(refs: u64, close: bool) -> Drain {
+        let d = Drain::new();
+        d.open();
+        assert!(d.enter());
+        d.hold_n(refs - 1);
+        if close {
+            let _ = d.close();
+        }
+        d
+    }
+
+    #[test]
+    fn many_at_once_are_as_many_one_by_one() {
+        for refs in 1..6 {
+            for close in [false, true] {
+                for n in 0..=refs {
+                    let (batch, single) = (with_refs(refs, close), with_refs(refs, close));
+                    let woke = batch.leave_n(n);
+                    let woke_single = (0..n).fold(false, |w, _| single.leave() | w);
+                    assert_eq!(woke, woke_single, "refs {refs} n {n} close {close}");
+                    assert_eq!(woke, close && n == refs);
+                    assert_eq!(batch.count(), refs - n);
+                    assert_eq!(batch.0.load(Acquire), single.0.load(Acquire));
+                    // The rest, at once: the wake comes exactly once.
+                    let rest = batch.leave_n(refs - n);
+                    assert_eq!(woke || rest, close);
+                    assert!(!(woke && rest));
+                    assert_eq!(batch.count(), 0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn holding_many_is_holding_one_by_one() {
+        let (batch, single) = (with_refs(1, false), with_refs(1, false));
+        batch.hold_n(3);
+        (0..3).for_each(|_| single.hold());
+        assert_eq!(batch.0.load(Acquire), single.0.load(Acquire));
+        batch.hold_n(0);
+        assert_eq!(batch.count(), 4);
+        assert_eq!(batch.close(), Closed::Wait);
+        assert!(!batch.leave_n(0));
+        assert!(!batch.leave_n(3));
+        assert!(batch.leave_n(1));
     }
 }

@@ -306,15 +306,17 @@ pub unsafe fn send_runs(
             }
         },
         |chain, first, count, _| {
+            let mut ours = 0;
             let mut n = Some(first);
             for _ in 0..count {
                 let Some(m) = n else { break };
                 // SAFETY: held.
                 if unsafe { nbls.is_ours(m.as_ptr()) } {
-                    DRAIN.hold();
+                    ours += 1;
                 }
                 n = chain.next(m);
             }
+            DRAIN.hold_n(ours);
             // SAFETY: the run is ours to send; its NBLs share a source and
             // their destinations (a run of one trivially).
             unsafe { NdisFSendNetBufferLists(nbls.filter(), first.as_ptr(), port, flags) };
@@ -372,7 +374,7 @@ pub unsafe fn send_complete(chain: *mut NetBufferList, flags: u32) {
     };
     let up = List::new();
     let parents = List::new();
-    let mut ours = 0usize;
+    let mut ours = 0;
     let mut n = chain;
     while !n.is_null() {
         // SAFETY: the completion hands us the chain.
@@ -399,9 +401,7 @@ pub unsafe fn send_complete(chain: *mut NetBufferList, flags: u32) {
     unsafe { complete_runs(nbls, parents.take(), dispatch, None) };
     // Last: once the drain is empty a pause may complete and detach free
     // the pools.
-    for _ in 0..ours {
-        path::leave();
-    }
+    path::leave_n(ours);
 }
 
 /// An NBL of ours came back.

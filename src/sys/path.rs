@@ -149,7 +149,13 @@ pub fn restart() {
 /// Drops one reference of the drain, waking a waiting pause if it was the
 /// last.
 pub fn leave() {
-    if DRAIN.leave() {
+    leave_n(1);
+}
+
+/// Drops `n` references of the drain at once, waking a waiting pause if
+/// they were the last.
+pub fn leave_n(n: u64) {
+    if DRAIN.leave_n(n) {
         // SAFETY: the event was initialised by the pause waiting on it;
         // setting it is allowed up to DISPATCH_LEVEL.
         unsafe { KeSetEvent(PAUSE.0.get(), 0, 0) };
