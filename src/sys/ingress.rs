@@ -158,7 +158,7 @@ impl Iterator for Items<'_> {
             // SAFETY: the lane is claimed and the frames read before are
             // stale (`next_frame`); the NBL is held.
             let frame = unsafe { nbl::read_frame(nb, len, in_place, self.lane.scratch()) };
-            let Some((data, _)) = frame else {
+            let Some(data) = frame else {
                 path::count(if len > SCRATCH {
                     &DROPS.too_long
                 } else {

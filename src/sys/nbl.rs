@@ -724,8 +724,8 @@ pub unsafe fn set_tag(nbl: *mut NetBufferList, tci: Option<u16>) {
 
 /// The frame of `nb` (`len` bytes), read in place when `in_place` allows
 /// and NDIS finds it contiguous, else gathered into `scratch`. Returns the
-/// bytes' address and whether they are in `scratch`; `None` when the MDLs
-/// cannot be mapped or `scratch` is too short.
+/// bytes' address; `None` when the MDLs cannot be mapped or `scratch` is
+/// too short.
 ///
 /// # Safety
 /// `nb` belongs to an NBL we hold; its bytes stay put while we use them.
@@ -734,18 +734,18 @@ pub unsafe fn read_frame(
     len: usize,
     in_place: bool,
     scratch: &mut [u8],
-) -> Option<(NonNull<u8>, bool)> {
+) -> Option<NonNull<u8>> {
     if in_place {
         // SAFETY: without storage NDIS only maps and returns the bytes in
         // place, or null when they are split.
         let p = unsafe { NdisGetDataBuffer(nb, len as u32, ptr::null_mut(), 1, 0) };
         if let Some(p) = NonNull::new(p.cast::<u8>()) {
-            return Some((p, false));
+            return Some(p);
         }
     }
     let dst = scratch.get_mut(..len)?;
     // SAFETY: as the caller guarantees.
-    unsafe { gather(nb, dst) }.then(|| (NonNull::from(&mut *dst).cast::<u8>(), true))
+    unsafe { gather(nb, dst) }.then(|| NonNull::from(&mut *dst).cast::<u8>())
 }
 
 /// Copies the first `dst.len()` data bytes of `nb` into `dst`, MDL by MDL.
