@@ -115,10 +115,6 @@ impl Drain {
     pub fn count(&self) -> u64 {
         self.0.load(Acquire) & COUNT
     }
-
-    pub fn is_closed(&self) -> bool {
-        self.0.load(Acquire) & CLOSED != 0
-    }
 }
 
 impl Default for Drain {
