@@ -56,19 +56,17 @@ pub unsafe fn send(chain: *mut NetBufferList, port: NdisPortNumber, send_flags: 
     }
     // SAFETY: at DISPATCH_LEVEL the processor cannot change under us.
     let cpu = unsafe { KeGetCurrentProcessorNumberEx(ptr::null_mut()) } as usize;
-    let (Some(lane), Some(nbls), Some(dev)) = (path::lane(cpu), path::nbls(), device::device())
-    else {
+    // The lane is claimed last, once nothing else can fail.
+    let ready = path::nbls().zip(device::device()).and_then(|(nbls, dev)| {
+        let lane = path::lane(cpu)?;
+        lane.claim().then_some((lane, nbls, dev))
+    });
+    let Some((lane, nbls, dev)) = ready else {
         path::count(&DROPS.no_lane);
         // SAFETY: NDIS gave us the request.
         unsafe { switch.drop_sends(chain, send_flags, NdisStatus::RESOURCES, &REASON_NO_LANE) };
         return;
     };
-    if !lane.claim() {
-        path::count(&DROPS.no_lane);
-        // SAFETY: as above.
-        unsafe { switch.drop_sends(chain, send_flags, NdisStatus::RESOURCES, &REASON_NO_LANE) };
-        return;
-    }
     let mut items = Items {
         lane,
         nbls,
