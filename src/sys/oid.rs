@@ -47,16 +47,19 @@ fn source_slot(request: *mut NdisOidRequest, slot: usize) -> *mut *mut c_void {
         .wrapping_add(slot)
 }
 
-/// The bytes of a request's information buffer (input side).
+/// A request's type, OID and the bytes of its information buffer (input
+/// side).
 ///
 /// # Safety
 /// `request` is live; NDIS keeps its buffer valid until it completes.
-unsafe fn information<'a>(request: *const NdisOidRequest) -> &'a [u8] {
+unsafe fn contents<'a>(request: *const NdisOidRequest) -> (u32, NdisOid, &'a [u8]) {
     // SAFETY: the union member read is the one the request type selects;
-    // the buffer holds the length NDIS announces.
+    // the buffer holds the length NDIS announces. The OID sits at the same
+    // place in every union member.
     unsafe {
+        let kind = (*request).request_type;
         let data = &(*request).data;
-        let (buffer, length) = match (*request).request_type {
+        let (buffer, length) = match kind {
             NDIS_REQUEST_METHOD => (
                 data.method.information_buffer,
                 data.method.input_buffer_length,
@@ -70,10 +73,12 @@ unsafe fn information<'a>(request: *const NdisOidRequest) -> &'a [u8] {
                 data.query.information_buffer_length,
             ),
         };
-        if buffer.is_null() || length == 0 {
-            return &[];
-        }
-        slice::from_raw_parts(buffer.cast::<u8>(), length as usize)
+        let buf = if buffer.is_null() || length == 0 {
+            &[]
+        } else {
+            slice::from_raw_parts(buffer.cast::<u8>(), length as usize)
+        };
+        (kind, data.set.oid, buf)
     }
 }
 
@@ -82,15 +87,8 @@ unsafe fn information<'a>(request: *const NdisOidRequest) -> &'a [u8] {
 /// # Safety
 /// `request` is a live request NDIS gave this module.
 unsafe fn before(request: *mut NdisOidRequest) -> Result<(), NdisStatus> {
-    // SAFETY: as for `information`; the OID sits at the same place in
-    // every union member.
-    let (kind, oid, buf) = unsafe {
-        (
-            (*request).request_type,
-            (*request).data.set.oid,
-            information(request),
-        )
-    };
+    // SAFETY: as the caller guarantees.
+    let (kind, oid, buf) = unsafe { contents(request) };
     match kind {
         NDIS_REQUEST_SET_INFORMATION => hyperv::before_set(oid, buf),
         NDIS_REQUEST_METHOD if oid == OID_SWITCH_NIC_REQUEST => {
@@ -112,14 +110,8 @@ unsafe fn before(request: *mut NdisOidRequest) -> Result<(), NdisStatus> {
 /// # Safety
 /// `request` is a live request NDIS gave this module, not yet completed.
 unsafe fn after(request: *mut NdisOidRequest, ok: bool) {
-    // SAFETY: as for `before`.
-    let (kind, oid, buf) = unsafe {
-        (
-            (*request).request_type,
-            (*request).data.set.oid,
-            information(request),
-        )
-    };
+    // SAFETY: as the caller guarantees.
+    let (kind, oid, buf) = unsafe { contents(request) };
     if kind == NDIS_REQUEST_SET_INFORMATION {
         hyperv::after_set(oid, buf, ok);
     }
