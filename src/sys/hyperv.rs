@@ -12,12 +12,9 @@
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::device::{complete_wakeups, device};
-use super::ndis::ffi::{
-    ConvertInterfaceGuidToLuid, ConvertInterfaceLuidToAlias, KeGetCurrentIrql,
-    KeQueryActiveProcessorCountEx,
-};
+use super::ndis::ffi::{ConvertInterfaceGuidToLuid, ConvertInterfaceLuidToAlias, KeGetCurrentIrql};
 use super::ndis::types::*;
-use super::oid;
+use super::{oid, path};
 use crate::pend::Wakeups;
 use crate::platform::hyperv::{self as model, Ports, alias_wanted, alias_wanted_by, nic_elements};
 use crate::platform::name::NameBuf;
@@ -134,9 +131,7 @@ fn import() -> Result<(), NdisStatus> {
     )?;
     with_ports(|p| p.import_ports(&ports)).map_err(ndis)?;
     drop(ports);
-    // SAFETY: callable at any IRQL <= DISPATCH_LEVEL; reads a count.
-    let cpus = unsafe { KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) };
-    dev.attach(cpus as usize)
+    dev.attach(path::processors())
         .map_err(|_| NdisStatus::RESOURCES)?;
     let nics = oid::query(
         OID_SWITCH_NIC_ARRAY,

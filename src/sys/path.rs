@@ -74,6 +74,13 @@ pub fn lane(cpu: usize) -> Option<&'static Lane> {
     lanes.0.get(cpu)
 }
 
+/// The active processors, in all groups: one lane each, and as many
+/// per-processor slots in the datapath.
+pub fn processors() -> usize {
+    // SAFETY: callable at any IRQL <= DISPATCH_LEVEL; reads a count.
+    unsafe { KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) as usize }
+}
+
 /// Attach: pools for the filter module, a lane for every active processor.
 pub fn build(
     filter: NdisHandle,
@@ -81,8 +88,7 @@ pub fn build(
     handlers: &NdisSwitchOptionalHandlers,
 ) -> Result<(), NdisStatus> {
     let nbls = Nbls::new(filter, switch, handlers)?;
-    // SAFETY: callable at any IRQL <= DISPATCH_LEVEL; reads a count.
-    let cpus = unsafe { KeQueryActiveProcessorCountEx(ALL_PROCESSOR_GROUPS) } as usize;
+    let cpus = processors();
     let mut lanes = Vec::new();
     lanes
         .try_reserve_exact(cpus)
