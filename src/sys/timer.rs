@@ -33,11 +33,11 @@ pub fn start(filter_handle: NdisHandle) -> Result<(), NdisStatus> {
         return Ok(());
     }
     let characteristics = NdisTimerCharacteristics {
-        header: NdisObjectHeader {
-            object_type: NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS,
-            revision: NDIS_TIMER_CHARACTERISTICS_REVISION_1,
-            size: NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1,
-        },
+        header: NdisObjectHeader::new(
+            NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS,
+            NDIS_TIMER_CHARACTERISTICS_REVISION_1,
+            NDIS_SIZEOF_TIMER_CHARACTERISTICS_REVISION_1,
+        ),
         allocation_tag: TAG,
         timer_function: Some(tick),
         function_context: ptr::null_mut(),
