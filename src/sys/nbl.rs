@@ -277,10 +277,11 @@ impl Nbls {
     /// bytes in use), with a forwarding context whose source is the
     /// switch's default port. `None` when out of resources.
     pub fn alloc_buf(&self, pool: Pool) -> Option<Buf> {
-        let (handle, cap) = match pool {
-            Pool::Small => (self.small, Pool::Small.data_size()),
-            Pool::Large => (self.large, Pool::Large.data_size()),
+        let handle = match pool {
+            Pool::Small => self.small,
+            Pool::Large => self.large,
         };
+        let cap = pool.data_size();
         // SAFETY: a data pool of ours; the NBL comes with its NET_BUFFER,
         // MDL, data and a context of CONTEXT_SIZE bytes.
         let nbl = NonNull::new(unsafe { NdisAllocateNetBufferList(handle, CONTEXT_SIZE, 0) })?;
