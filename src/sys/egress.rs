@@ -268,9 +268,6 @@ impl Drop for Executed {
     }
 }
 
-/// `NDIS_DEFAULT_PORT_NUMBER`.
-pub const NDIS_DEFAULT_PORT_NUMBER: NdisPortNumber = 0;
-
 /// Sends a chain of NBLs with destinations, in runs that share a source
 /// and their only destination (`NDIS_SEND_FLAGS_SWITCH_DESTINATION_GROUP`
 /// and `..._SINGLE_SOURCE` hold for each run). Each NBL of ours takes a

@@ -20,6 +20,8 @@ use core::mem::{offset_of, size_of};
 pub type NdisHandle = *mut c_void;
 /// `NDIS_PORT_NUMBER`.
 pub type NdisPortNumber = u32;
+/// `NDIS_DEFAULT_PORT_NUMBER`.
+pub const NDIS_DEFAULT_PORT_NUMBER: NdisPortNumber = 0;
 /// `NDIS_OID`.
 pub type NdisOid = u32;
 /// `NDIS_SWITCH_PORT_ID`.
