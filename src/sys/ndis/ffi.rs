@@ -101,14 +101,6 @@ unsafe extern "system" {
         parameters: *mut NetBufferListPoolParameters,
     ) -> NdisHandle;
     pub fn NdisFreeNetBufferListPool(pool_handle: NdisHandle);
-    pub fn NdisAllocateNetBufferAndNetBufferList(
-        pool_handle: NdisHandle,
-        context_size: u16,
-        context_back_fill: u16,
-        mdl_chain: *mut Mdl,
-        data_offset: u32,
-        data_length: usize,
-    ) -> *mut NetBufferList;
     pub fn NdisFreeNetBufferList(net_buffer_list: *mut NetBufferList);
     /// An NBL from `pool_handle`; from a pool with a data size, with one
     /// NET_BUFFER whose data (all of it) lies before its data start.
@@ -164,8 +156,6 @@ unsafe extern "system" {
         ndis_device_handle: *mut NdisHandle,
     ) -> NdisStatus;
     pub fn NdisDeregisterDeviceEx(ndis_device_handle: NdisHandle);
-    /// The `extension_size` bytes NDIS reserved for us in the device object.
-    pub fn NdisGetDeviceReservedExtension(device_object: *mut DeviceObject) -> *mut c_void;
 }
 
 #[link(name = "ntoskrnl")]
