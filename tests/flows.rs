@@ -332,12 +332,8 @@ fn probes_install_and_unsupported_features_are_refused() {
     reply(&one(&mut sim, &ioctl(1, "TRANSACT", &get_req)));
     let del = Req::new(FLOW, 2, 1, 3, DPID).raw(9, &UFID);
     reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
-    // Actions not executed yet, and conntrack matches: EOPNOTSUPP.
-    for (seq, acts) in [
-        (4, attr(12, &[])),
-        (5, attr(19, &1u32.to_ne_bytes())),
-        (6, attr(16, &[])),
-    ] {
+    // Actions not executed yet: EOPNOTSUPP.
+    for (seq, acts) in [(4, attr(12, &[])), (5, attr(19, &1u32.to_ne_bytes()))] {
         let r = flow_new(seq, &key, None, &acts, None);
         assert_eq!(
             errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r),
@@ -345,21 +341,6 @@ fn probes_install_and_unsupported_features_are_refused() {
             "action {seq}"
         );
     }
-    let ct_key: Vec<u8> = nested(&key)
-        .into_iter()
-        .flat_map(|(t, p)| {
-            if t == 22 {
-                attr(22, &0x21u32.to_ne_bytes())
-            } else {
-                attr(t, &p)
-            }
-        })
-        .collect();
-    let r = flow_new(7, &ct_key, None, &output(2), None);
-    assert_eq!(
-        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r),
-        EOPNOTSUPP
-    );
     // Malformed actions: EINVAL, nothing installed.
     let r = flow_new(8, &key, None, &attr(1, &[1, 0]), None);
     assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), EINVAL);

@@ -449,7 +449,11 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             key.dp_hash = hash::dp_hash(key, basis, alg == a::HASH_ALG_SYM_L4);
             Ok(())
         }
-        // CT, CT_CLEAR, METER, MPLS, NSH, Ethernet and tunnel push/pop,
+        a::CT_CLEAR => {
+            key.clear_conntrack();
+            Ok(())
+        }
+        // CT, METER, MPLS, NSH, Ethernet and tunnel push/pop,
         // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
         _ => Err(Fault::Unsupported),
     }

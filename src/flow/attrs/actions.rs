@@ -13,6 +13,8 @@
 //! - SET / SET_MASKED hold exactly one key attribute of the right length,
 //!   a masked value has no bit outside its mask, and the header it writes
 //!   exists in the flow (see `set.rs`);
+//! - CT is `parse_ct` / `parse_nat`-valid for an IPv4 or IPv6 flow
+//!   (`conntrack::action`);
 //! - nested lists go at most `MAX_ACTIONS_DEPTH` levels deep.
 
 use super::lens::{self, Table};
@@ -20,6 +22,7 @@ use super::proto::{ETH_HLEN, is_vlan};
 use super::support::{self, Support};
 use super::wire::{self, Hash, PushVlan};
 use super::{DP_MAX_PORTS, set};
+use crate::conntrack;
 use crate::flow::FlowKey;
 use crate::flow::key::{MAC_PROTO_ETHERNET, VLAN_TAG_PRESENT};
 use crate::netlink::{Attr, Errno, NLA_HDRLEN, attrs};
@@ -87,7 +90,8 @@ fn action(
     let ethernet = headers.mac_proto == MAC_PROTO_ETHERNET;
     match ty {
         act::OUTPUT if wire::host_u32(p)? >= DP_MAX_PORTS => Err(Errno::Inval),
-        act::OUTPUT | act::RECIRC => Ok(()),
+        act::OUTPUT | act::RECIRC | act::CT_CLEAR => Ok(()),
+        act::CT => ct(p, headers),
         act::USERSPACE => userspace(p),
         act::SET => set::validate(p, key, headers, false),
         act::SET_MASKED => set::validate(p, key, headers, true),
@@ -118,6 +122,14 @@ fn action(
         // An action marked executed without validation here stays refused.
         _ => Err(Errno::OpNotSupp),
     }
+}
+
+/// `ovs_ct_copy_action`: the flow must be IPv4 or IPv6.
+fn ct(p: &[u8], headers: &Headers) -> Result<(), Errno> {
+    let family = conntrack::action::Family::of_eth_type(headers.eth_type)?;
+    conntrack::action::parse(p, family)?;
+    // The tracker is not part of the datapath yet.
+    Err(Errno::OpNotSupp)
 }
 
 /// Minimum payload lengths of the netlink policy types these nests use;
@@ -301,7 +313,6 @@ mod tests {
             a(act::POP_MPLS, &[0x08, 0]),
             a(act::ADD_MPLS, &[0; 8]),
             nest(act::CT, &[a(act::CT_COMMIT, &[])]),
-            a(act::CT_CLEAR, &[]),
             u32a(act::METER, 1),
             nest(act::PUSH_NSH, &[]),
             a(act::POP_NSH, &[]),

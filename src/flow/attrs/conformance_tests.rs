@@ -226,7 +226,6 @@ fn action_rows() {
         act::POP_MPLS,
         act::ADD_MPLS,
         act::CT,
-        act::CT_CLEAR,
         act::METER,
         act::PUSH_NSH,
         act::POP_NSH,
@@ -274,9 +273,9 @@ fn action_rows() {
     assert_eq!(
         counts,
         [
-            ("Err(Inval)", 160),
-            ("Err(OpNotSupp)", 239),
-            ("Ok(())", 241)
+            ("Err(Inval)", 177),
+            ("Err(OpNotSupp)", 212),
+            ("Ok(())", 251)
         ]
     );
 }

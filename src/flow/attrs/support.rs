@@ -31,11 +31,11 @@ pub(super) fn action(ty: u16) -> Support {
         act::PUSH_MPLS => NotYet,
         act::POP_MPLS => NotYet,
         act::SET_MASKED => Executed,
-        act::CT => NotYet,
+        act::CT => Executed,
         act::TRUNC => Executed,
         act::PUSH_ETH => NotYet,
         act::POP_ETH => NotYet,
-        act::CT_CLEAR => NotYet,
+        act::CT_CLEAR => Executed,
         act::PUSH_NSH => NotYet,
         act::POP_NSH => NotYet,
         act::METER => NotYet,
@@ -70,8 +70,11 @@ pub(super) fn set_target(ty: u16) -> Support {
         k::TUNNEL => NotYet,
         k::MPLS => NotYet,
         k::NSH => NotYet,
-        k::CT_MARK => NotYet,
-        k::CT_LABELS => NotYet,
+        // Linux accepts these at install and drops a packet that executes
+        // one (conntrack metadata is written by the CT action); so does this
+        // datapath.
+        k::CT_MARK => Executed,
+        k::CT_LABELS => Executed,
         _ => Invalid,
     }
 }
