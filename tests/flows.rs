@@ -761,3 +761,22 @@ fn mpls_upcall_keys_report_only_complete_label_stacks() {
     let two: Vec<u8> = [eth(0x8847), lse(5, false).to_vec(), lse(6, true).to_vec()].concat();
     assert_eq!(mpls_attr(&two), [lse(5, false), lse(6, true)].concat());
 }
+
+/// A packet that recirculates without end is dropped at the limit and
+/// counted as such, not as a lost upcall.
+#[test]
+fn the_recirculation_limit_drops_without_counting_lost_upcalls() {
+    let mut sim = setup();
+    install(&mut sim, 1, IPV4_FROM_1, &acts("recirc(1)"));
+    install(
+        &mut sim,
+        2,
+        "recirc_id(1),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)",
+        &acts("recirc(1)"),
+    );
+    let f = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    assert!(sim.run(&format!("rx 1 {}", hexs(&f))).is_empty());
+    let t = sim.device().with_datapath(|dp| dp.totals()).unwrap();
+    assert_eq!((t.n_lost, t.n_recirc_dropped), (0, 1));
+    assert_eq!(t.n_hit, 1 + ovsext::datapath::receive::RECIRC_LIMIT as u64);
+}
