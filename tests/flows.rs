@@ -333,7 +333,7 @@ fn probes_install_and_unsupported_features_are_refused() {
     let del = Req::new(FLOW, 2, 1, 3, DPID).raw(9, &UFID);
     reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
     // Actions not executed yet: EOPNOTSUPP.
-    for (seq, acts) in [(4, attr(12, &[])), (5, attr(19, &1u32.to_ne_bytes()))] {
+    for (seq, acts) in [(4, attr(15, &[])), (5, attr(19, &1u32.to_ne_bytes()))] {
         let r = flow_new(seq, &key, None, &acts, None);
         assert_eq!(
             errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r),
@@ -462,7 +462,7 @@ fn execute_and_userspace_actions() {
     let ct = Req::new(PACKET, 3, 1, 4, DPID)
         .raw(1, &f1)
         .raw(2, &key)
-        .raw(3, &attr(12, &[]));
+        .raw(3, &attr(19, &1u32.to_ne_bytes()));
     assert_eq!(
         errno(&one(&mut sim, &ioctl(1, "TRANSACT", &ct)), &ct),
         EOPNOTSUPP

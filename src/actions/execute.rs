@@ -261,6 +261,12 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             }
                         }
                     },
+                    a::CT => {
+                        if !self.env.conntrack(&mut pkt, key, act.payload()) {
+                            self.out.conntrack = self.out.conntrack.saturating_add(1);
+                            return;
+                        }
+                    }
                     a::DEC_TTL => match set::dec_ttl(&mut pkt, key) {
                         Ok(DecTtl::Done) => {}
                         // Expired: the exception list replaces the rest.
@@ -453,7 +459,7 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             key.clear_conntrack();
             Ok(())
         }
-        // CT, METER, MPLS, NSH, Ethernet and tunnel push/pop,
+        // METER, MPLS, NSH, Ethernet and tunnel push/pop,
         // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
         _ => Err(Fault::Unsupported),
     }

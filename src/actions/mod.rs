@@ -56,7 +56,7 @@
 //! # Drops
 //! A packet that cannot be processed further is dropped and the rest of its
 //! list abandoned, as Linux does; [`Outcome`] counts why. Actions that are
-//! not executable yet (conntrack, meters, MPLS, NSH, Ethernet push/pop,
+//! not executable yet (meters, MPLS, NSH, Ethernet push/pop,
 //! tunnel push/pop, psample, lb_output; `set` of tunnel, MPLS, NSH,
 //! conntrack, ARP or ND fields) count as `unsupported`: validation refuses
 //! them, so this is only a safety net. A nested list that fails drops only
@@ -65,7 +65,7 @@
 mod checksum;
 mod execute;
 mod hash;
-mod headers;
+pub(crate) mod headers;
 mod set;
 #[cfg(test)]
 mod testing;
@@ -105,6 +105,9 @@ pub trait Env<P: Packet> {
     fn recirc(&mut self, pkt: P, key: &FlowKey);
     /// 32 random bits (for `sample`).
     fn random(&mut self) -> u32;
+    /// Runs the CT action `ct` (its validated payload) on `pkt`, updating
+    /// `key`; false if the packet is to be dropped.
+    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> bool;
 }
 
 /// What happened to the packet and its copies during one [`execute`]:
@@ -125,6 +128,8 @@ pub struct Outcome {
     /// A nested list found neither a free nesting level nor a free
     /// deferral slot.
     pub overflow: u32,
+    /// A CT action could not commit its connection (a full table or zone).
+    pub conntrack: u32,
     /// Actions skipped because their payload could not be read (the packet
     /// went on with the next action).
     pub skipped: u32,
@@ -138,6 +143,7 @@ impl Outcome {
             .saturating_add(self.bad_header)
             .saturating_add(self.no_memory)
             .saturating_add(self.overflow)
+            .saturating_add(self.conntrack)
     }
 
     fn count(&mut self, fault: Fault) {

@@ -326,15 +326,19 @@ pub enum Event {
         frame: Vec<u8>,
         key: FlowKey,
     },
+    Conntrack {
+        ct: Vec<u8>,
+    },
 }
 
 /// Records every request in order; `random` returns `rand` values in turn
-/// (then 0).
+/// (then 0); CT actions drop the packet when `ct_drops` is set.
 #[derive(Default)]
 pub struct Recorder {
     pub events: Vec<Event>,
     pub rand: Vec<u32>,
     pub rand_calls: usize,
+    pub ct_drops: bool,
 }
 
 impl Recorder {
@@ -385,5 +389,10 @@ impl<P: Packet> Env<P> for Recorder {
         let r = self.rand.get(self.rand_calls).copied().unwrap_or(0);
         self.rand_calls += 1;
         r
+    }
+
+    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, ct: &[u8]) -> bool {
+        self.events.push(Event::Conntrack { ct: ct.to_vec() });
+        !self.ct_drops
     }
 }

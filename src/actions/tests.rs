@@ -390,6 +390,22 @@ fn ct_clear_untracks_the_packet() {
 }
 
 #[test]
+fn ct_goes_to_the_tracker_which_may_drop() {
+    let ct = nest(a::CT, &[attr(a::CT_COMMIT, &[])]);
+    let acts = [ct.clone(), output(1)].concat();
+    let (env, out, _) = run(&acts);
+    assert_eq!(env.ports(), vec![1]);
+    assert_eq!(out, Outcome::default());
+    assert!(matches!(&env.events[0], Event::Conntrack { ct: c } if c[..] == ct[4..]));
+    let mut env = Recorder {
+        ct_drops: true,
+        ..Recorder::default()
+    };
+    let (out, _) = run_with(&mut env, &frame(), None, &acts);
+    assert_eq!((env.ports(), out.conntrack, out.dropped()), (vec![], 1, 1));
+}
+
+#[test]
 fn set_of_conntrack_metadata_drops_as_on_linux() {
     let acts = [set_masked(k::CT_MARK, &[1, 0, 0, 0], &[0xff; 4]), output(1)].concat();
     let (env, out, _) = run(&acts);
@@ -637,7 +653,6 @@ fn dec_ttl_decrements_or_runs_the_exception_list() {
 #[test]
 fn unsupported_actions_drop() {
     for ty in [
-        a::CT,
         a::METER,
         a::PUSH_MPLS,
         a::POP_MPLS,
@@ -661,7 +676,7 @@ fn unsupported_actions_drop() {
     let acts = [nest(a::SET, &[attr(k::TUNNEL, &[])]), output(2)].concat();
     assert_eq!(run(&acts).1.unsupported, 1);
     // In a nested list only the copy is dropped.
-    let acts = [clone(&[attr(a::CT, &[]), output(9)]), output(1)].concat();
+    let acts = [clone(&[attr(a::METER, &[0; 4]), output(9)]), output(1)].concat();
     let (env, out, _) = run(&acts);
     assert_eq!((env.ports(), out.unsupported), (vec![1], 1));
 }

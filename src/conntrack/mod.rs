@@ -1,4 +1,308 @@
 //! Connection tracking (Linux `net/openvswitch/conntrack.c` over
-//! `nf_conntrack`; OVS's `lib/conntrack*.c`): the CT action.
+//! `nf_conntrack`; OVS's `lib/conntrack*.c`): the CT action, the table of
+//! connections, per-zone limits and expiry.
+//!
+//! The CT action runs a packet through the tracker of its zone and writes
+//! the result into the flow key (`ct_state`, `ct_zone`, `ct_mark`,
+//! `ct_labels`, the original tuple), as Linux does:
+//! - a packet it cannot read, or that its connection's protocol state
+//!   refuses, is `+trk+inv` and goes on (the tracker never drops it);
+//! - a packet of no connection is `+trk+new`, and only a committing action
+//!   stores the connection; original-direction packets stay `+new` until a
+//!   reply has been seen, then `+est`; replies are `+est+rpl`;
+//! - an ICMP error quoting a packet of a connection is `+rel` (`+rpl` when
+//!   it travels in that connection's reply direction);
+//! - a packet already tracked in this zone by an earlier CT action (its key
+//!   says so, as Linux's cached `skb->_nfct`) is not run through the
+//!   protocol state machine again; a commit then stores or updates it;
+//! - a commit over the table's or the zone's limit drops the packet and is
+//!   counted (Linux's `ovs_ct_commit` error path).
 
 pub mod action;
+mod conn;
+mod icmp;
+mod other;
+mod packet;
+pub mod table;
+mod tcp;
+mod timeouts;
+pub mod tuple;
+pub mod zone;
+
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::flow::FlowKey;
+use crate::flow::key::CtTuple;
+use crate::ovs::key as k;
+use crate::packet::Packet;
+use action::CtAction;
+pub use conn::Conn;
+use conn::Step;
+use packet::{Kind, View};
+use table::{Found, Refused, Table};
+use tuple::Tuple;
+use zone::Zones;
+
+/// Default table limit (Linux's and the C driver's `CT_MAX_ENTRIES`).
+pub const DEFAULT_LIMIT: u32 = 1 << 21;
+/// Slots expiry examines per upkeep tick (a full pass over a million
+/// connections in about 16 ticks).
+pub const EXPIRE_BUDGET: usize = 1 << 16;
+
+const TRK: u8 = k::CS_TRACKED as u8;
+const NEW: u8 = k::CS_NEW as u8;
+const EST: u8 = k::CS_ESTABLISHED as u8;
+const REL: u8 = k::CS_RELATED as u8;
+const RPL: u8 = k::CS_REPLY_DIR as u8;
+const INV: u8 = k::CS_INVALID as u8;
+
+/// Why packets were dropped or connections not stored.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Commits refused: the table is full.
+    pub full: AtomicU64,
+    /// Commits refused: the zone is at its limit.
+    pub zone_limit: AtomicU64,
+    /// Commits refused: out of memory.
+    pub no_memory: AtomicU64,
+    /// Packets marked invalid.
+    pub invalid: AtomicU64,
+}
+
+/// What the CT action decided for the packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Continue,
+    /// A commit could not be honoured: drop the packet.
+    Drop,
+}
+
+pub struct Conntrack {
+    table: Table,
+    pub zones: Zones,
+    pub stats: Stats,
+}
+
+/// The packet ends its connection and starts a new one.
+struct Replaced;
+
+/// What the key learns from a connection.
+struct Seen {
+    state: u8,
+    mark: u32,
+    labels: [u8; 16],
+    orig: Tuple,
+}
+
+fn count(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
+/// Applies a masked write of `value` under `mask` to `old`.
+fn masked_labels(old: &mut [u8; 16], value: &[u8; 16], mask: &[u8; 16]) {
+    for ((o, v), m) in old.iter_mut().zip(value).zip(mask) {
+        *o = (*o & !m) | (v & m);
+    }
+}
+
+impl core::fmt::Debug for Conntrack {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Conntrack")
+            .field("connections", &self.table.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Conntrack {
+    /// An empty tracker; `None` when out of memory.
+    pub fn new(seed: u64) -> Option<Conntrack> {
+        Some(Conntrack {
+            table: Table::new(seed, DEFAULT_LIMIT)?,
+            zones: Zones::new()?,
+            stats: Stats::default(),
+        })
+    }
+
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Runs `pkt`, whose flow key is `key`, through the CT action `ct`.
+    pub fn execute<P: Packet>(
+        &self,
+        pkt: &mut P,
+        key: &mut FlowKey,
+        ct: &CtAction<'_>,
+        now_ms: u64,
+    ) -> Verdict {
+        let zone = ct.zone;
+        let cached = key.ct_state & TRK != 0 && key.ct_zone == zone;
+        if cached && !ct.commit {
+            return Verdict::Continue;
+        }
+        let fragment = key.ip_frag != k::FRAG_NONE;
+        let Some(view) = packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment) else {
+            self.invalid(key, zone);
+            return Verdict::Continue;
+        };
+        match self.track(&view, ct, cached, now_ms) {
+            Ok(Some(seen)) => {
+                key.ct_state = seen.state;
+                key.ct_zone = zone;
+                key.ct_mark = seen.mark;
+                key.ct_labels = seen.labels;
+                key.ct_orig = seen.orig.to_key();
+                Verdict::Continue
+            }
+            Ok(None) => {
+                self.invalid(key, zone);
+                Verdict::Continue
+            }
+            Err(()) => Verdict::Drop,
+        }
+    }
+
+    fn invalid(&self, key: &mut FlowKey, zone: u16) {
+        count(&self.stats.invalid);
+        key.ct_state = TRK | INV;
+        key.ct_zone = zone;
+        key.ct_mark = 0;
+        key.ct_labels = [0; 16];
+        key.ct_orig = CtTuple::default();
+    }
+
+    /// The packet's connection state: `None` for invalid, `Err` to drop.
+    fn track(
+        &self,
+        view: &View,
+        ct: &CtAction<'_>,
+        cached: bool,
+        now_ms: u64,
+    ) -> Result<Option<Seen>, ()> {
+        if let Kind::IcmpError { quoted, .. } = view.kind {
+            return Ok(self.related(&quoted, now_ms));
+        }
+        // Twice at most: once more after removing a connection the packet
+        // replaces (timed out, reopened, or forced the other way).
+        for _ in 0..2 {
+            let found = self.table.lookup(&view.tuple, now_ms, |c, reply| {
+                if ct.force && reply {
+                    return Err(Replaced);
+                }
+                if !cached {
+                    match c.update(view, reply, now_ms) {
+                        Step::Valid => {}
+                        Step::Invalid => return Ok(None),
+                        Step::Reopen => return Err(Replaced),
+                    }
+                }
+                if ct.commit {
+                    Self::set_metadata(c, ct);
+                }
+                let state = match (reply, c.seen_reply) {
+                    (true, _) => TRK | EST | RPL,
+                    (false, true) => TRK | EST,
+                    (false, false) => TRK | NEW,
+                };
+                Ok(Some(Seen {
+                    state,
+                    mark: c.mark,
+                    labels: c.labels,
+                    orig: c.orig,
+                }))
+            });
+            match found {
+                Found::Live(_, Ok(seen)) => return Ok(seen),
+                Found::Live(id, Err(Replaced)) | Found::Expired(id) => self.remove(id),
+                Found::Missing => return self.create(view, ct, now_ms),
+            }
+        }
+        self.create(view, ct, now_ms)
+    }
+
+    /// An ICMP error: RELATED to the connection of the packet it quotes
+    /// (which travelled the other way), if there is one.
+    fn related(&self, quoted: &Tuple, now_ms: u64) -> Option<Seen> {
+        let back = quoted.reverse()?;
+        match self.table.lookup(&back, now_ms, |c, reply| Seen {
+            state: TRK | REL | if reply { RPL } else { 0 },
+            mark: c.mark,
+            labels: c.labels,
+            orig: c.orig,
+        }) {
+            Found::Live(_, seen) => Some(seen),
+            _ => None,
+        }
+    }
+
+    /// A packet of no connection: NEW, and stored if committed.
+    fn create(&self, view: &View, ct: &CtAction<'_>, now_ms: u64) -> Result<Option<Seen>, ()> {
+        let Some(reply) = view.tuple.reverse() else {
+            return Ok(None);
+        };
+        let Some(mut conn) = Conn::new(view, reply, now_ms) else {
+            return Ok(None);
+        };
+        if ct.commit {
+            Self::set_metadata(&mut conn, ct);
+            if !self.zones.try_take(view.tuple.zone) {
+                count(&self.stats.zone_limit);
+                return Err(());
+            }
+            match self.table.insert(conn) {
+                Ok(_) => {}
+                Err(e) => {
+                    self.zones.release(view.tuple.zone);
+                    match e {
+                        // Another processor committed it first: it is
+                        // that connection's packet.
+                        Refused::Exists => {}
+                        Refused::Full => {
+                            count(&self.stats.full);
+                            return Err(());
+                        }
+                        Refused::NoMemory => {
+                            count(&self.stats.no_memory);
+                            return Err(());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Some(Seen {
+            state: TRK | NEW,
+            mark: conn.mark,
+            labels: conn.labels,
+            orig: conn.orig,
+        }))
+    }
+
+    fn set_metadata(c: &mut Conn, ct: &CtAction<'_>) {
+        if let Some((value, mask)) = ct.mark {
+            c.mark = (c.mark & !mask) | (value & mask);
+        }
+        if let Some((value, mask)) = &ct.labels {
+            masked_labels(&mut c.labels, value, mask);
+        }
+    }
+
+    fn remove(&self, id: u32) {
+        if let Some(c) = self.table.remove(id) {
+            self.zones.release(c.orig.zone);
+        }
+    }
+
+    /// Upkeep: expires timed-out connections, a bounded number of slots a
+    /// call.
+    pub fn expire(&self, now_ms: u64) {
+        self.table
+            .expire(now_ms, EXPIRE_BUDGET, |c| self.zones.release(c.orig.zone));
+    }
+
+    /// Removes every connection `pred` selects (flushes, a switch detaching).
+    pub fn flush(&self, pred: impl FnMut(&Conn) -> bool) {
+        self.table
+            .remove_if(pred, |c| self.zones.release(c.orig.zone));
+    }
+}

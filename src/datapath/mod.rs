@@ -9,6 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
+use crate::conntrack::Conntrack;
 use crate::event::{EventQueues, VportEvent};
 use crate::flow::table::FlowTable;
 use crate::netlink::Errno;
@@ -120,8 +121,13 @@ pub struct Datapath {
     pub flows: RwLock<FlowTable<FlowActions>>,
     pub queues: Mutex<Queues>,
     pub stats: PerCpu<DpStats>,
+    /// Locks of its own, taken after `flows` (see `conntrack::table`).
+    pub conntrack: Conntrack,
     user_features: AtomicU32,
 }
+
+/// Seed of the conntrack table's tuple hash.
+const CONNTRACK_SEED: u64 = 0x5eed_c0de_0f0c_7a11;
 
 /// A request to create a vport (`OVS_VPORT_CMD_NEW`), already parsed.
 pub struct NewVport<'a> {
@@ -189,6 +195,7 @@ impl Datapath {
             flows: RwLock::default(),
             queues: Mutex::default(),
             stats: PerCpu::new(cpus)?,
+            conntrack: Conntrack::new(CONNTRACK_SEED)?,
             user_features: AtomicU32::new(0),
         })
     }

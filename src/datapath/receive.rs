@@ -9,6 +9,8 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
+use crate::conntrack::Verdict;
+use crate::conntrack::action::{self, Family};
 use crate::flow::FlowKey;
 use crate::flow::extract::{extract, packet_hash};
 use crate::flow::table::FlowTable;
@@ -204,6 +206,19 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
     fn recirc(&mut self, pkt: P, key: &FlowKey) {
         if !self.recirc.push(pkt, key) {
             self.view.recirc_dropped(self.cpu);
+        }
+    }
+
+    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> bool {
+        // Validated at install; a list that no longer parses (the key's
+        // Ethertype changed since) drops the packet.
+        let parsed = Family::of_eth_type(key.eth_type).and_then(|f| action::parse(ct, f));
+        match parsed {
+            Ok(ct) => {
+                let tracker = &self.view.dp.conntrack;
+                tracker.execute(pkt, key, &ct, self.view.now_ms) == Verdict::Continue
+            }
+            Err(_) => false,
         }
     }
 

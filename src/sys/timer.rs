@@ -23,7 +23,7 @@ const TAG: u32 = u32::from_le_bytes(*b"OVSt");
 
 unsafe extern "system" fn tick(_: *mut c_void, _: *mut c_void, _: *mut c_void, _: *mut c_void) {
     if let Some(dev) = device() {
-        dev.maintain();
+        dev.maintain(super::time::now_ms());
     }
 }
 

@@ -127,9 +127,12 @@ fn action(
 /// `ovs_ct_copy_action`: the flow must be IPv4 or IPv6.
 fn ct(p: &[u8], headers: &Headers) -> Result<(), Errno> {
     let family = conntrack::action::Family::of_eth_type(headers.eth_type)?;
-    conntrack::action::parse(p, family)?;
-    // The tracker is not part of the datapath yet.
-    Err(Errno::OpNotSupp)
+    let ct = conntrack::action::parse(p, family)?;
+    // Address translation is not part of the tracker yet.
+    if ct.nat.is_some_and(|n| n.kind.is_some()) {
+        return Err(Errno::OpNotSupp);
+    }
+    Ok(())
 }
 
 /// Minimum payload lengths of the netlink policy types these nests use;
@@ -312,7 +315,6 @@ mod tests {
             a(act::PUSH_MPLS, &[0; 8]),
             a(act::POP_MPLS, &[0x08, 0]),
             a(act::ADD_MPLS, &[0; 8]),
-            nest(act::CT, &[a(act::CT_COMMIT, &[])]),
             u32a(act::METER, 1),
             nest(act::PUSH_NSH, &[]),
             a(act::POP_NSH, &[]),
@@ -334,6 +336,28 @@ mod tests {
         }
         // The length is checked first.
         assert_eq!(check(&[a(act::METER, &[0; 2])]), Err(Errno::Inval));
+    }
+
+    #[test]
+    fn ct_on_ip_flows() {
+        let commit = a(act::CT_COMMIT, &[]);
+        assert_eq!(
+            check(&[nest(act::CT, core::slice::from_ref(&commit))]),
+            Ok(())
+        );
+        assert_eq!(check(&[nest(act::CT, &[]), a(act::CT_CLEAR, &[])]), Ok(()));
+        assert_eq!(
+            check(&[nest(act::CT, &[a(act::CT_ZONE, &[1])])]),
+            Err(Errno::Inval)
+        );
+        let arp = FlowKey {
+            eth_type: 0x0806,
+            ..tcp_key()
+        };
+        assert_eq!(
+            validate_actions(&nest(act::CT, &[]), &arp),
+            Err(Errno::Inval)
+        );
     }
 
     #[test]

@@ -225,7 +225,6 @@ fn action_rows() {
         act::PUSH_MPLS,
         act::POP_MPLS,
         act::ADD_MPLS,
-        act::CT,
         act::METER,
         act::PUSH_NSH,
         act::POP_NSH,
@@ -274,8 +273,8 @@ fn action_rows() {
         counts,
         [
             ("Err(Inval)", 177),
-            ("Err(OpNotSupp)", 212),
-            ("Ok(())", 251)
+            ("Err(OpNotSupp)", 173),
+            ("Ok(())", 290)
         ]
     );
 }
