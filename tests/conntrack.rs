@@ -332,16 +332,21 @@ fn install(sim: &mut Sim, seq: u32, flow: &str, actions: &str) {
 /// committed and goes to vm2, established goes on both ways, replies
 /// return to vm1, invalid is dropped. `commit` is the committing CT action.
 fn firewall(commit: &str) -> Sim {
+    pipeline("ct(zone=1)", commit)
+}
+
+/// `firewall` with `first` as the first CT action.
+fn pipeline(first: &str, commit: &str) -> Sim {
     let mut sim = setup();
     let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
     let flows = [
         (
             format!("recirc_id(0),in_port(1),{base}"),
-            "ct(zone=1),recirc(1)".to_string(),
+            format!("{first},recirc(1)"),
         ),
         (
             format!("recirc_id(0),in_port(2),{base}"),
-            "ct(zone=1),recirc(1)".to_string(),
+            format!("{first},recirc(1)"),
         ),
         (
             format!("recirc_id(1),ct_state(+new-est+trk),in_port(1),{base}"),
@@ -498,4 +503,128 @@ fn icmp_echo_and_related_errors() {
     icmp.truncate(8);
     icmp.extend_from_slice(&other[14..14 + 28]);
     assert_eq!(send(&mut sim, 2, &ipv4_frame(VM2, VM1, 1, &icmp)), vec![]);
+}
+
+/// Frames leaving by `port`.
+fn sent(sim: &mut Sim, port: u32, frame: &[u8]) -> Vec<Vec<u8>> {
+    let prefix = format!("tx {port} ");
+    sim.run(&format!(
+        "rx {port_in} {}",
+        hexs(frame),
+        port_in = if port == 1 { 2 } else { 1 }
+    ))
+    .iter()
+    .filter_map(|l| l.strip_prefix(&prefix).map(unhex))
+    .collect()
+}
+
+/// The IPv4 header and transport (TCP, UDP or ICMP) checksums verify.
+fn checksums_ok(f: &[u8]) -> bool {
+    let fold = |b: &[u8], mut s: u32| {
+        for c in b.chunks(2) {
+            s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s
+    };
+    let ihl = usize::from(f[14] & 0xf) * 4;
+    let l4 = &f[14 + ihl..];
+    let ip_ok = fold(&f[14..14 + ihl], 0) == 0xffff;
+    let l4_ok = match f[23] {
+        1 => fold(l4, 0) == 0xffff,
+        p => {
+            let pseudo = [&f[26..34], &[0, p], &(l4.len() as u16).to_be_bytes()[..]].concat();
+            fold(l4, fold(&pseudo, 0)) == 0xffff
+        }
+    };
+    ip_ok && l4_ok
+}
+
+#[test]
+fn snat_pipeline_translates_both_ways_and_icmp_errors() {
+    let mut sim = pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,nat(src=192.168.100.1:5000-5010))",
+    );
+    let public = [192, 168, 100, 1];
+    let p = (40000, 80);
+    let out = sent(&mut sim, 2, &tcp(VM1, VM2, p, SYN, 100, 0, 0));
+    assert_eq!(out.len(), 1);
+    let syn = &out[0];
+    assert_eq!(&syn[26..30], &public, "source translated");
+    assert_eq!(&syn[30..34], &VM2);
+    let port = u16::from_be_bytes([syn[34], syn[35]]);
+    assert!((5000..=5010).contains(&port), "{port}");
+    assert!(checksums_ok(syn));
+    // The reply comes back to the public address and is translated back.
+    let back = sent(
+        &mut sim,
+        1,
+        &tcp(VM2, public, (80, port), SYN | ACK, 500, 101, 0),
+    );
+    assert_eq!(back.len(), 1, "+est+rpl");
+    assert_eq!(&back[0][30..34], &VM1);
+    assert_eq!(u16::from_be_bytes([back[0][36], back[0][37]]), 40000);
+    assert!(checksums_ok(&back[0]));
+    let ack = sent(&mut sim, 2, &tcp(VM1, VM2, p, ACK | PSH, 101, 501, 5));
+    assert_eq!(ack.len(), 1, "+est");
+    assert_eq!(
+        (
+            &ack[0][26..30],
+            u16::from_be_bytes([ack[0][34], ack[0][35]])
+        ),
+        (&public[..], port)
+    );
+    assert!(checksums_ok(&ack[0]));
+    // A second connection gets its own port.
+    let out2 = sent(&mut sim, 2, &tcp(VM1, VM2, (40001, 80), SYN, 7, 0, 0));
+    assert_ne!(u16::from_be_bytes([out2[0][34], out2[0][35]]), port);
+    // An ICMP error from vm2 about the translated packet reaches vm1 with
+    // the quoted header translated back.
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&ack[0][14..14 + 28]);
+    let err = sent(&mut sim, 1, &ipv4_frame(VM2, public, 1, &icmp));
+    assert_eq!(err.len(), 1, "+rel+rpl");
+    let e = &err[0];
+    assert_eq!(&e[30..34], &VM1, "outer destination");
+    assert_eq!(&e[42 + 12..42 + 16], &VM1, "quoted source");
+    assert_eq!(u16::from_be_bytes([e[62], e[63]]), 40000, "quoted port");
+    assert!(checksums_ok(e));
+    // The quoted IP header's checksum (its TCP header is cut short).
+    let mut s = 0u32;
+    for c in e[42..62].chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    assert_eq!(s, 0xffff);
+}
+
+#[test]
+fn dnat_to_a_backend() {
+    let vip = [10, 96, 0, 1];
+    let mut sim = pipeline("ct(zone=2,nat)", "ct(commit,zone=2,nat(dst=10.0.0.2:8080))");
+    let out = sent(&mut sim, 2, &udp(VM1, vip, (5353, 80)));
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (
+            &out[0][30..34],
+            u16::from_be_bytes([out[0][36], out[0][37]])
+        ),
+        (&VM2[..], 8080)
+    );
+    assert!(checksums_ok(&out[0]));
+    let back = sent(&mut sim, 1, &udp(VM2, VM1, (8080, 5353)));
+    assert_eq!(back.len(), 1);
+    assert_eq!(
+        (
+            &back[0][26..30],
+            u16::from_be_bytes([back[0][34], back[0][35]])
+        ),
+        (&vip[..], 80)
+    );
+    assert!(checksums_ok(&back[0]));
 }

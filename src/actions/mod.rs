@@ -62,7 +62,7 @@
 //! them, so this is only a safety net. A nested list that fails drops only
 //! its own copy of the packet.
 
-mod checksum;
+pub(crate) mod checksum;
 mod execute;
 mod hash;
 pub(crate) mod headers;

@@ -21,6 +21,7 @@
 pub mod action;
 mod conn;
 mod icmp;
+mod nat;
 mod other;
 mod packet;
 pub mod table;
@@ -29,7 +30,7 @@ mod timeouts;
 pub mod tuple;
 pub mod zone;
 
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::flow::FlowKey;
 use crate::flow::key::CtTuple;
@@ -55,6 +56,8 @@ const EST: u8 = k::CS_ESTABLISHED as u8;
 const REL: u8 = k::CS_RELATED as u8;
 const RPL: u8 = k::CS_REPLY_DIR as u8;
 const INV: u8 = k::CS_INVALID as u8;
+const SNAT: u8 = k::CS_SRC_NAT as u8;
+const DNAT: u8 = k::CS_DST_NAT as u8;
 
 /// Why packets were dropped or connections not stored.
 #[derive(Debug, Default)]
@@ -65,6 +68,11 @@ pub struct Stats {
     pub zone_limit: AtomicU64,
     /// Commits refused: out of memory.
     pub no_memory: AtomicU64,
+    /// Commits refused: NAT found no free tuple in its range.
+    pub nat_exhausted: AtomicU64,
+    /// Packets dropped: NAT could not rewrite them (cut short, or no
+    /// memory to make them writable).
+    pub nat_failed: AtomicU64,
     /// Packets marked invalid.
     pub invalid: AtomicU64,
 }
@@ -79,6 +87,9 @@ pub enum Verdict {
 
 pub struct Conntrack {
     table: Table,
+    seed: u64,
+    /// Draws of PROTO_RANDOM port choices.
+    draws: AtomicU32,
     pub zones: Zones,
     pub stats: Stats,
 }
@@ -92,6 +103,10 @@ struct Seen {
     mark: u32,
     labels: [u8; 16],
     orig: Tuple,
+    /// The stored connection's reply tuple (its NAT binding), if stored.
+    reply: Option<Tuple>,
+    /// The packet travels in the reply direction.
+    is_reply: bool,
 }
 
 fn count(c: &AtomicU64) {
@@ -119,6 +134,8 @@ impl Conntrack {
     pub fn new(seed: u64) -> Option<Conntrack> {
         Some(Conntrack {
             table: Table::new(seed, DEFAULT_LIMIT)?,
+            seed,
+            draws: AtomicU32::new(0),
             zones: Zones::new()?,
             stats: Stats::default(),
         })
@@ -138,7 +155,9 @@ impl Conntrack {
     ) -> Verdict {
         let zone = ct.zone;
         let cached = key.ct_state & TRK != 0 && key.ct_zone == zone;
-        if cached && !ct.commit {
+        // NAT once per packet and zone, as Linux's NAT bits in the key say.
+        let nat = ct.nat.is_some() && !(cached && key.ct_state & (SNAT | DNAT) != 0);
+        if cached && !ct.commit && !nat {
             return Verdict::Continue;
         }
         let fragment = key.ip_frag != k::FRAG_NONE;
@@ -147,7 +166,20 @@ impl Conntrack {
             return Verdict::Continue;
         };
         match self.track(&view, ct, cached, now_ms) {
-            Ok(Some(seen)) => {
+            Ok(Some(mut seen)) => {
+                if nat && let Some(reply) = seen.reply {
+                    match self.translate(pkt, key, &view, &seen.orig, &reply, seen.is_reply) {
+                        Some(bits) => seen.state |= bits,
+                        None => {
+                            count(&self.stats.nat_failed);
+                            return Verdict::Drop;
+                        }
+                    }
+                }
+                if cached {
+                    // Linux keeps the NAT bits of an earlier pass.
+                    seen.state |= key.ct_state & (SNAT | DNAT);
+                }
                 key.ct_state = seen.state;
                 key.ct_zone = zone;
                 key.ct_mark = seen.mark;
@@ -210,6 +242,8 @@ impl Conntrack {
                     mark: c.mark,
                     labels: c.labels,
                     orig: c.orig,
+                    reply: Some(c.reply),
+                    is_reply: reply,
                 }))
             });
             match found {
@@ -230,6 +264,8 @@ impl Conntrack {
             mark: c.mark,
             labels: c.labels,
             orig: c.orig,
+            reply: Some(c.reply),
+            is_reply: reply,
         }) {
             Found::Live(_, seen) => Some(seen),
             _ => None,
@@ -244,14 +280,23 @@ impl Conntrack {
         let Some(mut conn) = Conn::new(view, reply, now_ms) else {
             return Ok(None);
         };
+        let mut stored = None;
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
+            if let Some(n) = ct.nat.filter(|n| n.kind.is_some()) {
+                let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;
+                let Some(r) = nat::choose(&self.table, &conn.orig, &n, self.seed, random) else {
+                    count(&self.stats.nat_exhausted);
+                    return Err(());
+                };
+                conn.reply = r;
+            }
             if !self.zones.try_take(view.tuple.zone) {
                 count(&self.stats.zone_limit);
                 return Err(());
             }
             match self.table.insert(conn) {
-                Ok(_) => {}
+                Ok(_) => stored = Some(conn.reply),
                 Err(e) => {
                     self.zones.release(view.tuple.zone);
                     match e {
@@ -275,7 +320,81 @@ impl Conntrack {
             mark: conn.mark,
             labels: conn.labels,
             orig: conn.orig,
+            reply: stored,
+            is_reply: false,
         }))
+    }
+
+    /// Rewrites the packet of a connection (`orig`, `reply`) as its NAT
+    /// binding says; the NAT bits for the key (`None`: the packet could not
+    /// be rewritten).
+    fn translate<P: Packet>(
+        &self,
+        pkt: &mut P,
+        key: &mut FlowKey,
+        view: &View,
+        orig: &Tuple,
+        reply: &Tuple,
+        is_reply: bool,
+    ) -> Option<u8> {
+        let ports = nat::has_ports(orig.proto);
+        let snat = orig.src != reply.dst || ports && orig.sport != reply.dport;
+        let dnat = orig.dst != reply.src || ports && orig.dport != reply.sport;
+        if !snat && !dnat {
+            return Some(0);
+        }
+        let bits = match (is_reply, snat, dnat) {
+            (_, true, true) => SNAT | DNAT,
+            (false, true, _) | (true, _, true) => SNAT,
+            _ => DNAT,
+        };
+        let partial = {
+            let c = pkt.offload().checksums;
+            c.tcp || c.udp
+        };
+        let len = pkt.len();
+        let f = pkt.data_mut()?;
+        let outer = nat::headers_of(view, len, partial);
+        match view.kind {
+            Kind::IcmpError { quoted, inner_l3 } => {
+                // The quoted packet travelled the other way: it becomes
+                // that packet as the other side of the translation saw it.
+                let inner_to = if is_reply { orig } else { reply };
+                if let Some(rw) = nat::Rewrite::between(&quoted, inner_to) {
+                    let inner = nat::quoted_headers(f, inner_l3, outer.end, &quoted)?;
+                    nat::apply(f, &inner, &rw)?;
+                }
+                // The outer address on the translated side.
+                let rw = nat::Rewrite {
+                    src: match (is_reply, snat, dnat) {
+                        (true, _, true) => Some(orig.dst),
+                        (false, true, _) => Some(reply.dst),
+                        _ => None,
+                    },
+                    dst: match (is_reply, snat, dnat) {
+                        (true, true, _) => Some(orig.src),
+                        (false, _, true) => Some(reply.src),
+                        _ => None,
+                    },
+                    ..nat::Rewrite::default()
+                };
+                nat::apply(f, &outer, &rw)?;
+                nat::icmp_checksum(f, &outer)?;
+                nat::update_key(key, &rw, view.tuple.v6 == 1, false);
+            }
+            _ => {
+                let target = if is_reply {
+                    orig.reverse()?
+                } else {
+                    reply.reverse()?
+                };
+                if let Some(rw) = nat::Rewrite::between(&view.tuple, &target) {
+                    nat::apply(f, &outer, &rw)?;
+                    nat::update_key(key, &rw, view.tuple.v6 == 1, true);
+                }
+            }
+        }
+        Some(bits)
     }
 
     fn set_metadata(c: &mut Conn, ct: &CtAction<'_>) {

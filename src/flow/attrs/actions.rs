@@ -127,12 +127,7 @@ fn action(
 /// `ovs_ct_copy_action`: the flow must be IPv4 or IPv6.
 fn ct(p: &[u8], headers: &Headers) -> Result<(), Errno> {
     let family = conntrack::action::Family::of_eth_type(headers.eth_type)?;
-    let ct = conntrack::action::parse(p, family)?;
-    // Address translation is not part of the tracker yet.
-    if ct.nat.is_some_and(|n| n.kind.is_some()) {
-        return Err(Errno::OpNotSupp);
-    }
-    Ok(())
+    conntrack::action::parse(p, family).map(|_| ())
 }
 
 /// Minimum payload lengths of the netlink policy types these nests use;

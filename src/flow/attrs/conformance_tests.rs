@@ -273,8 +273,8 @@ fn action_rows() {
         counts,
         [
             ("Err(Inval)", 177),
-            ("Err(OpNotSupp)", 173),
-            ("Ok(())", 290)
+            ("Err(OpNotSupp)", 146),
+            ("Ok(())", 317)
         ]
     );
 }
