@@ -628,3 +628,66 @@ fn dnat_to_a_backend() {
     );
     assert!(checksums_ok(&back[0]));
 }
+
+const CT_LIMIT: u16 = 0x18;
+
+fn zone_limits(entries: &[(i32, u32, u32)]) -> Vec<u8> {
+    entries
+        .iter()
+        .flat_map(|&(z, l, c)| [z.to_ne_bytes(), l.to_ne_bytes(), c.to_ne_bytes()].concat())
+        .collect()
+}
+
+/// An `ovs_ct_limit` request as `dpif_netlink_ct_{set,del,get}_limits`
+/// sends it; the reply's zone limits.
+fn ct_limits(sim: &mut Sim, cmd: u8, entries: Option<&[(i32, u32, u32)]>) -> Vec<(i32, u32, u32)> {
+    let mut r = Req::new(CT_LIMIT, cmd, 1, 30, DPID);
+    if let Some(e) = entries {
+        r = r.raw(1, &zone_limits(e));
+    }
+    let (hdr, a) = reply(&one(sim, &ioctl(1, "TRANSACT", &r)));
+    assert_eq!((hdr.ty, hdr.cmd), (CT_LIMIT, cmd));
+    a.iter()
+        .find(|(t, _)| *t == 1)
+        .map(|(_, p)| {
+            p.chunks(12)
+                .map(|c| {
+                    let w = |i: usize| u32::from_ne_bytes(c[i..i + 4].try_into().unwrap());
+                    (w(0) as i32, w(4), w(8))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn zone_limits_refuse_commits_and_report_counts() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    assert_eq!(ct_limits(&mut sim, 3, None), vec![(-1, 0, 0)]);
+    assert_eq!(
+        ct_limits(&mut sim, 1, Some(&[(1, 1, 0), (70000, 5, 0)])),
+        vec![]
+    );
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (1, 53))), vec![2]);
+    // Over the zone's limit: the commit drops the packet.
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (2, 53))), vec![]);
+    assert_eq!(
+        send(&mut sim, 1, &udp(VM1, VM2, (1, 53))),
+        vec![2],
+        "existing"
+    );
+    assert_eq!(
+        ct_limits(&mut sim, 3, Some(&[(1, 0, 0), (-1, 0, 0), (2, 0, 0)])),
+        vec![(1, 1, 1), (-1, 0, 0), (2, 0, 0)]
+    );
+    assert_eq!(ct_limits(&mut sim, 3, None), vec![(-1, 0, 0), (1, 1, 1)]);
+    // The zone's own limit goes: the default (unlimited) applies.
+    ct_limits(&mut sim, 2, Some(&[(1, 0, 0)]));
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (2, 53))), vec![2]);
+    ct_limits(&mut sim, 1, Some(&[(-1, 2, 0)]));
+    assert_eq!(ct_limits(&mut sim, 3, Some(&[(1, 0, 0)])), vec![(1, 2, 2)]);
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (3, 53))), vec![]);
+    // SET and DEL need the attribute.
+    let r = Req::new(CT_LIMIT, 1, 1, 31, DPID);
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), EINVAL);
+}

@@ -60,6 +60,15 @@ impl Zones {
         }
     }
 
+    /// The zones with a limit of their own, in order.
+    pub fn with_own_limit(&self) -> impl Iterator<Item = u16> + '_ {
+        (0..=u16::MAX).filter(|&z| {
+            self.limits
+                .get(usize::from(z))
+                .is_some_and(|l| l.load(Relaxed) != USE_DEFAULT)
+        })
+    }
+
     pub fn count(&self, zone: u16) -> u32 {
         self.counts
             .get(usize::from(zone))
@@ -98,8 +107,10 @@ mod tests {
         assert!(z.try_take(2) && !z.try_take(2));
         z.set(2, Some(0));
         assert!(z.try_take(2));
+        assert_eq!(z.with_own_limit().collect::<std::vec::Vec<_>>(), [2]);
         z.set(2, None);
         assert_eq!((z.limit(2), z.count(2)), (2, 4));
+        assert_eq!(z.with_own_limit().count(), 0);
         z.release(2);
         z.release(7);
         assert_eq!((z.count(2), z.count(7)), (3, 0));

@@ -3,6 +3,7 @@
 //! datapath, and its handler), as in the C driver's `NETLINK_FAMILY`.
 
 mod control;
+mod ct_limit;
 mod datapath;
 mod flow;
 mod netdev;
@@ -140,6 +141,7 @@ pub fn family(ty: u16) -> Option<&'static Family> {
         &flow::FAMILY,
         &packet::FAMILY,
         &netdev::FAMILY,
+        &ct_limit::FAMILY,
     ]
     .into_iter()
     .find(|f| f.id == ty)
