@@ -348,10 +348,20 @@ impl Device {
         let Some(msg) = NlMsg::new_checked(msg_bytes) else {
             return invalid;
         };
-        if op != DevOp::Read && !validate(&msg, family, op, pid) {
+        // Netfilter messages: version 0 is all that is checked (no PID,
+        // datapath or operation check), and the command is the type's low
+        // byte (`ValidateNetlinkCmd`, `InvokeNetlinkCmdHandler`).
+        let nfnl = family::is_nfnl(hdr.ty);
+        let valid = if nfnl {
+            msg.hdr.version == 0
+        } else {
+            validate(&msg, family, op, pid)
+        };
+        if op != DevOp::Read && !valid {
             return invalid;
         }
-        let Some(cmd) = family.command(msg.hdr.cmd) else {
+        let cmd_no = if nfnl { hdr.ty as u8 } else { msg.hdr.cmd };
+        let Some(cmd) = family.command(cmd_no) else {
             return invalid;
         };
         let result = (cmd.handler)(&mut Ctx {

@@ -691,3 +691,128 @@ fn zone_limits_refuse_commits_and_report_counts() {
     let r = Req::new(CT_LIMIT, 1, 1, 31, DPID);
     assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), EINVAL);
 }
+
+// ---- the conntrack netlink interface ----
+
+/// A netfilter request: the Windows nfgenmsg (family, version 0, res_id,
+/// dp_ifindex 0) in the genl head's place.
+fn nfnl(ty: u16, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&((24 + attrs.len()) as u32).to_ne_bytes());
+    m.extend_from_slice(&ty.to_ne_bytes());
+    m.extend_from_slice(&flags.to_ne_bytes());
+    m.extend_from_slice(&40u32.to_ne_bytes());
+    m.extend_from_slice(&DPID.to_ne_bytes());
+    m.extend_from_slice(&[family, 0, 0, 0, 0, 0, 0, 0]);
+    m.extend_from_slice(attrs);
+    m
+}
+
+/// `ovs-dpctl dump-conntrack`: WRITE the dump request, READ until 0
+/// bytes; each message's (family, zone, orig tuple attr, reply tuple attr).
+fn dump_conntrack(sim: &mut Sim) -> Vec<(u8, u16, Vec<u8>, Vec<u8>)> {
+    let req = nfnl(0x0101, 0x1 | 0x300, 0, &[]);
+    assert_eq!(
+        one(sim, &format!("ioctl 1 WRITE {}", hexs(&req))),
+        "ioctl 1 WRITE SUCCESS -"
+    );
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        let (status, b) = result(&one(sim, "ioctl 1 READ -"));
+        assert_eq!(status, "SUCCESS");
+        if b.is_empty() {
+            return out;
+        }
+        let msg = ovsext::netlink::NlMsg::new_checked(&b).unwrap();
+        assert_eq!(
+            (msg.hdr.ty, msg.hdr.flags, msg.hdr.seq),
+            (0x0100, 0x400, 40)
+        );
+        let attrs: Vec<(u16, Vec<u8>)> = msg
+            .attrs()
+            .map(|a| a.unwrap())
+            .map(|a| (a.ty(), a.payload().to_vec()))
+            .collect();
+        let zone = attrs
+            .iter()
+            .find(|(t, _)| *t == 18)
+            .map_or(0, |(_, p)| u16::from_be_bytes([p[0], p[1]]));
+        for required in [1, 2, 3, 12] {
+            assert!(attrs.iter().any(|(t, _)| *t == required), "CTA {required}");
+        }
+        out.push((
+            msg.hdr.cmd,
+            zone,
+            get(&attrs, 1).to_vec(),
+            get(&attrs, 2).to_vec(),
+        ));
+    }
+    panic!("the dump does not end");
+}
+
+/// `OVS_PACKET_CMD_EXECUTE` of `frame` from vport 1 with `actions`.
+fn execute(sim: &mut Sim, frame: &[u8], actions: &str) -> Vec<String> {
+    let key = [
+        attr(k::PRIORITY, &0u32.to_ne_bytes()),
+        attr(k::IN_PORT, &1u32.to_ne_bytes()),
+    ]
+    .concat();
+    let acts = ovsext::flow::text::parse_actions(actions).unwrap();
+    let exec = Req::new(PACKET, 3, 1, 21, DPID)
+        .raw(1, frame)
+        .raw(2, &key)
+        .raw(3, &acts);
+    sim.run(&ioctl(1, "TRANSACT", &exec))
+}
+
+fn flush(sim: &mut Sim, family: u8, attrs: &[u8]) -> String {
+    let req = nfnl(0x0102, 0x1, family, attrs);
+    one(sim, &format!("ioctl 1 TRANSACT {}", hexs(&req)))
+}
+
+#[test]
+fn dump_and_flush_conntrack() {
+    let mut sim = firewall("ct(commit,zone=1)");
+
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (1, 53))), vec![2]);
+    assert_eq!(
+        send(&mut sim, 1, &tcp(VM1, VM2, (40000, 80), SYN, 1, 0, 0)),
+        vec![2]
+    );
+    execute(
+        &mut sim,
+        &udp([10, 0, 0, 9], VM2, (7, 53)),
+        "ct(commit,zone=2)",
+    );
+    let d = dump_conntrack(&mut sim);
+    assert_eq!(d.len(), 3);
+    assert!(d.iter().all(|e| e.0 == 2), "AF_INET");
+    let mut zones: Vec<u16> = d.iter().map(|e| e.1).collect();
+    zones.sort();
+    assert_eq!(zones, [1, 1, 2]);
+    // Flush one tuple (as nl_ct_flush_tuple: CTA_ZONE and CTA_TUPLE_ORIG).
+    let tuple = d
+        .iter()
+        .find(|e| e.1 == 1 && !e.2.is_empty())
+        .unwrap()
+        .2
+        .clone();
+    let zone1 = attr(18, &1u16.to_be_bytes());
+    let line = flush(&mut sim, 2, &[zone1.clone(), attr(1, &tuple)].concat());
+    let (status, b) = result(&line);
+    assert_eq!((status.as_str(), b.len()), ("SUCCESS", 24));
+    assert_eq!(u16::from_ne_bytes([b[4], b[5]]), 0x0102);
+    assert_eq!(dump_conntrack(&mut sim).len(), 2);
+    // Again: no such connection.
+    let line = flush(&mut sim, 2, &[zone1.clone(), attr(1, &tuple)].concat());
+    let (_, b) = result(&line);
+    assert_eq!(i32::from_ne_bytes(b[16..20].try_into().unwrap()), -2);
+    // One zone, then all.
+    flush(&mut sim, 0, &attr(18, &2u16.to_be_bytes()));
+    let d = dump_conntrack(&mut sim);
+    assert_eq!((d.len(), d[0].1), (1, 1));
+    flush(&mut sim, 0, &[]);
+    assert!(dump_conntrack(&mut sim).is_empty());
+    // The flushed connection's reply is new again: dropped by the firewall.
+    assert_eq!(send(&mut sim, 2, &udp(VM2, VM1, (53, 1))), vec![]);
+}

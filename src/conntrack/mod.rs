@@ -20,6 +20,7 @@
 
 pub mod action;
 mod conn;
+pub mod ctnetlink;
 mod icmp;
 mod nat;
 mod other;
@@ -409,6 +410,18 @@ impl Conntrack {
     fn remove(&self, id: u32) {
         if let Some(c) = self.table.remove(id) {
             self.zones.release(c.orig.zone);
+        }
+    }
+
+    /// Removes the connection with tuple `t` (either way); false if there
+    /// is none.
+    pub fn remove_tuple(&self, t: &Tuple, now_ms: u64) -> bool {
+        match self.table.lookup(t, now_ms, |_, _| ()) {
+            Found::Live(id, ()) | Found::Expired(id) => {
+                self.remove(id);
+                true
+            }
+            Found::Missing => false,
         }
     }
 

@@ -454,6 +454,32 @@ impl Table {
         })
     }
 
+    /// The first connection at or after position `at` (as `step` counts
+    /// positions), with its id, and the position after it. A dump's step;
+    /// one lock hold per shard it looks in.
+    pub fn next(&self, at: u64) -> Option<(u64, u32, Conn)> {
+        let (mut s, mut slot) = (
+            (at >> SLOT_BITS) as usize,
+            (at & ((1 << SLOT_BITS) - 1)) as usize,
+        );
+        while let Some(shard) = self.shard(s) {
+            let g = shard.lock();
+            let found = g
+                .slots
+                .iter()
+                .enumerate()
+                .skip(slot)
+                .find_map(|(i, c)| c.map(|c| (i, c)));
+            if let Some((i, c)) = found {
+                let next = ((s as u64) << SLOT_BITS) | (i as u64 + 1);
+                return Some((next, join(s, i), c));
+            }
+            s += 1;
+            slot = 0;
+        }
+        None
+    }
+
     /// Expires timed-out connections, examining at most `budget` slots from
     /// where the previous call stopped; `gone` gets each removed one.
     pub fn expire(&self, now_ms: u64, budget: usize, mut gone: impl FnMut(Conn)) {
@@ -584,6 +610,17 @@ mod tests {
             assert_eq!(t.lookup(&c.reply, 1, |_, r| r), Found::Live(id, true));
         }
         assert_eq!(t.insert(conn(3)), Err(Refused::Exists));
+        // A walk sees each connection once.
+        let mut at = 0;
+        let mut seen = std::vec::Vec::new();
+        while let Some((next, id, _)) = t.next(at) {
+            seen.push(id);
+            at = next;
+        }
+        seen.sort();
+        let mut all = ids.clone();
+        all.sort();
+        assert_eq!(seen, all);
         let removed = t.remove(ids[3]).unwrap();
         assert_eq!(removed.orig, conn(3).orig);
         assert_eq!(t.lookup(&conn(3).reply, 1, |_, _| ()), Found::Missing);

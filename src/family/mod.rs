@@ -3,6 +3,7 @@
 //! datapath, and its handler), as in the C driver's `NETLINK_FAMILY`.
 
 mod control;
+mod ct;
 mod ct_limit;
 mod datapath;
 mod flow;
@@ -132,6 +133,8 @@ impl Family {
     }
 }
 
+pub use ct::is_nfnl;
+
 /// The family a message type names.
 pub fn family(ty: u16) -> Option<&'static Family> {
     [
@@ -142,6 +145,8 @@ pub fn family(ty: u16) -> Option<&'static Family> {
         &packet::FAMILY,
         &netdev::FAMILY,
         &ct_limit::FAMILY,
+        &ct::GET_FAMILY,
+        &ct::DEL_FAMILY,
     ]
     .into_iter()
     .find(|f| f.id == ty)
