@@ -197,10 +197,11 @@ impl Device {
     /// Periodic upkeep, from a timer at PASSIVE_LEVEL (about once a
     /// second): masks are re-ordered by how often lookups hit them, and
     /// timed-out connections expire (a bounded number of slots a call).
-    pub fn maintain(&self, now_ms: u64) {
+    pub fn maintain(&self, now_ms: u64, wake: &mut Wakeups) {
         if let Some(dp) = self.switch.read().as_ref() {
             dp.flows.write().rebalance();
-            dp.conntrack.expire(now_ms);
+            dp.conntrack
+                .expire(now_ms, &mut |ev| dp.post_ct_event(ev, now_ms, wake));
         }
     }
 

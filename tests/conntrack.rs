@@ -751,17 +751,16 @@ fn dump_conntrack(sim: &mut Sim) -> Vec<(u8, u16, Vec<u8>, Vec<u8>)> {
 }
 
 /// `OVS_PACKET_CMD_EXECUTE` of `frame` from vport 1 with `actions`.
-fn execute(sim: &mut Sim, frame: &[u8], actions: &str) -> Vec<String> {
+fn execute(sim: &mut Sim, frame: &[u8], acts: &[u8]) -> Vec<String> {
     let key = [
         attr(k::PRIORITY, &0u32.to_ne_bytes()),
         attr(k::IN_PORT, &1u32.to_ne_bytes()),
     ]
     .concat();
-    let acts = ovsext::flow::text::parse_actions(actions).unwrap();
     let exec = Req::new(PACKET, 3, 1, 21, DPID)
         .raw(1, frame)
         .raw(2, &key)
-        .raw(3, &acts);
+        .raw(3, acts);
     sim.run(&ioctl(1, "TRANSACT", &exec))
 }
 
@@ -779,11 +778,8 @@ fn dump_and_flush_conntrack() {
         send(&mut sim, 1, &tcp(VM1, VM2, (40000, 80), SYN, 1, 0, 0)),
         vec![2]
     );
-    execute(
-        &mut sim,
-        &udp([10, 0, 0, 9], VM2, (7, 53)),
-        "ct(commit,zone=2)",
-    );
+    let commit2 = ovsext::flow::text::parse_actions("ct(commit,zone=2)").unwrap();
+    execute(&mut sim, &udp([10, 0, 0, 9], VM2, (7, 53)), &commit2);
     let d = dump_conntrack(&mut sim);
     assert_eq!(d.len(), 3);
     assert!(d.iter().all(|e| e.0 == 2), "AF_INET");
@@ -815,4 +811,88 @@ fn dump_and_flush_conntrack() {
     assert!(dump_conntrack(&mut sim).is_empty());
     // The flushed connection's reply is new again: dropped by the firewall.
     assert_eq!(send(&mut sim, 2, &udp(VM2, VM1, (53, 1))), vec![]);
+}
+
+const CTRL: u16 = 0x11;
+
+/// A NETLINK_NETFILTER handle `h` (as nl_sock_create with protocol 12)
+/// joined to the conntrack groups `groups`; its PID.
+fn ct_listener(sim: &mut Sim, h: u32, groups: &[u32]) -> u32 {
+    assert!(sim.run(&format!("open {h}")).is_empty());
+    let (_, b) = result(&one(sim, &format!("ioctl {h} GET_PID - 4")));
+    let pid = u32_of(&b);
+    let prop = Req::new(CTRL, 6, 1, 1, pid).u32(0, 12).u32(1, pid);
+    reply(&one(sim, &ioctl(h, "TRANSACT", &prop)));
+    for &g in groups {
+        let sub = Req::new(CTRL, 2, 1, 2, pid).u32(0, g).u8(1, 1);
+        assert_eq!(
+            one(sim, &ioctl(h, "WRITE", &sub)),
+            format!("ioctl {h} WRITE SUCCESS -")
+        );
+    }
+    pid
+}
+
+/// The next event of handle `h`: (type, flags, family); `None` if none.
+fn next_event(sim: &mut Sim, h: u32) -> Option<(u16, u16, u8)> {
+    let (status, b) = result(&one(sim, &format!("ioctl {h} READ_EVENT -")));
+    assert_eq!(status, "SUCCESS");
+    if b.is_empty() {
+        return None;
+    }
+    let msg = ovsext::netlink::NlMsg::new_checked(&b).unwrap();
+    Some((msg.hdr.ty, msg.hdr.flags, msg.hdr.cmd))
+}
+
+#[test]
+fn events_new_update_and_destroy() {
+    let mut sim = firewall("ct(commit,zone=1,mark=0x5/0xff)");
+    ct_listener(&mut sim, 5, &[1, 3]);
+    ct_listener(&mut sim, 6, &[2]);
+    // A pended event request completes when an event is posted.
+    let pend = Req::new(CTRL, 0, 1, 3, 0);
+    let (_, b) = result(&one(&mut sim, "ioctl 5 GET_PID - 4"));
+    let pend = Req {
+        hdr: ovsext::netlink::MsgHeader {
+            pid: u32_of(&b),
+            ..pend.hdr
+        },
+        ..pend
+    };
+    assert_eq!(
+        one(&mut sim, &ioctl(5, "WRITE", &pend)),
+        "ioctl 5 WRITE PENDING -"
+    );
+    let out = sim.run(&format!("rx 1 {}", hexs(&udp(VM1, VM2, (1, 53)))));
+    assert!(
+        out.contains(&"complete 5 WRITE SUCCESS -".to_string()),
+        "{out:?}"
+    );
+    assert_eq!(
+        next_event(&mut sim, 5),
+        Some((0x0100, 0x400 | 0x200, 2)),
+        "NEW"
+    );
+    assert_eq!(next_event(&mut sim, 5), None);
+    // The reply is the connection's first: an UPDATE for group 2 only.
+    assert_eq!(send(&mut sim, 2, &udp(VM2, VM1, (53, 1))), vec![1]);
+    assert_eq!(next_event(&mut sim, 6), Some((0x0100, 0, 2)), "UPDATE");
+    assert_eq!(next_event(&mut sim, 5), None);
+    // Expiry destroys it.
+    sim.run("tick 40000");
+    assert_eq!(next_event(&mut sim, 5), Some((0x0102, 0, 2)), "DESTROY");
+    // An event mask without NEW: no NEW event.
+    let masked = attr(
+        12,
+        &[
+            attr(1, &[]),
+            attr(2, &1u16.to_ne_bytes()),
+            attr(8, &4u32.to_ne_bytes()),
+        ]
+        .concat(),
+    );
+    execute(&mut sim, &udp(VM1, VM2, (9, 53)), &masked);
+    assert_eq!(next_event(&mut sim, 5), None);
+    flush(&mut sim, 0, &[]);
+    assert_eq!(next_event(&mut sim, 5), Some((0x0102, 0, 2)), "flushed");
 }

@@ -38,6 +38,8 @@ pub struct Conn {
     /// `IPS_SEEN_REPLY`): original-direction packets are ESTABLISHED from
     /// then on, NEW before.
     pub seen_reply: bool,
+    /// Which events (`events::IPCT_*` bits) listeners get about it.
+    pub eventmask: u16,
 }
 
 /// What a packet did to its connection.
@@ -89,6 +91,7 @@ impl Conn {
             labels: [0; 16],
             l4,
             seen_reply: false,
+            eventmask: super::events::ALL,
         })
     }
 

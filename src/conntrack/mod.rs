@@ -21,6 +21,7 @@
 pub mod action;
 mod conn;
 pub mod ctnetlink;
+pub mod events;
 mod icmp;
 mod nat;
 mod other;
@@ -93,7 +94,12 @@ pub struct Conntrack {
     draws: AtomicU32,
     pub zones: Zones,
     pub stats: Stats,
+    /// The event groups some handle listens to (`event::group::CT_*`).
+    listeners: AtomicU32,
 }
+
+/// Where events go (the datapath renders and queues them).
+pub type Notify<'a> = dyn FnMut(&events::Event) + 'a;
 
 /// The packet ends its connection and starts a new one.
 struct Replaced;
@@ -139,11 +145,33 @@ impl Conntrack {
             draws: AtomicU32::new(0),
             zones: Zones::new()?,
             stats: Stats::default(),
+            listeners: AtomicU32::new(0),
         })
     }
 
     pub fn table(&self) -> &Table {
         &self.table
+    }
+
+    /// The event groups handles have joined (after a subscription changes).
+    pub fn set_listeners(&self, groups: u32) {
+        self.listeners.store(groups, Relaxed);
+    }
+
+    /// Sends an event about `conn` if someone listens and its mask lets it.
+    fn event(&self, notify: &mut Notify<'_>, kind: events::Kind, id: u32, conn: &Conn) {
+        if self.listeners.load(Relaxed) & kind.group() != 0 && events::wanted(conn, kind) {
+            notify(&events::Event {
+                kind,
+                id,
+                conn: *conn,
+            });
+        }
+    }
+
+    /// Whether events of `kind` have listeners (so a copy is worth making).
+    fn listening(&self, kind: events::Kind) -> bool {
+        self.listeners.load(Relaxed) & kind.group() != 0
     }
 
     /// Runs `pkt`, whose flow key is `key`, through the CT action `ct`.
@@ -153,6 +181,7 @@ impl Conntrack {
         key: &mut FlowKey,
         ct: &CtAction<'_>,
         now_ms: u64,
+        notify: &mut Notify<'_>,
     ) -> Verdict {
         let zone = ct.zone;
         let cached = key.ct_state & TRK != 0 && key.ct_zone == zone;
@@ -166,7 +195,7 @@ impl Conntrack {
             self.invalid(key, zone);
             return Verdict::Continue;
         };
-        match self.track(&view, ct, cached, now_ms) {
+        match self.track(&view, ct, cached, now_ms, notify) {
             Ok(Some(mut seen)) => {
                 if nat && let Some(reply) = seen.reply {
                     match self.translate(pkt, key, &view, &seen.orig, &reply, seen.is_reply) {
@@ -212,10 +241,12 @@ impl Conntrack {
         ct: &CtAction<'_>,
         cached: bool,
         now_ms: u64,
+        notify: &mut Notify<'_>,
     ) -> Result<Option<Seen>, ()> {
         if let Kind::IcmpError { quoted, .. } = view.kind {
             return Ok(self.related(&quoted, now_ms));
         }
+        let updates = self.listening(events::Kind::Update);
         // Twice at most: once more after removing a connection the packet
         // replaces (timed out, reopened, or forced the other way).
         for _ in 0..2 {
@@ -223,37 +254,45 @@ impl Conntrack {
                 if ct.force && reply {
                     return Err(Replaced);
                 }
+                let before = (c.mark, c.labels, c.seen_reply);
                 if !cached {
                     match c.update(view, reply, now_ms) {
                         Step::Valid => {}
-                        Step::Invalid => return Ok(None),
+                        Step::Invalid => return Ok((None, None)),
                         Step::Reopen => return Err(Replaced),
                     }
                 }
                 if ct.commit {
                     Self::set_metadata(c, ct);
                 }
+                let changed = updates && before != (c.mark, c.labels, c.seen_reply);
                 let state = match (reply, c.seen_reply) {
                     (true, _) => TRK | EST | RPL,
                     (false, true) => TRK | EST,
                     (false, false) => TRK | NEW,
                 };
-                Ok(Some(Seen {
+                let seen = Seen {
                     state,
                     mark: c.mark,
                     labels: c.labels,
                     orig: c.orig,
                     reply: Some(c.reply),
                     is_reply: reply,
-                }))
+                };
+                Ok((Some(seen), changed.then_some(*c)))
             });
             match found {
-                Found::Live(_, Ok(seen)) => return Ok(seen),
-                Found::Live(id, Err(Replaced)) | Found::Expired(id) => self.remove(id),
-                Found::Missing => return self.create(view, ct, now_ms),
+                Found::Live(id, Ok((seen, changed))) => {
+                    if let Some(c) = changed {
+                        self.event(notify, events::Kind::Update, id, &c);
+                    }
+                    return Ok(seen);
+                }
+                Found::Live(id, Err(Replaced)) | Found::Expired(id) => self.remove(id, notify),
+                Found::Missing => return self.create(view, ct, now_ms, notify),
             }
         }
-        self.create(view, ct, now_ms)
+        self.create(view, ct, now_ms, notify)
     }
 
     /// An ICMP error: RELATED to the connection of the packet it quotes
@@ -274,7 +313,13 @@ impl Conntrack {
     }
 
     /// A packet of no connection: NEW, and stored if committed.
-    fn create(&self, view: &View, ct: &CtAction<'_>, now_ms: u64) -> Result<Option<Seen>, ()> {
+    fn create(
+        &self,
+        view: &View,
+        ct: &CtAction<'_>,
+        now_ms: u64,
+        notify: &mut Notify<'_>,
+    ) -> Result<Option<Seen>, ()> {
         let Some(reply) = view.tuple.reverse() else {
             return Ok(None);
         };
@@ -284,6 +329,9 @@ impl Conntrack {
         let mut stored = None;
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
+            if let Some(mask) = ct.eventmask {
+                conn.eventmask = mask as u16;
+            }
             if let Some(n) = ct.nat.filter(|n| n.kind.is_some()) {
                 let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;
                 let Some(r) = nat::choose(&self.table, &conn.orig, &n, self.seed, random) else {
@@ -297,7 +345,10 @@ impl Conntrack {
                 return Err(());
             }
             match self.table.insert(conn) {
-                Ok(_) => stored = Some(conn.reply),
+                Ok(id) => {
+                    stored = Some(conn.reply);
+                    self.event(notify, events::Kind::New, id, &conn);
+                }
                 Err(e) => {
                     self.zones.release(view.tuple.zone);
                     match e {
@@ -407,18 +458,24 @@ impl Conntrack {
         }
     }
 
-    fn remove(&self, id: u32) {
+    fn remove(&self, id: u32, notify: &mut Notify<'_>) {
         if let Some(c) = self.table.remove(id) {
-            self.zones.release(c.orig.zone);
+            self.gone(id, &c, notify);
         }
+    }
+
+    /// Accounts for a connection that went.
+    fn gone(&self, id: u32, c: &Conn, notify: &mut Notify<'_>) {
+        self.zones.release(c.orig.zone);
+        self.event(notify, events::Kind::Destroy, id, c);
     }
 
     /// Removes the connection with tuple `t` (either way); false if there
     /// is none.
-    pub fn remove_tuple(&self, t: &Tuple, now_ms: u64) -> bool {
+    pub fn remove_tuple(&self, t: &Tuple, now_ms: u64, notify: &mut Notify<'_>) -> bool {
         match self.table.lookup(t, now_ms, |_, _| ()) {
             Found::Live(id, ()) | Found::Expired(id) => {
-                self.remove(id);
+                self.remove(id, notify);
                 true
             }
             Found::Missing => false,
@@ -427,14 +484,14 @@ impl Conntrack {
 
     /// Upkeep: expires timed-out connections, a bounded number of slots a
     /// call.
-    pub fn expire(&self, now_ms: u64) {
+    pub fn expire(&self, now_ms: u64, notify: &mut Notify<'_>) {
         self.table
-            .expire(now_ms, EXPIRE_BUDGET, |c| self.zones.release(c.orig.zone));
+            .expire(now_ms, EXPIRE_BUDGET, |id, c| self.gone(id, &c, notify));
     }
 
     /// Removes every connection `pred` selects (flushes, a switch detaching).
-    pub fn flush(&self, pred: impl FnMut(&Conn) -> bool) {
+    pub fn flush(&self, pred: impl FnMut(&Conn) -> bool, notify: &mut Notify<'_>) {
         self.table
-            .remove_if(pred, |c| self.zones.release(c.orig.zone));
+            .remove_if(pred, |id, c| self.gone(id, &c, notify));
     }
 }

@@ -481,8 +481,9 @@ impl Table {
     }
 
     /// Expires timed-out connections, examining at most `budget` slots from
-    /// where the previous call stopped; `gone` gets each removed one.
-    pub fn expire(&self, now_ms: u64, budget: usize, mut gone: impl FnMut(Conn)) {
+    /// where the previous call stopped; `gone` gets each removed one (with
+    /// its id).
+    pub fn expire(&self, now_ms: u64, budget: usize, mut gone: impl FnMut(u32, Conn)) {
         let mut at = self.cursor.load(Relaxed);
         let mut seen = 0;
         let mut wrapped = false;
@@ -499,7 +500,7 @@ impl Table {
             });
             for id in dead.into_iter().take(n) {
                 if let Some(c) = self.remove(id) {
-                    gone(c);
+                    gone(id, c);
                 }
             }
             seen += STEP;
@@ -516,7 +517,7 @@ impl Table {
     }
 
     /// Removes every connection `pred` selects; `gone` gets each.
-    pub fn remove_if(&self, mut pred: impl FnMut(&Conn) -> bool, mut gone: impl FnMut(Conn)) {
+    pub fn remove_if(&self, mut pred: impl FnMut(&Conn) -> bool, mut gone: impl FnMut(u32, Conn)) {
         let mut at = Some(0);
         while let Some(here) = at {
             let mut dead = [EMPTY; STEP];
@@ -531,7 +532,7 @@ impl Table {
             });
             for id in dead.into_iter().take(n) {
                 if let Some(c) = self.remove(id) {
-                    gone(c);
+                    gone(id, c);
                 }
             }
         }
@@ -631,7 +632,7 @@ mod tests {
             Found::Expired(_)
         ));
         let mut gone = 0;
-        t.expire(u64::MAX, 1 << 20, |_| gone += 1);
+        t.expire(u64::MAX, 1 << 20, |_, _| gone += 1);
         assert_eq!((gone, t.len()), (50, 0));
     }
 
@@ -642,7 +643,7 @@ mod tests {
             t.insert(conn(n)).unwrap();
         }
         assert_eq!(t.insert(conn(10)), Err(Refused::Full));
-        t.remove_if(|c| c.orig.sport < 5, |_| {});
+        t.remove_if(|c| c.orig.sport < 5, |_, _| {});
         assert_eq!(t.len(), 5);
         assert!(t.insert(conn(10)).is_ok());
     }

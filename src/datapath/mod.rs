@@ -435,6 +435,19 @@ impl Datapath {
         found.map(|v| v.port_no).ok_or(Errno::NoDev)
     }
 
+    /// Queues a conntrack event for the handles that joined its group.
+    pub fn post_ct_event(
+        &self,
+        ev: &crate::conntrack::events::Event,
+        now_ms: u64,
+        wake: &mut Wakeups,
+    ) {
+        let mut buf = [0u8; crate::conntrack::events::MAX_LEN];
+        if let Some(msg) = ev.render(&mut buf, now_ms).and_then(|n| buf.get(..n)) {
+            self.queues.lock().events.post(ev.kind.group(), msg, wake);
+        }
+    }
+
     /// Frees every queue (switch detach), waking every pended request.
     pub fn shutdown(&self, wake: &mut Wakeups) {
         let mut q = self.queues.lock();

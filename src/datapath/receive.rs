@@ -220,8 +220,9 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
         let parsed = Family::of_eth_type(key.eth_type).and_then(|f| action::parse(ct, f));
         match parsed {
             Ok(ct) => {
-                let tracker = &self.view.dp.conntrack;
-                tracker.execute(pkt, key, &ct, self.view.now_ms) == Verdict::Continue
+                let (dp, now, wake) = (self.view.dp, self.view.now_ms, &mut *self.wake);
+                let mut notify = |ev: &_| dp.post_ct_event(ev, now, wake);
+                dp.conntrack.execute(pkt, key, &ct, now, &mut notify) == Verdict::Continue
             }
             Err(_) => false,
         }

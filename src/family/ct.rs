@@ -70,17 +70,19 @@ fn delete(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
             _ => {}
         }
     }
-    let ct = &ctx.dp.conntrack;
+    let (dp, now, wake) = (ctx.dp, ctx.now_ms, &mut *ctx.wake);
+    let mut notify = |ev: &_| dp.post_ct_event(ev, now, wake);
+    let ct = &dp.conntrack;
     match (tuple, zone) {
         (Some(t), zone) => {
             let v6 = ctnl::family_v6(ctx.msg.hdr.cmd).ok_or(Errno::Inval)?;
             let t = ctnl::parse_tuple(t, v6, zone.unwrap_or(0)).ok_or(Errno::Inval)?;
-            if !ct.remove_tuple(&t, ctx.now_ms) {
+            if !ct.remove_tuple(&t, now, &mut notify) {
                 return Err(Errno::NoEnt.into());
             }
         }
-        (None, Some(z)) => ct.flush(|c| c.orig.zone == z),
-        (None, None) => ct.flush(|_| true),
+        (None, Some(z)) => ct.flush(|c| c.orig.zone == z, &mut notify),
+        (None, None) => ct.flush(|_| true, &mut notify),
     }
     let hdr = ctnl::header(
         MSG_DELETE,

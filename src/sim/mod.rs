@@ -312,7 +312,7 @@ impl Sim {
                 let before = self.now_ms / 1000;
                 self.now_ms = self.now_ms.saturating_add(ms);
                 if self.now_ms / 1000 != before {
-                    self.device.maintain(self.now_ms);
+                    self.device.maintain(self.now_ms, &mut wake);
                 }
             }
         }
