@@ -1627,3 +1627,51 @@ fn the_external_port_is_known() {
     assert_eq!(s.set(oid::OID_SWITCH_PORT_DELETE, &uplink), Ok(()));
     assert_eq!(s.ports.external_port(), None);
 }
+
+// ---------------------------------------------------------------------------
+// Kernel imports: the driver loads on every host NDIS 6.30 runs on.
+
+/// Kernel routines newer than the oldest supported host: looked up by name
+/// at run time, never imported (an import the kernel lacks fails the load).
+const LOOKED_UP: [&str; 1] = ["ExAllocatePool2"];
+
+fn sys_sources() -> Vec<(std::path::PathBuf, String)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sys")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                files.push((path, text));
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn newer_kernel_routines_are_looked_up_not_imported() {
+    let sources = sys_sources();
+    assert!(sources.len() > 10);
+    for name in LOOKED_UP {
+        for (path, text) in &sources {
+            assert!(
+                !text.contains(&format!("fn {name}(")),
+                "{} declares {name} as an import",
+                path.display()
+            );
+        }
+        let runtime = &sources
+            .iter()
+            .find(|(p, _)| p.ends_with("runtime.rs"))
+            .unwrap()
+            .1;
+        assert!(runtime.contains(&format!("ascii_utf16(\"{name}\")")));
+    }
+    // windows-drivers-rs' allocator imports ExAllocatePool2.
+    let manifest = include_str!("../Cargo.toml");
+    assert!(!manifest.contains("wdk-alloc"));
+}
