@@ -1,5 +1,6 @@
-//! The datapath's life with the switch, as `sys::hyperv` sees it: one
-//! activation at a time, "active" published last.
+//! The datapath's life with the switch, as `sys::hyperv` and `sys::filter`
+//! see it: one activation at a time, "active" published last, and a detach
+//! announced ahead of time.
 //!
 //! - `activate` runs once (a second call while one runs, or after one
 //!   succeeded, does nothing): it imports the switch's ports and NICs and
@@ -7,14 +8,23 @@
 //!   the packet path never runs frames against a half-built port table. A
 //!   failure undoes the import and leaves the datapath inactive; a later
 //!   restart or activation event may try again.
+//! - `pre_detach` (`NetEventFilterPreDetach`): the extension stops
+//!   originating anything (sends, executed packets) until the detach.
 //! - `reset` (detach): back to the start.
 
 use core::sync::atomic::{AtomicU8, Ordering};
+
+use crate::ioctl::code;
+use crate::netlink::MsgHeader;
+use crate::ovs::{family as fam, packet as op};
+use crate::status::NtStatus;
 
 /// An activation is running.
 const ACTIVATING: u8 = 1 << 0;
 /// The switch's ports and NICs are imported and the upkeep runs.
 const ACTIVE: u8 = 1 << 1;
+/// A detach is announced.
+const DETACHING: u8 = 1 << 2;
 
 #[derive(Debug, Default)]
 pub struct Activation(AtomicU8);
@@ -58,10 +68,34 @@ impl Activation {
         self.0.load(Ordering::Acquire) & ACTIVE != 0
     }
 
+    /// `NetEventFilterPreDetach`: nothing new is originated from now on.
+    pub fn pre_detach(&self) {
+        self.0.fetch_or(DETACHING, Ordering::AcqRel);
+    }
+
+    /// Whether a detach is announced.
+    pub fn is_detaching(&self) -> bool {
+        self.0.load(Ordering::Acquire) & DETACHING != 0
+    }
+
     /// The switch detached (or its activation is undone): inactive.
     pub fn reset(&self) {
         self.0.store(0, Ordering::Release);
     }
+
+    /// The status an IOCTL is refused with while a detach is announced:
+    /// `OVS_PACKET_CMD_EXECUTE`, the one request that makes the extension
+    /// send, gets what every request gets once the switch is gone
+    /// (`STATUS_NOT_FOUND`); the others run as usual.
+    pub fn refuses(&self, ioctl: u32, input: &[u8]) -> Option<NtStatus> {
+        (self.is_detaching() && is_packet_execute(ioctl, input)).then_some(NtStatus::NOT_FOUND)
+    }
+}
+
+/// Whether an IOCTL carries `OVS_PACKET_CMD_EXECUTE` (only TRANSACT may).
+fn is_packet_execute(ioctl: u32, input: &[u8]) -> bool {
+    ioctl == code::TRANSACT
+        && MsgHeader::read(input).is_some_and(|h| h.ty == fam::PACKET && h.cmd == op::CMD_EXECUTE)
 }
 
 #[cfg(test)]
@@ -122,5 +156,42 @@ mod tests {
         assert!(a.is_active());
         a.reset();
         assert!(!a.is_active());
+    }
+
+    fn request(ty: u16, cmd: u8) -> [u8; 24] {
+        MsgHeader {
+            len: 24,
+            ty,
+            cmd,
+            version: 1,
+            ..MsgHeader::default()
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn a_detach_announced_refuses_packet_executes_only() {
+        let a = Activation::new();
+        let _ = a.activate(|| Ok::<(), ()>(()), || Ok(()), || {});
+        let execute = request(fam::PACKET, op::CMD_EXECUTE);
+        assert_eq!(a.refuses(code::TRANSACT, &execute), None);
+        a.pre_detach();
+        assert!(a.is_detaching());
+        assert!(a.is_active());
+        assert_eq!(
+            a.refuses(code::TRANSACT, &execute),
+            Some(NtStatus::NOT_FOUND)
+        );
+        // Everything else still runs: flow dumps, datapath gets, reads.
+        assert_eq!(a.refuses(code::TRANSACT, &request(fam::FLOW, 1)), None);
+        assert_eq!(a.refuses(code::TRANSACT, &request(fam::DATAPATH, 3)), None);
+        assert_eq!(a.refuses(code::READ_PACKET, &execute), None);
+        assert_eq!(a.refuses(code::TRANSACT, &execute[..10]), None);
+        // No activation after the announcement; the detach resets.
+        let again: Result<(), ()> = a.activate(|| panic!(), || Ok(()), || {});
+        assert_eq!(again, Ok(()));
+        a.reset();
+        assert!(!a.is_detaching());
+        assert_eq!(a.refuses(code::TRANSACT, &execute), None);
     }
 }

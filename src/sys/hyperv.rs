@@ -174,3 +174,14 @@ fn tear_down() {
 pub fn is_active() -> bool {
     ACTIVATION.is_active()
 }
+
+/// `NetEventFilterPreDetach`: the datapath originates nothing more (the
+/// filter stops the sends).
+pub fn pre_detach() {
+    ACTIVATION.pre_detach();
+}
+
+/// The status an IOCTL is refused with before it reaches the core, if any.
+pub fn refuses(ioctl: u32, input: &[u8]) -> Option<NtStatus> {
+    ACTIVATION.refuses(ioctl, input)
+}
