@@ -1207,12 +1207,11 @@ fn activation_imports_ports_and_nics() {
         ],
         stride,
     );
-    assert_eq!(s.ports.import_ports(&ports), Ok(()));
+    let mut rest = hyperv::port_elements(&ports).unwrap();
+    assert_eq!(s.ports.import_ports(&mut rest), Ok(false));
     assert_eq!(s.ports.len(), 3);
-    assert_eq!(
-        s.ports.import_ports(&ports[..30]),
-        Err(NtStatus::INVALID_PARAMETER)
-    );
+    assert_eq!(s.ports.external_port(), Some(1));
+    assert!(hyperv::port_elements(&ports[..30]).is_none());
     s.dev.attach(1).unwrap();
 
     let connected = types::NDIS_SWITCH_NIC_STATE_CONNECTED;
@@ -1611,6 +1610,37 @@ mod packet_path {
             assert!(!d.enter());
         }
     }
+}
+
+/// The port array is imported a bounded batch of elements per hold of the
+/// port-table lock (which raises to DISPATCH_LEVEL), however long it is.
+#[test]
+fn the_port_import_takes_bounded_steps() {
+    let mut s = Switch::new();
+    let stride = size_of::<NdisSwitchPortParameters>();
+    let n = 2 * hyperv::IMPORT_BATCH + 5;
+    let mut elements: Vec<_> = (0..n)
+        .map(|i| port(100 + i as u32, 2, &format!("vm-{i}"), false))
+        .collect();
+    // Malformed elements cost a place in a batch too.
+    elements.insert(7, vec![0; stride]);
+    elements.push(port(1, 1, "uplink", false));
+    let ports = array(oid::PORT_ARRAY_SIZE as usize, &elements, stride);
+    let mut rest = hyperv::port_elements(&ports).unwrap();
+    let mut steps = Vec::new();
+    loop {
+        let before = s.ports.len();
+        let more = s.ports.import_ports(&mut rest).unwrap();
+        steps.push(s.ports.len() - before);
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(steps, [hyperv::IMPORT_BATCH - 1, hyperv::IMPORT_BATCH, 7]);
+    assert_eq!(s.ports.len(), n + 1);
+    assert_eq!(s.ports.external_port(), Some(1));
+    s.ports.clear();
+    assert_eq!(s.ports.external_port(), None);
 }
 
 #[test]

@@ -57,6 +57,10 @@ pub const RESOURCES: NtStatus = NtStatus::INSUFFICIENT_RESOURCES;
 
 /// Ports recorded at most (a Hyper-V switch has a few per VM).
 pub const MAX_PORTS: usize = 16384;
+/// Elements of the port array looked at per hold of the port-table lock
+/// at activation: the lock raises to DISPATCH_LEVEL, and the array may
+/// list thousands of ports.
+pub const IMPORT_BATCH: usize = 64;
 
 /// The status a model veto refuses a NIC creation with.
 pub fn veto_status(v: Veto) -> NtStatus {
@@ -105,20 +109,24 @@ struct Port {
     id: PortId,
     /// `None` when the friendly name has no UTF-8 form within `NAME_MAX`.
     name: Option<NameBuf>,
-    /// The external port: frames from it carry what the physical NIC
-    /// found on receive, not what a sender asks of a NIC.
-    external: bool,
 }
 
 /// The switch's ports, sorted by id.
 #[derive(Debug, Default)]
 pub struct Ports {
     ports: Vec<Port>,
+    /// The external port (frames from it carry what the physical NIC found
+    /// on receive, not what a sender asks of a NIC), kept so that finding
+    /// it costs nothing.
+    external: Option<PortId>,
 }
 
 impl Ports {
     pub const fn new() -> Ports {
-        Ports { ports: Vec::new() }
+        Ports {
+            ports: Vec::new(),
+            external: None,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -132,6 +140,7 @@ impl Ports {
     /// The switch detached.
     pub fn clear(&mut self) {
         self.ports = Vec::new();
+        self.external = None;
     }
 
     fn position(&self, id: PortId) -> Result<usize, usize> {
@@ -144,7 +153,7 @@ impl Ports {
 
     /// The switch's external port, if it has one.
     pub fn external_port(&self) -> Option<PortId> {
-        self.ports.iter().find(|p| p.external).map(|p| p.id)
+        self.external
     }
 
     /// Whether the port is recorded, and its friendly name if it has one.
@@ -171,9 +180,11 @@ impl Ports {
             Port {
                 id: p.port_id,
                 name,
-                external: p.port_type == PORT_TYPE_EXTERNAL,
             },
         );
+        if p.port_type == PORT_TYPE_EXTERNAL {
+            self.external = Some(p.port_id);
+        }
         Ok(())
     }
 
@@ -181,6 +192,9 @@ impl Ports {
     fn remove(&mut self, id: PortId) {
         if let Ok(i) = self.position(id) {
             self.ports.remove(i);
+        }
+        if self.external == Some(id) {
+            self.external = None;
         }
     }
 
@@ -199,17 +213,16 @@ impl Ports {
             let mut nics = Vec::new();
             {
                 let ports = dp.ports.read();
-                let on_port =
-                    |e: &&crate::switch::Endpoint| e.port == p.port_id && e.kind == PortKind::Vm;
-                let count = ports.switch.iter().filter(on_port).count();
+                let vm = |e: &&crate::switch::Endpoint| e.kind == PortKind::Vm;
+                let count = ports.switch.on_port(p.port_id).filter(vm).count();
                 if nics.try_reserve(count).is_err() {
                     return;
                 }
                 nics.extend(
                     ports
                         .switch
-                        .iter()
-                        .filter(on_port)
+                        .on_port(p.port_id)
+                        .filter(vm)
                         .map(|e| (e.nic, e.mac, e.mtu)),
                 );
             }
@@ -333,18 +346,26 @@ impl Ports {
         Ok(())
     }
 
-    /// Ports found at activation (`OID_SWITCH_PORT_ARRAY`): recorded unless
-    /// known already.
-    pub fn import_ports(&mut self, array: &[u8]) -> Result<(), NtStatus> {
-        let ports = elements(array, PORT_ARRAY_SIZE, PORT_PARAMETERS_SIZE)
-            .ok_or(NtStatus::INVALID_PARAMETER)?;
-        for p in ports.filter_map(PortParams::parse) {
+    /// Ports found at activation (`OID_SWITCH_PORT_ARRAY`, `port_elements`),
+    /// at most `IMPORT_BATCH` elements of them per call: recorded unless
+    /// known already (malformed elements are skipped). `Ok(true)` when
+    /// elements may be left for another call.
+    pub fn import_ports<'a>(
+        &mut self,
+        rest: &mut impl Iterator<Item = &'a [u8]>,
+    ) -> Result<bool, NtStatus> {
+        let mut seen = 0;
+        for element in rest.take(IMPORT_BATCH) {
+            seen += 1;
+            let Some(p) = PortParams::parse(element) else {
+                continue;
+            };
             match self.create(&p) {
                 Err(s) if s != DATA_NOT_ACCEPTED => return Err(s),
                 _ => {}
             }
         }
-        Ok(())
+        Ok(seen == IMPORT_BATCH)
     }
 
     /// A set request on its way down: applies it to the model, or vetoes
@@ -456,6 +477,12 @@ fn nic_disconnect(n: &NicParams<'_>, dev: &Device, wake: &mut Wakeups) {
 
 fn nic_delete(n: &NicParams<'_>, dev: &Device, wake: &mut Wakeups) {
     dev.with_datapath(|dp| dp.nic_delete(n.port_id, n.nic_index, wake));
+}
+
+/// The elements of an `OID_SWITCH_PORT_ARRAY` answer, for `import_ports`;
+/// `None` if the array itself is malformed.
+pub fn port_elements(array: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    elements(array, PORT_ARRAY_SIZE, PORT_PARAMETERS_SIZE)
 }
 
 /// The NICs of an `OID_SWITCH_NIC_ARRAY` answer (malformed elements are

@@ -19,14 +19,18 @@ use super::ndis::types::*;
 use super::{oid, path};
 use crate::pend::Wakeups;
 use crate::platform::activation::Activation;
-use crate::platform::hyperv::{self as model, Ports, alias_wanted, alias_wanted_by, nic_elements};
+use crate::platform::hyperv::{
+    self as model, Ports, alias_wanted, alias_wanted_by, nic_elements, port_elements,
+};
 use crate::platform::name::NameBuf;
 use crate::platform::oid as payload;
 use crate::status::NtStatus;
 use crate::sync::Mutex;
 
 /// The switch's ports. Lock order: taken before any lock of the core, and
-/// never while one is held.
+/// never while one is held. It raises to DISPATCH_LEVEL, so it is held for
+/// one OID, one NIC or one batch of the port array at a time, and nothing
+/// under it walks every port.
 static PORTS: Mutex<Ports> = Mutex::new(Ports::new());
 /// The datapath's activation: "active" once attached, with the switch's
 /// ports and NICs imported and the upkeep running.
@@ -131,7 +135,11 @@ fn import() -> Result<(), NdisStatus> {
         usize::from(payload::PORT_ARRAY_SIZE),
         payload::PORT_ARRAY_SIZE,
     )?;
-    with_ports(|p| p.import_ports(&ports)).map_err(ndis)?;
+    {
+        // A batch of ports per hold of the table lock, which raises the IRQL.
+        let mut rest = port_elements(&ports).ok_or(NdisStatus::INVALID_DATA)?;
+        while with_ports(|p| p.import_ports(&mut rest)).map_err(ndis)? {}
+    }
     drop(ports);
     dev.attach(path::processors())
         .map_err(|_| NdisStatus::RESOURCES)?;
