@@ -1207,11 +1207,14 @@ fn activation_imports_ports_and_nics() {
         ],
         stride,
     );
-    let mut rest = hyperv::port_elements(&ports).unwrap();
+    let mut rest = hyperv::import_order(&ports).unwrap().into_iter();
     assert_eq!(s.ports.import_ports(&mut rest), Ok(false));
     assert_eq!(s.ports.len(), 3);
     assert_eq!(s.ports.external_port(), Some(1));
-    assert!(hyperv::port_elements(&ports[..30]).is_none());
+    assert_eq!(
+        hyperv::import_order(&ports[..30]).map(|p| p.len()),
+        Err(NtStatus::INVALID_PARAMETER)
+    );
     s.dev.attach(1).unwrap();
 
     let connected = types::NDIS_SWITCH_NIC_STATE_CONNECTED;
@@ -1619,14 +1622,17 @@ fn the_port_import_takes_bounded_steps() {
     let mut s = Switch::new();
     let stride = size_of::<NdisSwitchPortParameters>();
     let n = 2 * hyperv::IMPORT_BATCH + 5;
+    // Ids in descending order, a malformed element among them.
     let mut elements: Vec<_> = (0..n)
-        .map(|i| port(100 + i as u32, 2, &format!("vm-{i}"), false))
+        .map(|i| port(1000 - i as u32, 2, &format!("vm-{i}"), false))
         .collect();
-    // Malformed elements cost a place in a batch too.
     elements.insert(7, vec![0; stride]);
     elements.push(port(1, 1, "uplink", false));
     let ports = array(oid::PORT_ARRAY_SIZE as usize, &elements, stride);
-    let mut rest = hyperv::port_elements(&ports).unwrap();
+    let order = hyperv::import_order(&ports).unwrap();
+    assert_eq!(order.len(), n + 1);
+    assert!(order.windows(2).all(|w| w[0].port_id < w[1].port_id));
+    let mut rest = order.into_iter();
     let mut steps = Vec::new();
     loop {
         let before = s.ports.len();
@@ -1636,7 +1642,7 @@ fn the_port_import_takes_bounded_steps() {
             break;
         }
     }
-    assert_eq!(steps, [hyperv::IMPORT_BATCH - 1, hyperv::IMPORT_BATCH, 7]);
+    assert_eq!(steps, [hyperv::IMPORT_BATCH, hyperv::IMPORT_BATCH, 6]);
     assert_eq!(s.ports.len(), n + 1);
     assert_eq!(s.ports.external_port(), Some(1));
     s.ports.clear();

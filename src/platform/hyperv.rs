@@ -57,9 +57,9 @@ pub const RESOURCES: NtStatus = NtStatus::INSUFFICIENT_RESOURCES;
 
 /// Ports recorded at most (a Hyper-V switch has a few per VM).
 pub const MAX_PORTS: usize = 16384;
-/// Elements of the port array looked at per hold of the port-table lock
-/// at activation: the lock raises to DISPATCH_LEVEL, and the array may
-/// list thousands of ports.
+/// Ports of the port array recorded per hold of the port-table lock at
+/// activation: the lock raises to DISPATCH_LEVEL, and the array may list
+/// thousands of ports.
 pub const IMPORT_BATCH: usize = 64;
 
 /// The status a model veto refuses a NIC creation with.
@@ -346,20 +346,17 @@ impl Ports {
         Ok(())
     }
 
-    /// Ports found at activation (`OID_SWITCH_PORT_ARRAY`, `port_elements`),
-    /// at most `IMPORT_BATCH` elements of them per call: recorded unless
-    /// known already (malformed elements are skipped). `Ok(true)` when
-    /// elements may be left for another call.
+    /// Ports found at activation (`import_order`), at most `IMPORT_BATCH`
+    /// of them per call: recorded unless known already. `Ok(true)` when
+    /// ports may be left for another call. In id order, each lands after
+    /// the ports recorded before it, so none moves the table.
     pub fn import_ports<'a>(
         &mut self,
-        rest: &mut impl Iterator<Item = &'a [u8]>,
+        rest: &mut impl Iterator<Item = PortParams<'a>>,
     ) -> Result<bool, NtStatus> {
         let mut seen = 0;
-        for element in rest.take(IMPORT_BATCH) {
+        for p in rest.take(IMPORT_BATCH) {
             seen += 1;
-            let Some(p) = PortParams::parse(element) else {
-                continue;
-            };
             match self.create(&p) {
                 Err(s) if s != DATA_NOT_ACCEPTED => return Err(s),
                 _ => {}
@@ -479,10 +476,23 @@ fn nic_delete(n: &NicParams<'_>, dev: &Device, wake: &mut Wakeups) {
     dev.with_datapath(|dp| dp.nic_delete(n.port_id, n.nic_index, wake));
 }
 
-/// The elements of an `OID_SWITCH_PORT_ARRAY` answer, for `import_ports`;
-/// `None` if the array itself is malformed.
-pub fn port_elements(array: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
-    elements(array, PORT_ARRAY_SIZE, PORT_PARAMETERS_SIZE)
+/// The ports of an `OID_SWITCH_PORT_ARRAY` answer in id order, for
+/// `import_ports` (malformed elements are skipped), put in order before the
+/// port-table lock is taken: `INVALID_PARAMETER` if the array itself is
+/// malformed, `RESOURCES` if there is no memory to sort it.
+pub fn import_order(array: &[u8]) -> Result<Vec<PortParams<'_>>, NtStatus> {
+    let elements = elements(array, PORT_ARRAY_SIZE, PORT_PARAMETERS_SIZE)
+        .ok_or(NtStatus::INVALID_PARAMETER)?;
+    let mut ports = Vec::new();
+    ports
+        .try_reserve_exact(elements.size_hint().0)
+        .map_err(|_| RESOURCES)?;
+    for p in elements.filter_map(PortParams::parse) {
+        ports.try_reserve(1).map_err(|_| RESOURCES)?;
+        ports.push(p);
+    }
+    ports.sort_unstable_by_key(|p| p.port_id);
+    Ok(ports)
 }
 
 /// The NICs of an `OID_SWITCH_NIC_ARRAY` answer (malformed elements are

@@ -20,7 +20,7 @@ use super::{oid, path};
 use crate::pend::Wakeups;
 use crate::platform::activation::Activation;
 use crate::platform::hyperv::{
-    self as model, Ports, alias_wanted, alias_wanted_by, nic_elements, port_elements,
+    self as model, Ports, alias_wanted, alias_wanted_by, import_order, nic_elements,
 };
 use crate::platform::name::NameBuf;
 use crate::platform::oid as payload;
@@ -136,8 +136,9 @@ fn import() -> Result<(), NdisStatus> {
         payload::PORT_ARRAY_SIZE,
     )?;
     {
-        // A batch of ports per hold of the table lock, which raises the IRQL.
-        let mut rest = port_elements(&ports).ok_or(NdisStatus::INVALID_DATA)?;
+        // Sorted first, then a batch per hold of the table lock (which
+        // raises the IRQL).
+        let mut rest = import_order(&ports).map_err(ndis)?.into_iter();
         while with_ports(|p| p.import_ports(&mut rest)).map_err(ndis)? {}
     }
     drop(ports);
