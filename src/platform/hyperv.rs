@@ -39,6 +39,7 @@
 //! Updates, disconnects and deletes cannot be refused; the model's answers
 //! to them only matter for NICs it never knew (which it ignores).
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::name::NameBuf;
@@ -104,11 +105,23 @@ pub fn nic_request_verdict(inner_type: u32, inner_oid: u32) -> Result<(), NtStat
     if allocate_vf { Err(FAILURE) } else { Ok(()) }
 }
 
-#[derive(Clone, Copy, Debug)]
+/// A port's record: small, so that keeping the table sorted moves little.
+#[derive(Debug)]
 struct Port {
     id: PortId,
-    /// `None` when the friendly name has no UTF-8 form within `NAME_MAX`.
-    name: Option<NameBuf>,
+    /// `None` when the friendly name has no UTF-8 form within `NAME_MAX`
+    /// (or there was no memory to keep it).
+    name: Option<String>,
+}
+
+/// A friendly name as a port keeps it.
+fn stored(name: Option<NameBuf>) -> Result<Option<String>, NtStatus> {
+    let Some(name) = name else { return Ok(None) };
+    let mut s = String::new();
+    s.try_reserve_exact(name.as_str().len())
+        .map_err(|_| RESOURCES)?;
+    s.push_str(name.as_str());
+    Ok(Some(s))
 }
 
 /// The switch's ports, sorted by id.
@@ -157,8 +170,8 @@ impl Ports {
     }
 
     /// Whether the port is recorded, and its friendly name if it has one.
-    pub fn friendly_name(&self, id: PortId) -> Option<Option<&NameBuf>> {
-        self.get(id).map(|p| p.name.as_ref())
+    pub fn friendly_name(&self, id: PortId) -> Option<Option<&str>> {
+        self.get(id).map(|p| p.name.as_deref())
     }
 
     /// A port appears (`OID_SWITCH_PORT_CREATE`, or the port array at
@@ -174,7 +187,7 @@ impl Ports {
             return Err(RESOURCES);
         }
         self.ports.try_reserve(1).map_err(|_| RESOURCES)?;
-        let name = p.friendly_name.decode().ok();
+        let name = stored(p.friendly_name.decode().ok())?;
         self.ports.insert(
             at,
             Port {
@@ -206,7 +219,9 @@ impl Ports {
         };
         let name = p.friendly_name.decode().ok();
         if let Some(port) = self.ports.get_mut(i) {
-            port.name = name;
+            // Without memory for it the port has no name, as when its name
+            // cannot be decoded.
+            port.name = stored(name).unwrap_or(None);
         }
         let Some(name) = name else { return };
         dev.with_datapath(|dp| {
@@ -252,7 +267,8 @@ impl Ports {
         let name = match kind {
             PortKind::Vm => match self.friendly_name(n.port_id) {
                 None => return Err(NtStatus::INVALID_PARAMETER),
-                Some(name) => name.copied().ok_or(DATA_NOT_ACCEPTED)?,
+                Some(name) => NameBuf::copy_of(name.ok_or(DATA_NOT_ACCEPTED)?)
+                    .map_err(|_| DATA_NOT_ACCEPTED)?,
             },
             PortKind::External if alias.is_some_and(|a| !a.is_empty()) => {
                 alias.copied().unwrap_or_default()
@@ -499,4 +515,17 @@ pub fn import_order(array: &[u8]) -> Result<Vec<PortParams<'_>>, NtStatus> {
 /// skipped); `None` if the array itself is malformed.
 pub fn nic_elements(array: &[u8]) -> Option<impl Iterator<Item = NicParams<'_>>> {
     Some(elements(array, NIC_ARRAY_SIZE, NIC_PARAMETERS_SIZE)?.filter_map(NicParams::parse))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A creation or deletion moves up to `MAX_PORTS` records under the
+    /// table lock: a record is a few words, not a name buffer.
+    #[test]
+    fn port_records_are_small() {
+        assert!(size_of::<Port>() <= 32);
+        assert!(MAX_PORTS * size_of::<Port>() <= 512 * 1024);
+    }
 }

@@ -31,7 +31,8 @@ use crate::sync::Mutex;
 /// never while one is held. It raises to DISPATCH_LEVEL, so it is held for
 /// one OID, one NIC or one batch of the port array at a time; under it a
 /// port is found by binary search, and a creation or deletion moves at most
-/// `MAX_PORTS` records (none when the import appends in id order).
+/// `MAX_PORTS` records of 32 bytes (none when the import appends in id
+/// order).
 static PORTS: Mutex<Ports> = Mutex::new(Ports::new());
 /// The datapath's activation: "active" once attached, with the switch's
 /// ports and NICs imported and the upkeep running.
