@@ -275,7 +275,7 @@ mod tests {
 
     const READERS: usize = 2;
     /// Write acquisitions the writer must complete.
-    const WRITES: u64 = 16;
+    const WRITES: u64 = 8;
     /// Read acquisitions one write may wait through before the test calls
     /// it starved. A writer-preferring lock lets in only the readers that
     /// were already past its announcement (a handful, more when the writer
@@ -285,7 +285,7 @@ mod tests {
     /// How long a reader keeps the lock waiting for the next reader to come
     /// in (spins); readers hand the lock on to each other, so it is never
     /// free unless new readers are held back.
-    const HANDOFF_SPINS: u32 = 200;
+    const HANDOFF_SPINS: u32 = 100;
 
     struct Shared {
         lock: RwLock<u64>,
