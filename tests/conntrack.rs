@@ -896,3 +896,18 @@ fn events_new_update_and_destroy() {
     flush(&mut sim, 0, &[]);
     assert_eq!(next_event(&mut sim, 5), Some((0x0102, 0, 2)), "flushed");
 }
+
+#[test]
+fn the_demo_ends_with_the_translated_connection() {
+    let mut out = Vec::new();
+    ovsext::sim::demo::run(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let at = text
+        .find("as `ovs-dpctl dump-conntrack` shows them:")
+        .expect("the conntrack table is shown");
+    assert!(text[at..].contains(
+        "  tcp,orig=(src=10.0.0.4,dst=203.0.113.10,sport=40000,dport=80),\
+         reply=(src=203.0.113.10,dst=192.168.100.1,sport=80,dport=40000),zone=1,\
+         protoinfo=(state=ESTABLISHED)"
+    ));
+}

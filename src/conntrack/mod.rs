@@ -22,6 +22,7 @@ pub mod action;
 mod conn;
 pub mod ctnetlink;
 pub mod events;
+mod format;
 mod icmp;
 mod nat;
 mod other;
