@@ -8,8 +8,10 @@
 pub mod demo;
 pub mod msg;
 mod script;
+pub mod view;
 
 pub use script::{Command, parse_hex, parse_line};
+pub use view::dump_flows;
 
 use std::collections::BTreeMap;
 use std::format;
@@ -80,42 +82,9 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The datapath's flows as `ovs-dpctl dump-flows` prints them.
-pub fn dump_flows(dp: &crate::datapath::Datapath, now_ms: u64) -> Vec<String> {
-    use crate::flow::attrs::{emit_key, emit_mask};
-    use crate::flow::text::{format_actions, format_flow};
-    let emit =
-        |f: &dyn Fn(&mut crate::netlink::NlBuf<'_>) -> Result<(), crate::netlink::Overflow>| {
-            let mut mem = std::vec![0u8; crate::flow::attrs::MAX_KEY_LEN];
-            let mut b = crate::netlink::NlBuf::new(&mut mem);
-            let ok = f(&mut b).is_ok();
-            let n = if ok { b.len() } else { 0 };
-            mem.truncate(n);
-            mem
-        };
-    let flows = dp.flows.read();
-    let mut out = Vec::new();
-    let mut cursor = 0;
-    while let Some((next, f)) = flows.next_from(cursor) {
-        cursor = next;
-        let masked = f.masked_key();
-        let key = emit(&|b| emit_key(&masked, b));
-        let mask = emit(&|b| emit_mask(f.mask(), &masked, b));
-        let st = f.stats();
-        let used = if st.used_ms == 0 {
-            "never".into()
-        } else {
-            format!("{:.3}s", now_ms.saturating_sub(st.used_ms) as f64 / 1000.0)
-        };
-        out.push(format!(
-            "{}, packets:{}, bytes:{}, used:{used}, actions:{}",
-            format_flow(&key, Some(&mask), false),
-            st.packets,
-            st.bytes,
-            format_actions(f.actions().bytes())
-        ));
-    }
-    out
+/// View lines as comments (`# ...`), which script consumers ignore.
+fn comment(lines: Vec<String>, out: &mut Vec<String>) {
+    out.extend(lines.into_iter().map(|l| format!("# {l}")));
 }
 
 pub fn status_name(s: NtStatus) -> String {
@@ -318,6 +287,15 @@ impl Sim {
                     })
                     .ok_or("no switch is attached")?;
                 egress.print(out);
+            }
+            Command::Show => {
+                let lines = self.device.with_datapath(view::show);
+                comment(lines.ok_or("no switch is attached")?, out);
+            }
+            Command::DumpFlows => {
+                let now = self.now_ms;
+                let lines = self.device.with_datapath(|dp| view::dump_flows(dp, now));
+                comment(lines.ok_or("no switch is attached")?, out);
             }
             Command::Tick { ms } => {
                 // Upkeep runs once for each simulated second that passes.
