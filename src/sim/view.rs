@@ -35,6 +35,10 @@ pub fn show(dp: &Datapath) -> Vec<String> {
         ),
         format!("  flows: {}", f.flows),
         format!(
+            "  recirculation: dropped at the limit:{}",
+            t.n_recirc_dropped
+        ),
+        format!(
             "  masks: hit:{} total:{} hit/pkt:{:.2}",
             t.n_mask_hit,
             f.masks,
