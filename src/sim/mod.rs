@@ -6,8 +6,10 @@
 #![allow(clippy::expect_used)]
 
 pub mod demo;
+pub mod explain;
 pub mod msg;
 mod script;
+mod trace;
 pub mod view;
 
 pub use script::{Command, parse_hex, parse_line};
@@ -67,6 +69,15 @@ pub struct Sim {
     next_token: u64,
     now_ms: u64,
     line_no: usize,
+    /// `--explain` (and `--hex`): each line is followed by its meaning.
+    trace: Option<Trace>,
+}
+
+/// What `--explain` adds.
+#[derive(Clone, Copy, Debug)]
+pub struct Trace {
+    /// Frames' hex under their summaries (`--hex`).
+    pub hex: bool,
 }
 
 impl Default for Sim {
@@ -107,7 +118,13 @@ impl Sim {
             next_token: 1,
             now_ms: 0,
             line_no: 0,
+            trace: None,
         }
+    }
+
+    /// Adds the `--explain` lines (`# ...`) to what each line prints.
+    pub fn set_trace(&mut self, trace: Option<Trace>) {
+        self.trace = trace;
     }
 
     pub fn device(&self) -> &Device {
@@ -133,7 +150,21 @@ impl Sim {
         match parse_line(line) {
             Ok(None) => {}
             Ok(Some(cmd)) => {
-                if let Err(msg) = self.exec(cmd, out) {
+                let Some(trace) = self.trace else {
+                    if let Err(msg) = self.exec(cmd, out) {
+                        out.push(format!("error {} {msg}", self.line_no));
+                    }
+                    return;
+                };
+                out.extend(self.explain_input(&cmd, trace));
+                let mut caused = Vec::new();
+                let done = self.exec(cmd, &mut caused);
+                for l in caused {
+                    let words = self.explain_output(&l, trace);
+                    out.push(l);
+                    out.extend(words);
+                }
+                if let Err(msg) = done {
                     out.push(format!("error {} {msg}", self.line_no));
                 }
             }

@@ -131,7 +131,7 @@ fn counters(v: &Vport) -> [String; 3] {
 }
 
 /// Netlink attributes one emitter writes (empty if they do not fit).
-fn emitted(f: impl FnOnce(&mut NlBuf<'_>) -> Result<(), Overflow>) -> Vec<u8> {
+pub(super) fn emitted(f: impl FnOnce(&mut NlBuf<'_>) -> Result<(), Overflow>) -> Vec<u8> {
     let mut mem = std::vec![0u8; MAX_KEY_LEN];
     let mut b = NlBuf::new(&mut mem);
     let n = if f(&mut b).is_ok() { b.len() } else { 0 };
