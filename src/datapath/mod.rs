@@ -238,7 +238,10 @@ impl Datapath {
     /// and tells event subscribers.
     fn apply(&self, ports: &mut Ports, change: Change, wake: &mut Wakeups) {
         let (cmd, ep, binding) = match change {
-            Change::Up(ep) => (ov::CMD_NEW, ep.clone(), Some((ep.port, ep.nic))),
+            Change::Up(ep) => {
+                let binding = Some((ep.port, ep.nic));
+                (ov::CMD_NEW, ep, binding)
+            }
             Change::Down(ep) => (ov::CMD_DEL, ep, None),
         };
         let vport_no = ports
