@@ -19,6 +19,7 @@ extern crate std;
 
 pub mod actions;
 pub mod datapath;
+pub mod diag;
 pub mod event;
 pub mod family;
 pub mod flow;

@@ -2,6 +2,8 @@
 //! and `OvsDpInterfaceExt.h` spell them (lower case, without the prefix),
 //! for the driver's log lines and the simulator's traces.
 
+use core::fmt;
+
 use crate::ovs::{ctrl, family as fam};
 
 /// The family a message type stands for.
@@ -147,9 +149,47 @@ pub const DP_FEATURES: &[(u32, &str)] = &[
     ),
 ];
 
+/// Bits by name, `|` between them; bits without a name in hex; `0` for none.
+pub struct Flags<'a>(pub u32, pub &'a [(u32, &'a str)]);
+
+impl fmt::Display for Flags<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        let mut sep = "";
+        for (bit, name) in self.1 {
+            if rest & bit != 0 {
+                write!(f, "{sep}{name}")?;
+                rest &= !bit;
+                sep = "|";
+            }
+        }
+        match (rest, sep) {
+            (0, "") => f.write_str("0"),
+            (0, _) => Ok(()),
+            (r, _) => write!(f, "{sep}0x{r:x}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::format;
+
+    #[test]
+    fn flags_by_name() {
+        use crate::ovs::dp;
+        assert_eq!(format!("{}", Flags(0, DP_FEATURES)), "0");
+        assert_eq!(
+            format!("{}", Flags(dp::F_UNALIGNED | dp::F_VPORT_PIDS, DP_FEATURES)),
+            "UNALIGNED|VPORT_PIDS"
+        );
+        assert_eq!(
+            format!("{}", Flags(dp::F_UNALIGNED | 1 << 31, DP_FEATURES)),
+            "UNALIGNED|0x80000000"
+        );
+        assert_eq!(format!("{}", Flags(1 << 31, DP_FEATURES)), "0x80000000");
+    }
     use crate::ovs::{dp, flow, vport};
 
     #[test]

@@ -71,6 +71,11 @@ fn flags(args: Vec<String>) -> (Option<ovsext::sim::Trace>, Vec<String>) {
 }
 
 fn main() -> ExitCode {
+    // The datapath's log records go to stderr, as RUST_LOG selects
+    // (`RUST_LOG=info` for the operator's events, `debug` for more).
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("error"))
+        .format_timestamp(None)
+        .init();
     let (trace, args) = flags(std::env::args().skip(1).collect());
     match args.first().map(String::as_str) {
         Some("odp") => match args.get(1) {

@@ -75,6 +75,7 @@ pub unsafe extern "system" fn driver_entry(
     driver: *mut DriverObject,
     _registry_path: *const UnicodeString,
 ) -> NdisStatus {
+    super::log::init();
     let status = device::create();
     if !status.is_success() {
         return status;

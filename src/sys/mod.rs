@@ -46,6 +46,7 @@ mod hyperv;
 mod ingress;
 pub(crate) mod irql;
 mod lane;
+mod log;
 mod nbl;
 mod ndis;
 mod oid;

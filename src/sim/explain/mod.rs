@@ -101,21 +101,8 @@ fn shape(family: u16, ty: u16) -> Shape {
     }
 }
 
-/// Names the set bits; bits without a name print as hex.
 fn flags(v: u32, names: &[(u32, &str)]) -> String {
-    if v == 0 {
-        return "0".into();
-    }
-    let mut parts: Vec<String> = names
-        .iter()
-        .filter(|(bit, _)| v & bit != 0)
-        .map(|(_, n)| String::from(*n))
-        .collect();
-    let unknown = names.iter().fold(v, |rest, (bit, _)| rest & !bit);
-    if unknown != 0 {
-        parts.push(format!("0x{unknown:x}"));
-    }
-    parts.join("|")
+    names::Flags(v, names).to_string()
 }
 
 fn ints(p: &[u8]) -> Option<String> {
