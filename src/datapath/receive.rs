@@ -108,6 +108,11 @@ impl<P> Recirc<P> {
 }
 
 impl<P: Packet> RxContext<P> {
+    /// The key the next packet is run with.
+    pub fn key_mut(&mut self) -> &mut FlowKey {
+        &mut self.key
+    }
+
     /// `None` when out of memory.
     pub fn try_new(cpu: Cpu, seed: u32) -> Option<RxContext<P>> {
         let mut slots = Vec::new();
@@ -291,23 +296,19 @@ impl View<'_> {
 }
 
 impl Datapath {
-    /// `OVS_PACKET_CMD_EXECUTE`: `key` holds the metadata userspace gave;
-    /// the rest is extracted from the packet; `actions` were validated.
+    /// `OVS_PACKET_CMD_EXECUTE`: the packet's key (the metadata userspace
+    /// gave, the rest extracted from the packet) is in `ctx.key_mut()`;
+    /// `actions` were validated against it.
     pub fn execute<P: Packet, E: Egress<P> + ?Sized>(
         &self,
         ctx: &mut RxContext<P>,
         pkt: P,
-        key: &FlowKey,
         actions: &[u8],
         now_ms: u64,
         fx: &mut Effects<'_, E>,
     ) {
         self.with_view(now_ms, |view| {
-            let mut k = *key;
-            if extract(pkt.data(), pkt.oob_vlan(), &mut k).is_err() {
-                return;
-            }
-            view.run(&mut ctx.s, fx, pkt, &mut k, actions);
+            view.run(&mut ctx.s, fx, pkt, &mut ctx.key, actions);
             view.drain_recirc(ctx, fx);
         });
     }
