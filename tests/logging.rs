@@ -41,6 +41,10 @@ fn has(records: &[String], words: &str) -> bool {
     records.iter().any(|r| r.contains(words))
 }
 
+fn expect(records: &[String], words: &str) {
+    assert!(has(records, words), "no record has {words:?}: {records:?}");
+}
+
 fn transact(req: &Req) -> String {
     format!("ioctl 1 TRANSACT {}", req.hex())
 }
@@ -61,17 +65,11 @@ fn operator_events_are_logged() {
         .map(String::from),
     );
     let r = taken();
-    assert!(
-        has(&r, "INFO switch attached: datapath ovs-system"),
-        "{r:?}"
-    );
-    assert!(has(&r, "Hyper-V port 3 nic 0 \"vm1\" created"), "{r:?}");
-    assert!(
-        has(
-            &r,
-            "Hyper-V port 3 nic 0 \"vm1\" connected; no vport has its name"
-        ),
-        "{r:?}"
+    expect(&r, "INFO switch attached: datapath ovs-system");
+    expect(&r, "Hyper-V port 3 nic 0 \"vm1\" created");
+    expect(
+        &r,
+        "Hyper-V port 3 nic 0 \"vm1\" connected; no vport has its name",
     );
 
     // A feature userspace probes for and this datapath lacks.
@@ -83,17 +81,11 @@ fn operator_events_are_logged() {
         );
     run(&mut sim, &[transact(&set)]);
     let r = taken();
-    assert!(
-        has(
-            &r,
-            "user features UNALIGNED|DISPATCH_UPCALL_PER_CPU refused"
-        ),
-        "{r:?}"
+    expect(
+        &r,
+        "user features UNALIGNED|DISPATCH_UPCALL_PER_CPU refused",
     );
-    assert!(
-        has(&r, "refused ovs_datapath SET from pid 1: EOPNOTSUPP"),
-        "{r:?}"
-    );
+    expect(&r, "refused ovs_datapath SET from pid 1: EOPNOTSUPP");
 
     // A malformed attribute: the vport type must be a u32.
     let bad = Req::new(fam::VPORT, vport::CMD_NEW, 1, 6, 1)
@@ -102,17 +94,14 @@ fn operator_events_are_logged() {
         .u32(vport::ATTR_UPCALL_PID, 2);
     run(&mut sim, &[transact(&bad)]);
     let r = taken();
-    assert!(
-        has(
-            &r,
-            &format!(
-                "attribute type {} (2 bytes) has the wrong size",
-                vport::ATTR_TYPE
-            )
+    expect(
+        &r,
+        &format!(
+            "attribute type {} (2 bytes) has the wrong size",
+            vport::ATTR_TYPE
         ),
-        "{r:?}"
     );
-    assert!(has(&r, "refused ovs_vport NEW from pid 1: EINVAL"), "{r:?}");
+    expect(&r, "refused ovs_vport NEW from pid 1: EINVAL");
 
     // A vport whose name no Hyper-V NIC has, then one that binds.
     let new = |seq: u32, name: &str| {
@@ -126,36 +115,24 @@ fn operator_events_are_logged() {
         &[transact(&new(7, "vm9")), transact(&new(8, "vm1"))],
     );
     let r = taken();
-    assert!(
-        has(&r, "no vport \"vm9\": no Hyper-V port or NIC has that name"),
-        "{r:?}"
-    );
-    assert!(has(&r, "refused ovs_vport NEW from pid 1: ENODEV"), "{r:?}");
-    assert!(
-        has(&r, "vport 1 \"vm1\" added, bound to Hyper-V port 3 nic 0"),
-        "{r:?}"
-    );
+    expect(&r, "no vport \"vm9\": no Hyper-V port or NIC has that name");
+    expect(&r, "refused ovs_vport NEW from pid 1: ENODEV");
+    expect(&r, "vport 1 \"vm1\" added, bound to Hyper-V port 3 nic 0");
 
     // A frame that does not parse is dropped, and says why.
     run(&mut sim, &["rx 3 0102030405".into()]);
     let r = taken();
-    assert!(
-        has(
-            &r,
-            "WARN packet dropped on vport 1: the frame does not parse"
-        ),
-        "{r:?}"
+    expect(
+        &r,
+        "WARN packet dropped on vport 1: the frame does not parse",
     );
 
     // The NIC goes: the vport is unbound.
     run(&mut sim, &["unport 3".into()]);
     let r = taken();
-    assert!(
-        has(
-            &r,
-            "vport 1 unbound: Hyper-V port 3 nic 0 \"vm1\" went down"
-        ),
-        "{r:?}"
+    expect(
+        &r,
+        "vport 1 unbound: Hyper-V port 3 nic 0 \"vm1\" went down",
     );
 
     // A flood of refusals: a few are logged, the rest counted and reported

@@ -27,7 +27,7 @@ use crate::packet::{OwnedPacket, Packet};
 use crate::pend::{PendToken, Wakeups};
 use crate::percpu::Cpu;
 use crate::status::NtStatus;
-use crate::switch::{NicIndex, PortId, PortKind};
+use crate::switch::{Endpoint, NicIndex, PortId, PortKind};
 
 /// Default output buffer length of an `ioctl` line.
 pub const DEFAULT_OUTLEN: usize = 65536;
@@ -172,8 +172,8 @@ impl Sim {
         }
     }
 
-    /// The NIC a script port stands for (the uplink's physical NIC is 1).
-    fn nic_of(&self, port: PortId) -> Option<NicIndex> {
+    /// `f` of the (first) endpoint of a script port, if the switch has it.
+    fn with_endpoint<R>(&self, port: PortId, f: impl FnOnce(&Endpoint) -> R) -> Option<R> {
         self.device
             .with_datapath(|dp| {
                 dp.ports
@@ -181,9 +181,14 @@ impl Sim {
                     .switch
                     .iter()
                     .find(|e| e.port == port)
-                    .map(|e| e.nic)
+                    .map(f)
             })
             .flatten()
+    }
+
+    /// The NIC a script port stands for (the uplink's physical NIC is 1).
+    fn nic_of(&self, port: PortId) -> Option<NicIndex> {
+        self.with_endpoint(port, |e| e.nic)
     }
 
     fn handle(&self, h: u32) -> Result<HandleId, String> {

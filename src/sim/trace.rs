@@ -40,16 +40,7 @@ impl Sim {
 
     /// ` (name)` of a switch port, if the switch knows it.
     fn port_label(&self, port: PortId) -> String {
-        self.device
-            .with_datapath(|dp| {
-                dp.ports
-                    .read()
-                    .switch
-                    .iter()
-                    .find(|e| e.port == port)
-                    .map(|e| format!(" ({})", e.name))
-            })
-            .flatten()
+        self.with_endpoint(port, |e| format!(" ({})", e.name))
             .unwrap_or_default()
     }
 
