@@ -35,7 +35,7 @@ pub fn show(dp: &Datapath) -> Vec<String> {
         ),
         format!("  flows: {}", f.flows),
         format!(
-            "  recirculation: dropped at the limit:{}",
+            "  dropped at the recirculation limit: {}",
             t.n_recirc_dropped
         ),
         format!(
