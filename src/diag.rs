@@ -132,10 +132,13 @@ impl fmt::Display for Drop {
     }
 }
 
-/// A packet was dropped (the caller counts it).
-pub fn dropped(why: Drop, port_no: u32) {
+/// A packet was dropped (the caller counts it), on a vport if it had one.
+pub fn dropped(why: Drop, port_no: Option<u32>) {
     if PACKETS.allow() {
-        log::warn!("packet dropped on vport {port_no}: {why}");
+        match port_no {
+            Some(p) => log::warn!("packet dropped on vport {p}: {why}"),
+            None => log::warn!("packet dropped: {why}"),
+        }
     }
 }
 

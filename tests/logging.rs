@@ -86,6 +86,11 @@ fn operator_events_are_logged() {
         "user features UNALIGNED|DISPATCH_UPCALL_PER_CPU refused",
     );
     expect(&r, "refused ovs_datapath SET from pid 1: EOPNOTSUPP");
+    let set = Req::new(fam::DATAPATH, dp::CMD_SET, 2, 6, 1)
+        .str(dp::ATTR_NAME, dp::NAME)
+        .u32(dp::ATTR_USER_FEATURES, dp::F_UNALIGNED | dp::F_VPORT_PIDS);
+    run(&mut sim, &[transact(&set)]);
+    expect(&taken(), "user features negotiated: UNALIGNED|VPORT_PIDS");
 
     // A malformed attribute: the vport type must be a u32.
     let bad = Req::new(fam::VPORT, vport::CMD_NEW, 1, 6, 1)
