@@ -900,10 +900,10 @@ fn events_new_update_and_destroy() {
 #[test]
 fn the_demo_ends_with_the_translated_connection() {
     let mut out = Vec::new();
-    ovsext::sim::demo::run(&mut out).unwrap();
+    ovsext::sim::demo::run(&mut out, false).unwrap();
     let text = String::from_utf8(out).unwrap();
     let at = text
-        .find("as `ovs-dpctl dump-conntrack` shows them:")
+        .find("  > dump-conntrack")
         .expect("the conntrack table is shown");
     assert!(text[at..].contains(
         "  tcp,orig=(src=10.0.0.4,dst=203.0.113.10,sport=40000,dport=80),\

@@ -43,6 +43,12 @@ pub enum Command<'a> {
     Tick {
         ms: u64,
     },
+    /// `ovs-dpctl show` as comment lines.
+    Show,
+    /// `ovs-dpctl dump-flows` as comment lines.
+    DumpFlows,
+    /// `ovs-dpctl dump-conntrack` as comment lines.
+    DumpConntrack,
 }
 
 fn number<T: TryFrom<u64>>(s: &str, what: &str) -> Result<T, String> {
@@ -203,6 +209,18 @@ pub fn parse_line(line: &str) -> Result<Option<Command<'_>>, String> {
                 ms: number(arg(1), "milliseconds")?,
             }
         }
+        "show" => {
+            arity(0..=0)?;
+            Command::Show
+        }
+        "dump-flows" => {
+            arity(0..=0)?;
+            Command::DumpFlows
+        }
+        "dump-conntrack" => {
+            arity(0..=0)?;
+            Command::DumpConntrack
+        }
         other => return Err(format!("unknown command: {other}")),
     };
     Ok(Some(cmd))
@@ -267,6 +285,12 @@ mod tests {
             }))
         );
         assert_eq!(parse_line("tick 10"), Ok(Some(Command::Tick { ms: 10 })));
+        assert_eq!(parse_line("show"), Ok(Some(Command::Show)));
+        assert_eq!(parse_line("dump-flows"), Ok(Some(Command::DumpFlows)));
+        assert_eq!(
+            parse_line("dump-conntrack"),
+            Ok(Some(Command::DumpConntrack))
+        );
     }
 
     #[test]
@@ -283,6 +307,8 @@ mod tests {
             "frobnicate",
             "open -1",
             "tick",
+            "show all",
+            "dump-flows 1",
         ] {
             assert!(parse_line(bad).is_err(), "{bad}");
         }

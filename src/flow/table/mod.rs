@@ -326,6 +326,7 @@ impl<A> FlowTable<A> {
                 .map_or(InsertError::NoMemory, InsertError::Exists));
         }
         if self.flows.len() >= self.limit {
+            crate::diag::table_full("flow", self.limit);
             return Err(InsertError::TableFull);
         }
         let flow = Flow {
