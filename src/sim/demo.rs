@@ -407,11 +407,7 @@ fn steps() -> Vec<Step> {
         ),
         step(
             "What `ovs-dpctl show`, `dump-flows` and `dump-conntrack` would print now",
-            std::vec![
-                "show".into(),
-                "dump-flows".into(),
-                "dump-conntrack".into()
-            ]
+            std::vec!["show".into(), "dump-flows".into(), "dump-conntrack".into()]
         ),
     ]
 }
