@@ -138,10 +138,16 @@ impl core::fmt::Debug for Conntrack {
 }
 
 impl Conntrack {
-    /// An empty tracker; `None` when out of memory.
+    /// An empty tracker of at most `DEFAULT_LIMIT` connections; `None`
+    /// when out of memory.
     pub fn new(seed: u64) -> Option<Conntrack> {
+        Conntrack::with_limit(seed, DEFAULT_LIMIT)
+    }
+
+    /// An empty tracker of at most `limit` connections.
+    pub fn with_limit(seed: u64, limit: u32) -> Option<Conntrack> {
         Some(Conntrack {
-            table: Table::new(seed, DEFAULT_LIMIT)?,
+            table: Table::new(seed, limit)?,
             seed,
             draws: AtomicU32::new(0),
             zones: Zones::new()?,
