@@ -31,22 +31,7 @@ fn setup() -> Sim {
     sim
 }
 
-/// `OVS_KEY_ATTR_*` numbers the probes use.
-mod k {
-    pub const PRIORITY: u16 = 2;
-    pub const IN_PORT: u16 = 3;
-    pub const ETHERNET: u16 = 4;
-    pub const ETHERTYPE: u16 = 6;
-    pub const IPV4: u16 = 7;
-    pub const IPV6: u16 = 8;
-    pub const SKB_MARK: u16 = 15;
-    pub const CT_STATE: u16 = 22;
-    pub const CT_ZONE: u16 = 23;
-    pub const CT_MARK: u16 = 24;
-    pub const CT_LABELS: u16 = 25;
-    pub const CT_ORIG_TUPLE_IPV4: u16 = 26;
-    pub const CT_ORIG_TUPLE_IPV6: u16 = 27;
-}
+use ovsext::ovs::key as k;
 
 /// The key `odp_flow_key_from_flow` makes of a zeroed flow with `ct` (the
 /// probed field) and Ethertype `eth_type` (0: none).
@@ -105,15 +90,13 @@ fn is_error(line: &str) -> bool {
 fn probe_packet() -> Vec<u8> {
     let mut f = vec![0u8; 12];
     f.extend([0x08, 0x00]);
-    let mut ip = vec![0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0];
-    ip.extend([127, 255, 255, 255, 127, 255, 255, 255]);
-    let sum = !ip.chunks(2).fold(0u32, |s, c| {
-        let s = s + u32::from(u16::from_be_bytes([c[0], c[1]]));
-        (s & 0xffff) + (s >> 16)
-    }) as u16;
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
-    f.extend(ip);
-    f.extend([0, 0, 0, 0, 0, 8, 0, 0]);
+    let all_ones = [127, 255, 255, 255];
+    f.extend(ipv4_packet(
+        all_ones,
+        all_ones,
+        17,
+        &[0, 0, 0, 0, 0, 8, 0, 0],
+    ));
     f
 }
 
@@ -239,42 +222,16 @@ fn ct_actions_are_validated_at_install() {
 const VM1: [u8; 4] = [10, 0, 0, 1];
 const VM2: [u8; 4] = [10, 0, 0, 2];
 
-fn csum(b: &[u8]) -> u16 {
-    let mut s = 0u32;
-    for c in b.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
 /// An Ethernet/IPv4 frame carrying `l4` (IP and TCP/UDP checksums right).
 fn ipv4_frame(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
     let mut f = vec![0, 0x15, 0x5d, 0, 0, 2, 0, 0x15, 0x5d, 0, 0, 1, 8, 0];
-    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0];
-    ip[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
-    ip.extend_from_slice(&src);
-    ip.extend_from_slice(&dst);
-    let c = csum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let mut l4 = l4.to_vec();
-    let at = match proto {
-        6 => Some(16),
-        17 => Some(6),
-        _ => None,
+    f.extend(ipv4_packet(src, dst, proto, l4));
+    let l4_sum = ovsext::offload::Checksums {
+        ip: false,
+        tcp: proto == 6,
+        udp: proto == 17,
     };
-    if let Some(at) = at {
-        l4[at..at + 2].copy_from_slice(&[0, 0]);
-        let mut pseudo = [&src[..], &dst[..], &[0, proto]].concat();
-        pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-        pseudo.extend_from_slice(&l4);
-        let c = csum(&pseudo);
-        l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
-    }
-    f.extend(ip);
-    f.extend(l4);
+    ovsext::offload::complete_checksums(&mut f, l4_sum).unwrap();
     f
 }
 

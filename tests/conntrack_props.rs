@@ -6,6 +6,9 @@
 //! up, never leave an IPv4 header checksum wrong, and leave nothing once
 //! everything has expired.
 
+mod common;
+
+use common::{csum, ipv4_packet};
 use ovsext::conntrack::action::{CtAction, Family, Nat, NatKind, parse};
 use ovsext::conntrack::{Conntrack, Verdict};
 use ovsext::flow::FlowKey;
@@ -13,17 +16,6 @@ use ovsext::flow::extract::extract;
 use ovsext::packet::{OwnedPacket, Packet};
 use proptest::collection::vec;
 use proptest::prelude::*;
-
-fn csum(b: &[u8]) -> u16 {
-    let mut s = 0u32;
-    for c in b.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
 
 #[derive(Clone, Debug)]
 struct Pkt {
@@ -81,17 +73,6 @@ fn pkt() -> impl Strategy<Value = Pkt> {
         )
 }
 
-fn ip_packet(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
-    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0];
-    ip[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
-    ip.extend_from_slice(&src);
-    ip.extend_from_slice(&dst);
-    let c = csum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    ip.extend_from_slice(l4);
-    ip
-}
-
 fn frame(p: &Pkt) -> Vec<u8> {
     let src = [10, 0, 0, p.src];
     let dst = [10, 0, 1, p.dst];
@@ -115,11 +96,11 @@ fn frame(p: &Pkt) -> Vec<u8> {
         _ => l4.extend_from_slice(&[0x16, 0, 0, 0, 224, 0, 0, 1]),
     }
     l4.extend(std::iter::repeat_n(0x61, usize::from(p.payload) * 7));
-    let mut ip = ip_packet(src, dst, p.proto, &l4);
+    let mut ip = ipv4_packet(src, dst, p.proto, &l4);
     if p.as_error {
         let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
         icmp.extend_from_slice(&ip[..ip.len().min(28)]);
-        ip = ip_packet(dst, src, 1, &icmp);
+        ip = ipv4_packet(dst, src, 1, &icmp);
     }
     let mut f = vec![0, 0x15, 0x5d, 0, 0, 2, 0, 0x15, 0x5d, 0, 0, 1, 8, 0];
     f.extend(ip);

@@ -248,17 +248,6 @@ pub(super) mod tests {
     use super::*;
     use std::vec::Vec;
 
-    fn csum(b: &[u8]) -> u16 {
-        let mut s = 0u32;
-        for c in b.chunks(2) {
-            s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-        }
-        while s > 0xffff {
-            s = (s & 0xffff) + (s >> 16);
-        }
-        !(s as u16)
-    }
-
     /// An Ethernet/IPv4 frame around `l4` (checksums of IP and of TCP/UDP
     /// right).
     pub fn ipv4_frame(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
@@ -268,28 +257,14 @@ pub(super) mod tests {
         ip[2..4].copy_from_slice(&total.to_be_bytes());
         ip.extend_from_slice(&src);
         ip.extend_from_slice(&dst);
-        let c = csum(&ip);
-        ip[10..12].copy_from_slice(&c.to_be_bytes());
-        let mut l4 = l4.to_vec();
-        let at = match proto {
-            IPPROTO_TCP => Some(16),
-            IPPROTO_UDP => Some(6),
-            _ => None,
-        };
-        if let Some(at) = at {
-            l4[at] = 0;
-            l4[at + 1] = 0;
-            let mut pseudo = Vec::new();
-            pseudo.extend_from_slice(&src);
-            pseudo.extend_from_slice(&dst);
-            pseudo.extend_from_slice(&[0, proto]);
-            pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-            pseudo.extend_from_slice(&l4);
-            let c = csum(&pseudo);
-            l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
-        }
         f.extend(ip);
-        f.extend(l4);
+        f.extend_from_slice(l4);
+        let sums = crate::offload::Checksums {
+            ip: true,
+            tcp: proto == IPPROTO_TCP,
+            udp: proto == IPPROTO_UDP,
+        };
+        crate::offload::complete_checksums(&mut f, sums).unwrap();
         f
     }
 
