@@ -18,6 +18,8 @@ const ENOENT: i32 = -2;
 const EEXIST: i32 = -17;
 const EINVAL: i32 = -22;
 const EOPNOTSUPP: i32 = -130;
+const E2BIG: i32 = -7;
+const EMSGSIZE: i32 = -115;
 
 const DPID: u32 = 1; // the datapath socket
 const HPID: u32 = 2; // the upcall handler socket
@@ -704,6 +706,89 @@ fn the_flow_limit_is_e2big() {
         sim.device().with_datapath(|dp| dp.flow_counts().flows),
         Some(2)
     );
+}
+
+/// Key and mask of the IPv4 frames from vport `port` (one mask for all ports).
+fn from_port(port: u32) -> (Vec<u8>, Vec<u8>) {
+    let flow = format!("recirc_id(0),in_port({port}),eth(),eth_type(0x0800),ipv4(frag=no)");
+    ovsext::flow::text::parse_flow(&flow).unwrap()
+}
+
+fn n_flows(sim: &Sim) -> u64 {
+    sim.device()
+        .with_datapath(|dp| dp.flow_counts().flows)
+        .unwrap()
+}
+
+fn flow_memory(sim: &Sim) -> usize {
+    sim.device()
+        .with_datapath(|dp| dp.flows.read().memory())
+        .unwrap()
+}
+
+#[test]
+fn action_lists_beyond_32k_are_emsgsize() {
+    let mut sim = setup();
+    // 4096 outputs take 32 KiB: the most Linux's MAX_ACTIONS_BUFSIZE allowed.
+    let (key, mask) = from_port(1);
+    let most = output(2).repeat(4096);
+    let r = flow_new(1, &key, Some(&mask), &most, None);
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    assert_eq!(get(&a, 2).len(), 32 * 1024);
+    let over = output(2).repeat(4097);
+    let (key, mask) = from_port(2);
+    let r = flow_new(2, &key, Some(&mask), &over, None);
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r),
+        EMSGSIZE
+    );
+    // Nor may a SET grow a flow's list beyond it.
+    let (key, _) = from_port(1);
+    let set = Req::new(FLOW, 4, 1, 3, DPID).raw(1, &key).raw(2, &over);
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &set)), &set),
+        EMSGSIZE
+    );
+    assert_eq!(n_flows(&sim), 1);
+}
+
+#[test]
+fn the_flow_memory_limit_is_e2big() {
+    let mut sim = setup();
+    let (key1, mask) = from_port(1);
+    let r = flow_new(1, &key1, Some(&mask), &output(2), None);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    let one_flow = flow_memory(&sim);
+    assert!(one_flow > 0);
+    // Room for one more flow with short actions, or for long actions on
+    // one flow alone.
+    let long = output(1).repeat(300);
+    let limit = one_flow + long.len() + 100;
+    sim.device()
+        .with_datapath(|dp| dp.flows.write().set_memory_limit(limit))
+        .unwrap();
+    let (key2, _) = from_port(2);
+    let r = flow_new(2, &key2, Some(&mask), &long, None);
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), E2BIG);
+    assert_eq!((n_flows(&sim), flow_memory(&sim)), (1, one_flow));
+    let r = flow_new(3, &key2, Some(&mask), &output(1), None);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    // A SET may not grow a flow past the limit either: nothing changes.
+    let set = Req::new(FLOW, 4, 1, 4, DPID).raw(1, &key1).raw(2, &long);
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &set)), &set),
+        E2BIG
+    );
+    let get_req = Req::new(FLOW, 3, 1, 5, DPID).raw(1, &key1);
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &get_req)));
+    assert_eq!(get(&a, 2), output(2).as_slice());
+    // Once the first flow goes, the second may have the long list.
+    let del = Req::new(FLOW, 2, 1, 6, DPID).raw(1, &key1);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
+    let set = Req::new(FLOW, 4, 1, 7, DPID).raw(1, &key2).raw(2, &long);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &set)));
+    assert_eq!(flow_memory(&sim), one_flow + long.len());
+    assert_eq!(n_flows(&sim), 1);
 }
 
 /// The vport a frame from switch port `port` is counted against, read

@@ -205,9 +205,7 @@ fn new(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
         // The UFID names a different flow.
         Some((_, false)) => return Err(Errno::NoEnt.into()),
         Some((id, true)) => {
-            flows
-                .replace_actions(id, actions)
-                .map_err(|_| Errno::NoEnt)?;
+            flows.replace_actions(id, actions).map_err(|(e, _)| e)?;
             id
         }
     };
@@ -234,9 +232,7 @@ fn set(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
         };
         validate_actions(actions, &masked)?;
         let actions = FlowActions::copy(actions)?;
-        flows
-            .replace_actions(id, actions)
-            .map_err(|_| Errno::NoEnt)?;
+        flows.replace_actions(id, actions).map_err(|(e, _)| e)?;
     }
     // The reply carries the statistics from before a CLEAR.
     let len = reply(ctx, &flows, id, ufid_flags)?;

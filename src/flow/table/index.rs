@@ -54,6 +54,12 @@ impl WordIndex {
         self.len
     }
 
+    /// An entry's share of an index of `width`-word keys at the load it
+    /// grows at (half full): two buckets of a header and the key words.
+    pub const fn entry_bytes(width: usize) -> usize {
+        2 * (1 + width) * core::mem::size_of::<u64>()
+    }
+
     /// Heap bytes held.
     pub fn footprint(&self) -> usize {
         (self.heads.capacity() + self.words.capacity()) * core::mem::size_of::<u64>()

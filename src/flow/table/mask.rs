@@ -36,6 +36,12 @@ fn word_range(mask: &FlowKey) -> (usize, usize) {
     (start, end)
 }
 
+/// Words of `mask` an index of flows under it stores per flow.
+pub fn width(mask: &FlowKey) -> usize {
+    let (start, end) = word_range(mask);
+    end - start
+}
+
 impl Mask {
     /// A mask with no flows; allocates nothing.
     pub fn new(key: &FlowKey) -> Mask {
@@ -54,6 +60,11 @@ impl Mask {
 
     pub fn key(&self) -> &FlowKey {
         &self.key
+    }
+
+    /// Words of the range, which its index stores per flow.
+    pub fn width(&self) -> usize {
+        self.end - self.start
     }
 
     /// Same bits as `other` (everything outside the range is zero in both).

@@ -41,6 +41,11 @@ use ufid::UFID_WORDS;
 
 /// Flows allowed unless `set_limit` says otherwise.
 pub const DEFAULT_FLOW_LIMIT: usize = 200_000;
+/// Bytes the flows may hold unless `set_memory_limit` says otherwise: the
+/// default limit of flows of the usual size (a record and its index entries,
+/// 830 to 900 bytes, short actions inline) is about 170 MiB; the rest leaves
+/// room for a few thousand long action lists.
+pub const DEFAULT_FLOW_MEMORY: usize = 256 << 20;
 /// Seed of `FlowTable::new`.
 const DEFAULT_SEED: u64 = 0x5851_f42d_4c95_7f2d;
 
@@ -55,7 +60,8 @@ pub enum InsertError {
     Exists(FlowId),
     /// A flow with the same UFID exists.
     UfidExists(FlowId),
-    /// The table holds its limit of flows.
+    /// The table holds its limit of flows, or the flow would take its
+    /// memory beyond the limit.
     TableFull,
     NoMemory,
 }
@@ -80,6 +86,25 @@ pub struct LookupStats {
     pub cache_hit: bool,
 }
 
+/// Heap memory a flow's actions own besides the flow record, which the
+/// table's memory limit charges to the flow.
+pub trait ActionsFootprint {
+    fn heap_bytes(&self) -> usize;
+}
+
+/// Plain values own no heap memory.
+impl ActionsFootprint for () {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl ActionsFootprint for u32 {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
 /// The megaflow table; `A` is the flows' actions.
 pub struct FlowTable<A> {
     flows: Slab<Flow<A>>,
@@ -90,16 +115,19 @@ pub struct FlowTable<A> {
     ufids: WordIndex,
     cache: MaskCache,
     limit: usize,
+    /// Bytes charged to the flows (`charge`), and the most allowed.
+    memory: usize,
+    memory_limit: usize,
     seed: u64,
 }
 
-impl<A> Default for FlowTable<A> {
+impl<A: ActionsFootprint> Default for FlowTable<A> {
     fn default() -> Self {
         FlowTable::new()
     }
 }
 
-impl<A> FlowTable<A> {
+impl<A: ActionsFootprint> FlowTable<A> {
     /// An empty table with a fixed hash seed; allocates nothing.
     pub const fn new() -> FlowTable<A> {
         FlowTable::with_seed(DEFAULT_SEED)
@@ -115,6 +143,8 @@ impl<A> FlowTable<A> {
             ufids: WordIndex::new(UFID_WORDS),
             cache: MaskCache::new(),
             limit: DEFAULT_FLOW_LIMIT,
+            memory: 0,
+            memory_limit: DEFAULT_FLOW_MEMORY,
             seed,
         }
     }
@@ -138,6 +168,21 @@ impl<A> FlowTable<A> {
     /// Sets the most flows `insert` accepts; flows already beyond it stay.
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit;
+    }
+
+    /// Bytes charged to the flows in the table.
+    pub fn memory(&self) -> usize {
+        self.memory
+    }
+
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit
+    }
+
+    /// Sets the most bytes the flows may be charged (`insert` and
+    /// `replace_actions` refuse to go beyond it); flows already beyond stay.
+    pub fn set_memory_limit(&mut self, bytes: usize) {
+        self.memory_limit = bytes;
     }
 
     /// Heap bytes the table holds (not counting what the actions own).
@@ -299,6 +344,17 @@ impl<A> FlowTable<A> {
         self.flow_ref(slot).map(|f| f.id)
     }
 
+    /// What a flow is charged against the memory limit: its record, what its
+    /// actions own, and its entries in its mask's index (`width` words) and
+    /// in the UFID index.
+    fn charge(actions: &A, width: usize, has_ufid: bool) -> usize {
+        let ufid = match has_ufid {
+            true => WordIndex::entry_bytes(UFID_WORDS),
+            false => 0,
+        };
+        Slab::<Flow<A>>::SLOT_BYTES + actions.heap_bytes() + WordIndex::entry_bytes(width) + ufid
+    }
+
     /// Adds a flow matching `key & mask`. Refuses a second flow with the same
     /// UFID, or with the same mask and masked key; flows under different
     /// masks may overlap (a lookup then returns either).
@@ -328,6 +384,11 @@ impl<A> FlowTable<A> {
         if self.flows.len() >= self.limit {
             return Err(InsertError::TableFull);
         }
+        let charge = Self::charge(&actions, mask::width(mask), ufid.is_some());
+        match self.memory.checked_add(charge) {
+            Some(total) if total <= self.memory_limit => {}
+            _ => return Err(InsertError::TableFull),
+        }
         let flow = Flow {
             key: *key,
             mask_slot: 0,
@@ -336,8 +397,11 @@ impl<A> FlowTable<A> {
             actions,
             stats: LiveStats::default(),
         };
-        self.add(flow, mask, existing_mask)
-            .map_err(|_| InsertError::NoMemory)
+        let id = self
+            .add(flow, mask, existing_mask)
+            .map_err(|_| InsertError::NoMemory)?;
+        self.memory += charge;
+        Ok(id)
     }
 
     /// Allocates all an insertion needs, then links the flow in.
@@ -422,6 +486,9 @@ impl<A> FlowTable<A> {
         self.get(id)?;
         let flow = self.flows.take(id.slot)?;
         let ms = flow.mask_slot;
+        let width = self.mask_at(ms).map_or(0, Mask::width);
+        let charge = Self::charge(&flow.actions, width, flow.ufid.is_some());
+        self.memory = self.memory.saturating_sub(charge);
         if let Some(mask) = self.mask_mut(ms) {
             mask.remove(flow.hash, id.slot);
             if mask.n_flows() == 0 {
@@ -447,17 +514,26 @@ impl<A> FlowTable<A> {
         self.order = Vec::new();
         self.ufids.clear();
         self.cache.free();
+        self.memory = 0;
     }
 
-    /// Gives the flow new actions and returns the old ones; gives `actions`
-    /// back if the flow is gone.
-    pub fn replace_actions(&mut self, id: FlowId, actions: A) -> Result<A, A> {
-        match self.flows.get_mut(id.slot) {
-            Some((flow, generation)) if generation == id.generation => {
-                Ok(core::mem::replace(&mut flow.actions, actions))
-            }
-            _ => Err(actions),
+    /// Gives the flow new actions and returns the old ones. Gives `actions`
+    /// back with `ENOENT` if the flow is gone, or `E2BIG` if they would take
+    /// the flows' memory beyond the limit.
+    pub fn replace_actions(&mut self, id: FlowId, actions: A) -> Result<A, (Errno, A)> {
+        let Some((flow, generation)) = self.flows.get_mut(id.slot) else {
+            return Err((Errno::NoEnt, actions));
+        };
+        if generation != id.generation {
+            return Err((Errno::NoEnt, actions));
         }
+        let (old, new) = (flow.actions.heap_bytes(), actions.heap_bytes());
+        let memory = self.memory.saturating_sub(old).saturating_add(new);
+        if new > old && memory > self.memory_limit {
+            return Err((Errno::TooBig, actions));
+        }
+        self.memory = memory;
+        Ok(core::mem::replace(&mut flow.actions, actions))
     }
 
     /// Orders the masks by hits since the previous call, most first (ties

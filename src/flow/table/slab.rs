@@ -29,6 +29,9 @@ fn split(slot: u32) -> (usize, usize) {
 }
 
 impl<T> Slab<T> {
+    /// Bytes one slot takes.
+    pub const SLOT_BYTES: usize = core::mem::size_of::<Entry<T>>();
+
     pub const fn new() -> Slab<T> {
         Slab {
             chunks: Vec::new(),

@@ -34,7 +34,11 @@ fn ufid(n: u8) -> Ufid {
 }
 
 /// The id found and the lookup's cost.
-fn look<A>(t: &FlowTable<A>, key: &FlowKey, pkt_hash: u32) -> (Option<FlowId>, LookupStats) {
+fn look<A: ActionsFootprint>(
+    t: &FlowTable<A>,
+    key: &FlowKey,
+    pkt_hash: u32,
+) -> (Option<FlowId>, LookupStats) {
     let (f, stats) = t.lookup(key, pkt_hash);
     (f.map(|f| f.id()), stats)
 }
@@ -51,11 +55,11 @@ fn empty_table_misses_without_allocating() {
 fn lookup_matches_under_the_mask() {
     let mut t = FlowTable::new();
     let id = t
-        .insert(&pkt(1, 0x0a01_0203), &dst_mask(16), None, 'a')
+        .insert(&pkt(1, 0x0a01_0203), &dst_mask(16), None, 7u32)
         .unwrap();
     let f = t.lookup(&pkt(1, 0x0a01_ffff), 0).0.unwrap();
     assert_eq!(f.id(), id);
-    assert_eq!(*f.actions(), 'a');
+    assert_eq!(*f.actions(), 7);
     assert_eq!(f.key(), &pkt(1, 0x0a01_0203));
     assert_eq!(f.mask(), &dst_mask(16));
     assert_eq!(
@@ -305,7 +309,7 @@ fn stale_ids_name_nothing() {
     let b = t.insert(&pkt(1, 0), &port_mask(), None, 12).unwrap();
     assert_ne!(a, b);
     assert!(t.get(a).is_none());
-    assert_eq!(t.replace_actions(a, 13), Err(13));
+    assert_eq!(t.replace_actions(a, 13), Err((Errno::NoEnt, 13)));
     t.flush();
     let c = t.insert(&pkt(1, 0), &port_mask(), None, 14).unwrap();
     assert!(t.get(b).is_none());
@@ -392,6 +396,12 @@ impl Counted {
     fn new(live: &Rc<Cell<i32>>) -> Counted {
         live.set(live.get() + 1);
         Counted(live.clone())
+    }
+}
+
+impl ActionsFootprint for Counted {
+    fn heap_bytes(&self) -> usize {
+        0
     }
 }
 
@@ -566,4 +576,49 @@ fn recirculation_passes_are_cached_apart() {
     };
     assert_eq!(look(&t, &pkt(1, 0), 42), (Some(first), one_probe));
     assert_eq!(look(&t, &again, 42), (Some(second), one_probe));
+}
+
+/// Actions that own `.0` heap bytes.
+#[derive(Debug, PartialEq, Eq)]
+struct Heap(usize);
+
+impl ActionsFootprint for Heap {
+    fn heap_bytes(&self) -> usize {
+        self.0
+    }
+}
+
+#[test]
+fn memory_is_charged_per_flow_and_limited() {
+    let mut t = FlowTable::new();
+    assert_eq!(t.memory_limit(), DEFAULT_FLOW_MEMORY);
+    let a = t.insert(&pkt(1, 0), &port_mask(), None, Heap(0)).unwrap();
+    let plain = t.memory();
+    assert!(plain >= core::mem::size_of::<Flow<Heap>>());
+    let b = t
+        .insert(&pkt(2, 0), &port_mask(), Some(ufid(2)), Heap(1000))
+        .unwrap();
+    let with_ufid = t.memory() - plain;
+    assert!(with_ufid >= plain + 1000);
+    // The limit refuses a flow that would pass it, as a full table does.
+    t.set_memory_limit(t.memory() + plain - 1);
+    assert_eq!(
+        t.insert(&pkt(3, 0), &port_mask(), None, Heap(0)),
+        Err(InsertError::TableFull)
+    );
+    // New actions may not grow past it either; shrinking is always allowed.
+    assert_eq!(
+        t.replace_actions(a, Heap(plain)),
+        Err((Errno::TooBig, Heap(plain)))
+    );
+    assert_eq!(t.replace_actions(b, Heap(10)), Ok(Heap(1000)));
+    assert_eq!(t.memory(), plain + with_ufid - 990);
+    let c = t.insert(&pkt(3, 0), &port_mask(), None, Heap(0)).unwrap();
+    for id in [a, b, c] {
+        t.remove(id).unwrap();
+    }
+    assert_eq!(t.memory(), 0);
+    t.insert(&pkt(4, 0), &port_mask(), None, Heap(5)).unwrap();
+    t.flush();
+    assert_eq!(t.memory(), 0);
 }
