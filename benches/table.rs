@@ -129,6 +129,7 @@ fn distinct_mask(i: usize) -> FlowKey {
 /// miss (cache bypassed: every mask is probed).
 fn many_masks(n: usize) -> (f64, f64) {
     let mut t: FlowTable<u32> = FlowTable::new();
+    t.set_mask_limit(n);
     let start = Instant::now();
     for i in 0..n {
         let key = FlowKey {

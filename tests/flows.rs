@@ -791,6 +791,32 @@ fn the_flow_memory_limit_is_e2big() {
     assert_eq!(n_flows(&sim), 1);
 }
 
+#[test]
+fn the_mask_limit_is_e2big() {
+    let mut sim = setup();
+    sim.device()
+        .with_datapath(|dp| dp.flows.write().set_mask_limit(1))
+        .unwrap();
+    let (key1, mask) = from_port(1);
+    let r = flow_new(1, &key1, Some(&mask), &output(2), None);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    // A flow that needs a second mask: E2BIG, and nothing changes.
+    let narrower = "recirc_id(0),in_port(2),eth(),eth_type(0x0800),ipv4(dst=10.0.0.2,frag=no)";
+    let (key2, mask2) = ovsext::flow::text::parse_flow(narrower).unwrap();
+    let r = flow_new(2, &key2, Some(&mask2), &output(1), None);
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), E2BIG);
+    let counts = |sim: &Sim| {
+        let c = sim.device().with_datapath(|dp| dp.flow_counts()).unwrap();
+        (c.flows, c.masks)
+    };
+    assert_eq!(counts(&sim), (1, 1));
+    // Under the mask that exists, more flows are welcome.
+    let (key2, _) = from_port(2);
+    let r = flow_new(3, &key2, Some(&mask), &output(1), None);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    assert_eq!(counts(&sim), (2, 1));
+}
+
 /// The vport a frame from switch port `port` is counted against, read
 /// from its miss upcall; `None` if the frame went nowhere.
 fn source_vport(sim: &mut Sim, port: u32, frame: &[u8]) -> Option<u32> {

@@ -73,6 +73,18 @@ impl WordIndex {
     /// The slot stored under `hash` whose key words satisfy `eq`.
     #[inline]
     pub fn find(&self, hash: u32, eq: impl Fn(&[u64]) -> bool) -> Option<u32> {
+        self.find_entry(hash, |i, _| self.bucket_words(i).is_some_and(&eq))
+    }
+
+    /// The slot stored under `hash` that satisfies `eq`: for an index of
+    /// zero-width keys whose owner keeps the keys by slot.
+    pub fn find_slot(&self, hash: u32, eq: impl Fn(u32) -> bool) -> Option<u32> {
+        self.find_entry(hash, |_, slot| eq(slot))
+    }
+
+    /// The slot of the first entry under `hash` for which `eq(bucket, slot)`.
+    #[inline(always)]
+    fn find_entry(&self, hash: u32, eq: impl Fn(usize, u32) -> bool) -> Option<u32> {
         let mask = self.heads.len().checked_sub(1)?;
         let mut i = hash as usize & mask;
         for _ in 0..self.heads.len() {
@@ -80,7 +92,7 @@ impl WordIndex {
             if h == EMPTY {
                 return None;
             }
-            if head_hash(h) == hash && eq(self.bucket_words(i)?) {
+            if head_hash(h) == hash && eq(i, head_slot(h)) {
                 return Some(head_slot(h));
             }
             i = (i + 1) & mask;
@@ -335,7 +347,11 @@ mod tests {
     fn zero_width_keys() {
         let mut ix = WordIndex::new(0);
         ix.insert(1, &[], 4).unwrap();
+        ix.insert(1, &[], 6).unwrap();
         assert_eq!(ix.find(1, |w| w.is_empty()), Some(4));
+        assert_eq!(ix.find_slot(1, |slot| slot == 6), Some(6));
+        assert_eq!(ix.find_slot(1, |slot| slot == 5), None);
+        assert!(ix.remove(1, 6));
         assert!(ix.insert(1, &[1], 5).is_err());
         assert!(ix.remove(1, 4));
         assert_eq!(ix.find(1, |_| true), None);

@@ -42,6 +42,14 @@ pub fn width(mask: &FlowKey) -> usize {
     end - start
 }
 
+/// Hash of the mask itself, for the table's index of masks: the same for
+/// masks that are `is` each other.
+pub fn identity_hash(seed: u64, mask: &FlowKey) -> u32 {
+    let (start, end) = word_range(mask);
+    let words = mask.words().get(start..end).unwrap_or_default();
+    hash_masked(seed.wrapping_add(start as u64), words, words)
+}
+
 impl Mask {
     /// A mask with no flows; allocates nothing.
     pub fn new(key: &FlowKey) -> Mask {
@@ -196,6 +204,18 @@ mod tests {
         }));
         assert!(!Mask::new(&FlowKey::default()).is(&mask()));
         assert!(Mask::new(&FlowKey::default()).is(&FlowKey::default()));
+    }
+
+    #[test]
+    fn identity_hash_follows_identity() {
+        let moved = FlowKey {
+            in_port: 0,
+            ipv4_src: u32::MAX,
+            ..mask()
+        };
+        assert_eq!(identity_hash(1, &mask()), identity_hash(1, &mask()));
+        assert_ne!(identity_hash(1, &mask()), identity_hash(1, &moved));
+        assert_ne!(identity_hash(1, &mask()), identity_hash(2, &mask()));
     }
 
     #[test]

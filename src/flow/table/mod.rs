@@ -1,7 +1,8 @@
 //! The megaflow table (Linux `flow_table.c`).
 //!
 //! A flow is a masked key with its mask, an optional UFID, actions and
-//! statistics. Masks are shared: the table keeps the distinct masks, each
+//! statistics. Masks are shared: the table keeps the distinct masks (found
+//! by their contents through an index, at most `mask_limit` of them), each
 //! with the word range it covers and an index of its flows' masked keys. A
 //! packet lookup first tries what the packet's hash hit last (the mask
 //! cache: that flow, then its mask), then every mask in order of recent
@@ -46,6 +47,10 @@ pub const DEFAULT_FLOW_LIMIT: usize = 200_000;
 /// 830 to 900 bytes, short actions inline) is about 170 MiB; the rest leaves
 /// room for a few thousand long action lists.
 pub const DEFAULT_FLOW_MEMORY: usize = 256 << 20;
+/// Masks allowed unless `set_mask_limit` says otherwise. A miss probes
+/// every mask at DISPATCH_LEVEL (about 15 ns each: some 15 µs at the
+/// limit); ovs-vswitchd's megaflows rarely need more than a few hundred.
+pub const DEFAULT_MASK_LIMIT: usize = 1024;
 /// Seed of `FlowTable::new`.
 const DEFAULT_SEED: u64 = 0x5851_f42d_4c95_7f2d;
 
@@ -60,8 +65,8 @@ pub enum InsertError {
     Exists(FlowId),
     /// A flow with the same UFID exists.
     UfidExists(FlowId),
-    /// The table holds its limit of flows, or the flow would take its
-    /// memory beyond the limit.
+    /// The table holds its limit of flows, or of masks and the flow needs
+    /// a new one, or the flow would take its memory beyond the limit.
     TableFull,
     NoMemory,
 }
@@ -110,8 +115,14 @@ pub struct FlowTable<A> {
     flows: Slab<Flow<A>>,
     /// Mask storage; a slot keeps its mask while flows use it.
     masks: Vec<Option<Mask>>,
+    /// Empty mask slots, reused first; room for every slot is reserved, so
+    /// freeing one never allocates.
+    free_masks: Vec<u32>,
+    /// Mask slots by `mask::identity_hash` of their masks.
+    mask_index: WordIndex,
     /// Mask slots in lookup order.
     order: Vec<u32>,
+    mask_limit: usize,
     ufids: WordIndex,
     cache: MaskCache,
     limit: usize,
@@ -139,7 +150,10 @@ impl<A: ActionsFootprint> FlowTable<A> {
         FlowTable {
             flows: Slab::new(),
             masks: Vec::new(),
+            free_masks: Vec::new(),
+            mask_index: WordIndex::new(0),
             order: Vec::new(),
+            mask_limit: DEFAULT_MASK_LIMIT,
             ufids: WordIndex::new(UFID_WORDS),
             cache: MaskCache::new(),
             limit: DEFAULT_FLOW_LIMIT,
@@ -170,6 +184,15 @@ impl<A: ActionsFootprint> FlowTable<A> {
         self.limit = limit;
     }
 
+    pub fn mask_limit(&self) -> usize {
+        self.mask_limit
+    }
+
+    /// Sets the most masks `insert` creates; masks already beyond it stay.
+    pub fn set_mask_limit(&mut self, limit: usize) {
+        self.mask_limit = limit;
+    }
+
     /// Bytes charged to the flows in the table.
     pub fn memory(&self) -> usize {
         self.memory
@@ -195,7 +218,8 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 .flatten()
                 .map(Mask::footprint)
                 .sum::<usize>()
-            + self.order.capacity() * core::mem::size_of::<u32>()
+            + (self.order.capacity() + self.free_masks.capacity()) * core::mem::size_of::<u32>()
+            + self.mask_index.footprint()
             + self.ufids.footprint()
             + self.cache.footprint()
     }
@@ -316,10 +340,9 @@ impl<A: ActionsFootprint> FlowTable<A> {
     }
 
     fn find_mask(&self, mask: &FlowKey) -> Option<u32> {
-        self.order
-            .iter()
-            .copied()
-            .find(|&s| self.mask_at(s).is_some_and(|m| m.is(mask)))
+        let hash = mask::identity_hash(self.seed, mask);
+        self.mask_index
+            .find_slot(hash, |s| self.mask_at(s).is_some_and(|m| m.is(mask)))
     }
 
     /// The flow with exactly this mask whose masked key equals `key & mask`
@@ -381,7 +404,9 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 .id_of(slot)
                 .map_or(InsertError::NoMemory, InsertError::Exists));
         }
-        if self.flows.len() >= self.limit {
+        if self.flows.len() >= self.limit
+            || (existing_mask.is_none() && self.order.len() >= self.mask_limit)
+        {
             return Err(InsertError::TableFull);
         }
         let charge = Self::charge(&actions, mask::width(mask), ufid.is_some());
@@ -427,13 +452,16 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 m.reserve_one()?;
                 self.masks.try_reserve(1).map_err(|_| NoMemory)?;
                 self.order.try_reserve(1).map_err(|_| NoMemory)?;
+                self.mask_index.reserve_one()?;
+                let slots = self.masks.len().checked_add(1).ok_or(NoMemory)?;
+                let more = slots.saturating_sub(self.free_masks.len());
+                self.free_masks.try_reserve(more).map_err(|_| NoMemory)?;
                 new_mask = Some(m);
-                let free = self
-                    .masks
-                    .iter()
-                    .position(Option::is_none)
-                    .unwrap_or(self.masks.len());
-                u32::try_from(free).map_err(|_| NoMemory)?
+                let free = self.free_masks.last().copied();
+                match free {
+                    Some(slot) => slot,
+                    None => u32::try_from(self.masks.len()).map_err(|_| NoMemory)?,
+                }
             }
         };
         let (mask_slot, key, ufid) = (flow.mask_slot, flow.key, flow.ufid);
@@ -453,11 +481,21 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 return Err(e);
             }
         };
+        let mask_hash = new_mask
+            .as_ref()
+            .map(|m| mask::identity_hash(seed, m.key()));
+        if let Some(h) = mask_hash
+            && let Err(e) = self.mask_index.insert(h, &[], mask_slot)
+        {
+            self.flows.take(slot);
+            return Err(e);
+        }
         if let Some((u, ufid_hash)) = ufid
             && let Err(e) = self.ufids.insert(ufid_hash, &u.words(), slot)
         {
-            if let Some(m) = self.mask_mut(mask_slot) {
-                m.remove(hash, slot);
+            match mask_hash {
+                Some(h) => _ = self.mask_index.remove(h, mask_slot),
+                None => _ = self.mask_mut(mask_slot).map(|m| m.remove(hash, slot)),
             }
             self.flows.take(slot);
             return Err(e);
@@ -465,10 +503,13 @@ impl<A: ActionsFootprint> FlowTable<A> {
         if let Some((flow, _)) = self.flows.get_mut(slot) {
             flow.hash = hash;
         }
-        // Capacity for both pushes was reserved above.
+        // Capacity for the pushes was reserved above.
         if let Some(m) = new_mask {
             match self.masks.get_mut(mask_slot as usize) {
-                Some(free) => *free = Some(m),
+                Some(free) => {
+                    *free = Some(m);
+                    self.free_masks.pop();
+                }
                 None => self.masks.push(Some(m)),
             }
             self.order.push(mask_slot);
@@ -492,13 +533,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
         if let Some(mask) = self.mask_mut(ms) {
             mask.remove(flow.hash, id.slot);
             if mask.n_flows() == 0 {
-                if let Some(entry) = self.masks.get_mut(ms as usize) {
-                    *entry = None;
-                }
-                self.order.retain(|&s| s != ms);
-                while let Some(None) = self.masks.last() {
-                    self.masks.pop();
-                }
+                self.unlink_mask(ms);
             }
         }
         if let Some((_, hash)) = flow.ufid {
@@ -507,10 +542,27 @@ impl<A: ActionsFootprint> FlowTable<A> {
         Some(flow.actions)
     }
 
+    /// Drops the mask in `slot` (its last flow is gone) and frees the slot.
+    /// The scan of the lookup order is bounded by the mask limit.
+    fn unlink_mask(&mut self, slot: u32) {
+        let Some(mask) = self.masks.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
+        self.mask_index
+            .remove(mask::identity_hash(self.seed, mask.key()), slot);
+        self.order.retain(|&s| s != slot);
+        // Room for every slot was reserved when the slot was made.
+        if self.free_masks.len() < self.free_masks.capacity() {
+            self.free_masks.push(slot);
+        }
+    }
+
     /// Removes every flow and frees all memory.
     pub fn flush(&mut self) {
         self.flows.clear();
         self.masks = Vec::new();
+        self.free_masks = Vec::new();
+        self.mask_index.clear();
         self.order = Vec::new();
         self.ufids.clear();
         self.cache.free();

@@ -437,13 +437,14 @@ fn nothing_leaks() {
     assert_eq!(live.get(), 0);
     assert_eq!(t.n_masks(), 0);
     assert_eq!(t.ufids.footprint(), 0);
+    assert_eq!(t.mask_index.footprint(), 0);
     // Slots and the cache stay for reuse; masks and indexes are gone.
     assert!(t.footprint() < full);
     assert!(
         t.footprint()
             <= storage
                 + t.masks.capacity() * core::mem::size_of::<Option<Mask>>()
-                + t.order.capacity() * 4
+                + (t.order.capacity() + t.free_masks.capacity()) * 4
     );
     for i in 0..100 {
         t.insert(&pkt(i, i), &dst_mask(1 + i % 20), None, Counted::new(&live))
@@ -621,4 +622,58 @@ fn memory_is_charged_per_flow_and_limited() {
     t.insert(&pkt(4, 0), &port_mask(), None, Heap(5)).unwrap();
     t.flush();
     assert_eq!(t.memory(), 0);
+}
+
+#[test]
+fn the_mask_limit_refuses_new_masks_only() {
+    let mut t = FlowTable::new();
+    assert_eq!(t.mask_limit(), DEFAULT_MASK_LIMIT);
+    t.set_mask_limit(2);
+    let a = t.insert(&pkt(1, 0), &dst_mask(8), None, ()).unwrap();
+    t.insert(&pkt(2, 0), &dst_mask(16), None, ()).unwrap();
+    assert_eq!(
+        t.insert(&pkt(3, 0), &dst_mask(24), None, ()),
+        Err(InsertError::TableFull)
+    );
+    assert_eq!((t.len(), t.n_masks()), (2, 2));
+    // More flows under a mask that exists are no new mask.
+    t.insert(&pkt(3, 0), &dst_mask(16), None, ()).unwrap();
+    t.remove(a).unwrap();
+    t.insert(&pkt(3, 0), &dst_mask(24), None, ()).unwrap();
+    assert_eq!(t.n_masks(), 2);
+}
+
+/// Masks are found by their contents, and their slots are reused through
+/// the free list, whatever the order they come and go in.
+#[test]
+fn masks_come_and_go_through_the_index_and_free_list() {
+    let mut t = FlowTable::new();
+    let mask = |i: u32| FlowKey {
+        ipv4_src: u32::MAX << (i % 32),
+        ipv4_dst: u32::MAX << (i / 32),
+        ..port_mask()
+    };
+    let ids: Vec<FlowId> = (0..300)
+        .map(|i| t.insert(&pkt(i, i), &mask(i), None, i).unwrap())
+        .collect();
+    assert_eq!(t.n_masks(), 300);
+    for i in (0..300).step_by(3) {
+        t.remove(ids[i as usize]).unwrap();
+    }
+    assert_eq!((t.n_masks(), t.free_masks.len()), (200, 100));
+    for i in 0..300u32 {
+        let found = t.lookup_exact(&pkt(i, i), &mask(i)).map(|f| *f.actions());
+        assert_eq!(found, (i % 3 != 0).then_some(i), "{i}");
+    }
+    // New masks take the freed slots before the storage grows.
+    let slots = t.masks.len();
+    for i in 300..400 {
+        t.insert(&pkt(i, i), &mask(i), None, i).unwrap();
+    }
+    assert_eq!((t.masks.len(), t.free_masks.len()), (slots, 0));
+    assert_eq!(t.n_masks(), 300);
+    for i in 300..400u32 {
+        let found = t.lookup(&pkt(i, i), 0).0.map(|f| *f.actions());
+        assert_eq!(found, Some(i));
+    }
 }
