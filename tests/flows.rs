@@ -817,6 +817,84 @@ fn the_mask_limit_is_e2big() {
     assert_eq!(counts(&sim), (2, 1));
 }
 
+/// A TRANSACT whose output buffer holds `out` bytes.
+fn transact_into(req: &Req, out: usize) -> String {
+    format!("{} {out}", ioctl(1, "TRANSACT", req))
+}
+
+/// The actions and packet count of the flow named `UFID`.
+fn actions_and_packets(sim: &mut Sim) -> (Vec<u8>, u64) {
+    let get_req = Req::new(FLOW, 3, 1, 99, DPID).raw(9, &UFID);
+    let (_, a) = reply(&one(sim, &ioctl(1, "TRANSACT", &get_req)));
+    let packets = a
+        .iter()
+        .find(|(t, _)| *t == 3)
+        .map_or(0, |(_, s)| u64::from_ne_bytes(s[0..8].try_into().unwrap()));
+    (get(&a, 2).to_vec(), packets)
+}
+
+#[test]
+fn new_and_set_whose_reply_does_not_fit_change_nothing() {
+    let mut sim = setup();
+    let f1 = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    let key = key_of(&f1, 1);
+    let mask = megaflow_mask();
+    // The reply (UFID, key, mask, actions) needs more than 100 bytes.
+    let new = flow_new(1, &key, Some(&mask), &output(2), Some(UFID));
+    assert_eq!(
+        errno(&one(&mut sim, &transact_into(&new, 100)), &new),
+        EMSGSIZE
+    );
+    assert_eq!(n_flows(&sim), 0);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &new)));
+    let hit = format!("rx 1 {}", hexs(&f1));
+    assert_eq!(sim.run(&hit), vec![format!("tx 2 {}", hexs(&f1))]);
+    // A modifying NEW, and a SET with new actions and CLEAR: EMSGSIZE, and
+    // the actions and statistics stay.
+    let modify = flow_new(2, &key, Some(&mask), &output(1), Some(UFID)).flags(0x1 | 0x8);
+    assert_eq!(
+        errno(&one(&mut sim, &transact_into(&modify, 100)), &modify),
+        EMSGSIZE
+    );
+    let set = Req::new(FLOW, 4, 1, 3, DPID)
+        .raw(9, &UFID)
+        .raw(2, &output(1))
+        .raw(6, &[]);
+    assert_eq!(
+        errno(&one(&mut sim, &transact_into(&set, 100)), &set),
+        EMSGSIZE
+    );
+    assert_eq!(actions_and_packets(&mut sim), (output(2), 1));
+    assert_eq!(sim.run(&hit), vec![format!("tx 2 {}", hexs(&f1))]);
+    // With room, the same SET applies and answers.
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &set)));
+    assert_eq!(get(&a, 2), output(1).as_slice());
+    assert_eq!(actions_and_packets(&mut sim), (output(1), 0));
+}
+
+#[test]
+fn del_deletes_whatever_room_its_reply_has() {
+    let mut sim = setup();
+    let f1 = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    let key = key_of(&f1, 1);
+    let new = flow_new(1, &key, Some(&megaflow_mask()), &output(2), Some(UFID));
+    let del = Req::new(FLOW, 2, 1, 2, DPID).raw(9, &UFID);
+    // 100 bytes: the flow's UFID and statistics, without key, mask, actions.
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &new)));
+    sim.run(&format!("rx 1 {}", hexs(&f1)));
+    let (hdr, a) = reply(&one(&mut sim, &transact_into(&del, 100)));
+    assert_eq!(hdr.cmd, 2);
+    assert_eq!(get(&a, 9), &UFID[..]);
+    assert_eq!(u64::from_ne_bytes(get(&a, 3)[0..8].try_into().unwrap()), 1);
+    assert!(a.iter().all(|(t, _)| ![1, 2, 7].contains(t)), "{a:?}");
+    assert_eq!(n_flows(&sim), 0);
+    // The smallest buffer a TRANSACT may have: a bare header.
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &new)));
+    let (hdr, a) = reply(&one(&mut sim, &transact_into(&del, 36)));
+    assert_eq!((hdr.cmd, hdr.len, a.len()), (2, 24, 0));
+    assert_eq!(n_flows(&sim), 0);
+}
+
 /// The vport a frame from switch port `port` is counted against, read
 /// from its miss upcall; `None` if the frame went nowhere.
 fn source_vport(sim: &mut Sim, port: u32, frame: &[u8]) -> Option<u32> {
