@@ -441,6 +441,55 @@ fn flow_dump_packs_messages_and_ends_with_done() {
     assert_eq!(sim.device().live().dumps, 0);
 }
 
+/// The flows of one READ of a dump: (UFID first bytes seen, ended by DONE).
+fn read_dump(sim: &mut Sim) -> (Vec<Vec<u8>>, bool) {
+    let (status, b) = result(&one(sim, "ioctl 1 READ -"));
+    assert_eq!(status, "SUCCESS");
+    let (mut ufids, mut done) = (Vec::new(), false);
+    let mut rest = &b[..];
+    while !rest.is_empty() {
+        let len = u32::from_ne_bytes(rest[0..4].try_into().unwrap()) as usize;
+        match u16::from_ne_bytes(rest[4..6].try_into().unwrap()) {
+            3 => done = true,
+            _ => ufids.push(get(&nested(&rest[24..len]), 9).to_vec()),
+        }
+        rest = &rest[len..];
+    }
+    (ufids, done)
+}
+
+/// A READ with room for every flow still gets them all, across runs of
+/// free slots and in several holds of the lock.
+#[test]
+fn one_dump_read_crosses_gaps_and_lock_holds() {
+    let mut sim = setup();
+    let ufid = |i: u32| [&i.to_ne_bytes()[..], &[7; 12]].concat();
+    for i in 0..1200u32 {
+        let flow = format!(
+            "recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(src=10.0.{}.{},frag=no)",
+            i / 256,
+            i % 256
+        );
+        let (key, mask) = ovsext::flow::text::parse_flow(&flow).unwrap();
+        let r = flow_new(i, &key, Some(&mask), &output(2), None).raw(9, &ufid(i));
+        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    }
+    for i in (0..1100u32).chain(1150..1160) {
+        let del = Req::new(FLOW, 2, 1, 5000 + i, DPID).raw(9, &ufid(i));
+        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
+    }
+    let dump = Req::new(FLOW, 3, 1, 99, DPID)
+        .flags(0x1 | 0x300 | 0x4)
+        .u32(10, 7);
+    assert_eq!(
+        one(&mut sim, &ioctl(1, "WRITE", &dump)),
+        "ioctl 1 WRITE SUCCESS -"
+    );
+    let (ufids, done) = read_dump(&mut sim);
+    let want: Vec<Vec<u8>> = (1100..1150).chain(1160..1200).map(ufid).collect();
+    assert_eq!((ufids, done), (want, true));
+}
+
 #[test]
 fn execute_and_userspace_actions() {
     let mut sim = setup();

@@ -5,7 +5,7 @@ use super::{Command, Ctx, DevOp, Fail, Family, Ops, Reply};
 use crate::datapath::FlowActions;
 use crate::flow::attrs::{Match, emit_key, emit_mask, parse_match, validate_actions};
 use crate::flow::key::FlowKey;
-use crate::flow::table::{FlowId, FlowRef, FlowStats, FlowTable, Ufid};
+use crate::flow::table::{FlowId, FlowRef, FlowStats, FlowTable, Step, Ufid};
 use crate::netlink::{
     AttrPolicy, Errno, MsgHeader, NLM_F_CREATE, NLM_F_EXCL, NLM_F_MULTI, NLMSG_DONE, NlBuf,
     Overflow, Parsed, parse,
@@ -301,8 +301,10 @@ fn del(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     let dp = ctx.dp;
     let key = payload(&a, of::ATTR_KEY);
     if ufid.is_none() && key.is_none() {
-        // Flush: every flow goes; the reply is the bare header.
-        dp.flows.write().flush();
+        // Flush: every flow goes, freed after the lock is released; the
+        // reply is the bare header.
+        let flushed = dp.flows.write().take();
+        drop(flushed);
         return Ok(Reply::Len(reply(ctx, None, 0)?));
     }
     let m = key.map(|k| parse_match(k, None)).transpose()?;
@@ -347,6 +349,12 @@ fn get(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     }
 }
 
+/// Flow slots a dump looks at, and flows it writes, under one hold of the
+/// read lock: a READ with a large buffer takes the lock again for the next
+/// ones, so that no hold (at DISPATCH_LEVEL) grows with the table.
+const DUMP_SLOTS_PER_LOCK: usize = 1024;
+const DUMP_FLOWS_PER_LOCK: usize = 32;
+
 /// As many flows as fit, each `NLM_F_MULTI`; the last READ ends with
 /// `NLMSG_DONE` (16 bytes), after which the dump state is gone.
 fn dump_next(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
@@ -361,50 +369,67 @@ fn dump_next(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
         version: fam::FLOW_VERSION,
         ..dump.hdr
     };
-    let flows = ctx.dp.flows.read();
+    let dp = ctx.dp;
     let mut b = NlBuf::new(ctx.out);
     loop {
-        let Some((next, f)) = flows.next_from(dump.cursor) else {
+        let flows = dp.flows.read();
+        let mut slots = DUMP_SLOTS_PER_LOCK;
+        for _ in 0..DUMP_FLOWS_PER_LOCK {
+            let (next, f) = match flows.step_from(dump.cursor, slots) {
+                Step::Flow(next, f) => (next, f),
+                Step::Gap(next) => {
+                    dump.cursor = next;
+                    break;
+                }
+                Step::End => return Ok(dump_done(&mut b, &hdr)),
+            };
+            let visited = usize::try_from(next.saturating_sub(dump.cursor)).unwrap_or(slots);
+            slots = slots.saturating_sub(visited);
             let mark = b.len();
-            let done = MsgHeader {
-                ty: NLMSG_DONE,
-                flags: NLM_F_MULTI,
-                ..hdr
-            };
-            return match b.begin_nlmsg(&done) {
-                Ok(m) => {
-                    b.end_msg(m);
-                    Ok(Reply::Dumped {
-                        len: b.len(),
-                        done: true,
-                    })
+            let put = b.begin_msg(&hdr).and_then(|m| {
+                fill_flow(&mut b, &FlowView::of(&f), dump.flags)?;
+                b.end_msg(m);
+                Ok(())
+            });
+            if put.is_err() {
+                b.truncate(mark);
+                if mark == 0 {
+                    // Not even one flow fits in the reader's buffer.
+                    return Err(Errno::MsgSize.into());
                 }
-                Err(_) => {
-                    b.truncate(mark);
-                    Ok(Reply::Dumped {
-                        len: b.len(),
-                        done: false,
-                    })
-                }
-            };
-        };
-        let mark = b.len();
-        let put = b.begin_msg(&hdr).and_then(|m| {
-            fill_flow(&mut b, &FlowView::of(&f), dump.flags)?;
-            b.end_msg(m);
-            Ok(())
-        });
-        if put.is_err() {
-            b.truncate(mark);
-            if mark == 0 {
-                // Not even one flow fits in the reader's buffer.
-                return Err(Errno::MsgSize.into());
+                return Ok(Reply::Dumped {
+                    len: b.len(),
+                    done: false,
+                });
             }
-            return Ok(Reply::Dumped {
+            dump.cursor = next;
+        }
+    }
+}
+
+/// The end of a dump: `NLMSG_DONE` if it fits after what the READ holds,
+/// else the next READ brings it.
+fn dump_done(b: &mut NlBuf<'_>, hdr: &MsgHeader) -> Reply {
+    let done = MsgHeader {
+        ty: NLMSG_DONE,
+        flags: NLM_F_MULTI,
+        ..*hdr
+    };
+    let mark = b.len();
+    match b.begin_nlmsg(&done) {
+        Ok(m) => {
+            b.end_msg(m);
+            Reply::Dumped {
+                len: b.len(),
+                done: true,
+            }
+        }
+        Err(_) => {
+            b.truncate(mark);
+            Reply::Dumped {
                 len: b.len(),
                 done: false,
-            });
+            }
         }
-        dump.cursor = next;
     }
 }

@@ -220,7 +220,7 @@ impl WordIndex {
     }
 
     /// Drops every entry and frees the memory.
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         self.heads = Vec::new();
         self.words = Vec::new();
         self.len = 0;

@@ -36,7 +36,7 @@ use core::sync::atomic::AtomicU64;
 use flow::Flow;
 use index::WordIndex;
 use mask::Mask;
-use slab::Slab;
+use slab::{Scan, Slab};
 use stats::LiveStats;
 use ufid::UFID_WORDS;
 
@@ -80,6 +80,16 @@ impl InsertError {
             InsertError::NoMemory => Errno::NoMem,
         }
     }
+}
+
+/// Where a bounded walk over the flows stopped (`step_from`).
+pub enum Step<'t, A> {
+    /// A flow, and the cursor after it.
+    Flow(u64, FlowRef<'t, A>),
+    /// Every slot looked at was free; the cursor to continue from.
+    Gap(u64),
+    /// No flow at or after the cursor.
+    End,
 }
 
 /// What a packet lookup cost.
@@ -522,7 +532,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
     }
 
     /// Removes a flow and returns its actions; its mask goes with its last
-    /// flow. The slot's memory stays for the next flow (until `flush`).
+    /// flow. The slot's memory stays for the next flow (until `take`).
     pub fn remove(&mut self, id: FlowId) -> Option<A> {
         self.get(id)?;
         let flow = self.flows.take(id.slot)?;
@@ -557,16 +567,20 @@ impl<A: ActionsFootprint> FlowTable<A> {
         }
     }
 
-    /// Removes every flow and frees all memory.
-    pub fn flush(&mut self) {
-        self.flows.clear();
-        self.masks = Vec::new();
-        self.free_masks = Vec::new();
-        self.mask_index.clear();
-        self.order = Vec::new();
-        self.ufids.clear();
-        self.cache.free();
-        self.memory = 0;
+    /// Removes every flow in constant time: returns them in a table that
+    /// the caller drops once it has released the lock (dropping them is
+    /// work in proportion to the flows). The settings stay, and ids of the
+    /// flows taken never name a later flow.
+    #[must_use = "the flows are dropped here, under the lock"]
+    pub fn take(&mut self) -> FlowTable<A> {
+        let empty = FlowTable {
+            flows: self.flows.successor(),
+            limit: self.limit,
+            mask_limit: self.mask_limit,
+            memory_limit: self.memory_limit,
+            ..FlowTable::with_seed(self.seed)
+        };
+        core::mem::replace(self, empty)
     }
 
     /// Gives the flow new actions and returns the old ones. Gives `actions`
@@ -610,8 +624,26 @@ impl<A: ActionsFootprint> FlowTable<A> {
     /// between calls may be missed or seen twice (like Linux); a flow present
     /// throughout is seen once.
     pub fn next_from(&self, cursor: u64) -> Option<(u64, FlowRef<'_, A>)> {
-        let slot = self.flows.next_used(usize::try_from(cursor).ok()?)?;
-        Some((u64::from(slot) + 1, self.flow_ref(slot)?))
+        match self.step_from(cursor, usize::MAX) {
+            Step::Flow(next, f) => Some((next, f)),
+            Step::Gap(_) | Step::End => None,
+        }
+    }
+
+    /// `next_from` looking at `limit` flow slots at most, so that a caller
+    /// holding the lock does bounded work per call.
+    pub fn step_from(&self, cursor: u64, limit: usize) -> Step<'_, A> {
+        let Ok(from) = usize::try_from(cursor) else {
+            return Step::End;
+        };
+        match self.flows.next_used(from, limit) {
+            Scan::Used(slot) => match self.flow_ref(slot) {
+                Some(f) => Step::Flow(u64::from(slot) + 1, f),
+                None => Step::End,
+            },
+            Scan::Gap(next) => Step::Gap(next as u64),
+            Scan::End => Step::End,
+        }
     }
 }
 

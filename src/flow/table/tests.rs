@@ -310,7 +310,7 @@ fn stale_ids_name_nothing() {
     assert_ne!(a, b);
     assert!(t.get(a).is_none());
     assert_eq!(t.replace_actions(a, 13), Err((Errno::NoEnt, 13)));
-    t.flush();
+    drop(t.take());
     let c = t.insert(&pkt(1, 0), &port_mask(), None, 14).unwrap();
     assert!(t.get(b).is_none());
     assert!(t.get(c).is_some());
@@ -451,7 +451,7 @@ fn nothing_leaks() {
             .unwrap();
     }
     assert_eq!(live.get(), 100);
-    t.flush();
+    drop(t.take());
     assert_eq!(live.get(), 0);
     assert_eq!(t.footprint(), 0);
     t.insert(&pkt(1, 1), &port_mask(), None, Counted::new(&live))
@@ -620,7 +620,7 @@ fn memory_is_charged_per_flow_and_limited() {
     }
     assert_eq!(t.memory(), 0);
     t.insert(&pkt(4, 0), &port_mask(), None, Heap(5)).unwrap();
-    t.flush();
+    drop(t.take());
     assert_eq!(t.memory(), 0);
 }
 
@@ -676,4 +676,38 @@ fn masks_come_and_go_through_the_index_and_free_list() {
         let found = t.lookup(&pkt(i, i), 0).0.map(|f| *f.actions());
         assert_eq!(found, Some(i));
     }
+}
+
+/// `take` empties the table at once and keeps its settings; the flows are
+/// dropped only with the table it returns, and their ids stay stale.
+#[test]
+fn take_moves_every_flow_out_at_once() {
+    let live = Rc::new(Cell::new(0));
+    let mut t = FlowTable::new();
+    t.set_limit(500);
+    t.set_mask_limit(30);
+    t.set_memory_limit(1 << 20);
+    let ids: Vec<FlowId> = (0..300)
+        .map(|i| {
+            let u = Ufid::new(&(i as u16).to_le_bytes());
+            t.insert(&pkt(i, i), &dst_mask(1 + i % 20), u, Counted::new(&live))
+                .unwrap()
+        })
+        .collect();
+    let old = t.take();
+    assert_eq!(
+        (t.len(), t.n_masks(), t.memory(), t.footprint()),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(
+        (t.limit(), t.mask_limit(), t.memory_limit()),
+        (500, 30, 1 << 20)
+    );
+    assert_eq!((old.len(), live.get()), (300, 300));
+    let fresh = t
+        .insert(&pkt(0, 0), &dst_mask(1), None, Counted::new(&live))
+        .unwrap();
+    assert!(ids.iter().all(|&id| t.get(id).is_none() && id != fresh));
+    drop(old);
+    assert_eq!(live.get(), 1);
 }
