@@ -108,6 +108,11 @@ impl<P> Recirc<P> {
 }
 
 impl<P: Packet> RxContext<P> {
+    /// The key the next packet is run with.
+    pub fn key_mut(&mut self) -> &mut FlowKey {
+        &mut self.key
+    }
+
     /// `None` when out of memory.
     pub fn try_new(cpu: Cpu, seed: u32) -> Option<RxContext<P>> {
         let mut slots = Vec::new();
@@ -143,6 +148,11 @@ impl View<'_> {
         if let Some(v) = self.ports.vports.get(in_port) {
             v.stats.upcall_fail.fetch_add(1, Relaxed);
         }
+    }
+
+    /// Counts a packet dropped at the recirculation limit.
+    fn recirc_dropped(&self, cpu: Cpu) {
+        self.dp.count(cpu, |s| &s.n_recirc_dropped, 1);
     }
 
     fn upcalled(&self, in_port: u32) {
@@ -198,7 +208,7 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
 
     fn recirc(&mut self, pkt: P, key: &FlowKey) {
         if !self.recirc.push(pkt, key) {
-            self.view.lost(self.cpu, self.in_port);
+            self.view.recirc_dropped(self.cpu);
         }
     }
 
@@ -283,23 +293,19 @@ impl View<'_> {
 }
 
 impl Datapath {
-    /// `OVS_PACKET_CMD_EXECUTE`: `key` holds the metadata userspace gave;
-    /// the rest is extracted from the packet; `actions` were validated.
+    /// `OVS_PACKET_CMD_EXECUTE`: the packet's key (the metadata userspace
+    /// gave, the rest extracted from the packet) is in `ctx.key_mut()`;
+    /// `actions` were validated against it.
     pub fn execute<P: Packet, E: Egress<P> + ?Sized>(
         &self,
         ctx: &mut RxContext<P>,
         pkt: P,
-        key: &FlowKey,
         actions: &[u8],
         now_ms: u64,
         fx: &mut Effects<'_, E>,
     ) {
         self.with_view(now_ms, |view| {
-            let mut k = *key;
-            if extract(pkt.data(), pkt.oob_vlan(), &mut k).is_err() {
-                return;
-            }
-            view.run(&mut ctx.s, fx, pkt, &mut k, actions);
+            view.run(&mut ctx.s, fx, pkt, &mut ctx.key, actions);
             view.drain_recirc(ctx, fx);
         });
     }
@@ -320,7 +326,7 @@ impl View<'_> {
             self.pass(ctx, pkt, fx);
         }
         while ctx.s.recirc.pop().is_some() {
-            self.lost(ctx.s.cpu, ctx.key.in_port);
+            self.recirc_dropped(ctx.s.cpu);
         }
     }
 
