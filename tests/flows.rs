@@ -381,6 +381,17 @@ fn probes_install_and_unsupported_features_are_refused() {
     assert_eq!(b.len(), 16);
 }
 
+/// Starts a dump of UFIDs alone (terse), seq 99.
+fn start_terse_dump(sim: &mut Sim) {
+    let dump = Req::new(FLOW, 3, 1, 99, DPID)
+        .flags(0x1 | 0x300 | 0x4)
+        .u32(10, 7);
+    assert_eq!(
+        one(sim, &ioctl(1, "WRITE", &dump)),
+        "ioctl 1 WRITE SUCCESS -"
+    );
+}
+
 #[test]
 fn flow_dump_packs_messages_and_ends_with_done() {
     let mut sim = setup();
@@ -398,13 +409,7 @@ fn flow_dump_packs_messages_and_ends_with_done() {
         reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
     }
     // A small READ buffer forces several READs; terse dumps carry UFIDs only.
-    let dump = Req::new(FLOW, 3, 1, 99, DPID)
-        .flags(0x1 | 0x300 | 0x4)
-        .u32(10, 7);
-    assert_eq!(
-        one(&mut sim, &ioctl(1, "WRITE", &dump)),
-        "ioctl 1 WRITE SUCCESS -"
-    );
+    start_terse_dump(&mut sim);
     let mut seen = 0;
     let mut done = false;
     let mut reads = 0;
@@ -478,13 +483,7 @@ fn one_dump_read_crosses_gaps_and_lock_holds() {
         let del = Req::new(FLOW, 2, 1, 5000 + i, DPID).raw(9, &ufid(i));
         reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
     }
-    let dump = Req::new(FLOW, 3, 1, 99, DPID)
-        .flags(0x1 | 0x300 | 0x4)
-        .u32(10, 7);
-    assert_eq!(
-        one(&mut sim, &ioctl(1, "WRITE", &dump)),
-        "ioctl 1 WRITE SUCCESS -"
-    );
+    start_terse_dump(&mut sim);
     let (ufids, done) = read_dump(&mut sim);
     let want: Vec<Vec<u8>> = (1100..1150).chain(1160..1200).map(ufid).collect();
     assert_eq!((ufids, done), (want, true));
