@@ -100,9 +100,11 @@ impl Mask {
         self.index.footprint()
     }
 
-    /// Makes room for one more flow, so that `insert` allocates nothing.
-    pub fn reserve_one(&mut self) -> Result<(), NoMemory> {
-        self.index.reserve_one()
+    /// Makes room for a flow with `key`, so that its `insert` allocates
+    /// nothing.
+    pub fn reserve_for(&mut self, seed: u64, key: &FlowKey) -> Result<(), NoMemory> {
+        let hash = self.hash(seed, &key.masked(&self.key));
+        self.index.reserve_for(hash)
     }
 
     /// Indexes `key & mask` for `slot` (the caller has checked that it is

@@ -448,21 +448,24 @@ impl<A: ActionsFootprint> FlowTable<A> {
     ) -> Result<FlowId, NoMemory> {
         self.cache.allocate()?;
         self.flows.reserve_one()?;
-        if flow.ufid.is_some() {
-            self.ufids.reserve_one()?;
+        if let Some((_, hash)) = flow.ufid {
+            self.ufids.reserve_for(hash)?;
         }
+        let seed = self.seed;
         let mut new_mask = None;
         flow.mask_slot = match existing {
             Some(s) => {
-                self.mask_mut(s).ok_or(NoMemory)?.reserve_one()?;
+                let m = self.mask_mut(s).ok_or(NoMemory)?;
+                m.reserve_for(seed, &flow.key)?;
                 s
             }
             None => {
                 let mut m = Mask::new(mask);
-                m.reserve_one()?;
+                m.reserve_for(seed, &flow.key)?;
                 self.masks.try_reserve(1).map_err(|_| NoMemory)?;
                 self.order.try_reserve(1).map_err(|_| NoMemory)?;
-                self.mask_index.reserve_one()?;
+                self.mask_index
+                    .reserve_for(mask::identity_hash(seed, mask))?;
                 let slots = self.masks.len().checked_add(1).ok_or(NoMemory)?;
                 let more = slots.saturating_sub(self.free_masks.len());
                 self.free_masks.try_reserve(more).map_err(|_| NoMemory)?;
@@ -476,7 +479,6 @@ impl<A: ActionsFootprint> FlowTable<A> {
         };
         let (mask_slot, key, ufid) = (flow.mask_slot, flow.key, flow.ufid);
         let (slot, generation) = self.flows.put(flow).map_err(|_| NoMemory)?;
-        let seed = self.seed;
         let indexed = match new_mask.as_mut() {
             Some(m) => m.insert(seed, &key, slot),
             None => self
