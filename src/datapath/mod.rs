@@ -11,6 +11,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::event::{EventQueues, VportEvent};
 use crate::flow::table::{ActionsFootprint, FlowTable};
+use crate::names::{DP_FEATURES, Flags};
 use crate::netlink::Errno;
 use crate::ovs::{dp as odp, vport as ov};
 use crate::pend::Wakeups;
@@ -250,9 +251,16 @@ impl Datapath {
     /// are refused as Linux does (so userspace's probes learn the truth).
     pub fn set_user_features(&self, features: u32) -> Result<(), Errno> {
         if features & !SUPPORTED_FEATURES != 0 {
+            log::info!(
+                "user features {} refused: only {} are implemented",
+                Flags(features, DP_FEATURES),
+                Flags(SUPPORTED_FEATURES, DP_FEATURES)
+            );
             return Err(Errno::OpNotSupp);
         }
-        self.user_features.store(features, Relaxed);
+        if features != self.user_features.swap(features, Relaxed) {
+            log::info!("user features negotiated: {}", Flags(features, DP_FEATURES));
+        }
         Ok(())
     }
 
@@ -280,6 +288,7 @@ impl Datapath {
             };
             ports.switch.bind(ep.port, ep.nic, bound);
         }
+        crate::diag::binding(&ep, vport_no, binding.is_some());
         let vport = vport_no.and_then(|n| ports.vports.get(n));
         post_change(cmd, vport, &ep, &mut self.queues.lock().events, wake);
     }
@@ -293,10 +302,13 @@ impl Datapath {
         mac: [u8; 6],
         mtu: u32,
     ) -> Result<(), Veto> {
-        self.ports
+        let created = self
+            .ports
             .write()
             .switch
-            .nic_create(port, nic, kind, name, mac, mtu)
+            .nic_create(port, nic, kind, name, mac, mtu);
+        crate::diag::nic("created", port, nic, name, created.err());
+        created
     }
 
     pub fn nic_connect(&self, port: PortId, nic: NicIndex, wake: &mut Wakeups) -> Result<(), Veto> {
@@ -338,7 +350,9 @@ impl Datapath {
         wake: &mut Wakeups,
     ) -> Result<(), Veto> {
         let mut ports = self.ports.write();
-        for ch in ports.switch.nic_update(port, nic, name, mac, mtu)? {
+        let changes = ports.switch.nic_update(port, nic, name, mac, mtu);
+        crate::diag::nic("updated", port, nic, name, changes.as_ref().err().copied());
+        for ch in changes? {
             self.apply(&mut ports, ch, wake);
         }
         Ok(())
@@ -357,6 +371,7 @@ impl Datapath {
         for nic in nics {
             let _ = self.nic_delete(port, nic, wake);
         }
+        log::info!("Hyper-V port {port} deleted");
     }
 
     /// `OVS_VPORT_CMD_NEW`: returns the new port number.
@@ -374,7 +389,10 @@ impl Datapath {
         } else {
             // Bound while its NIC is connected; a NIC still coming up binds
             // when it connects.
-            let ep = ports.switch.by_name(req.name).ok_or(Errno::NoDev)?;
+            let ep = ports
+                .switch
+                .by_name(req.name)
+                .ok_or_else(|| crate::diag::unmatched(req.name))?;
             (ep.state == NicState::Connected).then_some((ep.port, ep.nic))
         };
         let port_no = match req.port_no {
@@ -396,6 +414,7 @@ impl Datapath {
             stats,
         };
         ports.vports.insert(vport)?;
+        crate::diag::vport_added(port_no, req.name, binding);
         if let Some((port, nic)) = binding {
             ports.switch.bind(port, nic, port_no);
         }
@@ -416,6 +435,7 @@ impl Datapath {
     pub fn vport_del(&self, port_no: u32, wake: &mut Wakeups) -> Result<Vport, Errno> {
         let mut ports = self.ports.write();
         let v = ports.vports.remove(port_no).ok_or(Errno::NoDev)?;
+        log::info!("vport {port_no} \"{}\" deleted", v.name);
         if let Some((port, nic)) = v.binding {
             ports.switch.bind(port, nic, crate::switch::UNBOUND);
         }

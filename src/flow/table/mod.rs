@@ -414,15 +414,21 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 .id_of(slot)
                 .map_or(InsertError::NoMemory, InsertError::Exists));
         }
-        if self.flows.len() >= self.limit
-            || (existing_mask.is_none() && self.order.len() >= self.mask_limit)
-        {
+        if self.flows.len() >= self.limit {
+            crate::diag::table_full("flow", self.limit);
+            return Err(InsertError::TableFull);
+        }
+        if existing_mask.is_none() && self.order.len() >= self.mask_limit {
+            crate::diag::table_full("mask", self.mask_limit);
             return Err(InsertError::TableFull);
         }
         let charge = Self::charge(&actions, mask::width(mask), ufid.is_some());
         match self.memory.checked_add(charge) {
             Some(total) if total <= self.memory_limit => {}
-            _ => return Err(InsertError::TableFull),
+            _ => {
+                crate::diag::flow_memory_full(self.memory_limit);
+                return Err(InsertError::TableFull);
+            }
         }
         let flow = Flow {
             key: *key,
@@ -598,6 +604,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
         let (old, new) = (flow.actions.heap_bytes(), actions.heap_bytes());
         let memory = self.memory.saturating_sub(old).saturating_add(new);
         if new > old && memory > self.memory_limit {
+            crate::diag::flow_memory_full(self.memory_limit);
             return Err((Errno::TooBig, actions));
         }
         self.memory = memory;
