@@ -162,6 +162,13 @@ pub fn table_full(table: &str, limit: usize) {
     }
 }
 
+/// The flows hold all the memory they may.
+pub fn flow_memory_full(limit: usize) {
+    if REQUESTS.allow() {
+        log::warn!("flow memory full ({limit} bytes): new flows and longer actions are refused");
+    }
+}
+
 /// A Hyper-V NIC was created or updated (renamed), or the switch refused it.
 pub fn nic(what: &str, port: PortId, nic: NicIndex, name: &str, veto: Option<Veto>) {
     match veto {

@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::conntrack::Conntrack;
 use crate::event::{EventQueues, VportEvent};
-use crate::flow::table::FlowTable;
+use crate::flow::table::{ActionsFootprint, FlowTable};
 use crate::names::{DP_FEATURES, Flags};
 use crate::netlink::Errno;
 use crate::ovs::{dp as odp, vport as ov};
@@ -91,8 +91,21 @@ enum ActionBytes {
 /// Longest action list kept inline; the enum stays 32 bytes.
 const INLINE_ACTIONS: usize = 30;
 
+/// Longest action list a flow may have, in the bytes userspace sends (and
+/// the datapath keeps): Linux's `MAX_ACTIONS_BUFSIZE`, beyond which its
+/// `reserve_sfa_size` refused a list with `EMSGSIZE`. Linux measured its
+/// converted copy, whose size userspace cannot predict (and since 6.14 no
+/// longer checks it); the bytes kept here are the bytes sent, so the limit
+/// is exact and predictable.
+pub const MAX_ACTIONS_BUFSIZE: usize = 32 * 1024;
+
 impl FlowActions {
+    /// Keeps a validated action list; `EMSGSIZE` beyond
+    /// `MAX_ACTIONS_BUFSIZE`.
     pub fn copy(bytes: &[u8]) -> Result<FlowActions, Errno> {
+        if bytes.len() > MAX_ACTIONS_BUFSIZE {
+            return Err(Errno::MsgSize);
+        }
         let mut inline = [0u8; INLINE_ACTIONS];
         if let Ok(len) = u8::try_from(bytes.len())
             && let Some(dst) = inline.get_mut(..bytes.len())
@@ -112,6 +125,15 @@ impl FlowActions {
                 bytes.get(..usize::from(*len)).unwrap_or_default()
             }
             ActionBytes::Heap(b) => b,
+        }
+    }
+}
+
+impl ActionsFootprint for FlowActions {
+    fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            ActionBytes::Inline { .. } => 0,
+            ActionBytes::Heap(b) => b.len(),
         }
     }
 }
@@ -500,11 +522,18 @@ mod tests {
             let bytes: std::vec::Vec<u8> = (0..len).map(|i| i as u8).collect();
             let a = FlowActions::copy(&bytes).unwrap();
             assert_eq!(a.bytes(), &bytes[..]);
-            assert_eq!(
-                matches!(a.0, ActionBytes::Inline { .. }),
-                len <= INLINE_ACTIONS
-            );
+            let inline = len <= INLINE_ACTIONS;
+            assert_eq!(matches!(a.0, ActionBytes::Inline { .. }), inline);
+            assert_eq!(a.heap_bytes(), if inline { 0 } else { len });
         }
+    }
+
+    #[test]
+    fn action_lists_beyond_32k_are_emsgsize() {
+        let most = std::vec![0u8; MAX_ACTIONS_BUFSIZE];
+        assert_eq!(FlowActions::copy(&most).unwrap().heap_bytes(), most.len());
+        let over = std::vec![0u8; MAX_ACTIONS_BUFSIZE + 4];
+        assert_eq!(FlowActions::copy(&over).err(), Some(Errno::MsgSize));
     }
 
     fn next_cmd(dp: &Datapath, pid: u32) -> Option<(u8, std::string::String)> {
