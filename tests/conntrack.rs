@@ -868,3 +868,47 @@ fn the_demo_ends_with_the_translated_connection() {
          protoinfo=(state=ESTABLISHED)"
     ));
 }
+
+#[test]
+fn flows_match_ct_fields_and_execute_keeps_ct_metadata() {
+    let mut sim = setup();
+    let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    install(
+        &mut sim,
+        1,
+        &format!("recirc_id(0),in_port(1),{base}"),
+        "ct(commit,zone=3,mark=0x7/0xff),recirc(2)",
+    );
+    install(
+        &mut sim,
+        2,
+        &format!("recirc_id(2),in_port(1),ct_state(+trk),ct_zone(3),ct_mark(0x7),{base}"),
+        "2",
+    );
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (1, 2))), vec![2]);
+    // EXECUTE of a packet whose key says it was tracked in zone 3 with
+    // mark 7: ct(zone=3) leaves that as it is, and recirc finds the flow.
+    let key = [
+        attr(k::PRIORITY, &0u32.to_ne_bytes()),
+        attr(k::IN_PORT, &1u32.to_ne_bytes()),
+        attr(k::CT_STATE, &0x22u32.to_ne_bytes()),
+        attr(k::CT_ZONE, &3u16.to_ne_bytes()),
+        attr(k::CT_MARK, &7u32.to_ne_bytes()),
+    ]
+    .concat();
+    let acts = ovsext::flow::text::parse_actions("ct(zone=3),recirc(2)").unwrap();
+    let frame = udp(VM1, VM2, (9, 9));
+    let exec = Req::new(PACKET, 3, 1, 22, DPID)
+        .raw(1, &frame)
+        .raw(2, &key)
+        .raw(3, &acts);
+    let out = sim.run(&ioctl(1, "TRANSACT", &exec));
+    assert_eq!(out[0], format!("tx 2 {}", hexs(&frame)), "{out:?}");
+    // Without the mark in the key the same packet misses the flow.
+    let bare = Req::new(PACKET, 3, 1, 23, DPID)
+        .raw(1, &frame)
+        .raw(2, &key[..24])
+        .raw(3, &acts);
+    let out = sim.run(&ioctl(1, "TRANSACT", &bare));
+    assert!(out.iter().all(|l| !l.starts_with("tx ")), "{out:?}");
+}
