@@ -502,3 +502,106 @@ impl Conntrack {
             .remove_if(pred, |id, c| self.gone(id, &c, notify));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::action::{Nat, NatKind};
+    use super::*;
+    use crate::flow::extract::extract;
+    use crate::offload::{Checksums, complete_checksums};
+    use crate::packet::OwnedPacket;
+    use std::vec::Vec;
+
+    fn v6(last: u8) -> [u8; 16] {
+        let mut a = [0u8; 16];
+        a[0] = 0xfd;
+        a[15] = last;
+        a
+    }
+
+    /// Ethernet/IPv6 around `l4` (`proto`), transport checksum filled in.
+    fn ipv6_frame(src: [u8; 16], dst: [u8; 16], proto: u8, l4: &[u8]) -> Vec<u8> {
+        let mut f = std::vec![0, 0x15, 0x5d, 0, 0, 2, 0, 0x15, 0x5d, 0, 0, 1, 0x86, 0xdd];
+        f.extend_from_slice(&[0x60, 0, 0, 0]);
+        f.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+        f.extend_from_slice(&[proto, 64]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(l4);
+        let sums = Checksums {
+            ip: false,
+            tcp: proto == tuple::IPPROTO_TCP,
+            udp: proto == tuple::IPPROTO_UDP,
+        };
+        if sums.any() {
+            complete_checksums(&mut f, sums).unwrap();
+        }
+        f
+    }
+
+    fn run(ct: &Conntrack, f: &[u8], action: &CtAction<'_>) -> (Vec<u8>, FlowKey) {
+        let mut p = OwnedPacket::from_frame(f).unwrap();
+        let mut k = FlowKey::default();
+        extract(p.data(), None, &mut k).unwrap();
+        assert_eq!(
+            ct.execute(&mut p, &mut k, action, 0, &mut |_| {}),
+            Verdict::Continue
+        );
+        (p.data().to_vec(), k)
+    }
+
+    /// The transport checksum is what a fresh computation gives.
+    fn l4_checksum_ok(f: &[u8]) -> bool {
+        let mut again = f.to_vec();
+        let all = Checksums {
+            ip: false,
+            tcp: true,
+            udp: false,
+        };
+        complete_checksums(&mut again, all).is_ok() && again == f
+    }
+
+    #[test]
+    fn ipv6_snat_both_ways_and_icmpv6_echo() {
+        let ct = Conntrack::new(3).unwrap();
+        let (client, server, public) = (v6(1), v6(2), v6(0x64));
+        let syn = packet::tests::tcp(40000, 443, 0x02, 1, 0, 0);
+        let commit = CtAction {
+            commit: true,
+            nat: Some(Nat {
+                kind: Some(NatKind::Src),
+                addrs: Some((public, public)),
+                ..Nat::default()
+            }),
+            ..CtAction::default()
+        };
+        let (out, k) = run(&ct, &ipv6_frame(client, server, 6, &syn), &commit);
+        assert_eq!(&out[22..38], &public);
+        assert_eq!(k.ipv6_src, public);
+        assert_eq!(k.ct_state, TRK | NEW | SNAT);
+        assert!(l4_checksum_ok(&out));
+        let lookup = CtAction {
+            nat: Some(Nat::default()),
+            ..CtAction::default()
+        };
+        let synack = packet::tests::tcp(443, 40000, 0x12, 9, 2, 0);
+        let (back, k) = run(&ct, &ipv6_frame(server, public, 6, &synack), &lookup);
+        assert_eq!(&back[38..54], &client);
+        assert_eq!(k.ct_state, TRK | EST | RPL | DNAT);
+        assert!(l4_checksum_ok(&back));
+        // ICMPv6 echo: a query, then its reply.
+        let echo = |ty: u8| [ty, 0, 0, 0, 0, 5, 0, 1];
+        let plain = CtAction {
+            commit: true,
+            ..CtAction::default()
+        };
+        let (_, k) = run(&ct, &ipv6_frame(client, server, 58, &echo(128)), &plain);
+        assert_eq!(k.ct_state, TRK | NEW);
+        let (_, k) = run(&ct, &ipv6_frame(server, client, 58, &echo(129)), &plain);
+        assert_eq!(k.ct_state, TRK | EST | RPL);
+        // Neighbour discovery is not tracked: invalid.
+        let (_, k) = run(&ct, &ipv6_frame(client, server, 58, &echo(135)), &plain);
+        assert_eq!(k.ct_state, TRK | INV);
+        assert_eq!(ct.table().len(), 2);
+    }
+}
