@@ -71,6 +71,8 @@ pub struct Stats {
     pub zone_limit: AtomicU64,
     /// Commits refused: out of memory.
     pub no_memory: AtomicU64,
+    /// Unreplied connections dropped to make room for a commit.
+    pub early_drops: AtomicU64,
     /// Commits refused: NAT found no free tuple in its range.
     pub nat_exhausted: AtomicU64,
     /// Packets dropped: NAT could not rewrite them (cut short, or no
@@ -351,7 +353,17 @@ impl Conntrack {
                 count(&self.stats.zone_limit);
                 return Err(());
             }
-            match self.table.insert(conn) {
+            let mut inserted = self.table.insert(conn);
+            // Full: make room by dropping a connection that was never
+            // replied to, near where this one goes (Linux's early drop).
+            if inserted == Err(Refused::Full)
+                && let Some(victim) = self.table.unreplied_near(&conn.orig)
+            {
+                count(&self.stats.early_drops);
+                self.remove(victim, notify);
+                inserted = self.table.insert(conn);
+            }
+            match inserted {
                 Ok(id) => {
                     stored = Some(conn.reply);
                     self.event(notify, events::Kind::New, id, &conn);
@@ -603,5 +615,41 @@ mod tests {
         let (_, k) = run(&ct, &ipv6_frame(client, server, 58, &echo(135)), &plain);
         assert_eq!(k.ct_state, TRK | INV);
         assert_eq!(ct.table().len(), 2);
+    }
+
+    #[test]
+    fn a_full_table_drops_an_unreplied_connection_for_a_new_one() {
+        let ct = Conntrack::with_limit(5, 2000).unwrap();
+        let commit = CtAction {
+            commit: true,
+            ..CtAction::default()
+        };
+        let udp = |n: u32, reply: bool| {
+            let (a, b) = ([10, 0, (n >> 8) as u8, n as u8], [10, 1, 0, 1]);
+            let l4 = [0, 1, 0, 53, 0, 8, 0, 0];
+            if reply {
+                packet::tests::ipv4_frame(b, a, 17, &[0, 53, 0, 1, 0, 8, 0, 0])
+            } else {
+                packet::tests::ipv4_frame(a, b, 17, &l4)
+            }
+        };
+        for n in 0..2000 {
+            run(&ct, &udp(n, false), &commit);
+        }
+        assert_eq!(ct.table().len(), 2000);
+        let (_, k) = run(&ct, &udp(5000, false), &commit);
+        assert_eq!((k.ct_state, ct.table().len()), (TRK | NEW, 2000));
+        assert_eq!(ct.stats.early_drops.load(Relaxed), 1);
+        // Every connection replied: nothing may go, the commit is refused.
+        let ct = Conntrack::with_limit(5, 50).unwrap();
+        for n in 0..50 {
+            run(&ct, &udp(n, false), &commit);
+            run(&ct, &udp(n, true), &commit);
+        }
+        let mut p = OwnedPacket::from_frame(&udp(6000, false)).unwrap();
+        let mut k = FlowKey::default();
+        extract(p.data(), None, &mut k).unwrap();
+        let v = ct.execute(&mut p, &mut k, &commit, 0, &mut |_| {});
+        assert_eq!((v, ct.stats.full.load(Relaxed)), (Verdict::Drop, 1));
     }
 }

@@ -37,6 +37,8 @@ const STEP: usize = 64;
 /// Candidates of another shard a lookup checks (tags are 32 bits of hash,
 /// so more than one is already rare).
 const MAX_REMOTE: usize = 4;
+/// Shards a full table looks in for a connection to drop early.
+const EARLY_DROP_SHARDS: usize = 8;
 
 #[derive(Clone, Copy, Debug)]
 struct Entry {
@@ -478,6 +480,25 @@ impl Table {
             slot = 0;
         }
         None
+    }
+
+    /// A connection never replied to among the first slots of the shard
+    /// where `t` would live and the next few (a lock hold each).
+    pub fn unreplied_near(&self, t: &Tuple) -> Option<u32> {
+        let s = shard_of(t.hash(self.seed));
+        let mut found = None;
+        for i in 0..EARLY_DROP_SHARDS {
+            let at = (((s + i) % SHARDS) as u64) << SLOT_BITS;
+            self.step(at, |id, c| {
+                if found.is_none() && !c.seen_reply {
+                    found = Some(id);
+                }
+            });
+            if found.is_some() {
+                break;
+            }
+        }
+        found
     }
 
     /// Expires timed-out connections, examining at most `budget` slots from
