@@ -15,8 +15,9 @@
 //! - a packet already tracked in this zone by an earlier CT action (its key
 //!   says so, as Linux's cached `skb->_nfct`) is not run through the
 //!   protocol state machine again; a commit then stores or updates it;
-//! - a commit over the table's or the zone's limit drops the packet and is
-//!   counted (Linux's `ovs_ct_commit` error path).
+//! - a commit over the zone's limit, or over the table's when no
+//!   never-replied connection nearby can be dropped to make room, drops the
+//!   packet and is counted (Linux's `ovs_ct_commit` error path).
 
 pub mod action;
 mod conn;
