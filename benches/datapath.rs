@@ -16,6 +16,7 @@ use ovsext::netlink::{NlBuf, Overflow};
 use ovsext::packet::{OwnedPacket, Packet};
 use ovsext::pend::{PendToken, Wakeups};
 use ovsext::percpu::Cpu;
+use ovsext::platform::time::Now;
 use ovsext::sim::msg::Req;
 use ovsext::switch::{NicIndex, PortId, PortKind};
 
@@ -160,7 +161,7 @@ impl Bed {
         let mut egress = Sent::default();
         let mut io = Io {
             token: PendToken(u64::from(self.seq)),
-            now_ms: 0,
+            now: Now::default(),
             egress: &mut egress,
         };
         self.dev
@@ -250,7 +251,7 @@ fn hits(n_masks: usize, n_flows: usize, active: usize) -> (f64, f64, f64) {
             for _ in 0..rounds {
                 for chain in packets.chunks(BATCH) {
                     let frames = chain.iter().map(|(port, f)| ((*port, 0), *f));
-                    dp.receive_batch(&mut ctx, frames, 1, &mut fx);
+                    dp.receive_batch(&mut ctx, frames, Now::from_ms(1), &mut fx);
                 }
             }
         });
@@ -265,7 +266,7 @@ fn hits(n_masks: usize, n_flows: usize, active: usize) -> (f64, f64, f64) {
             };
             for _ in 0..rounds {
                 for (port, f) in &packets {
-                    dp.receive(&mut ctx, (*port, 0), *f, 1, &mut fx);
+                    dp.receive(&mut ctx, (*port, 0), *f, Now::from_ms(1), &mut fx);
                 }
             }
         });
@@ -296,7 +297,7 @@ fn misses() -> f64 {
                     &mut ctx,
                     (1, 0),
                     tcp_frame(0x0a00_0000 | i, 0xc0a8_0001),
-                    1,
+                    Now::from_ms(1),
                     &mut fx,
                 );
             }

@@ -24,6 +24,7 @@ pub mod family;
 pub mod flow;
 pub mod handle;
 pub mod ioctl;
+pub mod meter;
 pub mod netlink;
 pub mod offload;
 pub mod ovs;

@@ -69,6 +69,9 @@ impl<P: Packet> Env<P> for Sink {
     fn random(&mut self) -> u32 {
         0
     }
+    fn meter(&mut self, _: u32, _: usize) -> bool {
+        false
+    }
 }
 
 // ---- Netlink attributes ----
@@ -118,6 +121,9 @@ impl<P: Packet> Env<P> for Recorder {
             .wrapping_mul(1_664_525)
             .wrapping_add(1_013_904_223);
         self.random
+    }
+    fn meter(&mut self, id: u32, _: usize) -> bool {
+        id % 2 == 1
     }
 }
 

@@ -247,6 +247,16 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                         self.out.explicit = self.out.explicit.saturating_add(1);
                         return;
                     }
+                    a::METER => {
+                        let Some(id) = act.u32() else {
+                            self.fail(Fault::Malformed);
+                            continue;
+                        };
+                        if self.env.meter(id, pkt.len()) {
+                            self.out.metered = self.out.metered.saturating_add(1);
+                            return;
+                        }
+                    }
                     a::SAMPLE | a::CLONE | a::CHECK_PKT_LEN => match self.branch(act, pkt.len()) {
                         Ok(Some(nested)) if last => {
                             list = nested;
@@ -449,7 +459,7 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             key.dp_hash = hash::dp_hash(key, basis, alg == a::HASH_ALG_SYM_L4);
             Ok(())
         }
-        // CT, CT_CLEAR, METER, MPLS, NSH, Ethernet and tunnel push/pop,
+        // CT, CT_CLEAR, MPLS, NSH, Ethernet and tunnel push/pop,
         // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
         _ => Err(Fault::Unsupported),
     }

@@ -55,8 +55,9 @@
 //!
 //! # Drops
 //! A packet that cannot be processed further is dropped and the rest of its
-//! list abandoned, as Linux does; [`Outcome`] counts why. Actions that are
-//! not executable yet (conntrack, meters, MPLS, NSH, Ethernet push/pop,
+//! list abandoned, as Linux does; [`Outcome`] counts why. A `meter` whose
+//! drop band applies ([`Env::meter`]) ends the list the same way. Actions that are
+//! not executable yet (conntrack, MPLS, NSH, Ethernet push/pop,
 //! tunnel push/pop, psample, lb_output; `set` of tunnel, MPLS, NSH,
 //! conntrack, ARP or ND fields) count as `unsupported`: validation refuses
 //! them, so this is only a safety net. A nested list that fails drops only
@@ -105,6 +106,9 @@ pub trait Env<P: Packet> {
     fn recirc(&mut self, pkt: P, key: &FlowKey);
     /// 32 random bits (for `sample`).
     fn random(&mut self) -> u32;
+    /// Runs a packet of `len` bytes through meter `id`: true if a drop band
+    /// applies (a meter that does not exist drops nothing).
+    fn meter(&mut self, id: u32, len: usize) -> bool;
 }
 
 /// What happened to the packet and its copies during one [`execute`]:
@@ -115,6 +119,8 @@ pub trait Env<P: Packet> {
 pub struct Outcome {
     /// Stopped by an explicit `drop` action.
     pub explicit: u32,
+    /// Stopped by a meter's drop band.
+    pub metered: u32,
     /// An action, or a `set` of a field, that is not executable.
     pub unsupported: u32,
     /// A rewrite needed a header the frame does not have (cut short, or
@@ -134,6 +140,7 @@ impl Outcome {
     /// Packets and copies dropped, all reasons together.
     pub fn dropped(&self) -> u32 {
         self.explicit
+            .saturating_add(self.metered)
             .saturating_add(self.unsupported)
             .saturating_add(self.bad_header)
             .saturating_add(self.no_memory)

@@ -51,13 +51,13 @@ fn execute(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     extract(frame, None, &mut key).map_err(|_| Errno::Inval)?;
     validate_actions(actions, &key)?;
     let pkt = OwnedPacket::from_frame(frame).ok_or(Errno::NoMem)?;
-    let mut rx = RxContext::try_new(Cpu::Any, ctx.now_ms as u32).ok_or(Errno::NoMem)?;
+    let mut rx = RxContext::try_new(Cpu::Any, ctx.now.ns as u32).ok_or(Errno::NoMem)?;
     let mut fx = Effects {
         egress: &mut *ctx.egress,
         wake: &mut *ctx.wake,
     };
     ctx.dp
-        .execute(&mut rx, pkt, &key, actions, ctx.now_ms, &mut fx);
+        .execute(&mut rx, pkt, &key, actions, ctx.now, &mut fx);
     let hdr = ctx.reply_header(fam::PACKET, 0, op::CMD_EXECUTE, fam::PACKET_VERSION);
     let mut b = NlBuf::new(ctx.out);
     let m = b.begin_msg(&hdr)?;

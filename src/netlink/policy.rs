@@ -140,6 +140,38 @@ pub fn parse<'a, const N: usize>(
     Ok(Parsed(out))
 }
 
+/// Parses `stream` as Linux's generic netlink does for a family that asks
+/// for liberal validation (`GENL_DONT_VALIDATE_STRICT`, `nla_parse_deprecated`):
+/// an attribute shorter than its policy's minimum, a flag with a payload or
+/// a nest too short for an attribute header is ERANGE; a longer fixed-size
+/// attribute is accepted (its leading bytes are its value); `required` is
+/// the handler's to check.
+pub fn parse_liberal<'a, const N: usize>(
+    stream: &'a [u8],
+    policy: &[AttrPolicy; N],
+) -> Result<Parsed<'a, N>, Errno> {
+    let mut out = [None; N];
+    for a in attrs(stream) {
+        let a = a?;
+        let Some(p) = policy.get(usize::from(a.ty())) else {
+            continue;
+        };
+        let short = match p.kind {
+            Kind::Ignored => continue,
+            Kind::Flag => !a.is_empty(),
+            Kind::Nested => !a.is_empty() && a.len() < super::NLA_HDRLEN,
+            _ => a.len() < usize::from(p.min),
+        };
+        if short {
+            return Err(Errno::Range);
+        }
+        if let Some(slot) = out.get_mut(usize::from(a.ty())) {
+            *slot = Some(a);
+        }
+    }
+    Ok(Parsed(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +227,24 @@ mod tests {
         let mut s = attr(0, &1u32.to_ne_bytes());
         s.extend(attr(2, b"ab"));
         assert!(parse(&s, &POLICY).is_err(), "no terminator");
+    }
+
+    #[test]
+    fn liberal_lengths() {
+        const LIB: [AttrPolicy; 4] = [
+            AttrPolicy::IGNORED,
+            AttrPolicy::U32.optional(),
+            AttrPolicy::FLAG.optional(),
+            AttrPolicy::NESTED.optional(),
+        ];
+        let long = attr(1, &[1, 0, 0, 0, 9]);
+        assert_eq!(parse_liberal(&long, &LIB).unwrap().get(1).unwrap().len(), 5);
+        for bad in [attr(1, &[1, 0]), attr(2, &[1]), attr(3, &[1, 2])] {
+            assert_eq!(parse_liberal(&bad, &LIB).unwrap_err(), Errno::Range);
+        }
+        let ok = [attr(2, &[]), attr(3, &[]), attr(0, &[1])].concat();
+        let p = parse_liberal(&ok, &LIB).unwrap();
+        assert!(p.has(2) && p.has(3) && !p.has(0) && !p.has(1));
     }
 
     #[test]

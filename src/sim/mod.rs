@@ -22,6 +22,7 @@ use crate::ioctl::{Device, Io, Outcome, code};
 use crate::packet::{OwnedPacket, Packet};
 use crate::pend::{PendToken, Wakeups};
 use crate::percpu::Cpu;
+use crate::platform::time::Now;
 use crate::status::NtStatus;
 use crate::switch::{NicIndex, PortId, PortKind};
 
@@ -63,7 +64,7 @@ pub struct Sim {
     /// Pended requests: token -> (script handle, IOCTL code).
     pended: BTreeMap<PendToken, (u32, u32)>,
     next_token: u64,
-    now_ms: u64,
+    now: Now,
     line_no: usize,
 }
 
@@ -136,7 +137,7 @@ impl Sim {
             handles: BTreeMap::new(),
             pended: BTreeMap::new(),
             next_token: 1,
-            now_ms: 0,
+            now: Now::default(),
             line_no: 0,
         }
     }
@@ -146,7 +147,7 @@ impl Sim {
     }
 
     pub fn now_ms(&self) -> u64 {
-        self.now_ms
+        self.now.ms()
     }
 
     /// Runs a whole script; returns every output line.
@@ -274,7 +275,7 @@ impl Sim {
                 let mut egress = SimEgress::default();
                 let mut io = Io {
                     token,
-                    now_ms: self.now_ms,
+                    now: self.now,
                     egress: &mut egress,
                 };
                 let outcome = self
@@ -306,7 +307,7 @@ impl Sim {
                 let pkt = OwnedPacket::from_frame(&frame).ok_or("out of memory")?;
                 let nic = self.nic_of(port).ok_or_else(|| format!("no port {port}"))?;
                 let mut egress = SimEgress::default();
-                let now = self.now_ms;
+                let now = self.now;
                 let rx = &mut self.rx;
                 self.device
                     .with_datapath(|dp| {
@@ -321,9 +322,9 @@ impl Sim {
             }
             Command::Tick { ms } => {
                 // Upkeep runs once for each simulated second that passes.
-                let before = self.now_ms / 1000;
-                self.now_ms = self.now_ms.saturating_add(ms);
-                if self.now_ms / 1000 != before {
+                let before = self.now.ms() / 1000;
+                self.now = self.now.after_ms(ms);
+                if self.now.ms() / 1000 != before {
                     self.device.maintain();
                 }
             }

@@ -19,7 +19,7 @@
 //! - Activation (`hyperv::activate`) runs from FilterRestart or the
 //!   NetEventSwitchActivate PnP event, at PASSIVE_LEVEL: it waits for the
 //!   queries it issues.
-//! - `time::now_ms`: any IRQL.
+//! - `time::now`: any IRQL.
 //! - The send path (`ingress`): DISPATCH_LEVEL (raised to when NDIS calls
 //!   below it), on the processor's lane (`lane`), which the handler claims
 //!   for its duration. The core's locks are taken inside

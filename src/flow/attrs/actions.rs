@@ -87,7 +87,8 @@ fn action(
     let ethernet = headers.mac_proto == MAC_PROTO_ETHERNET;
     match ty {
         act::OUTPUT if wire::host_u32(p)? >= DP_MAX_PORTS => Err(Errno::Inval),
-        act::OUTPUT | act::RECIRC => Ok(()),
+        // A meter that does not exist lets packets pass (Linux).
+        act::OUTPUT | act::RECIRC | act::METER => Ok(()),
         act::USERSPACE => userspace(p),
         act::SET => set::validate(p, key, headers, false),
         act::SET_MASKED => set::validate(p, key, headers, true),
@@ -302,7 +303,6 @@ mod tests {
             a(act::ADD_MPLS, &[0; 8]),
             nest(act::CT, &[a(act::CT_COMMIT, &[])]),
             a(act::CT_CLEAR, &[]),
-            u32a(act::METER, 1),
             nest(act::PUSH_NSH, &[]),
             a(act::POP_NSH, &[]),
             a(act::PUSH_ETH, &[0; 12]),
@@ -322,7 +322,16 @@ mod tests {
             assert_eq!(check(&[nest(act::CLONE, &[action])]), Err(Errno::OpNotSupp));
         }
         // The length is checked first.
+        assert_eq!(check(&[a(act::POP_ETH, &[0; 4])]), Err(Errno::Inval));
+    }
+
+    #[test]
+    fn meter_takes_any_id() {
+        for id in [0, 1, u32::MAX] {
+            assert_eq!(check(&[u32a(act::METER, id), output(1)]), Ok(()));
+        }
         assert_eq!(check(&[a(act::METER, &[0; 2])]), Err(Errno::Inval));
+        assert_eq!(check(&[a(act::METER, &[0; 8])]), Err(Errno::Inval));
     }
 
     #[test]

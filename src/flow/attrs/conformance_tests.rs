@@ -227,7 +227,6 @@ fn action_rows() {
         act::ADD_MPLS,
         act::CT,
         act::CT_CLEAR,
-        act::METER,
         act::PUSH_NSH,
         act::POP_NSH,
         act::PUSH_ETH,
@@ -274,9 +273,9 @@ fn action_rows() {
     assert_eq!(
         counts,
         [
-            ("Err(Inval)", 160),
-            ("Err(OpNotSupp)", 239),
-            ("Ok(())", 241)
+            ("Err(Inval)", 164),
+            ("Err(OpNotSupp)", 225),
+            ("Ok(())", 251)
         ]
     );
 }

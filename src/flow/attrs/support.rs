@@ -38,7 +38,7 @@ pub(super) fn action(ty: u16) -> Support {
         act::CT_CLEAR => NotYet,
         act::PUSH_NSH => NotYet,
         act::POP_NSH => NotYet,
-        act::METER => NotYet,
+        act::METER => Executed,
         act::CLONE => Executed,
         act::CHECK_PKT_LEN => Executed,
         act::ADD_MPLS => NotYet,
