@@ -11,6 +11,11 @@ use crate::pend::{PendToken, Slot, Wakeups};
 
 /// Most events a queue holds; further ones are counted as lost.
 pub const EVENT_QUEUE_MAX: usize = 1024;
+/// Most bytes one handle's queued events may take (a vport event carries
+/// the whole upcall PID array: up to about 4.4 KB).
+pub const EVENT_QUEUE_MAX_BYTES: usize = 256 << 10;
+/// Most bytes the queued events of all handles together may take.
+pub const EVENT_TOTAL_MAX_BYTES: usize = 16 << 20;
 
 /// Multicast groups a handle can join.
 pub mod group {
@@ -72,6 +77,8 @@ struct EventQueue {
     pid: u32,
     groups: u32,
     items: VecDeque<Vec<u8>>,
+    /// What `items` holds, as `cost` counts it.
+    bytes: usize,
     pending: Slot,
     lost: u64,
     /// Events were lost since the last read: the next read reports it.
@@ -93,6 +100,14 @@ pub enum Read {
 #[derive(Debug, Default)]
 pub struct EventQueues {
     queues: Vec<EventQueue>,
+    /// Bytes queued over all queues.
+    bytes: usize,
+}
+
+/// What a queued message costs against the byte bounds: its bytes and its
+/// slot in the queue.
+fn cost(msg: &[u8]) -> usize {
+    msg.len() + core::mem::size_of::<Vec<u8>>()
 }
 
 /// Subscription errors.
@@ -134,6 +149,7 @@ impl EventQueues {
                     pid,
                     groups,
                     items: VecDeque::new(),
+                    bytes: 0,
                     pending: Slot::default(),
                     lost: 0,
                     overrun: false,
@@ -165,6 +181,8 @@ impl EventQueues {
             if q.pending.is_pending() {
                 // Could not record the wakeup: keep the queue so the request is not lost.
                 self.queues.insert(i, q);
+            } else {
+                self.bytes = self.bytes.saturating_sub(q.bytes);
             }
         }
     }
@@ -175,6 +193,7 @@ impl EventQueues {
             q.pending.wake_into(wake);
         }
         self.queues.retain(|q| q.pending.is_pending());
+        self.bytes = self.queues.iter().map(|q| q.bytes).sum();
     }
 
     /// WIN_PEND_REQ. `Ok(true)`: pended; `Ok(false)`: events are already
@@ -204,38 +223,31 @@ impl EventQueues {
             q.overrun = false;
             return Read::Overrun;
         }
-        q.items.pop_front().map_or(Read::Empty, Read::Message)
+        let Some(msg) = q.items.pop_front() else {
+            return Read::Empty;
+        };
+        q.bytes = q.bytes.saturating_sub(cost(&msg));
+        self.bytes = self.bytes.saturating_sub(cost(&msg));
+        Read::Message(msg)
     }
 
     /// Posts a vport event to every queue in the vport group.
     pub fn post_vport(&mut self, ev: &VportEvent<'_>, wake: &mut Wakeups) {
+        let total = &mut self.bytes;
         for q in self
             .queues
             .iter_mut()
             .filter(|q| q.groups & group::VPORT != 0)
         {
-            if q.items.len() >= EVENT_QUEUE_MAX || q.items.try_reserve(1).is_err() {
-                q.lost += 1;
-                q.overrun = true;
-            } else {
-                let mut msg = Vec::new();
-                let rendered = msg.try_reserve_exact(ev.encoded_len()).is_ok() && {
-                    msg.resize(ev.encoded_len(), 0);
-                    let mut b = NlBuf::new(&mut msg);
-                    let ok = ev.render(q.pid, &mut b).is_ok();
-                    let n = b.len();
-                    msg.truncate(n);
-                    ok
-                };
-                if rendered {
-                    q.items.push_back(msg);
-                } else {
-                    q.lost += 1;
-                    q.overrun = true;
-                }
-            }
+            let msg = render(ev.encoded_len(), |b| ev.render(q.pid, b));
+            q.push(msg, total);
             q.pending.wake_into(wake);
         }
+    }
+
+    /// Bytes queued over all queues, as the byte bounds count them.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Events queued and lost over all queues (for statistics and tests).
@@ -259,6 +271,45 @@ impl EventQueues {
     pub fn is_empty(&self) -> bool {
         self.queues.is_empty()
     }
+}
+
+impl EventQueue {
+    /// Queues `msg` (`None`: it could not be rendered) within the count and
+    /// byte bounds, or counts it lost and marks the overrun.
+    fn push(&mut self, msg: Option<Vec<u8>>, total: &mut usize) {
+        let fits = |m: &Vec<u8>| {
+            self.items.len() < EVENT_QUEUE_MAX
+                && self.bytes + cost(m) <= EVENT_QUEUE_MAX_BYTES
+                && *total + cost(m) <= EVENT_TOTAL_MAX_BYTES
+        };
+        match msg {
+            Some(m) if fits(&m) && self.items.try_reserve(1).is_ok() => {
+                self.bytes += cost(&m);
+                *total += cost(&m);
+                self.items.push_back(m);
+            }
+            _ => {
+                self.lost += 1;
+                self.overrun = true;
+            }
+        }
+    }
+}
+
+/// A message of at most `len` bytes written by `write`, in memory of its
+/// own; `None` when out of memory or when it does not fit.
+fn render(
+    len: usize,
+    write: impl FnOnce(&mut NlBuf<'_>) -> Result<(), Overflow>,
+) -> Option<Vec<u8>> {
+    let mut msg = Vec::new();
+    msg.try_reserve_exact(len).ok()?;
+    msg.resize(len, 0);
+    let mut b = NlBuf::new(&mut msg);
+    write(&mut b).ok()?;
+    let n = b.len();
+    msg.truncate(n);
+    Some(msg)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -333,5 +384,61 @@ mod tests {
         e.leave(5, group::VPORT, &mut w);
         assert_eq!(w.into_tokens(), std::vec![PendToken(4)]);
         assert!(e.is_empty());
+    }
+
+    /// A vport event with the largest PID array userspace may set.
+    fn big<'a>(pids: &'a [u32]) -> VportEvent<'a> {
+        VportEvent {
+            upcall_pids: pids,
+            ..ev("vm-with-a-long-name")
+        }
+    }
+
+    #[test]
+    fn bounded_in_bytes_per_handle() {
+        let pids = [7u32; crate::vport::MAX_UPCALL_PIDS];
+        let mut e = EventQueues::default();
+        let mut w = Wakeups::new();
+        e.join(5, group::VPORT).unwrap();
+        let posts = 128;
+        for _ in 0..posts {
+            e.post_vport(&big(&pids), &mut w);
+        }
+        let (queued, lost) = e.counts();
+        assert!(queued < posts / 2, "{queued} events queued");
+        assert_eq!(queued as u64 + lost, posts as u64);
+        assert!(e.bytes() <= EVENT_QUEUE_MAX_BYTES);
+        assert!(e.bytes() + cost(&[0; 4096]) > EVENT_QUEUE_MAX_BYTES, "full");
+        // Reading gives the room back.
+        assert_eq!(e.read(5), Read::Overrun);
+        let before = e.bytes();
+        assert!(matches!(e.read(5), Read::Message(_)));
+        assert!(e.bytes() < before);
+        e.post_vport(&big(&pids), &mut w);
+        assert_eq!(e.bytes(), before);
+    }
+
+    #[test]
+    fn bounded_in_bytes_over_all_handles() {
+        let pids = [7u32; crate::vport::MAX_UPCALL_PIDS];
+        let mut e = EventQueues::default();
+        let mut w = Wakeups::new();
+        let handles = 2 * EVENT_TOTAL_MAX_BYTES / EVENT_QUEUE_MAX_BYTES;
+        for pid in 1..=handles as u32 {
+            e.join(pid, group::VPORT).unwrap();
+        }
+        // Fewer events than one queue could hold, but more than all can.
+        for _ in 0..40 {
+            e.post_vport(&big(&pids), &mut w);
+        }
+        let (queued, lost) = e.counts();
+        assert!(lost > 0 && e.bytes() <= EVENT_TOTAL_MAX_BYTES);
+        assert!(e.bytes() + cost(&[0; 4096]) > EVENT_TOTAL_MAX_BYTES, "full");
+        assert!(queued < 40 * handles);
+        // Dropping queues returns their bytes.
+        for pid in 1..=handles as u32 {
+            e.remove(pid, &mut w);
+        }
+        assert_eq!((e.bytes(), e.len()), (0, 0));
     }
 }

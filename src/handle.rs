@@ -34,6 +34,9 @@ pub struct Handle {
     /// NETLINK_GENERIC or NETLINK_NETFILTER (SOCK_PROP).
     pub protocol: u32,
     pub dump: Option<DumpState>,
+    /// IRP_MJ_CLEANUP ran: the handle takes no more requests, so nothing
+    /// can subscribe or pend on it between cleanup and close.
+    pub cleaned_up: bool,
 }
 
 #[derive(Debug, Default)]
@@ -95,6 +98,7 @@ impl Handles {
             pid,
             protocol: NETLINK_GENERIC,
             dump: None,
+            cleaned_up: false,
         });
         self.open += 1;
         Ok(HandleId {

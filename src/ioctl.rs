@@ -129,33 +129,38 @@ impl Device {
         self.handles.lock().open()
     }
 
-    /// IRP_MJ_CLEANUP: the handle's subscriptions and queues go, and its
-    /// pended requests are returned for completion with 0 bytes.
+    /// IRP_MJ_CLEANUP: the handle's subscriptions and queues go, its pended
+    /// requests are returned for completion with 0 bytes, and from now on it
+    /// refuses every IOCTL (INVALID_DEVICE_STATE), so nothing subscribes or
+    /// pends again before close.
     pub fn cleanup(&self, id: HandleId, wake: &mut Wakeups) {
-        let Some(pid) = self.handles.lock().get(id).map(|h| h.pid) else {
+        let pid = {
+            let mut handles = self.handles.lock();
+            let Some(h) = handles.get_mut(id) else {
+                return;
+            };
+            h.cleaned_up = true;
+            h.pid
+        };
+        self.drop_queues(pid, wake);
+    }
+
+    /// IRP_MJ_CLOSE: the handle and its dump state are freed. An IOCTL that
+    /// was already past its handle check when cleanup ran may have
+    /// subscribed or pended since; whatever it left goes now, and its pended
+    /// requests are returned in `wake` like cleanup's.
+    pub fn close(&self, id: HandleId, wake: &mut Wakeups) {
+        let Some(h) = self.handles.lock().close(id) else {
             return;
         };
+        self.drop_queues(h.pid, wake);
+    }
+
+    fn drop_queues(&self, pid: u32, wake: &mut Wakeups) {
         if let Some(dp) = self.switch.read().as_ref() {
             let mut q = dp.queues.lock();
             q.events.remove(pid, wake);
             let _ = q.upcalls.unsubscribe(pid, wake);
-        }
-    }
-
-    /// IRP_MJ_CLOSE: the handle and its dump state are freed.
-    pub fn close(&self, id: HandleId) {
-        let Some(h) = self.handles.lock().close(id) else {
-            return;
-        };
-        // An IOCTL still running at cleanup may have subscribed afterwards.
-        // Nothing can be pended any more (CLOSE comes after every IRP of the
-        // handle has completed), so dropping its queues wakes nobody.
-        if let Some(dp) = self.switch.read().as_ref() {
-            let mut none = Wakeups::new();
-            let mut q = dp.queues.lock();
-            q.events.remove(h.pid, &mut none);
-            let _ = q.upcalls.unsubscribe(h.pid, &mut none);
-            debug_assert!(none.is_empty());
         }
     }
 
@@ -247,7 +252,13 @@ impl Device {
         let Some(dp) = sw.as_ref() else {
             return Outcome::status(NtStatus::NOT_FOUND);
         };
-        let Some((pid, protocol)) = self.handles.lock().get(id).map(|h| (h.pid, h.protocol)) else {
+        let Some((pid, protocol)) = self
+            .handles
+            .lock()
+            .get(id)
+            .filter(|h| !h.cleaned_up)
+            .map(|h| (h.pid, h.protocol))
+        else {
             return Outcome::status(NtStatus::INVALID_DEVICE_STATE);
         };
         let reply_room = output.len() >= OVS_ERROR_MSG_LEN;

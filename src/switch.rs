@@ -33,7 +33,9 @@ pub enum NicState {
 pub const NAME_MAX: usize = 255;
 
 /// A (port, NIC) pair: the thing a netdev or internal vport stands for.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Not `Clone`: a copy allocates its name, so the only copy is the fallible
+/// `try_clone`.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Endpoint {
     pub port: PortId,
     pub nic: NicIndex,
@@ -66,7 +68,7 @@ pub enum Veto {
 }
 
 /// What changed for the vport layer after an OID.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Change {
     /// The endpoint can forward now (NIC connected).
     Up(Endpoint),
@@ -94,6 +96,16 @@ fn copy_name(name: &str) -> Result<String, Veto> {
         .map_err(|_| Veto::NoMemory)?;
     s.push_str(name);
     Ok(s)
+}
+
+impl Endpoint {
+    /// A copy, or `NoMemory` (out of memory must not abort in the kernel).
+    pub fn try_clone(&self) -> Result<Endpoint, Veto> {
+        Ok(Endpoint {
+            name: copy_name(&self.name)?,
+            ..*self
+        })
+    }
 }
 
 impl Switch {
@@ -163,8 +175,9 @@ impl Switch {
         if ep.state == NicState::Connected {
             return Ok(None);
         }
-        ep.state = NicState::Connected;
-        Ok(Some(Change::Up(ep.clone())))
+        let mut up = ep.try_clone()?;
+        (ep.state, up.state) = (NicState::Connected, NicState::Connected);
+        Ok(Some(Change::Up(up)))
     }
 
     /// `OID_SWITCH_NIC_DISCONNECT`.
@@ -174,8 +187,9 @@ impl Switch {
         if ep.state != NicState::Connected {
             return Ok(None);
         }
-        ep.state = NicState::Created;
-        Ok(Some(Change::Down(ep.clone())))
+        let mut down = ep.try_clone()?;
+        (ep.state, down.state) = (NicState::Created, NicState::Created);
+        Ok(Some(Change::Down(down)))
     }
 
     /// `OID_SWITCH_NIC_DELETE` (or a port delete taking its NICs with it).
@@ -209,16 +223,24 @@ impl Switch {
         let mut changes = Vec::new();
         changes.try_reserve(2).map_err(|_| Veto::NoMemory)?;
         let ep = self.endpoints.get_mut(i).ok_or(Veto::Unknown)?;
+        // Every allocation is made before anything changes.
+        let up_name = match &new_name {
+            Some(n) if ep.state == NicState::Connected => Some(copy_name(n)?),
+            _ => None,
+        };
         ep.mac = mac;
         ep.mtu = mtu;
         if let Some(new_name) = new_name {
-            let connected = ep.state == NicState::Connected;
-            if connected {
-                changes.push(Change::Down(ep.clone()));
-            }
-            ep.name = new_name;
-            if connected {
-                changes.push(Change::Up(ep.clone()));
+            let old_name = core::mem::replace(&mut ep.name, new_name);
+            if let Some(up_name) = up_name {
+                changes.push(Change::Down(Endpoint {
+                    name: old_name,
+                    ..*ep
+                }));
+                changes.push(Change::Up(Endpoint {
+                    name: up_name,
+                    ..*ep
+                }));
             }
         }
         Ok(changes)
@@ -298,5 +320,43 @@ mod tests {
         assert_eq!(s.endpoint(2, 1).unwrap().name, "p2n1");
         assert_eq!(s.endpoint(7, 3).unwrap().name, "p7n3");
         assert!(s.endpoint(7, 0).is_none());
+    }
+
+    /// `Probe<T>.copies()` is true only if `T: Clone` (the inherent-looking
+    /// method resolves to the `Clone` impl first when it applies).
+    struct Probe<T>(core::marker::PhantomData<T>);
+    trait Cloneable {
+        fn copies(&self) -> bool {
+            true
+        }
+    }
+    impl<T: Clone> Cloneable for Probe<T> {}
+    trait NotCloneable {
+        fn copies(&self) -> bool {
+            false
+        }
+    }
+    impl<T> NotCloneable for &Probe<T> {}
+
+    #[test]
+    #[allow(clippy::needless_borrow)] // the borrow is what picks the impl
+    fn endpoints_are_copied_only_fallibly() {
+        use core::marker::PhantomData as P;
+        assert!(!(&Probe::<Endpoint>(P)).copies(), "Endpoint: Clone");
+        assert!(!(&Probe::<Change>(P)).copies(), "Change: Clone");
+        assert!((&Probe::<NicState>(P)).copies(), "the probe sees Clone");
+        let mut s = Switch::default();
+        s.nic_create(5, 0, PortKind::Vm, "vm1", MAC, 1500).unwrap();
+        let ep = s.endpoint(5, 0).unwrap();
+        assert_eq!(ep.try_clone().as_ref(), Ok(ep));
+    }
+
+    #[test]
+    fn a_rename_of_a_disconnected_nic_changes_nothing_for_vports() {
+        let mut s = Switch::default();
+        s.nic_create(5, 0, PortKind::Vm, "vm1", MAC, 1500).unwrap();
+        assert_eq!(s.nic_update(5, 0, "vm1b", MAC, 9000), Ok(Vec::new()));
+        let ep = s.endpoint(5, 0).unwrap();
+        assert_eq!((ep.name.as_str(), ep.mtu), ("vm1b", 9000));
     }
 }

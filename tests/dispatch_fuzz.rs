@@ -103,7 +103,7 @@ proptest! {
         drive(&dev, h, &ops);
         let mut w = Wakeups::new();
         dev.cleanup(h, &mut w);
-        dev.close(h);
+        dev.close(h, &mut w);
         prop_assert_eq!(dev.live(), LiveCounts::default());
         dev.detach(&mut w);
     }
@@ -120,35 +120,105 @@ proptest! {
             let r = dev.ioctl(h, *c, input, &mut out, &mut io, &mut wake);
             prop_assert_eq!(r, Outcome::Done { status: ovsext::status::NtStatus::NOT_FOUND, len: 0 });
         }
-        dev.close(h);
+        dev.close(h, &mut wake);
         prop_assert_eq!(dev.live(), LiveCounts::default());
     }
 }
 
-/// A subscription made after cleanup (an IOCTL still running) dies at close.
+/// Runs `ops`, adding the tokens of requests left pending to `pended`.
+fn drive_pending(
+    dev: &Device,
+    h: HandleId,
+    ops: &[(u32, Vec<u8>, usize)],
+    first_token: u64,
+    pended: &mut Vec<PendToken>,
+    wake: &mut Wakeups,
+) -> Vec<Outcome> {
+    let mut egress = Count::default();
+    let mut outcomes = Vec::new();
+    for (i, (c, input, outlen)) in ops.iter().enumerate() {
+        let token = PendToken(first_token + i as u64);
+        let mut out = vec![0u8; *outlen];
+        let mut io = Io {
+            token,
+            now: Now::default(),
+            egress: &mut egress,
+        };
+        let r = dev.ioctl(h, *c, input, &mut out, &mut io, wake);
+        if r == Outcome::Pending {
+            pended.push(token);
+        }
+        outcomes.push(r);
+    }
+    outcomes
+}
+
+/// A handle subscribed and waiting: an event subscription with a pended
+/// READ_EVENT wakeup, and a packet subscription with a pended packet wakeup.
+fn subscribe_and_pend(pid: u32) -> Vec<(u32, Vec<u8>, usize)> {
+    let events = Req::new(0x11, 2, 1, 1, pid).u32(0, 101).u8(1, 1);
+    let pend_event = Req::new(0x11, 0, 1, 2, pid);
+    let packets = Req::new(0x11, 3, 1, 3, pid).u8(2, 1).u32(3, pid);
+    let pend_packet = Req::new(0x11, 1, 1, 4, pid);
+    [events, pend_event, packets, pend_packet]
+        .iter()
+        .map(|r| (code::WRITE, r.bytes(), 0))
+        .collect()
+}
+
 #[test]
-fn close_frees_what_cleanup_could_not_see() {
+fn after_cleanup_a_handle_refuses_requests_and_nothing_pended_is_lost() {
     let dev = Device::new();
     dev.attach(1).unwrap();
     let h = dev.open().unwrap();
+    let mut pended = Vec::new();
     let mut wake = Wakeups::new();
+    drive_pending(&dev, h, &subscribe_and_pend(1), 0, &mut pended, &mut wake);
+    assert_eq!(pended.len(), 2, "both wakeups pend");
     dev.cleanup(h, &mut wake);
-    let mut egress = Count::default();
-    let mut io = Io {
-        token: PendToken(1),
-        now: Now::default(),
-        egress: &mut egress,
-    };
-    let sub = Req::new(0x11, 3, 1, 1, 1).u8(2, 1).u32(3, 1);
-    let join = Req::new(0x11, 2, 1, 2, 1).u32(0, 101).u8(1, 1);
-    for r in [sub, join] {
-        let mut out = [0u8; 64];
-        assert!(matches!(
-            dev.ioctl(h, code::WRITE, &r.bytes(), &mut out, &mut io, &mut wake),
-            Outcome::Done { .. }
-        ));
-    }
-    assert_eq!((dev.live().upcall_queues, dev.live().event_queues), (1, 1));
-    dev.close(h);
+    let mut woken: Vec<PendToken> = std::mem::take(&mut wake).into_tokens();
+    woken.sort();
+    assert_eq!(woken, pended, "cleanup completes what was pended");
+
+    // Subscribing and pending again after cleanup is refused.
+    let again = drive_pending(&dev, h, &subscribe_and_pend(1), 10, &mut pended, &mut wake);
+    assert!(
+        again.iter().all(|r| *r
+            == Outcome::Done {
+                status: ovsext::status::NtStatus::INVALID_DEVICE_STATE,
+                len: 0
+            }),
+        "{again:?}"
+    );
+    dev.close(h, &mut wake);
+    assert!(wake.is_empty());
     assert_eq!(dev.live(), LiveCounts::default());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Whatever runs before cleanup, and whatever reaches the handle after it,
+    /// every pended request is handed back exactly once by cleanup or close.
+    #[test]
+    fn every_pended_request_comes_back_once(
+        before in prop::collection::vec(arb_op(1), 0..12),
+        after in prop::collection::vec(arb_op(1), 0..12),
+    ) {
+        let dev = Device::new();
+        dev.attach(1).unwrap();
+        let h = dev.open().unwrap();
+        let mut pended = Vec::new();
+        let mut wake = Wakeups::new();
+        let ops = [subscribe_and_pend(1), before].concat();
+        drive_pending(&dev, h, &ops, 0, &mut pended, &mut wake);
+        dev.cleanup(h, &mut wake);
+        drive_pending(&dev, h, &after, 1000, &mut pended, &mut wake);
+        dev.close(h, &mut wake);
+        let mut woken: Vec<PendToken> = wake.into_tokens();
+        woken.sort();
+        pended.sort();
+        prop_assert_eq!(woken, pended);
+        prop_assert_eq!(dev.live(), LiveCounts::default());
+    }
 }

@@ -730,3 +730,49 @@ fn frames_follow_the_source_ports_current_binding() {
     assert_eq!(source_vport(&mut sim, 2, &f), None);
     assert_eq!(source_vport(&mut sim, 3, &f), Some(1));
 }
+
+/// The upcall key of an MPLS frame reports label stack entries only when the
+/// stack is read to its bottom, as Linux's `num_labels_mask`.
+#[test]
+fn mpls_upcall_keys_report_only_complete_label_stacks() {
+    let eth = |ty: u16| {
+        let mut f = vec![0x00, 0x15, 0x5d, 0, 0, 2, 0x00, 0x15, 0x5d, 0, 0, 1];
+        f.extend_from_slice(&ty.to_be_bytes());
+        f
+    };
+    let lse = |label: u32, bos: bool| (label << 12 | u32::from(bos) << 8 | 64).to_be_bytes();
+    let mpls_attr = |frame: &[u8]| {
+        nested(&key_of(frame, 1))
+            .into_iter()
+            .find(|(t, _)| *t == 21)
+            .map(|(_, p)| p)
+            .unwrap_or_else(|| panic!("no MPLS in {:?}", nested(&key_of(frame, 1))))
+    };
+    // A frame that ends right after the Ethertype.
+    assert_eq!(mpls_attr(&eth(0x8847)), Vec::<u8>::new());
+    // Whole labels without a bottom-of-stack entry.
+    let open: Vec<u8> = [eth(0x8848), lse(5, false).to_vec(), lse(6, false).to_vec()].concat();
+    assert_eq!(mpls_attr(&open), Vec::<u8>::new());
+    // A complete stack reports its entries.
+    let two: Vec<u8> = [eth(0x8847), lse(5, false).to_vec(), lse(6, true).to_vec()].concat();
+    assert_eq!(mpls_attr(&two), [lse(5, false), lse(6, true)].concat());
+}
+
+/// A packet that recirculates without end is dropped at the limit and
+/// counted as such, not as a lost upcall.
+#[test]
+fn the_recirculation_limit_drops_without_counting_lost_upcalls() {
+    let mut sim = setup();
+    install(&mut sim, 1, IPV4_FROM_1, &acts("recirc(1)"));
+    install(
+        &mut sim,
+        2,
+        "recirc_id(1),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)",
+        &acts("recirc(1)"),
+    );
+    let f = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    assert!(sim.run(&format!("rx 1 {}", hexs(&f))).is_empty());
+    let t = sim.device().with_datapath(|dp| dp.totals()).unwrap();
+    assert_eq!((t.n_lost, t.n_recirc_dropped), (0, 1));
+    assert_eq!(t.n_hit, 1 + ovsext::datapath::receive::RECIRC_LIMIT as u64);
+}

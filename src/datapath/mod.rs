@@ -45,6 +45,9 @@ pub struct DpStats {
     pub n_hit: AtomicU64,
     pub n_missed: AtomicU64,
     pub n_lost: AtomicU64,
+    /// Packets dropped at the recirculation limit (not upcalls, so not in
+    /// `n_lost`; Linux drops them with OVS_DROP_RECURSION_LIMIT).
+    pub n_recirc_dropped: AtomicU64,
     /// Masks probed by lookups.
     pub n_mask_hit: AtomicU64,
     /// Lookups answered by the mask cache.
@@ -57,6 +60,7 @@ pub struct DpTotals {
     pub n_hit: u64,
     pub n_missed: u64,
     pub n_lost: u64,
+    pub n_recirc_dropped: u64,
     pub n_mask_hit: u64,
     pub n_cache_hit: u64,
 }
@@ -205,6 +209,7 @@ impl Datapath {
             n_hit: s.sum(|c| c.n_hit.load(Relaxed)),
             n_missed: s.sum(|c| c.n_missed.load(Relaxed)),
             n_lost: s.sum(|c| c.n_lost.load(Relaxed)),
+            n_recirc_dropped: s.sum(|c| c.n_recirc_dropped.load(Relaxed)),
             n_mask_hit: s.sum(|c| c.n_mask_hit.load(Relaxed)),
             n_cache_hit: s.sum(|c| c.n_cache_hit.load(Relaxed)),
         }
@@ -236,7 +241,10 @@ impl Datapath {
     /// and tells event subscribers.
     fn apply(&self, ports: &mut Ports, change: Change, wake: &mut Wakeups) {
         let (cmd, ep, binding) = match change {
-            Change::Up(ep) => (ov::CMD_NEW, ep.clone(), Some((ep.port, ep.nic))),
+            Change::Up(ep) => {
+                let binding = Some((ep.port, ep.nic));
+                (ov::CMD_NEW, ep, binding)
+            }
             Change::Down(ep) => (ov::CMD_DEL, ep, None),
         };
         let vport_no = ports

@@ -151,6 +151,11 @@ impl View<'_> {
         }
     }
 
+    /// Counts a packet dropped at the recirculation limit.
+    fn recirc_dropped(&self, cpu: Cpu) {
+        self.dp.count(cpu, |s| &s.n_recirc_dropped, 1);
+    }
+
     fn upcalled(&self, in_port: u32) {
         if let Some(v) = self.ports.vports.get(in_port) {
             v.stats.upcall_success.fetch_add(1, Relaxed);
@@ -204,7 +209,7 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
 
     fn recirc(&mut self, pkt: P, key: &FlowKey) {
         if !self.recirc.push(pkt, key) {
-            self.view.lost(self.cpu, self.in_port);
+            self.view.recirc_dropped(self.cpu);
         }
     }
 
@@ -334,7 +339,7 @@ impl View<'_> {
             self.pass(ctx, pkt, fx);
         }
         while ctx.s.recirc.pop().is_some() {
-            self.lost(ctx.s.cpu, ctx.key.in_port);
+            self.recirc_dropped(ctx.s.cpu);
         }
     }
 

@@ -418,8 +418,8 @@ pub fn run(out: &mut impl Write) -> io::Result<()> {
     {
         writeln!(
             out,
-            "Datapath counters: hit {}, missed {}, lost {}, flows {}, masks {}, mask cache hits {}",
-            t.n_hit, t.n_missed, t.n_lost, f.flows, f.masks, t.n_cache_hit
+            "Datapath counters: hit {}, missed {}, lost {}, dropped at the recirculation limit {}, flows {}, masks {}, mask cache hits {}",
+            t.n_hit, t.n_missed, t.n_lost, t.n_recirc_dropped, f.flows, f.masks, t.n_cache_hit
         )?;
     }
     writeln!(out)?;

@@ -243,21 +243,9 @@ impl Sim {
             Command::Close { h } => {
                 let id = self.handle(h)?;
                 self.device.cleanup(id, &mut wake);
+                self.device.close(id, &mut wake);
                 self.complete(wake, out);
-                self.device.close(id);
                 self.handles.remove(&h);
-                // Whatever was still pended on this handle completes at cleanup.
-                let stale: Vec<PendToken> = self
-                    .pended
-                    .iter()
-                    .filter(|(_, (ph, _))| *ph == h)
-                    .map(|(t, _)| *t)
-                    .collect();
-                for t in stale {
-                    if let Some((_, c)) = self.pended.remove(&t) {
-                        out.push(format!("complete {h} {} SUCCESS -", code_name(c, "")));
-                    }
-                }
                 return Ok(());
             }
             Command::Ioctl {

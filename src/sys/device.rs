@@ -273,7 +273,9 @@ unsafe extern "system" fn dispatch_close(_device: *mut DeviceObject, irp: *mut I
     unsafe {
         let file = file_of(irp);
         if let (Some(dev), Some(id)) = (device(), handle_of(file)) {
-            dev.close(id);
+            let mut wake = Wakeups::new();
+            dev.close(id, &mut wake);
+            complete_wakeups(wake);
             set_handle(file, None);
         }
         complete(irp, Completion::status(NtStatus::SUCCESS))

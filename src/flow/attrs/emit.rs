@@ -227,7 +227,7 @@ fn l3(key: &FlowKey, out: &FlowKey, is_mask: bool, buf: &mut NlBuf<'_>) -> Resul
             buf.put_attr(k::ARP, arp.as_bytes())
         }
         t if is_mpls(t) => {
-            let n = mpls_labels(key, out);
+            let n = mpls_labels(out);
             let lses = out.mpls_lse.map(U32::new);
             buf.put_attr(k::MPLS, lses.as_bytes().get(..4 * n).unwrap_or_default())
         }
@@ -235,22 +235,11 @@ fn l3(key: &FlowKey, out: &FlowKey, is_mask: bool, buf: &mut NlBuf<'_>) -> Resul
     }
 }
 
-/// How many label stack entries to report: as many as the label mask says;
-/// for a stack read only in part (no label mask), up to its bottom-of-stack
-/// entry or its last non-zero one (at least one), and a mask at least as
-/// many as its key.
-fn mpls_labels(key: &FlowKey, out: &FlowKey) -> usize {
-    const BOS: u32 = 1 << 8;
-    if out.mpls_labels != 0 {
-        return (out.mpls_labels.count_ones() as usize).min(out.mpls_lse.len());
-    }
-    let used = |lses: &[u32; 3]| lses.iter().rposition(|l| *l != 0).map_or(0, |i| i + 1);
-    let bos = key
-        .mpls_lse
-        .iter()
-        .position(|l| l & BOS != 0)
-        .map_or(0, |i| i + 1);
-    bos.max(used(&key.mpls_lse)).max(used(&out.mpls_lse)).max(1)
+/// How many label stack entries to report: as many as the label mask says
+/// (Linux's `num_labels_mask`), so a stack cut short or without a
+/// bottom-of-stack entry reports none.
+fn mpls_labels(out: &FlowKey) -> usize {
+    (out.mpls_labels.count_ones() as usize).min(out.mpls_lse.len())
 }
 
 fn l4(key: &FlowKey, out: &FlowKey, buf: &mut NlBuf<'_>) -> Result<(), Overflow> {
