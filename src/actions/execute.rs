@@ -7,7 +7,7 @@ use core::ops::Range;
 
 use super::headers::ETH_HLEN;
 use super::set::{self, DecTtl};
-use super::{Env, Fault, Outcome, Userspace, hash, vlan};
+use super::{Env, Fault, Outcome, Userspace, hash, mpls, vlan};
 use crate::flow::FlowKey;
 use crate::netlink::{Attr, NLA_HDRLEN, align, attrs};
 use crate::ovs::action as a;
@@ -19,6 +19,9 @@ pub const NEST_LEVELS: usize = 3;
 /// Nested lists deferred per [`execute`] call before they are dropped
 /// (Linux `DEFERRED_ACTION_FIFO_SIZE`).
 pub const DEFER_CAPACITY: usize = 10;
+
+/// `OVS_MPLS_L3_TUNNEL_FLAG_MASK` of ADD_MPLS.
+const MPLS_L3_TUNNEL: u16 = 1 << 0;
 
 /// Attribute types of the form Linux stores validated actions in.
 const CLONE_ATTR_EXEC: u16 = 0;
@@ -443,6 +446,20 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             vlan::push(pkt, key, tpid, u16::from_be_bytes([c0, c1]))
         }
         a::POP_VLAN => vlan::pop(pkt, key),
+        a::PUSH_MPLS | a::ADD_MPLS => {
+            let [l0, l1, l2, l3, t0, t1, f0, f1] =
+                act.payload().try_into().map_err(|_| Fault::Malformed)?;
+            let ethertype = u16::from_be_bytes([t0, t1]);
+            // PUSH_MPLS goes after the L2 header; ADD_MPLS only with its
+            // L3-tunnel flag (its last two bytes, in host order).
+            let after_l2 =
+                act.ty() == a::PUSH_MPLS || u16::from_ne_bytes([f0, f1]) & MPLS_L3_TUNNEL != 0;
+            mpls::push(pkt, key, [l0, l1, l2, l3], ethertype, after_l2)
+        }
+        a::POP_MPLS => {
+            let [t0, t1] = act.payload().try_into().map_err(|_| Fault::Malformed)?;
+            mpls::pop(pkt, key, u16::from_be_bytes([t0, t1]))
+        }
         a::SET | a::SET_MASKED => {
             let field = act
                 .nested()
@@ -459,7 +476,7 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             key.dp_hash = hash::dp_hash(key, basis, alg == a::HASH_ALG_SYM_L4);
             Ok(())
         }
-        // CT, CT_CLEAR, MPLS, NSH, Ethernet and tunnel push/pop,
+        // CT, CT_CLEAR, NSH, Ethernet and tunnel push/pop,
         // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
         _ => Err(Fault::Unsupported),
     }

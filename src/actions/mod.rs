@@ -67,6 +67,7 @@ mod checksum;
 mod execute;
 mod hash;
 mod headers;
+mod mpls;
 mod set;
 #[cfg(test)]
 mod testing;
@@ -77,6 +78,7 @@ mod vlan;
 pub use execute::{DEFER_CAPACITY, ExecContext, NEST_LEVELS, execute};
 
 use crate::flow::FlowKey;
+use crate::flow::extract::extract_typed;
 use crate::packet::Packet;
 
 /// An `OVS_ACTION_ATTR_USERSPACE` upcall to make.
@@ -156,6 +158,14 @@ impl Outcome {
         };
         *n = n.saturating_add(1);
     }
+}
+
+/// Reads the key's packet fields again after an action changed the order of
+/// the headers (a label or header pushed or popped); the metadata stays.
+fn rekey<P: Packet>(pkt: &P, key: &mut FlowKey) -> Result<(), Fault> {
+    extract_typed(pkt.data(), pkt.oob_vlan(), key)
+        .map(|_| ())
+        .map_err(|_| Fault::BadHeader)
 }
 
 /// Why an action could not be carried out.

@@ -72,6 +72,16 @@ pub(super) fn set<P: Packet>(
             let (v, m) = value_mask(p, masked)?;
             icmp(pkt, key, true, v, m)
         }
+        k::MPLS => {
+            // One to three entries; only the first (the top of the stack) is written.
+            let (v, m) = if masked {
+                p.split_at_checked(p.len() / 2).ok_or(Fault::Malformed)?
+            } else {
+                (p, &[0xff; 4][..])
+            };
+            let top = |b: &[u8]| b.first_chunk::<4>().copied().ok_or(Fault::Malformed);
+            super::mpls::set(pkt, key, top(v)?, top(m)?)
+        }
         _ => Err(Fault::Unsupported),
     }
 }
@@ -784,20 +794,17 @@ mod tests {
             Err(Fault::BadHeader)
         );
         // Fields not settable here.
-        for ty in [
-            k::TUNNEL,
-            k::MPLS,
-            k::CT_MARK,
-            k::ARP,
-            k::ND,
-            k::NSH,
-            k::IN_PORT,
-        ] {
+        for ty in [k::TUNNEL, k::CT_MARK, k::ARP, k::ND, k::NSH, k::IN_PORT] {
             assert_eq!(
                 run_set(&f, None, ty, &[0; 8], false).2,
                 Err(Fault::Unsupported)
             );
         }
+        // The top label of a frame that has none.
+        assert_eq!(
+            run_set(&f, None, k::MPLS, &[0; 4], false).2,
+            Err(Fault::BadHeader)
+        );
         // Nothing was written by a failed one.
         let (g, _, r) = run_set(&f, None, k::TCP, &[1; 4], false);
         assert_eq!((g, r), (f.clone(), Err(Fault::BadHeader)));

@@ -613,9 +613,6 @@ fn unsupported_actions_drop() {
     for ty in [
         a::CT,
         a::CT_CLEAR,
-        a::PUSH_MPLS,
-        a::POP_MPLS,
-        a::ADD_MPLS,
         a::PUSH_ETH,
         a::POP_ETH,
         a::PUSH_NSH,

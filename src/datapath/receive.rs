@@ -11,7 +11,8 @@ use core::sync::atomic::Ordering::Relaxed;
 use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
 use crate::flow::FlowKey;
-use crate::flow::extract::{extract, packet_hash};
+use crate::flow::extract::{extract, extract_typed, packet_hash};
+use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::flow::table::FlowTable;
 use crate::meter;
 use crate::offload::{Checksums, Segments};
@@ -295,6 +296,7 @@ impl View<'_> {
             let in_port = v.port_no;
             v.stats.rx(ctx.s.cpu, pkt.len());
             ctx.key.reset_metadata(in_port);
+            ctx.key.mac_proto = MAC_PROTO_ETHERNET;
             self.pass(ctx, pkt, fx);
             self.drain_recirc(ctx, fx);
         }
@@ -352,7 +354,8 @@ impl View<'_> {
     ) {
         let cpu = ctx.s.cpu;
         let key = &mut ctx.key;
-        if extract(pkt.data(), pkt.oob_vlan(), key).is_err() {
+        // A recirculated packet may have lost its Ethernet header.
+        if extract_typed(pkt.data(), pkt.oob_vlan(), key).is_err() {
             if let Some(v) = self.ports.vports.get(key.in_port) {
                 v.stats.rx_errors.fetch_add(1, Relaxed);
             }

@@ -13,6 +13,8 @@ pub(super) const ETH_P_IPV6: u16 = 0x86dd;
 pub(super) const ETH_P_MPLS_UC: u16 = 0x8847;
 pub(super) const ETH_P_MPLS_MC: u16 = 0x8848;
 pub(super) const ETH_P_NSH: u16 = 0x894f;
+/// Transparent Ethernet bridging: an Ethernet frame follows.
+pub(super) const ETH_P_TEB: u16 = 0x6558;
 
 pub(super) const IPPROTO_ICMP: u8 = 1;
 pub(super) const IPPROTO_TCP: u8 = 6;

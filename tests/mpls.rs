@@ -1,0 +1,156 @@
+//! MPLS through the table: push, add, set and pop of labels on packets
+//! from the switch, as ovs-vswitchd installs them, with the IP packet
+//! inside (and its checksums) untouched.
+
+mod common;
+
+use common::*;
+
+const VPORT: u16 = 0x14;
+const FLOW: u16 = 0x15;
+const DPID: u32 = 1;
+
+fn setup() -> Sim {
+    let mut sim = Sim::new();
+    assert!(
+        sim.run("switch up\nport 1 vm vm1\nport 2 vm vm2\nopen 1\n")
+            .is_empty()
+    );
+    for (seq, name) in [(1u32, "vm1"), (2, "vm2")] {
+        let r = Req::new(VPORT, 1, 1, seq, DPID)
+            .u32(2, 1)
+            .str(3, name)
+            .u32(5, DPID);
+        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    }
+    sim
+}
+
+fn install(sim: &mut Sim, seq: u32, flow: &str, actions: &[u8]) -> String {
+    let (key, mask) = ovsext::flow::text::parse_flow(flow).unwrap();
+    let r = Req::new(FLOW, 1, 1, seq, DPID)
+        .flags(0x1 | 0x400 | 0x8)
+        .raw(1, &key)
+        .raw(7, &mask)
+        .raw(2, actions);
+    one(sim, &ioctl(1, "TRANSACT", &r))
+}
+
+const LSE_100: [u8; 4] = [0x00, 0x06, 0x41, 0x40]; // label 100, bos, ttl 64
+
+fn push_mpls(lse: [u8; 4], ethertype: u16) -> Vec<u8> {
+    attr(9, &[&lse[..], &ethertype.to_be_bytes(), &[0, 0]].concat())
+}
+
+fn add_mpls(lse: [u8; 4], ethertype: u16, l3_tunnel: bool) -> Vec<u8> {
+    let flags = u16::from(l3_tunnel).to_ne_bytes();
+    attr(22, &[&lse[..], &ethertype.to_be_bytes(), &flags].concat())
+}
+
+fn pop_mpls(ethertype: u16) -> Vec<u8> {
+    attr(10, &ethertype.to_be_bytes())
+}
+
+fn output(port: u32) -> Vec<u8> {
+    attr(1, &port.to_ne_bytes())
+}
+
+/// vm1 → vm2, UDP 10.0.0.1:1000 → 10.0.0.2:53, checksums valid.
+const FRAME: &str = "00155d00000200155d00000108004500002000010000401166c70a0000010a00000203e800350000e6960000000000000000";
+
+fn rx(sim: &mut Sim, port: u32, frame: &[u8]) -> Vec<String> {
+    sim.run(&format!("rx {port} {}\n", ovsext::sim::hex(frame)))
+}
+
+fn tx(out: &[String], port: u32) -> Vec<u8> {
+    assert_eq!(out.len(), 1, "{out:?}");
+    let prefix = format!("tx {port} ");
+    assert!(out[0].starts_with(&prefix), "{out:?}");
+    unhex(&out[0][prefix.len()..])
+}
+
+const IPV4_FROM_1: &str = "recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)";
+const MPLS_FROM_2: &str =
+    "recirc_id(0),in_port(2),eth(),eth_type(0x8847),mpls(label=100,tc=0,ttl=64,bos=1)";
+
+#[test]
+fn push_then_pop_is_the_frame_again() {
+    let mut sim = setup();
+    let f = unhex(FRAME);
+    reply(&install(
+        &mut sim,
+        1,
+        IPV4_FROM_1,
+        &[push_mpls(LSE_100, 0x8847), output(2)].concat(),
+    ));
+    let pushed = tx(&rx(&mut sim, 1, &f), 2);
+    assert_eq!(&pushed[..12], &f[..12]);
+    assert_eq!(&pushed[12..18], &[0x88, 0x47, 0x00, 0x06, 0x41, 0x40]);
+    assert_eq!(&pushed[18..], &f[14..], "IP header and checksums untouched");
+    // The labelled frame comes back in from vm2 and is popped.
+    reply(&install(
+        &mut sim,
+        2,
+        MPLS_FROM_2,
+        &[pop_mpls(0x0800), output(1)].concat(),
+    ));
+    assert_eq!(tx(&rx(&mut sim, 2, &pushed), 1), f);
+}
+
+#[test]
+fn set_rewrites_the_top_label_only() {
+    let mut sim = setup();
+    let f = unhex(FRAME);
+    // Two labels, then the top one's label field set to 7 (masked).
+    let set = attr(
+        11,
+        &attr(
+            21,
+            &[[0x00, 0x00, 0x70, 0x00], [0xff, 0xff, 0xf0, 0x00]].concat(),
+        ),
+    );
+    let acts = [
+        push_mpls(LSE_100, 0x8847),
+        push_mpls([0, 0x0c, 0x80, 0x20], 0x8847),
+        set,
+        output(2),
+    ];
+    reply(&install(&mut sim, 1, IPV4_FROM_1, &acts.concat()));
+    let out = tx(&rx(&mut sim, 1, &f), 2);
+    assert_eq!(&out[12..14], &[0x88, 0x47]);
+    assert_eq!(&out[14..18], &[0x00, 0x00, 0x70, 0x20], "label 7, ttl 32");
+    assert_eq!(&out[18..22], &LSE_100);
+    assert_eq!(&out[22..], &f[14..]);
+}
+
+#[test]
+fn add_mpls_with_the_flag_is_a_push() {
+    let mut sim = setup();
+    let f = unhex(FRAME);
+    let acts = [add_mpls(LSE_100, 0x8848, true), output(2)];
+    reply(&install(&mut sim, 1, IPV4_FROM_1, &acts.concat()));
+    let out = tx(&rx(&mut sim, 1, &f), 2);
+    assert_eq!(&out[12..18], &[0x88, 0x48, 0x00, 0x06, 0x41, 0x40]);
+    assert_eq!(&out[18..], &f[14..]);
+}
+
+#[test]
+fn invalid_mpls_actions_are_refused() {
+    let mut sim = setup();
+    let cases = [
+        (IPV4_FROM_1, pop_mpls(0x0800), -22),
+        (IPV4_FROM_1, push_mpls(LSE_100, 0x0800), -22),
+        (IPV4_FROM_1, attr(9, &[0; 4]), -22),
+        (MPLS_FROM_2, attr(10, &[0; 4]), -22),
+        (MPLS_FROM_2, attr(3, &attr(21, &[0; 2])), -22),
+    ];
+    for (seq, (flow, act, want)) in cases.into_iter().enumerate() {
+        let line = install(&mut sim, seq as u32, flow, &act);
+        let (_, b) = result(&line);
+        assert_eq!(
+            i32::from_ne_bytes(b[16..20].try_into().unwrap()),
+            want,
+            "{seq}"
+        );
+    }
+}
