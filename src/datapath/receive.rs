@@ -11,7 +11,7 @@ use core::sync::atomic::Ordering::Relaxed;
 use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
 use crate::flow::FlowKey;
-use crate::flow::extract::{extract, extract_typed, packet_hash};
+use crate::flow::extract::{extract_typed, packet_hash};
 use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::flow::table::FlowTable;
 use crate::meter;
@@ -113,6 +113,11 @@ impl<P> Recirc<P> {
 }
 
 impl<P: Packet> RxContext<P> {
+    /// The key the next packet is run with.
+    pub fn key_mut(&mut self) -> &mut FlowKey {
+        &mut self.key
+    }
+
     /// `None` when out of memory.
     pub fn try_new(cpu: Cpu, seed: u32) -> Option<RxContext<P>> {
         let mut slots = Vec::new();
@@ -304,23 +309,19 @@ impl View<'_> {
 }
 
 impl Datapath {
-    /// `OVS_PACKET_CMD_EXECUTE`: `key` holds the metadata userspace gave;
-    /// the rest is extracted from the packet; `actions` were validated.
+    /// `OVS_PACKET_CMD_EXECUTE`: the packet's key (the metadata userspace
+    /// gave, the rest extracted from the packet) is in `ctx.key_mut()`;
+    /// `actions` were validated against it.
     pub fn execute<P: Packet, E: Egress<P> + ?Sized>(
         &self,
         ctx: &mut RxContext<P>,
         pkt: P,
-        key: &FlowKey,
         actions: &[u8],
         now: Now,
         fx: &mut Effects<'_, E>,
     ) {
         self.with_view(now, |view| {
-            let mut k = *key;
-            if extract(pkt.data(), pkt.oob_vlan(), &mut k).is_err() {
-                return;
-            }
-            view.run(&mut ctx.s, fx, pkt, &mut k, actions);
+            view.run(&mut ctx.s, fx, pkt, &mut ctx.key, actions);
             view.drain_recirc(ctx, fx);
         });
     }
