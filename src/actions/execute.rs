@@ -7,8 +7,9 @@ use core::ops::Range;
 
 use super::headers::ETH_HLEN;
 use super::set::{self, DecTtl};
-use super::{Env, Fault, Outcome, Userspace, hash, mpls, vlan};
+use super::{Env, Fault, Outcome, Userspace, eth, hash, mpls, vlan};
 use crate::flow::FlowKey;
+use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::netlink::{Attr, NLA_HDRLEN, align, attrs};
 use crate::ovs::action as a;
 use crate::packet::Packet;
@@ -129,7 +130,7 @@ pub fn execute<P: Packet, E: Env<P>>(
     actions: &[u8],
 ) -> Outcome {
     // The most common megaflow sends the packet to one port: no walk needed.
-    if let Some(port) = single_output(actions) {
+    if let Some(port) = single_output(actions).filter(|_| key.mac_proto == MAC_PROTO_ETHERNET) {
         env.output(port, pkt);
         return Outcome::default();
     }
@@ -200,6 +201,16 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             self.fail(Fault::Malformed);
                             continue;
                         };
+                        // Every port sends Ethernet frames.
+                        if key.mac_proto != MAC_PROTO_ETHERNET {
+                            self.out.not_ethernet = self.out.not_ethernet.saturating_add(1);
+                            self.env.refuse(port);
+                            if last {
+                                return;
+                            }
+                            cutlen = 0;
+                            continue;
+                        }
                         if last {
                             trim(&mut pkt, cutlen);
                             self.env.output(port, pkt);
@@ -456,6 +467,11 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
                 act.ty() == a::PUSH_MPLS || u16::from_ne_bytes([f0, f1]) & MPLS_L3_TUNNEL != 0;
             mpls::push(pkt, key, [l0, l1, l2, l3], ethertype, after_l2)
         }
+        a::PUSH_ETH => {
+            let addresses = act.payload().try_into().map_err(|_| Fault::Malformed)?;
+            eth::push(pkt, key, addresses)
+        }
+        a::POP_ETH => eth::pop(pkt, key),
         a::POP_MPLS => {
             let [t0, t1] = act.payload().try_into().map_err(|_| Fault::Malformed)?;
             mpls::pop(pkt, key, u16::from_be_bytes([t0, t1]))
@@ -476,7 +492,7 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             key.dp_hash = hash::dp_hash(key, basis, alg == a::HASH_ALG_SYM_L4);
             Ok(())
         }
-        // CT, CT_CLEAR, NSH, Ethernet and tunnel push/pop,
+        // CT, CT_CLEAR, NSH and tunnel push/pop,
         // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
         _ => Err(Fault::Unsupported),
     }

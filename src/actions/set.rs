@@ -12,10 +12,11 @@
 use super::Fault;
 use super::checksum;
 use super::headers::{
-    ETH_HLEN, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, Ip, get, ip,
-    put,
+    ETH_HLEN, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, Ip, get, ip_at,
+    l2, put,
 };
 use crate::flow::FlowKey;
+use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::netlink::Attr;
 use crate::ovs::key as k;
 use crate::packet::Packet;
@@ -203,20 +204,35 @@ fn ethernet<P: Packet>(
     Ok(())
 }
 
-fn ipv4_header<P: Packet>(pkt: &P) -> Result<Ip, Fault> {
-    ip(pkt.data(), pkt.oob_vlan())
+/// The packet's network type and where its network header starts: after
+/// the L2 header, or first in a packet without an Ethernet header.
+fn network<P: Packet>(pkt: &P, key: &FlowKey) -> Option<(u16, usize)> {
+    if key.mac_proto == MAC_PROTO_ETHERNET {
+        l2(pkt.data(), pkt.oob_vlan()).map(|l2| (l2.eth_type, l2.l3))
+    } else {
+        Some((key.eth_type, 0))
+    }
+}
+
+fn ip_header<P: Packet>(pkt: &P, key: &FlowKey) -> Option<Ip> {
+    let (eth_type, l3) = network(pkt, key)?;
+    ip_at(pkt.data(), eth_type, l3)
+}
+
+fn ipv4_header<P: Packet>(pkt: &P, key: &FlowKey) -> Result<Ip, Fault> {
+    ip_header(pkt, key)
         .filter(|ip| !ip.v6)
         .ok_or(Fault::BadHeader)
 }
 
-fn ipv6_header<P: Packet>(pkt: &P) -> Result<Ip, Fault> {
-    ip(pkt.data(), pkt.oob_vlan())
+fn ipv6_header<P: Packet>(pkt: &P, key: &FlowKey) -> Result<Ip, Fault> {
+    ip_header(pkt, key)
         .filter(|ip| ip.v6)
         .ok_or(Fault::BadHeader)
 }
 
 fn ipv4<P: Packet>(pkt: &mut P, key: &mut FlowKey, v: [u8; 12], m: [u8; 12]) -> Result<(), Fault> {
-    let ip = ipv4_header(pkt)?;
+    let ip = ipv4_header(pkt, key)?;
     let f = pkt.data_mut().ok_or(Fault::NoMemory)?;
     let [s0, s1, s2, s3, d0, d1, d2, d3, _, tos, ttl, _] = v;
     let [ms0, ms1, ms2, ms3, md0, md1, md2, md3, _, mtos, mttl, _] = m;
@@ -279,7 +295,7 @@ fn write_ipv6_hlimit(f: &mut [u8], l3: usize, hlimit: u8) -> Result<u8, Fault> {
 }
 
 fn ipv6<P: Packet>(pkt: &mut P, key: &mut FlowKey, v: [u8; 40], m: [u8; 40]) -> Result<(), Fault> {
-    let ip = ipv6_header(pkt)?;
+    let ip = ipv6_header(pkt, key)?;
     let f = pkt.data_mut().ok_or(Fault::NoMemory)?;
     let sum = pseudo_sum(&ip, f.len());
     let (src, rest) = v.split_at(16);
@@ -329,8 +345,13 @@ fn ipv6<P: Packet>(pkt: &mut P, key: &mut FlowKey, v: [u8; 40], m: [u8; 40]) -> 
 
 /// The offset of the complete `proto` header of `hdr` bytes, and the IP
 /// header around it.
-fn transport<P: Packet>(pkt: &P, proto: u8, hdr: usize) -> Result<(Ip, usize), Fault> {
-    let ip = ip(pkt.data(), pkt.oob_vlan()).ok_or(Fault::BadHeader)?;
+fn transport<P: Packet>(
+    pkt: &P,
+    key: &FlowKey,
+    proto: u8,
+    hdr: usize,
+) -> Result<(Ip, usize), Fault> {
+    let ip = ip_header(pkt, key).ok_or(Fault::BadHeader)?;
     let l4 = ip
         .l4
         .filter(|l4| l4.proto == proto)
@@ -350,7 +371,7 @@ fn ports<P: Packet>(
     m: [u8; 4],
 ) -> Result<(), Fault> {
     let udp = proto == IPPROTO_UDP;
-    let (_, l4) = transport(pkt, proto, if udp { 8 } else { 20 })?;
+    let (_, l4) = transport(pkt, key, proto, if udp { 8 } else { 20 })?;
     let f = pkt.data_mut().ok_or(Fault::NoMemory)?;
     let sum = Sum {
         at: l4 + if udp { 6 } else { 16 },
@@ -370,7 +391,7 @@ fn ports<P: Packet>(
 }
 
 fn sctp<P: Packet>(pkt: &mut P, key: &mut FlowKey, v: [u8; 4], m: [u8; 4]) -> Result<(), Fault> {
-    let (ip, l4) = transport(pkt, IPPROTO_SCTP, 12)?;
+    let (ip, l4) = transport(pkt, key, IPPROTO_SCTP, 12)?;
     let f = pkt.data_mut().ok_or(Fault::NoMemory)?;
     let old: [u8; 4] = bad(get(f, l4))?;
     let new = masked(old, v, m);
@@ -398,7 +419,7 @@ fn icmp<P: Packet>(
     m: [u8; 2],
 ) -> Result<(), Fault> {
     let proto = if v6 { IPPROTO_ICMPV6 } else { IPPROTO_ICMP };
-    let (ip, l4) = transport(pkt, proto, 4)?;
+    let (ip, l4) = transport(pkt, key, proto, 4)?;
     if ip.v6 != v6 {
         return Err(Fault::BadHeader);
     }
@@ -427,18 +448,18 @@ pub(super) enum DecTtl {
 /// Decrements the IPv4 TTL (fixing the header checksum) or the IPv6 hop
 /// limit; packets of other types pass unchanged.
 pub(super) fn dec_ttl<P: Packet>(pkt: &mut P, key: &mut FlowKey) -> Result<DecTtl, Fault> {
-    let Some(l2) = super::headers::l2(pkt.data(), pkt.oob_vlan()) else {
+    let Some((eth_type, _)) = network(pkt, key) else {
         return Ok(DecTtl::Done);
     };
-    let v6 = match l2.eth_type {
+    let v6 = match eth_type {
         super::headers::ETH_P_IP => false,
         super::headers::ETH_P_IPV6 => true,
         _ => return Ok(DecTtl::Done),
     };
     let ip = if v6 {
-        ipv6_header(pkt)?
+        ipv6_header(pkt, key)?
     } else {
-        ipv4_header(pkt)?
+        ipv4_header(pkt, key)?
     };
     let at = ip.l3 + if v6 { 7 } else { 8 };
     let [ttl] = bad(get(pkt.data(), at))?;

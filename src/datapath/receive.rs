@@ -219,6 +219,12 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
         }
     }
 
+    fn refuse(&mut self, port_no: u32) {
+        if let Some(v) = self.view.ports.vports.get(port_no) {
+            v.stats.tx_dropped.fetch_add(1, Relaxed);
+        }
+    }
+
     fn meter(&mut self, id: u32, len: usize) -> bool {
         let meters = self.view.meters.get_or_init(|| self.view.dp.meters.read());
         meters

@@ -122,6 +122,16 @@ fn action(
         }
         act::ADD_MPLS => add_mpls(wire::view::<AddMpls>(p)?, headers),
         act::POP_MPLS => pop_mpls(wire::net_u16(p)?, headers),
+        // An Ethernet header only onto a packet without one; popped only
+        // from one without a VLAN tag.
+        act::PUSH_ETH if headers.mac_proto == MAC_PROTO_NONE => {
+            headers.mac_proto = MAC_PROTO_ETHERNET;
+            Ok(())
+        }
+        act::POP_ETH if ethernet && headers.vlan_tci & VLAN_TAG_PRESENT == 0 => {
+            headers.mac_proto = MAC_PROTO_NONE;
+            Ok(())
+        }
         act::HASH => match wire::view::<Hash>(p)?.alg.get() {
             act::HASH_ALG_L4 | act::HASH_ALG_SYM_L4 => Ok(()),
             _ => Err(Errno::Inval),
@@ -137,7 +147,7 @@ fn action(
         act::CHECK_PKT_LEN => check_pkt_len(p, key, *headers, depth),
         act::DEC_TTL => dec_ttl(p, key, *headers, depth),
         act::DROP if last => Ok(()),
-        act::POP_VLAN | act::TRUNC | act::DROP => Err(Errno::Inval),
+        act::POP_VLAN | act::TRUNC | act::DROP | act::PUSH_ETH | act::POP_ETH => Err(Errno::Inval),
         // An action marked executed without validation here stays refused.
         _ => Err(Errno::OpNotSupp),
     }
@@ -467,8 +477,6 @@ mod tests {
             a(act::CT_CLEAR, &[]),
             nest(act::PUSH_NSH, &[]),
             a(act::POP_NSH, &[]),
-            a(act::PUSH_ETH, &[0; 12]),
-            a(act::POP_ETH, &[]),
             nest(act::PSAMPLE, &[u32a(act::PSAMPLE_GROUP, 1)]),
             a(act::TUNNEL_PUSH, &[0; 8]),
             u32a(act::TUNNEL_POP, 1),
@@ -484,7 +492,7 @@ mod tests {
             assert_eq!(check(&[nest(act::CLONE, &[action])]), Err(Errno::OpNotSupp));
         }
         // The length is checked first.
-        assert_eq!(check(&[a(act::POP_ETH, &[0; 4])]), Err(Errno::Inval));
+        assert_eq!(check(&[a(act::POP_NSH, &[0; 4])]), Err(Errno::Inval));
     }
 
     #[test]

@@ -226,8 +226,6 @@ fn action_rows() {
         act::CT_CLEAR,
         act::PUSH_NSH,
         act::POP_NSH,
-        act::PUSH_ETH,
-        act::POP_ETH,
         act::PSAMPLE,
         act::TUNNEL_PUSH,
         act::TUNNEL_POP,
@@ -270,9 +268,9 @@ fn action_rows() {
     assert_eq!(
         counts,
         [
-            ("Err(Inval)", 170),
-            ("Err(OpNotSupp)", 209),
-            ("Ok(())", 261)
+            ("Err(Inval)", 172),
+            ("Err(OpNotSupp)", 205),
+            ("Ok(())", 263)
         ]
     );
 }

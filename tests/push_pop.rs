@@ -1,6 +1,7 @@
-//! MPLS through the table: push, add, set and pop of labels on packets
-//! from the switch, as ovs-vswitchd installs them, with the IP packet
-//! inside (and its checksums) untouched.
+//! MPLS and Ethernet headers through the table: push, add, set and pop of
+//! labels, pop and push of Ethernet headers, on packets from the switch as
+//! ovs-vswitchd installs the flows, with the IP packet inside (and its
+//! checksums) untouched.
 
 mod common;
 
@@ -124,6 +125,31 @@ fn set_rewrites_the_top_label_only() {
 }
 
 #[test]
+fn add_mpls_without_the_flag_labels_the_whole_frame() {
+    let mut sim = setup();
+    let f = unhex(FRAME);
+    // The label goes in front of the Ethernet header; an Ethernet header
+    // pushed on top makes the frame sendable (MPLS over Ethernet, TEB inside).
+    let push_eth = attr(
+        14,
+        &[[0x02, 0, 0, 0, 0, 0x0b], [0x02, 0, 0, 0, 0, 0x0a]].concat(),
+    );
+    let acts = [add_mpls(LSE_100, 0x8847, false), push_eth, output(2)];
+    let r = install(&mut sim, 1, IPV4_FROM_1, &acts.concat());
+    let (status, _) = result(&r);
+    assert_eq!(status, "SUCCESS");
+    let out = tx(&rx(&mut sim, 1, &f), 2);
+    assert_eq!(&out[..12], &[2, 0, 0, 0, 0, 0x0a, 2, 0, 0, 0, 0, 0x0b]);
+    assert_eq!(&out[12..14], &[0x88, 0x47]);
+    assert_eq!(&out[14..18], &LSE_100);
+    assert_eq!(&out[18..], &f[..]);
+    // Back in on vm2: popped with TEB after the outer header is gone.
+    let acts = [attr(15, &[]), pop_mpls(0x6558), output(1)];
+    reply(&install(&mut sim, 2, MPLS_FROM_2, &acts.concat()));
+    assert_eq!(tx(&rx(&mut sim, 2, &out), 1), f);
+}
+
+#[test]
 fn add_mpls_with_the_flag_is_a_push() {
     let mut sim = setup();
     let f = unhex(FRAME);
@@ -150,6 +176,88 @@ fn invalid_mpls_actions_are_refused() {
         assert_eq!(
             i32::from_ne_bytes(b[16..20].try_into().unwrap()),
             want,
+            "{seq}"
+        );
+    }
+}
+
+fn push_eth(src: [u8; 6], dst: [u8; 6]) -> Vec<u8> {
+    attr(14, &[src, dst].concat())
+}
+
+fn pop_eth() -> Vec<u8> {
+    attr(15, &[])
+}
+
+fn tx_dropped(sim: &Sim, port_no: u32) -> u64 {
+    use std::sync::atomic::Ordering::Relaxed;
+    sim.device()
+        .with_datapath(|dp| {
+            let ports = dp.ports.read();
+            ports
+                .vports
+                .get(port_no)
+                .unwrap()
+                .stats
+                .tx_dropped
+                .load(Relaxed)
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_packet_without_ethernet_header_is_not_sent_but_counted() {
+    let mut sim = setup();
+    reply(&install(
+        &mut sim,
+        1,
+        IPV4_FROM_1,
+        &[pop_eth(), output(2), output(2)].concat(),
+    ));
+    assert!(rx(&mut sim, 1, &unhex(FRAME)).is_empty());
+    assert_eq!(tx_dropped(&sim, 2), 2);
+}
+
+#[test]
+fn pop_eth_recirculate_and_push_eth() {
+    let mut sim = setup();
+    let f = unhex(FRAME);
+    let (src, dst) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+    reply(&install(
+        &mut sim,
+        1,
+        IPV4_FROM_1,
+        &[pop_eth(), attr(7, &1u32.to_ne_bytes())].concat(),
+    ));
+    // The recirculated packet has no Ethernet header: its flow has none.
+    let l3 = "recirc_id(1),in_port(1),eth_type(0x0800),ipv4(frag=no)";
+    reply(&install(
+        &mut sim,
+        2,
+        l3,
+        &[push_eth(src, dst), output(2)].concat(),
+    ));
+    let out = tx(&rx(&mut sim, 1, &f), 2);
+    assert_eq!(&out[..12], &[dst, src].concat()[..]);
+    assert_eq!(&out[12..], &f[12..]);
+    // Linux's rules: no pop of what has no Ethernet header, no push onto
+    // one that has, no pop under a VLAN tag.
+    let vlan = attr(4, &[0x81, 0, 0x10, 5]);
+    for (seq, (flow, acts)) in [
+        (IPV4_FROM_1, push_eth(src, dst)),
+        (l3, pop_eth()),
+        (IPV4_FROM_1, [pop_eth(), pop_eth()].concat()),
+        (IPV4_FROM_1, [vlan, pop_eth()].concat()),
+        (IPV4_FROM_1, attr(14, &[0; 6])),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let line = install(&mut sim, 10 + seq as u32, flow, &acts);
+        let (_, b) = result(&line);
+        assert_eq!(
+            i32::from_ne_bytes(b[16..20].try_into().unwrap()),
+            -22,
             "{seq}"
         );
     }
