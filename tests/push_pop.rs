@@ -262,3 +262,105 @@ fn pop_eth_recirculate_and_push_eth() {
         );
     }
 }
+
+/// push_nsh(flags=0,ttl=63,mdtype=1,np=3,spi=0x10,si=255,c1=1,c2=2,c3=3,c4=4)
+fn push_nsh_md1() -> Vec<u8> {
+    unhex("2800110024001c000c000100003f0103000010ff1400020000000001000000020000000300000004")
+}
+
+const NSH_BASE: [u8; 8] = [0, 63, 1, 3, 0, 0, 0x10, 0xff];
+const CONTEXT: [u8; 16] = [0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4];
+
+/// An NSH flow from vm2: the base header exact, the context wildcarded.
+fn install_nsh(sim: &mut Sim, seq: u32, actions: &[u8]) -> String {
+    let (key, mask) =
+        ovsext::flow::text::parse_flow("recirc_id(0),in_port(2),eth(),eth_type(0x894f)").unwrap();
+    let key = [
+        key,
+        attr(28, &[attr(1, &NSH_BASE), attr(2, &CONTEXT)].concat()),
+    ]
+    .concat();
+    let mask = [
+        mask,
+        attr(28, &[attr(1, &[0xff; 8]), attr(2, &[0; 16])].concat()),
+    ]
+    .concat();
+    let r = Req::new(FLOW, 1, 1, seq, DPID)
+        .flags(0x1 | 0x400 | 0x8)
+        .raw(1, &key)
+        .raw(7, &mask)
+        .raw(2, actions);
+    one(sim, &ioctl(1, "TRANSACT", &r))
+}
+
+#[test]
+fn nsh_md1_push_set_and_pop() {
+    let mut sim = setup();
+    let f = unhex(FRAME);
+    let (src, dst) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+    // The frame goes into NSH, and the NSH packet into an Ethernet header.
+    let acts = [push_nsh_md1(), push_eth(src, dst), output(2)];
+    reply(&install(&mut sim, 1, IPV4_FROM_1, &acts.concat()));
+    let out = tx(&rx(&mut sim, 1, &f), 2);
+    assert_eq!(
+        &out[..14],
+        &[&dst[..], &src[..], &[0x89, 0x4f]].concat()[..]
+    );
+    assert_eq!(&out[14..22], &[0x0f, 0xc6, 1, 3, 0, 0, 0x10, 0xff]);
+    assert_eq!(&out[22..38], &CONTEXT);
+    assert_eq!(&out[38..], &f[..], "the frame inside is untouched");
+    // Back from vm2: SI to 254, then both headers off; the frame is out.
+    let acts = [set_si_254(), pop_eth(), attr(18, &[]), output(1)];
+    reply(&install_nsh(&mut sim, 2, &acts.concat()));
+    assert_eq!(tx(&rx(&mut sim, 2, &out), 1), f);
+}
+
+/// `set(nsh(si=254))` as ovs-vswitchd sends it: the BASE member holds the
+/// value, then the mask.
+fn set_si_254() -> Vec<u8> {
+    let value_mask = [[0, 0, 0, 0, 0, 0, 0, 0xfe], [0, 0, 0, 0, 0, 0, 0, 0xff]].concat();
+    attr(11, &attr(28, &attr(1, &value_mask)))
+}
+
+#[test]
+fn nsh_set_changes_only_what_it_names() {
+    let mut sim = setup();
+    // An NSH (MD type 1, TTL 63, 6 words) frame carrying the UDP frame.
+    let inner = unhex(FRAME);
+    let header = [&[0x0f, 0xc6], &NSH_BASE[2..], &CONTEXT[..]].concat();
+    let f = [&inner[..12], &[0x89, 0x4f], &header, &inner].concat();
+    reply(&install_nsh(
+        &mut sim,
+        1,
+        &[set_si_254(), output(1)].concat(),
+    ));
+    let out = tx(&rx(&mut sim, 2, &f), 1);
+    let mut want = f.clone();
+    want[21] = 0xfe;
+    assert_eq!(out, want);
+}
+
+#[test]
+fn nsh_md2_push_onto_a_packet_without_ethernet_header() {
+    let mut sim = setup();
+    let f = unhex(FRAME);
+    // push_nsh(mdtype=2,np=...,md2=one 8-byte TLV) after pop_eth: next protocol IPv4.
+    let tlv = [0x00, 0x0a, 0x04, 0x04, 0x12, 0x34, 0x56, 0x78];
+    let nsh = [attr(1, &[0, 63, 2, 0, 0, 0, 0x10, 0xff]), attr(3, &tlv)].concat();
+    let acts = [
+        pop_eth(),
+        attr(17, &attr(28, &nsh)),
+        push_eth([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]),
+        output(2),
+    ];
+    reply(&install(&mut sim, 1, IPV4_FROM_1, &acts.concat()));
+    let out = tx(&rx(&mut sim, 1, &f), 2);
+    assert_eq!(&out[12..14], &[0x89, 0x4f]);
+    assert_eq!(
+        &out[14..18],
+        &[0x0f, 0xc4, 2, 1],
+        "4 words, next protocol IPv4"
+    );
+    assert_eq!(&out[22..30], &tlv);
+    assert_eq!(&out[30..], &f[14..]);
+}

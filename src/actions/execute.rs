@@ -7,7 +7,7 @@ use core::ops::Range;
 
 use super::headers::ETH_HLEN;
 use super::set::{self, DecTtl};
-use super::{Env, Fault, Outcome, Userspace, eth, hash, mpls, vlan};
+use super::{Env, Fault, Outcome, Userspace, eth, hash, mpls, nsh, vlan};
 use crate::flow::FlowKey;
 use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::netlink::{Attr, NLA_HDRLEN, align, attrs};
@@ -472,6 +472,8 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             eth::push(pkt, key, addresses)
         }
         a::POP_ETH => eth::pop(pkt, key),
+        a::PUSH_NSH => nsh::push(pkt, key, act.payload()),
+        a::POP_NSH => nsh::pop(pkt, key),
         a::POP_MPLS => {
             let [t0, t1] = act.payload().try_into().map_err(|_| Fault::Malformed)?;
             mpls::pop(pkt, key, u16::from_be_bytes([t0, t1]))
@@ -492,7 +494,7 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             key.dp_hash = hash::dp_hash(key, basis, alg == a::HASH_ALG_SYM_L4);
             Ok(())
         }
-        // CT, CT_CLEAR, NSH and tunnel push/pop,
+        // CT, CT_CLEAR, tunnel push/pop,
         // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
         _ => Err(Fault::Unsupported),
     }

@@ -54,21 +54,21 @@
 //! a key. `recirc` is handed to [`Env::recirc`], which queues it.
 //!
 //! # Packets without an Ethernet header
-//! `pop_eth`, and `add_mpls` without its L3-tunnel flag, leave a packet
+//! `pop_eth`, `push_nsh`, and `add_mpls` without its L3-tunnel flag, leave a packet
 //! that starts with its network header (Linux's `MAC_PROTO_NONE`); the key
 //! keeps its type (`mac_proto`, `eth_type`), and rewrites find the headers
 //! from there. Such a packet may be recirculated, sent to userspace, or
 //! given an Ethernet header again (`push_eth`); output to a port (all
 //! ports send Ethernet frames) drops it and counts it ([`Env::refuse`]).
-//! After an action that changes the order of headers (MPLS and Ethernet
-//! push/pop) the key is read again from the packet.
+//! After an action that changes the order of headers (MPLS, Ethernet and
+//! NSH push/pop) the key is read again from the packet.
 //!
 //! # Drops
 //! A packet that cannot be processed further is dropped and the rest of its
 //! list abandoned, as Linux does; [`Outcome`] counts why. A `meter` whose
 //! drop band applies ([`Env::meter`]) ends the list the same way. Actions
-//! that are not executable yet (conntrack, NSH, tunnel push/pop, psample,
-//! lb_output; `set` of tunnel, NSH, conntrack, ARP or ND fields) count as
+//! that are not executable yet (conntrack, tunnel push/pop, psample,
+//! lb_output; `set` of tunnel, conntrack, ARP or ND fields) count as
 //! `unsupported`: validation refuses them, so this is only a safety net. A
 //! nested list that fails drops only its own copy of the packet.
 
@@ -78,6 +78,7 @@ mod execute;
 mod hash;
 mod headers;
 mod mpls;
+mod nsh;
 mod set;
 #[cfg(test)]
 mod testing;

@@ -73,6 +73,7 @@ pub(super) fn set<P: Packet>(
             let (v, m) = value_mask(p, masked)?;
             icmp(pkt, key, true, v, m)
         }
+        k::NSH => super::nsh::set(pkt, key, p, masked),
         k::MPLS => {
             // One to three entries; only the first (the top of the stack) is written.
             let (v, m) = if masked {
@@ -815,13 +816,17 @@ mod tests {
             Err(Fault::BadHeader)
         );
         // Fields not settable here.
-        for ty in [k::TUNNEL, k::CT_MARK, k::ARP, k::ND, k::NSH, k::IN_PORT] {
+        for ty in [k::TUNNEL, k::CT_MARK, k::ARP, k::ND, k::IN_PORT] {
             assert_eq!(
                 run_set(&f, None, ty, &[0; 8], false).2,
                 Err(Fault::Unsupported)
             );
         }
-        // The top label of a frame that has none.
+        // The NSH header or the top label of a frame that has none.
+        assert_eq!(
+            run_set(&f, None, k::NSH, &[0; 8], false).2,
+            Err(Fault::BadHeader)
+        );
         assert_eq!(
             run_set(&f, None, k::MPLS, &[0; 4], false).2,
             Err(Fault::BadHeader)

@@ -613,8 +613,6 @@ fn unsupported_actions_drop() {
     for ty in [
         a::CT,
         a::CT_CLEAR,
-        a::PUSH_NSH,
-        a::POP_NSH,
         a::TUNNEL_PUSH,
         a::TUNNEL_POP,
         a::PSAMPLE,

@@ -17,7 +17,8 @@
 
 use super::lens::{self, Table};
 use super::proto::{
-    ETH_HLEN, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ETH_P_RARP, ETH_P_TEB, is_mpls, is_vlan,
+    ETH_HLEN, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ETH_P_NSH, ETH_P_RARP, ETH_P_TEB, TUN_P_ETHERNET,
+    is_mpls, is_vlan, tun_p_from_eth_p, tun_p_to_eth_p,
 };
 use super::support::{self, Support};
 use super::wire::{self, AddMpls, Hash, MPLS_L3_TUNNEL, PushMpls, PushVlan};
@@ -124,6 +125,26 @@ fn action(
         act::POP_MPLS => pop_mpls(wire::net_u16(p)?, headers),
         // An Ethernet header only onto a packet without one; popped only
         // from one without a VLAN tag.
+        act::PUSH_NSH => {
+            if !ethernet && tun_p_from_eth_p(headers.eth_type) == 0 {
+                return Err(Errno::Inval);
+            }
+            headers.mac_proto = MAC_PROTO_NONE;
+            super::nsh::validate_push(p)
+        }
+        // The flow's next protocol says what is left (Linux checks the key's,
+        // and leaves the Ethertype as it was).
+        act::POP_NSH => {
+            if headers.eth_type != ETH_P_NSH || tun_p_to_eth_p(key.nsh.np) == 0 {
+                return Err(Errno::Inval);
+            }
+            headers.mac_proto = if key.nsh.np == TUN_P_ETHERNET {
+                MAC_PROTO_ETHERNET
+            } else {
+                MAC_PROTO_NONE
+            };
+            Ok(())
+        }
         act::PUSH_ETH if headers.mac_proto == MAC_PROTO_NONE => {
             headers.mac_proto = MAC_PROTO_ETHERNET;
             Ok(())
@@ -435,6 +456,96 @@ mod tests {
         );
     }
 
+    fn nsh_key() -> FlowKey {
+        let base = a(k::NSH_BASE, &[0, 63, 1, 1, 0, 0, 1, 255]);
+        let md1 = a(k::NSH_MD1, &[0; 16]);
+        let stream = [
+            u32a(k::IN_PORT, 1),
+            be16a(k::ETHERTYPE, 0x894f),
+            nest(k::NSH, &[base, md1]),
+        ];
+        parse_match(&stream.concat(), None).unwrap().key
+    }
+
+    fn push_nsh(parts: &[Vec<u8>]) -> Vec<u8> {
+        nest(act::PUSH_NSH, &[nest(k::NSH, parts)])
+    }
+
+    #[test]
+    fn nsh_as_linux_checks_it() {
+        let base = |mdtype| a(k::NSH_BASE, &[0, 63, mdtype, 3, 0, 0, 1, 255]);
+        let md1 = a(k::NSH_MD1, &[0; 16]);
+        let md2 = |len| a(k::NSH_MD2, &std::vec![0; len]);
+        assert_eq!(
+            check(&[push_nsh(&[base(1), md1.clone()]), output(1)]),
+            Ok(())
+        );
+        assert_eq!(check(&[push_nsh(&[base(2), md2(8)])]), Ok(()));
+        for bad in [
+            push_nsh(&[base(1)]),
+            push_nsh(core::slice::from_ref(&md1)),
+            push_nsh(&[base(2), md1.clone()]),
+            push_nsh(&[base(1), md2(8)]),
+            push_nsh(&[base(2), md2(0)]),
+            push_nsh(&[base(2), md2(249)]),
+            push_nsh(&[base(1), md1.clone(), md2(8)]),
+            push_nsh(&[base(1), a(k::NSH_MD1, &[0; 12])]),
+            push_nsh(&[base(1), md1.clone(), a(0, &[])]),
+            a(act::PUSH_NSH, &[]),
+        ] {
+            assert_eq!(
+                check(core::slice::from_ref(&bad)),
+                Err(Errno::Inval),
+                "{bad:02x?}"
+            );
+        }
+        // Linux leaves the Ethertype: no pop right after a push.
+        let pushed = push_nsh(&[base(1), md1.clone()]);
+        assert_eq!(check(&[pushed, a(act::POP_NSH, &[])]), Err(Errno::Inval));
+        // Popped by what the flow's next protocol says; NSH set on NSH flows.
+        let nsh = nsh_key();
+        let pop = a(act::POP_NSH, &[]);
+        assert_eq!(
+            validate_actions(&[pop.clone(), output(1)].concat(), &nsh),
+            Ok(())
+        );
+        // The Ethertype stays NSH (Linux): IP rewrites wait for recirculation.
+        let set_ip = nest(act::SET, &[ipv4(6, 0)]);
+        assert_eq!(
+            validate_actions(&[pop.clone(), set_ip].concat(), &nsh),
+            Err(Errno::Inval)
+        );
+        assert_eq!(check(&[pop]), Err(Errno::Inval), "not NSH");
+        let set_si = nest(
+            act::SET_MASKED,
+            &[nest(
+                k::NSH,
+                &[a(
+                    k::NSH_BASE,
+                    &[[0, 0, 0, 0, 0, 0, 0, 9], [0, 0, 0, 0, 0, 0, 0, 0xff]].concat(),
+                )],
+            )],
+        );
+        assert_eq!(validate_actions(&set_si, &nsh), Ok(()));
+        assert_eq!(check(&[set_si]), Err(Errno::Inval), "not NSH");
+        let loose = nest(
+            act::SET_MASKED,
+            &[nest(
+                k::NSH,
+                &[a(k::NSH_BASE, &[[0, 0, 0, 0, 0, 0, 0, 9], [0; 8]].concat())],
+            )],
+        );
+        assert_eq!(
+            validate_actions(&loose, &nsh),
+            Err(Errno::Inval),
+            "bits outside the mask"
+        );
+        let md2 = nest(act::SET, &[nest(k::NSH, &[md2(8)])]);
+        assert_eq!(validate_actions(&md2, &nsh), Err(Errno::Inval));
+        let short = nest(act::SET, &[nest(k::NSH, &[a(k::NSH_BASE, &[0; 4])])]);
+        assert_eq!(validate_actions(&short, &nsh), Err(Errno::Inval));
+    }
+
     #[test]
     fn simple_actions() {
         assert_eq!(check(&[]), Ok(()));
@@ -475,8 +586,6 @@ mod tests {
         let not_yet = [
             nest(act::CT, &[a(act::CT_COMMIT, &[])]),
             a(act::CT_CLEAR, &[]),
-            nest(act::PUSH_NSH, &[]),
-            a(act::POP_NSH, &[]),
             nest(act::PSAMPLE, &[u32a(act::PSAMPLE_GROUP, 1)]),
             a(act::TUNNEL_PUSH, &[0; 8]),
             u32a(act::TUNNEL_POP, 1),
@@ -492,7 +601,7 @@ mod tests {
             assert_eq!(check(&[nest(act::CLONE, &[action])]), Err(Errno::OpNotSupp));
         }
         // The length is checked first.
-        assert_eq!(check(&[a(act::POP_NSH, &[0; 4])]), Err(Errno::Inval));
+        assert_eq!(check(&[a(act::CT_CLEAR, &[0; 4])]), Err(Errno::Inval));
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub(super) fn validate(
         _ => return Err(Errno::Inval),
     };
     let ty = inner.ty();
+    // An NSH nest's members each carry their own mask.
+    if ty == k::NSH {
+        if headers.eth_type != ETH_P_NSH {
+            return Err(Errno::Inval);
+        }
+        return super::nsh::validate_set(inner.payload(), masked, key);
+    }
     let (value, mask) = if masked {
         if !inner.len().is_multiple_of(2) {
             return Err(Errno::Inval);
@@ -282,7 +289,6 @@ mod tests {
         );
         let not_yet = [
             set(tunnel),
-            set(nest(k::NSH, &[])),
             set(u32a(k::CT_MARK, 1)),
             set(a(k::CT_LABELS, &[0; 16])),
             masked(k::CT_MARK, &[0; 4], &[0xff; 4]),
