@@ -587,9 +587,6 @@ mod tests {
             nest(act::CT, &[a(act::CT_COMMIT, &[])]),
             a(act::CT_CLEAR, &[]),
             nest(act::PSAMPLE, &[u32a(act::PSAMPLE_GROUP, 1)]),
-            a(act::TUNNEL_PUSH, &[0; 8]),
-            u32a(act::TUNNEL_POP, 1),
-            u32a(act::LB_OUTPUT, 1),
         ];
         for action in not_yet {
             assert_eq!(
@@ -602,6 +599,18 @@ mod tests {
         }
         // The length is checked first.
         assert_eq!(check(&[a(act::CT_CLEAR, &[0; 4])]), Err(Errno::Inval));
+    }
+
+    #[test]
+    fn userspace_datapath_actions_are_unknown_as_in_linux() {
+        for action in [
+            a(act::TUNNEL_PUSH, &[0; 8]),
+            u32a(act::TUNNEL_POP, 1),
+            u32a(act::LB_OUTPUT, 1),
+        ] {
+            assert_eq!(check(&[output(1), action.clone()]), Err(Errno::Inval));
+            assert_eq!(check(&[nest(act::CLONE, &[action])]), Err(Errno::Inval));
+        }
     }
 
     #[test]

@@ -266,8 +266,8 @@ fn action_rows() {
     assert_eq!(
         counts,
         [
-            ("Err(Inval)", 178),
-            ("Err(OpNotSupp)", 195),
+            ("Err(Inval)", 180),
+            ("Err(OpNotSupp)", 193),
             ("Ok(())", 267)
         ]
     );

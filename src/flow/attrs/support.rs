@@ -2,6 +2,11 @@
 //! refused with EOPNOTSUPP, which is how userspace feature probes learn that
 //! they are missing. Enabling one is changing its line here and adding its
 //! validation to `actions.rs` / `set.rs`.
+//!
+//! PSAMPLE stays refused: Windows has no psample consumer, and with the
+//! probe failing ovs-vswitchd samples through upcalls instead. TUNNEL_PUSH,
+//! TUNNEL_POP and LB_OUTPUT belong to the userspace datapath; Linux's
+//! numbering ends before them, so it refuses them as unknown (EINVAL).
 
 use crate::ovs::{action as act, key as k};
 
@@ -45,9 +50,9 @@ pub(super) fn action(ty: u16) -> Support {
         act::DEC_TTL => Executed,
         act::DROP => Executed,
         act::PSAMPLE => NotYet,
-        act::TUNNEL_PUSH => NotYet,
-        act::TUNNEL_POP => NotYet,
-        act::LB_OUTPUT => NotYet,
+        act::TUNNEL_PUSH => Invalid,
+        act::TUNNEL_POP => Invalid,
+        act::LB_OUTPUT => Invalid,
         _ => Invalid,
     }
 }
