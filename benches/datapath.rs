@@ -4,9 +4,12 @@
 //! upcall is queued; and flow installs through the IOCTL dispatcher.
 //! Prints figures; asserts nothing.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Instant;
 
+use common::Frame;
 use ovsext::datapath::receive::{Effects, Egress, RxContext};
 use ovsext::flow::FlowKey;
 use ovsext::flow::attrs::{emit_key, emit_mask};
@@ -21,36 +24,6 @@ use ovsext::sim::msg::Req;
 use ovsext::switch::{NicIndex, PortId, PortKind};
 
 const RUNS: usize = 5;
-
-/// A received frame as the datapath sees an NBL: a handle to bytes it does
-/// not own (pointer-sized, cheap to pass along), read-only on this path.
-#[derive(Clone, Copy)]
-struct Frame(&'static [u8]);
-
-impl Packet for Frame {
-    fn data(&self) -> &[u8] {
-        self.0
-    }
-    fn data_mut(&mut self) -> Option<&mut [u8]> {
-        None
-    }
-    fn push_front(&mut self, _: usize) -> Option<&mut [u8]> {
-        None
-    }
-    fn pull_front(&mut self, _: usize) -> bool {
-        false
-    }
-    fn truncate(&mut self, len: usize) {
-        self.0 = &self.0[..self.0.len().min(len)];
-    }
-    fn oob_vlan(&self) -> Option<u16> {
-        None
-    }
-    fn set_oob_vlan(&mut self, _: Option<u16>) {}
-    fn try_clone(&self) -> Option<Frame> {
-        Some(*self)
-    }
-}
 
 /// Counts frames sent, as the NBL layer would add destinations.
 #[derive(Default)]

@@ -3,14 +3,16 @@
 //! an action list against the same list with a meter that does nothing.
 //! Prints figures; asserts nothing.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Instant;
 
+use common::Frame;
 use ovsext::actions::{Env, ExecContext, Userspace, execute};
 use ovsext::flow::FlowKey;
 use ovsext::meter::{BandConfig, Config, Held, Meter};
 use ovsext::ovs::meter::BAND_TYPE_DROP;
-use ovsext::packet::Packet;
 use ovsext::percpu::Cpu;
 use ovsext::platform::time::Now;
 
@@ -53,32 +55,6 @@ fn run(bands: usize, threads: usize) -> f64 {
         });
         t.elapsed().as_nanos() as f64 / PACKETS as f64
     })
-}
-
-#[derive(Clone, Copy)]
-struct Frame(&'static [u8]);
-
-impl Packet for Frame {
-    fn data(&self) -> &[u8] {
-        self.0
-    }
-    fn data_mut(&mut self) -> Option<&mut [u8]> {
-        None
-    }
-    fn push_front(&mut self, _: usize) -> Option<&mut [u8]> {
-        None
-    }
-    fn pull_front(&mut self, _: usize) -> bool {
-        false
-    }
-    fn truncate(&mut self, _: usize) {}
-    fn oob_vlan(&self) -> Option<u16> {
-        None
-    }
-    fn set_oob_vlan(&mut self, _: Option<u16>) {}
-    fn try_clone(&self) -> Option<Frame> {
-        Some(*self)
-    }
 }
 
 /// Runs meters as the datapath does; `None` stands for a meter id that

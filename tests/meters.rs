@@ -8,8 +8,6 @@ mod common;
 use common::*;
 
 const METER: u16 = 0x19;
-const FLOW: u16 = 0x15;
-const VPORT: u16 = 0x14;
 
 const FEATURES: u8 = 1;
 const SET: u8 = 2;
@@ -37,23 +35,6 @@ const EFBIG: i32 = -27;
 const ERANGE: i32 = -34;
 
 const DPID: u32 = 1;
-
-/// A switch with vm1 (vport 1) and vm2 (vport 2), and the datapath socket.
-fn setup() -> Sim {
-    let mut sim = Sim::new();
-    assert!(
-        sim.run("switch up\nport 1 vm vm1\nport 2 vm vm2\nopen 1\n")
-            .is_empty()
-    );
-    for (seq, name) in [(1u32, "vm1"), (2, "vm2")] {
-        let r = Req::new(VPORT, 1, 1, seq, DPID)
-            .u32(2, 1)
-            .str(3, name)
-            .u32(5, DPID);
-        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
-    }
-    sim
-}
 
 /// A request as `dpif_netlink_meter_init` starts it.
 fn meter_req(cmd: u8, seq: u32) -> Req {
@@ -118,7 +99,7 @@ fn meter_get(sim: &mut Sim, seq: u32, id: u32) -> ((u64, u64), Vec<(u64, u64)>) 
 
 #[test]
 fn features_are_linuxs_with_more_bands() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let (hdr, a) = reply(&transact(&mut sim, &meter_req(FEATURES, 5)));
     assert_eq!(
         (hdr.ty, hdr.flags, hdr.seq, hdr.pid, hdr.cmd, hdr.version),
@@ -139,7 +120,7 @@ fn features_are_linuxs_with_more_bands() {
 /// ids must both read back, then they are deleted.
 #[test]
 fn the_broken_meters_probe_finds_meters_working() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let (id1, id2) = (54_545_401, 54_545_402);
     for (seq, id) in [(1, id1), (2, id2)] {
         let (hdr, a) = reply(&transact(
@@ -166,7 +147,7 @@ fn the_broken_meters_probe_finds_meters_working() {
 
 #[test]
 fn bad_requests_get_linuxs_errno_and_change_nothing() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     reply(&transact(
         &mut sim,
         &set_req(1, 9, false, &[band(DROP, 5, 5)]),
@@ -212,7 +193,7 @@ fn bad_requests_get_linuxs_errno_and_change_nothing() {
 
 #[test]
 fn replacing_reports_the_old_counters_unless_cleared() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let initial = [7u64.to_ne_bytes(), 700u64.to_ne_bytes()].concat();
     let r = set_req(1, 3, false, &[band(DROP, 1, 1), band(DROP, 2, 2)]).raw(ATTR_STATS, &initial);
     let (_, a) = reply(&transact(&mut sim, &r));
@@ -232,19 +213,14 @@ fn replacing_reports_the_old_counters_unless_cleared() {
     assert_eq!(a.len(), 1);
 }
 
-/// The flow: packets from vm1 are metered by meter 1, then go to vm2.
+/// The flow: packets from vm1 are metered by `meter`, then go to vm2.
 fn metered_flow(sim: &mut Sim, meter: u32) {
     let (key, mask) = ovsext::flow::text::parse_flow(
         "recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)",
     )
     .unwrap();
     let actions = [attr(19, &meter.to_ne_bytes()), attr(1, &2u32.to_ne_bytes())].concat();
-    let r = Req::new(FLOW, 1, 1, 100, DPID)
-        .flags(0x1 | 0x400 | 0x8)
-        .raw(1, &key)
-        .raw(7, &mask)
-        .raw(2, &actions);
-    reply(&transact(sim, &r));
+    reply(&flow_put(sim, 100, &key, &mask, &actions));
 }
 
 const FRAME: &str =
@@ -263,7 +239,7 @@ const FRAME: &str =
 /// 108 (all but packet 9): those pass; the 396 others count against it.
 #[test]
 fn three_bands_on_a_packet_train() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let bands = [band(DROP, 100, 10), band(DROP, 500, 5), band(DROP, 1000, 1)];
     reply(&transact(&mut sim, &set_req(1, 1, false, &bands)));
     metered_flow(&mut sim, 1);
@@ -290,7 +266,7 @@ fn three_bands_on_a_packet_train() {
 
 #[test]
 fn kbps_meters_count_bits() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     // 8 kb/s with a burst of 8 kb: 1000 bytes at once, then 1 byte per ms.
     reply(&transact(
         &mut sim,
@@ -311,7 +287,7 @@ fn kbps_meters_count_bits() {
 
 #[test]
 fn dump_lists_every_meter_and_detach_frees_them() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let ids = [0u32, 17, 54_545_401];
     for (seq, id) in ids.iter().enumerate() {
         reply(&transact(
@@ -350,7 +326,7 @@ fn dump_lists_every_meter_and_detach_frees_them() {
 
 #[test]
 fn the_table_is_bounded() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     for id in 0..4096u32 {
         reply(&transact(
             &mut sim,

@@ -7,34 +7,9 @@ mod common;
 
 use common::*;
 
-const VPORT: u16 = 0x14;
-const FLOW: u16 = 0x15;
-const DPID: u32 = 1;
-
-fn setup() -> Sim {
-    let mut sim = Sim::new();
-    assert!(
-        sim.run("switch up\nport 1 vm vm1\nport 2 vm vm2\nopen 1\n")
-            .is_empty()
-    );
-    for (seq, name) in [(1u32, "vm1"), (2, "vm2")] {
-        let r = Req::new(VPORT, 1, 1, seq, DPID)
-            .u32(2, 1)
-            .str(3, name)
-            .u32(5, DPID);
-        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
-    }
-    sim
-}
-
 fn install(sim: &mut Sim, seq: u32, flow: &str, actions: &[u8]) -> String {
     let (key, mask) = ovsext::flow::text::parse_flow(flow).unwrap();
-    let r = Req::new(FLOW, 1, 1, seq, DPID)
-        .flags(0x1 | 0x400 | 0x8)
-        .raw(1, &key)
-        .raw(7, &mask)
-        .raw(2, actions);
-    one(sim, &ioctl(1, "TRANSACT", &r))
+    flow_put(sim, seq, &key, &mask, actions)
 }
 
 const LSE_100: [u8; 4] = [0x00, 0x06, 0x41, 0x40]; // label 100, bos, ttl 64
@@ -76,7 +51,7 @@ const MPLS_FROM_2: &str =
 
 #[test]
 fn push_then_pop_is_the_frame_again() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let f = unhex(FRAME);
     reply(&install(
         &mut sim,
@@ -100,7 +75,7 @@ fn push_then_pop_is_the_frame_again() {
 
 #[test]
 fn set_rewrites_the_top_label_only() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let f = unhex(FRAME);
     // Two labels, then the top one's label field set to 7 (masked).
     let set = attr(
@@ -126,7 +101,7 @@ fn set_rewrites_the_top_label_only() {
 
 #[test]
 fn add_mpls_without_the_flag_labels_the_whole_frame() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let f = unhex(FRAME);
     // The label goes in front of the Ethernet header; an Ethernet header
     // pushed on top makes the frame sendable (MPLS over Ethernet, TEB inside).
@@ -151,7 +126,7 @@ fn add_mpls_without_the_flag_labels_the_whole_frame() {
 
 #[test]
 fn add_mpls_with_the_flag_is_a_push() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let f = unhex(FRAME);
     let acts = [add_mpls(LSE_100, 0x8848, true), output(2)];
     reply(&install(&mut sim, 1, IPV4_FROM_1, &acts.concat()));
@@ -162,7 +137,7 @@ fn add_mpls_with_the_flag_is_a_push() {
 
 #[test]
 fn invalid_mpls_actions_are_refused() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let cases = [
         (IPV4_FROM_1, pop_mpls(0x0800), -22),
         (IPV4_FROM_1, push_mpls(LSE_100, 0x0800), -22),
@@ -207,7 +182,7 @@ fn tx_dropped(sim: &Sim, port_no: u32) -> u64 {
 
 #[test]
 fn a_packet_without_ethernet_header_is_not_sent_but_counted() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     reply(&install(
         &mut sim,
         1,
@@ -220,7 +195,7 @@ fn a_packet_without_ethernet_header_is_not_sent_but_counted() {
 
 #[test]
 fn pop_eth_recirculate_and_push_eth() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let f = unhex(FRAME);
     let (src, dst) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
     reply(&install(
@@ -285,17 +260,12 @@ fn install_nsh(sim: &mut Sim, seq: u32, actions: &[u8]) -> String {
         attr(28, &[attr(1, &[0xff; 8]), attr(2, &[0; 16])].concat()),
     ]
     .concat();
-    let r = Req::new(FLOW, 1, 1, seq, DPID)
-        .flags(0x1 | 0x400 | 0x8)
-        .raw(1, &key)
-        .raw(7, &mask)
-        .raw(2, actions);
-    one(sim, &ioctl(1, "TRANSACT", &r))
+    flow_put(sim, seq, &key, &mask, actions)
 }
 
 #[test]
 fn nsh_md1_push_set_and_pop() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let f = unhex(FRAME);
     let (src, dst) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
     // The frame goes into NSH, and the NSH packet into an Ethernet header.
@@ -324,7 +294,7 @@ fn set_si_254() -> Vec<u8> {
 
 #[test]
 fn nsh_set_changes_only_what_it_names() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     // An NSH (MD type 1, TTL 63, 6 words) frame carrying the UDP frame.
     let inner = unhex(FRAME);
     let header = [&[0x0f, 0xc6], &NSH_BASE[2..], &CONTEXT[..]].concat();
@@ -342,7 +312,7 @@ fn nsh_set_changes_only_what_it_names() {
 
 #[test]
 fn nsh_md2_push_onto_a_packet_without_ethernet_header() {
-    let mut sim = setup();
+    let mut sim = two_vms();
     let f = unhex(FRAME);
     // push_nsh(mdtype=2,np=...,md2=one 8-byte TLV) after pop_eth: next protocol IPv4.
     let tlv = [0x00, 0x0a, 0x04, 0x04, 0x12, 0x34, 0x56, 0x78];

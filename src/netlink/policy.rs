@@ -109,10 +109,12 @@ impl<'a, const N: usize> Parsed<'a, N> {
     }
 }
 
-/// Parses `stream` against `policy` (indexed by attribute type).
-pub fn parse<'a, const N: usize>(
+/// Picks the attributes `policy` names out of `stream` (unknown and ignored
+/// types are skipped, the last duplicate wins), each first passing `check`.
+fn pick<'a, const N: usize>(
     stream: &'a [u8],
     policy: &[AttrPolicy; N],
+    check: impl Fn(&AttrPolicy, &Attr<'_>) -> Result<(), Errno>,
 ) -> Result<Parsed<'a, N>, Errno> {
     let mut out = [None; N];
     for a in attrs(stream) {
@@ -123,21 +125,34 @@ pub fn parse<'a, const N: usize>(
         if p.kind == Kind::Ignored {
             continue;
         }
-        if !p.accepts(&a) {
-            return Err(Errno::Inval);
-        }
+        check(p, &a)?;
         if let Some(slot) = out.get_mut(usize::from(a.ty())) {
             *slot = Some(a);
         }
     }
+    Ok(Parsed(out))
+}
+
+/// Parses `stream` against `policy` (indexed by attribute type).
+pub fn parse<'a, const N: usize>(
+    stream: &'a [u8],
+    policy: &[AttrPolicy; N],
+) -> Result<Parsed<'a, N>, Errno> {
+    let parsed = pick(stream, policy, |p, a| {
+        if p.accepts(a) {
+            Ok(())
+        } else {
+            Err(Errno::Inval)
+        }
+    })?;
     let missing = policy
         .iter()
-        .zip(out.iter())
+        .zip(parsed.0.iter())
         .any(|(p, a)| p.required && p.kind != Kind::Ignored && a.is_none());
     if missing {
         return Err(Errno::Inval);
     }
-    Ok(Parsed(out))
+    Ok(parsed)
 }
 
 /// Parses `stream` as Linux's generic netlink does for a family that asks
@@ -150,26 +165,14 @@ pub fn parse_liberal<'a, const N: usize>(
     stream: &'a [u8],
     policy: &[AttrPolicy; N],
 ) -> Result<Parsed<'a, N>, Errno> {
-    let mut out = [None; N];
-    for a in attrs(stream) {
-        let a = a?;
-        let Some(p) = policy.get(usize::from(a.ty())) else {
-            continue;
-        };
+    pick(stream, policy, |p, a| {
         let short = match p.kind {
-            Kind::Ignored => continue,
             Kind::Flag => !a.is_empty(),
             Kind::Nested => !a.is_empty() && a.len() < super::NLA_HDRLEN,
             _ => a.len() < usize::from(p.min),
         };
-        if short {
-            return Err(Errno::Range);
-        }
-        if let Some(slot) = out.get_mut(usize::from(a.ty())) {
-            *slot = Some(a);
-        }
-    }
-    Ok(Parsed(out))
+        if short { Err(Errno::Range) } else { Ok(()) }
+    })
 }
 
 #[cfg(test)]
