@@ -114,6 +114,9 @@ fn cmd_name(ty: u16, cmd: u8) -> String {
         ovs::family::PACKET => ["UNSPEC", "MISS", "ACTION", "EXECUTE"]
             .get(usize::from(cmd))
             .copied(),
+        ovs::family::METER => ["UNSPEC", "FEATURES", "SET", "DEL", "GET"]
+            .get(usize::from(cmd))
+            .copied(),
         _ => generic.get(usize::from(cmd)).copied(),
     };
     name.map_or_else(|| format!("cmd {cmd}"), String::from)
