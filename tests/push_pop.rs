@@ -334,3 +334,30 @@ fn nsh_md2_push_onto_a_packet_without_ethernet_header() {
     assert_eq!(&out[22..30], &tlv);
     assert_eq!(&out[30..], &f[14..]);
 }
+
+#[test]
+fn userspace_executes_a_packet_without_ethernet_header() {
+    let mut sim = two_vms();
+    let f = unhex(FRAME);
+    // OVS_PACKET_CMD_EXECUTE of the IPv4 packet alone: its key has an
+    // Ethertype and no Ethernet header.
+    let key = [attr(3, &1u32.to_ne_bytes()), attr(6, &[0x08, 0x00])].concat();
+    let (src, dst) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+    let execute = |acts: &[u8]| {
+        Req::new(0x13, 3, 1, 9, 1)
+            .raw(1, &f[14..])
+            .raw(2, &key)
+            .raw(3, acts)
+    };
+    let r = execute(&[push_eth(src, dst), output(2)].concat());
+    let out = sim.run(&format!("{}\n", ioctl(1, "TRANSACT", &r)));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(tx(&out[..1], 2), [&dst[..], &src[..], &f[12..]].concat());
+    // Sent as it is, it is not (and counted); pop_eth has nothing to pop.
+    let r = execute(&output(2));
+    let out = sim.run(&format!("{}\n", ioctl(1, "TRANSACT", &r)));
+    assert_eq!(out.len(), 1, "only the reply: {out:?}");
+    assert_eq!(tx_dropped(&sim, 2), 1);
+    let r = execute(&[pop_eth(), output(2)].concat());
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), -22);
+}

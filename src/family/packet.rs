@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::datapath::receive::{Effects, RxContext};
 use crate::flow::attrs::{parse_metadata, validate_actions};
-use crate::flow::extract::extract;
+use crate::flow::extract::extract_typed;
 use crate::netlink::{AttrPolicy, Errno, NlBuf, parse};
 use crate::ovs::{family as fam, packet as op};
 use crate::packet::OwnedPacket;
@@ -77,7 +77,8 @@ fn prepare<'m>(ctx: &Ctx<'m>) -> Result<Prepared<'m>, Fail> {
     rx.push(RxContext::try_new(Cpu::Any, ctx.now.ns as u32).ok_or(Errno::NoMem)?);
     let key = rx.first_mut().ok_or(Errno::NoMem)?.key_mut();
     *key = parse_metadata(key_attrs)?;
-    extract(frame, None, key).map_err(|_| Errno::Inval)?;
+    // A key with an Ethertype and no Ethernet header is a packet without one.
+    extract_typed(frame, None, key).map_err(|_| Errno::Inval)?;
     validate_actions(actions, key)?;
     let pkt = OwnedPacket::from_frame(frame).ok_or(Errno::NoMem)?;
     Ok((pkt, rx, actions))
