@@ -151,6 +151,7 @@ struct View<'a> {
 impl View<'_> {
     /// Counts a lost upcall against the datapath and the input port.
     fn lost(&self, cpu: Cpu, in_port: u32) {
+        crate::diag::dropped(crate::diag::Drop::UpcallLost, Some(in_port));
         self.dp.count(cpu, |s| &s.n_lost, 1);
         if let Some(v) = self.ports.vports.get(in_port) {
             v.stats.upcall_fail.fetch_add(1, Relaxed);
@@ -159,6 +160,7 @@ impl View<'_> {
 
     /// Counts a packet dropped at the recirculation limit.
     fn recirc_dropped(&self, cpu: Cpu) {
+        crate::diag::dropped(crate::diag::Drop::RecircLimit, None);
         self.dp.count(cpu, |s| &s.n_recirc_dropped, 1);
     }
 
@@ -191,6 +193,7 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
                 self.egress.send(port, nic, pkt);
             }
             None => {
+                crate::diag::dropped(crate::diag::Drop::OutputUnbound, Some(port_no));
                 v.stats.tx_dropped.fetch_add(1, Relaxed);
             }
         }
@@ -363,6 +366,7 @@ impl View<'_> {
         let key = &mut ctx.key;
         // A recirculated packet may have lost its Ethernet header.
         if extract_typed(pkt.data(), pkt.oob_vlan(), key).is_err() {
+            crate::diag::dropped(crate::diag::Drop::BadFrame, Some(key.in_port));
             if let Some(v) = self.ports.vports.get(key.in_port) {
                 v.stats.rx_errors.fetch_add(1, Relaxed);
             }

@@ -142,14 +142,16 @@ pub fn parse<'a, const N: usize>(
         if p.accepts(a) {
             Ok(())
         } else {
+            crate::diag::bad_attr(a.ty(), a.len());
             Err(Errno::Inval)
         }
     })?;
     let missing = policy
         .iter()
         .zip(parsed.0.iter())
-        .any(|(p, a)| p.required && p.kind != Kind::Ignored && a.is_none());
-    if missing {
+        .position(|(p, a)| p.required && p.kind != Kind::Ignored && a.is_none());
+    if let Some(ty) = missing {
+        crate::diag::missing_attr(ty);
         return Err(Errno::Inval);
     }
     Ok(parsed)

@@ -43,6 +43,10 @@ pub enum Command<'a> {
     Tick {
         ms: u64,
     },
+    /// `ovs-dpctl show` as comment lines.
+    Show,
+    /// `ovs-dpctl dump-flows` as comment lines.
+    DumpFlows,
 }
 
 fn number<T: TryFrom<u64>>(s: &str, what: &str) -> Result<T, String> {
@@ -203,6 +207,14 @@ pub fn parse_line(line: &str) -> Result<Option<Command<'_>>, String> {
                 ms: number(arg(1), "milliseconds")?,
             }
         }
+        "show" => {
+            arity(0..=0)?;
+            Command::Show
+        }
+        "dump-flows" => {
+            arity(0..=0)?;
+            Command::DumpFlows
+        }
         other => return Err(format!("unknown command: {other}")),
     };
     Ok(Some(cmd))
@@ -267,6 +279,8 @@ mod tests {
             }))
         );
         assert_eq!(parse_line("tick 10"), Ok(Some(Command::Tick { ms: 10 })));
+        assert_eq!(parse_line("show"), Ok(Some(Command::Show)));
+        assert_eq!(parse_line("dump-flows"), Ok(Some(Command::DumpFlows)));
     }
 
     #[test]
@@ -283,6 +297,8 @@ mod tests {
             "frobnicate",
             "open -1",
             "tick",
+            "show all",
+            "dump-flows 1",
         ] {
             assert!(parse_line(bad).is_err(), "{bad}");
         }
