@@ -46,41 +46,26 @@ pub(super) fn push<P: Packet>(pkt: &mut P, key: &mut FlowKey, payload: &[u8]) ->
     if np == 0 || pkt.oob_vlan().is_some() {
         return Err(Fault::BadHeader);
     }
-    let mut header = [0u8; MAX_LEN];
-    let (mut flags, mut ttl, mut md_len) = (0u8, 0u8, 0usize);
+    // The base header's fields and the metadata (the last of each wins).
+    let (mut base, mut md): (Option<[u8; BASE_LEN]>, &[u8]) = (None, &[]);
     for a in attrs(nest).map_while(Result::ok) {
-        let p = a.payload();
         match a.ty() {
-            k::NSH_BASE => {
-                let [f, t, mdtype, _, s0, s1, s2, s3] =
-                    p.try_into().map_err(|_| Fault::Malformed)?;
-                (flags, ttl) = (f, t);
-                put(&mut header, 2, [mdtype, np, s0, s1, s2, s3]).ok_or(Fault::Malformed)?;
-            }
-            k::NSH_MD1 | k::NSH_MD2 => {
-                md_len = p.len();
-                header
-                    .get_mut(BASE_LEN..BASE_LEN + md_len)
-                    .ok_or(Fault::Malformed)?
-                    .copy_from_slice(p);
-            }
+            k::NSH_BASE => base = Some(a.payload().try_into().map_err(|_| Fault::Malformed)?),
+            k::NSH_MD1 | k::NSH_MD2 if a.len() <= MAX_LEN - BASE_LEN => md = a.payload(),
             _ => return Err(Fault::Malformed),
         }
     }
+    let [flags, ttl, mdtype, _, s0, s1, s2, s3] = base.ok_or(Fault::Malformed)?;
     // The length field counts whole words; that is what is pushed (Linux).
-    let words = ((BASE_LEN + md_len) / 4) as u16;
+    let words = (BASE_LEN + md.len()) / 4;
     let word = (u16::from(flags) << FLAGS_SHIFT & FLAGS_MASK)
         | (u16::from(ttl) << TTL_SHIFT & TTL_MASK)
-        | (words & LEN_MASK);
-    put(&mut header, 0, word.to_be_bytes()).ok_or(Fault::Malformed)?;
-    let head = header
-        .get(..usize::from(words) * 4)
-        .ok_or(Fault::Malformed)?;
-    let frame = pkt.push_front(head.len()).ok_or(Fault::NoMemory)?;
-    frame
-        .get_mut(..head.len())
-        .ok_or(Fault::BadHeader)?
-        .copy_from_slice(head);
+        | (words as u16 & LEN_MASK);
+    let [w0, w1] = word.to_be_bytes();
+    let frame = pkt.push_front(words * 4).ok_or(Fault::NoMemory)?;
+    put(frame, 0, [w0, w1, mdtype, np, s0, s1, s2, s3]).ok_or(Fault::BadHeader)?;
+    let room = frame.get_mut(BASE_LEN..words * 4).ok_or(Fault::BadHeader)?;
+    room.copy_from_slice(md.get(..room.len()).ok_or(Fault::BadHeader)?);
     key.mac_proto = MAC_PROTO_NONE;
     key.eth_type = ETH_P_NSH;
     rekey(pkt, key)
