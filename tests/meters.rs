@@ -189,6 +189,13 @@ fn bad_requests_get_linuxs_errno_and_change_nothing() {
     }
     // The meter is as it was set: one band, untouched counters.
     assert_eq!(meter_get(&mut sim, 20, 9), ((0, 0), vec![(0, 0)]));
+    // A band type Linux does not know is kept, as Linux keeps it (it counts
+    // the packets it applies to and drops none).
+    reply(&transact(
+        &mut sim,
+        &set_req(21, 12, false, &[band(7, 1, 1)]),
+    ));
+    assert_eq!(meter_get(&mut sim, 22, 12), ((0, 0), vec![(0, 0)]));
 }
 
 #[test]
