@@ -6,6 +6,7 @@
 //! changes, checksums included. The key is then read again from the packet.
 
 use super::headers::{ETH_HLEN, l2, put};
+use super::set::masked;
 use super::{Fault, rekey};
 use crate::flow::FlowKey;
 use crate::flow::key::{MAC_PROTO_ETHERNET, MAC_PROTO_NONE};
@@ -105,10 +106,9 @@ pub(super) fn set<P: Packet>(
         .get(at..at + MPLS_HLEN)
         .and_then(|b| <[u8; 4]>::try_from(b).ok())
         .ok_or(Fault::BadHeader)?;
-    let mask = u32::from_be_bytes(mask);
-    let lse = (u32::from_be_bytes(old) & !mask) | (u32::from_be_bytes(value) & mask);
-    put(frame, at, lse.to_be_bytes()).ok_or(Fault::BadHeader)?;
-    key.mpls_lse[0] = lse;
+    let lse = masked(old, value, mask);
+    put(frame, at, lse).ok_or(Fault::BadHeader)?;
+    key.mpls_lse[0] = u32::from_be_bytes(lse);
     Ok(())
 }
 

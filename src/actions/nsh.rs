@@ -5,6 +5,7 @@
 //! untouched. The key is then read again from the packet.
 
 use super::headers::{l2, put};
+use super::set::masked;
 use super::{Fault, rekey};
 use crate::flow::FlowKey;
 use crate::flow::attrs::proto::{TUN_P_ETHERNET, tun_p_from_eth_p, tun_p_to_eth_p};
@@ -99,7 +100,7 @@ pub(super) fn set<P: Packet>(
     pkt: &mut P,
     key: &mut FlowKey,
     nest: &[u8],
-    masked: bool,
+    with_masks: bool,
 ) -> Result<(), Fault> {
     let at = match key.mac_proto {
         MAC_PROTO_NONE => 0,
@@ -113,7 +114,7 @@ pub(super) fn set<P: Packet>(
     let [w0, w1, mdtype, ..] = *header.first_chunk::<4>().ok_or(Fault::BadHeader)?;
     for a in attrs(nest).map_while(Result::ok) {
         let p = a.payload();
-        let (value, mask) = if masked {
+        let (value, mask) = if with_masks {
             p.split_at(p.len() / 2)
         } else {
             (p, ALL_ONES.get(..p.len()).ok_or(Fault::Malformed)?)
@@ -125,8 +126,8 @@ pub(super) fn set<P: Packet>(
                 let [mf, mt, _, _, m0, m1, m2, m3] =
                     mask.try_into().map_err(|_| Fault::Malformed)?;
                 let word = u16::from_be_bytes([w0, w1]);
-                let flags = masked_u8(((word & FLAGS_MASK) >> FLAGS_SHIFT) as u8, f, mf);
-                let ttl = masked_u8(((word & TTL_MASK) >> TTL_SHIFT) as u8, t, mt);
+                let [flags] = masked([((word & FLAGS_MASK) >> FLAGS_SHIFT) as u8], [f], [mf]);
+                let [ttl] = masked([((word & TTL_MASK) >> TTL_SHIFT) as u8], [t], [mt]);
                 let word = (word & !(FLAGS_MASK | TTL_MASK))
                     | (u16::from(flags) << FLAGS_SHIFT & FLAGS_MASK)
                     | (u16::from(ttl) << TTL_SHIFT & TTL_MASK);
@@ -149,20 +150,11 @@ pub(super) fn set<P: Packet>(
     rekey(pkt, key)
 }
 
-fn masked_u8(old: u8, value: u8, mask: u8) -> u8 {
-    (old & !mask) | (value & mask)
-}
-
 /// Writes `value` over the 4 bytes of `old` where `mask` has bits.
 fn masked_into(old: &mut [u8], value: &[u8], mask: &[u8]) -> Result<(), Fault> {
-    let word = |b: &[u8]| {
-        b.try_into()
-            .map(u32::from_be_bytes)
-            .map_err(|_| Fault::Malformed)
-    };
-    let m = word(mask)?;
-    let new = (word(old)? & !m) | (word(value)? & m);
-    old.copy_from_slice(&new.to_be_bytes());
+    let word = |b: &[u8]| <[u8; 4]>::try_from(b).map_err(|_| Fault::Malformed);
+    let new = masked(word(old)?, word(value)?, word(mask)?);
+    old.copy_from_slice(&new);
     Ok(())
 }
 

@@ -106,7 +106,8 @@ fn masked_u32(old: u32, v: [u8; 4], m: [u8; 4]) -> u32 {
     (old & !m) | (v & m)
 }
 
-fn masked<const N: usize>(old: [u8; N], v: [u8; N], m: [u8; N]) -> [u8; N] {
+/// `old` with the bits `m` selects taken from `v`.
+pub(super) fn masked<const N: usize>(old: [u8; N], v: [u8; N], m: [u8; N]) -> [u8; N] {
     let mut out = old;
     for ((o, v), m) in out.iter_mut().zip(v).zip(m) {
         *o = (*o & !m) | (v & m);
