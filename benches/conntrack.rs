@@ -17,6 +17,7 @@ use ovsext::ioctl::{Device, Io, Outcome, code};
 use ovsext::packet::Packet;
 use ovsext::pend::{PendToken, Wakeups};
 use ovsext::percpu::Cpu;
+use ovsext::platform::time::Now;
 use ovsext::sim::msg::Req;
 use ovsext::switch::{NicIndex, PortId, PortKind};
 
@@ -237,7 +238,7 @@ fn pipeline_bed() -> (Device, ovsext::handle::HandleId) {
         let mut egress = Sent::default();
         let mut io = Io {
             token: PendToken(1),
-            now_ms: 0,
+            now: Now::default(),
             egress: &mut egress,
         };
         let r = dev.ioctl(
@@ -324,7 +325,12 @@ fn pipeline(n: u32) -> f64 {
             };
             for _ in 0..rounds {
                 for chain in frames.chunks(BATCH) {
-                    dp.receive_batch(&mut ctx, chain.iter().map(|f| ((1, 0), *f)), 1, &mut fx);
+                    dp.receive_batch(
+                        &mut ctx,
+                        chain.iter().map(|f| ((1, 0), *f)),
+                        Now::from_ms(1),
+                        &mut fx,
+                    );
                 }
             }
         });

@@ -329,16 +329,22 @@ pub enum Event {
     Conntrack {
         ct: Vec<u8>,
     },
+    Meter {
+        id: u32,
+        len: usize,
+    },
 }
 
 /// Records every request in order; `random` returns `rand` values in turn
-/// (then 0); CT actions drop the packet when `ct_drops` is set.
+/// (then 0); CT actions drop the packet when `ct_drops` is set; the meters
+/// in `dropping` drop every packet.
 #[derive(Default)]
 pub struct Recorder {
     pub events: Vec<Event>,
     pub rand: Vec<u32>,
     pub rand_calls: usize,
     pub ct_drops: bool,
+    pub dropping: Vec<u32>,
 }
 
 impl Recorder {
@@ -394,5 +400,10 @@ impl<P: Packet> Env<P> for Recorder {
     fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, ct: &[u8]) -> bool {
         self.events.push(Event::Conntrack { ct: ct.to_vec() });
         !self.ct_drops
+    }
+
+    fn meter(&mut self, id: u32, len: usize) -> bool {
+        self.events.push(Event::Meter { id, len });
+        self.dropping.contains(&id)
     }
 }

@@ -653,14 +653,6 @@ fn dec_ttl_decrements_or_runs_the_exception_list() {
 #[test]
 fn unsupported_actions_drop() {
     for ty in [
-        a::METER,
-        a::PUSH_MPLS,
-        a::POP_MPLS,
-        a::ADD_MPLS,
-        a::PUSH_ETH,
-        a::POP_ETH,
-        a::PUSH_NSH,
-        a::POP_NSH,
         a::TUNNEL_PUSH,
         a::TUNNEL_POP,
         a::PSAMPLE,
@@ -676,7 +668,7 @@ fn unsupported_actions_drop() {
     let acts = [nest(a::SET, &[attr(k::TUNNEL, &[])]), output(2)].concat();
     assert_eq!(run(&acts).1.unsupported, 1);
     // In a nested list only the copy is dropped.
-    let acts = [clone(&[attr(a::METER, &[0; 4]), output(9)]), output(1)].concat();
+    let acts = [clone(&[attr(a::PSAMPLE, &[0; 8]), output(9)]), output(1)].concat();
     let (env, out, _) = run(&acts);
     assert_eq!((env.ports(), out.unsupported), (vec![1], 1));
 }
@@ -777,4 +769,40 @@ fn deferred_lists_keep_their_key_and_cut() {
         assert_eq!(out, Outcome::default());
     }
     assert_eq!(env.ports().len(), 21);
+}
+
+#[test]
+fn a_dropping_meter_ends_the_list() {
+    let list = [
+        output(1),
+        u32_attr(a::METER, 7),
+        output(2),
+        u32_attr(a::METER, 8),
+        output(3),
+    ]
+    .concat();
+    let mut env = Recorder {
+        dropping: vec![8],
+        ..Recorder::default()
+    };
+    let (out, _) = run_with(&mut env, &frame(), None, &list);
+    assert_eq!(env.ports(), [1, 2]);
+    let len = frame().len();
+    let meters: Vec<(u32, usize)> = env
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Meter { id, len } => Some((*id, *len)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(meters, [(7, len), (8, len)]);
+    assert_eq!(
+        out,
+        Outcome {
+            metered: 1,
+            ..Outcome::default()
+        }
+    );
+    assert_eq!(out.dropped(), 1);
 }

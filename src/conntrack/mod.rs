@@ -37,7 +37,7 @@ pub mod zone;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::flow::FlowKey;
-use crate::flow::key::CtTuple;
+use crate::flow::key::{CtTuple, MAC_PROTO_ETHERNET};
 use crate::ovs::key as k;
 use crate::packet::Packet;
 use action::CtAction;
@@ -200,8 +200,13 @@ impl Conntrack {
         if cached && !ct.commit && !nat {
             return Verdict::Continue;
         }
+        // A packet without an Ethernet header (after pop_eth) is not read
+        // here: it is invalid.
         let fragment = key.ip_frag != k::FRAG_NONE;
-        let Some(view) = packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment) else {
+        let view = (key.mac_proto == MAC_PROTO_ETHERNET)
+            .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
+            .flatten();
+        let Some(view) = view else {
             self.invalid(key, zone);
             return Verdict::Continue;
         };

@@ -57,13 +57,14 @@ pub struct View {
     pub len: u32,
 }
 
-/// Reads `frame` for tracking in `zone`. `fragment`: the flow key says it is
+/// Reads `frame` (an Ethernet frame) for tracking in `zone`. `fragment`: the flow key says it is
 /// a fragment (not reassembled here).
 pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, fragment: bool) -> Option<View> {
     if fragment {
         return None;
     }
-    let ip = headers::ip(frame, oob_vlan)?;
+    let l2 = headers::l2(frame, oob_vlan)?;
+    let ip = headers::ip_at(frame, l2.eth_type, l2.l3)?;
     let l4 = ip.l4?;
     let mut tuple = addresses(frame, ip.v6, ip.l3)?;
     tuple.zone = zone;

@@ -12,6 +12,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use crate::conntrack::Conntrack;
 use crate::event::{EventQueues, VportEvent};
 use crate::flow::table::{ActionsFootprint, FlowTable};
+use crate::meter::Meters;
 use crate::names::{DP_FEATURES, Flags};
 use crate::netlink::Errno;
 use crate::ovs::{dp as odp, vport as ov};
@@ -143,6 +144,7 @@ pub struct Datapath {
     pub ports: RwLock<Ports>,
     pub flows: RwLock<FlowTable<FlowActions>>,
     pub queues: Mutex<Queues>,
+    pub meters: Meters,
     pub stats: PerCpu<DpStats>,
     /// Locks of its own, taken after `flows` (see `conntrack::table`).
     pub conntrack: Conntrack,
@@ -217,6 +219,7 @@ impl Datapath {
             ports: RwLock::default(),
             flows: RwLock::default(),
             queues: Mutex::default(),
+            meters: Meters::default(),
             stats: PerCpu::new(cpus)?,
             conntrack: Conntrack::new(CONNTRACK_SEED)?,
             user_features: AtomicU32::new(0),

@@ -49,7 +49,7 @@ fn get(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     if ctx.op == DevOp::Write {
         return ctx.start_dump(0);
     }
-    let now = ctx.now_ms;
+    let now = ctx.now.ms();
     ctx.dump_one(|dp, cursor, hdr, b| {
         let Some((next, id, c)) = dp.conntrack.table().next(cursor) else {
             return Ok(None);
@@ -70,7 +70,7 @@ fn delete(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
             _ => {}
         }
     }
-    let (dp, now, wake) = (ctx.dp, ctx.now_ms, &mut *ctx.wake);
+    let (dp, now, wake) = (ctx.dp, ctx.now.ms(), &mut *ctx.wake);
     let mut notify = |ev: &_| dp.post_ct_event(ev, now, wake);
     let ct = &dp.conntrack;
     match (tuple, zone) {
