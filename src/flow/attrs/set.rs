@@ -57,7 +57,7 @@ pub(super) fn validate(
         Support::Invalid => return Err(Errno::Inval),
     }
     let ok = match ty {
-        k::PRIORITY | k::SKB_MARK => true,
+        k::PRIORITY | k::SKB_MARK | k::CT_MARK | k::CT_LABELS => true,
         k::ETHERNET => headers.mac_proto == MAC_PROTO_ETHERNET,
         k::IPV4 => headers.eth_type == ETH_P_IP && ipv4(value, mask, key)?,
         k::IPV6 => headers.eth_type == ETH_P_IPV6 && ipv6(value, mask, key)?,
@@ -287,18 +287,21 @@ mod tests {
                 a(crate::ovs::tunnel::TTL, &[64]),
             ],
         );
-        let not_yet = [
-            set(tunnel),
-            set(u32a(k::CT_MARK, 1)),
-            set(a(k::CT_LABELS, &[0; 16])),
-            masked(k::CT_MARK, &[0; 4], &[0xff; 4]),
-        ];
+        let not_yet = [set(tunnel)];
         for action in not_yet {
             assert_eq!(
                 validate_actions(&action, &tcp),
                 Err(Errno::OpNotSupp),
                 "{action:02x?}"
             );
+        }
+        // Conntrack metadata: accepted at install, as Linux's validate_set.
+        for action in [
+            set(u32a(k::CT_MARK, 1)),
+            set(a(k::CT_LABELS, &[0; 16])),
+            masked(k::CT_MARK, &[0; 4], &[0xff; 4]),
+        ] {
+            assert_eq!(validate_actions(&action, &tcp), Ok(()), "{action:02x?}");
         }
     }
 
