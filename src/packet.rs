@@ -37,6 +37,17 @@ pub trait Packet {
         Request::NONE
     }
 
+    /// The largest IP fragment this packet was reassembled from (0: it was
+    /// not), as Linux's `OVS_CB(skb)->mru`: output cuts it to that size
+    /// again. Copies keep it. A buffer that cannot keep one (a read-only
+    /// frame, never reassembled) has none.
+    fn mru(&self) -> u16 {
+        0
+    }
+    fn set_mru(&mut self, mru: u16) {
+        let _ = mru;
+    }
+
     /// An independent copy; `None` when out of memory.
     fn try_clone(&self) -> Option<Self>
     where
@@ -62,6 +73,7 @@ pub struct OwnedPacket {
     buf: Vec<u8>,
     start: usize,
     oob_vlan: Option<u16>,
+    mru: u16,
 }
 
 impl OwnedPacket {
@@ -75,6 +87,7 @@ impl OwnedPacket {
             buf,
             start: HEADROOM,
             oob_vlan: None,
+            mru: 0,
         })
     }
 }
@@ -124,6 +137,14 @@ impl Packet for OwnedPacket {
         self.oob_vlan = tci;
     }
 
+    fn mru(&self) -> u16 {
+        self.mru
+    }
+
+    fn set_mru(&mut self, mru: u16) {
+        self.mru = mru;
+    }
+
     fn try_clone(&self) -> Option<OwnedPacket> {
         let mut buf = Vec::new();
         buf.try_reserve_exact(self.buf.len()).ok()?;
@@ -132,6 +153,7 @@ impl Packet for OwnedPacket {
             buf,
             start: self.start,
             oob_vlan: self.oob_vlan,
+            mru: self.mru,
         })
     }
 }

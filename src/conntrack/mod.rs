@@ -24,6 +24,7 @@ mod conn;
 pub mod ctnetlink;
 pub mod events;
 mod format;
+pub mod frag;
 mod icmp;
 mod nat;
 mod other;
@@ -87,8 +88,11 @@ pub struct Stats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Continue,
-    /// A commit could not be honoured: drop the packet.
+    /// A commit could not be honoured, or a fragment could not be taken
+    /// in: drop the packet.
     Drop,
+    /// A fragment held until its datagram is complete: its pipeline ends.
+    Held,
 }
 
 pub struct Conntrack {
@@ -98,6 +102,8 @@ pub struct Conntrack {
     draws: AtomicU32,
     pub zones: Zones,
     pub stats: Stats,
+    /// Fragments waiting for the rest of their datagram.
+    pub frags: frag::Reassembly,
     /// The event groups some handle listens to (`event::group::CT_*`).
     listeners: AtomicU32,
 }
@@ -122,6 +128,20 @@ struct Seen {
 
 fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
+}
+
+/// Makes `frame` the packet's bytes (it grows at the front).
+fn replace_frame<P: Packet>(pkt: &mut P, frame: &[u8]) -> Option<()> {
+    match frame.len().checked_sub(pkt.len()) {
+        Some(grow) if grow > 0 => {
+            pkt.push_front(grow)?;
+        }
+        _ => pkt.truncate(frame.len()),
+    }
+    pkt.data_mut()?
+        .get_mut(..frame.len())?
+        .copy_from_slice(frame);
+    Some(())
 }
 
 /// Applies a masked write of `value` under `mask` to `old`.
@@ -155,6 +175,7 @@ impl Conntrack {
             draws: AtomicU32::new(0),
             zones: Zones::new()?,
             stats: Stats::default(),
+            frags: frag::Reassembly::new()?,
             listeners: AtomicU32::new(0),
         })
     }
@@ -202,8 +223,15 @@ impl Conntrack {
         }
         // A packet without an Ethernet header (after pop_eth) is not read
         // here: it is invalid.
+        let ethernet = key.mac_proto == MAC_PROTO_ETHERNET;
+        if ethernet && key.ip_frag != k::FRAG_NONE {
+            match self.defragment(pkt, key, zone, now_ms) {
+                Verdict::Continue => {}
+                other => return other,
+            }
+        }
         let fragment = key.ip_frag != k::FRAG_NONE;
-        let view = (key.mac_proto == MAC_PROTO_ETHERNET)
+        let view = ethernet
             .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
             .flatten();
         let Some(view) = view else {
@@ -237,6 +265,37 @@ impl Conntrack {
                 Verdict::Continue
             }
             Err(()) => Verdict::Drop,
+        }
+    }
+
+    /// A fragment: held, or the datagram it completed becomes the packet,
+    /// its key read again and its MRU set (Linux's
+    /// `ovs_ct_handle_fragments`). A fragment that cannot be read goes on
+    /// (to be marked invalid).
+    fn defragment<P: Packet>(
+        &self,
+        pkt: &mut P,
+        key: &mut FlowKey,
+        zone: u16,
+        now_ms: u64,
+    ) -> Verdict {
+        let outcome = match frag::fragment(pkt.data(), pkt.oob_vlan(), zone) {
+            Some(f) => self.frags.add(&f, now_ms),
+            None => return Verdict::Continue,
+        };
+        match outcome {
+            frag::Outcome::Held => Verdict::Held,
+            frag::Outcome::Dropped => Verdict::Drop,
+            frag::Outcome::Complete(d) => {
+                let whole = replace_frame(pkt, &d.frame).is_some()
+                    && crate::flow::extract::extract_typed(pkt.data(), pkt.oob_vlan(), key).is_ok();
+                if !whole {
+                    count(&self.frags.stats.no_room);
+                    return Verdict::Drop;
+                }
+                pkt.set_mru(d.mru);
+                Verdict::Continue
+            }
         }
     }
 
@@ -510,6 +569,7 @@ impl Conntrack {
     /// Upkeep: expires timed-out connections, a bounded number of slots a
     /// call.
     pub fn expire(&self, now_ms: u64, notify: &mut Notify<'_>) {
+        self.frags.expire(now_ms);
         self.table
             .expire(now_ms, EXPIRE_BUDGET, |id, c| self.gone(id, &c, notify));
     }
@@ -530,7 +590,7 @@ mod tests {
     use crate::packet::OwnedPacket;
     use std::vec::Vec;
 
-    fn v6(last: u8) -> [u8; 16] {
+    pub(super) fn v6(last: u8) -> [u8; 16] {
         let mut a = [0u8; 16];
         a[0] = 0xfd;
         a[15] = last;
@@ -538,7 +598,7 @@ mod tests {
     }
 
     /// Ethernet/IPv6 around `l4` (`proto`), transport checksum filled in.
-    fn ipv6_frame(src: [u8; 16], dst: [u8; 16], proto: u8, l4: &[u8]) -> Vec<u8> {
+    pub(super) fn ipv6_frame(src: [u8; 16], dst: [u8; 16], proto: u8, l4: &[u8]) -> Vec<u8> {
         let mut f = std::vec![0, 0x15, 0x5d, 0, 0, 2, 0, 0x15, 0x5d, 0, 0, 1, 0x86, 0xdd];
         f.extend_from_slice(&[0x60, 0, 0, 0]);
         f.extend_from_slice(&(l4.len() as u16).to_be_bytes());

@@ -224,7 +224,7 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
         }
     }
 
-    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> bool {
+    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> Verdict {
         // Validated at install; a list that no longer parses (the key's
         // Ethertype changed since) drops the packet.
         let parsed = Family::of_eth_type(key.eth_type).and_then(|f| action::parse(ct, f));
@@ -232,9 +232,9 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
             Ok(ct) => {
                 let (dp, now, wake) = (self.view.dp, self.view.now.ms(), &mut *self.wake);
                 let mut notify = |ev: &_| dp.post_ct_event(ev, now, wake);
-                dp.conntrack.execute(pkt, key, &ct, now, &mut notify) == Verdict::Continue
+                dp.conntrack.execute(pkt, key, &ct, now, &mut notify)
             }
-            Err(_) => false,
+            Err(_) => Verdict::Drop,
         }
     }
 

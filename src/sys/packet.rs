@@ -143,6 +143,7 @@ pub enum Frame {
 pub struct NblPacket {
     lane: NonNull<Lane>,
     frame: Frame,
+    mru: u16,
 }
 
 impl NblPacket {
@@ -150,6 +151,7 @@ impl NblPacket {
         NblPacket {
             lane: NonNull::from(lane),
             frame: Frame::View(view),
+            mru: 0,
         }
     }
 
@@ -293,6 +295,14 @@ impl Packet for NblPacket {
         }
     }
 
+    fn mru(&self) -> u16 {
+        self.mru
+    }
+
+    fn set_mru(&mut self, mru: u16) {
+        self.mru = mru;
+    }
+
     fn try_clone(&self) -> Option<NblPacket> {
         let frame = match &self.frame {
             Frame::View(v) => Frame::View(*v),
@@ -308,6 +318,7 @@ impl Packet for NblPacket {
         Some(NblPacket {
             lane: self.lane,
             frame,
+            mru: self.mru,
         })
     }
 }
