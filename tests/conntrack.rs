@@ -912,3 +912,237 @@ fn flows_match_ct_fields_and_execute_keeps_ct_metadata() {
     let out = sim.run(&ioctl(1, "TRANSACT", &bare));
     assert!(out.iter().all(|l| !l.starts_with("tx ")), "{out:?}");
 }
+
+// ---- fragments: reassembled before tracking, cut again on output ----
+
+/// A UDP datagram from vm1 to vm2 with `n` bytes of data and IPv4 id `id`.
+fn big_udp4(n: usize, id: u16) -> Vec<u8> {
+    let mut h = vec![0x30, 0x39, 0, 53];
+    h.extend_from_slice(&((8 + n) as u16).to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend((0..n).map(|i| (i * 3) as u8));
+    let mut f = ipv4_frame(VM1, VM2, 17, &h);
+    f[18..20].copy_from_slice(&id.to_be_bytes());
+    ip_checksum(&mut f);
+    f
+}
+
+/// Writes the IPv4 header checksum of an Ethernet/IPv4 frame.
+fn ip_checksum(f: &mut [u8]) {
+    f[24..26].copy_from_slice(&[0, 0]);
+    let sum = csum(&f[14..34]);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// `whole` (Ethernet/IPv4) cut as a sender would: `sizes` bytes of data
+/// a fragment.
+fn fragments4(whole: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
+    let data = &whole[34..];
+    let mut off = 0;
+    sizes
+        .iter()
+        .map(|&n| {
+            let end = (off + n).min(data.len());
+            let mut f = whole[..34].to_vec();
+            f.extend_from_slice(&data[off..end]);
+            f[16..18].copy_from_slice(&((20 + end - off) as u16).to_be_bytes());
+            let more = if end < data.len() { 0x2000 } else { 0 };
+            f[20..22].copy_from_slice(&((off / 8) as u16 | more).to_be_bytes());
+            ip_checksum(&mut f);
+            off = end;
+            f
+        })
+        .collect()
+}
+
+/// Every IPv4 or IPv6 frame from vm1, fragment or not, through
+/// `ct(zone=1),recirc(1)`; whole new packets are committed and go to vm2.
+fn fragment_pipeline() -> Sim {
+    let mut sim = setup();
+    for (i, (ty, l3)) in [(0x0800, "ipv4"), (0x86dd, "ipv6")].iter().enumerate() {
+        let seq = 200 + 4 * i as u32;
+        for (j, frag) in ["no", "first", "later"].iter().enumerate() {
+            install(
+                &mut sim,
+                seq + j as u32,
+                &format!("recirc_id(0),in_port(1),eth(),eth_type({ty:#06x}),{l3}(frag={frag})"),
+                "ct(zone=1),recirc(1)",
+            );
+        }
+        install(
+            &mut sim,
+            seq + 3,
+            &format!(
+                "recirc_id(1),ct_state(+new+trk),in_port(1),eth(),eth_type({ty:#06x}),{l3}(frag=no)"
+            ),
+            "ct(commit,zone=1),2",
+        );
+    }
+    sim
+}
+
+/// Frames `frames` in from vm1, one at a time; the frames each sent to vm2.
+fn train(sim: &mut Sim, frames: &[Vec<u8>]) -> Vec<Vec<Vec<u8>>> {
+    frames
+        .iter()
+        .map(|f| {
+            sim.run(&format!("rx 1 {}", hexs(f)))
+                .iter()
+                .filter_map(|l| l.strip_prefix("tx 2 ").map(unhex))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn ipv4_fragments_reassemble_for_ct_and_leave_cut_as_they_came() {
+    let mut sim = fragment_pipeline();
+    for (id, order) in [(1u16, [0, 1, 2, 2]), (2, [2, 1, 0, 0]), (3, [1, 1, 0, 2])] {
+        let frags = fragments4(&big_udp4(3000, id), &[1480, 1480, 48]);
+        // Each train ends with the fragment that completes it (a duplicate
+        // of an earlier one before it, in the third).
+        let order = if id == 3 { &order[..] } else { &order[..3] };
+        let frames: Vec<Vec<u8>> = order.iter().map(|&i| frags[i].clone()).collect();
+        let out = train(&mut sim, &frames);
+        let (last, before) = out.split_last().unwrap();
+        assert!(before.iter().all(Vec::is_empty), "held until complete");
+        assert_eq!(last, &frags, "id {id}: cut again to the same sizes");
+    }
+    // A whole datagram is not cut.
+    let small = big_udp4(1000, 9);
+    assert_eq!(
+        train(&mut sim, std::slice::from_ref(&small)),
+        vec![vec![small]]
+    );
+}
+
+#[test]
+fn overlapping_and_incomplete_fragments_go_nowhere() {
+    let mut sim = fragment_pipeline();
+    let whole = big_udp4(3000, 5);
+    let frags = fragments4(&whole, &[1480, 1480, 48]);
+    let mut overlap = fragments4(&whole, &[1000, 2008])[1].clone();
+    overlap[20..22].copy_from_slice(&(0x2000u16 | 125).to_be_bytes());
+    let out = train(
+        &mut sim,
+        &[
+            frags[0].clone(),
+            overlap,
+            frags[1].clone(),
+            frags[2].clone(),
+        ],
+    );
+    assert!(out.iter().all(Vec::is_empty), "{out:?}");
+    // A flood of first fragments that never complete stays bounded, and
+    // the upkeep lets them go after 30 s.
+    for id in 0..3000u16 {
+        let first = fragments4(&big_udp4(3000, 1000 + id), &[1480])[0].clone();
+        assert!(train(&mut sim, &[first]).iter().all(Vec::is_empty));
+    }
+    sim.run("tick 31000");
+    let frags = fragments4(&big_udp4(3000, 7), &[1480, 1480, 48]);
+    let out = train(&mut sim, &frags);
+    assert_eq!(out[2], frags, "reassembly still works");
+}
+
+/// `OVS_PACKET_CMD_EXECUTE` of `frame` from vport 1 with `actions` and
+/// `OVS_PACKET_ATTR_MRU`; the frames sent to vm2.
+fn execute_with_mru(sim: &mut Sim, frame: &[u8], acts: &str, mru: u16) -> Vec<Vec<u8>> {
+    let key = [
+        attr(k::PRIORITY, &0u32.to_ne_bytes()),
+        attr(k::IN_PORT, &1u32.to_ne_bytes()),
+    ]
+    .concat();
+    let acts = ovsext::flow::text::parse_actions(acts).unwrap();
+    let exec = Req::new(PACKET, 3, 1, 21, DPID)
+        .raw(1, frame)
+        .raw(2, &key)
+        .raw(3, &acts)
+        .u16(9, mru);
+    sim.run(&ioctl(1, "TRANSACT", &exec))
+        .iter()
+        .filter_map(|l| l.strip_prefix("tx 2 ").map(unhex))
+        .collect()
+}
+
+#[test]
+fn execute_honours_the_mru_and_df() {
+    let mut sim = setup();
+    let whole = big_udp4(3000, 11);
+    let frags = fragments4(&whole, &[1480, 1480, 48]);
+    assert_eq!(execute_with_mru(&mut sim, &whole, "2", 1500), frags);
+    // Cut through a longer list too (not only the single-output path).
+    assert_eq!(
+        execute_with_mru(&mut sim, &whole, "set(skb_mark(1)),2", 1500),
+        frags
+    );
+    assert_eq!(
+        execute_with_mru(&mut sim, &whole, "2", 4000),
+        vec![whole.clone()]
+    );
+    // DF set and longer than the MRU: dropped.
+    let mut df = whole.clone();
+    df[20] |= 0x40;
+    ip_checksum(&mut df);
+    assert_eq!(
+        execute_with_mru(&mut sim, &df, "2", 1500),
+        Vec::<Vec<u8>>::new()
+    );
+}
+
+/// A UDP datagram from fd00::1 to fd00::2 with `n` bytes of data, as an
+/// Ethernet/IPv6 frame (the checksum is not looked at).
+fn big_udp6(n: usize) -> Vec<u8> {
+    let mut f = vec![0, 0x15, 0x5d, 0, 0, 2, 0, 0x15, 0x5d, 0, 0, 1, 0x86, 0xdd];
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&((8 + n) as u16).to_be_bytes());
+    f.extend_from_slice(&[17, 64]);
+    for last in [1, 2] {
+        f.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last]);
+    }
+    f.extend_from_slice(&[0x30, 0x39, 0, 53]);
+    f.extend_from_slice(&((8 + n) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend((0..n).map(|i| (i * 5) as u8));
+    f
+}
+
+/// `whole` (Ethernet/IPv6, no extension header) cut into fragments of
+/// `sizes` bytes of data, with fragment id `id`.
+fn fragments6(whole: &[u8], sizes: &[usize], id: u32) -> Vec<Vec<u8>> {
+    let data = &whole[54..];
+    let mut off = 0;
+    sizes
+        .iter()
+        .map(|&n| {
+            let end = (off + n).min(data.len());
+            let mut f = whole[..54].to_vec();
+            f[20] = 44;
+            f[18..20].copy_from_slice(&((8 + end - off) as u16).to_be_bytes());
+            f.extend_from_slice(&[whole[20], 0]);
+            f.extend_from_slice(&(off as u16 | u16::from(end < data.len())).to_be_bytes());
+            f.extend_from_slice(&id.to_be_bytes());
+            f.extend_from_slice(&data[off..end]);
+            off = end;
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn ipv6_fragments_reassemble_for_ct_and_leave_cut_to_the_mru() {
+    let mut sim = fragment_pipeline();
+    let whole = big_udp6(3000);
+    let frags = fragments6(&whole, &[1448, 1448, 112], 0xabcd_0001);
+    for order in [[0, 1, 2], [2, 1, 0]] {
+        let frames: Vec<Vec<u8>> = order.iter().map(|&i| frags[i].clone()).collect();
+        let out = train(&mut sim, &frames);
+        assert!(out[..2].iter().all(Vec::is_empty));
+        // The same sizes again, under an id of the datapath's own.
+        assert_eq!(out[2].len(), 3);
+        for (got, want) in out[2].iter().zip(&frags) {
+            assert_eq!(got.len(), want.len());
+            assert_eq!((&got[..58], &got[62..]), (&want[..58], &want[62..]));
+        }
+    }
+}

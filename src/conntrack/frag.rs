@@ -20,7 +20,7 @@
 //! and at most [`MAX_FRAGS`] ranges; expiry visits each slot once.
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::actions::headers::{self, get};
 use crate::sync::Mutex;
@@ -67,10 +67,27 @@ pub struct Stats {
     pub no_room: AtomicU64,
     /// Incomplete datagrams evicted for a new one.
     pub evicted: AtomicU64,
+    /// Packets cut to their MRU on output.
+    pub refragmented: AtomicU64,
+    /// Packets dropped on output: longer than their MRU with DF set.
+    pub df_dropped: AtomicU64,
+    /// Packets dropped on output: they could not be cut (no memory, or
+    /// not readable as IP).
+    pub refrag_failed: AtomicU64,
 }
 
 fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
+}
+
+impl Stats {
+    /// Counts a packet output could not cut.
+    pub fn refused(&self, why: super::refrag::Refused) {
+        count(match why {
+            super::refrag::Refused::DontFragment => &self.df_dropped,
+            _ => &self.refrag_failed,
+        });
+    }
 }
 
 /// Which datagram a fragment belongs to.
@@ -251,6 +268,8 @@ pub struct Reassembly {
     /// Bytes charged, all shards together.
     used: AtomicUsize,
     budget: usize,
+    /// The next IPv6 fragment id output uses.
+    ids: AtomicU32,
     pub stats: Stats,
 }
 
@@ -277,8 +296,14 @@ impl Reassembly {
             shards,
             used: AtomicUsize::new(0),
             budget,
+            ids: AtomicU32::new(1),
             stats: Stats::default(),
         })
+    }
+
+    /// An id for the fragments of one IPv6 packet cut on output.
+    pub fn next_id(&self) -> u32 {
+        self.ids.fetch_add(1, Relaxed)
     }
 
     /// Bytes the pending datagrams hold.

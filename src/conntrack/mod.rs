@@ -5,6 +5,10 @@
 //! The CT action runs a packet through the tracker of its zone and writes
 //! the result into the flow key (`ct_state`, `ct_zone`, `ct_mark`,
 //! `ct_labels`, the original tuple), as Linux does:
+//! - an IP fragment is held until its datagram is complete (`frag`); the
+//!   datagram then goes on in place of the fragment that completed it, its
+//!   key read again and its MRU kept, and is cut to that MRU again when it
+//!   leaves by a port (`refrag`);
 //! - a packet it cannot read, or that its connection's protocol state
 //!   refuses, is `+trk+inv` and goes on (the tracker never drops it);
 //! - a packet of no connection is `+trk+new`, and only a committing action
@@ -29,6 +33,7 @@ mod icmp;
 mod nat;
 mod other;
 mod packet;
+pub mod refrag;
 pub mod table;
 mod tcp;
 mod timeouts;

@@ -12,6 +12,7 @@ use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
 use crate::conntrack::Verdict;
 use crate::conntrack::action::{self, Family};
+use crate::conntrack::refrag;
 use crate::flow::FlowKey;
 use crate::flow::extract::{extract_typed, packet_hash};
 use crate::flow::key::MAC_PROTO_ETHERNET;
@@ -190,6 +191,19 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
             return;
         };
         match v.binding {
+            // A reassembled packet longer than its MRU leaves in fragments.
+            Some((port, nic)) if pkt.mru() != 0 && refrag::needed(&pkt) => {
+                let egress = &mut *self.egress;
+                let frags = &self.view.dp.conntrack.frags;
+                let mut send = |f: P| {
+                    v.stats.tx(self.cpu, f.len());
+                    egress.send(port, nic, f);
+                };
+                if let Err(e) = refrag::fragment(&pkt, frags.next_id(), &mut send) {
+                    frags.stats.refused(e);
+                    v.stats.tx_dropped.fetch_add(1, Relaxed);
+                }
+            }
             Some((port, nic)) => {
                 v.stats.tx(self.cpu, pkt.len());
                 self.egress.send(port, nic, pkt);
@@ -207,6 +221,7 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
             actions: up.actions,
             original_len: up.original_len,
             checksums: Checksums::NONE,
+            mru: None,
         };
         let queued = self
             .view
@@ -440,6 +455,10 @@ impl View<'_> {
         wake: &mut Wakeups,
     ) -> bool {
         let req = pkt.offload();
+        let extra = Extra {
+            mru: (pkt.mru() != 0).then(|| pkt.mru()),
+            ..extra
+        };
         let queue = |frame: &[u8], extra: &Extra<'_>, wake: &mut Wakeups| {
             upcall::message(cmd, pid, key, frame, pkt.oob_vlan(), extra)
                 .is_some_and(|m| self.dp.queues.lock().upcalls.enqueue(pid, m, wake).is_ok())
