@@ -60,11 +60,12 @@ fn keys(n: usize) -> Option<Vec<FlowKey>> {
     Some(v)
 }
 
-/// A deferred list: its packet, pending truncation, and where the list is
-/// in the top-level action bytes.
+/// A deferred list: its packet, pending truncation, egress tunnel, and
+/// where the list and tunnel key are in the top-level action bytes.
 struct Entry<P> {
     pkt: P,
     cutlen: usize,
+    tunnel: Option<Range<usize>>,
     list: Range<usize>,
 }
 
@@ -137,16 +138,18 @@ pub fn execute<P: Packet, E: Env<P>>(
         top: actions,
         out: Outcome::default(),
     };
-    run.list(&mut ctx.levels, pkt, 0, key, actions);
+    let fresh = Meta {
+        cutlen: 0,
+        tunnel: None,
+    };
+    run.list(&mut ctx.levels, pkt, fresh, key, actions);
     while let Some(entry) = run.fifo.pop(&mut ctx.drain) {
         let list = actions.get(entry.list).unwrap_or_default();
-        run.list(
-            &mut ctx.levels,
-            entry.pkt,
-            entry.cutlen,
-            &mut ctx.drain,
-            list,
-        );
+        let meta = Meta {
+            cutlen: entry.cutlen,
+            tunnel: entry.tunnel.and_then(|t| actions.get(t)),
+        };
+        run.list(&mut ctx.levels, entry.pkt, meta, &mut ctx.drain, list);
     }
     run.out
 }
@@ -159,6 +162,15 @@ fn single_output(actions: &[u8]) -> Option<u32> {
     let single = u16::from_ne_bytes([l0, l1]) == 8
         && u16::from_ne_bytes([t0, t1]) & crate::netlink::NLA_TYPE_MASK == a::OUTPUT;
     single.then_some(u32::from_ne_bytes([p0, p1, p2, p3]))
+}
+
+/// What travels with a packet through a list besides its key: bytes to cut
+/// at the next output, and the tunnel key a `set(tunnel)` gave it (the nest,
+/// in the action bytes), which an output to a tunnel vport encapsulates with.
+#[derive(Clone, Copy)]
+struct Meta<'a> {
+    cutlen: usize,
+    tunnel: Option<&'a [u8]>,
 }
 
 struct Run<'r, 'a, P, E> {
@@ -176,14 +188,22 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
         fault != Fault::Malformed
     }
 
-    /// Runs `list` on `pkt` (with `cutlen` bytes to cut at the next output)
-    /// to its end, which consumes the packet. `levels` are the key slots
-    /// left for nested lists.
+    /// Sends `pkt` out of `port`, with its egress tunnel key if it has one.
+    fn output(&mut self, port: u32, pkt: P, meta: Meta<'a>) {
+        match meta.tunnel {
+            Some(tunnel) => self.env.output_tunnel(port, pkt, tunnel),
+            None => self.env.output(port, pkt),
+        }
+    }
+
+    /// Runs `list` on `pkt` (with `meta.cutlen` bytes to cut at the next
+    /// output) to its end, which consumes the packet. `levels` are the key
+    /// slots left for nested lists.
     fn list(
         &mut self,
         levels: &mut [FlowKey],
         mut pkt: P,
-        mut cutlen: usize,
+        mut meta: Meta<'a>,
         key: &mut FlowKey,
         mut list: &'a [u8],
     ) {
@@ -198,31 +218,32 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             continue;
                         };
                         if last {
-                            trim(&mut pkt, cutlen);
-                            self.env.output(port, pkt);
+                            trim(&mut pkt, meta.cutlen);
+                            self.output(port, pkt, meta);
                             return;
                         }
                         match pkt.try_clone() {
                             Some(mut copy) => {
-                                trim(&mut copy, cutlen);
-                                self.env.output(port, copy);
+                                trim(&mut copy, meta.cutlen);
+                                self.output(port, copy, meta);
                             }
                             None => self.out.count(Fault::NoMemory),
                         }
-                        cutlen = 0;
+                        meta.cutlen = 0;
                     }
                     a::USERSPACE => {
-                        if let Err(f) = self.userspace(&mut pkt, cutlen, key, act, list, last) {
+                        if let Err(f) = self.userspace(&mut pkt, meta.cutlen, key, act, list, last)
+                        {
                             self.fail(f);
                             continue;
                         }
-                        cutlen = 0;
+                        meta.cutlen = 0;
                     }
                     a::TRUNC => match act.u32() {
                         Some(max) => {
                             let max = usize::try_from(max).unwrap_or(usize::MAX);
                             if let Some(cut) = pkt.len().checked_sub(max).filter(|&c| c > 0) {
-                                cutlen = cut;
+                                meta.cutlen = cut;
                             }
                         }
                         None => {
@@ -252,7 +273,7 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             list = nested;
                             continue 'list;
                         }
-                        Ok(Some(nested)) => self.nested(levels, &pkt, cutlen, key, nested),
+                        Ok(Some(nested)) => self.nested(levels, &pkt, meta, key, nested),
                         Ok(None) if last => return,
                         Ok(None) => {}
                         Err(f) => {
@@ -278,7 +299,9 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                         }
                     },
                     _ => {
-                        if let Err(f) = modify(&mut pkt, key, act)
+                        if let Some(tunnel) = set_tunnel(act) {
+                            meta.tunnel = Some(tunnel);
+                        } else if let Err(f) = modify(&mut pkt, key, act)
                             && self.fail(f)
                         {
                             return;
@@ -296,7 +319,7 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
         &mut self,
         levels: &mut [FlowKey],
         pkt: &P,
-        cutlen: usize,
+        meta: Meta<'a>,
         key: &FlowKey,
         list: &'a [u8],
     ) {
@@ -314,14 +337,18 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
         match levels.split_first_mut() {
             Some((level_key, deeper)) => {
                 *level_key = *key;
-                self.list(deeper, copy, cutlen, level_key, list);
+                self.list(deeper, copy, meta, level_key, list);
             }
             None => {
-                let deferred = span(self.top, list).map(|list| Entry {
-                    pkt: copy,
-                    cutlen,
-                    list,
-                });
+                let tunnel = meta.tunnel.map(|t| span(self.top, t));
+                let deferred = span(self.top, list)
+                    .filter(|_| tunnel.as_ref().is_none_or(Option::is_some))
+                    .map(|list| Entry {
+                        pkt: copy,
+                        cutlen: meta.cutlen,
+                        tunnel: tunnel.flatten(),
+                        list,
+                    });
                 if deferred.is_none_or(|e| self.fifo.push(e, key).is_err()) {
                     self.out.overflow = self.out.overflow.saturating_add(1);
                 }
@@ -453,6 +480,16 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
         // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
         _ => Err(Fault::Unsupported),
     }
+}
+
+/// The tunnel key nest of a `set(tunnel(...))` (the packet's egress tunnel
+/// key: the flow key keeps the tunnel the packet arrived by, as in Linux).
+fn set_tunnel<'a>(act: Attr<'a>) -> Option<&'a [u8]> {
+    if act.ty() != a::SET {
+        return None;
+    }
+    let field = act.nested().next()?.ok()?;
+    (field.ty() == crate::ovs::key::TUNNEL).then(|| field.payload())
 }
 
 /// Cuts `cutlen` bytes off the end, never into the Ethernet header.

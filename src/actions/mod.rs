@@ -57,7 +57,7 @@
 //! A packet that cannot be processed further is dropped and the rest of its
 //! list abandoned, as Linux does; [`Outcome`] counts why. Actions that are
 //! not executable yet (conntrack, meters, MPLS, NSH, Ethernet push/pop,
-//! tunnel push/pop, psample, lb_output; `set` of tunnel, MPLS, NSH,
+//! tunnel push/pop, psample, lb_output; `set` of MPLS, NSH,
 //! conntrack, ARP or ND fields) count as `unsupported`: validation refuses
 //! them, so this is only a safety net. A nested list that fails drops only
 //! its own copy of the packet.
@@ -98,6 +98,13 @@ pub trait Env<P: Packet> {
     /// Sends `pkt` out of datapath port `port_no` (dropped and counted by the
     /// datapath if no such port can send).
     fn output(&mut self, port_no: u32, pkt: P);
+    /// Sends `pkt`, given an egress tunnel key by `set(tunnel)` (the
+    /// `OVS_KEY_ATTR_TUNNEL` nest, validated), out of `port_no`: a tunnel
+    /// vport encapsulates it, any other port ignores the key.
+    fn output_tunnel(&mut self, port_no: u32, pkt: P, tunnel: &[u8]) {
+        let _ = tunnel;
+        self.output(port_no, pkt);
+    }
     /// Makes an `OVS_PACKET_CMD_ACTION` upcall of `pkt` with `key`.
     fn userspace(&mut self, pkt: &P, key: &FlowKey, up: &Userspace<'_>);
     /// The packet goes through the flow table again with `key` (its

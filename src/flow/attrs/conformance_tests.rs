@@ -274,9 +274,9 @@ fn action_rows() {
     assert_eq!(
         counts,
         [
-            ("Err(Inval)", 160),
-            ("Err(OpNotSupp)", 239),
-            ("Ok(())", 241)
+            ("Err(Inval)", 162),
+            ("Err(OpNotSupp)", 173),
+            ("Ok(())", 305)
         ]
     );
 }

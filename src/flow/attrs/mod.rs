@@ -45,6 +45,7 @@ mod wire;
 pub use actions::{MAX_ACTIONS_DEPTH, validate_actions};
 pub use emit::{MAX_KEY_LEN, emit_key, emit_mask};
 pub use key::{DP_MAX_PORTS, IN_PORT_ANY, Match, parse_match, parse_metadata};
+pub use tunnel::set_tunnel;
 
 #[cfg(test)]
 mod conformance_tests;

@@ -24,6 +24,7 @@ use crate::flow::key::{
 };
 use crate::netlink::{Errno, NlBuf, Overflow, attrs};
 use crate::ovs::{key as k, tunnel as t, vport};
+use crate::tunnel::geneve;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Family {
@@ -109,6 +110,18 @@ pub(super) fn parse(nest: &[u8], target: &mut FlowKey, side: Side<'_>) -> Result
         Side::Mask { key, .. } => canonical_mask(target, key),
     }
     Ok(())
+}
+
+/// `validate_and_copy_set_tun`: the nest of a SET(TUNNEL) is a tunnel key as
+/// a flow key takes it (a destination and a TTL required), and Geneve options
+/// must be whole TLVs. Returns the key (its `tun` and option fields).
+pub fn set_tunnel(nest: &[u8]) -> Result<FlowKey, Errno> {
+    let mut key = FlowKey::default();
+    parse(nest, &mut key, Side::Key)?;
+    if key.tun.opts_kind == TUN_OPTS_GENEVE && geneve::options(key.tun_opts()).is_none() {
+        return Err(Errno::Inval);
+    }
+    Ok(key)
 }
 
 /// Clears mask bits that cannot matter for `key` (see the module comment).
