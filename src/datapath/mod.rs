@@ -29,6 +29,8 @@ pub const SUPPORTED_FEATURES: u32 = odp::F_UNALIGNED | odp::F_VPORT_PIDS;
 pub struct Ports {
     pub switch: Switch,
     pub vports: Vports,
+    /// The host's addresses, routes and neighbours, for tunnels.
+    pub underlay: crate::tunnel::underlay::Underlay,
 }
 
 #[derive(Debug, Default)]

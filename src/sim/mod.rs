@@ -24,6 +24,7 @@ use crate::pend::{PendToken, Wakeups};
 use crate::percpu::Cpu;
 use crate::status::NtStatus;
 use crate::switch::{NicIndex, PortId, PortKind};
+use crate::tunnel::underlay::{Full, Underlay};
 
 /// Default output buffer length of an `ioctl` line.
 pub const DEFAULT_OUTLEN: usize = 65536;
@@ -186,6 +187,14 @@ impl Sim {
             .flatten()
     }
 
+    /// Changes the host's addresses, routes or neighbours.
+    fn underlay(&self, f: impl FnOnce(&mut Underlay) -> Result<(), Full>) -> Result<(), String> {
+        self.device
+            .with_datapath(|dp| f(&mut dp.ports.write().underlay))
+            .ok_or("no switch is attached")?
+            .map_err(|Full| "table full".into())
+    }
+
     fn handle(&self, h: u32) -> Result<HandleId, String> {
         self.handles
             .get(&h)
@@ -307,6 +316,9 @@ impl Sim {
                     .ok_or("no switch is attached")?;
                 egress.print(out);
             }
+            Command::HostIp(p) => self.underlay(|u| u.add_host(p))?,
+            Command::Route(r) => self.underlay(|u| u.add_route(r))?,
+            Command::Neigh { ip, mac } => self.underlay(|u| u.set_neighbour(ip, mac))?,
             Command::Tick { ms } => {
                 // Upkeep runs once for each simulated second that passes.
                 let before = self.now_ms / 1000;

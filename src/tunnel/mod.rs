@@ -5,3 +5,4 @@
 //! frames addressed to one.
 
 pub mod geneve;
+pub mod underlay;
