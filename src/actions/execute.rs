@@ -189,9 +189,9 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
     }
 
     /// Sends `pkt` out of `port`, with its egress tunnel key if it has one.
-    fn output(&mut self, port: u32, pkt: P, meta: Meta<'a>) {
+    fn output(&mut self, port: u32, pkt: P, meta: Meta<'a>, key: &FlowKey) {
         match meta.tunnel {
-            Some(tunnel) => self.env.output_tunnel(port, pkt, tunnel),
+            Some(tunnel) => self.env.output_tunnel(port, pkt, tunnel, key),
             None => self.env.output(port, pkt),
         }
     }
@@ -219,13 +219,13 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                         };
                         if last {
                             trim(&mut pkt, meta.cutlen);
-                            self.output(port, pkt, meta);
+                            self.output(port, pkt, meta, key);
                             return;
                         }
                         match pkt.try_clone() {
                             Some(mut copy) => {
                                 trim(&mut copy, meta.cutlen);
-                                self.output(port, copy, meta);
+                                self.output(port, copy, meta, key);
                             }
                             None => self.out.count(Fault::NoMemory),
                         }

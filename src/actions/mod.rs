@@ -100,9 +100,10 @@ pub trait Env<P: Packet> {
     fn output(&mut self, port_no: u32, pkt: P);
     /// Sends `pkt`, given an egress tunnel key by `set(tunnel)` (the
     /// `OVS_KEY_ATTR_TUNNEL` nest, validated), out of `port_no`: a tunnel
-    /// vport encapsulates it, any other port ignores the key.
-    fn output_tunnel(&mut self, port_no: u32, pkt: P, tunnel: &[u8]) {
-        let _ = tunnel;
+    /// vport encapsulates it (`key` is the packet's flow key), any other
+    /// port ignores the tunnel key.
+    fn output_tunnel(&mut self, port_no: u32, pkt: P, tunnel: &[u8], key: &FlowKey) {
+        let _ = (tunnel, key);
         self.output(port_no, pkt);
     }
     /// Makes an `OVS_PACKET_CMD_ACTION` upcall of `pkt` with `key`.

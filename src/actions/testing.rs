@@ -364,7 +364,7 @@ impl<P: Packet> Env<P> for Recorder {
         });
     }
 
-    fn output_tunnel(&mut self, port: u32, pkt: P, tunnel: &[u8]) {
+    fn output_tunnel(&mut self, port: u32, pkt: P, tunnel: &[u8], _key: &FlowKey) {
         self.tunnels.push((port, tunnel.to_vec()));
         self.output(port, pkt);
     }

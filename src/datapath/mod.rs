@@ -3,6 +3,7 @@
 //! the event and upcall queues, and the datapath counters.
 
 pub mod receive;
+mod tunnel;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -260,6 +261,7 @@ impl Datapath {
             };
             ports.switch.bind(ep.port, ep.nic, bound);
         }
+        ports.underlay.follow(&ports.switch);
         let vport = vport_no.and_then(|n| ports.vports.get(n));
         post_change(cmd, vport, &ep, &mut self.queues.lock().events, wake);
     }
@@ -321,6 +323,8 @@ impl Datapath {
         for ch in ports.switch.nic_update(port, nic, name, mac, mtu)? {
             self.apply(&mut ports, ch, wake);
         }
+        let p = &mut *ports;
+        p.underlay.follow(&p.switch);
         Ok(())
     }
 

@@ -78,6 +78,8 @@ struct Scratch<P> {
     /// Packets waiting to go through the table again, with their keys.
     recirc: Recirc<P>,
     rng: u32,
+    /// IPv4 identification of the next encapsulated packet without DF.
+    ip_id: u16,
 }
 
 /// A bounded queue of recirculating packets.
@@ -124,6 +126,7 @@ impl<P: Packet> RxContext<P> {
             exec: ExecContext::try_new()?,
             recirc,
             rng: seed | 1,
+            ip_id: 0,
         };
         Some(RxContext {
             key: FlowKey::default(),
@@ -170,6 +173,7 @@ struct DpEnv<'a, 'v, P, E: ?Sized> {
     wake: &'a mut Wakeups,
     recirc: &'a mut Recirc<P>,
     rng: &'a mut u32,
+    ip_id: &'a mut u16,
     in_port: u32,
 }
 
@@ -186,6 +190,22 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
             None => {
                 v.stats.tx_dropped.fetch_add(1, Relaxed);
             }
+        }
+    }
+
+    fn output_tunnel(&mut self, port_no: u32, pkt: P, tunnel: &[u8], key: &FlowKey) {
+        match self.view.ports.vports.get(port_no) {
+            Some(v) if v.ty.is_tunnel() => super::tunnel::output(
+                self.view.ports,
+                self.cpu,
+                v,
+                pkt,
+                tunnel,
+                key,
+                self.egress,
+                self.ip_id,
+            ),
+            _ => self.output(port_no, pkt),
         }
     }
 
@@ -286,6 +306,9 @@ impl View<'_> {
             let in_port = v.port_no;
             v.stats.rx(ctx.s.cpu, pkt.len());
             ctx.key.reset_metadata(in_port);
+            let Some(pkt) = super::tunnel::receive(ports, ctx.s.cpu, pkt, &mut ctx.key) else {
+                continue;
+            };
             self.pass(ctx, pkt, fx);
             self.drain_recirc(ctx, fx);
         }
@@ -378,6 +401,7 @@ impl View<'_> {
             wake: &mut *fx.wake,
             recirc: &mut s.recirc,
             rng: &mut s.rng,
+            ip_id: &mut s.ip_id,
             in_port: key.in_port,
         };
         actions::execute(&mut s.exec, &mut env, pkt, key, actions);

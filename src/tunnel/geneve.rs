@@ -26,6 +26,30 @@ pub fn options(opts: &[u8]) -> Option<bool> {
     Some(critical)
 }
 
+/// A received header: its VNI, OAM bit and options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub vni: u32,
+    pub oam: bool,
+    pub opts: &'a [u8],
+}
+
+/// Parses a header and its options (version 0, Ethernet inside, options
+/// within `b` and whole TLVs).
+pub fn parse(b: &[u8]) -> Option<Header<'_>> {
+    let [vl, flags, p0, p1, v0, v1, v2, _] = *b.first_chunk::<HLEN>()?;
+    if vl >> 6 != 0 || u16::from_be_bytes([p0, p1]) != 0x6558 {
+        return None;
+    }
+    let opts = b.get(HLEN..HLEN + usize::from(vl & 0x3f) * OPT_UNIT)?;
+    options(opts)?;
+    Some(Header {
+        vni: u32::from_be_bytes([0, v0, v1, v2]),
+        oam: flags & F_OAM != 0,
+        opts,
+    })
+}
+
 /// The header for `vni` (24 bits) carrying `opts_len` bytes of options.
 pub fn header(vni: u32, opts_len: usize, oam: bool, critical: bool) -> [u8; HLEN] {
     let mut flags = 0;
@@ -63,6 +87,31 @@ mod tests {
         assert_eq!(options(&[0, 1, 1, 0, 0, 1]), None);
         // The upper three bits of the length byte are reserved.
         assert_eq!(options(&[0, 1, 1, 0xe0]), Some(false));
+    }
+
+    #[test]
+    fn parse_checks_version_protocol_and_options() {
+        let h = header(7, 8, true, false);
+        let pkt = [&h[..], &[0, 1, 2, 1, 9, 9, 9, 9], &[0xee; 14]].concat();
+        assert_eq!(
+            parse(&pkt),
+            Some(Header {
+                vni: 7,
+                oam: true,
+                opts: &pkt[8..16]
+            })
+        );
+        let mut v1 = pkt.clone();
+        v1[0] |= 0x40;
+        assert_eq!(parse(&v1), None);
+        let mut ipv4 = pkt.clone();
+        ipv4[2..4].copy_from_slice(&[8, 0]);
+        assert_eq!(parse(&ipv4), None);
+        // Options longer than the packet; a TLV running past the options.
+        assert_eq!(parse(&pkt[..12]), None);
+        let mut tlv = pkt.clone();
+        tlv[11] = 2;
+        assert_eq!(parse(&tlv), None);
     }
 
     #[test]

@@ -4,5 +4,9 @@
 //! from, encapsulation on output to a tunnel vport and decapsulation of
 //! frames addressed to one.
 
+pub mod decap;
+pub mod encap;
 pub mod geneve;
+pub mod gre;
 pub mod underlay;
+pub mod vxlan;

@@ -8,6 +8,8 @@
 use alloc::vec::Vec;
 use core::net::IpAddr;
 
+use crate::switch::{NicIndex, NicState, PortId, PortKind, Switch};
+
 /// Most entries of each table.
 pub const MAX_HOST_ADDRS: usize = 16;
 pub const MAX_ROUTES: usize = 256;
@@ -72,8 +74,18 @@ pub enum Unreachable {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Full;
 
+/// Where encapsulated frames leave the switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Uplink {
+    /// The external port's endpoint.
+    pub endpoint: (PortId, NicIndex),
+    /// The host's MAC (the internal port's; the uplink's when there is none).
+    pub src_mac: [u8; 6],
+}
+
 #[derive(Debug, Default)]
 pub struct Underlay {
+    uplink: Option<Uplink>,
     hosts: Vec<Prefix>,
     /// Longest prefix first.
     routes: Vec<Route>,
@@ -92,6 +104,24 @@ fn insert<T>(v: &mut Vec<T>, at: usize, item: T, max: usize) -> Result<(), Full>
 }
 
 impl Underlay {
+    /// Follows the switch: its first connected external endpoint and the
+    /// internal port's MAC (called on every switch change, not per packet).
+    pub fn follow(&mut self, switch: &Switch) {
+        let connected = |kind| {
+            switch
+                .iter()
+                .find(move |e| e.kind == kind && e.state == NicState::Connected)
+        };
+        self.uplink = connected(PortKind::External).map(|ext| Uplink {
+            endpoint: (ext.port, ext.nic),
+            src_mac: connected(PortKind::Internal).map_or(ext.mac, |i| i.mac),
+        });
+    }
+
+    pub fn uplink(&self) -> Option<Uplink> {
+        self.uplink
+    }
+
     /// Adds a host address (a repeated one is kept once).
     pub fn add_host(&mut self, p: Prefix) -> Result<(), Full> {
         if self.hosts.contains(&p) {
@@ -121,6 +151,11 @@ impl Underlay {
             }
             Err(i) => insert(&mut self.neighbours, i, (ip, mac), MAX_NEIGHBOURS),
         }
+    }
+
+    /// The host has an address (frames may be addressed to its tunnels).
+    pub fn has_hosts(&self) -> bool {
+        !self.hosts.is_empty()
     }
 
     /// `ip` is one of the host's addresses (a tunnel endpoint).

@@ -1,0 +1,154 @@
+//! The datapath's side of tunnels: output to a tunnel vport encapsulates
+//! (after the inner frame's pending offloads are done in software) and
+//! sends through the uplink; a frame addressed to a tunnel vport is
+//! decapsulated before its lookup.
+
+use core::sync::atomic::Ordering::Relaxed;
+
+use super::Ports;
+use super::receive::Egress;
+use crate::flow::FlowKey;
+use crate::flow::attrs::set_tunnel;
+use crate::flow::extract::packet_hash;
+use crate::offload::{Segments, complete_checksums};
+use crate::packet::Packet;
+use crate::percpu::Cpu;
+use crate::tunnel::decap::{self, Verdict};
+use crate::tunnel::encap::{self, Outer, Refused};
+use crate::tunnel::underlay::Unreachable;
+use crate::vport::Vport;
+
+/// Sends `pkt` through tunnel vport `v` with the egress tunnel key nest
+/// `tunnel`; `key` is the inner frame's flow key. Counted on `v`: sent
+/// (inner bytes), errors (no route, no uplink, cannot be built), drops
+/// (neighbour not resolved, out of memory).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn output<P: Packet, E: Egress<P> + ?Sized>(
+    ports: &Ports,
+    cpu: Cpu,
+    v: &Vport,
+    pkt: P,
+    tunnel: &[u8],
+    key: &FlowKey,
+    egress: &mut E,
+    ip_id: &mut u16,
+) {
+    let Ok(tun) = set_tunnel(tunnel) else {
+        v.stats.tx_errors.fetch_add(1, Relaxed);
+        return;
+    };
+    let path = ports
+        .underlay
+        .path(encap::destination(&tun), encap::source(&tun));
+    let (path, uplink) = match (path, ports.underlay.uplink()) {
+        (Ok(p), Some(u)) => (p, u),
+        (Err(Unreachable::NoNeighbour(_)), Some(_)) => {
+            v.stats.tx_dropped.fetch_add(1, Relaxed);
+            return;
+        }
+        _ => {
+            v.stats.tx_errors.fetch_add(1, Relaxed);
+            return;
+        }
+    };
+    let mut outer = Outer {
+        src_mac: uplink.src_mac,
+        path,
+        hash: packet_hash(key),
+        ip_id: 0,
+    };
+    let mut send = |mut pkt: P| {
+        *ip_id = ip_id.wrapping_add(1);
+        outer.ip_id = *ip_id;
+        let inner_len = pkt.len();
+        match encap::encapsulate(&mut pkt, v.ty, &tun, &outer) {
+            Ok(()) => {
+                v.stats.tx(cpu, inner_len);
+                egress.send(uplink.endpoint.0, uplink.endpoint.1, pkt);
+            }
+            Err(Refused::NoMemory) => {
+                v.stats.tx_dropped.fetch_add(1, Relaxed);
+            }
+            Err(_) => {
+                v.stats.tx_errors.fetch_add(1, Relaxed);
+            }
+        }
+    };
+    let req = pkt.offload();
+    if req.is_none() {
+        return send(pkt);
+    }
+    // The NIC cannot finish offloads of a frame it sees only inside a
+    // tunnel: checksums are filled in, a large send is cut here.
+    let Some(lso) = req.lso else {
+        let mut pkt = pkt;
+        let done = pkt
+            .data_mut()
+            .is_some_and(|d| complete_checksums(d, req.checksums).is_ok());
+        if done {
+            pkt.clear_offload();
+            send(pkt);
+        } else {
+            v.stats.tx_errors.fetch_add(1, Relaxed);
+        }
+        return;
+    };
+    let Ok(segments) = Segments::new(pkt.data(), lso) else {
+        v.stats.tx_errors.fetch_add(1, Relaxed);
+        return;
+    };
+    for i in 0..segments.count() {
+        let Some(mut seg) = pkt.try_clone() else {
+            v.stats.tx_dropped.fetch_add(1, Relaxed);
+            continue;
+        };
+        match seg.data_mut().map(|d| segments.write(i, d)) {
+            Some(Ok(n)) => {
+                seg.truncate(n);
+                seg.clear_offload();
+                send(seg);
+            }
+            _ => {
+                v.stats.tx_errors.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+/// A frame from a port: `Some` with the packet to look up (its inner frame
+/// when it was addressed to a tunnel vport, `key` then holding the tunnel
+/// metadata), `None` when it was a malformed tunnel frame (dropped and
+/// counted on that vport).
+pub(super) fn receive<P: Packet>(
+    ports: &Ports,
+    cpu: Cpu,
+    mut pkt: P,
+    key: &mut FlowKey,
+) -> Option<P> {
+    if pkt.oob_vlan().is_some() {
+        return Some(pkt);
+    }
+    match decap::classify(pkt.data(), &ports.underlay, &ports.vports, key) {
+        Verdict::NotOurs => Some(pkt),
+        Verdict::Inner {
+            port_no,
+            start,
+            len,
+        } => {
+            if !pkt.pull_front(start) {
+                return None;
+            }
+            pkt.truncate(len);
+            if let Some(v) = ports.vports.get(port_no) {
+                v.stats.rx(cpu, len);
+            }
+            Some(pkt)
+        }
+        Verdict::Malformed { port_no } => {
+            if let Some(v) = ports.vports.get(port_no) {
+                v.stats.rx_errors.fetch_add(1, Relaxed);
+            }
+            None
+        }
+    }
+}
