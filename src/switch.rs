@@ -120,6 +120,16 @@ impl Switch {
             .and_then(|i| self.endpoints.get(i))
     }
 
+    /// The endpoints on one port (its NICs), found by binary search.
+    pub fn on_port(&self, port: PortId) -> impl Iterator<Item = &Endpoint> {
+        let from = self.endpoints.partition_point(|e| e.port < port);
+        self.endpoints
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(move |e| e.port == port)
+    }
+
     pub fn by_name(&self, name: &str) -> Option<&Endpoint> {
         self.endpoints.iter().find(|e| e.name == name)
     }
@@ -294,6 +304,21 @@ mod tests {
         assert!(matches!(s.nic_delete(5, 0), Ok(Some(Change::Down(_)))));
         assert!(s.is_empty());
         assert_eq!(s.nic_connect(5, 0), Err(Veto::Unknown));
+    }
+
+    #[test]
+    fn the_nics_of_a_port() {
+        let mut s = Switch::default();
+        for (port, nic, name) in [(1, 2, "b"), (1, 1, "a"), (5, 0, "vm"), (0, 3, "z")] {
+            s.nic_create(port, nic, PortKind::External, name, MAC, 1500)
+                .unwrap();
+        }
+        let on = |port| s.on_port(port).map(|e| e.nic).collect::<Vec<_>>();
+        assert_eq!(on(1), [1, 2]);
+        assert_eq!(on(5), [0]);
+        assert_eq!(on(0), [3]);
+        assert!(on(2).is_empty());
+        assert!(on(9).is_empty());
     }
 
     #[test]

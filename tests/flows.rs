@@ -488,6 +488,40 @@ fn execute_and_userspace_actions() {
     );
 }
 
+/// `NetEventFilterPreDetach`: the extension originates nothing more. A
+/// PACKET EXECUTE is answered as when there is no switch (STATUS_NOT_FOUND,
+/// and nothing is sent), sends from the ports fail, and the other requests
+/// still run until the detach.
+#[test]
+fn an_announced_detach_stops_executes_and_sends() {
+    let mut sim = setup();
+    let f1 = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    let exec = Req::new(PACKET, 3, 1, 1, DPID)
+        .raw(1, &f1)
+        .raw(2, &key_of(&f1, 1))
+        .raw(3, &output(2));
+    let out = sim.run(&ioctl(1, "TRANSACT", &exec));
+    assert_eq!(out[0], format!("tx 2 {}", hexs(&f1)));
+    assert!(sim.run("switch predetach").is_empty());
+    assert_eq!(
+        sim.run(&ioctl(1, "TRANSACT", &exec)),
+        ["ioctl 1 TRANSACT NOT_FOUND -"]
+    );
+    let out = sim.run(&format!("rx 1 {}", hexs(&f1)));
+    assert_eq!(out.len(), 1);
+    assert!(out[0].starts_with("error "), "{out:?}");
+    let dpget = Req::new(DP, 3, 2, 6, DPID).str(1, "ovs-system");
+    let (hdr, _) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &dpget)));
+    assert_eq!(hdr.ty, DP);
+    // The detach ends it; a new switch executes again.
+    assert!(
+        sim.run("switch down\nswitch up\nport 1 vm vm1\nport 2 vm vm2")
+            .is_empty()
+    );
+    let (hdr, _) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &dpget)));
+    assert_eq!(hdr.ty, DP);
+}
+
 #[test]
 fn upcalls_without_a_listener_are_lost() {
     let mut sim = setup();

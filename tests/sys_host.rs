@@ -1207,10 +1207,12 @@ fn activation_imports_ports_and_nics() {
         ],
         stride,
     );
-    assert_eq!(s.ports.import_ports(&ports), Ok(()));
+    let mut rest = hyperv::import_order(&ports).unwrap().into_iter();
+    assert_eq!(s.ports.import_ports(&mut rest), Ok(false));
     assert_eq!(s.ports.len(), 3);
+    assert_eq!(s.ports.external_port(), Some(1));
     assert_eq!(
-        s.ports.import_ports(&ports[..30]),
+        hyperv::import_order(&ports[..30]).map(|p| p.len()),
         Err(NtStatus::INVALID_PARAMETER)
     );
     s.dev.attach(1).unwrap();
@@ -1613,6 +1615,40 @@ mod packet_path {
     }
 }
 
+/// The port array is imported a bounded batch of elements per hold of the
+/// port-table lock (which raises to DISPATCH_LEVEL), however long it is.
+#[test]
+fn the_port_import_takes_bounded_steps() {
+    let mut s = Switch::new();
+    let stride = size_of::<NdisSwitchPortParameters>();
+    let n = 2 * hyperv::IMPORT_BATCH + 5;
+    // Ids in descending order, a malformed element among them.
+    let mut elements: Vec<_> = (0..n)
+        .map(|i| port(1000 - i as u32, 2, &format!("vm-{i}"), false))
+        .collect();
+    elements.insert(7, vec![0; stride]);
+    elements.push(port(1, 1, "uplink", false));
+    let ports = array(oid::PORT_ARRAY_SIZE as usize, &elements, stride);
+    let order = hyperv::import_order(&ports).unwrap();
+    assert_eq!(order.len(), n + 1);
+    assert!(order.windows(2).all(|w| w[0].port_id < w[1].port_id));
+    let mut rest = order.into_iter();
+    let mut steps = Vec::new();
+    loop {
+        let before = s.ports.len();
+        let more = s.ports.import_ports(&mut rest).unwrap();
+        steps.push(s.ports.len() - before);
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(steps, [hyperv::IMPORT_BATCH, hyperv::IMPORT_BATCH, 6]);
+    assert_eq!(s.ports.len(), n + 1);
+    assert_eq!(s.ports.external_port(), Some(1));
+    s.ports.clear();
+    assert_eq!(s.ports.external_port(), None);
+}
+
 #[test]
 fn the_external_port_is_known() {
     let mut s = Switch::new();
@@ -1626,4 +1662,52 @@ fn the_external_port_is_known() {
     assert_eq!(s.ports.external_port(), Some(1));
     assert_eq!(s.set(oid::OID_SWITCH_PORT_DELETE, &uplink), Ok(()));
     assert_eq!(s.ports.external_port(), None);
+}
+
+// ---------------------------------------------------------------------------
+// Kernel imports: the driver loads on every host NDIS 6.30 runs on.
+
+/// Kernel routines newer than the oldest supported host: looked up by name
+/// at run time, never imported (an import the kernel lacks fails the load).
+const LOOKED_UP: [&str; 1] = ["ExAllocatePool2"];
+
+fn sys_sources() -> Vec<(std::path::PathBuf, String)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sys")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                files.push((path, text));
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn newer_kernel_routines_are_looked_up_not_imported() {
+    let sources = sys_sources();
+    assert!(sources.len() > 10);
+    for name in LOOKED_UP {
+        for (path, text) in &sources {
+            assert!(
+                !text.contains(&format!("fn {name}(")),
+                "{} declares {name} as an import",
+                path.display()
+            );
+        }
+        let runtime = &sources
+            .iter()
+            .find(|(p, _)| p.ends_with("runtime.rs"))
+            .unwrap()
+            .1;
+        assert!(runtime.contains(&format!("ascii_utf16(\"{name}\")")));
+    }
+    // windows-drivers-rs' allocator imports ExAllocatePool2.
+    let manifest = include_str!("../Cargo.toml");
+    assert!(!manifest.contains("wdk-alloc"));
 }

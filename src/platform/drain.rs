@@ -12,6 +12,9 @@
 //!   closed at zero the count cannot rise again (only holders add to it),
 //!   so the wake cannot come early and never comes for a pause that did
 //!   not wait.
+//! - `shut` (a detach announced) shuts the gate without waiting: new work
+//!   is refused, what is out goes on, and the pause that follows waits for
+//!   it as above. It never marks a waiter, so no `leave` wakes for it.
 //! - `open` (restart) reopens the gate; it is only called at zero.
 
 use core::sync::atomic::{AtomicU64, Ordering::AcqRel, Ordering::Acquire};
@@ -106,6 +109,11 @@ impl Drain {
         }
     }
 
+    /// Shuts the gate; nobody waits (yet).
+    pub fn shut(&self) {
+        self.0.fetch_or(CLOSED, AcqRel);
+    }
+
     /// Reopens the gate (restart, after a pause that drained).
     pub fn open(&self) {
         self.0.fetch_and(COUNT, AcqRel);
@@ -146,6 +154,25 @@ mod tests {
         d.open();
         assert!(d.enter());
         assert!(!d.leave());
+    }
+
+    #[test]
+    fn shut_refuses_new_work_and_the_pause_still_waits() {
+        let d = with_refs(2, false);
+        d.shut();
+        assert!(!d.enter());
+        // Nobody waits yet: no wake.
+        assert!(!d.leave());
+        assert_eq!(d.close(), Closed::Wait);
+        assert!(!d.enter());
+        assert!(d.leave());
+        assert_eq!(d.count(), 0);
+        // Shut with nothing out: the pause does not wait.
+        let d = Drain::new();
+        d.open();
+        d.shut();
+        assert!(!d.enter());
+        assert_eq!(d.close(), Closed::Drained);
     }
 
     /// A drain with `refs` references out (open), closed when `close`.

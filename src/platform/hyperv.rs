@@ -39,6 +39,7 @@
 //! Updates, disconnects and deletes cannot be refused; the model's answers
 //! to them only matter for NICs it never knew (which it ignores).
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::name::NameBuf;
@@ -57,6 +58,10 @@ pub const RESOURCES: NtStatus = NtStatus::INSUFFICIENT_RESOURCES;
 
 /// Ports recorded at most (a Hyper-V switch has a few per VM).
 pub const MAX_PORTS: usize = 16384;
+/// Ports of the port array recorded per hold of the port-table lock at
+/// activation: the lock raises to DISPATCH_LEVEL, and the array may list
+/// thousands of ports.
+pub const IMPORT_BATCH: usize = 64;
 
 /// The status a model veto refuses a NIC creation with.
 pub fn veto_status(v: Veto) -> NtStatus {
@@ -100,25 +105,41 @@ pub fn nic_request_verdict(inner_type: u32, inner_oid: u32) -> Result<(), NtStat
     if allocate_vf { Err(FAILURE) } else { Ok(()) }
 }
 
-#[derive(Clone, Copy, Debug)]
+/// A port's record: small, so that keeping the table sorted moves little.
+#[derive(Debug)]
 struct Port {
     id: PortId,
-    /// `None` when the friendly name has no UTF-8 form within `NAME_MAX`.
-    name: Option<NameBuf>,
-    /// The external port: frames from it carry what the physical NIC
-    /// found on receive, not what a sender asks of a NIC.
-    external: bool,
+    /// `None` when the friendly name has no UTF-8 form within `NAME_MAX`
+    /// (or there was no memory to keep it).
+    name: Option<String>,
+}
+
+/// A friendly name as a port keeps it.
+fn stored(name: Option<NameBuf>) -> Result<Option<String>, NtStatus> {
+    let Some(name) = name else { return Ok(None) };
+    let mut s = String::new();
+    s.try_reserve_exact(name.as_str().len())
+        .map_err(|_| RESOURCES)?;
+    s.push_str(name.as_str());
+    Ok(Some(s))
 }
 
 /// The switch's ports, sorted by id.
 #[derive(Debug, Default)]
 pub struct Ports {
     ports: Vec<Port>,
+    /// The external port (frames from it carry what the physical NIC found
+    /// on receive, not what a sender asks of a NIC), kept so that finding
+    /// it costs nothing.
+    external: Option<PortId>,
 }
 
 impl Ports {
     pub const fn new() -> Ports {
-        Ports { ports: Vec::new() }
+        Ports {
+            ports: Vec::new(),
+            external: None,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -132,6 +153,7 @@ impl Ports {
     /// The switch detached.
     pub fn clear(&mut self) {
         self.ports = Vec::new();
+        self.external = None;
     }
 
     fn position(&self, id: PortId) -> Result<usize, usize> {
@@ -144,12 +166,12 @@ impl Ports {
 
     /// The switch's external port, if it has one.
     pub fn external_port(&self) -> Option<PortId> {
-        self.ports.iter().find(|p| p.external).map(|p| p.id)
+        self.external
     }
 
     /// Whether the port is recorded, and its friendly name if it has one.
-    pub fn friendly_name(&self, id: PortId) -> Option<Option<&NameBuf>> {
-        self.get(id).map(|p| p.name.as_ref())
+    pub fn friendly_name(&self, id: PortId) -> Option<Option<&str>> {
+        self.get(id).map(|p| p.name.as_deref())
     }
 
     /// A port appears (`OID_SWITCH_PORT_CREATE`, or the port array at
@@ -165,15 +187,17 @@ impl Ports {
             return Err(RESOURCES);
         }
         self.ports.try_reserve(1).map_err(|_| RESOURCES)?;
-        let name = p.friendly_name.decode().ok();
+        let name = stored(p.friendly_name.decode().ok())?;
         self.ports.insert(
             at,
             Port {
                 id: p.port_id,
                 name,
-                external: p.port_type == PORT_TYPE_EXTERNAL,
             },
         );
+        if p.port_type == PORT_TYPE_EXTERNAL {
+            self.external = Some(p.port_id);
+        }
         Ok(())
     }
 
@@ -181,6 +205,9 @@ impl Ports {
     fn remove(&mut self, id: PortId) {
         if let Ok(i) = self.position(id) {
             self.ports.remove(i);
+        }
+        if self.external == Some(id) {
+            self.external = None;
         }
     }
 
@@ -192,24 +219,25 @@ impl Ports {
         };
         let name = p.friendly_name.decode().ok();
         if let Some(port) = self.ports.get_mut(i) {
-            port.name = name;
+            // Without memory for it the port has no name, as when its name
+            // cannot be decoded.
+            port.name = stored(name).unwrap_or(None);
         }
         let Some(name) = name else { return };
         dev.with_datapath(|dp| {
             let mut nics = Vec::new();
             {
                 let ports = dp.ports.read();
-                let on_port =
-                    |e: &&crate::switch::Endpoint| e.port == p.port_id && e.kind == PortKind::Vm;
-                let count = ports.switch.iter().filter(on_port).count();
+                let vm = |e: &&crate::switch::Endpoint| e.kind == PortKind::Vm;
+                let count = ports.switch.on_port(p.port_id).filter(vm).count();
                 if nics.try_reserve(count).is_err() {
                     return;
                 }
                 nics.extend(
                     ports
                         .switch
-                        .iter()
-                        .filter(on_port)
+                        .on_port(p.port_id)
+                        .filter(vm)
                         .map(|e| (e.nic, e.mac, e.mtu)),
                 );
             }
@@ -239,7 +267,8 @@ impl Ports {
         let name = match kind {
             PortKind::Vm => match self.friendly_name(n.port_id) {
                 None => return Err(NtStatus::INVALID_PARAMETER),
-                Some(name) => name.copied().ok_or(DATA_NOT_ACCEPTED)?,
+                Some(name) => NameBuf::copy_of(name.ok_or(DATA_NOT_ACCEPTED)?)
+                    .map_err(|_| DATA_NOT_ACCEPTED)?,
             },
             PortKind::External if alias.is_some_and(|a| !a.is_empty()) => {
                 alias.copied().unwrap_or_default()
@@ -333,18 +362,23 @@ impl Ports {
         Ok(())
     }
 
-    /// Ports found at activation (`OID_SWITCH_PORT_ARRAY`): recorded unless
-    /// known already.
-    pub fn import_ports(&mut self, array: &[u8]) -> Result<(), NtStatus> {
-        let ports = elements(array, PORT_ARRAY_SIZE, PORT_PARAMETERS_SIZE)
-            .ok_or(NtStatus::INVALID_PARAMETER)?;
-        for p in ports.filter_map(PortParams::parse) {
+    /// Ports found at activation (`import_order`), at most `IMPORT_BATCH`
+    /// of them per call: recorded unless known already. `Ok(true)` when
+    /// ports may be left for another call. In id order, each lands after
+    /// the ports recorded before it, so none moves the table.
+    pub fn import_ports<'a>(
+        &mut self,
+        rest: &mut impl Iterator<Item = PortParams<'a>>,
+    ) -> Result<bool, NtStatus> {
+        let mut seen = 0;
+        for p in rest.take(IMPORT_BATCH) {
+            seen += 1;
             match self.create(&p) {
                 Err(s) if s != DATA_NOT_ACCEPTED => return Err(s),
                 _ => {}
             }
         }
-        Ok(())
+        Ok(seen == IMPORT_BATCH)
     }
 
     /// A set request on its way down: applies it to the model, or vetoes
@@ -458,8 +492,40 @@ fn nic_delete(n: &NicParams<'_>, dev: &Device, wake: &mut Wakeups) {
     dev.with_datapath(|dp| dp.nic_delete(n.port_id, n.nic_index, wake));
 }
 
+/// The ports of an `OID_SWITCH_PORT_ARRAY` answer in id order, for
+/// `import_ports` (malformed elements are skipped), put in order before the
+/// port-table lock is taken: `INVALID_PARAMETER` if the array itself is
+/// malformed, `RESOURCES` if there is no memory to sort it.
+pub fn import_order(array: &[u8]) -> Result<Vec<PortParams<'_>>, NtStatus> {
+    let elements = elements(array, PORT_ARRAY_SIZE, PORT_PARAMETERS_SIZE)
+        .ok_or(NtStatus::INVALID_PARAMETER)?;
+    let mut ports = Vec::new();
+    ports
+        .try_reserve_exact(elements.size_hint().0)
+        .map_err(|_| RESOURCES)?;
+    for p in elements.filter_map(PortParams::parse) {
+        ports.try_reserve(1).map_err(|_| RESOURCES)?;
+        ports.push(p);
+    }
+    ports.sort_unstable_by_key(|p| p.port_id);
+    Ok(ports)
+}
+
 /// The NICs of an `OID_SWITCH_NIC_ARRAY` answer (malformed elements are
 /// skipped); `None` if the array itself is malformed.
 pub fn nic_elements(array: &[u8]) -> Option<impl Iterator<Item = NicParams<'_>>> {
     Some(elements(array, NIC_ARRAY_SIZE, NIC_PARAMETERS_SIZE)?.filter_map(NicParams::parse))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A creation or deletion moves up to `MAX_PORTS` records under the
+    /// table lock: a record is a few words, not a name buffer.
+    #[test]
+    fn port_records_are_small() {
+        assert!(size_of::<Port>() <= 32);
+        assert!(MAX_PORTS * size_of::<Port>() <= 512 * 1024);
+    }
 }

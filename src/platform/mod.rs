@@ -2,10 +2,12 @@
 //! kernel type, so it runs (and is tested) on any host: the control
 //! device's buffer and completion rules, the book of pended requests, the
 //! switch OID payloads and their effect on the switch model, names and time,
+//! the pool routine allocations use, the datapath's activation with the switch,
 //! and the packet path's decisions (destinations, completions, buffers,
 //! software offloads, what a pause waits for).
 //! `sys` is the thin glue that feeds these from IRPs and NDIS requests.
 
+pub mod activation;
 pub mod buffer;
 pub mod drain;
 pub mod forward;
@@ -14,4 +16,5 @@ pub mod irp;
 pub mod name;
 pub mod oid;
 pub mod pending;
+pub mod pool;
 pub mod time;

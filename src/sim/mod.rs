@@ -22,6 +22,7 @@ use crate::ioctl::{Device, Io, Outcome, code};
 use crate::packet::{OwnedPacket, Packet};
 use crate::pend::{PendToken, Wakeups};
 use crate::percpu::Cpu;
+use crate::platform::activation::Activation;
 use crate::status::NtStatus;
 use crate::switch::{NicIndex, PortId, PortKind};
 use crate::tunnel::underlay::{Full, Underlay};
@@ -59,6 +60,8 @@ impl SimEgress {
 
 pub struct Sim {
     device: Device,
+    /// The datapath's life with the switch, as the driver keeps it.
+    activation: Activation,
     rx: RxContext<OwnedPacket>,
     handles: BTreeMap<u32, HandleId>,
     /// Pended requests: token -> (script handle, IOCTL code).
@@ -132,6 +135,7 @@ impl Sim {
     pub fn new() -> Sim {
         Sim {
             device: Device::new(),
+            activation: Activation::new(),
             // The simulator runs where memory is plentiful.
             rx: RxContext::try_new(Cpu::Pinned(0), 0x5eed).expect("receive context"),
             handles: BTreeMap::new(),
@@ -213,11 +217,17 @@ impl Sim {
     fn exec(&mut self, cmd: Command<'_>, out: &mut Vec<String>) -> Result<(), String> {
         let mut wake = Wakeups::new();
         match cmd {
-            Command::SwitchUp => self
-                .device
-                .attach(1)
-                .map_err(|s| format!("attach failed: {}", status_name(s)))?,
-            Command::SwitchDown => self.device.detach(&mut wake),
+            Command::SwitchUp => {
+                let device = &self.device;
+                self.activation
+                    .activate(|| device.attach(1), || Ok(()), || {})
+                    .map_err(|s| format!("attach failed: {}", status_name(s)))?;
+            }
+            Command::SwitchDown => {
+                self.activation.reset();
+                self.device.detach(&mut wake);
+            }
+            Command::SwitchPreDetach => self.activation.pre_detach(),
             Command::Port {
                 id,
                 kind,
@@ -274,9 +284,12 @@ impl Sim {
                     now_ms: self.now_ms,
                     egress: &mut egress,
                 };
-                let outcome = self
-                    .device
-                    .ioctl(id, c, &input, &mut output, &mut io, &mut wake);
+                let outcome = match self.activation.refuses(c, &input) {
+                    Some(status) => Outcome::Done { status, len: 0 },
+                    None => self
+                        .device
+                        .ioctl(id, c, &input, &mut output, &mut io, &mut wake),
+                };
                 // Packets it sent and requests it completed come before its own end.
                 egress.print(out);
                 self.complete(core::mem::take(&mut wake), out);
@@ -300,6 +313,10 @@ impl Sim {
                 }
             }
             Command::Rx { port, frame } => {
+                if self.activation.is_detaching() {
+                    // The driver fails the send as when paused.
+                    return Err("send failed: the extension is detaching".into());
+                }
                 let pkt = OwnedPacket::from_frame(&frame).ok_or("out of memory")?;
                 let nic = self.nic_of(port).ok_or_else(|| format!("no port {port}"))?;
                 let mut egress = SimEgress::default();

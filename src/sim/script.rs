@@ -13,6 +13,8 @@ use crate::tunnel::underlay::{Prefix, Route};
 pub enum Command<'a> {
     SwitchUp,
     SwitchDown,
+    /// `NetEventFilterPreDetach`: the switch announces the detach.
+    SwitchPreDetach,
     Port {
         id: PortId,
         kind: PortKind,
@@ -145,7 +147,10 @@ pub fn parse_line(line: &str) -> Result<Option<Command<'_>>, String> {
             match arg(1) {
                 "up" => Command::SwitchUp,
                 "down" => Command::SwitchDown,
-                other => return Err(format!("switch takes up or down, not {other}")),
+                "predetach" => Command::SwitchPreDetach,
+                other => {
+                    return Err(format!("switch takes up, down or predetach, not {other}"));
+                }
             }
         }
         "port" => {
@@ -258,6 +263,10 @@ mod tests {
         assert_eq!(parse_line("  # c"), Ok(None));
         assert_eq!(parse_line(""), Ok(None));
         assert_eq!(parse_line("switch up"), Ok(Some(Command::SwitchUp)));
+        assert_eq!(
+            parse_line("switch predetach"),
+            Ok(Some(Command::SwitchPreDetach))
+        );
         assert_eq!(
             parse_line("port 3 vm vm1 00:15:5D:00:00:0a"),
             Ok(Some(Command::Port {

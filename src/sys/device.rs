@@ -333,6 +333,9 @@ unsafe fn call_core(
         // SAFETY: as above; nothing writes the system buffer meanwhile.
         n => unsafe { slice::from_raw_parts(system, n) },
     };
+    if let Some(status) = super::hyperv::refuses(code, input) {
+        return Err(status);
+    }
     let output: &mut [u8] = match plan.output {
         Output::None => &mut [],
         // SAFETY: the system buffer holds `output_len` bytes; the input

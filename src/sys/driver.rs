@@ -11,6 +11,7 @@ use super::filter;
 use super::ndis::ffi::{NdisFDeregisterFilterDriver, NdisFRegisterFilterDriver};
 use super::ndis::types::*;
 use super::oid;
+use super::runtime;
 use super::wstr::{ascii_utf16, unicode_string};
 
 /// The names the switch and `Get-VMSwitchExtension` know the extension by
@@ -65,7 +66,8 @@ fn characteristics() -> NdisFilterDriverCharacteristics {
     }
 }
 
-/// `DriverEntry`: the core's device first (a filter attach, which may come
+/// `DriverEntry`: the pool routine is looked up before anything allocates;
+/// then the core's device first (a filter attach, which may come
 /// during registration, uses it), then the filter, then the control device.
 ///
 /// # Safety
@@ -75,6 +77,7 @@ pub unsafe extern "system" fn driver_entry(
     driver: *mut DriverObject,
     _registry_path: *const UnicodeString,
 ) -> NdisStatus {
+    runtime::init_allocator();
     let status = device::create();
     if !status.is_success() {
         return status;

@@ -257,18 +257,28 @@ pub unsafe extern "system" fn restart(
     NdisStatus::SUCCESS
 }
 
-/// `FilterNetPnPEvent`: the switch's activation imports it; every event
-/// then goes on up.
+/// `FilterNetPnPEvent`: the switch's activation imports it; an announced
+/// detach stops what the module originates (sends fail as when paused,
+/// packet executes as when there is no switch); every event then goes on
+/// up. PASSIVE_LEVEL.
 pub unsafe extern "system" fn net_pnp_event(
     _module_context: NdisHandle,
     notification: *mut NetPnpEventNotification,
 ) -> NdisStatus {
     // SAFETY: NDIS passes a valid notification for the call.
     let event = unsafe { (*notification).net_pnp_event.net_event };
-    if event == NET_EVENT_SWITCH_ACTIVATE {
-        // A failure leaves the switch without a datapath (ovs-vswitchd
-        // sees no switch); the event still goes on.
-        let _ = hyperv::activate();
+    match event {
+        NET_EVENT_SWITCH_ACTIVATE => {
+            // A failure leaves the switch without a datapath (ovs-vswitchd
+            // sees no switch); the event still goes on.
+            let _ = hyperv::activate();
+        }
+        NET_EVENT_FILTER_PRE_DETACH => {
+            hyperv::pre_detach();
+            // The pause that follows waits for what is still out.
+            DRAIN.shut();
+        }
+        _ => {}
     }
     // SAFETY: passes the caller's notification on, unchanged.
     unsafe { NdisFNetPnPEvent(SwitchModule::get().ndis_handle(), notification) }

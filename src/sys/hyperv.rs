@@ -6,27 +6,37 @@
 //! Activation happens once per attach: at the first restart if
 //! `OID_SWITCH_PARAMETERS` says the switch is active, else on
 //! `NetEventSwitchActivate`. It records the ports of `OID_SWITCH_PORT_ARRAY`,
-//! attaches the core's datapath (from then on NIC OIDs reach it) and adds
-//! the NICs of `OID_SWITCH_NIC_ARRAY`, connecting those that are.
+//! attaches the core's datapath (from then on NIC OIDs reach it), adds
+//! the NICs of `OID_SWITCH_NIC_ARRAY`, connecting those that are, and
+//! starts the upkeep; only then is the datapath active for the packet path
+//! (until then sends pass through as without it).
 
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::device::{complete_wakeups, device};
 use super::ndis::ffi::{ConvertInterfaceGuidToLuid, ConvertInterfaceLuidToAlias, KeGetCurrentIrql};
 use super::ndis::types::*;
 use super::{oid, path};
 use crate::pend::Wakeups;
-use crate::platform::hyperv::{self as model, Ports, alias_wanted, alias_wanted_by, nic_elements};
+use crate::platform::activation::Activation;
+use crate::platform::hyperv::{
+    self as model, Ports, alias_wanted, alias_wanted_by, import_order, nic_elements,
+};
 use crate::platform::name::NameBuf;
 use crate::platform::oid as payload;
 use crate::status::NtStatus;
 use crate::sync::Mutex;
 
 /// The switch's ports. Lock order: taken before any lock of the core, and
-/// never while one is held.
+/// never while one is held. It raises to DISPATCH_LEVEL, so it is held for
+/// one OID, one NIC or one batch of the port array at a time; under it a
+/// port is found by binary search, and a creation or deletion moves at most
+/// `MAX_PORTS` records of 32 bytes (none when the import appends in id
+/// order).
 static PORTS: Mutex<Ports> = Mutex::new(Ports::new());
-/// The datapath is attached and the switch's ports and NICs imported.
-static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The datapath's activation: "active" once attached, with the switch's
+/// ports and NICs imported and the upkeep running.
+static ACTIVATION: Activation = Activation::new();
 /// The external port's id (`NO_PORT`: none), for the data path, which
 /// reads it without the port table lock.
 static EXTERNAL: AtomicU32 = AtomicU32::new(NO_PORT);
@@ -107,17 +117,15 @@ pub fn switch_is_active() -> Result<bool, NdisStatus> {
     payload::switch_is_active(&answer).ok_or(NdisStatus::INVALID_DATA)
 }
 
-/// Activates the datapath if it is not yet. PASSIVE_LEVEL.
+/// Activates the datapath if it is not yet (`platform::activation`): the
+/// switch's ports and NICs, then the upkeep timer, and only then "active".
+/// PASSIVE_LEVEL.
 pub fn activate() -> Result<(), NdisStatus> {
-    if ACTIVE.swap(true, Ordering::AcqRel) {
-        return Ok(());
-    }
-    let result = import()
-        .and_then(|()| super::timer::start(super::filter::SwitchModule::get().ndis_handle()));
-    if result.is_err() {
-        deactivate();
-    }
-    result
+    ACTIVATION.activate(
+        import,
+        || super::timer::start(super::filter::SwitchModule::get().ndis_handle()),
+        tear_down,
+    )
 }
 
 fn import() -> Result<(), NdisStatus> {
@@ -129,7 +137,12 @@ fn import() -> Result<(), NdisStatus> {
         usize::from(payload::PORT_ARRAY_SIZE),
         payload::PORT_ARRAY_SIZE,
     )?;
-    with_ports(|p| p.import_ports(&ports)).map_err(ndis)?;
+    {
+        // Sorted first, then a batch per hold of the table lock (which
+        // raises the IRQL).
+        let mut rest = import_order(&ports).map_err(ndis)?.into_iter();
+        while with_ports(|p| p.import_ports(&mut rest)).map_err(ndis)? {}
+    }
     drop(ports);
     dev.attach(path::processors())
         .map_err(|_| NdisStatus::RESOURCES)?;
@@ -149,10 +162,16 @@ fn import() -> Result<(), NdisStatus> {
     Ok(())
 }
 
-/// The switch goes (detach, or a failed activation): the datapath and
-/// everything it holds, and the port table.
+/// The switch goes: the datapath is no longer active, then it goes with
+/// everything it holds (`tear_down`).
 pub fn deactivate() {
-    ACTIVE.store(false, Ordering::Release);
+    ACTIVATION.reset();
+    tear_down();
+}
+
+/// The datapath, everything it holds, and the port table (a detach, or a
+/// failed activation).
+fn tear_down() {
     super::timer::stop();
     if let Some(dev) = device() {
         let mut wake = Wakeups::new();
@@ -164,5 +183,16 @@ pub fn deactivate() {
 
 /// Whether activation happened (and has not been undone).
 pub fn is_active() -> bool {
-    ACTIVE.load(Ordering::Acquire)
+    ACTIVATION.is_active()
+}
+
+/// `NetEventFilterPreDetach`: the datapath originates nothing more (the
+/// filter stops the sends).
+pub fn pre_detach() {
+    ACTIVATION.pre_detach();
+}
+
+/// The status an IOCTL is refused with before it reaches the core, if any.
+pub fn refuses(ioctl: u32, input: &[u8]) -> Option<NtStatus> {
+    ACTIVATION.refuses(ioctl, input)
 }

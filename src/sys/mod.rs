@@ -18,7 +18,8 @@
 //!   named by its friendly name.
 //! - Activation (`hyperv::activate`) runs from FilterRestart or the
 //!   NetEventSwitchActivate PnP event, at PASSIVE_LEVEL: it waits for the
-//!   queries it issues.
+//!   queries it issues. NetEventFilterPreDetach (PASSIVE_LEVEL) shuts the
+//!   drain without waiting; the pause that follows waits.
 //! - `time::now_ms`: any IRQL.
 //! - The send path (`ingress`): DISPATCH_LEVEL (raised to when NDIS calls
 //!   below it), on the processor's lane (`lane`), which the handler claims

@@ -166,8 +166,12 @@ unsafe extern "system" {
     pub fn KeQueryActiveProcessorCountEx(group_number: u16) -> u32;
     /// The current processor's system-wide index (`proc_number` may be null).
     pub fn KeGetCurrentProcessorNumberEx(proc_number: *mut c_void) -> u32;
-    /// Windows 10 2004 and later; zeroes unless `POOL_FLAG_UNINITIALIZED`.
-    pub fn ExAllocatePool2(flags: u64, number_of_bytes: usize, tag: u32) -> *mut c_void;
+    /// Every kernel; never zeroes. (`ExAllocatePool2`, Windows 10 2004 and
+    /// later, is looked up by name instead: an import of it would keep the
+    /// driver from loading on older hosts.)
+    pub fn ExAllocatePoolWithTag(pool_type: i32, number_of_bytes: usize, tag: u32) -> *mut c_void;
+    /// The address of the kernel export `name`, or null. PASSIVE_LEVEL.
+    pub fn MmGetSystemRoutineAddress(name: *const UnicodeString) -> *mut c_void;
     pub fn ExFreePool(p: *mut c_void);
     pub fn KeBugCheckEx(code: u32, p1: usize, p2: usize, p3: usize, p4: usize) -> !;
 

@@ -1450,10 +1450,6 @@ pub struct IoCsqIrpContext {
     pub csq: *mut IoCsq,
 }
 
-// ExAllocatePool2 flags (wdm.h, Windows 10 2004 and later).
-pub const POOL_FLAG_UNINITIALIZED: u64 = 0x0000_0000_0000_0002;
-pub const POOL_FLAG_NON_PAGED: u64 = 0x0000_0000_0000_0040;
-
 /// `KEVENT`: a dispatcher header only the kernel reads; storage for
 /// `KeInitializeEvent`.
 #[repr(C)]
