@@ -78,8 +78,7 @@ struct Scratch<P> {
     /// Packets waiting to go through the table again, with their keys.
     recirc: Recirc<P>,
     rng: u32,
-    /// IPv4 identification of the next encapsulated packet without DF.
-    ip_id: u16,
+    tunnel: super::tunnel::Scratch,
 }
 
 /// A bounded queue of recirculating packets.
@@ -126,7 +125,10 @@ impl<P: Packet> RxContext<P> {
             exec: ExecContext::try_new()?,
             recirc,
             rng: seed | 1,
-            ip_id: 0,
+            tunnel: super::tunnel::Scratch {
+                tun: FlowKey::default(),
+                ip_id: 0,
+            },
         };
         Some(RxContext {
             key: FlowKey::default(),
@@ -173,7 +175,7 @@ struct DpEnv<'a, 'v, P, E: ?Sized> {
     wake: &'a mut Wakeups,
     recirc: &'a mut Recirc<P>,
     rng: &'a mut u32,
-    ip_id: &'a mut u16,
+    tunnel: &'a mut super::tunnel::Scratch,
     in_port: u32,
 }
 
@@ -203,7 +205,7 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
                 tunnel,
                 key,
                 self.egress,
-                self.ip_id,
+                self.tunnel,
             ),
             _ => self.output(port_no, pkt),
         }
@@ -401,7 +403,7 @@ impl View<'_> {
             wake: &mut *fx.wake,
             recirc: &mut s.recirc,
             rng: &mut s.rng,
-            ip_id: &mut s.ip_id,
+            tunnel: &mut s.tunnel,
             in_port: key.in_port,
         };
         actions::execute(&mut s.exec, &mut env, pkt, key, actions);

@@ -18,6 +18,13 @@ use crate::tunnel::encap::{self, Outer, Refused};
 use crate::tunnel::underlay::Unreachable;
 use crate::vport::Vport;
 
+/// What encapsulation keeps between packets: the egress tunnel key being
+/// sent with, and the IPv4 identification of the last packet without DF.
+pub struct Scratch {
+    pub tun: FlowKey,
+    pub ip_id: u16,
+}
+
 /// Sends `pkt` through tunnel vport `v` with the egress tunnel key nest
 /// `tunnel`; `key` is the inner frame's flow key. Counted on `v`: sent
 /// (inner bytes), errors (no route, no uplink, cannot be built), drops
@@ -31,15 +38,17 @@ pub(super) fn output<P: Packet, E: Egress<P> + ?Sized>(
     tunnel: &[u8],
     key: &FlowKey,
     egress: &mut E,
-    ip_id: &mut u16,
+    s: &mut Scratch,
 ) {
-    let Ok(tun) = set_tunnel(tunnel) else {
+    let Scratch { tun, ip_id } = s;
+    if set_tunnel(tunnel, tun).is_err() {
         v.stats.tx_errors.fetch_add(1, Relaxed);
         return;
-    };
+    }
+    let tun = &*tun;
     let path = ports
         .underlay
-        .path(encap::destination(&tun), encap::source(&tun));
+        .path(encap::destination(tun), encap::source(tun));
     let (path, uplink) = match (path, ports.underlay.uplink()) {
         (Ok(p), Some(u)) => (p, u),
         (Err(Unreachable::NoNeighbour(_)), Some(_)) => {
@@ -61,7 +70,7 @@ pub(super) fn output<P: Packet, E: Egress<P> + ?Sized>(
         *ip_id = ip_id.wrapping_add(1);
         outer.ip_id = *ip_id;
         let inner_len = pkt.len();
-        match encap::encapsulate(&mut pkt, v.ty, &tun, &outer) {
+        match encap::encapsulate(&mut pkt, v.ty, tun, &outer) {
             Ok(()) => {
                 v.stats.tx(cpu, inner_len);
                 egress.send(uplink.endpoint.0, uplink.endpoint.1, pkt);

@@ -38,8 +38,6 @@ const DEFAULT_TTL: u8 = 64;
 pub const EPHEMERAL: (u16, u16) = (32768, 60999);
 /// Geneve's source port range in Linux.
 pub const GENEVE_SPORTS: (u16, u16) = (1, u16::MAX);
-/// Longest tunnel header: Geneve with all its options.
-const TUN_HLEN_MAX: usize = geneve::HLEN + geneve::OPTS_MAX;
 
 /// Why a packet was not encapsulated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,47 +88,45 @@ pub fn source(tun: &FlowKey) -> Option<IpAddr> {
     }
 }
 
-/// A tunnel header being assembled.
-struct Header {
-    bytes: [u8; TUN_HLEN_MAX],
-    len: usize,
+/// The tunnel header, written once the frame has room for it.
+enum Header<'a> {
+    Vxlan([u8; vxlan::HLEN]),
+    Geneve([u8; geneve::HLEN], &'a [u8]),
+    Gre([u8; gre::HLEN_MAX], usize),
 }
 
-impl Header {
-    fn new() -> Header {
-        Header {
-            bytes: [0; TUN_HLEN_MAX],
-            len: 0,
+impl Header<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Header::Vxlan(h) => h.len(),
+            Header::Geneve(h, opts) => h.len() + opts.len(),
+            Header::Gre(_, n) => *n,
         }
     }
 
-    fn put(&mut self, b: &[u8]) -> Result<(), Refused> {
-        let end = self.len + b.len();
-        self.bytes
-            .get_mut(self.len..end)
-            .ok_or(Refused::TooBig)?
-            .copy_from_slice(b);
-        self.len = end;
-        Ok(())
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
+    fn write(&self, out: &mut [u8]) {
+        let (head, tail): (&[u8], &[u8]) = match self {
+            Header::Vxlan(h) => (h, &[]),
+            Header::Geneve(h, opts) => (h, opts),
+            Header::Gre(h, n) => (h.get(..*n).unwrap_or_default(), &[]),
+        };
+        for (o, b) in out.iter_mut().zip(head.iter().chain(tail)) {
+            *o = *b;
+        }
     }
 }
 
 /// What goes between the outer IP header and the inner frame.
-struct Encap {
+struct Encap<'a> {
     /// UDP source and destination ports; `None` for GRE.
     udp: Option<(u16, u16)>,
-    hdr: Header,
+    hdr: Header<'a>,
 }
 
-fn tunnel_header(ty: VportType, tun: &FlowKey, hash: u32) -> Result<Encap, Refused> {
+fn tunnel_header(ty: VportType, tun: &FlowKey, hash: u32) -> Result<Encap<'_>, Refused> {
     let t = &tun.tun;
     let vni = (t.id & 0xff_ffff) as u32;
-    let mut hdr = Header::new();
-    let udp = match ty {
+    Ok(match ty {
         VportType::Vxlan { dst_port, gbp } => {
             let g = (gbp && t.opts_kind == TUN_OPTS_VXLAN)
                 .then(|| {
@@ -140,9 +136,11 @@ fn tunnel_header(ty: VportType, tun: &FlowKey, hash: u32) -> Result<Encap, Refus
                 })
                 .flatten()
                 .filter(|&g| g != 0);
-            hdr.put(&vxlan::header(vni, g))?;
             let dport = if t.tp_dst != 0 { t.tp_dst } else { dst_port };
-            Some((src_port(hash, EPHEMERAL), dport))
+            Encap {
+                udp: Some((src_port(hash, EPHEMERAL), dport)),
+                hdr: Header::Vxlan(vxlan::header(vni, g)),
+            }
         }
         VportType::Geneve { dst_port } => {
             let opts = if t.opts_kind == TUN_OPTS_GENEVE {
@@ -154,14 +152,11 @@ fn tunnel_header(ty: VportType, tun: &FlowKey, hash: u32) -> Result<Encap, Refus
                 return Err(Refused::TooBig);
             }
             let critical = geneve::options(opts).unwrap_or(false);
-            hdr.put(&geneve::header(
-                vni,
-                opts.len(),
-                t.flags & TUN_F_OAM != 0,
-                critical,
-            ))?;
-            hdr.put(opts)?;
-            Some((src_port(hash, GENEVE_SPORTS), dst_port))
+            let oam = t.flags & TUN_F_OAM != 0;
+            Encap {
+                udp: Some((src_port(hash, GENEVE_SPORTS), dst_port)),
+                hdr: Header::Geneve(geneve::header(vni, opts.len(), oam, critical), opts),
+            }
         }
         VportType::Gre => {
             if t.ipv6_dst != [0; 16] {
@@ -170,12 +165,13 @@ fn tunnel_header(ty: VportType, tun: &FlowKey, hash: u32) -> Result<Encap, Refus
             let key = (t.flags & TUN_F_KEY != 0).then_some(t.id as u32);
             let mut g = [0; gre::HLEN_MAX];
             let n = gre::header(key, t.flags & TUN_F_CSUM != 0, &mut g);
-            hdr.put(g.get(..n).unwrap_or_default())?;
-            None
+            Encap {
+                udp: None,
+                hdr: Header::Gre(g, n),
+            }
         }
         VportType::Netdev | VportType::Internal => return Err(Refused::Family),
-    };
-    Ok(Encap { udp, hdr })
+    })
 }
 
 /// The DS field of an untagged inner IPv4 or IPv6 frame (0 otherwise).
@@ -234,7 +230,7 @@ pub fn encapsulate<P: Packet>(
     let ttl = if t.ttl == 0 { DEFAULT_TTL } else { t.ttl };
     let l4_hlen = if encap.udp.is_some() { UDP_HLEN } else { 0 };
     let ip_hlen = if v6 { IPV6_HLEN } else { IPV4_HLEN };
-    let ip_payload = l4_hlen + encap.hdr.len + pkt.len();
+    let ip_payload = l4_hlen + encap.hdr.len() + pkt.len();
     let ip_total = if v6 { ip_payload } else { ip_hlen + ip_payload };
     let ip_total = u16::try_from(ip_total).map_err(|_| Refused::TooBig)?;
     let proto = if encap.udp.is_some() {
@@ -242,7 +238,7 @@ pub fn encapsulate<P: Packet>(
     } else {
         IPPROTO_GRE
     };
-    let push = ETH_HLEN + ip_hlen + l4_hlen + encap.hdr.len;
+    let push = ETH_HLEN + ip_hlen + l4_hlen + encap.hdr.len();
     let data = pkt.push_front(push).ok_or(Refused::NoMemory)?;
     let (eth, rest) = data
         .split_at_mut_checked(ETH_HLEN)
@@ -292,9 +288,7 @@ pub fn encapsulate<P: Packet>(
         _ => return Err(Refused::Family),
     }
     let (udp, rest) = l4.split_at_mut_checked(l4_hlen).ok_or(Refused::NoMemory)?;
-    if let Some(h) = rest.get_mut(..encap.hdr.len) {
-        h.copy_from_slice(encap.hdr.as_slice());
-    }
+    encap.hdr.write(rest);
     match encap.udp {
         Some((sport, dport)) => {
             let [s0, s1] = sport.to_be_bytes();

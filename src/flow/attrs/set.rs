@@ -52,7 +52,7 @@ pub(super) fn validate(
     }
     let ok = match ty {
         k::PRIORITY | k::SKB_MARK => true,
-        k::TUNNEL => super::tunnel::set_tunnel(value).is_ok(),
+        k::TUNNEL => super::tunnel::set_tunnel(value, &mut FlowKey::default()).is_ok(),
         k::ETHERNET => headers.mac_proto == MAC_PROTO_ETHERNET,
         k::IPV4 => headers.eth_type == ETH_P_IP && ipv4(value, mask, key)?,
         k::IPV6 => headers.eth_type == ETH_P_IPV6 && ipv6(value, mask, key)?,

@@ -114,14 +114,15 @@ pub(super) fn parse(nest: &[u8], target: &mut FlowKey, side: Side<'_>) -> Result
 
 /// `validate_and_copy_set_tun`: the nest of a SET(TUNNEL) is a tunnel key as
 /// a flow key takes it (a destination and a TTL required), and Geneve options
-/// must be whole TLVs. Returns the key (its `tun` and option fields).
-pub fn set_tunnel(nest: &[u8]) -> Result<FlowKey, Errno> {
-    let mut key = FlowKey::default();
-    parse(nest, &mut key, Side::Key)?;
+/// must be whole TLVs. The key goes into `key`'s tunnel and option fields
+/// (its other metadata is cleared).
+pub fn set_tunnel(nest: &[u8], key: &mut FlowKey) -> Result<(), Errno> {
+    key.reset_metadata(0);
+    parse(nest, key, Side::Key)?;
     if key.tun.opts_kind == TUN_OPTS_GENEVE && geneve::options(key.tun_opts()).is_none() {
         return Err(Errno::Inval);
     }
-    Ok(key)
+    Ok(())
 }
 
 /// Clears mask bits that cannot matter for `key` (see the module comment).
