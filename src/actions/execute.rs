@@ -45,7 +45,7 @@ impl<P: Packet> ExecContext<P> {
             levels: keys(NEST_LEVELS)?,
             fifo: Fifo {
                 keys: keys(DEFER_CAPACITY)?,
-                entries: core::array::from_fn(|_| None),
+                entries: slots(DEFER_CAPACITY)?,
                 head: 0,
                 tail: 0,
             },
@@ -57,6 +57,13 @@ fn keys(n: usize) -> Option<Vec<FlowKey>> {
     let mut v = Vec::new();
     v.try_reserve_exact(n).ok()?;
     v.resize(n, FlowKey::default());
+    Some(v)
+}
+
+fn slots<T>(n: usize) -> Option<Vec<Option<T>>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    v.resize_with(n, || None);
     Some(v)
 }
 
@@ -73,7 +80,8 @@ struct Entry<P> {
 /// drained, so one [`execute`] defers at most `DEFER_CAPACITY` lists.
 struct Fifo<P> {
     keys: Vec<FlowKey>,
-    entries: [Option<Entry<P>>; DEFER_CAPACITY],
+    /// On the heap, as the keys: the context is built on the stack.
+    entries: Vec<Option<Entry<P>>>,
     head: usize,
     tail: usize,
 }

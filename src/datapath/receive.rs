@@ -125,10 +125,7 @@ impl<P: Packet> RxContext<P> {
             exec: ExecContext::try_new()?,
             recirc,
             rng: seed | 1,
-            tunnel: super::tunnel::Scratch {
-                tun: FlowKey::default(),
-                ip_id: 0,
-            },
+            tunnel: super::tunnel::Scratch::try_new()?,
         };
         Some(RxContext {
             key: FlowKey::default(),

@@ -3,6 +3,7 @@
 //! sends through the uplink; a frame addressed to a tunnel vport is
 //! decapsulated before its lookup.
 
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering::Relaxed;
 
 use super::Ports;
@@ -19,16 +20,30 @@ use crate::tunnel::underlay::Unreachable;
 use crate::vport::Vport;
 
 /// What encapsulation keeps between packets: the egress tunnel key being
-/// sent with, and the IPv4 identification of the last packet without DF.
+/// sent with (one key, on the heap: the receive context is built on the
+/// stack), and the IPv4 identification of the last packet without DF.
 pub struct Scratch {
-    pub tun: FlowKey,
-    pub ip_id: u16,
+    tun: Vec<FlowKey>,
+    ip_id: u16,
+}
+
+impl Scratch {
+    /// `None` when out of memory.
+    pub fn try_new() -> Option<Scratch> {
+        let mut tun = Vec::new();
+        tun.try_reserve_exact(1).ok()?;
+        tun.push(FlowKey::default());
+        Some(Scratch { tun, ip_id: 0 })
+    }
 }
 
 /// Sends `pkt` through tunnel vport `v` with the egress tunnel key nest
 /// `tunnel`; `key` is the inner frame's flow key. Counted on `v`: sent
 /// (inner bytes), errors (no route, no uplink, cannot be built), drops
 /// (neighbour not resolved, out of memory).
+// Out of line: the action walker recurses, and every level's frame would
+// otherwise hold encapsulation's locals.
+#[inline(never)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn output<P: Packet, E: Egress<P> + ?Sized>(
     ports: &Ports,
@@ -41,6 +56,10 @@ pub(super) fn output<P: Packet, E: Egress<P> + ?Sized>(
     s: &mut Scratch,
 ) {
     let Scratch { tun, ip_id } = s;
+    let Some(tun) = tun.first_mut() else {
+        v.stats.tx_dropped.fetch_add(1, Relaxed);
+        return;
+    };
     if set_tunnel(tunnel, tun).is_err() {
         v.stats.tx_errors.fetch_add(1, Relaxed);
         return;
