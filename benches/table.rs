@@ -2,7 +2,9 @@
 //! and 100k flows, with a warm mask cache (packets whose hashes stay cached:
 //! 16 of them, all in the CPU's first-level cache, or 256 random flows) and
 //! a cold one (every lookup a new packet hash and a random flow of the whole
-//! table). Prints figures; asserts nothing.
+//! table). Then the cost of many masks: installing one flow under each of
+//! n distinct masks, and a miss, which probes every mask. Prints figures;
+//! asserts nothing.
 
 use ovsext::flow::FlowKey;
 use ovsext::flow::table::FlowTable;
@@ -110,6 +112,57 @@ fn measure(t: &FlowTable<u32>, keys: &[(FlowKey, u32)], fresh_hashes: bool) -> (
     (runs[RUNS / 2], probes as f64 / LOOKUPS as f64)
 }
 
+/// Mask `i` of many distinct ones: prefixes of both IPv4 addresses and of
+/// the TCP destination port.
+fn distinct_mask(i: usize) -> FlowKey {
+    FlowKey {
+        in_port: u32::MAX,
+        eth_type: 0xffff,
+        ipv4_src: u32::MAX << (i % 32),
+        ipv4_dst: u32::MAX << (i / 32 % 32),
+        tp_dst: 0xffff << (i / 1024 % 16),
+        ..Default::default()
+    }
+}
+
+/// µs per install of one flow under each of `n` new masks, and ns per
+/// miss (cache bypassed: every mask is probed).
+fn many_masks(n: usize) -> (f64, f64) {
+    let mut t: FlowTable<u32> = FlowTable::new();
+    t.set_mask_limit(n);
+    let start = Instant::now();
+    for i in 0..n {
+        let key = FlowKey {
+            in_port: 1,
+            eth_type: 0x0800,
+            ipv4_src: 0x0a00_0001,
+            ipv4_dst: 0x0a00_0002,
+            tp_dst: 80,
+            ..Default::default()
+        };
+        t.insert(&key, &distinct_mask(i), None, i as u32)
+            .expect("insert");
+    }
+    let install_us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    assert_eq!(t.n_masks(), n);
+    let miss = FlowKey {
+        in_port: 2,
+        eth_type: 0x0800,
+        ..Default::default()
+    };
+    let lookups = (2_000_000 / n).max(20);
+    let mut runs = Vec::new();
+    for _ in 0..RUNS {
+        let start = Instant::now();
+        for _ in 0..lookups {
+            assert!(t.lookup(black_box(&miss), black_box(0)).0.is_none());
+        }
+        runs.push(start.elapsed().as_nanos() as f64 / lookups as f64);
+    }
+    runs.sort_by(f64::total_cmp);
+    (install_us, runs[RUNS / 2])
+}
+
 fn main() {
     println!("megaflow lookup, ns per lookup (median of {RUNS} runs of {LOOKUPS})");
     println!("hashes cached: hot = {HOT_SET} packets, warm = {WARM_SET} packets");
@@ -153,5 +206,12 @@ fn main() {
                 t.footprint() / n_flows
             );
         }
+    }
+    println!();
+    println!("many masks, one flow each: install cost and miss cost");
+    println!("{:>5} | {:>10} | {:>10}", "masks", "install µs", "miss ns");
+    for n in [10, 100, 1_000, 4_096] {
+        let (install_us, miss_ns) = many_masks(n);
+        println!("{n:>5} | {install_us:>10.2} | {miss_ns:>10.0}");
     }
 }

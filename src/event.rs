@@ -289,6 +289,7 @@ impl EventQueue {
                 self.items.push_back(m);
             }
             _ => {
+                crate::diag::overrun("event", self.pid);
                 self.lost += 1;
                 self.overrun = true;
             }

@@ -181,7 +181,11 @@ impl Device {
     pub fn attach(&self, cpus: usize) -> Result<(), NtStatus> {
         let mut sw = self.switch.write();
         if sw.is_none() {
-            *sw = Some(Datapath::new(cpus).ok_or(NtStatus::INSUFFICIENT_RESOURCES)?);
+            *sw = Some(Datapath::new(cpus).ok_or_else(crate::diag::attach_failed)?);
+            log::info!(
+                "switch attached: datapath {} on {cpus} processors",
+                crate::ovs::dp::NAME
+            );
         }
         Ok(())
     }
@@ -190,6 +194,7 @@ impl Device {
     pub fn detach(&self, wake: &mut Wakeups) {
         let old = self.switch.write().take();
         if let Some(dp) = old {
+            log::info!("switch detached: its vports, flows and queues are gone");
             dp.shutdown(wake);
         }
     }
@@ -200,6 +205,7 @@ impl Device {
         if let Some(dp) = self.switch.read().as_ref() {
             dp.flows.write().rebalance();
         }
+        crate::diag::tick();
     }
 
     /// Runs `f` on the datapath if a switch is attached.
@@ -341,6 +347,7 @@ impl Device {
             return invalid;
         };
         let Some(family) = family::family(hdr.ty) else {
+            crate::diag::refused(hdr.ty, hdr.cmd, pid, Errno::Inval);
             return invalid;
         };
         let Some(msg) = NlMsg::new_checked(msg_bytes) else {
@@ -350,6 +357,7 @@ impl Device {
             return invalid;
         }
         let Some(cmd) = family.command(msg.hdr.cmd) else {
+            crate::diag::refused(hdr.ty, hdr.cmd, pid, Errno::Inval);
             return invalid;
         };
         let result = (cmd.handler)(&mut Ctx {
@@ -367,6 +375,9 @@ impl Device {
             wake,
             dump: dump.as_mut(),
         });
+        if let Err(f) = result {
+            crate::diag::refused(hdr.ty, hdr.cmd, pid, f.errno());
+        }
         match result {
             Ok(Reply::Len(n)) => Outcome::ok(n),
             Ok(Reply::Pending) => Outcome::Pending,
@@ -384,10 +395,7 @@ impl Device {
             Err(Fail::Status(s)) if op == DevOp::Write => Outcome::status(s),
             Err(Fail::Errno(e)) if op == DevOp::Write => Outcome::status(e.to_status()),
             Err(f) => {
-                let errno = match f {
-                    Fail::Errno(e) => e,
-                    Fail::Status(s) | Fail::Ioctl(s) => Errno::from_status(s),
-                };
+                let errno = f.errno();
                 // Queue reads have no request: the error names a bare header.
                 let req = if dump.is_none() && op == DevOp::Read {
                     MsgHeader {

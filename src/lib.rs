@@ -19,11 +19,13 @@ extern crate std;
 
 pub mod actions;
 pub mod datapath;
+pub mod diag;
 pub mod event;
 pub mod family;
 pub mod flow;
 pub mod handle;
 pub mod ioctl;
+pub mod names;
 pub mod netlink;
 pub mod offload;
 pub mod ovs;

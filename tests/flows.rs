@@ -18,6 +18,8 @@ const ENOENT: i32 = -2;
 const EEXIST: i32 = -17;
 const EINVAL: i32 = -22;
 const EOPNOTSUPP: i32 = -130;
+const E2BIG: i32 = -7;
+const EMSGSIZE: i32 = -115;
 
 const DPID: u32 = 1; // the datapath socket
 const HPID: u32 = 2; // the upcall handler socket
@@ -379,6 +381,17 @@ fn probes_install_and_unsupported_features_are_refused() {
     assert_eq!(b.len(), 16);
 }
 
+/// Starts a dump of UFIDs alone (terse), seq 99.
+fn start_terse_dump(sim: &mut Sim) {
+    let dump = Req::new(FLOW, 3, 1, 99, DPID)
+        .flags(0x1 | 0x300 | 0x4)
+        .u32(10, 7);
+    assert_eq!(
+        one(sim, &ioctl(1, "WRITE", &dump)),
+        "ioctl 1 WRITE SUCCESS -"
+    );
+}
+
 #[test]
 fn flow_dump_packs_messages_and_ends_with_done() {
     let mut sim = setup();
@@ -396,13 +409,7 @@ fn flow_dump_packs_messages_and_ends_with_done() {
         reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
     }
     // A small READ buffer forces several READs; terse dumps carry UFIDs only.
-    let dump = Req::new(FLOW, 3, 1, 99, DPID)
-        .flags(0x1 | 0x300 | 0x4)
-        .u32(10, 7);
-    assert_eq!(
-        one(&mut sim, &ioctl(1, "WRITE", &dump)),
-        "ioctl 1 WRITE SUCCESS -"
-    );
+    start_terse_dump(&mut sim);
     let mut seen = 0;
     let mut done = false;
     let mut reads = 0;
@@ -437,6 +444,49 @@ fn flow_dump_packs_messages_and_ends_with_done() {
     assert!(reads > 1);
     assert_eq!(one(&mut sim, "ioctl 1 READ -"), "ioctl 1 READ SUCCESS -");
     assert_eq!(sim.device().live().dumps, 0);
+}
+
+/// The flows of one READ of a dump: (UFID first bytes seen, ended by DONE).
+fn read_dump(sim: &mut Sim) -> (Vec<Vec<u8>>, bool) {
+    let (status, b) = result(&one(sim, "ioctl 1 READ -"));
+    assert_eq!(status, "SUCCESS");
+    let (mut ufids, mut done) = (Vec::new(), false);
+    let mut rest = &b[..];
+    while !rest.is_empty() {
+        let len = u32::from_ne_bytes(rest[0..4].try_into().unwrap()) as usize;
+        match u16::from_ne_bytes(rest[4..6].try_into().unwrap()) {
+            3 => done = true,
+            _ => ufids.push(get(&nested(&rest[24..len]), 9).to_vec()),
+        }
+        rest = &rest[len..];
+    }
+    (ufids, done)
+}
+
+/// A READ with room for every flow still gets them all, across runs of
+/// free slots and in several holds of the lock.
+#[test]
+fn one_dump_read_crosses_gaps_and_lock_holds() {
+    let mut sim = setup();
+    let ufid = |i: u32| [&i.to_ne_bytes()[..], &[7; 12]].concat();
+    for i in 0..1200u32 {
+        let flow = format!(
+            "recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(src=10.0.{}.{},frag=no)",
+            i / 256,
+            i % 256
+        );
+        let (key, mask) = ovsext::flow::text::parse_flow(&flow).unwrap();
+        let r = flow_new(i, &key, Some(&mask), &output(2), None).raw(9, &ufid(i));
+        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    }
+    for i in (0..1100u32).chain(1150..1160) {
+        let del = Req::new(FLOW, 2, 1, 5000 + i, DPID).raw(9, &ufid(i));
+        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
+    }
+    start_terse_dump(&mut sim);
+    let (ufids, done) = read_dump(&mut sim);
+    let want: Vec<Vec<u8>> = (1100..1150).chain(1160..1200).map(ufid).collect();
+    assert_eq!((ufids, done), (want, true));
 }
 
 #[test]
@@ -738,6 +788,193 @@ fn the_flow_limit_is_e2big() {
         sim.device().with_datapath(|dp| dp.flow_counts().flows),
         Some(2)
     );
+}
+
+/// Key and mask of the IPv4 frames from vport `port` (one mask for all ports).
+fn from_port(port: u32) -> (Vec<u8>, Vec<u8>) {
+    let flow = format!("recirc_id(0),in_port({port}),eth(),eth_type(0x0800),ipv4(frag=no)");
+    ovsext::flow::text::parse_flow(&flow).unwrap()
+}
+
+fn n_flows(sim: &Sim) -> u64 {
+    sim.device()
+        .with_datapath(|dp| dp.flow_counts().flows)
+        .unwrap()
+}
+
+fn flow_memory(sim: &Sim) -> usize {
+    sim.device()
+        .with_datapath(|dp| dp.flows.read().memory())
+        .unwrap()
+}
+
+#[test]
+fn action_lists_beyond_32k_are_emsgsize() {
+    let mut sim = setup();
+    // 4096 outputs take 32 KiB: the most Linux's MAX_ACTIONS_BUFSIZE allowed.
+    let (key, mask) = from_port(1);
+    let most = output(2).repeat(4096);
+    let r = flow_new(1, &key, Some(&mask), &most, None);
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    assert_eq!(get(&a, 2).len(), 32 * 1024);
+    let over = output(2).repeat(4097);
+    let (key, mask) = from_port(2);
+    let r = flow_new(2, &key, Some(&mask), &over, None);
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r),
+        EMSGSIZE
+    );
+    // Nor may a SET grow a flow's list beyond it.
+    let (key, _) = from_port(1);
+    let set = Req::new(FLOW, 4, 1, 3, DPID).raw(1, &key).raw(2, &over);
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &set)), &set),
+        EMSGSIZE
+    );
+    assert_eq!(n_flows(&sim), 1);
+}
+
+#[test]
+fn the_flow_memory_limit_is_e2big() {
+    let mut sim = setup();
+    let (key1, mask) = from_port(1);
+    let r = flow_new(1, &key1, Some(&mask), &output(2), None);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    let one_flow = flow_memory(&sim);
+    assert!(one_flow > 0);
+    // Room for one more flow with short actions, or for long actions on
+    // one flow alone.
+    let long = output(1).repeat(300);
+    let limit = one_flow + long.len() + 100;
+    sim.device()
+        .with_datapath(|dp| dp.flows.write().set_memory_limit(limit))
+        .unwrap();
+    let (key2, _) = from_port(2);
+    let r = flow_new(2, &key2, Some(&mask), &long, None);
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), E2BIG);
+    assert_eq!((n_flows(&sim), flow_memory(&sim)), (1, one_flow));
+    let r = flow_new(3, &key2, Some(&mask), &output(1), None);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    // A SET may not grow a flow past the limit either: nothing changes.
+    let set = Req::new(FLOW, 4, 1, 4, DPID).raw(1, &key1).raw(2, &long);
+    assert_eq!(
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &set)), &set),
+        E2BIG
+    );
+    let get_req = Req::new(FLOW, 3, 1, 5, DPID).raw(1, &key1);
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &get_req)));
+    assert_eq!(get(&a, 2), output(2).as_slice());
+    // Once the first flow goes, the second may have the long list.
+    let del = Req::new(FLOW, 2, 1, 6, DPID).raw(1, &key1);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
+    let set = Req::new(FLOW, 4, 1, 7, DPID).raw(1, &key2).raw(2, &long);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &set)));
+    assert_eq!(flow_memory(&sim), one_flow + long.len());
+    assert_eq!(n_flows(&sim), 1);
+}
+
+#[test]
+fn the_mask_limit_is_e2big() {
+    let mut sim = setup();
+    sim.device()
+        .with_datapath(|dp| dp.flows.write().set_mask_limit(1))
+        .unwrap();
+    let (key1, mask) = from_port(1);
+    let r = flow_new(1, &key1, Some(&mask), &output(2), None);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    // A flow that needs a second mask: E2BIG, and nothing changes.
+    let narrower = "recirc_id(0),in_port(2),eth(),eth_type(0x0800),ipv4(dst=10.0.0.2,frag=no)";
+    let (key2, mask2) = ovsext::flow::text::parse_flow(narrower).unwrap();
+    let r = flow_new(2, &key2, Some(&mask2), &output(1), None);
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), E2BIG);
+    let counts = |sim: &Sim| {
+        let c = sim.device().with_datapath(|dp| dp.flow_counts()).unwrap();
+        (c.flows, c.masks)
+    };
+    assert_eq!(counts(&sim), (1, 1));
+    // Under the mask that exists, more flows are welcome.
+    let (key2, _) = from_port(2);
+    let r = flow_new(3, &key2, Some(&mask), &output(1), None);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    assert_eq!(counts(&sim), (2, 1));
+}
+
+/// A TRANSACT whose output buffer holds `out` bytes.
+fn transact_into(req: &Req, out: usize) -> String {
+    format!("{} {out}", ioctl(1, "TRANSACT", req))
+}
+
+/// The actions and packet count of the flow named `UFID`.
+fn actions_and_packets(sim: &mut Sim) -> (Vec<u8>, u64) {
+    let get_req = Req::new(FLOW, 3, 1, 99, DPID).raw(9, &UFID);
+    let (_, a) = reply(&one(sim, &ioctl(1, "TRANSACT", &get_req)));
+    let packets = a
+        .iter()
+        .find(|(t, _)| *t == 3)
+        .map_or(0, |(_, s)| u64::from_ne_bytes(s[0..8].try_into().unwrap()));
+    (get(&a, 2).to_vec(), packets)
+}
+
+#[test]
+fn new_and_set_whose_reply_does_not_fit_change_nothing() {
+    let mut sim = setup();
+    let f1 = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    let key = key_of(&f1, 1);
+    let mask = megaflow_mask();
+    // The reply (UFID, key, mask, actions) needs more than 100 bytes.
+    let new = flow_new(1, &key, Some(&mask), &output(2), Some(UFID));
+    assert_eq!(
+        errno(&one(&mut sim, &transact_into(&new, 100)), &new),
+        EMSGSIZE
+    );
+    assert_eq!(n_flows(&sim), 0);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &new)));
+    let hit = format!("rx 1 {}", hexs(&f1));
+    assert_eq!(sim.run(&hit), vec![format!("tx 2 {}", hexs(&f1))]);
+    // A modifying NEW, and a SET with new actions and CLEAR: EMSGSIZE, and
+    // the actions and statistics stay.
+    let modify = flow_new(2, &key, Some(&mask), &output(1), Some(UFID)).flags(0x1 | 0x8);
+    assert_eq!(
+        errno(&one(&mut sim, &transact_into(&modify, 100)), &modify),
+        EMSGSIZE
+    );
+    let set = Req::new(FLOW, 4, 1, 3, DPID)
+        .raw(9, &UFID)
+        .raw(2, &output(1))
+        .raw(6, &[]);
+    assert_eq!(
+        errno(&one(&mut sim, &transact_into(&set, 100)), &set),
+        EMSGSIZE
+    );
+    assert_eq!(actions_and_packets(&mut sim), (output(2), 1));
+    assert_eq!(sim.run(&hit), vec![format!("tx 2 {}", hexs(&f1))]);
+    // With room, the same SET applies and answers.
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &set)));
+    assert_eq!(get(&a, 2), output(1).as_slice());
+    assert_eq!(actions_and_packets(&mut sim), (output(1), 0));
+}
+
+#[test]
+fn del_deletes_whatever_room_its_reply_has() {
+    let mut sim = setup();
+    let f1 = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53);
+    let key = key_of(&f1, 1);
+    let new = flow_new(1, &key, Some(&megaflow_mask()), &output(2), Some(UFID));
+    let del = Req::new(FLOW, 2, 1, 2, DPID).raw(9, &UFID);
+    // 100 bytes: the flow's UFID and statistics, without key, mask, actions.
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &new)));
+    sim.run(&format!("rx 1 {}", hexs(&f1)));
+    let (hdr, a) = reply(&one(&mut sim, &transact_into(&del, 100)));
+    assert_eq!(hdr.cmd, 2);
+    assert_eq!(get(&a, 9), &UFID[..]);
+    assert_eq!(u64::from_ne_bytes(get(&a, 3)[0..8].try_into().unwrap()), 1);
+    assert!(a.iter().all(|(t, _)| ![1, 2, 7].contains(t)), "{a:?}");
+    assert_eq!(n_flows(&sim), 0);
+    // The smallest buffer a TRANSACT may have: a bare header.
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &new)));
+    let (hdr, a) = reply(&one(&mut sim, &transact_into(&del, 36)));
+    assert_eq!((hdr.cmd, hdr.len, a.len()), (2, 24, 0));
+    assert_eq!(n_flows(&sim), 0);
 }
 
 /// The vport a frame from switch port `port` is counted against, read

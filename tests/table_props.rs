@@ -274,7 +274,7 @@ fn run(limit: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Rebalance => t.rebalance(),
             Op::Flush => {
-                t.flush();
+                drop(t.take());
                 for f in flows.drain(..) {
                     prop_assert!(t.get(f.id).is_none());
                 }
@@ -283,6 +283,7 @@ fn run(limit: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
         }
         prop_assert_eq!(t.len(), flows.len());
         prop_assert_eq!(t.n_masks(), distinct_masks(&flows));
+        prop_assert_eq!(t.memory() == 0, flows.is_empty());
     }
     check_dump(&t, &flows)?;
     for f in &flows {
@@ -294,6 +295,8 @@ fn run(limit: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
     }
     prop_assert_eq!(t.n_masks(), 0);
     prop_assert!(t.is_empty());
+    // What the flows were charged went with them.
+    prop_assert_eq!(t.memory(), 0);
     Ok(())
 }
 

@@ -1,5 +1,7 @@
 //! `ovsext-sim`: the datapath in user mode. No arguments: the demo.
-//! `replay [FILE|-]`: a script through the same Device and Datapath code.
+//! `replay [--explain] [--hex] [FILE|-]`: a script through the same Device
+//! and Datapath code; `--explain` adds each line's meaning as `# ` lines,
+//! `--hex` (which implies it) the frames' hex under their summaries.
 //! `odp <verb>`: flow key / action codec lines on stdin.
 
 use std::io::{BufRead, Write};
@@ -25,7 +27,7 @@ fn odp(verb: &str) -> ExitCode {
 }
 
 /// Replays a script, printing each line's output before reading the next.
-fn replay(path: Option<&str>) -> ExitCode {
+fn replay(path: Option<&str>, trace: Option<ovsext::sim::Trace>) -> ExitCode {
     let reader: Box<dyn BufRead> = match path {
         None | Some("-") => Box::new(std::io::stdin().lock()),
         Some(p) => match std::fs::File::open(p) {
@@ -37,6 +39,7 @@ fn replay(path: Option<&str>) -> ExitCode {
         },
     };
     let mut sim = ovsext::sim::Sim::new();
+    sim.set_trace(trace);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut lines = Vec::new();
@@ -56,8 +59,24 @@ fn replay(path: Option<&str>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `--explain` and `--hex`, wherever they are; the other arguments in order.
+fn flags(args: Vec<String>) -> (Option<ovsext::sim::Trace>, Vec<String>) {
+    let hex = args.iter().any(|a| a == "--hex");
+    let explain = hex || args.iter().any(|a| a == "--explain");
+    let rest = args
+        .into_iter()
+        .filter(|a| a != "--hex" && a != "--explain")
+        .collect();
+    (explain.then_some(ovsext::sim::Trace { hex }), rest)
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // The datapath's log records go to stderr, as RUST_LOG selects
+    // (`RUST_LOG=info` for the operator's events, `debug` for more).
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("error"))
+        .format_timestamp(None)
+        .init();
+    let (trace, args) = flags(std::env::args().skip(1).collect());
     match args.first().map(String::as_str) {
         Some("odp") => match args.get(1) {
             Some(verb) => odp(verb),
@@ -68,13 +87,18 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Some("replay") => replay(args.get(1).map(String::as_str)),
-        None => match ovsext::sim::demo::run(&mut std::io::stdout().lock()) {
+        Some("replay") => replay(args.get(1).map(String::as_str), trace),
+        None => match ovsext::sim::demo::run(
+            &mut std::io::stdout().lock(),
+            trace.is_some_and(|t| t.hex),
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(_) => ExitCode::from(1),
         },
         _ => {
-            eprintln!("usage: ovsext-sim [replay [FILE|-] | odp <verb>]");
+            eprintln!(
+                "usage: ovsext-sim [--hex] | replay [--explain] [--hex] [FILE|-] | odp <verb>"
+            );
             ExitCode::from(2)
         }
     }

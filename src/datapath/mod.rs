@@ -11,7 +11,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::event::{EventQueues, VportEvent};
-use crate::flow::table::FlowTable;
+use crate::flow::table::{ActionsFootprint, FlowTable};
+use crate::names::{DP_FEATURES, Flags};
 use crate::netlink::Errno;
 use crate::ovs::{dp as odp, vport as ov};
 use crate::pend::Wakeups;
@@ -92,8 +93,21 @@ enum ActionBytes {
 /// Longest action list kept inline; the enum stays 32 bytes.
 const INLINE_ACTIONS: usize = 30;
 
+/// Longest action list a flow may have, in the bytes userspace sends (and
+/// the datapath keeps): Linux's `MAX_ACTIONS_BUFSIZE`, beyond which its
+/// `reserve_sfa_size` refused a list with `EMSGSIZE`. Linux measured its
+/// converted copy, whose size userspace cannot predict (and since 6.14 no
+/// longer checks it); the bytes kept here are the bytes sent, so the limit
+/// is exact and predictable.
+pub const MAX_ACTIONS_BUFSIZE: usize = 32 * 1024;
+
 impl FlowActions {
+    /// Keeps a validated action list; `EMSGSIZE` beyond
+    /// `MAX_ACTIONS_BUFSIZE`.
     pub fn copy(bytes: &[u8]) -> Result<FlowActions, Errno> {
+        if bytes.len() > MAX_ACTIONS_BUFSIZE {
+            return Err(Errno::MsgSize);
+        }
         let mut inline = [0u8; INLINE_ACTIONS];
         if let Ok(len) = u8::try_from(bytes.len())
             && let Some(dst) = inline.get_mut(..bytes.len())
@@ -113,6 +127,15 @@ impl FlowActions {
                 bytes.get(..usize::from(*len)).unwrap_or_default()
             }
             ActionBytes::Heap(b) => b,
+        }
+    }
+}
+
+impl ActionsFootprint for FlowActions {
+    fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            ActionBytes::Inline { .. } => 0,
+            ActionBytes::Heap(b) => b.len(),
         }
     }
 }
@@ -231,9 +254,16 @@ impl Datapath {
     /// are refused as Linux does (so userspace's probes learn the truth).
     pub fn set_user_features(&self, features: u32) -> Result<(), Errno> {
         if features & !SUPPORTED_FEATURES != 0 {
+            log::info!(
+                "user features {} refused: only {} are implemented",
+                Flags(features, DP_FEATURES),
+                Flags(SUPPORTED_FEATURES, DP_FEATURES)
+            );
             return Err(Errno::OpNotSupp);
         }
-        self.user_features.store(features, Relaxed);
+        if features != self.user_features.swap(features, Relaxed) {
+            log::info!("user features negotiated: {}", Flags(features, DP_FEATURES));
+        }
         Ok(())
     }
 
@@ -262,6 +292,7 @@ impl Datapath {
             ports.switch.bind(ep.port, ep.nic, bound);
         }
         ports.underlay.follow(&ports.switch);
+        crate::diag::binding(&ep, vport_no, binding.is_some());
         let vport = vport_no.and_then(|n| ports.vports.get(n));
         post_change(cmd, vport, &ep, &mut self.queues.lock().events, wake);
     }
@@ -275,10 +306,13 @@ impl Datapath {
         mac: [u8; 6],
         mtu: u32,
     ) -> Result<(), Veto> {
-        self.ports
+        let created = self
+            .ports
             .write()
             .switch
-            .nic_create(port, nic, kind, name, mac, mtu)
+            .nic_create(port, nic, kind, name, mac, mtu);
+        crate::diag::nic("created", port, nic, name, created.err());
+        created
     }
 
     pub fn nic_connect(&self, port: PortId, nic: NicIndex, wake: &mut Wakeups) -> Result<(), Veto> {
@@ -320,7 +354,9 @@ impl Datapath {
         wake: &mut Wakeups,
     ) -> Result<(), Veto> {
         let mut ports = self.ports.write();
-        for ch in ports.switch.nic_update(port, nic, name, mac, mtu)? {
+        let changes = ports.switch.nic_update(port, nic, name, mac, mtu);
+        crate::diag::nic("updated", port, nic, name, changes.as_ref().err().copied());
+        for ch in changes? {
             self.apply(&mut ports, ch, wake);
         }
         let p = &mut *ports;
@@ -341,6 +377,7 @@ impl Datapath {
         for nic in nics {
             let _ = self.nic_delete(port, nic, wake);
         }
+        log::info!("Hyper-V port {port} deleted");
     }
 
     /// `OVS_VPORT_CMD_NEW`: returns the new port number.
@@ -358,7 +395,10 @@ impl Datapath {
         } else {
             // Bound while its NIC is connected; a NIC still coming up binds
             // when it connects.
-            let ep = ports.switch.by_name(req.name).ok_or(Errno::NoDev)?;
+            let ep = ports
+                .switch
+                .by_name(req.name)
+                .ok_or_else(|| crate::diag::unmatched(req.name))?;
             (ep.state == NicState::Connected).then_some((ep.port, ep.nic))
         };
         let port_no = match req.port_no {
@@ -380,6 +420,7 @@ impl Datapath {
             stats,
         };
         ports.vports.insert(vport)?;
+        crate::diag::vport_added(port_no, req.name, binding);
         if let Some((port, nic)) = binding {
             ports.switch.bind(port, nic, port_no);
         }
@@ -400,6 +441,7 @@ impl Datapath {
     pub fn vport_del(&self, port_no: u32, wake: &mut Wakeups) -> Result<Vport, Errno> {
         let mut ports = self.ports.write();
         let v = ports.vports.remove(port_no).ok_or(Errno::NoDev)?;
+        log::info!("vport {port_no} \"{}\" deleted", v.name);
         if let Some((port, nic)) = v.binding {
             ports.switch.bind(port, nic, crate::switch::UNBOUND);
         }
@@ -466,11 +508,18 @@ mod tests {
             let bytes: std::vec::Vec<u8> = (0..len).map(|i| i as u8).collect();
             let a = FlowActions::copy(&bytes).unwrap();
             assert_eq!(a.bytes(), &bytes[..]);
-            assert_eq!(
-                matches!(a.0, ActionBytes::Inline { .. }),
-                len <= INLINE_ACTIONS
-            );
+            let inline = len <= INLINE_ACTIONS;
+            assert_eq!(matches!(a.0, ActionBytes::Inline { .. }), inline);
+            assert_eq!(a.heap_bytes(), if inline { 0 } else { len });
         }
+    }
+
+    #[test]
+    fn action_lists_beyond_32k_are_emsgsize() {
+        let most = std::vec![0u8; MAX_ACTIONS_BUFSIZE];
+        assert_eq!(FlowActions::copy(&most).unwrap().heap_bytes(), most.len());
+        let over = std::vec![0u8; MAX_ACTIONS_BUFSIZE + 4];
+        assert_eq!(FlowActions::copy(&over).err(), Some(Errno::MsgSize));
     }
 
     fn next_cmd(dp: &Datapath, pid: u32) -> Option<(u8, std::string::String)> {

@@ -146,6 +146,7 @@ struct View<'a> {
 impl View<'_> {
     /// Counts a lost upcall against the datapath and the input port.
     fn lost(&self, cpu: Cpu, in_port: u32) {
+        crate::diag::dropped(crate::diag::Drop::UpcallLost, Some(in_port));
         self.dp.count(cpu, |s| &s.n_lost, 1);
         if let Some(v) = self.ports.vports.get(in_port) {
             v.stats.upcall_fail.fetch_add(1, Relaxed);
@@ -154,6 +155,7 @@ impl View<'_> {
 
     /// Counts a packet dropped at the recirculation limit.
     fn recirc_dropped(&self, cpu: Cpu) {
+        crate::diag::dropped(crate::diag::Drop::RecircLimit, None);
         self.dp.count(cpu, |s| &s.n_recirc_dropped, 1);
     }
 
@@ -187,6 +189,7 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
                 self.egress.send(port, nic, pkt);
             }
             None => {
+                crate::diag::dropped(crate::diag::Drop::OutputUnbound, Some(port_no));
                 v.stats.tx_dropped.fetch_add(1, Relaxed);
             }
         }
@@ -362,6 +365,7 @@ impl View<'_> {
         let cpu = ctx.s.cpu;
         let key = &mut ctx.key;
         if extract(pkt.data(), pkt.oob_vlan(), key).is_err() {
+            crate::diag::dropped(crate::diag::Drop::BadFrame, Some(key.in_port));
             if let Some(v) = self.ports.vports.get(key.in_port) {
                 v.stats.rx_errors.fetch_add(1, Relaxed);
             }

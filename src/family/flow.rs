@@ -4,7 +4,8 @@
 use super::{Command, Ctx, DevOp, Fail, Family, Ops, Reply};
 use crate::datapath::FlowActions;
 use crate::flow::attrs::{Match, emit_key, emit_mask, parse_match, validate_actions};
-use crate::flow::table::{FlowId, FlowRef, FlowTable, Ufid};
+use crate::flow::key::FlowKey;
+use crate::flow::table::{FlowId, FlowRef, FlowStats, FlowTable, Step, Ufid};
 use crate::netlink::{
     AttrPolicy, Errno, MsgHeader, NLM_F_CREATE, NLM_F_EXCL, NLM_F_MULTI, NLMSG_DONE, NlBuf,
     Overflow, Parsed, parse,
@@ -87,27 +88,46 @@ fn check_supported(m: &Match) -> Result<(), Fail> {
     Ok(())
 }
 
+/// What a reply shows of a flow: the flow as it is, or as it will be once a
+/// NEW or SET applies (so that the reply is sized before anything changes).
+struct FlowView<'a> {
+    /// The key as installed.
+    key: &'a FlowKey,
+    mask: &'a FlowKey,
+    ufid: Option<&'a Ufid>,
+    stats: FlowStats,
+    actions: &'a [u8],
+}
+
+impl<'a> FlowView<'a> {
+    fn of(f: &FlowRef<'a, FlowActions>) -> FlowView<'a> {
+        FlowView {
+            key: f.key(),
+            mask: f.mask(),
+            ufid: f.ufid(),
+            stats: f.stats(),
+            actions: f.actions().bytes(),
+        }
+    }
+}
+
 /// The `OVS_FLOW_ATTR_*` of one flow, as Linux's `ovs_flow_cmd_fill_info`:
 /// the identifier (UFID, or the key as installed), the masked key for a
 /// UFID-named flow, the mask, USED/STATS/TCP_FLAGS when non-zero, the actions;
 /// `ufid_flags` may omit key, mask and actions.
-fn fill_flow(
-    b: &mut NlBuf<'_>,
-    f: &FlowRef<'_, FlowActions>,
-    ufid_flags: u32,
-) -> Result<(), Overflow> {
-    match f.ufid() {
+fn fill_flow(b: &mut NlBuf<'_>, f: &FlowView<'_>, ufid_flags: u32) -> Result<(), Overflow> {
+    match f.ufid {
         Some(u) => b.put_attr(of::ATTR_UFID, u.as_bytes())?,
-        None => nested(b, of::ATTR_KEY, |b| emit_key(f.key(), b))?,
+        None => nested(b, of::ATTR_KEY, |b| emit_key(f.key, b))?,
     }
-    let masked = f.masked_key();
-    if f.ufid().is_some() && ufid_flags & of::UFID_F_OMIT_KEY == 0 {
+    let masked = f.key.masked(f.mask);
+    if f.ufid.is_some() && ufid_flags & of::UFID_F_OMIT_KEY == 0 {
         nested(b, of::ATTR_KEY, |b| emit_key(&masked, b))?;
     }
     if ufid_flags & of::UFID_F_OMIT_MASK == 0 {
-        nested(b, of::ATTR_MASK, |b| emit_mask(f.mask(), &masked, b))?;
+        nested(b, of::ATTR_MASK, |b| emit_mask(f.mask, &masked, b))?;
     }
-    let stats = f.stats();
+    let stats = f.stats;
     if stats.used_ms != 0 {
         b.put_u64(of::ATTR_USED, stats.used_ms)?;
     }
@@ -122,7 +142,7 @@ fn fill_flow(
         b.put_u8(of::ATTR_TCP_FLAGS, stats.tcp_flags as u8)?;
     }
     if ufid_flags & of::UFID_F_OMIT_ACTIONS == 0 {
-        b.put_attr(of::ATTR_ACTIONS, f.actions().bytes())?;
+        b.put_attr(of::ATTR_ACTIONS, f.actions)?;
     }
     Ok(())
 }
@@ -137,18 +157,18 @@ fn nested(
     b.end_nested(n)
 }
 
-/// A reply carrying one flow.
+/// A reply carrying one flow (`None`: no flow, a bare header); its length.
 fn reply(
     ctx: &mut Ctx<'_>,
-    flows: &FlowTable<FlowActions>,
-    id: FlowId,
+    flow: Option<&FlowView<'_>>,
     ufid_flags: u32,
-) -> Result<usize, Fail> {
+) -> Result<usize, Overflow> {
     let hdr = ctx.reply_header(fam::FLOW, 0, ctx.msg.hdr.cmd, fam::FLOW_VERSION);
-    let f = flows.get(id).ok_or(Errno::NoEnt)?;
     let mut b = NlBuf::new(ctx.out);
     let m = b.begin_msg(&hdr)?;
-    fill_flow(&mut b, &f, ufid_flags)?;
+    if let Some(f) = flow {
+        fill_flow(&mut b, f, ufid_flags)?;
+    }
     b.end_msg(m);
     Ok(b.len())
 }
@@ -195,23 +215,40 @@ fn new(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
             .map(|f| (f.id(), f.mask() == &m.mask && f.masked_key() == masked)),
         None => flows.lookup_exact(&m.key, &m.mask).map(|f| (f.id(), true)),
     };
-    let id = match existing {
-        None => flows
-            .insert(&m.key, &m.mask, ufid, actions)
-            .map_err(|e| e.errno())?,
+    // The reply is written before the change, so that a reply that does
+    // not fit (EMSGSIZE) leaves the table as it was.
+    let len = match existing {
+        None => {
+            let new = FlowView {
+                key: &m.key,
+                mask: &m.mask,
+                ufid: ufid.as_ref(),
+                stats: FlowStats::default(),
+                actions: actions.bytes(),
+            };
+            let len = reply(ctx, Some(&new), ufid_flags)?;
+            flows
+                .insert(&m.key, &m.mask, ufid, actions)
+                .map_err(|e| e.errno())?;
+            len
+        }
         Some(_) if ctx.msg.hdr.flags & (NLM_F_CREATE | NLM_F_EXCL) != 0 => {
             return Err(Errno::Exist.into());
         }
         // The UFID names a different flow.
         Some((_, false)) => return Err(Errno::NoEnt.into()),
         Some((id, true)) => {
-            flows
-                .replace_actions(id, actions)
-                .map_err(|_| Errno::NoEnt)?;
-            id
+            let f = flows.get(id).ok_or(Errno::NoEnt)?;
+            let changed = FlowView {
+                actions: actions.bytes(),
+                ..FlowView::of(&f)
+            };
+            let len = reply(ctx, Some(&changed), ufid_flags)?;
+            flows.replace_actions(id, actions).map_err(|(e, _)| e)?;
+            len
         }
     };
-    Ok(Reply::Len(reply(ctx, &flows, id, ufid_flags)?))
+    Ok(Reply::Len(len))
 }
 
 fn set(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
@@ -227,19 +264,30 @@ fn set(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     let dp = ctx.dp;
     let mut flows = dp.flows.write();
     let id = find(&flows, ufid.as_ref(), m.as_ref(), a.has(of::ATTR_MASK))?;
-    if let Some(actions) = payload(&a, of::ATTR_ACTIONS) {
-        let masked = match &m {
-            Some(m) => m.key.masked(&m.mask),
-            None => flows.get(id).map(|f| f.masked_key()).ok_or(Errno::NoEnt)?,
-        };
-        validate_actions(actions, &masked)?;
-        let actions = FlowActions::copy(actions)?;
-        flows
-            .replace_actions(id, actions)
-            .map_err(|_| Errno::NoEnt)?;
+    let f = flows.get(id).ok_or(Errno::NoEnt)?;
+    let actions = match payload(&a, of::ATTR_ACTIONS) {
+        Some(actions) => {
+            let masked = match &m {
+                Some(m) => m.key.masked(&m.mask),
+                None => f.masked_key(),
+            };
+            validate_actions(actions, &masked)?;
+            Some(FlowActions::copy(actions)?)
+        }
+        None => None,
+    };
+    // The reply (with the statistics from before a CLEAR) is written before
+    // anything changes: one that does not fit changes nothing.
+    let changed = FlowView {
+        actions: actions
+            .as_ref()
+            .map_or(f.actions().bytes(), FlowActions::bytes),
+        ..FlowView::of(&f)
+    };
+    let len = reply(ctx, Some(&changed), ufid_flags)?;
+    if let Some(actions) = actions {
+        flows.replace_actions(id, actions).map_err(|(e, _)| e)?;
     }
-    // The reply carries the statistics from before a CLEAR.
-    let len = reply(ctx, &flows, id, ufid_flags)?;
     if let Some(f) = flows.get(id).filter(|_| a.has(of::ATTR_CLEAR)) {
         f.clear_stats();
     }
@@ -253,20 +301,29 @@ fn del(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     let dp = ctx.dp;
     let key = payload(&a, of::ATTR_KEY);
     if ufid.is_none() && key.is_none() {
-        // Flush: every flow goes; the reply is the bare header.
-        dp.flows.write().flush();
-        let hdr = ctx.reply_header(fam::FLOW, 0, ctx.msg.hdr.cmd, fam::FLOW_VERSION);
-        let mut b = NlBuf::new(ctx.out);
-        let m = b.begin_msg(&hdr)?;
-        b.end_msg(m);
-        return Ok(Reply::Len(b.len()));
+        // Flush: every flow goes, freed after the lock is released; the
+        // reply is the bare header.
+        let flushed = dp.flows.write().take();
+        drop(flushed);
+        return Ok(Reply::Len(reply(ctx, None, 0)?));
     }
     let m = key.map(|k| parse_match(k, None)).transpose()?;
     let mut flows = dp.flows.write();
     let id = find(&flows, ufid.as_ref(), m.as_ref(), false)?;
-    let len = reply(ctx, &flows, id, ufid_flags)?;
+    let f = flows.get(id).ok_or(Errno::NoEnt)?;
+    let len = del_reply(ctx, &FlowView::of(&f), ufid_flags)?;
     flows.remove(id);
     Ok(Reply::Len(len))
+}
+
+/// A DEL deletes whatever room its reply has: the flow as asked for if it
+/// fits, else its identifier and statistics alone (the terse form), else
+/// the bare header.
+fn del_reply(ctx: &mut Ctx<'_>, f: &FlowView<'_>, ufid_flags: u32) -> Result<usize, Overflow> {
+    const TERSE: u32 = of::UFID_F_OMIT_KEY | of::UFID_F_OMIT_MASK | of::UFID_F_OMIT_ACTIONS;
+    reply(ctx, Some(f), ufid_flags)
+        .or_else(|_| reply(ctx, Some(f), TERSE))
+        .or_else(|_| reply(ctx, None, 0))
 }
 
 fn get(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
@@ -286,10 +343,17 @@ fn get(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
             let dp = ctx.dp;
             let flows = dp.flows.read();
             let id = find(&flows, ufid.as_ref(), m.as_ref(), false)?;
-            Ok(Reply::Len(reply(ctx, &flows, id, ufid_flags)?))
+            let f = flows.get(id).ok_or(Errno::NoEnt)?;
+            Ok(Reply::Len(reply(ctx, Some(&FlowView::of(&f)), ufid_flags)?))
         }
     }
 }
+
+/// Flow slots a dump looks at, and flows it writes, under one hold of the
+/// read lock: a READ with a large buffer takes the lock again for the next
+/// ones, so that no hold (at DISPATCH_LEVEL) grows with the table.
+const DUMP_SLOTS_PER_LOCK: usize = 1024;
+const DUMP_FLOWS_PER_LOCK: usize = 32;
 
 /// As many flows as fit, each `NLM_F_MULTI`; the last READ ends with
 /// `NLMSG_DONE` (16 bytes), after which the dump state is gone.
@@ -305,50 +369,67 @@ fn dump_next(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
         version: fam::FLOW_VERSION,
         ..dump.hdr
     };
-    let flows = ctx.dp.flows.read();
+    let dp = ctx.dp;
     let mut b = NlBuf::new(ctx.out);
     loop {
-        let Some((next, f)) = flows.next_from(dump.cursor) else {
+        let flows = dp.flows.read();
+        let mut slots = DUMP_SLOTS_PER_LOCK;
+        for _ in 0..DUMP_FLOWS_PER_LOCK {
+            let (next, f) = match flows.step_from(dump.cursor, slots) {
+                Step::Flow(next, f) => (next, f),
+                Step::Gap(next) => {
+                    dump.cursor = next;
+                    break;
+                }
+                Step::End => return Ok(dump_done(&mut b, &hdr)),
+            };
+            let visited = usize::try_from(next.saturating_sub(dump.cursor)).unwrap_or(slots);
+            slots = slots.saturating_sub(visited);
             let mark = b.len();
-            let done = MsgHeader {
-                ty: NLMSG_DONE,
-                flags: NLM_F_MULTI,
-                ..hdr
-            };
-            return match b.begin_nlmsg(&done) {
-                Ok(m) => {
-                    b.end_msg(m);
-                    Ok(Reply::Dumped {
-                        len: b.len(),
-                        done: true,
-                    })
+            let put = b.begin_msg(&hdr).and_then(|m| {
+                fill_flow(&mut b, &FlowView::of(&f), dump.flags)?;
+                b.end_msg(m);
+                Ok(())
+            });
+            if put.is_err() {
+                b.truncate(mark);
+                if mark == 0 {
+                    // Not even one flow fits in the reader's buffer.
+                    return Err(Errno::MsgSize.into());
                 }
-                Err(_) => {
-                    b.truncate(mark);
-                    Ok(Reply::Dumped {
-                        len: b.len(),
-                        done: false,
-                    })
-                }
-            };
-        };
-        let mark = b.len();
-        let put = b.begin_msg(&hdr).and_then(|m| {
-            fill_flow(&mut b, &f, dump.flags)?;
-            b.end_msg(m);
-            Ok(())
-        });
-        if put.is_err() {
-            b.truncate(mark);
-            if mark == 0 {
-                // Not even one flow fits in the reader's buffer.
-                return Err(Errno::MsgSize.into());
+                return Ok(Reply::Dumped {
+                    len: b.len(),
+                    done: false,
+                });
             }
-            return Ok(Reply::Dumped {
+            dump.cursor = next;
+        }
+    }
+}
+
+/// The end of a dump: `NLMSG_DONE` if it fits after what the READ holds,
+/// else the next READ brings it.
+fn dump_done(b: &mut NlBuf<'_>, hdr: &MsgHeader) -> Reply {
+    let done = MsgHeader {
+        ty: NLMSG_DONE,
+        flags: NLM_F_MULTI,
+        ..*hdr
+    };
+    let mark = b.len();
+    match b.begin_nlmsg(&done) {
+        Ok(m) => {
+            b.end_msg(m);
+            Reply::Dumped {
+                len: b.len(),
+                done: true,
+            }
+        }
+        Err(_) => {
+            b.truncate(mark);
+            Reply::Dumped {
                 len: b.len(),
                 done: false,
-            });
+            }
         }
-        dump.cursor = next;
     }
 }

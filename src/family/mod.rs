@@ -83,6 +83,16 @@ impl From<Errno> for Fail {
     }
 }
 
+impl Fail {
+    /// The errno an `NLMSG_ERROR` carries for it (`NlMapStatusToNlErr`).
+    pub fn errno(self) -> Errno {
+        match self {
+            Fail::Errno(e) => e,
+            Fail::Status(s) | Fail::Ioctl(s) => Errno::from_status(s),
+        }
+    }
+}
+
 /// The reply did not fit in the caller's buffer.
 impl From<Overflow> for Fail {
     fn from(_: Overflow) -> Fail {

@@ -49,7 +49,65 @@ pub enum Errno {
     TimedOut = 138,
 }
 
+/// Every errno with its C name.
+const NAMES: &[(Errno, &str)] = &[
+    (Errno::Perm, "EPERM"),
+    (Errno::NoEnt, "ENOENT"),
+    (Errno::Srch, "ESRCH"),
+    (Errno::Io, "EIO"),
+    (Errno::NxIo, "ENXIO"),
+    (Errno::TooBig, "E2BIG"),
+    (Errno::BadF, "EBADF"),
+    (Errno::Again, "EAGAIN"),
+    (Errno::NoMem, "ENOMEM"),
+    (Errno::Acces, "EACCES"),
+    (Errno::Fault, "EFAULT"),
+    (Errno::Busy, "EBUSY"),
+    (Errno::Exist, "EEXIST"),
+    (Errno::NoDev, "ENODEV"),
+    (Errno::Inval, "EINVAL"),
+    (Errno::NFile, "ENFILE"),
+    (Errno::MFile, "EMFILE"),
+    (Errno::FBig, "EFBIG"),
+    (Errno::NoSpc, "ENOSPC"),
+    (Errno::Range, "ERANGE"),
+    (Errno::NameTooLong, "ENAMETOOLONG"),
+    (Errno::NoSys, "ENOSYS"),
+    (Errno::AddrInUse, "EADDRINUSE"),
+    (Errno::AddrNotAvail, "EADDRNOTAVAIL"),
+    (Errno::AfNoSupport, "EAFNOSUPPORT"),
+    (Errno::Already, "EALREADY"),
+    (Errno::BadMsg, "EBADMSG"),
+    (Errno::Canceled, "ECANCELED"),
+    (Errno::MsgSize, "EMSGSIZE"),
+    (Errno::NoBufs, "ENOBUFS"),
+    (Errno::NoData, "ENODATA"),
+    (Errno::NoMsg, "ENOMSG"),
+    (Errno::NotSupp, "ENOTSUP"),
+    (Errno::OpNotSupp, "EOPNOTSUPP"),
+    (Errno::Other, "EOTHER"),
+    (Errno::Overflow, "EOVERFLOW"),
+    (Errno::Proto, "EPROTO"),
+    (Errno::TimedOut, "ETIMEDOUT"),
+];
+
 impl Errno {
+    /// The C name (`EEXIST`).
+    pub fn name(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map_or("E?", |(_, n)| n)
+    }
+
+    /// The errno an `nlmsgerr.error` value carries (negative on the wire).
+    pub fn from_wire(error: i32) -> Option<Errno> {
+        NAMES
+            .iter()
+            .find(|(e, _)| e.wire() == error)
+            .map(|(e, _)| *e)
+    }
+
     /// The value placed in `nlmsgerr.error`.
     pub const fn wire(self) -> i32 {
         -(self as i32)
@@ -95,6 +153,18 @@ mod tests {
         assert_eq!(Errno::Other.wire(), -131);
         assert_eq!(Errno::NoBufs.wire(), -119);
         assert_eq!(Errno::Inval.wire(), -22);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        assert_eq!(Errno::Exist.name(), "EEXIST");
+        assert_eq!(Errno::OpNotSupp.name(), "EOPNOTSUPP");
+        assert_eq!(Errno::from_wire(-17), Some(Errno::Exist));
+        assert_eq!(Errno::from_wire(17), None);
+        assert_eq!(Errno::from_wire(-4), None);
+        for (e, _) in NAMES {
+            assert_eq!(Errno::from_wire(e.wire()), Some(*e));
+        }
     }
 
     #[test]

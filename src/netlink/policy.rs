@@ -124,6 +124,7 @@ pub fn parse<'a, const N: usize>(
             continue;
         }
         if !p.accepts(&a) {
+            crate::diag::bad_attr(a.ty(), a.len());
             return Err(Errno::Inval);
         }
         if let Some(slot) = out.get_mut(usize::from(a.ty())) {
@@ -133,8 +134,9 @@ pub fn parse<'a, const N: usize>(
     let missing = policy
         .iter()
         .zip(out.iter())
-        .any(|(p, a)| p.required && p.kind != Kind::Ignored && a.is_none());
-    if missing {
+        .position(|(p, a)| p.required && p.kind != Kind::Ignored && a.is_none());
+    if let Some(ty) = missing {
+        crate::diag::missing_attr(ty);
         return Err(Errno::Inval);
     }
     Ok(Parsed(out))

@@ -3,12 +3,14 @@
 //! device's buffer and completion rules, the book of pended requests, the
 //! switch OID payloads and their effect on the switch model, names and time,
 //! the pool routine allocations use, the datapath's activation with the switch,
+//! log records as `DbgPrintEx` lines,
 //! and the packet path's decisions (destinations, completions, buffers,
 //! software offloads, what a pause waits for).
 //! `sys` is the thin glue that feeds these from IRPs and NDIS requests.
 
 pub mod activation;
 pub mod buffer;
+pub mod dbgprint;
 pub mod drain;
 pub mod forward;
 pub mod hyperv;

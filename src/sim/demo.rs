@@ -10,8 +10,9 @@ use std::io::{self, Write};
 use std::string::String;
 use std::vec::Vec;
 
-use super::msg::{Req, describe};
-use super::{Sim, parse_hex};
+use super::msg::Req;
+use super::view::emitted;
+use super::{Sim, Trace};
 use crate::ovs::{ctrl, dp, family as fam, vport as ov};
 
 /// A step of the demo: what happens, and the script lines that make it happen.
@@ -88,18 +89,7 @@ fn flow_key(frame: &[u8]) -> Vec<u8> {
         ..Default::default()
     };
     crate::flow::extract::extract(frame, None, &mut key).expect("the demo frame parses");
-    attrs_of(|b| crate::flow::attrs::emit_key(&key, b))
-}
-
-fn attrs_of(
-    emit: impl FnOnce(&mut crate::netlink::NlBuf<'_>) -> Result<(), crate::netlink::Overflow>,
-) -> Vec<u8> {
-    let mut mem = std::vec![0u8; 4096];
-    let mut b = crate::netlink::NlBuf::new(&mut mem);
-    emit(&mut b).expect("fits");
-    let n = b.len();
-    mem.truncate(n);
-    mem
+    emitted(|b| crate::flow::attrs::emit_key(&key, b))
 }
 
 fn output(port: u32) -> Vec<u8> {
@@ -135,7 +125,7 @@ fn flow_new(seq: u32) -> Req {
         .raw(crate::ovs::flow::ATTR_KEY, &flow_key(&frame))
         .raw(
             crate::ovs::flow::ATTR_MASK,
-            &attrs_of(|b| crate::flow::attrs::emit_mask(&mask, &key, b)),
+            &emitted(|b| crate::flow::attrs::emit_mask(&mask, &key, b)),
         )
         .raw(crate::ovs::flow::ATTR_ACTIONS, &output(4))
 }
@@ -324,6 +314,10 @@ fn steps() -> Vec<Step> {
             "ovs-vswitchd exits: its handles close, pended requests complete",
             std::vec!["close 2".into(), "close 3".into(), "close 1".into()]
         ),
+        step(
+            "What `ovs-dpctl show` and `ovs-dpctl dump-flows` would print now",
+            std::vec!["show".into(), "dump-flows".into()]
+        ),
     ]
 }
 
@@ -340,38 +334,11 @@ pub fn script() -> String {
     out
 }
 
-/// An `ioctl`/`complete` output line in words.
-fn explain(line: &str) -> Vec<String> {
-    let w: Vec<&str> = line.split(' ').collect();
-    let (Some(status), Some(hex)) = (w.get(3), w.get(4)) else {
-        return std::vec![line.into()];
-    };
-    let bytes = parse_hex(hex).unwrap_or_default();
-    let head = format!(
-        "{} {} {}",
-        w.first().copied().unwrap_or_default(),
-        w.get(2).copied().unwrap_or_default(),
-        status
-    );
-    if bytes.is_empty() {
-        return std::vec![format!("{head}, no data")];
-    }
-    if w.get(2) == Some(&"GET_PID") {
-        return std::vec![format!(
-            "{head}, PID {}",
-            bytes
-                .first_chunk::<4>()
-                .map_or(0, |b| u32::from_ne_bytes(*b))
-        )];
-    }
-    let mut out = std::vec![head];
-    out.extend(describe(&bytes).into_iter().map(|d| format!("    {d}")));
-    out
-}
-
-/// Runs the demo, writing its trace.
-pub fn run(out: &mut impl Write) -> io::Result<()> {
+/// Runs the demo, writing its trace: what `replay --explain` prints, less
+/// the raw lines (and with `hex`, the frames' hex).
+pub fn run(out: &mut impl Write, hex: bool) -> io::Result<()> {
     let mut sim = Sim::new();
+    sim.set_trace(Some(Trace { hex }));
     writeln!(
         out,
         "ovsext-sim demo: the datapath driven as ovs-vswitchd drives it\n"
@@ -379,50 +346,21 @@ pub fn run(out: &mut impl Write) -> io::Result<()> {
     for (n, s) in steps().into_iter().enumerate() {
         writeln!(out, "{}. {}", n + 1, s.what)?;
         for line in &s.lines {
-            let request = line
-                .split(' ')
-                .nth(3)
-                .and_then(|h| parse_hex(h).ok())
-                .filter(|b| !b.is_empty());
-            match request {
-                Some(b) => {
-                    let code = line.split(' ').nth(2).unwrap_or_default();
-                    for d in describe(&b) {
-                        writeln!(out, "  > {code} {d}")?;
-                    }
-                }
-                None => writeln!(out, "  > {line}")?,
+            if !line.starts_with("ioctl ") && !line.starts_with("rx ") {
+                writeln!(out, "  > {line}")?;
             }
             let mut lines = Vec::new();
             sim.line(line, &mut lines);
-            for l in lines {
-                for e in explain(&l) {
-                    writeln!(out, "  < {e}")?;
+            for l in &lines {
+                match l.strip_prefix("# ") {
+                    Some(words) => writeln!(out, "  {words}")?,
+                    None if l.starts_with("error ") => writeln!(out, "  {l}")?,
+                    None => {}
                 }
             }
         }
         writeln!(out)?;
     }
-    writeln!(out, "The flow table, as `ovs-dpctl dump-flows` shows it:")?;
-    let now = sim.now_ms();
-    for line in sim
-        .device()
-        .with_datapath(|dp| super::dump_flows(dp, now))
-        .unwrap_or_default()
-    {
-        writeln!(out, "  {line}")?;
-    }
-    if let Some((t, f)) = sim
-        .device()
-        .with_datapath(|dp| (dp.totals(), dp.flow_counts()))
-    {
-        writeln!(
-            out,
-            "Datapath counters: hit {}, missed {}, lost {}, dropped at the recirculation limit {}, flows {}, masks {}, mask cache hits {}",
-            t.n_hit, t.n_missed, t.n_lost, t.n_recirc_dropped, f.flows, f.masks, t.n_cache_hit
-        )?;
-    }
-    writeln!(out)?;
     let live = sim.device().live();
     writeln!(out, "Left alive after every handle closed: {live:?}")?;
     Ok(())

@@ -6,10 +6,14 @@
 #![allow(clippy::expect_used)]
 
 pub mod demo;
+pub mod explain;
 pub mod msg;
 mod script;
+mod trace;
+pub mod view;
 
 pub use script::{Command, parse_hex, parse_line};
+pub use view::dump_flows;
 
 use std::collections::BTreeMap;
 use std::format;
@@ -24,7 +28,7 @@ use crate::pend::{PendToken, Wakeups};
 use crate::percpu::Cpu;
 use crate::platform::activation::Activation;
 use crate::status::NtStatus;
-use crate::switch::{NicIndex, PortId, PortKind};
+use crate::switch::{Endpoint, NicIndex, PortId, PortKind};
 use crate::tunnel::underlay::{Full, Underlay};
 
 /// Default output buffer length of an `ioctl` line.
@@ -69,6 +73,15 @@ pub struct Sim {
     next_token: u64,
     now_ms: u64,
     line_no: usize,
+    /// `--explain` (and `--hex`): each line is followed by its meaning.
+    trace: Option<Trace>,
+}
+
+/// What `--explain` adds.
+#[derive(Clone, Copy, Debug)]
+pub struct Trace {
+    /// Frames' hex under their summaries (`--hex`).
+    pub hex: bool,
 }
 
 impl Default for Sim {
@@ -84,42 +97,9 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The datapath's flows as `ovs-dpctl dump-flows` prints them.
-pub fn dump_flows(dp: &crate::datapath::Datapath, now_ms: u64) -> Vec<String> {
-    use crate::flow::attrs::{emit_key, emit_mask};
-    use crate::flow::text::{format_actions, format_flow};
-    let emit =
-        |f: &dyn Fn(&mut crate::netlink::NlBuf<'_>) -> Result<(), crate::netlink::Overflow>| {
-            let mut mem = std::vec![0u8; crate::flow::attrs::MAX_KEY_LEN];
-            let mut b = crate::netlink::NlBuf::new(&mut mem);
-            let ok = f(&mut b).is_ok();
-            let n = if ok { b.len() } else { 0 };
-            mem.truncate(n);
-            mem
-        };
-    let flows = dp.flows.read();
-    let mut out = Vec::new();
-    let mut cursor = 0;
-    while let Some((next, f)) = flows.next_from(cursor) {
-        cursor = next;
-        let masked = f.masked_key();
-        let key = emit(&|b| emit_key(&masked, b));
-        let mask = emit(&|b| emit_mask(f.mask(), &masked, b));
-        let st = f.stats();
-        let used = if st.used_ms == 0 {
-            "never".into()
-        } else {
-            format!("{:.3}s", now_ms.saturating_sub(st.used_ms) as f64 / 1000.0)
-        };
-        out.push(format!(
-            "{}, packets:{}, bytes:{}, used:{used}, actions:{}",
-            format_flow(&key, Some(&mask), false),
-            st.packets,
-            st.bytes,
-            format_actions(f.actions().bytes())
-        ));
-    }
-    out
+/// View lines as comments (`# ...`), which script consumers ignore.
+fn comment(lines: Vec<String>, out: &mut Vec<String>) {
+    out.extend(lines.into_iter().map(|l| format!("# {l}")));
 }
 
 pub fn status_name(s: NtStatus) -> String {
@@ -143,7 +123,13 @@ impl Sim {
             next_token: 1,
             now_ms: 0,
             line_no: 0,
+            trace: None,
         }
+    }
+
+    /// Adds the `--explain` lines (`# ...`) to what each line prints.
+    pub fn set_trace(&mut self, trace: Option<Trace>) {
+        self.trace = trace;
     }
 
     pub fn device(&self) -> &Device {
@@ -169,7 +155,21 @@ impl Sim {
         match parse_line(line) {
             Ok(None) => {}
             Ok(Some(cmd)) => {
-                if let Err(msg) = self.exec(cmd, out) {
+                let Some(trace) = self.trace else {
+                    if let Err(msg) = self.exec(cmd, out) {
+                        out.push(format!("error {} {msg}", self.line_no));
+                    }
+                    return;
+                };
+                out.extend(self.explain_input(&cmd, trace));
+                let mut caused = Vec::new();
+                let done = self.exec(cmd, &mut caused);
+                for l in caused {
+                    let words = self.explain_output(&l, trace);
+                    out.push(l);
+                    out.extend(words);
+                }
+                if let Err(msg) = done {
                     out.push(format!("error {} {msg}", self.line_no));
                 }
             }
@@ -177,8 +177,8 @@ impl Sim {
         }
     }
 
-    /// The NIC a script port stands for (the uplink's physical NIC is 1).
-    fn nic_of(&self, port: PortId) -> Option<NicIndex> {
+    /// `f` of the (first) endpoint of a script port, if the switch has it.
+    fn with_endpoint<R>(&self, port: PortId, f: impl FnOnce(&Endpoint) -> R) -> Option<R> {
         self.device
             .with_datapath(|dp| {
                 dp.ports
@@ -186,7 +186,7 @@ impl Sim {
                     .switch
                     .iter()
                     .find(|e| e.port == port)
-                    .map(|e| e.nic)
+                    .map(f)
             })
             .flatten()
     }
@@ -197,6 +197,11 @@ impl Sim {
             .with_datapath(|dp| f(&mut dp.ports.write().underlay))
             .ok_or("no switch is attached")?
             .map_err(|Full| "table full".into())
+    }
+
+    /// The NIC a script port stands for (the uplink's physical NIC is 1).
+    fn nic_of(&self, port: PortId) -> Option<NicIndex> {
+        self.with_endpoint(port, |e| e.nic)
     }
 
     fn handle(&self, h: u32) -> Result<HandleId, String> {
@@ -336,6 +341,15 @@ impl Sim {
             Command::HostIp(p) => self.underlay(|u| u.add_host(p))?,
             Command::Route(r) => self.underlay(|u| u.add_route(r))?,
             Command::Neigh { ip, mac } => self.underlay(|u| u.set_neighbour(ip, mac))?,
+            Command::Show => {
+                let lines = self.device.with_datapath(view::show);
+                comment(lines.ok_or("no switch is attached")?, out);
+            }
+            Command::DumpFlows => {
+                let now = self.now_ms;
+                let lines = self.device.with_datapath(|dp| view::dump_flows(dp, now));
+                comment(lines.ok_or("no switch is attached")?, out);
+            }
             Command::Tick { ms } => {
                 // Upkeep runs once for each simulated second that passes.
                 let before = self.now_ms / 1000;

@@ -1,12 +1,10 @@
 //! Building requests as ovs-vswitchd's netlink layer does (for the demo and
-//! for scenario tests), and describing replies in words (for the trace).
+//! for scenario tests).
 
-use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use crate::netlink::{Attr, MsgHeader, NLM_F_REQUEST, NlMsg, OVS_MSG_LEN};
-use crate::ovs;
+use crate::netlink::{MsgHeader, NLM_F_REQUEST, OVS_MSG_LEN};
 
 /// One attribute in its wire form (header, payload, padding).
 pub fn attr(ty: u16, payload: &[u8]) -> Vec<u8> {
@@ -78,99 +76,4 @@ impl Req {
     pub fn hex(&self) -> String {
         super::hex(&self.bytes())
     }
-}
-
-fn family_name(ty: u16) -> String {
-    let name = match ty {
-        crate::netlink::NLMSG_ERROR => "NLMSG_ERROR",
-        crate::netlink::NLMSG_DONE => "NLMSG_DONE",
-        ovs::family::CONTROL => "ovs_win_control",
-        ovs::family::DATAPATH => "ovs_datapath",
-        ovs::family::PACKET => "ovs_packet",
-        ovs::family::VPORT => "ovs_vport",
-        ovs::family::FLOW => "ovs_flow",
-        ovs::family::NETDEV => "ovs_win_netdev",
-        ovs::family::METER => "ovs_meter",
-        ovs::family::CT_LIMIT => "ovs_ct_limit",
-        _ => return format!("type 0x{ty:x}"),
-    };
-    name.into()
-}
-
-fn cmd_name(ty: u16, cmd: u8) -> String {
-    let generic = ["UNSPEC", "NEW", "DEL", "GET", "SET"];
-    let name = match ty {
-        ovs::family::CONTROL => [
-            "PEND_REQ",
-            "PEND_PACKET_REQ",
-            "MC_SUBSCRIBE",
-            "PACKET_SUBSCRIBE",
-            "EVENT_NOTIFY",
-            "READ_NOTIFY",
-            "SOCK_PROP",
-        ]
-        .get(usize::from(cmd))
-        .copied(),
-        ovs::family::PACKET => ["UNSPEC", "MISS", "ACTION", "EXECUTE"]
-            .get(usize::from(cmd))
-            .copied(),
-        _ => generic.get(usize::from(cmd)).copied(),
-    };
-    name.map_or_else(|| format!("cmd {cmd}"), String::from)
-}
-
-fn describe_attr(a: &Attr<'_>) -> String {
-    let p = a.payload();
-    if let Some(s) = a
-        .str()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()))
-    {
-        return format!("{}=\"{s}\"", a.ty());
-    }
-    match p.len() {
-        1 => format!("{}={}", a.ty(), p.first().copied().unwrap_or(0)),
-        2 => format!("{}={}", a.ty(), a.u16().unwrap_or(0)),
-        4 => format!("{}={}", a.ty(), a.u32().unwrap_or(0)),
-        _ => format!("{}=<{} bytes>", a.ty(), p.len()),
-    }
-}
-
-/// One line per message in `bytes`, in words: family, command, and attributes
-/// (by number; strings and integers shown by value).
-pub fn describe(bytes: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = bytes;
-    while let Some(hdr) = MsgHeader::read(rest).or_else(|| {
-        // A bare nlmsghdr (NLMSG_DONE) or an error message is shorter than 24.
-        let mut padded = rest.get(..rest.len().min(16))?.to_vec();
-        padded.resize(OVS_MSG_LEN, 0);
-        MsgHeader::read(&padded).filter(|_| rest.len() >= 16)
-    }) {
-        let len = (hdr.len as usize).clamp(16, rest.len());
-        let this = rest.get(..len).unwrap_or_default();
-        let line = if hdr.ty == crate::netlink::NLMSG_ERROR {
-            let err = this
-                .get(16..20)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, i32::from_ne_bytes);
-            format!("NLMSG_ERROR errno {err} (seq {})", hdr.seq)
-        } else if hdr.ty == crate::netlink::NLMSG_DONE {
-            format!("NLMSG_DONE (seq {})", hdr.seq)
-        } else {
-            let attrs: Vec<String> = NlMsg::new_checked(this)
-                .map(|m| m.attrs().flatten().map(|a| describe_attr(&a)).collect())
-                .unwrap_or_default();
-            format!(
-                "{} {} (seq {}, pid {}) {}",
-                family_name(hdr.ty),
-                cmd_name(hdr.ty, hdr.cmd),
-                hdr.seq,
-                hdr.pid,
-                attrs.join(" ")
-            )
-        };
-        out.push(line);
-        rest = rest.get(crate::netlink::align(len)..).unwrap_or_default();
-    }
-    out
 }

@@ -44,6 +44,10 @@ pub enum Command<'a> {
     Tick {
         ms: u64,
     },
+    /// `ovs-dpctl show` as comment lines.
+    Show,
+    /// `ovs-dpctl dump-flows` as comment lines.
+    DumpFlows,
     HostIp(Prefix),
     Route(Route),
     Neigh {
@@ -249,6 +253,14 @@ pub fn parse_line(line: &str) -> Result<Option<Command<'_>>, String> {
                 mac: parse_mac(arg(2))?,
             }
         }
+        "show" => {
+            arity(0..=0)?;
+            Command::Show
+        }
+        "dump-flows" => {
+            arity(0..=0)?;
+            Command::DumpFlows
+        }
         other => return Err(format!("unknown command: {other}")),
     };
     Ok(Some(cmd))
@@ -341,6 +353,8 @@ mod tests {
                 mac: [2, 0, 0, 0, 0, 1]
             }))
         );
+        assert_eq!(parse_line("show"), Ok(Some(Command::Show)));
+        assert_eq!(parse_line("dump-flows"), Ok(Some(Command::DumpFlows)));
     }
 
     #[test]
@@ -365,6 +379,8 @@ mod tests {
             "route ::/0 nowhere",
             "neigh 10.0.0.1",
             "neigh 10.0.0.1 02:00",
+            "show all",
+            "dump-flows 1",
         ] {
             assert!(parse_line(bad).is_err(), "{bad}");
         }

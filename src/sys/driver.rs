@@ -78,6 +78,7 @@ pub unsafe extern "system" fn driver_entry(
     _registry_path: *const UnicodeString,
 ) -> NdisStatus {
     runtime::init_allocator();
+    super::log::init();
     let status = device::create();
     if !status.is_success() {
         return status;

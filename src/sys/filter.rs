@@ -222,6 +222,7 @@ pub unsafe extern "system" fn attach(
     }
     // A filter module starts paused; NDIS restarts it when the stack runs.
     switch.set_state(State::Paused);
+    log::info!("attached to a Hyper-V extensible switch");
     NdisStatus::SUCCESS
 }
 
@@ -229,6 +230,7 @@ pub unsafe extern "system" fn attach(
 /// data-path and OID call. The datapath goes with the switch, then the
 /// data path's lanes and pools.
 pub unsafe extern "system" fn detach(_module_context: NdisHandle) {
+    log::info!("detaching from the Hyper-V extensible switch");
     hyperv::deactivate();
     path::tear_down();
     SwitchModule::get().set_state(State::Detached);
@@ -249,11 +251,13 @@ pub unsafe extern "system" fn restart(
             Err(status) => Err(status),
         };
         if activated.is_err() {
+            log::error!("switch extension restart failed: the switch could not be imported");
             return NdisStatus::RESOURCES;
         }
     }
     path::restart();
     SwitchModule::get().set_state(State::Running);
+    log::info!("switch extension restarted: the data path runs");
     NdisStatus::SUCCESS
 }
 
@@ -292,6 +296,7 @@ pub unsafe extern "system" fn pause(
 ) -> NdisStatus {
     SwitchModule::get().set_state(State::Paused);
     path::pause();
+    log::info!("switch extension paused");
     NdisStatus::SUCCESS
 }
 

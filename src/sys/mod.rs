@@ -47,6 +47,7 @@ mod hyperv;
 mod ingress;
 pub(crate) mod irql;
 mod lane;
+mod log;
 mod nbl;
 mod ndis;
 mod oid;

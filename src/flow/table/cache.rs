@@ -66,10 +66,6 @@ impl MaskCache {
         Ok(())
     }
 
-    pub fn free(&mut self) {
-        self.entries = Vec::new();
-    }
-
     /// Looks `pkt_hash` (non-zero) up. On a miss the entry to fill is an
     /// empty one if a segment has one, else the first segment's.
     #[inline]
@@ -131,8 +127,6 @@ mod tests {
         assert_eq!(c.probe(0x1234_5679).hint, None);
         remember(&c, 0x1234_5678, 4);
         assert_eq!(c.probe(0x1234_5678).hint, Some(4));
-        c.free();
-        assert_eq!(c.probe(0x1234_5678).hint, None);
     }
 
     /// Two hashes with the same low segment both stay cached: the second

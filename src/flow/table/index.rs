@@ -1,9 +1,17 @@
-//! An open-addressing hash index from a fixed-width string of 64-bit words
-//! to a flow slot: linear probing, backward-shift deletion (no tombstones),
-//! load kept at most 1/2 (grows) and at least 1/8 (shrinks when it can).
+//! A hash index from a fixed-width string of 64-bit words to a flow slot.
 //!
-//! Bucket headers (hash and slot) and the key words sit in two arrays, so a
-//! probe touches the key words only when the 32-bit hash already matched.
+//! The index is a directory of shards (extendible hashing): the top bits of
+//! an entry's hash pick its shard, and a shard that would hold more than
+//! `SHARD_ENTRIES` entries splits in two by the next bit. Growing therefore
+//! never moves more than one shard's entries at a time: no change is
+//! proportional to the size of the index (it runs under the table's write
+//! lock, at DISPATCH_LEVEL).
+//!
+//! A shard is an open-addressing table: linear probing, backward-shift
+//! deletion (no tombstones), load kept at most 1/2 (grows) and at least 1/8
+//! (shrinks when it can). Bucket headers (hash and slot) and the key words
+//! sit in two arrays, so a probe touches the key words only when the 32-bit
+//! hash already matched.
 
 use super::NoMemory;
 use alloc::vec::Vec;
@@ -11,12 +19,184 @@ use alloc::vec::Vec;
 /// Header of an empty bucket; a used one holds `hash << 32 | (slot + 1)`.
 const EMPTY: u64 = 0;
 const MIN_BUCKETS: usize = 8;
+/// Most entries a shard holds before it splits: moving them takes some
+/// tens of microseconds.
+const SHARD_ENTRIES: usize = 1024;
+/// Hash bits the directory may use: room for 2^16 shards (far more than
+/// the flow limit needs), and a directory of 256 KiB at most even if the
+/// hashes of many entries agree in their top bits.
+const MAX_DEPTH: u32 = 16;
+const HASH_BITS: u32 = 32;
 
 pub struct WordIndex {
+    /// Shard of each directory entry, by the top `depth` bits of the hash.
+    dir: Vec<u32>,
+    shards: Vec<Shard>,
+    depth: u32,
+    width: usize,
+    len: usize,
+}
+
+/// The directory entry of `hash` at `depth`.
+fn dir_index(hash: u32, depth: u32) -> usize {
+    (u64::from(hash) >> (HASH_BITS - depth.min(MAX_DEPTH))) as usize
+}
+
+/// Bit `depth` of `hash`, counted from the top: which half of a shard of
+/// that depth the entry goes to when it splits.
+fn split_bit(hash: u32, depth: u32) -> bool {
+    depth < MAX_DEPTH && (hash >> (HASH_BITS - 1 - depth)) & 1 == 1
+}
+
+impl WordIndex {
+    /// An empty index for keys of `width` words; allocates nothing.
+    pub const fn new(width: usize) -> WordIndex {
+        WordIndex {
+            dir: Vec::new(),
+            shards: Vec::new(),
+            depth: 0,
+            width,
+            len: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// An entry's share of an index of `width`-word keys at the load it
+    /// grows at (half full): two buckets of a header and the key words.
+    pub const fn entry_bytes(width: usize) -> usize {
+        2 * (1 + width) * core::mem::size_of::<u64>()
+    }
+
+    /// Heap bytes held.
+    pub fn footprint(&self) -> usize {
+        self.dir.capacity() * core::mem::size_of::<u32>()
+            + self.shards.capacity() * core::mem::size_of::<Shard>()
+            + self.shards.iter().map(Shard::footprint).sum::<usize>()
+    }
+
+    #[inline(always)]
+    fn shard(&self, hash: u32) -> Option<&Shard> {
+        let s = *self.dir.get(dir_index(hash, self.depth))?;
+        self.shards.get(s as usize)
+    }
+
+    fn shard_id(&self, hash: u32) -> Option<usize> {
+        self.dir
+            .get(dir_index(hash, self.depth))
+            .map(|&s| s as usize)
+    }
+
+    /// The slot stored under `hash` whose key words satisfy `eq`.
+    #[inline]
+    pub fn find(&self, hash: u32, eq: impl Fn(&[u64]) -> bool) -> Option<u32> {
+        self.shard(hash)?.find(hash, eq)
+    }
+
+    /// The slot stored under `hash` that satisfies `eq`: for an index of
+    /// zero-width keys whose owner keeps the keys by slot.
+    pub fn find_slot(&self, hash: u32, eq: impl Fn(u32) -> bool) -> Option<u32> {
+        self.shard(hash)?.find_entry(hash, |_, slot| eq(slot))
+    }
+
+    /// Makes room for one more entry under `hash`, so that the next
+    /// `insert` of it allocates nothing.
+    pub fn reserve_for(&mut self, hash: u32) -> Result<(), NoMemory> {
+        if self.shards.is_empty() {
+            self.shards.try_reserve_exact(1).map_err(|_| NoMemory)?;
+            self.dir.try_reserve_exact(1).map_err(|_| NoMemory)?;
+            self.shards.push(Shard::new(self.width, 0));
+            self.dir.push(0);
+            self.depth = 0;
+        }
+        // Each split uses one more hash bit, so this ends.
+        loop {
+            let id = self.shard_id(hash).ok_or(NoMemory)?;
+            let shard = self.shards.get_mut(id).ok_or(NoMemory)?;
+            // Entries whose hashes agree in every bit the directory may use
+            // cannot be split apart.
+            if shard.len < SHARD_ENTRIES || shard.depth >= MAX_DEPTH {
+                return shard.reserve_one();
+            }
+            self.split(id)?;
+        }
+    }
+
+    /// Splits shard `id` in two by its next hash bit, doubling the
+    /// directory first if the shard uses all of its bits. Leaves the index
+    /// as it was if memory is short.
+    fn split(&mut self, id: usize) -> Result<(), NoMemory> {
+        let depth = self.shards.get(id).ok_or(NoMemory)?.depth;
+        if depth == self.depth {
+            let n = self.dir.len().checked_mul(2).ok_or(NoMemory)?;
+            let mut dir = Vec::new();
+            dir.try_reserve_exact(n).map_err(|_| NoMemory)?;
+            dir.extend(self.dir.iter().flat_map(|&s| [s, s]));
+            self.dir = dir;
+            self.depth += 1;
+        }
+        let (low, high) = self.shards.get(id).ok_or(NoMemory)?.split()?;
+        self.shards.try_reserve(1).map_err(|_| NoMemory)?;
+        let high_id = u32::try_from(self.shards.len()).map_err(|_| NoMemory)?;
+        let (old, shift) = (id as u32, self.depth - depth - 1);
+        for (i, s) in self.dir.iter_mut().enumerate() {
+            if *s == old && (i >> shift) & 1 == 1 {
+                *s = high_id;
+            }
+        }
+        if let Some(s) = self.shards.get_mut(id) {
+            *s = low;
+        }
+        self.shards.push(high);
+        Ok(())
+    }
+
+    /// Adds `key` (exactly `width` words) for `slot` under `hash`. The caller
+    /// has checked that the key is not present.
+    pub fn insert(&mut self, hash: u32, key: &[u64], slot: u32) -> Result<(), NoMemory> {
+        if key.len() != self.width {
+            return Err(NoMemory);
+        }
+        self.reserve_for(hash)?;
+        let id = self.shard_id(hash).ok_or(NoMemory)?;
+        self.shards
+            .get_mut(id)
+            .ok_or(NoMemory)?
+            .insert(hash, key, slot)?;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Removes the entry of `slot` stored under `hash`; false if absent.
+    /// Shards do not merge again; the memory goes when the index empties.
+    pub fn remove(&mut self, hash: u32, slot: u32) -> bool {
+        let Some(id) = self.shard_id(hash) else {
+            return false;
+        };
+        let removed = self
+            .shards
+            .get_mut(id)
+            .is_some_and(|s| s.remove(hash, slot));
+        if removed {
+            self.len -= 1;
+            if self.len == 0 {
+                *self = WordIndex::new(self.width);
+            }
+        }
+        removed
+    }
+}
+
+/// One shard: an open-addressing table.
+struct Shard {
     heads: Vec<u64>,
     words: Vec<u64>,
     width: usize,
     len: usize,
+    /// Hash bits (from the top) its entries share.
+    depth: u32,
 }
 
 fn head(hash: u32, slot: u32) -> u64 {
@@ -39,23 +219,18 @@ fn buckets_for(len: usize) -> Result<usize, NoMemory> {
         .ok_or(NoMemory)
 }
 
-impl WordIndex {
-    /// An empty index for keys of `width` words; allocates nothing.
-    pub const fn new(width: usize) -> WordIndex {
-        WordIndex {
+impl Shard {
+    const fn new(width: usize, depth: u32) -> Shard {
+        Shard {
             heads: Vec::new(),
             words: Vec::new(),
             width,
             len: 0,
+            depth,
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Heap bytes held.
-    pub fn footprint(&self) -> usize {
+    fn footprint(&self) -> usize {
         (self.heads.capacity() + self.words.capacity()) * core::mem::size_of::<u64>()
     }
 
@@ -64,9 +239,14 @@ impl WordIndex {
         self.words.get(start..start.checked_add(self.width)?)
     }
 
-    /// The slot stored under `hash` whose key words satisfy `eq`.
-    #[inline]
-    pub fn find(&self, hash: u32, eq: impl Fn(&[u64]) -> bool) -> Option<u32> {
+    #[inline(always)]
+    fn find(&self, hash: u32, eq: impl Fn(&[u64]) -> bool) -> Option<u32> {
+        self.find_entry(hash, |i, _| self.bucket_words(i).is_some_and(&eq))
+    }
+
+    /// The slot of the first entry under `hash` for which `eq(bucket, slot)`.
+    #[inline(always)]
+    fn find_entry(&self, hash: u32, eq: impl Fn(usize, u32) -> bool) -> Option<u32> {
         let mask = self.heads.len().checked_sub(1)?;
         let mut i = hash as usize & mask;
         for _ in 0..self.heads.len() {
@@ -74,7 +254,7 @@ impl WordIndex {
             if h == EMPTY {
                 return None;
             }
-            if head_hash(h) == hash && eq(self.bucket_words(i)?) {
+            if head_hash(h) == hash && eq(i, head_slot(h)) {
                 return Some(head_slot(h));
             }
             i = (i + 1) & mask;
@@ -84,7 +264,7 @@ impl WordIndex {
 
     /// Makes room for one more entry, so that the next `insert` allocates
     /// nothing.
-    pub fn reserve_one(&mut self) -> Result<(), NoMemory> {
+    fn reserve_one(&mut self) -> Result<(), NoMemory> {
         let need = self.len.checked_add(1).ok_or(NoMemory)?;
         if need.saturating_mul(2) <= self.heads.len() {
             return Ok(());
@@ -92,12 +272,7 @@ impl WordIndex {
         self.rebuild(buckets_for(need)?)
     }
 
-    /// Adds `key` (exactly `width` words) for `slot` under `hash`. The caller
-    /// has checked that the key is not present.
-    pub fn insert(&mut self, hash: u32, key: &[u64], slot: u32) -> Result<(), NoMemory> {
-        if key.len() != self.width {
-            return Err(NoMemory);
-        }
+    fn insert(&mut self, hash: u32, key: &[u64], slot: u32) -> Result<(), NoMemory> {
         self.reserve_one()?;
         if !place(
             &mut self.heads,
@@ -112,8 +287,7 @@ impl WordIndex {
         Ok(())
     }
 
-    /// Removes the entry of `slot` stored under `hash`; false if absent.
-    pub fn remove(&mut self, hash: u32, slot: u32) -> bool {
+    fn remove(&mut self, hash: u32, slot: u32) -> bool {
         let Some(mask) = self.heads.len().checked_sub(1) else {
             return false;
         };
@@ -180,13 +354,7 @@ impl WordIndex {
     /// Moves every entry into a table of `buckets` buckets; leaves the index
     /// unchanged if memory is short.
     fn rebuild(&mut self, buckets: usize) -> Result<(), NoMemory> {
-        let n_words = buckets.checked_mul(self.width).ok_or(NoMemory)?;
-        let mut heads = Vec::new();
-        heads.try_reserve_exact(buckets).map_err(|_| NoMemory)?;
-        heads.resize(buckets, EMPTY);
-        let mut words = Vec::new();
-        words.try_reserve_exact(n_words).map_err(|_| NoMemory)?;
-        words.resize(n_words, 0);
+        let (mut heads, mut words) = empty_buckets(buckets, self.width)?;
         for (i, &h) in self.heads.iter().enumerate() {
             if h == EMPTY {
                 continue;
@@ -202,11 +370,53 @@ impl WordIndex {
     }
 
     /// Drops every entry and frees the memory.
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         self.heads = Vec::new();
         self.words = Vec::new();
         self.len = 0;
     }
+
+    /// Its entries in two shards of the next depth, by their next hash bit.
+    fn split(&self) -> Result<(Shard, Shard), NoMemory> {
+        let depth = self.depth.checked_add(1).ok_or(NoMemory)?;
+        let entries = || self.heads.iter().enumerate().filter(|&(_, &h)| h != EMPTY);
+        let high = entries()
+            .filter(|&(_, &h)| split_bit(head_hash(h), self.depth))
+            .count();
+        let mut halves = [Shard::new(self.width, depth), Shard::new(self.width, depth)];
+        for (half, n) in halves.iter_mut().zip([self.len.saturating_sub(high), high]) {
+            if n > 0 {
+                (half.heads, half.words) = empty_buckets(buckets_for(n)?, self.width)?;
+            }
+        }
+        let [low, high] = &mut halves;
+        for (i, &h) in entries() {
+            let key = self.bucket_words(i).ok_or(NoMemory)?;
+            let half = if split_bit(head_hash(h), self.depth) {
+                &mut *high
+            } else {
+                &mut *low
+            };
+            if !place(&mut half.heads, &mut half.words, self.width, h, key) {
+                return Err(NoMemory);
+            }
+            half.len += 1;
+        }
+        let [low, high] = halves;
+        Ok((low, high))
+    }
+}
+
+/// Headers and key words of `buckets` empty buckets.
+fn empty_buckets(buckets: usize, width: usize) -> Result<(Vec<u64>, Vec<u64>), NoMemory> {
+    let n_words = buckets.checked_mul(width).ok_or(NoMemory)?;
+    let mut heads = Vec::new();
+    heads.try_reserve_exact(buckets).map_err(|_| NoMemory)?;
+    heads.resize(buckets, EMPTY);
+    let mut words = Vec::new();
+    words.try_reserve_exact(n_words).map_err(|_| NoMemory)?;
+    words.resize(n_words, 0);
+    Ok((heads, words))
 }
 
 /// Puts an entry in the first empty bucket of its probe run; false if the
@@ -329,20 +539,70 @@ mod tests {
     fn zero_width_keys() {
         let mut ix = WordIndex::new(0);
         ix.insert(1, &[], 4).unwrap();
+        ix.insert(1, &[], 6).unwrap();
         assert_eq!(ix.find(1, |w| w.is_empty()), Some(4));
+        assert_eq!(ix.find_slot(1, |slot| slot == 6), Some(6));
+        assert_eq!(ix.find_slot(1, |slot| slot == 5), None);
+        assert!(ix.remove(1, 6));
         assert!(ix.insert(1, &[1], 5).is_err());
         assert!(ix.remove(1, 4));
         assert_eq!(ix.find(1, |_| true), None);
     }
 
+    fn spread(v: u64) -> u32 {
+        (v.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32
+    }
+
     #[test]
     fn reserve_makes_insert_allocation_free() {
         let mut ix = WordIndex::new(2);
-        for v in 0..50u64 {
-            ix.reserve_one().unwrap();
+        for v in 0..3000u64 {
+            ix.reserve_for(spread(v)).unwrap();
             let before = ix.footprint();
-            ix.insert(v as u32, &key(v), v as u32).unwrap();
+            ix.insert(spread(v), &key(v), v as u32).unwrap();
             assert_eq!(ix.footprint(), before);
         }
+    }
+
+    /// A large index is split into shards, none holding more than
+    /// `SHARD_ENTRIES` (what one change may move), and every entry stays
+    /// findable through growth and removal.
+    #[test]
+    fn shards_split_and_stay_bounded() {
+        let mut ix = WordIndex::new(2);
+        let n = 20 * SHARD_ENTRIES as u64;
+        for v in 0..n {
+            ix.insert(spread(v), &key(v), v as u32).unwrap();
+        }
+        assert!(ix.shards.len() >= 20, "{}", ix.shards.len());
+        assert!(ix.shards.iter().all(|s| s.len <= SHARD_ENTRIES));
+        assert_eq!(ix.dir.len(), 1 << ix.depth);
+        assert_eq!(ix.shards.iter().map(|s| s.len).sum::<usize>(), ix.len());
+        for v in 0..n {
+            assert_eq!(find(&ix, spread(v), v), Some(v as u32));
+        }
+        for v in (0..n).filter(|v| v % 3 != 0) {
+            assert!(ix.remove(spread(v), v as u32));
+        }
+        for v in 0..n {
+            let want = (v % 3 == 0).then_some(v as u32);
+            assert_eq!(find(&ix, spread(v), v), want);
+        }
+        for v in (0..n).step_by(3) {
+            assert!(ix.remove(spread(v), v as u32));
+        }
+        assert_eq!((ix.len(), ix.footprint()), (0, 0));
+    }
+
+    /// Entries whose hashes agree in every bit the directory may use cannot
+    /// be split: their shard grows past the bound rather than refuse them.
+    #[test]
+    fn identical_hashes_outgrow_a_shard() {
+        let mut ix = WordIndex::new(2);
+        for v in 0..(SHARD_ENTRIES as u64 + 10) {
+            ix.insert(7, &key(v), v as u32).unwrap();
+        }
+        assert_eq!(ix.depth, MAX_DEPTH);
+        assert_eq!(find(&ix, 7, 3), Some(3));
     }
 }

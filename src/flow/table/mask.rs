@@ -36,6 +36,20 @@ fn word_range(mask: &FlowKey) -> (usize, usize) {
     (start, end)
 }
 
+/// Words of `mask` an index of flows under it stores per flow.
+pub fn width(mask: &FlowKey) -> usize {
+    let (start, end) = word_range(mask);
+    end - start
+}
+
+/// Hash of the mask itself, for the table's index of masks: the same for
+/// masks that are `is` each other.
+pub fn identity_hash(seed: u64, mask: &FlowKey) -> u32 {
+    let (start, end) = word_range(mask);
+    let words = mask.words().get(start..end).unwrap_or_default();
+    hash_masked(seed.wrapping_add(start as u64), words, words)
+}
+
 impl Mask {
     /// A mask with no flows; allocates nothing.
     pub fn new(key: &FlowKey) -> Mask {
@@ -54,6 +68,11 @@ impl Mask {
 
     pub fn key(&self) -> &FlowKey {
         &self.key
+    }
+
+    /// Words of the range, which its index stores per flow.
+    pub fn width(&self) -> usize {
+        self.end - self.start
     }
 
     /// Same bits as `other` (everything outside the range is zero in both).
@@ -81,9 +100,11 @@ impl Mask {
         self.index.footprint()
     }
 
-    /// Makes room for one more flow, so that `insert` allocates nothing.
-    pub fn reserve_one(&mut self) -> Result<(), NoMemory> {
-        self.index.reserve_one()
+    /// Makes room for a flow with `key`, so that its `insert` allocates
+    /// nothing.
+    pub fn reserve_for(&mut self, seed: u64, key: &FlowKey) -> Result<(), NoMemory> {
+        let hash = self.hash(seed, &key.masked(&self.key));
+        self.index.reserve_for(hash)
     }
 
     /// Indexes `key & mask` for `slot` (the caller has checked that it is
@@ -185,6 +206,18 @@ mod tests {
         }));
         assert!(!Mask::new(&FlowKey::default()).is(&mask()));
         assert!(Mask::new(&FlowKey::default()).is(&FlowKey::default()));
+    }
+
+    #[test]
+    fn identity_hash_follows_identity() {
+        let moved = FlowKey {
+            in_port: 0,
+            ipv4_src: u32::MAX,
+            ..mask()
+        };
+        assert_eq!(identity_hash(1, &mask()), identity_hash(1, &mask()));
+        assert_ne!(identity_hash(1, &mask()), identity_hash(1, &moved));
+        assert_ne!(identity_hash(1, &mask()), identity_hash(2, &mask()));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The megaflow table (Linux `flow_table.c`).
 //!
 //! A flow is a masked key with its mask, an optional UFID, actions and
-//! statistics. Masks are shared: the table keeps the distinct masks, each
+//! statistics. Masks are shared: the table keeps the distinct masks (found
+//! by their contents through an index, at most `mask_limit` of them), each
 //! with the word range it covers and an index of its flows' masked keys. A
 //! packet lookup first tries what the packet's hash hit last (the mask
 //! cache: that flow, then its mask), then every mask in order of recent
@@ -35,12 +36,21 @@ use core::sync::atomic::AtomicU64;
 use flow::Flow;
 use index::WordIndex;
 use mask::Mask;
-use slab::Slab;
+use slab::{Scan, Slab};
 use stats::LiveStats;
 use ufid::UFID_WORDS;
 
 /// Flows allowed unless `set_limit` says otherwise.
 pub const DEFAULT_FLOW_LIMIT: usize = 200_000;
+/// Bytes the flows may hold unless `set_memory_limit` says otherwise: the
+/// default limit of flows of the usual size (a record and its index entries,
+/// 830 to 900 bytes, short actions inline) is about 170 MiB; the rest leaves
+/// room for a few thousand long action lists.
+pub const DEFAULT_FLOW_MEMORY: usize = 256 << 20;
+/// Masks allowed unless `set_mask_limit` says otherwise. A miss probes
+/// every mask at DISPATCH_LEVEL (about 15 ns each: some 15 µs at the
+/// limit); ovs-vswitchd's megaflows rarely need more than a few hundred.
+pub const DEFAULT_MASK_LIMIT: usize = 1024;
 /// Seed of `FlowTable::new`.
 const DEFAULT_SEED: u64 = 0x5851_f42d_4c95_7f2d;
 
@@ -55,7 +65,8 @@ pub enum InsertError {
     Exists(FlowId),
     /// A flow with the same UFID exists.
     UfidExists(FlowId),
-    /// The table holds its limit of flows.
+    /// The table holds its limit of flows, or of masks and the flow needs
+    /// a new one, or the flow would take its memory beyond the limit.
     TableFull,
     NoMemory,
 }
@@ -71,6 +82,16 @@ impl InsertError {
     }
 }
 
+/// Where a bounded walk over the flows stopped (`step_from`).
+pub enum Step<'t, A> {
+    /// A flow, and the cursor after it.
+    Flow(u64, FlowRef<'t, A>),
+    /// Every slot looked at was free; the cursor to continue from.
+    Gap(u64),
+    /// No flow at or after the cursor.
+    End,
+}
+
 /// What a packet lookup cost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LookupStats {
@@ -80,26 +101,54 @@ pub struct LookupStats {
     pub cache_hit: bool,
 }
 
+/// Heap memory a flow's actions own besides the flow record, which the
+/// table's memory limit charges to the flow.
+pub trait ActionsFootprint {
+    fn heap_bytes(&self) -> usize;
+}
+
+/// Plain values own no heap memory.
+impl ActionsFootprint for () {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
+impl ActionsFootprint for u32 {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
 /// The megaflow table; `A` is the flows' actions.
 pub struct FlowTable<A> {
     flows: Slab<Flow<A>>,
     /// Mask storage; a slot keeps its mask while flows use it.
     masks: Vec<Option<Mask>>,
+    /// Empty mask slots, reused first; room for every slot is reserved, so
+    /// freeing one never allocates.
+    free_masks: Vec<u32>,
+    /// Mask slots by `mask::identity_hash` of their masks.
+    mask_index: WordIndex,
     /// Mask slots in lookup order.
     order: Vec<u32>,
+    mask_limit: usize,
     ufids: WordIndex,
     cache: MaskCache,
     limit: usize,
+    /// Bytes charged to the flows (`charge`), and the most allowed.
+    memory: usize,
+    memory_limit: usize,
     seed: u64,
 }
 
-impl<A> Default for FlowTable<A> {
+impl<A: ActionsFootprint> Default for FlowTable<A> {
     fn default() -> Self {
         FlowTable::new()
     }
 }
 
-impl<A> FlowTable<A> {
+impl<A: ActionsFootprint> FlowTable<A> {
     /// An empty table with a fixed hash seed; allocates nothing.
     pub const fn new() -> FlowTable<A> {
         FlowTable::with_seed(DEFAULT_SEED)
@@ -111,10 +160,15 @@ impl<A> FlowTable<A> {
         FlowTable {
             flows: Slab::new(),
             masks: Vec::new(),
+            free_masks: Vec::new(),
+            mask_index: WordIndex::new(0),
             order: Vec::new(),
+            mask_limit: DEFAULT_MASK_LIMIT,
             ufids: WordIndex::new(UFID_WORDS),
             cache: MaskCache::new(),
             limit: DEFAULT_FLOW_LIMIT,
+            memory: 0,
+            memory_limit: DEFAULT_FLOW_MEMORY,
             seed,
         }
     }
@@ -140,6 +194,30 @@ impl<A> FlowTable<A> {
         self.limit = limit;
     }
 
+    pub fn mask_limit(&self) -> usize {
+        self.mask_limit
+    }
+
+    /// Sets the most masks `insert` creates; masks already beyond it stay.
+    pub fn set_mask_limit(&mut self, limit: usize) {
+        self.mask_limit = limit;
+    }
+
+    /// Bytes charged to the flows in the table.
+    pub fn memory(&self) -> usize {
+        self.memory
+    }
+
+    pub fn memory_limit(&self) -> usize {
+        self.memory_limit
+    }
+
+    /// Sets the most bytes the flows may be charged (`insert` and
+    /// `replace_actions` refuse to go beyond it); flows already beyond stay.
+    pub fn set_memory_limit(&mut self, bytes: usize) {
+        self.memory_limit = bytes;
+    }
+
     /// Heap bytes the table holds (not counting what the actions own).
     pub fn footprint(&self) -> usize {
         self.flows.footprint()
@@ -150,7 +228,8 @@ impl<A> FlowTable<A> {
                 .flatten()
                 .map(Mask::footprint)
                 .sum::<usize>()
-            + self.order.capacity() * core::mem::size_of::<u32>()
+            + (self.order.capacity() + self.free_masks.capacity()) * core::mem::size_of::<u32>()
+            + self.mask_index.footprint()
             + self.ufids.footprint()
             + self.cache.footprint()
     }
@@ -271,10 +350,9 @@ impl<A> FlowTable<A> {
     }
 
     fn find_mask(&self, mask: &FlowKey) -> Option<u32> {
-        self.order
-            .iter()
-            .copied()
-            .find(|&s| self.mask_at(s).is_some_and(|m| m.is(mask)))
+        let hash = mask::identity_hash(self.seed, mask);
+        self.mask_index
+            .find_slot(hash, |s| self.mask_at(s).is_some_and(|m| m.is(mask)))
     }
 
     /// The flow with exactly this mask whose masked key equals `key & mask`
@@ -297,6 +375,17 @@ impl<A> FlowTable<A> {
 
     fn id_of(&self, slot: u32) -> Option<FlowId> {
         self.flow_ref(slot).map(|f| f.id)
+    }
+
+    /// What a flow is charged against the memory limit: its record, what its
+    /// actions own, and its entries in its mask's index (`width` words) and
+    /// in the UFID index.
+    fn charge(actions: &A, width: usize, has_ufid: bool) -> usize {
+        let ufid = match has_ufid {
+            true => WordIndex::entry_bytes(UFID_WORDS),
+            false => 0,
+        };
+        Slab::<Flow<A>>::SLOT_BYTES + actions.heap_bytes() + WordIndex::entry_bytes(width) + ufid
     }
 
     /// Adds a flow matching `key & mask`. Refuses a second flow with the same
@@ -326,7 +415,20 @@ impl<A> FlowTable<A> {
                 .map_or(InsertError::NoMemory, InsertError::Exists));
         }
         if self.flows.len() >= self.limit {
+            crate::diag::table_full("flow", self.limit);
             return Err(InsertError::TableFull);
+        }
+        if existing_mask.is_none() && self.order.len() >= self.mask_limit {
+            crate::diag::table_full("mask", self.mask_limit);
+            return Err(InsertError::TableFull);
+        }
+        let charge = Self::charge(&actions, mask::width(mask), ufid.is_some());
+        match self.memory.checked_add(charge) {
+            Some(total) if total <= self.memory_limit => {}
+            _ => {
+                crate::diag::flow_memory_full(self.memory_limit);
+                return Err(InsertError::TableFull);
+            }
         }
         let flow = Flow {
             key: *key,
@@ -336,8 +438,11 @@ impl<A> FlowTable<A> {
             actions,
             stats: LiveStats::default(),
         };
-        self.add(flow, mask, existing_mask)
-            .map_err(|_| InsertError::NoMemory)
+        let id = self
+            .add(flow, mask, existing_mask)
+            .map_err(|_| InsertError::NoMemory)?;
+        self.memory += charge;
+        Ok(id)
     }
 
     /// Allocates all an insertion needs, then links the flow in.
@@ -349,32 +454,37 @@ impl<A> FlowTable<A> {
     ) -> Result<FlowId, NoMemory> {
         self.cache.allocate()?;
         self.flows.reserve_one()?;
-        if flow.ufid.is_some() {
-            self.ufids.reserve_one()?;
+        if let Some((_, hash)) = flow.ufid {
+            self.ufids.reserve_for(hash)?;
         }
+        let seed = self.seed;
         let mut new_mask = None;
         flow.mask_slot = match existing {
             Some(s) => {
-                self.mask_mut(s).ok_or(NoMemory)?.reserve_one()?;
+                let m = self.mask_mut(s).ok_or(NoMemory)?;
+                m.reserve_for(seed, &flow.key)?;
                 s
             }
             None => {
                 let mut m = Mask::new(mask);
-                m.reserve_one()?;
+                m.reserve_for(seed, &flow.key)?;
                 self.masks.try_reserve(1).map_err(|_| NoMemory)?;
                 self.order.try_reserve(1).map_err(|_| NoMemory)?;
+                self.mask_index
+                    .reserve_for(mask::identity_hash(seed, mask))?;
+                let slots = self.masks.len().checked_add(1).ok_or(NoMemory)?;
+                let more = slots.saturating_sub(self.free_masks.len());
+                self.free_masks.try_reserve(more).map_err(|_| NoMemory)?;
                 new_mask = Some(m);
-                let free = self
-                    .masks
-                    .iter()
-                    .position(Option::is_none)
-                    .unwrap_or(self.masks.len());
-                u32::try_from(free).map_err(|_| NoMemory)?
+                let free = self.free_masks.last().copied();
+                match free {
+                    Some(slot) => slot,
+                    None => u32::try_from(self.masks.len()).map_err(|_| NoMemory)?,
+                }
             }
         };
         let (mask_slot, key, ufid) = (flow.mask_slot, flow.key, flow.ufid);
         let (slot, generation) = self.flows.put(flow).map_err(|_| NoMemory)?;
-        let seed = self.seed;
         let indexed = match new_mask.as_mut() {
             Some(m) => m.insert(seed, &key, slot),
             None => self
@@ -389,11 +499,21 @@ impl<A> FlowTable<A> {
                 return Err(e);
             }
         };
+        let mask_hash = new_mask
+            .as_ref()
+            .map(|m| mask::identity_hash(seed, m.key()));
+        if let Some(h) = mask_hash
+            && let Err(e) = self.mask_index.insert(h, &[], mask_slot)
+        {
+            self.flows.take(slot);
+            return Err(e);
+        }
         if let Some((u, ufid_hash)) = ufid
             && let Err(e) = self.ufids.insert(ufid_hash, &u.words(), slot)
         {
-            if let Some(m) = self.mask_mut(mask_slot) {
-                m.remove(hash, slot);
+            match mask_hash {
+                Some(h) => _ = self.mask_index.remove(h, mask_slot),
+                None => _ = self.mask_mut(mask_slot).map(|m| m.remove(hash, slot)),
             }
             self.flows.take(slot);
             return Err(e);
@@ -401,10 +521,13 @@ impl<A> FlowTable<A> {
         if let Some((flow, _)) = self.flows.get_mut(slot) {
             flow.hash = hash;
         }
-        // Capacity for both pushes was reserved above.
+        // Capacity for the pushes was reserved above.
         if let Some(m) = new_mask {
             match self.masks.get_mut(mask_slot as usize) {
-                Some(free) => *free = Some(m),
+                Some(free) => {
+                    *free = Some(m);
+                    self.free_masks.pop();
+                }
                 None => self.masks.push(Some(m)),
             }
             self.order.push(mask_slot);
@@ -417,21 +540,18 @@ impl<A> FlowTable<A> {
     }
 
     /// Removes a flow and returns its actions; its mask goes with its last
-    /// flow. The slot's memory stays for the next flow (until `flush`).
+    /// flow. The slot's memory stays for the next flow (until `take`).
     pub fn remove(&mut self, id: FlowId) -> Option<A> {
         self.get(id)?;
         let flow = self.flows.take(id.slot)?;
         let ms = flow.mask_slot;
+        let width = self.mask_at(ms).map_or(0, Mask::width);
+        let charge = Self::charge(&flow.actions, width, flow.ufid.is_some());
+        self.memory = self.memory.saturating_sub(charge);
         if let Some(mask) = self.mask_mut(ms) {
             mask.remove(flow.hash, id.slot);
             if mask.n_flows() == 0 {
-                if let Some(entry) = self.masks.get_mut(ms as usize) {
-                    *entry = None;
-                }
-                self.order.retain(|&s| s != ms);
-                while let Some(None) = self.masks.last() {
-                    self.masks.pop();
-                }
+                self.unlink_mask(ms);
             }
         }
         if let Some((_, hash)) = flow.ufid {
@@ -440,24 +560,55 @@ impl<A> FlowTable<A> {
         Some(flow.actions)
     }
 
-    /// Removes every flow and frees all memory.
-    pub fn flush(&mut self) {
-        self.flows.clear();
-        self.masks = Vec::new();
-        self.order = Vec::new();
-        self.ufids.clear();
-        self.cache.free();
+    /// Drops the mask in `slot` (its last flow is gone) and frees the slot.
+    /// The scan of the lookup order is bounded by the mask limit.
+    fn unlink_mask(&mut self, slot: u32) {
+        let Some(mask) = self.masks.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
+        self.mask_index
+            .remove(mask::identity_hash(self.seed, mask.key()), slot);
+        self.order.retain(|&s| s != slot);
+        // Room for every slot was reserved when the slot was made.
+        if self.free_masks.len() < self.free_masks.capacity() {
+            self.free_masks.push(slot);
+        }
     }
 
-    /// Gives the flow new actions and returns the old ones; gives `actions`
-    /// back if the flow is gone.
-    pub fn replace_actions(&mut self, id: FlowId, actions: A) -> Result<A, A> {
-        match self.flows.get_mut(id.slot) {
-            Some((flow, generation)) if generation == id.generation => {
-                Ok(core::mem::replace(&mut flow.actions, actions))
-            }
-            _ => Err(actions),
+    /// Removes every flow in constant time: returns them in a table that
+    /// the caller drops once it has released the lock (dropping them is
+    /// work in proportion to the flows). The settings stay, and ids of the
+    /// flows taken never name a later flow.
+    #[must_use = "the flows are dropped here, under the lock"]
+    pub fn take(&mut self) -> FlowTable<A> {
+        let empty = FlowTable {
+            flows: self.flows.successor(),
+            limit: self.limit,
+            mask_limit: self.mask_limit,
+            memory_limit: self.memory_limit,
+            ..FlowTable::with_seed(self.seed)
+        };
+        core::mem::replace(self, empty)
+    }
+
+    /// Gives the flow new actions and returns the old ones. Gives `actions`
+    /// back with `ENOENT` if the flow is gone, or `E2BIG` if they would take
+    /// the flows' memory beyond the limit.
+    pub fn replace_actions(&mut self, id: FlowId, actions: A) -> Result<A, (Errno, A)> {
+        let Some((flow, generation)) = self.flows.get_mut(id.slot) else {
+            return Err((Errno::NoEnt, actions));
+        };
+        if generation != id.generation {
+            return Err((Errno::NoEnt, actions));
         }
+        let (old, new) = (flow.actions.heap_bytes(), actions.heap_bytes());
+        let memory = self.memory.saturating_sub(old).saturating_add(new);
+        if new > old && memory > self.memory_limit {
+            crate::diag::flow_memory_full(self.memory_limit);
+            return Err((Errno::TooBig, actions));
+        }
+        self.memory = memory;
+        Ok(core::mem::replace(&mut flow.actions, actions))
     }
 
     /// Orders the masks by hits since the previous call, most first (ties
@@ -482,8 +633,26 @@ impl<A> FlowTable<A> {
     /// between calls may be missed or seen twice (like Linux); a flow present
     /// throughout is seen once.
     pub fn next_from(&self, cursor: u64) -> Option<(u64, FlowRef<'_, A>)> {
-        let slot = self.flows.next_used(usize::try_from(cursor).ok()?)?;
-        Some((u64::from(slot) + 1, self.flow_ref(slot)?))
+        match self.step_from(cursor, usize::MAX) {
+            Step::Flow(next, f) => Some((next, f)),
+            Step::Gap(_) | Step::End => None,
+        }
+    }
+
+    /// `next_from` looking at `limit` flow slots at most, so that a caller
+    /// holding the lock does bounded work per call.
+    pub fn step_from(&self, cursor: u64, limit: usize) -> Step<'_, A> {
+        let Ok(from) = usize::try_from(cursor) else {
+            return Step::End;
+        };
+        match self.flows.next_used(from, limit) {
+            Scan::Used(slot) => match self.flow_ref(slot) {
+                Some(f) => Step::Flow(u64::from(slot) + 1, f),
+                None => Step::End,
+            },
+            Scan::Gap(next) => Step::Gap(next as u64),
+            Scan::End => Step::End,
+        }
     }
 }
 

@@ -16,6 +16,16 @@ enum Entry<T> {
     Used { generation: u32, value: T },
 }
 
+/// What `next_used` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scan {
+    Used(u32),
+    /// The slots it looked at were free; the next one to look at.
+    Gap(usize),
+    /// No used slot at or after the start.
+    End,
+}
+
 pub struct Slab<T> {
     chunks: Vec<Vec<Entry<T>>>,
     free: u32,
@@ -29,6 +39,9 @@ fn split(slot: u32) -> (usize, usize) {
 }
 
 impl<T> Slab<T> {
+    /// Bytes one slot takes.
+    pub const SLOT_BYTES: usize = core::mem::size_of::<Entry<T>>();
+
     pub const fn new() -> Slab<T> {
         Slab {
             chunks: Vec::new(),
@@ -129,28 +142,38 @@ impl<T> Slab<T> {
         }
     }
 
-    /// The first used slot at or after `from`.
-    pub fn next_used(&self, from: usize) -> Option<u32> {
+    /// The first used slot at or after `from`, looking at `limit` slots at
+    /// most.
+    pub fn next_used(&self, from: usize, limit: usize) -> Scan {
         let (mut c, mut i) = (from / CHUNK, from % CHUNK);
+        let mut left = limit;
         while let Some(chunk) = self.chunks.get(c) {
+            let span = chunk.len().saturating_sub(i).min(left);
             let used = chunk
                 .iter()
                 .skip(i)
+                .take(span)
                 .position(|e| matches!(e, Entry::Used { .. }));
             if let Some(j) = used {
-                return u32::try_from(c * CHUNK + i + j).ok();
+                return u32::try_from(c * CHUNK + i + j).map_or(Scan::End, Scan::Used);
+            }
+            left -= span;
+            if left == 0 {
+                return Scan::Gap(c * CHUNK + i + span);
             }
             c += 1;
             i = 0;
         }
-        None
+        Scan::End
     }
 
-    /// Drops every value and frees the memory; generations keep counting.
-    pub fn clear(&mut self) {
-        self.chunks = Vec::new();
-        self.free = NONE;
-        self.len = 0;
+    /// An empty slab whose generations continue this one's: a slot it hands
+    /// out never gets an id this one gave.
+    pub fn successor(&self) -> Slab<T> {
+        Slab {
+            next_generation: self.next_generation,
+            ..Slab::new()
+        }
     }
 }
 
@@ -195,23 +218,41 @@ mod tests {
         }
         let mut seen = Vec::new();
         let mut at = 0;
-        while let Some(slot) = s.next_used(at) {
+        while let Scan::Used(slot) = s.next_used(at, usize::MAX) {
             seen.push(*s.get(slot).unwrap().0);
             at = slot as usize + 1;
         }
         let want: Vec<u64> = (0..200).filter(|v| v % 3 != 0).collect();
         assert_eq!(seen, want);
-        assert!(s.next_used(usize::MAX).is_none());
+        assert_eq!(s.next_used(usize::MAX, usize::MAX), Scan::End);
+    }
+
+    /// A walk looks at `limit` slots at most, and resumes where it stopped.
+    #[test]
+    fn next_used_stops_after_limit_slots() {
+        let mut s = Slab::new();
+        let slots: Vec<u32> = (0..300).map(|v| put(&mut s, v).0).collect();
+        for &slot in &slots[..250] {
+            s.take(slot);
+        }
+        assert_eq!(s.next_used(0, 100), Scan::Gap(100));
+        assert_eq!(s.next_used(100, 100), Scan::Gap(200));
+        assert_eq!(s.next_used(200, 60), Scan::Used(slots[250]));
+        assert_eq!(s.next_used(200, 50), Scan::Gap(250));
+        assert_eq!(s.next_used(299, 5), Scan::Used(slots[299]));
+        // The last chunk's free slots are looked at like any others.
+        assert_eq!(s.next_used(300, 5), Scan::Gap(305));
+        assert_eq!(s.next_used(300, 100), Scan::End);
     }
 
     #[test]
-    fn clear_frees_and_generations_continue() {
+    fn a_successor_is_empty_and_generations_continue() {
         let mut s = Slab::new();
         let (slot, g) = put(&mut s, 1);
         let _ = s.get_mut(slot).map(|(v, _)| *v = 5);
         assert_eq!(s.get(slot), Some((&5, g)));
-        s.clear();
-        assert_eq!(s.footprint(), 0);
+        let mut s = s.successor();
+        assert_eq!((s.footprint(), s.len()), (0, 0));
         assert_eq!(s.get(slot), None);
         let (slot2, g2) = put(&mut s, 2);
         assert_eq!(slot2, slot);

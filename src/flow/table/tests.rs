@@ -34,7 +34,11 @@ fn ufid(n: u8) -> Ufid {
 }
 
 /// The id found and the lookup's cost.
-fn look<A>(t: &FlowTable<A>, key: &FlowKey, pkt_hash: u32) -> (Option<FlowId>, LookupStats) {
+fn look<A: ActionsFootprint>(
+    t: &FlowTable<A>,
+    key: &FlowKey,
+    pkt_hash: u32,
+) -> (Option<FlowId>, LookupStats) {
     let (f, stats) = t.lookup(key, pkt_hash);
     (f.map(|f| f.id()), stats)
 }
@@ -51,11 +55,11 @@ fn empty_table_misses_without_allocating() {
 fn lookup_matches_under_the_mask() {
     let mut t = FlowTable::new();
     let id = t
-        .insert(&pkt(1, 0x0a01_0203), &dst_mask(16), None, 'a')
+        .insert(&pkt(1, 0x0a01_0203), &dst_mask(16), None, 7u32)
         .unwrap();
     let f = t.lookup(&pkt(1, 0x0a01_ffff), 0).0.unwrap();
     assert_eq!(f.id(), id);
-    assert_eq!(*f.actions(), 'a');
+    assert_eq!(*f.actions(), 7);
     assert_eq!(f.key(), &pkt(1, 0x0a01_0203));
     assert_eq!(f.mask(), &dst_mask(16));
     assert_eq!(
@@ -305,8 +309,8 @@ fn stale_ids_name_nothing() {
     let b = t.insert(&pkt(1, 0), &port_mask(), None, 12).unwrap();
     assert_ne!(a, b);
     assert!(t.get(a).is_none());
-    assert_eq!(t.replace_actions(a, 13), Err(13));
-    t.flush();
+    assert_eq!(t.replace_actions(a, 13), Err((Errno::NoEnt, 13)));
+    drop(t.take());
     let c = t.insert(&pkt(1, 0), &port_mask(), None, 14).unwrap();
     assert!(t.get(b).is_none());
     assert!(t.get(c).is_some());
@@ -395,6 +399,12 @@ impl Counted {
     }
 }
 
+impl ActionsFootprint for Counted {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
 impl Drop for Counted {
     fn drop(&mut self) {
         self.0.set(self.0.get() - 1);
@@ -427,20 +437,21 @@ fn nothing_leaks() {
     assert_eq!(live.get(), 0);
     assert_eq!(t.n_masks(), 0);
     assert_eq!(t.ufids.footprint(), 0);
+    assert_eq!(t.mask_index.footprint(), 0);
     // Slots and the cache stay for reuse; masks and indexes are gone.
     assert!(t.footprint() < full);
     assert!(
         t.footprint()
             <= storage
                 + t.masks.capacity() * core::mem::size_of::<Option<Mask>>()
-                + t.order.capacity() * 4
+                + (t.order.capacity() + t.free_masks.capacity()) * 4
     );
     for i in 0..100 {
         t.insert(&pkt(i, i), &dst_mask(1 + i % 20), None, Counted::new(&live))
             .unwrap();
     }
     assert_eq!(live.get(), 100);
-    t.flush();
+    drop(t.take());
     assert_eq!(live.get(), 0);
     assert_eq!(t.footprint(), 0);
     t.insert(&pkt(1, 1), &port_mask(), None, Counted::new(&live))
@@ -566,4 +577,137 @@ fn recirculation_passes_are_cached_apart() {
     };
     assert_eq!(look(&t, &pkt(1, 0), 42), (Some(first), one_probe));
     assert_eq!(look(&t, &again, 42), (Some(second), one_probe));
+}
+
+/// Actions that own `.0` heap bytes.
+#[derive(Debug, PartialEq, Eq)]
+struct Heap(usize);
+
+impl ActionsFootprint for Heap {
+    fn heap_bytes(&self) -> usize {
+        self.0
+    }
+}
+
+#[test]
+fn memory_is_charged_per_flow_and_limited() {
+    let mut t = FlowTable::new();
+    assert_eq!(t.memory_limit(), DEFAULT_FLOW_MEMORY);
+    let a = t.insert(&pkt(1, 0), &port_mask(), None, Heap(0)).unwrap();
+    let plain = t.memory();
+    assert!(plain >= core::mem::size_of::<Flow<Heap>>());
+    let b = t
+        .insert(&pkt(2, 0), &port_mask(), Some(ufid(2)), Heap(1000))
+        .unwrap();
+    let with_ufid = t.memory() - plain;
+    assert!(with_ufid >= plain + 1000);
+    // The limit refuses a flow that would pass it, as a full table does.
+    t.set_memory_limit(t.memory() + plain - 1);
+    assert_eq!(
+        t.insert(&pkt(3, 0), &port_mask(), None, Heap(0)),
+        Err(InsertError::TableFull)
+    );
+    // New actions may not grow past it either; shrinking is always allowed.
+    assert_eq!(
+        t.replace_actions(a, Heap(plain)),
+        Err((Errno::TooBig, Heap(plain)))
+    );
+    assert_eq!(t.replace_actions(b, Heap(10)), Ok(Heap(1000)));
+    assert_eq!(t.memory(), plain + with_ufid - 990);
+    let c = t.insert(&pkt(3, 0), &port_mask(), None, Heap(0)).unwrap();
+    for id in [a, b, c] {
+        t.remove(id).unwrap();
+    }
+    assert_eq!(t.memory(), 0);
+    t.insert(&pkt(4, 0), &port_mask(), None, Heap(5)).unwrap();
+    drop(t.take());
+    assert_eq!(t.memory(), 0);
+}
+
+#[test]
+fn the_mask_limit_refuses_new_masks_only() {
+    let mut t = FlowTable::new();
+    assert_eq!(t.mask_limit(), DEFAULT_MASK_LIMIT);
+    t.set_mask_limit(2);
+    let a = t.insert(&pkt(1, 0), &dst_mask(8), None, ()).unwrap();
+    t.insert(&pkt(2, 0), &dst_mask(16), None, ()).unwrap();
+    assert_eq!(
+        t.insert(&pkt(3, 0), &dst_mask(24), None, ()),
+        Err(InsertError::TableFull)
+    );
+    assert_eq!((t.len(), t.n_masks()), (2, 2));
+    // More flows under a mask that exists are no new mask.
+    t.insert(&pkt(3, 0), &dst_mask(16), None, ()).unwrap();
+    t.remove(a).unwrap();
+    t.insert(&pkt(3, 0), &dst_mask(24), None, ()).unwrap();
+    assert_eq!(t.n_masks(), 2);
+}
+
+/// Masks are found by their contents, and their slots are reused through
+/// the free list, whatever the order they come and go in.
+#[test]
+fn masks_come_and_go_through_the_index_and_free_list() {
+    let mut t = FlowTable::new();
+    let mask = |i: u32| FlowKey {
+        ipv4_src: u32::MAX << (i % 32),
+        ipv4_dst: u32::MAX << (i / 32),
+        ..port_mask()
+    };
+    let ids: Vec<FlowId> = (0..300)
+        .map(|i| t.insert(&pkt(i, i), &mask(i), None, i).unwrap())
+        .collect();
+    assert_eq!(t.n_masks(), 300);
+    for i in (0..300).step_by(3) {
+        t.remove(ids[i as usize]).unwrap();
+    }
+    assert_eq!((t.n_masks(), t.free_masks.len()), (200, 100));
+    for i in 0..300u32 {
+        let found = t.lookup_exact(&pkt(i, i), &mask(i)).map(|f| *f.actions());
+        assert_eq!(found, (i % 3 != 0).then_some(i), "{i}");
+    }
+    // New masks take the freed slots before the storage grows.
+    let slots = t.masks.len();
+    for i in 300..400 {
+        t.insert(&pkt(i, i), &mask(i), None, i).unwrap();
+    }
+    assert_eq!((t.masks.len(), t.free_masks.len()), (slots, 0));
+    assert_eq!(t.n_masks(), 300);
+    for i in 300..400u32 {
+        let found = t.lookup(&pkt(i, i), 0).0.map(|f| *f.actions());
+        assert_eq!(found, Some(i));
+    }
+}
+
+/// `take` empties the table at once and keeps its settings; the flows are
+/// dropped only with the table it returns, and their ids stay stale.
+#[test]
+fn take_moves_every_flow_out_at_once() {
+    let live = Rc::new(Cell::new(0));
+    let mut t = FlowTable::new();
+    t.set_limit(500);
+    t.set_mask_limit(30);
+    t.set_memory_limit(1 << 20);
+    let ids: Vec<FlowId> = (0..300)
+        .map(|i| {
+            let u = Ufid::new(&(i as u16).to_le_bytes());
+            t.insert(&pkt(i, i), &dst_mask(1 + i % 20), u, Counted::new(&live))
+                .unwrap()
+        })
+        .collect();
+    let old = t.take();
+    assert_eq!(
+        (t.len(), t.n_masks(), t.memory(), t.footprint()),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(
+        (t.limit(), t.mask_limit(), t.memory_limit()),
+        (500, 30, 1 << 20)
+    );
+    assert_eq!((old.len(), live.get()), (300, 300));
+    let fresh = t
+        .insert(&pkt(0, 0), &dst_mask(1), None, Counted::new(&live))
+        .unwrap();
+    assert!(ids.iter().all(|&id| t.get(id).is_none() && id != fresh));
+    drop(old);
+    assert_eq!(live.get(), 1);
 }

@@ -65,6 +65,33 @@ pub fn format_actions(actions: &[u8]) -> String {
     }
 }
 
+/// `packet_format_tcp_flags`: tcpdump's letters (`S`, `F`, `P`, `R`, `U`,
+/// `.` for ACK, `E`, `C`, `N`), `none` for no flag.
+pub fn format_tcp_flags(flags: u16) -> String {
+    if flags == 0 {
+        return String::from("none");
+    }
+    let letters = [
+        (0x002, "S"),
+        (0x001, "F"),
+        (0x008, "P"),
+        (0x004, "R"),
+        (0x020, "U"),
+        (0x010, "."),
+        (0x040, "E"),
+        (0x080, "C"),
+        (0x100, "N"),
+        (0x200, "[200]"),
+        (0x400, "[400]"),
+        (0x800, "[800]"),
+    ];
+    letters
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, l)| *l)
+        .collect()
+}
+
 /// `odp_flow_from_string`: key attributes, and mask attributes when
 /// `mask` is given; on failure OVS's message (`syntax error at ...`).
 fn flow_from_text(text: &str, mut mask: Option<&mut NlBuf>) -> Result<Vec<u8>, String> {
@@ -223,4 +250,15 @@ pub fn odp_line(verb: &str, line: &str) -> Option<String> {
         Ok(()) => o.into_string(),
         Err(_) => String::from("error: out of memory"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tcp_flags_read_as_tcpdump_writes_them() {
+        assert_eq!(super::format_tcp_flags(0), "none");
+        assert_eq!(super::format_tcp_flags(0x002), "S");
+        assert_eq!(super::format_tcp_flags(0x019), "FP.");
+        assert_eq!(super::format_tcp_flags(0x812), "S.[800]");
+    }
 }
