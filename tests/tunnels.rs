@@ -651,6 +651,87 @@ fn round_trip_between_two_hosts() {
 }
 
 #[test]
+fn packet_execute_encapsulates_and_takes_a_tunnel_key() {
+    let mut sim = host(false);
+    let frame = inner(5000);
+    let key = miss(&mut sim, VM, &frame);
+    let tun = v4_key(0x33, &[attr(T_DF, &[])]);
+    let exec = Req::new(PACKET, 3, 1, 70, DPID)
+        .raw(1, &frame)
+        .raw(2, &key)
+        .raw(3, &[set_tunnel(&tun), output(VXLAN)].concat());
+    let out = run(&mut sim, &[ioctl(1, "TRANSACT", &exec)]);
+    let tx = tx_frames(&out);
+    assert_eq!(tx.len(), 1, "{out:?}");
+    assert_eq!(
+        (tx[0].0, &tx[0].1[42..50]),
+        (UPLINK, &[8, 0, 0, 0, 0, 0, 0x33, 0][..])
+    );
+    // A decapsulated packet's key (its tunnel metadata) given back with EXECUTE.
+    let vxlan = [&[0x08, 0, 0, 0, 0, 0, 9, 0][..], &frame].concat();
+    let outer = ipv4_frame(PEER4, HOST4, 17, false, 64, &udp(1, 4789, &vxlan, None));
+    let key = miss(&mut sim, UPLINK, &outer);
+    assert_eq!(tunnel_of(&key).0, VXLAN);
+    let exec = Req::new(PACKET, 3, 1, 71, DPID)
+        .raw(1, &frame)
+        .raw(2, &key)
+        .raw(3, &[attr(2, &attr(1, &HPID.to_ne_bytes()))].concat());
+    pend(&mut sim);
+    run(&mut sim, &[ioctl(1, "TRANSACT", &exec)]);
+    let (hdr, a) = reply(&one(&mut sim, "ioctl 2 READ_PACKET -"));
+    assert_eq!(hdr.cmd, 2, "an action upcall");
+    let (in_port, tun) = tunnel_of(get(&a, 2));
+    assert_eq!(
+        (in_port, &tun[0]),
+        (VXLAN, &(T_ID, 9u64.to_be_bytes().to_vec()))
+    );
+}
+
+#[test]
+fn userspace_action_reports_the_egress_tunnel_key() {
+    let mut sim = host(false);
+    let frame = inner(6000);
+    let key = miss(&mut sim, VM, &frame);
+    let userspace = attr(
+        2,
+        &[attr(1, &HPID.to_ne_bytes()), attr(3, &VXLAN.to_ne_bytes())].concat(),
+    );
+    let tun = v4_key(0x44, &[]);
+    install(
+        &mut sim,
+        80,
+        &key,
+        &[set_tunnel(&tun), userspace, output(VXLAN)].concat(),
+    );
+    pend(&mut sim);
+    let out = sim.run(&format!("rx 1 {}", ovsext::sim::hex(&frame)));
+    assert_eq!(tx_frames(&out).len(), 1, "{out:?}");
+    let (hdr, a) = reply(&one(&mut sim, "ioctl 2 READ_PACKET -"));
+    assert_eq!(hdr.cmd, 2);
+    let egress = nested(get(&a, 5));
+    let field = |t: u16| {
+        egress
+            .iter()
+            .find(|(ty, _)| *ty == t)
+            .map(|(_, p)| p.clone())
+    };
+    assert_eq!(field(T_ID), Some(0x44u64.to_be_bytes().to_vec()));
+    assert_eq!(
+        field(T_IPV4_SRC),
+        Some(HOST4.to_vec()),
+        "the source the route selects"
+    );
+    assert_eq!(field(T_IPV4_DST), Some(PEER4.to_vec()));
+    assert_eq!(field(T_TP_DST), Some(4789u16.to_be_bytes().to_vec()));
+    let sport = u16::from_be_bytes(field(T_TP_SRC).unwrap().try_into().unwrap());
+    // The port the encapsulated frame got.
+    let tx = &tx_frames(&out)[0].1;
+    assert_eq!(sport, u16::from_be_bytes([tx[34], tx[35]]));
+    // The key itself still has no tunnel.
+    assert!(!nested(get(&a, 2)).iter().any(|(t, _)| *t == 16));
+}
+
+#[test]
 fn set_tunnel_is_validated_at_install() {
     let mut sim = host(false);
     let key = miss(&mut sim, VM, &inner(4000));
@@ -670,5 +751,4 @@ fn set_tunnel_is_validated_at_install() {
             .raw(2, &[set_tunnel(&tun), output(VXLAN)].concat());
         assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), -22);
     }
-    let _ = PACKET;
 }

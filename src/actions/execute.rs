@@ -240,8 +240,7 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                         meta.cutlen = 0;
                     }
                     a::USERSPACE => {
-                        if let Err(f) = self.userspace(&mut pkt, meta.cutlen, key, act, list, last)
-                        {
+                        if let Err(f) = self.userspace(&mut pkt, meta, key, act, list, last) {
                             self.fail(f);
                             continue;
                         }
@@ -369,7 +368,7 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
     fn userspace(
         &mut self,
         pkt: &mut P,
-        cutlen: usize,
+        meta: Meta<'a>,
         key: &FlowKey,
         act: Attr<'a>,
         list: &'a [u8],
@@ -380,6 +379,7 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
             pid: 0,
             userdata: None,
             egress_tun_port: None,
+            egress_tunnel: None,
             actions: None,
             original_len: None,
         };
@@ -393,6 +393,10 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
             }
         }
         up.pid = pid.ok_or(Fault::Malformed)?;
+        if up.egress_tun_port.is_some() {
+            up.egress_tunnel = meta.tunnel;
+        }
+        let cutlen = meta.cutlen;
         if cutlen == 0 {
             self.env.userspace(pkt, key, &up);
             return Ok(());

@@ -87,6 +87,9 @@ pub struct Userspace<'a> {
     pub userdata: Option<&'a [u8]>,
     /// `OVS_USERSPACE_ATTR_EGRESS_TUN_PORT`.
     pub egress_tun_port: Option<u32>,
+    /// The packet's egress tunnel key (the `set(tunnel)` nest), when it has
+    /// one and the action names its tunnel port.
+    pub egress_tunnel: Option<&'a [u8]>,
     /// The action list being executed, when `OVS_USERSPACE_ATTR_ACTIONS` asks for it.
     pub actions: Option<&'a [u8]>,
     /// The packet's length before a `trunc` shortened it.

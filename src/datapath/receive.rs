@@ -212,11 +212,24 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
     }
 
     fn userspace(&mut self, pkt: &P, key: &FlowKey, up: &Userspace<'_>) {
+        let egress_tun_key = match (up.egress_tun_port, up.egress_tunnel) {
+            (Some(port_no), Some(tunnel)) => self
+                .view
+                .ports
+                .vports
+                .get(port_no)
+                .filter(|v| v.ty.is_tunnel())
+                .and_then(|v| {
+                    super::tunnel::egress_key(self.view.ports, v, tunnel, key, self.tunnel)
+                }),
+            _ => None,
+        };
         let extra = Extra {
             userdata: up.userdata,
             actions: up.actions,
             original_len: up.original_len,
             checksums: Checksums::NONE,
+            egress_tun_key,
         };
         let queued = self
             .view

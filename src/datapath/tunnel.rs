@@ -4,6 +4,7 @@
 //! decapsulated before its lookup.
 
 use alloc::vec::Vec;
+use core::net::IpAddr;
 use core::sync::atomic::Ordering::Relaxed;
 
 use super::Ports;
@@ -141,6 +142,32 @@ pub(super) fn output<P: Packet, E: Egress<P> + ?Sized>(
             }
         }
     }
+}
+
+/// The egress tunnel key a userspace action naming tunnel vport `v`
+/// reports (Linux's `dev_fill_metadata_dst`): the key of `set(tunnel)`
+/// with the source address the route selects and, for VXLAN and Geneve,
+/// the UDP ports the packet would get. `None` if it cannot be resolved.
+pub(super) fn egress_key<'s>(
+    ports: &Ports,
+    v: &Vport,
+    tunnel: &[u8],
+    key: &FlowKey,
+    s: &'s mut Scratch,
+) -> Option<&'s FlowKey> {
+    let tun = s.tun.first_mut()?;
+    set_tunnel(tunnel, tun).ok()?;
+    let (src, _) = ports
+        .underlay
+        .source(encap::destination(tun), encap::source(tun))?;
+    match src {
+        IpAddr::V4(a) => tun.tun.ipv4_src = a.to_bits(),
+        IpAddr::V6(a) => tun.tun.ipv6_src = a.octets(),
+    }
+    if let Some((sport, dport)) = encap::udp_ports(v.ty, tun, packet_hash(key)) {
+        (tun.tun.tp_src, tun.tun.tp_dst) = (sport, dport);
+    }
+    Some(tun)
 }
 
 /// A frame from a port: `Some` with the packet to look up (its inner frame

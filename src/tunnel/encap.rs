@@ -123,11 +123,25 @@ struct Encap<'a> {
     hdr: Header<'a>,
 }
 
+/// The UDP source and destination ports a packet of flow hash `hash`
+/// gets through a VXLAN or Geneve vport of type `ty` with tunnel key `tun`.
+pub fn udp_ports(ty: VportType, tun: &FlowKey, hash: u32) -> Option<(u16, u16)> {
+    match ty {
+        VportType::Vxlan { dst_port, .. } => {
+            let t = tun.tun.tp_dst;
+            Some((src_port(hash, EPHEMERAL), if t != 0 { t } else { dst_port }))
+        }
+        VportType::Geneve { dst_port } => Some((src_port(hash, GENEVE_SPORTS), dst_port)),
+        _ => None,
+    }
+}
+
 fn tunnel_header(ty: VportType, tun: &FlowKey, hash: u32) -> Result<Encap<'_>, Refused> {
     let t = &tun.tun;
     let vni = (t.id & 0xff_ffff) as u32;
+    let udp = udp_ports(ty, tun, hash);
     Ok(match ty {
-        VportType::Vxlan { dst_port, gbp } => {
+        VportType::Vxlan { gbp, .. } => {
             let g = (gbp && t.opts_kind == TUN_OPTS_VXLAN)
                 .then(|| {
                     tun.tun_opts()
@@ -136,13 +150,12 @@ fn tunnel_header(ty: VportType, tun: &FlowKey, hash: u32) -> Result<Encap<'_>, R
                 })
                 .flatten()
                 .filter(|&g| g != 0);
-            let dport = if t.tp_dst != 0 { t.tp_dst } else { dst_port };
             Encap {
-                udp: Some((src_port(hash, EPHEMERAL), dport)),
+                udp,
                 hdr: Header::Vxlan(vxlan::header(vni, g)),
             }
         }
-        VportType::Geneve { dst_port } => {
+        VportType::Geneve { .. } => {
             let opts = if t.opts_kind == TUN_OPTS_GENEVE {
                 tun.tun_opts()
             } else {
@@ -154,7 +167,7 @@ fn tunnel_header(ty: VportType, tun: &FlowKey, hash: u32) -> Result<Encap<'_>, R
             let critical = geneve::options(opts).unwrap_or(false);
             let oam = t.flags & TUN_F_OAM != 0;
             Encap {
-                udp: Some((src_port(hash, GENEVE_SPORTS), dst_port)),
+                udp,
                 hdr: Header::Geneve(geneve::header(vni, opts.len(), oam, critical), opts),
             }
         }

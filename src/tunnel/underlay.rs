@@ -168,24 +168,31 @@ impl Underlay {
         self.routes.iter().find(|r| r.dst.contains(dst))
     }
 
-    /// The source address and next-hop MAC for `dst`. The source is `src`
-    /// when given, else the host address on the next hop's subnet, else the
-    /// first host address of `dst`'s family.
-    pub fn path(&self, dst: IpAddr, src: Option<IpAddr>) -> Result<Path, Unreachable> {
-        let route = self.route(dst).ok_or(Unreachable::NoRoute)?;
+    /// The source address for `dst` (see `path`) and its next hop; `None`
+    /// without a route or a host address of `dst`'s family.
+    pub fn source(&self, dst: IpAddr, src: Option<IpAddr>) -> Option<(IpAddr, IpAddr)> {
+        let route = self.route(dst)?;
         let next_hop = route.gateway.unwrap_or(dst);
         let same_family = |h: &&Prefix| h.addr.is_ipv4() == dst.is_ipv4();
         let src = match src {
             Some(s) => s,
-            None => self
-                .hosts
-                .iter()
-                .filter(same_family)
-                .find(|h| h.contains(next_hop))
-                .or_else(|| self.hosts.iter().find(same_family))
-                .map(|h| h.addr)
-                .ok_or(Unreachable::NoRoute)?,
+            None => {
+                self.hosts
+                    .iter()
+                    .filter(same_family)
+                    .find(|h| h.contains(next_hop))
+                    .or_else(|| self.hosts.iter().find(same_family))?
+                    .addr
+            }
         };
+        Some((src, next_hop))
+    }
+
+    /// The source address and next-hop MAC for `dst`. The source is `src`
+    /// when given, else the host address on the next hop's subnet, else the
+    /// first host address of `dst`'s family.
+    pub fn path(&self, dst: IpAddr, src: Option<IpAddr>) -> Result<Path, Unreachable> {
+        let (src, next_hop) = self.source(dst, src).ok_or(Unreachable::NoRoute)?;
         let next_hop_mac = self
             .neighbours
             .binary_search_by(|(a, _)| a.cmp(&next_hop))

@@ -224,7 +224,16 @@ pub(super) fn exact_mask(key: &FlowKey) -> TunnelKey {
 
 /// The TUNNEL nest for `out` (the key, or a mask of `key`).
 pub(super) fn emit(key: &FlowKey, out: &FlowKey, buf: &mut NlBuf<'_>) -> Result<(), Overflow> {
-    let nest = buf.begin_nested(k::TUNNEL)?;
+    emit_nest(k::TUNNEL, key, out, buf)
+}
+
+/// An egress tunnel key as `OVS_PACKET_ATTR_EGRESS_TUN_KEY`.
+pub fn emit_egress(key: &FlowKey, buf: &mut NlBuf<'_>) -> Result<(), Overflow> {
+    emit_nest(crate::ovs::packet::ATTR_EGRESS_TUN_KEY, key, key, buf)
+}
+
+fn emit_nest(ty: u16, key: &FlowKey, out: &FlowKey, buf: &mut NlBuf<'_>) -> Result<(), Overflow> {
+    let nest = buf.begin_nested(ty)?;
     let tun = &out.tun;
     if tun.flags & TUN_F_KEY != 0 {
         buf.put_be64(t::ID, tun.id)?;
