@@ -373,38 +373,29 @@ fn vxlan_over_ipv6_always_has_a_udp_checksum() {
     assert_eq!(ovsext::sim::hex(&got), ovsext::sim::hex(&expected));
 }
 
+/// Installs `actions` for a new frame from the VM and sends it: nothing
+/// may leave.
+fn nothing_leaves(sim: &mut Sim, sport: u16, actions: &[u8]) {
+    let frame = inner(sport);
+    let key = miss(sim, VM, &frame);
+    install(sim, u32::from(sport), &key, actions);
+    let out = sim.run(&format!("rx 1 {}", ovsext::sim::hex(&frame)));
+    assert!(tx_frames(&out).is_empty(), "{out:?}");
+}
+
 #[test]
 fn unresolved_next_hop_and_no_route_are_counted() {
     let mut sim = host(false);
-    let frame = inner(1004);
-    let key = miss(&mut sim, VM, &frame);
     // 10.9.9.9 goes by the default gateway, whose MAC is unknown.
     let tun = [attr(T_IPV4_DST, &[10, 9, 9, 9]), attr(T_TTL, &[64])];
-    install(
-        &mut sim,
-        21,
-        &key,
-        &[set_tunnel(&tun), output(VXLAN)].concat(),
-    );
-    assert!(tx_frames(&sim.run(&format!("rx 1 {}", ovsext::sim::hex(&frame)))).is_empty());
+    nothing_leaves(&mut sim, 1004, &[set_tunnel(&tun), output(VXLAN)].concat());
     assert_eq!(vport_stats(&mut sim, VXLAN)[7], 1, "tx_dropped");
     // IPv6 without a route.
-    let frame = inner(1005);
-    let key = miss(&mut sim, VM, &frame);
     let tun = [attr(T_IPV6_DST, &[0xfd; 16]), attr(T_TTL, &[64])];
-    install(
-        &mut sim,
-        22,
-        &key,
-        &[set_tunnel(&tun), output(VXLAN)].concat(),
-    );
-    assert!(tx_frames(&sim.run(&format!("rx 1 {}", ovsext::sim::hex(&frame)))).is_empty());
+    nothing_leaves(&mut sim, 1005, &[set_tunnel(&tun), output(VXLAN)].concat());
     assert_eq!(vport_stats(&mut sim, VXLAN)[5], 1, "tx_errors");
     // Output to a tunnel without set(tunnel) is dropped.
-    let frame = inner(1006);
-    let key = miss(&mut sim, VM, &frame);
-    install(&mut sim, 23, &key, &output(GENEVE));
-    assert!(tx_frames(&sim.run(&format!("rx 1 {}", ovsext::sim::hex(&frame)))).is_empty());
+    nothing_leaves(&mut sim, 1006, &output(GENEVE));
     assert_eq!(vport_stats(&mut sim, GENEVE)[7], 1, "tx_dropped");
 }
 
