@@ -723,6 +723,49 @@ fn userspace_action_reports_the_egress_tunnel_key() {
 }
 
 #[test]
+fn tunnel_vports_one_per_type_and_port_with_their_options() {
+    let mut sim = host(false);
+    let new = |seq: u32, ty: u32, name: &str, opts: Option<Vec<u8>>| {
+        let r = Req::new(VPORT, 1, 1, seq, DPID)
+            .u32(2, ty)
+            .str(3, name)
+            .u32(5, HPID);
+        match opts {
+            Some(o) => r.raw(4, &o),
+            None => r,
+        }
+    };
+    // The VXLAN port is taken (by VXLAN), so is the Geneve one, and GRE.
+    for (ty, opts) in [
+        (5, Some(attr(1, &4789u16.to_ne_bytes()))),
+        (4, Some(attr(1, &6081u16.to_ne_bytes()))),
+        (3, None),
+    ] {
+        let r = new(90, ty, "again", opts);
+        assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), -17);
+    }
+    // VXLAN with GBP on another port: GET reports both options.
+    let gbp = [
+        attr(1, &4790u16.to_ne_bytes()),
+        attr(2 | 0x8000, &attr(1, &[])),
+    ]
+    .concat();
+    reply(&one(
+        &mut sim,
+        &ioctl(1, "TRANSACT", &new(91, 4, "vxlan_gbp", Some(gbp))),
+    ));
+    let get_req = Req::new(VPORT, 3, 1, 92, DPID).str(3, "vxlan_gbp");
+    let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &get_req)));
+    let opts = nested(get(&a, 4));
+    assert_eq!(opts[0], (1, 4790u16.to_ne_bytes().to_vec()));
+    assert_eq!(opts[1].0 & 0x3fff, 2);
+    assert_eq!(nested(&opts[1].1), vec![(1, vec![])]);
+    // Geneve without a port option listens on 6081: taken.
+    let r = new(93, 5, "genev2", None);
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), -17);
+}
+
+#[test]
 fn set_tunnel_is_validated_at_install() {
     let mut sim = host(false);
     let key = miss(&mut sim, VM, &inner(4000));
