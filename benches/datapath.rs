@@ -4,9 +4,12 @@
 //! upcall is queued; and flow installs through the IOCTL dispatcher.
 //! Prints figures; asserts nothing.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Instant;
 
+use common::Frame;
 use ovsext::datapath::receive::{Effects, Egress, RxContext};
 use ovsext::flow::FlowKey;
 use ovsext::flow::attrs::{emit_key, emit_mask};
@@ -16,40 +19,11 @@ use ovsext::netlink::{NlBuf, Overflow};
 use ovsext::packet::{OwnedPacket, Packet};
 use ovsext::pend::{PendToken, Wakeups};
 use ovsext::percpu::Cpu;
+use ovsext::platform::time::Now;
 use ovsext::sim::msg::Req;
 use ovsext::switch::{NicIndex, PortId, PortKind};
 
 const RUNS: usize = 5;
-
-/// A received frame as the datapath sees an NBL: a handle to bytes it does
-/// not own (pointer-sized, cheap to pass along), read-only on this path.
-#[derive(Clone, Copy)]
-struct Frame(&'static [u8]);
-
-impl Packet for Frame {
-    fn data(&self) -> &[u8] {
-        self.0
-    }
-    fn data_mut(&mut self) -> Option<&mut [u8]> {
-        None
-    }
-    fn push_front(&mut self, _: usize) -> Option<&mut [u8]> {
-        None
-    }
-    fn pull_front(&mut self, _: usize) -> bool {
-        false
-    }
-    fn truncate(&mut self, len: usize) {
-        self.0 = &self.0[..self.0.len().min(len)];
-    }
-    fn oob_vlan(&self) -> Option<u16> {
-        None
-    }
-    fn set_oob_vlan(&mut self, _: Option<u16>) {}
-    fn try_clone(&self) -> Option<Frame> {
-        Some(*self)
-    }
-}
 
 /// Counts frames sent, as the NBL layer would add destinations.
 #[derive(Default)]
@@ -160,7 +134,7 @@ impl Bed {
         let mut egress = Sent::default();
         let mut io = Io {
             token: PendToken(u64::from(self.seq)),
-            now_ms: 0,
+            now: Now::default(),
             egress: &mut egress,
         };
         self.dev
@@ -250,7 +224,7 @@ fn hits(n_masks: usize, n_flows: usize, active: usize) -> (f64, f64, f64) {
             for _ in 0..rounds {
                 for chain in packets.chunks(BATCH) {
                     let frames = chain.iter().map(|(port, f)| ((*port, 0), *f));
-                    dp.receive_batch(&mut ctx, frames, 1, &mut fx);
+                    dp.receive_batch(&mut ctx, frames, Now::from_ms(1), &mut fx);
                 }
             }
         });
@@ -265,7 +239,7 @@ fn hits(n_masks: usize, n_flows: usize, active: usize) -> (f64, f64, f64) {
             };
             for _ in 0..rounds {
                 for (port, f) in &packets {
-                    dp.receive(&mut ctx, (*port, 0), *f, 1, &mut fx);
+                    dp.receive(&mut ctx, (*port, 0), *f, Now::from_ms(1), &mut fx);
                 }
             }
         });
@@ -296,7 +270,7 @@ fn misses() -> f64 {
                     &mut ctx,
                     (1, 0),
                     tcp_frame(0x0a00_0000 | i, 0xc0a8_0001),
-                    1,
+                    Now::from_ms(1),
                     &mut fx,
                 );
             }

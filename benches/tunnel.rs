@@ -13,6 +13,7 @@ use ovsext::netlink::NlMsg;
 use ovsext::packet::Packet;
 use ovsext::pend::Wakeups;
 use ovsext::percpu::Cpu;
+use ovsext::platform::time::Now;
 use ovsext::sim::msg::{Req, attr};
 use ovsext::sim::{Sim, hex, parse_hex};
 use ovsext::switch::{NicIndex, PortId};
@@ -200,7 +201,7 @@ fn measure(sim: &Sim, port: u32, nic: NicIndex, frame: &[u8]) -> f64 {
                 for _ in 0..ROUNDS {
                     let buf = fx.egress.back.take().expect("the last packet was sent");
                     let pkt = Slot::fill(buf, black_box(frame));
-                    dp.receive(&mut ctx, (port, nic), pkt, 1, &mut fx);
+                    dp.receive(&mut ctx, (port, nic), pkt, Now::from_ms(1), &mut fx);
                 }
             });
             t.elapsed().as_nanos() as f64 / ROUNDS as f64

@@ -11,6 +11,7 @@ use crate::netlink::{
 use crate::ovs::{ctrl, family as fam};
 use crate::packet::OwnedPacket;
 use crate::pend::{PendToken, Wakeups};
+use crate::platform::time::Now;
 use crate::status::NtStatus;
 use crate::sync::{Mutex, RwLock};
 
@@ -41,8 +42,8 @@ pub mod code {
 pub struct Io<'a> {
     /// Names the request if it is left pending.
     pub token: PendToken,
-    /// Milliseconds on the clock userspace reads (flow `used` times).
-    pub now_ms: u64,
+    /// The clock userspace reads (flow `used` times, in ms) and meters use.
+    pub now: Now,
     /// Where packets that userspace executes leave the switch.
     pub egress: &'a mut dyn Egress<OwnedPacket>,
 }
@@ -370,7 +371,7 @@ impl Device {
             msg,
             out: output,
             token: io.token,
-            now_ms: io.now_ms,
+            now: io.now,
             egress: &mut *io.egress,
             wake,
             dump: dump.as_mut(),

@@ -25,6 +25,7 @@ pub mod family;
 pub mod flow;
 pub mod handle;
 pub mod ioctl;
+pub mod meter;
 pub mod names;
 pub mod netlink;
 pub mod offload;

@@ -326,10 +326,14 @@ pub enum Event {
         frame: Vec<u8>,
         key: FlowKey,
     },
+    Meter {
+        id: u32,
+        len: usize,
+    },
 }
 
 /// Records every request in order; `random` returns `rand` values in turn
-/// (then 0).
+/// (then 0); the meters in `dropping` drop every packet.
 #[derive(Default)]
 pub struct Recorder {
     pub events: Vec<Event>,
@@ -337,6 +341,7 @@ pub struct Recorder {
     pub tunnels: Vec<(u32, Vec<u8>)>,
     pub rand: Vec<u32>,
     pub rand_calls: usize,
+    pub dropping: Vec<u32>,
 }
 
 impl Recorder {
@@ -392,5 +397,10 @@ impl<P: Packet> Env<P> for Recorder {
         let r = self.rand.get(self.rand_calls).copied().unwrap_or(0);
         self.rand_calls += 1;
         r
+    }
+
+    fn meter(&mut self, id: u32, len: usize) -> bool {
+        self.events.push(Event::Meter { id, len });
+        self.dropping.contains(&id)
     }
 }

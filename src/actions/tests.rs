@@ -613,14 +613,6 @@ fn unsupported_actions_drop() {
     for ty in [
         a::CT,
         a::CT_CLEAR,
-        a::METER,
-        a::PUSH_MPLS,
-        a::POP_MPLS,
-        a::ADD_MPLS,
-        a::PUSH_ETH,
-        a::POP_ETH,
-        a::PUSH_NSH,
-        a::POP_NSH,
         a::TUNNEL_PUSH,
         a::TUNNEL_POP,
         a::PSAMPLE,
@@ -755,4 +747,40 @@ fn deferred_lists_keep_their_key_and_cut() {
         assert_eq!(out, Outcome::default());
     }
     assert_eq!(env.ports().len(), 21);
+}
+
+#[test]
+fn a_dropping_meter_ends_the_list() {
+    let list = [
+        output(1),
+        u32_attr(a::METER, 7),
+        output(2),
+        u32_attr(a::METER, 8),
+        output(3),
+    ]
+    .concat();
+    let mut env = Recorder {
+        dropping: vec![8],
+        ..Recorder::default()
+    };
+    let (out, _) = run_with(&mut env, &frame(), None, &list);
+    assert_eq!(env.ports(), [1, 2]);
+    let len = frame().len();
+    let meters: Vec<(u32, usize)> = env
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Meter { id, len } => Some((*id, *len)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(meters, [(7, len), (8, len)]);
+    assert_eq!(
+        out,
+        Outcome {
+            metered: 1,
+            ..Outcome::default()
+        }
+    );
+    assert_eq!(out.dropped(), 1);
 }

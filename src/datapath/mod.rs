@@ -12,6 +12,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::event::{EventQueues, VportEvent};
 use crate::flow::table::{ActionsFootprint, FlowTable};
+use crate::meter::Meters;
 use crate::names::{DP_FEATURES, Flags};
 use crate::netlink::Errno;
 use crate::ovs::{dp as odp, vport as ov};
@@ -145,6 +146,7 @@ pub struct Datapath {
     pub ports: RwLock<Ports>,
     pub flows: RwLock<FlowTable<FlowActions>>,
     pub queues: Mutex<Queues>,
+    pub meters: Meters,
     pub stats: PerCpu<DpStats>,
     user_features: AtomicU32,
 }
@@ -214,6 +216,7 @@ impl Datapath {
             ports: RwLock::default(),
             flows: RwLock::default(),
             queues: Mutex::default(),
+            meters: Meters::default(),
             stats: PerCpu::new(cpus)?,
             user_features: AtomicU32::new(0),
         })

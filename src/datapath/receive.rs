@@ -5,19 +5,24 @@
 //! per processor, so a flow hit costs no atomic read-modify-write.
 
 use alloc::vec::Vec;
+use core::cell::OnceCell;
 use core::sync::atomic::Ordering::Relaxed;
 
 use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
 use crate::flow::FlowKey;
-use crate::flow::extract::{extract, packet_hash};
+use crate::flow::extract::{extract_typed, packet_hash};
+use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::flow::table::FlowTable;
+use crate::meter;
 use crate::offload::{Checksums, Segments};
 use crate::ovs::packet as op;
 use crate::packet::Packet;
 use crate::pend::Wakeups;
 use crate::percpu::Cpu;
+use crate::platform::time::Now;
 use crate::switch::{NicIndex, NicState, PortId, UNBOUND};
+use crate::sync::ReadGuard;
 use crate::upcall::{self, Extra};
 
 /// Where packets leave the datapath. Implementations only queue: they must
@@ -140,7 +145,9 @@ struct View<'a> {
     dp: &'a Datapath,
     ports: &'a Ports,
     flows: &'a FlowTable<FlowActions>,
-    now_ms: u64,
+    /// Taken by the batch's first METER action.
+    meters: OnceCell<ReadGuard<'a, meter::Table>>,
+    now: Now,
 }
 
 impl View<'_> {
@@ -247,6 +254,19 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
         }
     }
 
+    fn refuse(&mut self, port_no: u32) {
+        if let Some(v) = self.view.ports.vports.get(port_no) {
+            v.stats.tx_dropped.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn meter(&mut self, id: u32, len: usize) -> bool {
+        let meters = self.view.meters.get_or_init(|| self.view.dp.meters.read());
+        meters
+            .get(id)
+            .is_some_and(|m| m.run(self.cpu, self.view.now, len))
+    }
+
     fn random(&mut self) -> u32 {
         // xorshift32: sampling needs speed, not strength.
         let mut x = *self.rng;
@@ -265,10 +285,10 @@ impl Datapath {
         ctx: &mut RxContext<P>,
         from: (PortId, NicIndex),
         pkt: P,
-        now_ms: u64,
+        now: Now,
         fx: &mut Effects<'_, E>,
     ) {
-        self.receive_batch(ctx, core::iter::once((from, pkt)), now_ms, fx);
+        self.receive_batch(ctx, core::iter::once((from, pkt)), now, fx);
     }
 
     /// Frames enter the switch, each from its endpoint; the datapath's locks
@@ -277,21 +297,22 @@ impl Datapath {
         &self,
         ctx: &mut RxContext<P>,
         batch: impl IntoIterator<Item = ((PortId, NicIndex), P)>,
-        now_ms: u64,
+        now: Now,
         fx: &mut Effects<'_, E>,
     ) {
-        self.with_view(now_ms, |view| view.batch(ctx, batch, fx));
+        self.with_view(now, |view| view.batch(ctx, batch, fx));
     }
 
     /// Runs `f` with the datapath's read locks held.
-    fn with_view<R>(&self, now_ms: u64, f: impl FnOnce(&View<'_>) -> R) -> R {
+    fn with_view<R>(&self, now: Now, f: impl FnOnce(&View<'_>) -> R) -> R {
         let ports = self.ports.read();
         let flows = self.flows.read();
         f(&View {
             dp: self,
             ports: &ports,
             flows: &flows,
-            now_ms,
+            meters: OnceCell::new(),
+            now,
         })
     }
 }
@@ -321,6 +342,7 @@ impl View<'_> {
             let in_port = v.port_no;
             v.stats.rx(ctx.s.cpu, pkt.len());
             ctx.key.reset_metadata(in_port);
+            ctx.key.mac_proto = MAC_PROTO_ETHERNET;
             let Some(pkt) = super::tunnel::receive(ports, ctx.s.cpu, pkt, &mut ctx.key) else {
                 continue;
             };
@@ -339,10 +361,10 @@ impl Datapath {
         ctx: &mut RxContext<P>,
         pkt: P,
         actions: &[u8],
-        now_ms: u64,
+        now: Now,
         fx: &mut Effects<'_, E>,
     ) {
-        self.with_view(now_ms, |view| {
+        self.with_view(now, |view| {
             view.run(&mut ctx.s, fx, pkt, &mut ctx.key, actions);
             view.drain_recirc(ctx, fx);
         });
@@ -377,7 +399,8 @@ impl View<'_> {
     ) {
         let cpu = ctx.s.cpu;
         let key = &mut ctx.key;
-        if extract(pkt.data(), pkt.oob_vlan(), key).is_err() {
+        // A recirculated packet may have lost its Ethernet header.
+        if extract_typed(pkt.data(), pkt.oob_vlan(), key).is_err() {
             crate::diag::dropped(crate::diag::Drop::BadFrame, Some(key.in_port));
             if let Some(v) = self.ports.vports.get(key.in_port) {
                 v.stats.rx_errors.fetch_add(1, Relaxed);
@@ -397,7 +420,7 @@ impl View<'_> {
         if look.cache_hit {
             crate::percpu::add(&s.n_cache_hit, 1, excl);
         }
-        flow.record(cpu, self.now_ms, pkt.len() as u64, key.tcp_flags);
+        flow.record(cpu, self.now.ms(), pkt.len() as u64, key.tcp_flags);
         self.run(&mut ctx.s, fx, pkt, key, flow.actions().bytes());
     }
 

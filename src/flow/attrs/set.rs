@@ -12,6 +12,9 @@ use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::netlink::{Errno, NLA_HDRLEN, align, attrs};
 use crate::ovs::key as k;
 
+/// `struct ovs_key_mpls`: one label stack entry.
+const MPLS_LSE_LEN: usize = 4;
+
 /// Flow label bits beyond the 20 a label has.
 const LABEL_INVALID: u32 = 0xfff0_0000;
 
@@ -26,6 +29,13 @@ pub(super) fn validate(
         _ => return Err(Errno::Inval),
     };
     let ty = inner.ty();
+    // An NSH nest's members each carry their own mask.
+    if ty == k::NSH {
+        if headers.eth_type != ETH_P_NSH {
+            return Err(Errno::Inval);
+        }
+        return super::nsh::validate_set(inner.payload(), masked, key);
+    }
     let (value, mask) = if masked {
         if !inner.len().is_multiple_of(2) {
             return Err(Errno::Inval);
@@ -61,6 +71,13 @@ pub(super) fn validate(
         k::SCTP => l4(headers, key, IPPROTO_SCTP),
         k::ICMP => headers.eth_type == ETH_P_IP && key.ip_proto == IPPROTO_ICMP,
         k::ICMPV6 => headers.eth_type == ETH_P_IPV6 && key.ip_proto == IPPROTO_ICMPV6,
+        // The top label stack entry is what is written; like a key's, the
+        // attribute holds one to three entries.
+        k::MPLS => {
+            is_mpls(headers.eth_type)
+                && value.len().is_multiple_of(MPLS_LSE_LEN)
+                && (MPLS_LSE_LEN..=MPLS_LSE_LEN * 3).contains(&value.len())
+        }
         // A target marked executed without validation here stays refused.
         _ => return Err(Errno::OpNotSupp),
     };
@@ -269,8 +286,6 @@ mod tests {
     fn targets_not_executed_yet_are_refused_as_unsupported() {
         let tcp = key_of(&tcp4());
         let not_yet = [
-            set(a(k::MPLS, &[0; 4])),
-            set(nest(k::NSH, &[])),
             set(u32a(k::CT_MARK, 1)),
             set(a(k::CT_LABELS, &[0; 16])),
             masked(k::CT_MARK, &[0; 4], &[0xff; 4]),
