@@ -390,6 +390,16 @@ fn unresolved_next_hop_and_no_route_are_counted() {
     let tun = [attr(T_IPV4_DST, &[10, 9, 9, 9]), attr(T_TTL, &[64])];
     nothing_leaves(&mut sim, 1004, &[set_tunnel(&tun), output(VXLAN)].concat());
     assert_eq!(vport_stats(&mut sim, VXLAN)[7], 1, "tx_dropped");
+    // Once the gateway is resolved the flow's packets leave to it; a new
+    // MAC for it is used at once.
+    let again = format!("rx 1 {}", ovsext::sim::hex(&inner(1004)));
+    for mac in [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]] {
+        let m: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+        sim.run(&format!("neigh 192.168.1.1 {}", m.join(":")));
+        let tx = tx_frames(&sim.run(&again));
+        assert_eq!(tx.len(), 1);
+        assert_eq!(tx[0].1[..6], mac);
+    }
     // IPv6 without a route.
     let tun = [attr(T_IPV6_DST, &[0xfd; 16]), attr(T_TTL, &[64])];
     nothing_leaves(&mut sim, 1005, &[set_tunnel(&tun), output(VXLAN)].concat());

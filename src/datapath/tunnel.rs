@@ -17,16 +17,29 @@ use crate::packet::Packet;
 use crate::percpu::Cpu;
 use crate::tunnel::decap::{self, Verdict};
 use crate::tunnel::encap::{self, Outer, Refused};
-use crate::tunnel::underlay::Unreachable;
+use crate::tunnel::underlay::{Path, Underlay, Unreachable};
 use crate::vport::Vport;
 
 /// What encapsulation keeps between packets: the egress tunnel key being
 /// sent with (one key, on the heap: the receive context is built on the
-/// stack), and the IPv4 identification of the last packet without DF.
+/// stack), the nest it was parsed from (a flow's packets carry the same
+/// nest, which is then not parsed again), and the IPv4 identification of
+/// the last packet without DF.
 pub struct Scratch {
-    tun: Vec<FlowKey>,
+    egress: EgressKey,
     ip_id: u16,
 }
+
+struct EgressKey {
+    tun: Vec<FlowKey>,
+    parsed: Vec<u8>,
+    /// The path to the key's destination, and the underlay generation it
+    /// was found in.
+    path: Option<(u32, Path)>,
+}
+
+/// Longest nest remembered (a tunnel key with the most options fits).
+const PARSED_MAX: usize = 512;
 
 impl Scratch {
     /// `None` when out of memory.
@@ -34,7 +47,46 @@ impl Scratch {
         let mut tun = Vec::new();
         tun.try_reserve_exact(1).ok()?;
         tun.push(FlowKey::default());
-        Some(Scratch { tun, ip_id: 0 })
+        let mut parsed = Vec::new();
+        parsed.try_reserve_exact(PARSED_MAX).ok()?;
+        Some(Scratch {
+            egress: EgressKey {
+                tun,
+                parsed,
+                path: None,
+            },
+            ip_id: 0,
+        })
+    }
+}
+
+impl EgressKey {
+    /// The path to the current key's destination.
+    fn path(&mut self, underlay: &Underlay) -> Result<Path, Unreachable> {
+        let generation = underlay.generation();
+        if let Some((g, p)) = self.path
+            && g == generation
+        {
+            return Ok(p);
+        }
+        let tun = self.tun.first().ok_or(Unreachable::NoRoute)?;
+        let path = underlay.path(encap::destination(tun), encap::source(tun));
+        self.path = path.ok().map(|p| (generation, p));
+        path
+    }
+
+    /// The egress tunnel key of `nest` (`set_tunnel`); `None` if invalid.
+    fn key(&mut self, nest: &[u8]) -> Option<&mut FlowKey> {
+        let tun = self.tun.first_mut()?;
+        if self.parsed != nest {
+            self.parsed.clear();
+            self.path = None;
+            set_tunnel(nest, tun).ok()?;
+            if nest.len() <= self.parsed.capacity() {
+                self.parsed.extend_from_slice(nest);
+            }
+        }
+        Some(tun)
     }
 }
 
@@ -56,19 +108,18 @@ pub(super) fn output<P: Packet, E: Egress<P> + ?Sized>(
     egress: &mut E,
     s: &mut Scratch,
 ) {
-    let Scratch { tun, ip_id } = s;
-    let Some(tun) = tun.first_mut() else {
-        v.stats.tx_dropped.fetch_add(1, Relaxed);
-        return;
-    };
-    if set_tunnel(tunnel, tun).is_err() {
+    let Scratch {
+        egress: keys,
+        ip_id,
+    } = s;
+    if keys.key(tunnel).is_none() {
         v.stats.tx_errors.fetch_add(1, Relaxed);
         return;
     }
-    let tun = &*tun;
-    let path = ports
-        .underlay
-        .path(encap::destination(tun), encap::source(tun));
+    let path = keys.path(&ports.underlay);
+    let Some(tun) = keys.tun.first() else {
+        return;
+    };
     let (path, uplink) = match (path, ports.underlay.uplink()) {
         (Ok(p), Some(u)) => (p, u),
         (Err(Unreachable::NoNeighbour(_)), Some(_)) => {
@@ -155,8 +206,7 @@ pub(super) fn egress_key<'s>(
     key: &FlowKey,
     s: &'s mut Scratch,
 ) -> Option<&'s FlowKey> {
-    let tun = s.tun.first_mut()?;
-    set_tunnel(tunnel, tun).ok()?;
+    let tun = s.egress.key(tunnel)?;
     let (src, _) = ports
         .underlay
         .source(encap::destination(tun), encap::source(tun))?;
@@ -167,7 +217,9 @@ pub(super) fn egress_key<'s>(
     if let Some((sport, dport)) = encap::udp_ports(v.ty, tun, packet_hash(key)) {
         (tun.tun.tp_src, tun.tun.tp_dst) = (sport, dport);
     }
-    Some(tun)
+    // Filled in: no longer what the nest says.
+    s.egress.parsed.clear();
+    s.egress.tun.first()
 }
 
 /// A frame from a port: `Some` with the packet to look up (its inner frame

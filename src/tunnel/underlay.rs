@@ -86,6 +86,9 @@ pub struct Uplink {
 #[derive(Debug, Default)]
 pub struct Underlay {
     uplink: Option<Uplink>,
+    /// Changes with every change of the tables, so a path found may be
+    /// reused while it stays the same.
+    generation: u32,
     hosts: Vec<Prefix>,
     /// Longest prefix first.
     routes: Vec<Route>,
@@ -123,7 +126,12 @@ impl Underlay {
     }
 
     /// Adds a host address (a repeated one is kept once).
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
     pub fn add_host(&mut self, p: Prefix) -> Result<(), Full> {
+        self.generation = self.generation.wrapping_add(1);
         if self.hosts.contains(&p) {
             return Ok(());
         }
@@ -132,6 +140,7 @@ impl Underlay {
 
     /// Adds a route, replacing one for the same prefix.
     pub fn add_route(&mut self, r: Route) -> Result<(), Full> {
+        self.generation = self.generation.wrapping_add(1);
         if let Some(old) = self.routes.iter_mut().find(|o| o.dst == r.dst) {
             *old = r;
             return Ok(());
@@ -142,6 +151,7 @@ impl Underlay {
 
     /// Sets the MAC of a neighbour.
     pub fn set_neighbour(&mut self, ip: IpAddr, mac: [u8; 6]) -> Result<(), Full> {
+        self.generation = self.generation.wrapping_add(1);
         match self.neighbours.binary_search_by(|(a, _)| a.cmp(&ip)) {
             Ok(i) => {
                 if let Some(n) = self.neighbours.get_mut(i) {
