@@ -259,3 +259,184 @@ pub(super) fn receive<P: Packet>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offload::{Checksums, Lso, Request};
+    use crate::packet::OwnedPacket;
+    use crate::switch::{NicIndex, PortId, PortKind};
+    use crate::tunnel::underlay::{Prefix, Route};
+    use crate::vport::VportStats;
+    use std::vec::Vec;
+
+    /// A packet whose sender left offloads to the NIC.
+    struct Offloaded {
+        p: OwnedPacket,
+        req: Request,
+    }
+
+    impl Packet for Offloaded {
+        fn data(&self) -> &[u8] {
+            self.p.data()
+        }
+        fn data_mut(&mut self) -> Option<&mut [u8]> {
+            self.p.data_mut()
+        }
+        fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+            self.p.push_front(n)
+        }
+        fn pull_front(&mut self, n: usize) -> bool {
+            self.p.pull_front(n)
+        }
+        fn truncate(&mut self, len: usize) {
+            self.p.truncate(len)
+        }
+        fn oob_vlan(&self) -> Option<u16> {
+            None
+        }
+        fn set_oob_vlan(&mut self, _: Option<u16>) {}
+        fn offload(&self) -> Request {
+            self.req
+        }
+        fn clear_offload(&mut self) {
+            self.req = Request::NONE;
+        }
+        fn try_clone(&self) -> Option<Offloaded> {
+            Some(Offloaded {
+                p: self.p.try_clone()?,
+                req: self.req,
+            })
+        }
+    }
+
+    #[derive(Default)]
+    struct Out(Vec<Offloaded>);
+
+    impl Egress<Offloaded> for Out {
+        fn send(&mut self, _: PortId, _: NicIndex, pkt: Offloaded) {
+            self.0.push(pkt);
+        }
+    }
+
+    fn ports() -> Ports {
+        let mut p = Ports::default();
+        for (port, kind, name) in [
+            (1, PortKind::External, "eth0"),
+            (2, PortKind::Internal, "host"),
+        ] {
+            let nic = u16::from(kind == PortKind::External);
+            p.switch
+                .nic_create(port, nic, kind, name, [port as u8; 6], 1500)
+                .unwrap();
+            p.switch.nic_connect(port, nic).unwrap();
+        }
+        p.underlay.follow(&p.switch);
+        let ip = |s: &str| s.parse().unwrap();
+        p.underlay
+            .add_host(Prefix::new(ip("10.0.0.1"), 24).unwrap())
+            .unwrap();
+        let dst = Prefix::new(ip("10.0.0.0"), 24).unwrap();
+        p.underlay.add_route(Route { dst, gateway: None }).unwrap();
+        p.underlay.set_neighbour(ip("10.0.0.2"), [9; 6]).unwrap();
+        p
+    }
+
+    /// A TCP/IPv4 frame with `payload` bytes, its checksums left at zero.
+    fn tcp(payload: usize) -> Vec<u8> {
+        let total = (40 + payload) as u16;
+        let mut f = [[0x02; 12].as_slice(), &[0x08, 0]].concat();
+        f.extend_from_slice(&[0x45, 0]);
+        f.extend_from_slice(&total.to_be_bytes());
+        f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0, 172, 16, 0, 1, 172, 16, 0, 2]);
+        f.extend_from_slice(&[
+            0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff,
+        ]);
+        f.extend_from_slice(&[0; 4]);
+        f.extend((0..payload).map(|i| i as u8));
+        f
+    }
+
+    /// True if the inner frame at `at` of `outer` has valid IPv4 and TCP checksums.
+    fn checksums_valid(outer: &[u8], at: usize) -> bool {
+        let f = &outer[at..];
+        let ip = &f[14..34];
+        let tcp = &f[34..];
+        let pseudo = sum(&ip[12..20]) + 6 + tcp.len() as u64;
+        fold(sum(ip)) == 0xffff && fold(pseudo + sum(tcp)) == 0xffff
+    }
+
+    use crate::offload::{fold, sum};
+
+    fn send(req: Request, frame: &[u8]) -> Vec<Offloaded> {
+        let ports = ports();
+        let v = Vport {
+            port_no: 3,
+            name: "vxlan".into(),
+            ty: crate::vport::VportType::Vxlan {
+                dst_port: 4789,
+                gbp: false,
+            },
+            upcall_pids: std::vec![1],
+            binding: None,
+            stats: VportStats::new(1).unwrap(),
+        };
+        let nest = [
+            [8, 0, 2, 0, 10, 0, 0, 2].as_slice(),
+            &[5, 0, 4, 0, 64, 0, 0, 0],
+        ]
+        .concat();
+        let pkt = Offloaded {
+            p: OwnedPacket::from_frame(frame).unwrap(),
+            req,
+        };
+        let mut out = Out::default();
+        let mut s = Scratch::try_new().unwrap();
+        output(
+            &ports,
+            Cpu::Pinned(0),
+            &v,
+            pkt,
+            &nest,
+            &FlowKey::default(),
+            &mut out,
+            &mut s,
+        );
+        out.0
+    }
+
+    #[test]
+    fn inner_offloads_are_done_before_encapsulation() {
+        let sent = send(
+            Request {
+                checksums: Checksums {
+                    ip: true,
+                    tcp: true,
+                    udp: false,
+                },
+                lso: None,
+            },
+            &tcp(100),
+        );
+        assert_eq!(sent.len(), 1);
+        assert!(sent[0].req.is_none());
+        assert!(checksums_valid(sent[0].data(), 50));
+        // A large send is cut into segments, each encapsulated.
+        let lso = Request {
+            checksums: Checksums::NONE,
+            lso: Some(Lso {
+                mss: 1000,
+                v2: true,
+            }),
+        };
+        let sent = send(lso, &tcp(2500));
+        assert_eq!(
+            sent.iter().map(|p| p.data().len() - 50).collect::<Vec<_>>(),
+            [1054, 1054, 554]
+        );
+        assert!(
+            sent.iter()
+                .all(|p| p.req.is_none() && checksums_valid(p.data(), 50))
+        );
+    }
+}
