@@ -776,6 +776,36 @@ fn tunnel_vports_one_per_type_and_port_with_their_options() {
 }
 
 #[test]
+fn vxlan_group_policy_both_ways() {
+    let mut sim = host(false);
+    let gbp = [
+        attr(1, &4790u16.to_ne_bytes()),
+        attr(2 | 0x8000, &attr(1, &[])),
+    ]
+    .concat();
+    let r = Req::new(VPORT, 1, 1, 95, DPID)
+        .u32(1, 6)
+        .u32(2, 4)
+        .str(3, "vxlan_gbp")
+        .u32(5, HPID)
+        .raw(4, &gbp);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    // Policy 0x1234, don't learn: G bit, D bit, the policy ID.
+    let policy = 0x1234u32 | 1 << 22;
+    let frame = inner(7000);
+    let opts = attr(11 | 0x8000, &attr(1, &policy.to_ne_bytes()));
+    let got = encap(&mut sim, 6, &v4_key(0x77, &[opts]), &frame);
+    assert_eq!(&got[36..38], &4790u16.to_be_bytes());
+    assert_eq!(&got[42..50], &[0x88, 0x40, 0x12, 0x34, 0, 0, 0x77, 0]);
+    // The same header arriving is read into the key's VXLAN option.
+    let back = ipv4_frame(PEER4, HOST4, 17, false, 64, &udp(9, 4790, &got[42..], None));
+    let (in_port, tun) = tunnel_of(&miss(&mut sim, UPLINK, &back));
+    assert_eq!(in_port, 6);
+    let vxlan = tun.iter().find(|(t, _)| *t & 0x3fff == 11).unwrap();
+    assert_eq!(nested(&vxlan.1), vec![(1, policy.to_ne_bytes().to_vec())]);
+}
+
+#[test]
 fn set_tunnel_is_validated_at_install() {
     let mut sim = host(false);
     let key = miss(&mut sim, VM, &inner(4000));
