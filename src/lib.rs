@@ -18,6 +18,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod actions;
+pub mod conntrack;
 pub mod datapath;
 pub mod diag;
 pub mod event;

@@ -15,6 +15,10 @@
 //!   6. `Device::handles` (open handles and dump state; never held while any
 //!      datapath lock is taken)
 //!
+//! `Datapath::conntrack`'s shard locks (`conntrack::table`) rank between 3
+//! and 4: one at a time, except an insertion, which holds its two shards in
+//! shard order; no other lock is taken while one is held.
+//!
 //! Every core lock raises the IRQL to DISPATCH_LEVEL while it is held (see
 //! `sys::irql`): the receive path takes the same locks at DISPATCH_LEVEL, so
 //! a holder at PASSIVE_LEVEL must never be preempted by a DPC spinning on the

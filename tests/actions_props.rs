@@ -69,6 +69,10 @@ impl<P: Packet> Env<P> for Sink {
     fn random(&mut self) -> u32 {
         0
     }
+
+    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, _: &[u8]) -> bool {
+        true
+    }
     fn meter(&mut self, _: u32, _: usize) -> bool {
         false
     }
@@ -121,6 +125,9 @@ impl<P: Packet> Env<P> for Recorder {
             .wrapping_mul(1_664_525)
             .wrapping_add(1_013_904_223);
         self.random
+    }
+    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, _: &[u8]) -> bool {
+        true
     }
     fn meter(&mut self, id: u32, _: usize) -> bool {
         id % 2 == 1

@@ -313,6 +313,12 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             }
                         }
                     },
+                    a::CT => {
+                        if !self.env.conntrack(&mut pkt, key, act.payload()) {
+                            self.out.conntrack = self.out.conntrack.saturating_add(1);
+                            return;
+                        }
+                    }
                     a::DEC_TTL => match set::dec_ttl(&mut pkt, key) {
                         Ok(DecTtl::Done) => {}
                         // Expired: the exception list replaces the rest.
@@ -533,7 +539,11 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             key.dp_hash = hash::dp_hash(key, basis, alg == a::HASH_ALG_SYM_L4);
             Ok(())
         }
-        // CT, CT_CLEAR, tunnel push/pop,
+        a::CT_CLEAR => {
+            key.clear_conntrack();
+            Ok(())
+        }
+        // Tunnel push/pop,
         // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
         _ => Err(Fault::Unsupported),
     }

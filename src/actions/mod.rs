@@ -66,17 +66,18 @@
 //! # Drops
 //! A packet that cannot be processed further is dropped and the rest of its
 //! list abandoned, as Linux does; [`Outcome`] counts why. A `meter` whose
-//! drop band applies ([`Env::meter`]) ends the list the same way. Actions
-//! that are not executable yet (conntrack, tunnel push/pop, psample,
-//! lb_output; `set` of conntrack, ARP or ND fields) count as
-//! `unsupported`: validation refuses them, so this is only a safety net. A
-//! nested list that fails drops only its own copy of the packet.
+//! drop band applies ([`Env::meter`]) ends the list the same way, as does a
+//! CT action that cannot commit ([`Env::conntrack`]). Actions that are not
+//! executable yet (tunnel push/pop, psample, lb_output; `set` of
+//! ARP or ND fields) count as `unsupported`: validation refuses
+//! them, so this is only a safety net. A nested list that fails drops only
+//! its own copy of the packet.
 
-mod checksum;
+pub(crate) mod checksum;
 mod eth;
 mod execute;
 mod hash;
-mod headers;
+pub(crate) mod headers;
 mod mpls;
 mod nsh;
 mod set;
@@ -130,6 +131,13 @@ pub trait Env<P: Packet> {
     fn recirc(&mut self, pkt: P, key: &FlowKey);
     /// 32 random bits (for `sample`).
     fn random(&mut self) -> u32;
+    /// Runs the CT action `ct` (its validated payload) on `pkt`, updating
+    /// `key`; false if the packet is to be dropped. An environment without
+    /// a connection tracker drops it.
+    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> bool {
+        let _ = (pkt, key, ct);
+        false
+    }
     /// Runs a packet of `len` bytes through meter `id`: true if a drop band
     /// applies (a meter that does not exist drops nothing).
     fn meter(&mut self, id: u32, len: usize) -> bool;
@@ -162,6 +170,8 @@ pub struct Outcome {
     /// A nested list found neither a free nesting level nor a free
     /// deferral slot.
     pub overflow: u32,
+    /// A CT action could not commit its connection (a full table or zone).
+    pub conntrack: u32,
     /// Actions skipped because their payload could not be read (the packet
     /// went on with the next action).
     pub skipped: u32,
@@ -177,6 +187,7 @@ impl Outcome {
             .saturating_add(self.bad_header)
             .saturating_add(self.no_memory)
             .saturating_add(self.overflow)
+            .saturating_add(self.conntrack)
     }
 
     fn count(&mut self, fault: Fault) {

@@ -326,6 +326,9 @@ pub enum Event {
         frame: Vec<u8>,
         key: FlowKey,
     },
+    Conntrack {
+        ct: Vec<u8>,
+    },
     Meter {
         id: u32,
         len: usize,
@@ -333,7 +336,8 @@ pub enum Event {
 }
 
 /// Records every request in order; `random` returns `rand` values in turn
-/// (then 0); the meters in `dropping` drop every packet.
+/// (then 0); CT actions drop the packet when `ct_drops` is set; the meters
+/// in `dropping` drop every packet.
 #[derive(Default)]
 pub struct Recorder {
     pub events: Vec<Event>,
@@ -341,6 +345,7 @@ pub struct Recorder {
     pub tunnels: Vec<(u32, Vec<u8>)>,
     pub rand: Vec<u32>,
     pub rand_calls: usize,
+    pub ct_drops: bool,
     pub dropping: Vec<u32>,
 }
 
@@ -397,6 +402,11 @@ impl<P: Packet> Env<P> for Recorder {
         let r = self.rand.get(self.rand_calls).copied().unwrap_or(0);
         self.rand_calls += 1;
         r
+    }
+
+    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, ct: &[u8]) -> bool {
+        self.events.push(Event::Conntrack { ct: ct.to_vec() });
+        !self.ct_drops
     }
 
     fn meter(&mut self, id: u32, len: usize) -> bool {

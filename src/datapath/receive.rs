@@ -10,6 +10,8 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
+use crate::conntrack::Verdict;
+use crate::conntrack::action::{self, Family};
 use crate::flow::FlowKey;
 use crate::flow::extract::{extract_typed, packet_hash};
 use crate::flow::key::MAC_PROTO_ETHERNET;
@@ -251,6 +253,20 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
     fn recirc(&mut self, pkt: P, key: &FlowKey) {
         if !self.recirc.push(pkt, key) {
             self.view.recirc_dropped(self.cpu);
+        }
+    }
+
+    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> bool {
+        // Validated at install; a list that no longer parses (the key's
+        // Ethertype changed since) drops the packet.
+        let parsed = Family::of_eth_type(key.eth_type).and_then(|f| action::parse(ct, f));
+        match parsed {
+            Ok(ct) => {
+                let (dp, now, wake) = (self.view.dp, self.view.now.ms(), &mut *self.wake);
+                let mut notify = |ev: &_| dp.post_ct_event(ev, now, wake);
+                dp.conntrack.execute(pkt, key, &ct, now, &mut notify) == Verdict::Continue
+            }
+            Err(_) => false,
         }
     }
 

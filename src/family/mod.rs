@@ -3,6 +3,8 @@
 //! datapath, and its handler), as in the C driver's `NETLINK_FAMILY`.
 
 mod control;
+mod ct;
+mod ct_limit;
 mod datapath;
 mod flow;
 mod meter;
@@ -143,6 +145,8 @@ impl Family {
     }
 }
 
+pub use ct::is_nfnl;
+
 /// The family a message type names.
 pub fn family(ty: u16) -> Option<&'static Family> {
     [
@@ -152,6 +156,9 @@ pub fn family(ty: u16) -> Option<&'static Family> {
         &flow::FAMILY,
         &packet::FAMILY,
         &netdev::FAMILY,
+        &ct_limit::FAMILY,
+        &ct::GET_FAMILY,
+        &ct::DEL_FAMILY,
         &meter::FAMILY,
     ]
     .into_iter()

@@ -351,12 +351,16 @@ impl Sim {
                 let lines = self.device.with_datapath(|dp| view::dump_flows(dp, now));
                 comment(lines.ok_or("no switch is attached")?, out);
             }
+            Command::DumpConntrack => {
+                let lines = self.device.with_datapath(view::dump_conntrack);
+                comment(lines.ok_or("no switch is attached")?, out);
+            }
             Command::Tick { ms } => {
                 // Upkeep runs once for each simulated second that passes.
                 let before = self.now.ms() / 1000;
                 self.now = self.now.after_ms(ms);
                 if self.now.ms() / 1000 != before {
-                    self.device.maintain();
+                    self.device.maintain(self.now.ms(), &mut wake);
                 }
             }
         }

@@ -48,6 +48,8 @@ pub enum Command<'a> {
     Show,
     /// `ovs-dpctl dump-flows` as comment lines.
     DumpFlows,
+    /// `ovs-dpctl dump-conntrack` as comment lines.
+    DumpConntrack,
     HostIp(Prefix),
     Route(Route),
     Neigh {
@@ -261,6 +263,10 @@ pub fn parse_line(line: &str) -> Result<Option<Command<'_>>, String> {
             arity(0..=0)?;
             Command::DumpFlows
         }
+        "dump-conntrack" => {
+            arity(0..=0)?;
+            Command::DumpConntrack
+        }
         other => return Err(format!("unknown command: {other}")),
     };
     Ok(Some(cmd))
@@ -355,6 +361,10 @@ mod tests {
         );
         assert_eq!(parse_line("show"), Ok(Some(Command::Show)));
         assert_eq!(parse_line("dump-flows"), Ok(Some(Command::DumpFlows)));
+        assert_eq!(
+            parse_line("dump-conntrack"),
+            Ok(Some(Command::DumpConntrack))
+        );
     }
 
     #[test]

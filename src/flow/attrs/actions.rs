@@ -13,6 +13,8 @@
 //! - SET / SET_MASKED hold exactly one key attribute of the right length,
 //!   a masked value has no bit outside its mask, and the header it writes
 //!   exists in the flow (see `set.rs`);
+//! - CT is `parse_ct` / `parse_nat`-valid for an IPv4 or IPv6 flow
+//!   (`conntrack::action`);
 //! - nested lists go at most `MAX_ACTIONS_DEPTH` levels deep.
 
 use super::lens::{self, Table};
@@ -23,6 +25,7 @@ use super::proto::{
 use super::support::{self, Support};
 use super::wire::{self, AddMpls, Hash, MPLS_L3_TUNNEL, PushMpls, PushVlan};
 use super::{DP_MAX_PORTS, set};
+use crate::conntrack;
 use crate::flow::FlowKey;
 use crate::flow::key::{MAC_PROTO_ETHERNET, MAC_PROTO_NONE, VLAN_TAG_PRESENT};
 use crate::netlink::{Attr, Errno, NLA_HDRLEN, attrs};
@@ -99,7 +102,8 @@ fn action(
     match ty {
         act::OUTPUT if wire::host_u32(p)? >= DP_MAX_PORTS => Err(Errno::Inval),
         // A meter that does not exist lets packets pass (Linux).
-        act::OUTPUT | act::RECIRC | act::METER => Ok(()),
+        act::OUTPUT | act::RECIRC | act::METER | act::CT_CLEAR => Ok(()),
+        act::CT => ct(p, headers),
         act::USERSPACE => userspace(p),
         act::SET => set::validate(p, key, headers, false),
         act::SET_MASKED => set::validate(p, key, headers, true),
@@ -172,6 +176,12 @@ fn action(
         // An action marked executed without validation here stays refused.
         _ => Err(Errno::OpNotSupp),
     }
+}
+
+/// `ovs_ct_copy_action`: the flow must be IPv4 or IPv6.
+fn ct(p: &[u8], headers: &Headers) -> Result<(), Errno> {
+    let family = conntrack::action::Family::of_eth_type(headers.eth_type)?;
+    conntrack::action::parse(p, family).map(|_| ())
 }
 
 /// A label of `ethertype` pushed after the L2 header: only onto IP, ARP and
@@ -583,11 +593,7 @@ mod tests {
 
     #[test]
     fn actions_not_executed_yet_are_refused_as_unsupported() {
-        let not_yet = [
-            nest(act::CT, &[a(act::CT_COMMIT, &[])]),
-            a(act::CT_CLEAR, &[]),
-            nest(act::PSAMPLE, &[u32a(act::PSAMPLE_GROUP, 1)]),
-        ];
+        let not_yet = [nest(act::PSAMPLE, &[u32a(act::PSAMPLE_GROUP, 1)])];
         for action in not_yet {
             assert_eq!(
                 check(&[output(1), action.clone()]),
@@ -620,6 +626,28 @@ mod tests {
         }
         assert_eq!(check(&[a(act::METER, &[0; 2])]), Err(Errno::Inval));
         assert_eq!(check(&[a(act::METER, &[0; 8])]), Err(Errno::Inval));
+    }
+
+    #[test]
+    fn ct_on_ip_flows() {
+        let commit = a(act::CT_COMMIT, &[]);
+        assert_eq!(
+            check(&[nest(act::CT, core::slice::from_ref(&commit))]),
+            Ok(())
+        );
+        assert_eq!(check(&[nest(act::CT, &[]), a(act::CT_CLEAR, &[])]), Ok(()));
+        assert_eq!(
+            check(&[nest(act::CT, &[a(act::CT_ZONE, &[1])])]),
+            Err(Errno::Inval)
+        );
+        let arp = FlowKey {
+            eth_type: 0x0806,
+            ..tcp_key()
+        };
+        assert_eq!(
+            validate_actions(&nest(act::CT, &[]), &arp),
+            Err(Errno::Inval)
+        );
     }
 
     #[test]

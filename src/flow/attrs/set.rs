@@ -61,7 +61,7 @@ pub(super) fn validate(
         Support::Invalid => return Err(Errno::Inval),
     }
     let ok = match ty {
-        k::PRIORITY | k::SKB_MARK => true,
+        k::PRIORITY | k::SKB_MARK | k::CT_MARK | k::CT_LABELS => true,
         k::TUNNEL => super::tunnel::set_tunnel(value, &mut FlowKey::default()).is_ok(),
         k::ETHERNET => headers.mac_proto == MAC_PROTO_ETHERNET,
         k::IPV4 => headers.eth_type == ETH_P_IP && ipv4(value, mask, key)?,
@@ -283,19 +283,15 @@ mod tests {
     }
 
     #[test]
-    fn targets_not_executed_yet_are_refused_as_unsupported() {
+    fn conntrack_metadata_targets() {
         let tcp = key_of(&tcp4());
-        let not_yet = [
+        // Accepted at install, as Linux's validate_set.
+        for action in [
             set(u32a(k::CT_MARK, 1)),
             set(a(k::CT_LABELS, &[0; 16])),
             masked(k::CT_MARK, &[0; 4], &[0xff; 4]),
-        ];
-        for action in not_yet {
-            assert_eq!(
-                validate_actions(&action, &tcp),
-                Err(Errno::OpNotSupp),
-                "{action:02x?}"
-            );
+        ] {
+            assert_eq!(validate_actions(&action, &tcp), Ok(()), "{action:02x?}");
         }
     }
 

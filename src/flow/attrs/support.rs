@@ -36,11 +36,11 @@ pub(super) fn action(ty: u16) -> Support {
         act::PUSH_MPLS => Executed,
         act::POP_MPLS => Executed,
         act::SET_MASKED => Executed,
-        act::CT => NotYet,
+        act::CT => Executed,
         act::TRUNC => Executed,
         act::PUSH_ETH => Executed,
         act::POP_ETH => Executed,
-        act::CT_CLEAR => NotYet,
+        act::CT_CLEAR => Executed,
         act::PUSH_NSH => Executed,
         act::POP_NSH => Executed,
         act::METER => Executed,
@@ -75,8 +75,11 @@ pub(super) fn set_target(ty: u16) -> Support {
         k::TUNNEL => Executed,
         k::MPLS => Executed,
         k::NSH => Executed,
-        k::CT_MARK => NotYet,
-        k::CT_LABELS => NotYet,
+        // Linux accepts these at install and drops a packet that executes
+        // one (conntrack metadata is written by the CT action); so does this
+        // datapath.
+        k::CT_MARK => Executed,
+        k::CT_LABELS => Executed,
         _ => Invalid,
     }
 }
