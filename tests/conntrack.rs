@@ -1146,3 +1146,126 @@ fn ipv6_fragments_reassemble_for_ct_and_leave_cut_to_the_mru() {
         }
     }
 }
+
+// ---- helpers: FTP and TFTP data connections are related ----
+
+/// A TCP segment carrying `data`.
+fn tcp_with(
+    src: [u8; 4],
+    dst: [u8; 4],
+    ports: (u16, u16),
+    seq: u32,
+    ack: u32,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&seq.to_be_bytes());
+    h.extend_from_slice(&ack.to_be_bytes());
+    h.extend_from_slice(&[0x50, ACK | PSH, 0x20, 0x00, 0, 0, 0, 0]);
+    h.extend_from_slice(data);
+    ipv4_frame(src, dst, 6, &h)
+}
+
+/// The firewall, committing new connections with `commit`, plus: related
+/// packets either way are committed and let through, and so are the
+/// replies of connections vm2 opened that way.
+fn helper_firewall(commit: &str) -> Sim {
+    let mut sim = firewall(commit);
+    let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    install(
+        &mut sim,
+        299,
+        &format!("recirc_id(1),ct_state(+est+rpl+trk),in_port(1),{base}"),
+        "2",
+    );
+    for (i, (from, to)) in [(1, 2), (2, 1)].iter().enumerate() {
+        install(
+            &mut sim,
+            300 + i as u32,
+            &format!("recirc_id(1),ct_state(+rel-rpl+trk),in_port({from}),{base}"),
+            &format!("ct(commit,zone=1),{to}"),
+        );
+    }
+    sim
+}
+
+/// An FTP control connection from vm1:40000 to vm2:21, set up; the next
+/// sequence numbers of client and server.
+fn ftp_control(sim: &mut Sim) -> (u32, u32) {
+    let (c, s) = ((40000, 21), (21, 40000));
+    assert_eq!(send(sim, 1, &tcp(VM1, VM2, c, SYN, 100, 0, 0)), vec![2]);
+    assert_eq!(
+        send(sim, 2, &tcp(VM2, VM1, s, SYN | ACK, 500, 101, 0)),
+        vec![1]
+    );
+    assert_eq!(send(sim, 1, &tcp(VM1, VM2, c, ACK, 101, 501, 0)), vec![2]);
+    (101, 501)
+}
+
+#[test]
+fn ftp_active_and_passive_data_connections_are_related() {
+    let mut sim = helper_firewall("ct(commit,zone=1,helper=ftp)");
+    let (seq, ack) = ftp_control(&mut sim);
+    // Active: the client announces 10.0.0.1:2000; the server connects
+    // from port 20.
+    let port = b"PORT 10,0,0,1,7,208\r\n";
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, port);
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    let data_syn = tcp(VM2, VM1, (20, 2000), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &data_syn), vec![1], "related, let in");
+    let data_synack = tcp(VM1, VM2, (2000, 20), SYN | ACK, 7000, 9001, 0);
+    assert_eq!(send(&mut sim, 1, &data_synack), vec![2], "its reply");
+    // Another connection to an unannounced port stays out.
+    let other = tcp(VM2, VM1, (20, 2001), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &other), Vec::<u32>::new());
+    // Passive: the server answers PASV with 10.0.0.2:10000.
+    let seq = seq + port.len() as u32;
+    let pasv = b"227 Entering Passive Mode (10,0,0,2,39,16).\r\n";
+    let reply = tcp_with(VM2, VM1, (21, 40000), ack, seq, pasv);
+    assert_eq!(send(&mut sim, 2, &reply), vec![1]);
+    let data = tcp(VM1, VM2, (40100, 10000), SYN, 1, 0, 0);
+    assert_eq!(send(&mut sim, 1, &data), vec![2]);
+    // A PORT split over two segments announces nothing (as on Linux).
+    let ack = ack + pasv.len() as u32;
+    let half = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,");
+    assert_eq!(send(&mut sim, 1, &half), vec![2]);
+    let rest = tcp_with(VM1, VM2, (40000, 21), seq + 14, ack, b"11,184\r\n");
+    assert_eq!(send(&mut sim, 1, &rest), vec![2]);
+    let split = tcp(VM2, VM1, (20, 3000), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &split), Vec::<u32>::new());
+}
+
+#[test]
+fn ftp_without_the_helper_expects_nothing() {
+    let mut sim = helper_firewall("ct(commit,zone=1)");
+    let (seq, ack) = ftp_control(&mut sim);
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,7,208\r\n");
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    let data_syn = tcp(VM2, VM1, (20, 2000), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &data_syn), Vec::<u32>::new());
+}
+
+#[test]
+fn tftp_reply_from_a_new_port_is_related() {
+    let mut sim = helper_firewall("ct(commit,zone=1,helper=tftp)");
+    let udp_with = |src, dst, ports: (u16, u16), data: &[u8]| {
+        let mut h = Vec::new();
+        h.extend_from_slice(&ports.0.to_be_bytes());
+        h.extend_from_slice(&ports.1.to_be_bytes());
+        h.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+        h.extend_from_slice(&[0, 0]);
+        h.extend_from_slice(data);
+        ipv4_frame(src, dst, 17, &h)
+    };
+    let rrq = udp_with(VM1, VM2, (3000, 69), b"\x00\x01boot.img\x00octet\x00");
+    assert_eq!(send(&mut sim, 1, &rrq), vec![2]);
+    let block = udp_with(VM2, VM1, (4000, 3000), b"\x00\x03\x00\x01data");
+    assert_eq!(send(&mut sim, 2, &block), vec![1]);
+    let ack = udp_with(VM1, VM2, (3000, 4000), b"\x00\x04\x00\x01");
+    assert_eq!(send(&mut sim, 1, &ack), vec![2], "the transfer's reply way");
+    // From yet another port: the expectation was used up.
+    let stray = udp_with(VM2, VM1, (4001, 3000), b"\x00\x03\x00\x01data");
+    assert_eq!(send(&mut sim, 2, &stray), Vec::<u32>::new());
+}

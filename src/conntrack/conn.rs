@@ -1,6 +1,7 @@
 //! One tracked connection: its tuples in both directions, its protocol
 //! state, expiry, metadata (mark, labels) and counters.
 
+use super::action::Helper;
 use super::icmp::Icmp;
 use super::other::Other;
 use super::packet::{Kind, View};
@@ -40,6 +41,11 @@ pub struct Conn {
     pub seen_reply: bool,
     /// Which events (`events::IPCT_*` bits) listeners get about it.
     pub eventmask: u16,
+    /// The helper reading its payload (committed with one).
+    pub helper: Option<Helper>,
+    /// The control connection's original tuple, for a connection a helper
+    /// expected: its original-direction packets are RELATED until a reply.
+    pub master: Option<Tuple>,
 }
 
 /// What a packet did to its connection.
@@ -92,6 +98,8 @@ impl Conn {
             l4,
             seen_reply: false,
             eventmask: super::events::ALL,
+            helper: None,
+            master: None,
         })
     }
 

@@ -27,8 +27,10 @@ pub mod action;
 mod conn;
 pub mod ctnetlink;
 pub mod events;
+pub mod expect;
 mod format;
 pub mod frag;
+mod ftp;
 mod icmp;
 mod nat;
 mod other;
@@ -36,6 +38,7 @@ mod packet;
 pub mod refrag;
 pub mod table;
 mod tcp;
+mod tftp;
 mod timeouts;
 pub mod tuple;
 pub mod zone;
@@ -46,7 +49,7 @@ use crate::flow::FlowKey;
 use crate::flow::key::{CtTuple, MAC_PROTO_ETHERNET};
 use crate::ovs::key as k;
 use crate::packet::Packet;
-use action::CtAction;
+use action::{CtAction, Helper};
 pub use conn::Conn;
 use conn::Step;
 use packet::{Kind, View};
@@ -109,6 +112,8 @@ pub struct Conntrack {
     pub stats: Stats,
     /// Fragments waiting for the rest of their datagram.
     pub frags: frag::Reassembly,
+    /// Connections helpers announced.
+    pub expects: expect::Expectations,
     /// The event groups some handle listens to (`event::group::CT_*`).
     listeners: AtomicU32,
 }
@@ -129,6 +134,10 @@ struct Seen {
     reply: Option<Tuple>,
     /// The packet travels in the reply direction.
     is_reply: bool,
+    /// The control connection's original tuple, if a helper expected it.
+    master: Option<Tuple>,
+    /// The stored connection's helper.
+    helper: Option<Helper>,
 }
 
 fn count(c: &AtomicU64) {
@@ -181,6 +190,7 @@ impl Conntrack {
             zones: Zones::new()?,
             stats: Stats::default(),
             frags: frag::Reassembly::new()?,
+            expects: expect::Expectations::new()?,
             listeners: AtomicU32::new(0),
         })
     }
@@ -245,6 +255,12 @@ impl Conntrack {
         };
         match self.track(&view, ct, cached, now_ms, notify) {
             Ok(Some(mut seen)) => {
+                // Helpers read each packet once (and a commit's).
+                if let Some(helper) = seen.helper
+                    && (!cached || ct.commit)
+                {
+                    self.help(helper, pkt.data(), &view, &seen, now_ms);
+                }
                 if nat && let Some(reply) = seen.reply {
                     match self.translate(pkt, key, &view, &seen.orig, &reply, seen.is_reply) {
                         Some(bits) => seen.state |= bits,
@@ -262,7 +278,7 @@ impl Conntrack {
                 key.ct_zone = zone;
                 key.ct_mark = seen.mark;
                 key.ct_labels = seen.labels;
-                key.ct_orig = seen.orig.to_key();
+                key.ct_orig = seen.master.unwrap_or(seen.orig).to_key();
                 Verdict::Continue
             }
             Ok(None) => {
@@ -348,6 +364,7 @@ impl Conntrack {
                 let state = match (reply, c.seen_reply) {
                     (true, _) => TRK | EST | RPL,
                     (false, true) => TRK | EST,
+                    (false, false) if c.master.is_some() => TRK | REL,
                     (false, false) => TRK | NEW,
                 };
                 let seen = Seen {
@@ -357,6 +374,8 @@ impl Conntrack {
                     orig: c.orig,
                     reply: Some(c.reply),
                     is_reply: reply,
+                    master: c.master,
+                    helper: c.helper,
                 };
                 Ok((Some(seen), changed.then_some(*c)))
             });
@@ -385,6 +404,8 @@ impl Conntrack {
             orig: c.orig,
             reply: Some(c.reply),
             is_reply: reply,
+            master: None,
+            helper: None,
         }) {
             Found::Live(_, seen) => Some(seen),
             _ => None,
@@ -406,8 +427,10 @@ impl Conntrack {
             return Ok(None);
         };
         let mut stored = None;
+        conn.master = self.expects.find(&view.tuple, now_ms, false);
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
+            conn.helper = ct.helper;
             if let Some(mask) = ct.eventmask {
                 conn.eventmask = mask as u16;
             }
@@ -436,6 +459,9 @@ impl Conntrack {
             match inserted {
                 Ok(id) => {
                     stored = Some(conn.reply);
+                    if conn.master.is_some() {
+                        self.expects.find(&view.tuple, now_ms, true);
+                    }
                     self.event(notify, events::Kind::New, id, &conn);
                 }
                 Err(e) => {
@@ -457,13 +483,70 @@ impl Conntrack {
             }
         }
         Ok(Some(Seen {
-            state: TRK | NEW,
+            state: TRK | if conn.master.is_some() { REL } else { NEW },
             mark: conn.mark,
             labels: conn.labels,
             orig: conn.orig,
             reply: stored,
             is_reply: false,
+            master: conn.master,
+            helper: stored.and(conn.helper),
         }))
+    }
+
+    /// Runs `helper` on a packet of its connection: an announced data
+    /// connection (FTP) or transfer (TFTP) is expected, from the peer of
+    /// the announcing side (Linux's `help` of `nf_conntrack_ftp` and
+    /// `nf_conntrack_tftp`).
+    fn help(&self, helper: Helper, frame: &[u8], view: &View, seen: &Seen, now_ms: u64) {
+        let Some(reply) = seen.reply else { return };
+        let end = (view.l3 + view.len as usize).min(frame.len());
+        let t = &view.tuple;
+        let expected = match (helper, view.kind) {
+            (Helper::Ftp, Kind::Tcp(_)) => {
+                let hlen = frame
+                    .get(view.l4 + 12)
+                    .map_or(0, |o| usize::from(o >> 4) * 4);
+                let payload = frame.get(view.l4 + hlen..end).unwrap_or_default();
+                let Some(a) = ftp::announce(payload, seen.is_reply, t.v6 == 1) else {
+                    return;
+                };
+                // The sender's and its peer's addresses as the
+                // connection's tuples have them.
+                let (sender, peer) = if seen.is_reply {
+                    (reply.src, seen.orig.src)
+                } else {
+                    (seen.orig.src, reply.src)
+                };
+                Tuple {
+                    src: peer,
+                    dst: a.addr.unwrap_or(sender),
+                    dport: a.port,
+                    ..*t
+                }
+            }
+            (Helper::Tftp, Kind::Plain) if t.proto == tuple::IPPROTO_UDP && !seen.is_reply => {
+                let payload = frame.get(view.l4 + 8..end).unwrap_or_default();
+                if !tftp::is_request(payload) {
+                    return;
+                }
+                Tuple {
+                    src: reply.src,
+                    dst: reply.dst,
+                    dport: reply.dport,
+                    ..*t
+                }
+            }
+            _ => return,
+        };
+        self.expects.add(
+            Tuple {
+                sport: 0,
+                ..expected
+            },
+            seen.orig,
+            now_ms,
+        );
     }
 
     /// Rewrites the packet of a connection (`orig`, `reply`) as its NAT
@@ -575,6 +658,7 @@ impl Conntrack {
     /// call.
     pub fn expire(&self, now_ms: u64, notify: &mut Notify<'_>) {
         self.frags.expire(now_ms);
+        self.expects.expire(now_ms);
         self.table
             .expire(now_ms, EXPIRE_BUDGET, |id, c| self.gone(id, &c, notify));
     }
