@@ -1208,13 +1208,8 @@ fn ftp_control(sim: &mut Sim) -> (u32, u32) {
 fn ftp_active_and_passive_data_connections_are_related() {
     let mut sim = helper_firewall("ct(commit,zone=1,helper=ftp)");
     let (seq, ack) = ftp_control(&mut sim);
-    // Active: the client announces 10.0.0.1:2000; the server connects
-    // from port 20.
+    assert_eq!(active_data(&mut sim, seq, ack), vec![1], "related, let in");
     let port = b"PORT 10,0,0,1,7,208\r\n";
-    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, port);
-    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
-    let data_syn = tcp(VM2, VM1, (20, 2000), SYN, 9000, 0, 0);
-    assert_eq!(send(&mut sim, 2, &data_syn), vec![1], "related, let in");
     let data_synack = tcp(VM1, VM2, (2000, 20), SYN | ACK, 7000, 9001, 0);
     assert_eq!(send(&mut sim, 1, &data_synack), vec![2], "its reply");
     // Another connection to an unannounced port stays out.
@@ -1237,14 +1232,19 @@ fn ftp_active_and_passive_data_connections_are_related() {
     assert_eq!(send(&mut sim, 2, &split), Vec::<u32>::new());
 }
 
+/// Active FTP: the client announces 10.0.0.1:2000 (its `seq`, `ack`);
+/// the server connects from port 20. Where that connection's SYN goes.
+fn active_data(sim: &mut Sim, seq: u32, ack: u32) -> Vec<u32> {
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,7,208\r\n");
+    assert_eq!(send(sim, 1, &cmd), vec![2]);
+    send(sim, 2, &tcp(VM2, VM1, (20, 2000), SYN, 9000, 0, 0))
+}
+
 #[test]
 fn ftp_without_the_helper_expects_nothing() {
     let mut sim = helper_firewall("ct(commit,zone=1)");
     let (seq, ack) = ftp_control(&mut sim);
-    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,7,208\r\n");
-    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
-    let data_syn = tcp(VM2, VM1, (20, 2000), SYN, 9000, 0, 0);
-    assert_eq!(send(&mut sim, 2, &data_syn), Vec::<u32>::new());
+    assert_eq!(active_data(&mut sim, seq, ack), Vec::<u32>::new());
 }
 
 #[test]

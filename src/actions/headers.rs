@@ -21,11 +21,11 @@ pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_ICMPV6: u8 = 58;
 pub const IPPROTO_SCTP: u8 = 132;
-const NEXTHDR_HOP: u8 = 0;
-const NEXTHDR_ROUTING: u8 = 43;
-const NEXTHDR_FRAGMENT: u8 = 44;
+pub(crate) const NEXTHDR_HOP: u8 = 0;
+pub(crate) const NEXTHDR_ROUTING: u8 = 43;
+pub(crate) const NEXTHDR_FRAGMENT: u8 = 44;
 const NEXTHDR_AUTH: u8 = 51;
-const NEXTHDR_DEST: u8 = 60;
+pub(crate) const NEXTHDR_DEST: u8 = 60;
 
 /// `N` bytes at `at`, if the frame has them.
 pub fn get<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {

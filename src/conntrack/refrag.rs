@@ -9,13 +9,10 @@
 //! a fresh id. Where Linux ignores DF on a reassembled packet, an IPv4
 //! packet with DF set is not cut here: it is dropped and counted.
 
-use crate::actions::headers::{self, get, put};
+use crate::actions::headers::{
+    self, NEXTHDR_DEST, NEXTHDR_FRAGMENT, NEXTHDR_HOP, NEXTHDR_ROUTING, get, put,
+};
 use crate::packet::Packet;
-
-const NEXTHDR_HOP: u8 = 0;
-const NEXTHDR_ROUTING: u8 = 43;
-const NEXTHDR_FRAGMENT: u8 = 44;
-const NEXTHDR_DEST: u8 = 60;
 
 /// Why a packet could not be cut.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
