@@ -772,6 +772,51 @@ mod tests {
         assert_eq!(ct.table().len(), 2);
     }
 
+    /// A TCP segment (ACK, PSH) carrying `data`.
+    fn segment(sport: u16, dport: u16, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
+        let mut l4 = packet::tests::tcp(sport, dport, 0x18, seq, ack, 0);
+        l4.extend_from_slice(data);
+        l4
+    }
+
+    #[test]
+    fn ftp_over_ipv6_eprt_and_epsv_expect_related_connections() {
+        let ct = Conntrack::new(3).unwrap();
+        let (client, server) = (v6(1), v6(2));
+        let commit = CtAction {
+            commit: true,
+            helper: Some(Helper::Ftp),
+            ..CtAction::default()
+        };
+        let lookup = CtAction::default();
+        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
+        let (_, control) = run(&ct, &ipv6_frame(client, server, 6, &syn), &commit);
+        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
+        run(&ct, &ipv6_frame(server, client, 6, &synack), &lookup);
+        // EPRT: the server connects to the announced address and port.
+        let eprt = segment(40000, 21, 101, 501, b"EPRT |2|fd00::1|2000|\r\n");
+        run(&ct, &ipv6_frame(client, server, 6, &eprt), &lookup);
+        let data = packet::tests::tcp(20, 2000, 0x02, 9, 0, 0);
+        let (_, k) = run(&ct, &ipv6_frame(server, client, 6, &data), &lookup);
+        assert_eq!(k.ct_state, TRK | REL);
+        assert_eq!(k.ct_orig, control.ct_orig, "the control connection's tuple");
+        // EPSV: the client connects to the server's own address.
+        let epsv = segment(21, 40000, 501, 124, b"229 Extended (|||6446|)\r\n");
+        run(&ct, &ipv6_frame(server, client, 6, &epsv), &lookup);
+        let data = packet::tests::tcp(40001, 6446, 0x02, 9, 0, 0);
+        let (_, k) = run(&ct, &ipv6_frame(client, server, 6, &data), &commit);
+        assert_eq!(k.ct_state, TRK | REL);
+        // Committed, the expectation is used up and the connection stays
+        // related until its reply.
+        assert!(ct.expects.is_empty());
+        assert_eq!(ct.expects.stats.used.load(Relaxed), 1);
+        let (_, k) = run(&ct, &ipv6_frame(client, server, 6, &data), &lookup);
+        assert_eq!(k.ct_state, TRK | REL);
+        let back = packet::tests::tcp(6446, 40001, 0x12, 70, 10, 0);
+        let (_, k) = run(&ct, &ipv6_frame(server, client, 6, &back), &lookup);
+        assert_eq!(k.ct_state, TRK | EST | RPL);
+    }
+
     #[test]
     fn a_full_table_drops_an_unreplied_connection_for_a_new_one() {
         let ct = Conntrack::with_limit(5, 2000).unwrap();
