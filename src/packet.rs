@@ -37,6 +37,25 @@ pub trait Packet {
         Request::NONE
     }
 
+    /// Makes `frame` the packet's bytes, whatever its length (a reassembled
+    /// datagram in place of its last fragment); false when out of room or
+    /// memory. The metadata (tag, offload request, MRU) stays.
+    fn replace(&mut self, frame: &[u8]) -> bool {
+        let grown = match frame.len().checked_sub(self.len()) {
+            Some(grow) if grow > 0 => self.push_front(grow).is_some(),
+            _ => {
+                self.truncate(frame.len());
+                true
+            }
+        };
+        grown
+            && self
+                .data_mut()
+                .and_then(|d| d.get_mut(..frame.len()))
+                .map(|d| d.copy_from_slice(frame))
+                .is_some()
+    }
+
     /// The largest IP fragment this packet was reassembled from (0: it was
     /// not), as Linux's `OVS_CB(skb)->mru`: output cuts it to that size
     /// again. Copies keep it. A buffer that cannot keep one (a read-only
@@ -176,6 +195,17 @@ mod tests {
         assert!(!p.pull_front(4));
         p.truncate(1);
         assert_eq!(p.data(), &[1]);
+    }
+
+    #[test]
+    fn replace_grows_and_shrinks() {
+        let mut p = OwnedPacket::from_frame(&[1, 2, 3]).unwrap();
+        p.set_mru(1500);
+        let big: std::vec::Vec<u8> = (0..=255).collect();
+        assert!(p.replace(&big));
+        assert_eq!((p.data(), p.mru()), (&big[..], 1500));
+        assert!(p.replace(&[9]));
+        assert_eq!(p.data(), &[9]);
     }
 
     #[test]

@@ -144,20 +144,6 @@ fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
-/// Makes `frame` the packet's bytes (it grows at the front).
-fn replace_frame<P: Packet>(pkt: &mut P, frame: &[u8]) -> Option<()> {
-    match frame.len().checked_sub(pkt.len()) {
-        Some(grow) if grow > 0 => {
-            pkt.push_front(grow)?;
-        }
-        _ => pkt.truncate(frame.len()),
-    }
-    pkt.data_mut()?
-        .get_mut(..frame.len())?
-        .copy_from_slice(frame);
-    Some(())
-}
-
 /// Applies a masked write of `value` under `mask` to `old`.
 fn masked_labels(old: &mut [u8; 16], value: &[u8; 16], mask: &[u8; 16]) {
     for ((o, v), m) in old.iter_mut().zip(value).zip(mask) {
@@ -308,7 +294,7 @@ impl Conntrack {
             frag::Outcome::Held => Verdict::Held,
             frag::Outcome::Dropped => Verdict::Drop,
             frag::Outcome::Complete(d) => {
-                let whole = replace_frame(pkt, &d.frame).is_some()
+                let whole = pkt.replace(&d.frame)
                     && crate::flow::extract::extract_typed(pkt.data(), pkt.oob_vlan(), key).is_ok();
                 if !whole {
                     count(&self.frags.stats.no_room);

@@ -295,6 +295,27 @@ impl Packet for NblPacket {
         }
     }
 
+    /// A buffer of ours sized for `frame` (the window of the current one
+    /// has only its headroom to grow by).
+    fn replace(&mut self, frame: &[u8]) -> bool {
+        let (nbl, tag, direction) = match &self.frame {
+            Frame::View(v) => (
+                self.lane().item.current(v.frame_no),
+                v.tag,
+                self.lane().item.direction(),
+            ),
+            Frame::Own(o) => (Some(o.buf.nbl.as_ptr()), o.tag, o.direction),
+            Frame::Gone => return false,
+        };
+        match nbl.and_then(|n| Own::copy_of(frame, n, tag, true, direction)) {
+            Some(own) => {
+                self.frame = Frame::Own(own);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn mru(&self) -> u16 {
         self.mru
     }
