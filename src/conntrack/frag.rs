@@ -81,12 +81,37 @@ fn count(c: &AtomicU64) {
 }
 
 impl Stats {
-    /// Counts a packet output could not cut.
-    pub fn refused(&self, why: super::refrag::Refused) {
-        count(match why {
-            super::refrag::Refused::DontFragment => &self.df_dropped,
-            _ => &self.refrag_failed,
+    /// Counts what output made of a packet longer than its MRU.
+    pub fn refragmented<T>(
+        &self,
+        cut: Result<T, super::refrag::Refused>,
+    ) -> Result<T, super::refrag::Refused> {
+        count(match &cut {
+            Ok(_) => &self.refragmented,
+            Err(super::refrag::Refused::DontFragment) => &self.df_dropped,
+            Err(_) => &self.refrag_failed,
         });
+        cut
+    }
+
+    /// The counters, named, in order.
+    pub fn named(&self) -> [(&'static str, u64); 13] {
+        let c = |a: &AtomicU64| a.load(Relaxed);
+        [
+            ("held", c(&self.held)),
+            ("reassembled", c(&self.reassembled)),
+            ("timed_out", c(&self.timed_out)),
+            ("duplicate", c(&self.duplicate)),
+            ("overlap", c(&self.overlap)),
+            ("too_big", c(&self.too_big)),
+            ("too_many", c(&self.too_many)),
+            ("malformed", c(&self.malformed)),
+            ("no_room", c(&self.no_room)),
+            ("evicted", c(&self.evicted)),
+            ("refragmented", c(&self.refragmented)),
+            ("df_dropped", c(&self.df_dropped)),
+            ("refrag_failed", c(&self.refrag_failed)),
+        ]
     }
 }
 
@@ -251,6 +276,14 @@ pub enum Outcome {
     Dropped,
 }
 
+/// What a fragment did to its datagram.
+enum Merged {
+    Held,
+    /// An exact copy of one held: ignored.
+    Duplicate,
+    Complete,
+}
+
 /// Why a datagram is given up.
 enum Fail {
     Overlap,
@@ -345,11 +378,15 @@ impl Reassembly {
             None => Err(Fail::NoRoom),
         };
         match result {
-            Ok(false) => {
+            Ok(Merged::Held) => {
                 count(&self.stats.held);
                 Outcome::Held
             }
-            Ok(true) => match slot.take() {
+            Ok(Merged::Duplicate) => {
+                count(&self.stats.duplicate);
+                Outcome::Held
+            }
+            Ok(Merged::Complete) => match slot.take() {
                 Some(p) => {
                     self.release(p.charge);
                     self.finish(p)
@@ -453,15 +490,13 @@ impl Reassembly {
         self.used.fetch_sub(charge, Relaxed);
     }
 
-    /// Adds `f` (ending at `end`) to `p`; true if `p` is then complete.
-    fn merge(&self, p: &mut Pending, f: &Fragment<'_>, end: usize) -> Result<bool, Fail> {
+    /// Adds `f` (ending at `end`) to `p`.
+    fn merge(&self, p: &mut Pending, f: &Fragment<'_>, end: usize) -> Result<Merged, Fail> {
         if p.id.v6 && !p.ranges.is_empty() && p.proto != f.proto {
             return Err(Fail::Malformed);
         }
-        let dup = p.ranges.contains(&(f.offset, end));
-        if dup {
-            count(&self.stats.duplicate);
-            return Ok(false);
+        if p.ranges.contains(&(f.offset, end)) {
+            return Ok(Merged::Duplicate);
         }
         if p.ranges.iter().any(|&(a, b)| f.offset < b && a < end) {
             return Err(Fail::Overlap);
@@ -510,10 +545,13 @@ impl Reassembly {
         p.max_size = p.max_size.max(f.size);
         let got: usize = p.ranges.iter().map(|&(a, b)| b - a).sum();
         let complete = !p.head.is_empty() && p.end == Some(got);
-        if complete && p.head.len() - p.l3 + got > MAX_DATAGRAM {
+        if !complete {
+            return Ok(Merged::Held);
+        }
+        if p.head.len() - p.l3 + got > MAX_DATAGRAM {
             return Err(Fail::TooBig);
         }
-        Ok(complete)
+        Ok(Merged::Complete)
     }
 
     /// The datagram `p` holds (complete), as one frame.

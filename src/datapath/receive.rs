@@ -202,8 +202,8 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
                     v.stats.tx(self.cpu, f.len());
                     egress.send(port, nic, f);
                 };
-                if let Err(e) = refrag::fragment(&pkt, frags.next_id(), &mut send) {
-                    frags.stats.refused(e);
+                let cut = refrag::fragment(&pkt, frags.next_id(), &mut send);
+                if frags.stats.refragmented(cut).is_err() {
                     v.stats.tx_dropped.fetch_add(1, Relaxed);
                 }
             }
