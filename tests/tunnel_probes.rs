@@ -75,10 +75,10 @@ fn tunnel_vports_are_created_as_port_add_compat_asks() {
     let mut sim = setup();
     // netdev_vport_get_dpif_port names: "<dpif_port>_<udp port>" for VXLAN
     // and Geneve, "gre_sys" for GRE (no options at all).
-    let ports: [(u32, &str, Option<(u16, bool)>); 4] = [
+    let ports = [
         (4, "vxlan_sys_4789", Some((4789, false))),
         (5, "genev_sys_6081", Some((6081, false))),
-        (3, "gre_sys", None),
+        (3, "gre_sys", None::<(u16, bool)>),
         (4, "vxlan_sys_4790", Some((4790, true))),
     ];
     let mut numbers = Vec::new();
