@@ -38,9 +38,7 @@
 //!   skb's tunnel dst): it is parsed from the action list being run.
 //! - On Windows nothing feeds the underlay yet: the glue is to fill it from
 //!   the IP Helper API (`GetBestRoute2`, `GetIpNetEntry2`, address and route
-//!   change notifications) at PASSIVE_LEVEL, and its packet type has to
-//!   forget an offload request once it is done in software
-//!   (`Packet::clear_offload`).
+//!   change notifications) at PASSIVE_LEVEL.
 
 pub mod decap;
 pub mod encap;
