@@ -44,5 +44,6 @@ pub mod decap;
 pub mod encap;
 pub mod geneve;
 pub mod gre;
+pub mod resolve;
 pub mod underlay;
 pub mod vxlan;
