@@ -17,7 +17,7 @@
 //!   a unicast IP address.
 
 use alloc::vec::Vec;
-use core::net::IpAddr;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::tunnel::underlay::{Full, MAX_ROUTES, Prefix, Route, Underlay};
 
@@ -26,6 +26,43 @@ pub const DAD_PREFERRED: u32 = 4;
 /// `NL_NEIGHBOR_STATE`: `NlnsProbe` to `NlnsPermanent` know the MAC.
 pub const NEIGHBOUR_PROBE: u32 = 2;
 pub const NEIGHBOUR_PERMANENT: u32 = 6;
+
+/// `ADDRESS_FAMILY` values (Windows').
+pub const AF_INET: u16 = 2;
+pub const AF_INET6: u16 = 23;
+
+/// The bytes of a `SOCKADDR_INET` after its family: `SOCKADDR_IN`'s port
+/// and address at 2, `SOCKADDR_IN6`'s port, flow info, address at 6 and
+/// scope id.
+pub type SockaddrData = [u8; 26];
+
+/// The address of a `SOCKADDR_INET`, if of a family that has one.
+pub fn sockaddr_ip(family: u16, data: &SockaddrData) -> Option<IpAddr> {
+    match family {
+        AF_INET => Some(IpAddr::V4(Ipv4Addr::from(*data[2..].first_chunk::<4>()?))),
+        AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*data[6..].first_chunk::<16>()?))),
+        _ => None,
+    }
+}
+
+/// A `SOCKADDR_INET` of `ip`, port 0.
+pub fn sockaddr_of(ip: IpAddr) -> (u16, SockaddrData) {
+    let mut data = [0; 26];
+    match ip {
+        IpAddr::V4(a) => {
+            if let Some(d) = data.get_mut(2..6) {
+                d.copy_from_slice(&a.octets());
+            }
+            (AF_INET, data)
+        }
+        IpAddr::V6(a) => {
+            if let Some(d) = data.get_mut(6..22) {
+                d.copy_from_slice(&a.octets());
+            }
+            (AF_INET6, data)
+        }
+    }
+}
 
 /// A row of the unicast address table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +233,19 @@ mod tests {
             mac: Some(mac),
             state,
         }
+    }
+
+    #[test]
+    fn socket_addresses() {
+        let (f, d) = sockaddr_of(ip("192.168.1.10"));
+        assert_eq!((f, &d[..6]), (AF_INET, &[0, 0, 192, 168, 1, 10][..]));
+        assert_eq!(sockaddr_ip(f, &d), Some(ip("192.168.1.10")));
+        let (f, d) = sockaddr_of(ip("2001:db8::10"));
+        assert_eq!(f, AF_INET6);
+        assert_eq!(&d[6..8], &[0x20, 1]);
+        assert_eq!(d[21], 0x10);
+        assert_eq!(sockaddr_ip(f, &d), Some(ip("2001:db8::10")));
+        assert_eq!(sockaddr_ip(0, &d), None);
     }
 
     #[test]
