@@ -20,16 +20,6 @@ const VPORT: u16 = 0x14;
 const DPID: u32 = 1;
 const PID: u32 = 7;
 
-fn setup() -> Sim {
-    let mut sim = Sim::new();
-    assert!(sim.run("switch up\nopen 1\n").is_empty());
-    sim
-}
-
-fn transact(sim: &mut Sim, r: &Req) -> String {
-    one(sim, &ioctl(1, "TRANSACT", r))
-}
-
 /// `dpif_netlink_vport_to_ofpbuf` of a VPORT NEW from
 /// `dpif_netlink_port_add__`: no port number (ODPP_NONE), one upcall PID.
 fn vport_new(seq: u32, ty: u32, name: &str, options: Option<&[u8]>) -> Req {
@@ -72,7 +62,7 @@ fn vport_reply(line: &str, ty: u32, name: &str) -> (u32, Vec<(u16, Vec<u8>)>) {
 
 #[test]
 fn tunnel_vports_are_created_as_port_add_compat_asks() {
-    let mut sim = setup();
+    let mut sim = opened();
     // netdev_vport_get_dpif_port names: "<dpif_port>_<udp port>" for VXLAN
     // and Geneve, "gre_sys" for GRE (no options at all).
     let ports = [
@@ -112,20 +102,6 @@ fn tunnel_vports_are_created_as_port_add_compat_asks() {
     numbers.dedup();
     assert_eq!(numbers.len(), 4);
 }
-
-const T_ID: u16 = 0;
-const T_IPV4_SRC: u16 = 1;
-const T_IPV4_DST: u16 = 2;
-const T_TTL: u16 = 4;
-const T_DF: u16 = 5;
-const T_CSUM: u16 = 6;
-const T_OAM: u16 = 7;
-const T_GENEVE_OPTS: u16 = 8;
-const T_TP_SRC: u16 = 9;
-const T_TP_DST: u16 = 10;
-const T_VXLAN_OPTS: u16 = 11;
-const T_IPV6_SRC: u16 = 12;
-const T_IPV6_DST: u16 = 13;
 
 const K_PRIORITY: u16 = 2;
 const K_IN_PORT: u16 = 3;
@@ -194,9 +170,39 @@ fn put(sim: &mut Sim, seq: u32, key: &[u8], mask: &[u8], actions: &[u8]) -> Resu
     Ok(())
 }
 
+/// A megaflow of frames received by a tunnel: the key's tunnel, and a mask
+/// matching the tunnel ID, the endpoints (`endpoints`: the two address
+/// masks), the flags (flag attributes the key may lack), the UDP
+/// destination port and the options (`options`: their mask attribute).
+fn put_received(
+    sim: &mut Sim,
+    seq: u32,
+    key_tunnel: &[u8],
+    endpoints: [Vec<u8>; 2],
+    options: Vec<u8>,
+) {
+    let [src, dst] = endpoints;
+    let mask_tunnel = [
+        attr(T_ID, &u64::MAX.to_be_bytes()),
+        src,
+        dst,
+        attr(T_TTL, &[0]),
+        attr(T_DF, &[]),
+        attr(T_CSUM, &[]),
+        attr(T_TP_DST, &[0xff, 0xff]),
+        attr(T_OAM, &[]),
+        options,
+    ]
+    .concat();
+    let key = flow_key(false, Some(key_tunnel), 9);
+    let mask = flow_key(true, Some(&mask_tunnel), 9);
+    let output = attr(A_OUTPUT, &1u32.to_ne_bytes());
+    assert_eq!(put(sim, seq, &key, &mask, &output), Ok(()));
+}
+
 #[test]
 fn tunnel_megaflows_as_xlate_builds_them_are_accepted() {
-    let mut sim = setup();
+    let mut sim = opened();
     // A plain flow: the mask still has a tunnel attribute, all zero but
     // the TTL that tun_key_to_attr always puts.
     let zero_tunnel = attr(T_TTL, &[0]);
@@ -204,20 +210,10 @@ fn tunnel_megaflows_as_xlate_builds_them_are_accepted() {
         flow_key(false, None, 1),
         flow_key(true, Some(&zero_tunnel), 1),
     );
-    assert_eq!(
-        put(
-            &mut sim,
-            1,
-            &plain.0,
-            &plain.1,
-            &attr(A_OUTPUT, &2u32.to_ne_bytes())
-        ),
-        Ok(())
-    );
+    let output = attr(A_OUTPUT, &2u32.to_ne_bytes());
+    assert_eq!(put(&mut sim, 1, &plain.0, &plain.1, &output), Ok(()));
 
-    // Received by Geneve over IPv6 with an option: the key's tunnel, and a
-    // mask matching the endpoints, the flags (flag attributes the key may
-    // lack), the UDP destination port and the option.
+    // Received by Geneve over IPv6 with an option.
     let key_tunnel = [
         attr(T_ID, &0x55u64.to_be_bytes()),
         attr(T_IPV6_SRC, &V6_B),
@@ -228,35 +224,11 @@ fn tunnel_megaflows_as_xlate_builds_them_are_accepted() {
         attr(T_GENEVE_OPTS, &geneve_opt()),
     ]
     .concat();
-    let mask_tunnel = [
-        attr(T_ID, &u64::MAX.to_be_bytes()),
-        attr(T_IPV6_SRC, &[0xff; 16]),
-        attr(T_IPV6_DST, &[0xff; 16]),
-        attr(T_TTL, &[0]),
-        attr(T_DF, &[]),
-        attr(T_CSUM, &[]),
-        attr(T_TP_DST, &[0xff, 0xff]),
-        attr(T_OAM, &[]),
-        attr(
-            T_GENEVE_OPTS,
-            &[0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0xff, 0xff],
-        ),
-    ]
-    .concat();
-    let key = flow_key(false, Some(&key_tunnel), 9);
-    let mask = flow_key(true, Some(&mask_tunnel), 9);
-    assert_eq!(
-        put(
-            &mut sim,
-            2,
-            &key,
-            &mask,
-            &attr(A_OUTPUT, &1u32.to_ne_bytes())
-        ),
-        Ok(())
-    );
+    let v6 = [attr(T_IPV6_SRC, &[0xff; 16]), attr(T_IPV6_DST, &[0xff; 16])];
+    let opt_mask = [0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0xff, 0xff];
+    put_received(&mut sim, 2, &key_tunnel, v6, attr(T_GENEVE_OPTS, &opt_mask));
 
-    // The same over IPv4 with VXLAN GBP in the key (received on a GBP port).
+    // Over IPv4 with VXLAN GBP in the key (received on a GBP port).
     let gbp = (0x1234u32 | 1 << 22).to_ne_bytes();
     let key_tunnel = [
         attr(T_ID, &7u64.to_be_bytes()),
@@ -268,35 +240,14 @@ fn tunnel_megaflows_as_xlate_builds_them_are_accepted() {
         attr(T_VXLAN_OPTS, &attr(1, &gbp)),
     ]
     .concat();
-    let mask_tunnel = [
-        attr(T_ID, &u64::MAX.to_be_bytes()),
-        attr(T_IPV4_SRC, &[0xff; 4]),
-        attr(T_IPV4_DST, &[0xff; 4]),
-        attr(T_TTL, &[0]),
-        attr(T_DF, &[]),
-        attr(T_CSUM, &[]),
-        attr(T_TP_DST, &[0xff, 0xff]),
-        attr(T_OAM, &[]),
-        attr(T_VXLAN_OPTS, &attr(1, &u32::MAX.to_ne_bytes())),
-    ]
-    .concat();
-    let key = flow_key(false, Some(&key_tunnel), 10);
-    let mask = flow_key(true, Some(&mask_tunnel), 10);
-    assert_eq!(
-        put(
-            &mut sim,
-            3,
-            &key,
-            &mask,
-            &attr(A_OUTPUT, &1u32.to_ne_bytes())
-        ),
-        Ok(())
-    );
+    let v4 = [attr(T_IPV4_SRC, &[0xff; 4]), attr(T_IPV4_DST, &[0xff; 4])];
+    let gbp_mask = attr(T_VXLAN_OPTS, &attr(1, &u32::MAX.to_ne_bytes()));
+    put_received(&mut sim, 3, &key_tunnel, v4, gbp_mask);
 }
 
 #[test]
 fn set_tunnel_as_commit_odp_tunnel_action_builds_it_is_accepted() {
-    let mut sim = setup();
+    let mut sim = opened();
     let plain = (
         flow_key(false, None, 1),
         flow_key(true, Some(&attr(T_TTL, &[0])), 1),
