@@ -9,7 +9,8 @@
 //!
 //! Safety, as the datagrams come from the wire:
 //! - any overlap that is not an exact duplicate drops the whole datagram
-//!   (RFC 5722 for IPv6; IPv4 the same, where Linux would trim);
+//!   (RFC 5722 for IPv6; IPv4 the same, as Linux since 4.19); an exact
+//!   duplicate is ignored;
 //! - a datagram holds at most [`MAX_DATAGRAM`] bytes of IP packet and
 //!   [`MAX_FRAGS`] fragments; all pending datagrams together at most
 //!   [`BUDGET`] bytes, and at most [`SLOTS`] of them: a new datagram that
@@ -18,6 +19,13 @@
 //!
 //! Every step is bounded: a fragment looks at [`PROBE`] slots of one shard
 //! and at most [`MAX_FRAGS`] ranges; expiry visits each slot once.
+//!
+//! Where this differs from Linux: the limits are per table, not per
+//! network namespace, and a full table evicts the oldest datagram among the
+//! [`PROBE`] slots a new one may take rather than the oldest of all; an
+//! IPv4 datagram keeps its first fragment's header whole (options too) and
+//! its DF bit; an IPv6 fragment whose next header differs from the others'
+//! drops the datagram (Linux takes the first fragment's).
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};

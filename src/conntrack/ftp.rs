@@ -7,6 +7,13 @@
 //!   `EPRT |af|address|port|`;
 //! - server to client: `227 ... (h1,h2,h3,h4,p1,p2)` (the PASV reply,
 //!   IPv4) and `229 ... (|||port|)` (EPSV: the server's own address).
+//!
+//! Where this differs from Linux: any segment that starts with a command
+//! is read (Linux reads only one that starts where a line began, and only
+//! once the connection is established); NAT of the control connection does
+//! not rewrite the announced address and port, nor adjust sequence numbers
+//! (Linux's `nf_nat_ftp` and `nf_ct_seqadj`): FTP through SNAT or DNAT
+//! needs userspace or an ALG elsewhere.
 
 /// A data port announced: where the data connection goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

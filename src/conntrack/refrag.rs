@@ -6,8 +6,12 @@
 //! the headers: IPv4 repeats the whole header (options too) with its
 //! offset, MF and checksum; IPv6 repeats the unfragmentable part (the
 //! header, hop-by-hop and routing headers) and adds a fragment header with
-//! a fresh id. Where Linux ignores DF on a reassembled packet, an IPv4
-//! packet with DF set is not cut here: it is dropped and counted.
+//! a fresh id (a counter; Linux draws a hashed one). Where Linux ignores DF
+//! on a reassembled packet, an IPv4 packet with DF set is not cut here: it
+//! is dropped and counted. Linux repeats only the IPv4 options marked for
+//! copying; this repeats them all. Output to a tunnel port does not cut
+//! (Linux cuts before encapsulation); nor do userspace upcalls, which carry
+//! the MRU instead.
 
 use crate::actions::headers::{
     self, NEXTHDR_DEST, NEXTHDR_FRAGMENT, NEXTHDR_HOP, NEXTHDR_ROUTING, get, put,
