@@ -934,22 +934,33 @@ fn ip_checksum(f: &mut [u8]) {
     f[24..26].copy_from_slice(&sum.to_be_bytes());
 }
 
-/// `whole` (Ethernet/IPv4) cut as a sender would: `sizes` bytes of data
-/// a fragment.
-fn fragments4(whole: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
-    let data = &whole[34..];
+/// Where a sender cuts `len` bytes of data into pieces of `sizes` bytes:
+/// each piece's start, end and whether more follow.
+fn pieces(len: usize, sizes: &[usize]) -> Vec<(usize, usize, bool)> {
     let mut off = 0;
     sizes
         .iter()
         .map(|&n| {
-            let end = (off + n).min(data.len());
+            let start = off;
+            off = (off + n).min(len);
+            (start, off, off < len)
+        })
+        .collect()
+}
+
+/// `whole` (Ethernet/IPv4) cut as a sender would: `sizes` bytes of data
+/// a fragment.
+fn fragments4(whole: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
+    let data = &whole[34..];
+    pieces(data.len(), sizes)
+        .into_iter()
+        .map(|(off, end, more)| {
             let mut f = whole[..34].to_vec();
             f.extend_from_slice(&data[off..end]);
             f[16..18].copy_from_slice(&((20 + end - off) as u16).to_be_bytes());
-            let more = if end < data.len() { 0x2000 } else { 0 };
+            let more = if more { 0x2000 } else { 0 };
             f[20..22].copy_from_slice(&((off / 8) as u16 | more).to_be_bytes());
             ip_checksum(&mut f);
-            off = end;
             f
         })
         .collect()
@@ -1111,19 +1122,16 @@ fn big_udp6(n: usize) -> Vec<u8> {
 /// `sizes` bytes of data, with fragment id `id`.
 fn fragments6(whole: &[u8], sizes: &[usize], id: u32) -> Vec<Vec<u8>> {
     let data = &whole[54..];
-    let mut off = 0;
-    sizes
-        .iter()
-        .map(|&n| {
-            let end = (off + n).min(data.len());
+    pieces(data.len(), sizes)
+        .into_iter()
+        .map(|(off, end, more)| {
             let mut f = whole[..54].to_vec();
             f[20] = 44;
             f[18..20].copy_from_slice(&((8 + end - off) as u16).to_be_bytes());
             f.extend_from_slice(&[whole[20], 0]);
-            f.extend_from_slice(&(off as u16 | u16::from(end < data.len())).to_be_bytes());
+            f.extend_from_slice(&(off as u16 | u16::from(more)).to_be_bytes());
             f.extend_from_slice(&id.to_be_bytes());
             f.extend_from_slice(&data[off..end]);
-            off = end;
             f
         })
         .collect()
