@@ -612,22 +612,6 @@ impl Reassembly {
             }
         }
     }
-
-    /// Drops every pending datagram of `zone` (`None`: of every zone).
-    pub fn flush(&self, zone: Option<u16>) {
-        for shard in &self.shards {
-            let mut shard = shard.lock();
-            for slot in shard.iter_mut() {
-                if slot
-                    .as_ref()
-                    .is_some_and(|p| zone.is_none_or(|z| p.id.zone == z))
-                    && let Some(p) = slot.take()
-                {
-                    self.release(p.charge);
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
