@@ -1277,3 +1277,35 @@ fn tftp_reply_from_a_new_port_is_related() {
     let stray = udp_with(VM2, VM1, (4001, 3000), b"\x00\x03\x00\x01data");
     assert_eq!(send(&mut sim, 2, &stray), Vec::<u32>::new());
 }
+
+#[test]
+fn a_reassembled_miss_goes_up_with_its_mru() {
+    let mut sim = setup();
+    // Handle 1 (PID 1, the vports' upcall PID) takes packets.
+    let sub = Req::new(0x11, 3, 1, 50, 1).u8(2, 1).u32(3, 1);
+    assert_eq!(
+        one(&mut sim, &ioctl(1, "WRITE", &sub)),
+        "ioctl 1 WRITE SUCCESS -"
+    );
+    for (i, frag) in ["first", "later"].iter().enumerate() {
+        install(
+            &mut sim,
+            400 + i as u32,
+            &format!("recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag={frag})"),
+            "ct(zone=1),recirc(1)",
+        );
+    }
+    let whole = big_udp4(3000, 21);
+    let frags = fragments4(&whole, &[1480, 1480, 48]);
+    assert!(train(&mut sim, &frags).iter().all(Vec::is_empty));
+    // Nothing matches recirc_id(1): the whole datagram goes up, with MRU.
+    let (hdr, a) = reply(&one(&mut sim, "ioctl 1 READ_PACKET -"));
+    assert_eq!((hdr.ty, hdr.cmd), (PACKET, 1));
+    assert_eq!(get(&a, 1), &whole[..]);
+    assert_eq!(get(&a, 9), &1500u16.to_ne_bytes());
+    assert_eq!(
+        one(&mut sim, "ioctl 1 READ_PACKET -"),
+        "ioctl 1 READ_PACKET SUCCESS -",
+        "one upcall: the fragments were held"
+    );
+}
