@@ -1177,10 +1177,16 @@ fn tcp_with(
 }
 
 /// The firewall, committing new connections with `commit`, plus: related
-/// packets either way are committed and let through, and so are the
-/// replies of connections vm2 opened that way.
+/// packets either way are committed (with the NAT their expectation
+/// gives) and let through, and so are the replies of connections vm2
+/// opened that way.
 fn helper_firewall(commit: &str) -> Sim {
-    let mut sim = firewall(commit);
+    helper_pipeline("ct(zone=1)", commit)
+}
+
+/// `helper_firewall` with `first` as the first CT action.
+fn helper_pipeline(first: &str, commit: &str) -> Sim {
+    let mut sim = pipeline(first, commit);
     let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
     install(
         &mut sim,
@@ -1193,7 +1199,7 @@ fn helper_firewall(commit: &str) -> Sim {
             &mut sim,
             300 + i as u32,
             &format!("recirc_id(1),ct_state(+rel-rpl+trk),in_port({from}),{base}"),
-            &format!("ct(commit,zone=1),{to}"),
+            &format!("ct(commit,zone=1,nat),{to}"),
         );
     }
     sim
@@ -1307,5 +1313,97 @@ fn a_reassembled_miss_goes_up_with_its_mru() {
         one(&mut sim, "ioctl 1 READ_PACKET -"),
         "ioctl 1 READ_PACKET SUCCESS -",
         "one upcall: the fragments were held"
+    );
+}
+
+/// The TCP payload of an Ethernet/IPv4 frame, and its sequence and
+/// acknowledgement numbers.
+fn tcp_payload(f: &[u8]) -> (&[u8], u32, u32) {
+    let l4 = 14 + usize::from(f[14] & 0xf) * 4;
+    let end = 14 + usize::from(u16::from_be_bytes([f[16], f[17]]));
+    let seq = u32::from_be_bytes(f[l4 + 4..l4 + 8].try_into().unwrap());
+    let ack = u32::from_be_bytes(f[l4 + 8..l4 + 12].try_into().unwrap());
+    (&f[l4 + usize::from(f[l4 + 12] >> 4) * 4..end], seq, ack)
+}
+
+#[test]
+fn ftp_through_snat_rewrites_the_announcement_and_the_sequence() {
+    // vm1 reaches vm2 as 10.0.0.100.
+    let mut sim = helper_pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,helper=ftp,nat(src=10.0.0.100))",
+    );
+    let public = [10, 0, 0, 100];
+    let (c, s) = ((40000, 21), (21, 40000));
+    assert_eq!(
+        sent(&mut sim, 2, &tcp(VM1, VM2, c, SYN, 100, 0, 0)).len(),
+        1
+    );
+    assert_eq!(
+        sent(&mut sim, 1, &tcp(VM2, public, s, SYN | ACK, 500, 101, 0)).len(),
+        1
+    );
+    assert_eq!(
+        sent(&mut sim, 2, &tcp(VM1, VM2, c, ACK, 101, 501, 0)).len(),
+        1
+    );
+    // PORT 10,0,0,1,... leaves as PORT 10,0,0,100,...: two bytes longer.
+    let port = b"PORT 10,0,0,1,7,208\r\n";
+    let out = sent(&mut sim, 2, &tcp_with(VM1, VM2, c, 101, 501, port));
+    assert_eq!(out.len(), 1);
+    assert!(checksums_ok(&out[0]));
+    assert_eq!(
+        tcp_payload(&out[0]),
+        (&b"PORT 10,0,0,100,7,208\r\n"[..], 101, 501)
+    );
+    // Later segments move by two both ways: the server acknowledges what
+    // it received, vm1 sees the acknowledgement of what it sent.
+    let next = 101 + port.len() as u32;
+    let out = sent(&mut sim, 2, &tcp_with(VM1, VM2, c, next, 501, b"NOOP\r\n"));
+    assert_eq!(tcp_payload(&out[0]).1, next + 2);
+    assert!(checksums_ok(&out[0]));
+    let back = tcp_with(VM2, public, s, 501, next + 2 + 6, b"200 OK\r\n");
+    let out = sent(&mut sim, 1, &back);
+    assert_eq!(
+        out.len(),
+        1,
+        "the tracker reads the acknowledgement as vm1 meant it"
+    );
+    assert_eq!(tcp_payload(&out[0]).2, next + 6);
+    assert!(checksums_ok(&out[0]));
+    // The server connects to the announced public address; vm1 gets it.
+    let out = sent(&mut sim, 1, &tcp(VM2, public, (20, 2000), SYN, 9000, 0, 0));
+    assert_eq!(out.len(), 1, "related, let in");
+    assert_eq!(&out[0][30..34], &VM1, "translated to vm1");
+    assert!(checksums_ok(&out[0]));
+    let out = sent(
+        &mut sim,
+        2,
+        &tcp(VM1, VM2, (2000, 20), SYN | ACK, 7000, 9001, 0),
+    );
+    assert_eq!(
+        &out[0][26..30],
+        &public,
+        "its reply from the public address"
+    );
+    // Passive: the server announces itself; vm1's data connection leaves
+    // from the public address, as its control connection does.
+    let pasv = tcp_with(
+        VM2,
+        public,
+        s,
+        509,
+        next + 8,
+        b"227 Entering (10,0,0,2,39,16)\r\n",
+    );
+    assert_eq!(tcp_payload(&sent(&mut sim, 1, &pasv)[0]).2, next + 6);
+    let out = sent(&mut sim, 2, &tcp(VM1, VM2, (40100, 10000), SYN, 1, 0, 0));
+    assert_eq!(out.len(), 1, "related, let out");
+    let status = sim.run("frag-status").join("\n");
+    assert!(status.contains("created:2 used:2"), "{status}");
+    assert_eq!(
+        &out[0][26..30],
+        &public,
+        "translated as its control connection"
     );
 }

@@ -27,7 +27,19 @@ struct Expect {
     tuple: Tuple,
     /// The control connection's original tuple.
     master: Tuple,
+    /// The expected connection's reply addresses (source, destination):
+    /// NAT follows the control connection's.
+    reply: ([u8; 16], [u8; 16]),
     expires_ms: u64,
+}
+
+/// What a new connection's first packet was expected as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expected {
+    /// The control connection's original tuple.
+    pub master: Tuple,
+    /// Its reply addresses (source, destination).
+    pub reply: ([u8; 16], [u8; 16]),
 }
 
 impl Expect {
@@ -85,8 +97,9 @@ impl Expectations {
     }
 
     /// Expects a connection whose first packet is `tuple` (any source
-    /// port), related to the control connection `master`.
-    pub fn add(&self, tuple: Tuple, master: Tuple, now_ms: u64) {
+    /// port), related to the control connection `master`, whose replies
+    /// go between the `reply` addresses (source, destination).
+    pub fn add(&self, tuple: Tuple, master: Tuple, reply: ([u8; 16], [u8; 16]), now_ms: u64) {
         let mut list = self.list.lock();
         list.retain(|e| e.master != master && e.expires_ms > now_ms);
         if list.len() >= MAX {
@@ -95,6 +108,7 @@ impl Expectations {
             list.push(Expect {
                 tuple,
                 master,
+                reply,
                 expires_ms: now_ms.saturating_add(TIMEOUT_MS),
             });
             self.stats.created.fetch_add(1, Relaxed);
@@ -102,9 +116,9 @@ impl Expectations {
         self.len.store(list.len(), Relaxed);
     }
 
-    /// The control connection a new connection's first packet `t` was
-    /// expected by; `take` uses the expectation up.
-    pub fn find(&self, t: &Tuple, now_ms: u64, take: bool) -> Option<Tuple> {
+    /// How a new connection's first packet `t` was expected; `take` uses
+    /// the expectation up.
+    pub fn find(&self, t: &Tuple, now_ms: u64, take: bool) -> Option<Expected> {
         if self.is_empty() {
             return None;
         }
@@ -112,13 +126,17 @@ impl Expectations {
         let at = list
             .iter()
             .position(|e| e.expires_ms > now_ms && e.matches(t))?;
-        let master = list.get(at)?.master;
+        let e = list.get(at)?;
+        let found = Expected {
+            master: e.master,
+            reply: e.reply,
+        };
         if take {
             list.swap_remove(at);
             self.len.store(list.len(), Relaxed);
             self.stats.used.fetch_add(1, Relaxed);
         }
-        Some(master)
+        Some(found)
     }
 
     /// Drops expectations that timed out.
@@ -152,22 +170,26 @@ mod tests {
         let x = Expectations::new().unwrap();
         let master = t(21);
         assert_eq!(x.find(&t(2000), 0, false), None);
-        x.add(t(2000), master, 0);
-        x.add(t(2001), master, 0);
+        x.add(t(2000), master, ([2; 16], [1; 16]), 0);
+        x.add(t(2001), master, ([2; 16], [1; 16]), 0);
         assert_eq!(x.len(), 1, "one per control connection");
         let first = Tuple {
             sport: 20,
             ..t(2001)
         };
-        assert_eq!(x.find(&first, 1, false), Some(master));
-        assert_eq!(x.find(&first, 1, true), Some(master));
+        let found = Some(Expected {
+            master,
+            reply: ([2; 16], [1; 16]),
+        });
+        assert_eq!(x.find(&first, 1, false), found);
+        assert_eq!(x.find(&first, 1, true), found);
         assert_eq!(x.find(&first, 1, false), None);
-        x.add(t(2002), master, 0);
+        x.add(t(2002), master, ([2; 16], [1; 16]), 0);
         assert_eq!(x.find(&t(2002), TIMEOUT_MS, false), None, "timed out");
         x.expire(TIMEOUT_MS);
         assert_eq!((x.len(), x.stats.timed_out.load(Relaxed)), (0, 1));
         for i in 0..MAX as u16 + 5 {
-            x.add(t(i), t(10_000 + i), 0);
+            x.add(t(i), t(10_000 + i), ([2; 16], [1; 16]), 0);
         }
         assert_eq!((x.len(), x.stats.full.load(Relaxed)), (MAX, 5));
     }

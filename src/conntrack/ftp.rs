@@ -8,19 +8,89 @@
 //! - server to client: `227 ... (h1,h2,h3,h4,p1,p2)` (the PASV reply,
 //!   IPv4) and `229 ... (|||port|)` (EPSV: the server's own address).
 //!
+//! Under NAT the announced address is rewritten to the one the peer sees
+//! (the tracker then moves sequence numbers; see `Conntrack::help`).
+//!
 //! Where this differs from Linux: any segment that starts with a command
 //! is read (Linux reads only one that starts where a line began, and only
-//! once the connection is established); NAT of the control connection does
-//! not rewrite the announced address and port, nor adjust sequence numbers
-//! (Linux's `nf_nat_ftp` and `nf_ct_seqadj`): FTP through SNAT or DNAT
-//! needs userspace or an ALG elsewhere.
+//! once the connection is established); the announced port is kept (Linux
+//! picks another when the translated one is taken); IPv6 addresses are
+//! written in full, uncompressed.
 
 /// A data port announced: where the data connection goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Announce {
     /// The address (IPv4 in the first four bytes); `None`: the sender's.
     pub addr: Option<[u8; 16]>,
     pub port: u16,
+    /// Where its text is in the payload, and in which form.
+    pub at: core::ops::Range<usize>,
+    pub form: Form,
+}
+
+/// How an address and port are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// `h1,h2,h3,h4,p1,p2` (PORT, 227).
+    Rfc959,
+    /// `|af|address|port|` (EPRT).
+    Eprt,
+    /// `|||port|` (229).
+    Epsv,
+}
+
+/// Text of at most 64 bytes, written without allocating.
+#[derive(Clone, Copy, Debug)]
+pub struct Text {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Text {
+    pub fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl core::fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(core::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl Form {
+    /// `addr` and `port` in this form (IPv6 addresses in full, uncompressed).
+    pub fn render(self, addr: &[u8; 16], port: u16, v6: bool) -> Option<Text> {
+        use core::fmt::Write;
+        let mut t = Text {
+            buf: [0; 64],
+            len: 0,
+        };
+        let [p1, p2] = port.to_be_bytes();
+        let [a, b, c, d, ..] = *addr;
+        match (self, v6) {
+            (Form::Rfc959, _) => write!(t, "{a},{b},{c},{d},{p1},{p2}"),
+            (Form::Eprt, false) => write!(t, "|1|{a}.{b}.{c}.{d}|{port}|"),
+            (Form::Eprt, true) => {
+                let mut r = t.write_str("|2");
+                for (i, g) in addr.chunks_exact(2).enumerate() {
+                    let w = g.first_chunk::<2>().map_or(0, |&w| u16::from_be_bytes(w));
+                    let sep = if i == 0 { '|' } else { ':' };
+                    r = r.and_then(|()| write!(t, "{sep}{w:x}"));
+                }
+                r.and_then(|()| write!(t, "|{port}|"))
+            }
+            (Form::Epsv, _) => write!(t, "|||{port}|"),
+        }
+        .ok()?;
+        Some(t)
+    }
 }
 
 /// Reads the announcement in `payload` (a TCP segment's data) sent by the
@@ -28,13 +98,26 @@ pub struct Announce {
 /// or not.
 pub fn announce(payload: &[u8], from_server: bool, v6: bool) -> Option<Announce> {
     let (pattern, body) = payload.split_at_checked(4)?;
-    match (pattern.to_ascii_uppercase().as_slice(), from_server) {
-        (b"PORT", false) if !v6 => rfc959(line(body.strip_prefix(b" ")?, b'\r')?),
-        (b"EPRT", false) => eprt(line(body.strip_prefix(b" ")?, b'\r')?, v6),
-        (b"227 ", true) if !v6 => rfc959(within(body)?),
-        (b"229 ", true) => epsv(within(body)?),
-        _ => None,
-    }
+    let (text, form) = match (pattern.to_ascii_uppercase().as_slice(), from_server) {
+        (b"PORT", false) if !v6 => (line(body.strip_prefix(b" ")?, b'\r')?, Form::Rfc959),
+        (b"EPRT", false) => (line(body.strip_prefix(b" ")?, b'\r')?, Form::Eprt),
+        (b"227 ", true) if !v6 => (within(body)?, Form::Rfc959),
+        (b"229 ", true) => (within(body)?, Form::Epsv),
+        _ => return None,
+    };
+    let (addr, port) = match form {
+        Form::Rfc959 => rfc959(text)?,
+        Form::Eprt => eprt(text, v6)?,
+        Form::Epsv => (None, epsv(text)?),
+    };
+    // `text` lies within `payload`: its offset is the distance between them.
+    let start = (text.as_ptr() as usize).checked_sub(payload.as_ptr() as usize)?;
+    Some(Announce {
+        addr,
+        port,
+        at: start..start + text.len(),
+        form,
+    })
 }
 
 /// The text before `term` (which must come: the command is whole).
@@ -60,7 +143,7 @@ fn number(b: &[u8], max: u32) -> Option<u32> {
 }
 
 /// `h1,h2,h3,h4,p1,p2`.
-fn rfc959(b: &[u8]) -> Option<Announce> {
+fn rfc959(b: &[u8]) -> Option<(Option<[u8; 16]>, u16)> {
     let mut parts = b.split(|&c| c == b',');
     let mut v = [0u8; 6];
     for slot in &mut v {
@@ -72,14 +155,11 @@ fn rfc959(b: &[u8]) -> Option<Announce> {
     let [a, b, c, d, p1, p2] = v;
     let mut addr = [0u8; 16];
     addr[..4].copy_from_slice(&[a, b, c, d]);
-    Some(Announce {
-        addr: Some(addr),
-        port: u16::from_be_bytes([p1, p2]),
-    })
+    Some((Some(addr), u16::from_be_bytes([p1, p2])))
 }
 
 /// `<d>af<d>address<d>port<d>`, the family that of the connection.
-fn eprt(b: &[u8], v6: bool) -> Option<Announce> {
+fn eprt(b: &[u8], v6: bool) -> Option<(Option<[u8; 16]>, u16)> {
     let (&d, rest) = b.split_first()?;
     let mut parts = rest.split(|&c| c == d);
     let af = number(parts.next()?, 2)?;
@@ -89,21 +169,15 @@ fn eprt(b: &[u8], v6: bool) -> Option<Announce> {
         return None;
     }
     let addr = if v6 { ipv6(text)? } else { ipv4(text)? };
-    Some(Announce {
-        addr: Some(addr),
-        port,
-    })
+    Some((Some(addr), port))
 }
 
 /// `<d><d><d>port<d>`.
-fn epsv(b: &[u8]) -> Option<Announce> {
+fn epsv(b: &[u8]) -> Option<u16> {
     let (&d, rest) = b.split_first()?;
     let rest = rest.strip_prefix(&[d, d][..])?;
     let port = rest.strip_suffix(&[d][..])?;
-    Some(Announce {
-        addr: None,
-        port: number(port, 65535)? as u16,
-    })
+    Some(number(port, 65535)? as u16)
 }
 
 /// Dotted decimal.
@@ -175,46 +249,45 @@ mod tests {
         Some(x)
     }
 
+    /// The address and port announced.
+    fn ap(p: &[u8], from_server: bool, v6: bool) -> Option<(Option<[u8; 16]>, u16)> {
+        announce(p, from_server, v6).map(|a| (a.addr, a.port))
+    }
+
     #[test]
     fn commands_and_replies() {
-        let port = announce(b"PORT 10,0,0,1,7,208\r\n", false, false);
-        assert_eq!(
-            port,
-            Some(Announce {
-                addr: v4([10, 0, 0, 1]),
-                port: 2000
-            })
-        );
-        assert_eq!(announce(b"port 10,0,0,1,7,208\r\n", false, false), port);
+        let port = ap(b"PORT 10,0,0,1,7,208\r\n", false, false);
+        assert_eq!(port, Some((v4([10, 0, 0, 1]), 2000)));
+        assert_eq!(ap(b"port 10,0,0,1,7,208\r\n", false, false), port);
         let pasv = b"227 Entering Passive Mode (10,0,0,2,39,16).\r\n";
+        assert_eq!(ap(pasv, true, false), Some((v4([10, 0, 0, 2]), 10000)));
+        let a = announce(pasv, true, false).unwrap();
         assert_eq!(
-            announce(pasv, true, false),
-            Some(Announce {
-                addr: v4([10, 0, 0, 2]),
-                port: 10000
-            })
+            (&pasv[a.at.clone()], a.form),
+            (&b"10,0,0,2,39,16"[..], Form::Rfc959)
         );
-        assert_eq!(announce(b"EPRT |1|10.0.0.1|2000|\r\n", false, false), port);
+        assert_eq!(ap(b"EPRT |1|10.0.0.1|2000|\r\n", false, false), port);
         let mut six = [0u8; 16];
         six[0] = 0xfd;
         six[15] = 1;
+        let eprt = b"EPRT |2|fd00::1|2000|\r\n";
+        assert_eq!(ap(eprt, false, true), Some((Some(six), 2000)));
+        let a = announce(eprt, false, true).unwrap();
+        assert_eq!(&eprt[a.at.clone()], b"|2|fd00::1|2000|");
+        // Rendered back, it reads the same.
+        let mut again = b"EPRT ".to_vec();
+        again.extend_from_slice(a.form.render(&six, 2000, true).unwrap().bytes());
+        again.extend_from_slice(b"\r\n");
+        assert_eq!(ap(&again, false, true), Some((Some(six), 2000)));
+        let text = Form::Rfc959.render(&v4([10, 0, 0, 1]).unwrap(), 2000, false);
+        assert_eq!(text.unwrap().bytes(), b"10,0,0,1,7,208");
         assert_eq!(
-            announce(b"EPRT |2|fd00::1|2000|\r\n", false, true),
-            Some(Announce {
-                addr: Some(six),
-                port: 2000
-            })
-        );
-        assert_eq!(
-            announce(
+            ap(
                 b"229 Entering Extended Passive Mode (|||6446|)\r\n",
                 true,
                 true
             ),
-            Some(Announce {
-                addr: None,
-                port: 6446
-            })
+            Some((None, 6446))
         );
         // Cut short (split over segments), wrong family, wrong direction,
         // out of range, not at the start.
@@ -230,7 +303,7 @@ mod tests {
             (b"227 Entering Passive Mode 10,0,0,2,39,16\r\n", true, false),
             (b"229 (||6446|)\r\n", true, false),
         ] {
-            assert_eq!(announce(p, from_server, v6), None, "{p:?}");
+            assert_eq!(ap(p, from_server, v6), None, "{p:?}");
         }
         assert_eq!(ipv6(b"1:2:3:4:5:6:7:8").map(|a| a[15]), Some(8));
         assert_eq!(ipv6(b"::"), Some([0; 16]));

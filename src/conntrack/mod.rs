@@ -45,14 +45,15 @@ pub mod zone;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
+use crate::actions::headers;
 use crate::flow::FlowKey;
 use crate::flow::key::{CtTuple, MAC_PROTO_ETHERNET};
 use crate::ovs::key as k;
 use crate::packet::Packet;
 use action::{CtAction, Helper};
 pub use conn::Conn;
-use conn::Step;
-use packet::{Kind, View};
+use conn::{SeqAdj, Step};
+use packet::{Kind, Segment, View};
 use table::{Found, Refused, Table};
 use tuple::Tuple;
 use zone::Zones;
@@ -138,6 +139,10 @@ struct Seen {
     master: Option<Tuple>,
     /// The stored connection's helper.
     helper: Option<Helper>,
+    /// The stored connection's sequence corrections.
+    seqadj: [SeqAdj; 2],
+    /// The connection was stored before this packet.
+    found: bool,
 }
 
 fn count(c: &AtomicU64) {
@@ -235,17 +240,27 @@ impl Conntrack {
         let view = ethernet
             .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
             .flatten();
-        let Some(view) = view else {
+        let Some(mut view) = view else {
             self.invalid(key, zone);
             return Verdict::Continue;
         };
         match self.track(&view, ct, cached, now_ms, notify) {
             Ok(Some(mut seen)) => {
-                // Helpers read each packet once (and a commit's).
+                // Helpers read a packet once: on its first pass, or on the
+                // commit that stores its connection (as Linux's
+                // `__ovs_ct_lookup`).
                 if let Some(helper) = seen.helper
-                    && (!cached || ct.commit)
+                    && (if seen.found { !cached } else { ct.commit })
                 {
-                    self.help(helper, pkt.data(), &view, &seen, now_ms);
+                    if !self.help(helper, pkt, &view, &seen, now_ms) {
+                        count(&self.stats.nat_failed);
+                        return Verdict::Drop;
+                    }
+                    // The payload may have changed length.
+                    match packet::parse(pkt.data(), pkt.oob_vlan(), zone, false) {
+                        Some(v) => view = v,
+                        None => return Verdict::Drop,
+                    }
                 }
                 if nat && let Some(reply) = seen.reply {
                     match self.translate(pkt, key, &view, &seen.orig, &reply, seen.is_reply) {
@@ -336,6 +351,20 @@ impl Conntrack {
                     return Err(Replaced);
                 }
                 let before = (c.mark, c.labels, c.seen_reply);
+                // Acknowledgements of data a helper rewrote are read as
+                // the sender meant them.
+                let unmoved;
+                let view = match (view.kind, c.seqadj.get(usize::from(!reply))) {
+                    (Kind::Tcp(mut seg), Some(adj)) if *adj != SeqAdj::default() => {
+                        seg.ack = seg.ack.wrapping_sub(adj.ack(seg.ack) as u32);
+                        unmoved = View {
+                            kind: Kind::Tcp(seg),
+                            ..*view
+                        };
+                        &unmoved
+                    }
+                    _ => view,
+                };
                 if !cached {
                     match c.update(view, reply, now_ms) {
                         Step::Valid => {}
@@ -362,6 +391,8 @@ impl Conntrack {
                     is_reply: reply,
                     master: c.master,
                     helper: c.helper,
+                    seqadj: c.seqadj,
+                    found: true,
                 };
                 Ok((Some(seen), changed.then_some(*c)))
             });
@@ -392,6 +423,8 @@ impl Conntrack {
             is_reply: reply,
             master: None,
             helper: None,
+            seqadj: [SeqAdj::default(); 2],
+            found: true,
         }) {
             Found::Live(_, seen) => Some(seen),
             _ => None,
@@ -413,7 +446,13 @@ impl Conntrack {
             return Ok(None);
         };
         let mut stored = None;
-        conn.master = self.expects.find(&view.tuple, now_ms, false);
+        let expected = self.expects.find(&view.tuple, now_ms, false);
+        conn.master = expected.map(|e| e.master);
+        // NAT as the helper said: where the announcement really pointed,
+        // and the peer as the other side knows it.
+        if let Some(e) = expected {
+            (conn.reply.src, conn.reply.dst) = e.reply;
+        }
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
             conn.helper = ct.helper;
@@ -477,62 +516,161 @@ impl Conntrack {
             is_reply: false,
             master: conn.master,
             helper: stored.and(conn.helper),
+            seqadj: conn.seqadj,
+            found: false,
         }))
     }
 
     /// Runs `helper` on a packet of its connection: an announced data
     /// connection (FTP) or transfer (TFTP) is expected, from the peer of
-    /// the announcing side (Linux's `help` of `nf_conntrack_ftp` and
-    /// `nf_conntrack_tftp`).
-    fn help(&self, helper: Helper, frame: &[u8], view: &View, seen: &Seen, now_ms: u64) {
-        let Some(reply) = seen.reply else { return };
-        let end = (view.l3 + view.len as usize).min(frame.len());
+    /// the announcing side. Under NAT the announced address becomes the one
+    /// the peer sees, and the TCP sequence numbers of both directions follow
+    /// the change of length for the rest of the connection (Linux's
+    /// `nf_conntrack_ftp`, `nf_nat_ftp`, `nf_ct_seqadj`,
+    /// `nf_conntrack_tftp`). False if the packet could not be rewritten.
+    fn help<P: Packet>(
+        &self,
+        helper: Helper,
+        pkt: &mut P,
+        view: &View,
+        seen: &Seen,
+        now_ms: u64,
+    ) -> bool {
+        let Some(reply) = seen.reply else {
+            return true;
+        };
+        let orig = seen.orig;
         let t = &view.tuple;
-        let expected = match (helper, view.kind) {
-            (Helper::Ftp, Kind::Tcp(_)) => {
+        let end = (view.l3 + view.len as usize).min(pkt.len());
+        match (helper, view.kind) {
+            (Helper::Ftp, Kind::Tcp(seg)) => {
+                let frame = pkt.data();
                 let hlen = frame
                     .get(view.l4 + 12)
                     .map_or(0, |o| usize::from(o >> 4) * 4);
-                let payload = frame.get(view.l4 + hlen..end).unwrap_or_default();
-                let Some(a) = ftp::announce(payload, seen.is_reply, t.v6 == 1) else {
-                    return;
-                };
-                // The sender's and its peer's addresses as the
-                // connection's tuples have them.
-                let (sender, peer) = if seen.is_reply {
-                    (reply.src, seen.orig.src)
-                } else {
-                    (seen.orig.src, reply.src)
-                };
-                Tuple {
-                    src: peer,
-                    dst: a.addr.unwrap_or(sender),
-                    dport: a.port,
-                    ..*t
+                let start = view.l4 + hlen;
+                let payload = frame.get(start..end).unwrap_or_default();
+                let mut rewrite = None;
+                if let Some(a) = ftp::announce(payload, seen.is_reply, t.v6 == 1) {
+                    // The sender's address and the one its peer sees; the
+                    // peer's, and the one the sender sees, as the
+                    // connection's tuples have them.
+                    let (real, apparent, peer, peer_apparent) = if seen.is_reply {
+                        (reply.src, orig.dst, orig.src, reply.dst)
+                    } else {
+                        (orig.src, reply.dst, reply.src, orig.dst)
+                    };
+                    let announced = a.addr.unwrap_or(real);
+                    let visible = if announced == real {
+                        apparent
+                    } else {
+                        announced
+                    };
+                    let nat_to = (visible != announced).then_some(announced);
+                    if a.addr.is_some() && nat_to.is_some() {
+                        let Some(text) = a.form.render(&visible, a.port, t.v6 == 1) else {
+                            return false;
+                        };
+                        rewrite = Some((text, start + a.at.start..start + a.at.end));
+                    }
+                    let expected = Tuple {
+                        src: peer,
+                        dst: visible,
+                        sport: 0,
+                        dport: a.port,
+                        ..*t
+                    };
+                    let back = (nat_to.unwrap_or(visible), peer_apparent);
+                    self.expects.add(expected, orig, back, now_ms);
                 }
+                self.mangle(pkt, view, &seg, seen, rewrite, now_ms)
             }
             (Helper::Tftp, Kind::Plain) if t.proto == tuple::IPPROTO_UDP && !seen.is_reply => {
-                let payload = frame.get(view.l4 + 8..end).unwrap_or_default();
-                if !tftp::is_request(payload) {
-                    return;
+                let payload = pkt.data().get(view.l4 + 8..end).unwrap_or_default();
+                if tftp::is_request(payload) {
+                    let expected = Tuple {
+                        src: reply.src,
+                        dst: reply.dst,
+                        sport: 0,
+                        dport: reply.dport,
+                        ..*t
+                    };
+                    self.expects
+                        .add(expected, orig, (orig.src, orig.dst), now_ms);
                 }
-                Tuple {
-                    src: reply.src,
-                    dst: reply.dst,
-                    dport: reply.dport,
-                    ..*t
-                }
+                true
             }
-            _ => return,
+            _ => true,
+        }
+    }
+
+    /// Replaces the bytes at `rewrite`'s range with its text (recording
+    /// the change of length), and moves the segment's sequence and
+    /// acknowledgement numbers as the connection's corrections say.
+    fn mangle<P: Packet>(
+        &self,
+        pkt: &mut P,
+        view: &View,
+        seg: &Segment,
+        seen: &Seen,
+        rewrite: Option<(ftp::Text, core::ops::Range<usize>)>,
+        now_ms: u64,
+    ) -> bool {
+        let dir = usize::from(seen.is_reply);
+        let mine = seen.seqadj.get(dir).copied().unwrap_or_default();
+        let theirs = seen.seqadj.get(1 - dir).copied().unwrap_or_default();
+        if let Some((text, at)) = rewrite {
+            let frame = pkt.data();
+            let delta = text.bytes().len() as i32 - at.len() as i32;
+            let (Some(head), Some(tail)) = (frame.get(..at.start), frame.get(at.end..)) else {
+                return false;
+            };
+            let mut f = alloc::vec::Vec::new();
+            if f.try_reserve_exact(head.len() + text.bytes().len() + tail.len())
+                .is_err()
+            {
+                return false;
+            }
+            f.extend_from_slice(head);
+            f.extend_from_slice(text.bytes());
+            f.extend_from_slice(tail);
+            let v6 = view.tuple.v6 == 1;
+            let (at_len, len) = if v6 {
+                (view.l3 + 4, view.len as i32 - 40 + delta)
+            } else {
+                (view.l3 + 2, view.len as i32 + delta)
+            };
+            let Ok(len) = u16::try_from(len) else {
+                return false;
+            };
+            if headers::put(&mut f, at_len, len.to_be_bytes()).is_none() || !pkt.replace(&f) {
+                return false;
+            }
+            let moved = mine.moved(seg.seq, delta);
+            self.table.lookup(&seen.orig, now_ms, |c, _| {
+                if let Some(s) = c.seqadj.get_mut(dir) {
+                    *s = moved;
+                }
+            });
+        } else if mine == SeqAdj::default() && theirs == SeqAdj::default() {
+            return true;
+        }
+        let seq = seg.seq.wrapping_add(mine.seq(seg.seq) as u32);
+        let ack = if seg.flags & packet::TCP_ACK != 0 {
+            seg.ack.wrapping_sub(theirs.ack(seg.ack) as u32)
+        } else {
+            seg.ack
         };
-        self.expects.add(
-            Tuple {
-                sport: 0,
-                ..expected
-            },
-            seen.orig,
-            now_ms,
-        );
+        let sums = crate::offload::Checksums {
+            ip: view.tuple.v6 == 0,
+            tcp: true,
+            udp: false,
+        };
+        pkt.data_mut().is_some_and(|f| {
+            headers::put(f, view.l4 + 4, seq.to_be_bytes()).is_some()
+                && headers::put(f, view.l4 + 8, ack.to_be_bytes()).is_some()
+                && crate::offload::complete_checksums(f, sums).is_ok()
+        })
     }
 
     /// Rewrites the packet of a connection (`orig`, `reply`) as its NAT
