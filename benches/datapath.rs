@@ -4,63 +4,24 @@
 //! upcall is queued; and flow installs through the IOCTL dispatcher.
 //! Prints figures; asserts nothing.
 
+#[path = "support/bed.rs"]
+mod bed;
+
 use std::hint::black_box;
 use std::time::Instant;
 
-use ovsext::datapath::receive::{Effects, Egress, RxContext};
+use bed::{Bed, Frame, Sent};
+use ovsext::datapath::receive::{Effects, RxContext};
 use ovsext::flow::FlowKey;
 use ovsext::flow::attrs::{emit_key, emit_mask};
 use ovsext::flow::extract::extract;
-use ovsext::ioctl::{Device, Io, Outcome, code};
 use ovsext::netlink::{NlBuf, Overflow};
 use ovsext::packet::{OwnedPacket, Packet};
-use ovsext::pend::{PendToken, Wakeups};
+use ovsext::pend::Wakeups;
 use ovsext::percpu::Cpu;
 use ovsext::sim::msg::Req;
-use ovsext::switch::{NicIndex, PortId, PortKind};
 
 const RUNS: usize = 5;
-
-/// A received frame as the datapath sees an NBL: a handle to bytes it does
-/// not own (pointer-sized, cheap to pass along), read-only on this path.
-#[derive(Clone, Copy)]
-struct Frame(&'static [u8]);
-
-impl Packet for Frame {
-    fn data(&self) -> &[u8] {
-        self.0
-    }
-    fn data_mut(&mut self) -> Option<&mut [u8]> {
-        None
-    }
-    fn push_front(&mut self, _: usize) -> Option<&mut [u8]> {
-        None
-    }
-    fn pull_front(&mut self, _: usize) -> bool {
-        false
-    }
-    fn truncate(&mut self, len: usize) {
-        self.0 = &self.0[..self.0.len().min(len)];
-    }
-    fn oob_vlan(&self) -> Option<u16> {
-        None
-    }
-    fn set_oob_vlan(&mut self, _: Option<u16>) {}
-    fn try_clone(&self) -> Option<Frame> {
-        Some(*self)
-    }
-}
-
-/// Counts frames sent, as the NBL layer would add destinations.
-#[derive(Default)]
-struct Sent(u64);
-
-impl<P> Egress<P> for Sent {
-    fn send(&mut self, port: PortId, _: NicIndex, pkt: P) {
-        self.0 += u64::from(port);
-        black_box(pkt);
-    }
-}
 
 /// TCP/IPv4 from 10.x to 192.168.x, port 80, entering on `port`.
 fn tcp_frame(src: u32, dst: u32) -> Frame {
@@ -110,75 +71,7 @@ fn mask(m: usize) -> FlowKey {
     }
 }
 
-struct Bed {
-    dev: Device,
-    h: ovsext::handle::HandleId,
-    seq: u32,
-    ports: usize,
-}
-
 impl Bed {
-    /// A switch with `ports` VM ports bound to vports 1..=ports, and the
-    /// datapath socket (PID 1) subscribed to its upcalls.
-    fn new(ports: usize) -> Bed {
-        let dev = Device::new();
-        dev.attach(1).unwrap();
-        let h = dev.open().unwrap();
-        let mut bed = Bed {
-            dev,
-            h,
-            seq: 0,
-            ports,
-        };
-        let mut w = Wakeups::new();
-        for p in 1..=ports as u32 {
-            bed.dev.with_datapath(|dp| {
-                dp.nic_create(
-                    p,
-                    0,
-                    PortKind::Vm,
-                    &format!("vm{p}"),
-                    [0, 0x15, 0x5d, 0, 0, p as u8],
-                    1500,
-                )
-                .unwrap();
-                dp.nic_connect(p, 0, &mut w).unwrap();
-            });
-            let r = Req::new(0x14, 1, 1, 0, 1)
-                .u32(2, 1)
-                .str(3, &format!("vm{p}"))
-                .u32(5, 1);
-            bed.transact(&r.bytes());
-        }
-        bed.write(&Req::new(0x11, 3, 1, 0, 1).u8(2, 1).u32(3, 1).bytes());
-        bed
-    }
-
-    fn ioctl(&mut self, c: u32, input: &[u8]) -> Outcome {
-        self.seq += 1;
-        let mut out = vec![0u8; 4096];
-        let mut egress = Sent::default();
-        let mut io = Io {
-            token: PendToken(u64::from(self.seq)),
-            now_ms: 0,
-            egress: &mut egress,
-        };
-        self.dev
-            .ioctl(self.h, c, input, &mut out, &mut io, &mut Wakeups::new())
-    }
-
-    fn transact(&mut self, msg: &[u8]) {
-        let r = self.ioctl(code::TRANSACT, msg);
-        assert!(matches!(r, Outcome::Done { len, .. } if len > 36), "{r:?}");
-    }
-
-    fn write(&mut self, msg: &[u8]) {
-        assert!(matches!(
-            self.ioctl(code::WRITE, msg),
-            Outcome::Done { len: 0, .. }
-        ));
-    }
-
     /// The `FLOW_CMD_NEW` request for flow `j` of `n_masks` masks.
     fn flow_new(&self, j: usize, n_masks: usize) -> Vec<u8> {
         let (key, m) = self.flow(j, n_masks);
