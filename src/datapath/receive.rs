@@ -11,7 +11,7 @@ use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
 use crate::flow::FlowKey;
 use crate::flow::extract::{extract, packet_hash};
-use crate::flow::table::FlowTable;
+use crate::flow::table::{FlowRef, FlowTable, LOOKUP_BATCH, LookupStats};
 use crate::offload::{Checksums, Segments};
 use crate::ovs::packet as op;
 use crate::packet::Packet;
@@ -46,6 +46,16 @@ pub struct RxContext<P> {
     key: FlowKey,
     s: Scratch<P>,
     sources: Sources,
+    /// The frames of a batch between extraction and their actions.
+    batch: Batch<P>,
+}
+
+/// Frames of a chain looked up together (`FlowTable::lookup_batch`), with
+/// their keys and packet hashes.
+struct Batch<P> {
+    pkts: Vec<Option<P>>,
+    keys: Vec<FlowKey>,
+    hashes: [u32; LOOKUP_BATCH],
 }
 
 /// Which vport each recently seen switch endpoint is bound to, so that a
@@ -125,10 +135,21 @@ impl<P: Packet> RxContext<P> {
             recirc,
             rng: seed | 1,
         };
+        let mut pkts = Vec::new();
+        pkts.try_reserve_exact(LOOKUP_BATCH).ok()?;
+        pkts.resize_with(LOOKUP_BATCH, || None);
+        let mut keys = Vec::new();
+        keys.try_reserve_exact(LOOKUP_BATCH).ok()?;
+        keys.resize(LOOKUP_BATCH, FlowKey::default());
         Some(RxContext {
             key: FlowKey::default(),
             s,
             sources: Sources([UNBOUND; SOURCE_HINTS]),
+            batch: Batch {
+                pkts,
+                keys,
+                hashes: [0; LOOKUP_BATCH],
+            },
         })
     }
 }
@@ -265,14 +286,54 @@ impl Datapath {
 }
 
 impl View<'_> {
+    /// Takes the frames `LOOKUP_BATCH` at a time: each is extracted and
+    /// hashed, the batch looked up at once, then each frame's actions run
+    /// (and its recirculations), in order.
     fn batch<P: Packet, E: Egress<P> + ?Sized>(
         &self,
         ctx: &mut RxContext<P>,
         batch: impl IntoIterator<Item = ((PortId, NicIndex), P)>,
         fx: &mut Effects<'_, E>,
     ) {
+        let mut frames = batch.into_iter();
+        loop {
+            let n = self.extract_batch(ctx, &mut frames);
+            if n == 0 {
+                return;
+            }
+            let b = &mut ctx.batch;
+            let mut found = [(None, LookupStats::default()); LOOKUP_BATCH];
+            let keys = b.keys.get(..n).unwrap_or_default();
+            self.flows.lookup_batch(keys, &b.hashes, &mut found);
+            for (i, found) in found.into_iter().enumerate().take(n) {
+                let b = &mut ctx.batch;
+                let (Some(pkt), Some(key), Some(&hash)) = (
+                    b.pkts.get_mut(i).and_then(Option::take),
+                    b.keys.get_mut(i),
+                    b.hashes.get(i),
+                ) else {
+                    continue;
+                };
+                self.resolve(&mut ctx.s, fx, pkt, key, hash, found);
+                self.drain_recirc(ctx, fx);
+            }
+        }
+    }
+
+    /// Fills the batch with the next frames of the chain from bound ports,
+    /// extracted and hashed; returns how many.
+    fn extract_batch<P: Packet>(
+        &self,
+        ctx: &mut RxContext<P>,
+        frames: &mut impl Iterator<Item = ((PortId, NicIndex), P)>,
+    ) -> usize {
         let ports = self.ports;
-        for (from, pkt) in batch {
+        let b = &mut ctx.batch;
+        let mut n = 0;
+        while n < LOOKUP_BATCH {
+            let Some((from, pkt)) = frames.next() else {
+                break;
+            };
             let vport = match ports.vports.get(ctx.sources.get(from)) {
                 Some(v) if v.binding == Some(from) => Some(v),
                 _ => {
@@ -286,12 +347,20 @@ impl View<'_> {
                 }
             };
             let Some(v) = vport else { continue };
-            let in_port = v.port_no;
             v.stats.rx(ctx.s.cpu, pkt.len());
-            ctx.key.reset_metadata(in_port);
-            self.pass(ctx, pkt, fx);
-            self.drain_recirc(ctx, fx);
+            let (Some(key), Some(hash), Some(slot)) =
+                (b.keys.get_mut(n), b.hashes.get_mut(n), b.pkts.get_mut(n))
+            else {
+                break;
+            };
+            key.reset_metadata(v.port_no);
+            if self.extract(&pkt, key) {
+                *hash = packet_hash(key);
+                *slot = Some(pkt);
+                n += 1;
+            }
         }
+        n
     }
 }
 
@@ -340,30 +409,53 @@ impl View<'_> {
         pkt: P,
         fx: &mut Effects<'_, E>,
     ) {
-        let cpu = ctx.s.cpu;
         let key = &mut ctx.key;
-        if extract(pkt.data(), pkt.oob_vlan(), key).is_err() {
-            crate::diag::dropped(crate::diag::Drop::BadFrame, Some(key.in_port));
-            if let Some(v) = self.ports.vports.get(key.in_port) {
-                v.stats.rx_errors.fetch_add(1, Relaxed);
-            }
+        if !self.extract(&pkt, key) {
             return;
         }
         let hash = packet_hash(key);
-        let (hit, look) = self.flows.lookup(key, hash);
-        let (s, excl) = self.dp.stats.slot(cpu);
-        crate::percpu::add(&s.n_mask_hit, u64::from(look.n_mask_hit), excl);
+        let found = self.flows.lookup(key, hash);
+        self.resolve(&mut ctx.s, fx, pkt, key, hash, found);
+    }
+
+    /// Extracts the packet's key after its metadata; false (the frame
+    /// counted as an error and dropped) if the frame is malformed.
+    fn extract<P: Packet>(&self, pkt: &P, key: &mut FlowKey) -> bool {
+        if extract(pkt.data(), pkt.oob_vlan(), key).is_ok() {
+            return true;
+        }
+        crate::diag::dropped(crate::diag::Drop::BadFrame, Some(key.in_port));
+        if let Some(v) = self.ports.vports.get(key.in_port) {
+            v.stats.rx_errors.fetch_add(1, Relaxed);
+        }
+        false
+    }
+
+    /// What follows a packet's lookup: its flow's statistics and actions on
+    /// a hit, an upcall on a miss.
+    fn resolve<P: Packet, E: Egress<P> + ?Sized>(
+        &self,
+        s: &mut Scratch<P>,
+        fx: &mut Effects<'_, E>,
+        pkt: P,
+        key: &mut FlowKey,
+        hash: u32,
+        (hit, look): (Option<FlowRef<'_, FlowActions>>, LookupStats),
+    ) {
+        let cpu = s.cpu;
+        let (st, excl) = self.dp.stats.slot(cpu);
+        crate::percpu::add(&st.n_mask_hit, u64::from(look.n_mask_hit), excl);
         let Some(flow) = hit else {
-            crate::percpu::add(&s.n_missed, 1, excl);
+            crate::percpu::add(&st.n_missed, 1, excl);
             self.miss(cpu, &pkt, key, hash, fx.wake);
             return;
         };
-        crate::percpu::add(&s.n_hit, 1, excl);
+        crate::percpu::add(&st.n_hit, 1, excl);
         if look.cache_hit {
-            crate::percpu::add(&s.n_cache_hit, 1, excl);
+            crate::percpu::add(&st.n_cache_hit, 1, excl);
         }
         flow.record(cpu, self.now_ms, pkt.len() as u64, key.tcp_flags);
-        self.run(&mut ctx.s, fx, pkt, key, flow.actions().bytes());
+        self.run(s, fx, pkt, key, flow.actions().bytes());
     }
 
     /// Runs `actions` on a packet whose key is `key`.

@@ -95,6 +95,16 @@ impl WordIndex {
         self.shard(hash)?.find(hash, eq)
     }
 
+    /// Reads the header of the bucket `hash` starts probing at and returns
+    /// it: a batch of lookups calls this for every packet first, so that
+    /// their cache misses overlap instead of coming one after the other (a
+    /// prefetch in safe code). The key words are left alone: most probes
+    /// end at a header whose hash differs.
+    #[inline]
+    pub fn touch(&self, hash: u32) -> u64 {
+        self.shard(hash).map_or(0, |s| s.touch(hash))
+    }
+
     /// The slot stored under `hash` that satisfies `eq`: for an index of
     /// zero-width keys whose owner keeps the keys by slot.
     pub fn find_slot(&self, hash: u32, eq: impl Fn(u32) -> bool) -> Option<u32> {
@@ -237,6 +247,12 @@ impl Shard {
     fn bucket_words(&self, i: usize) -> Option<&[u64]> {
         let start = i.checked_mul(self.width)?;
         self.words.get(start..start.checked_add(self.width)?)
+    }
+
+    #[inline(always)]
+    fn touch(&self, hash: u32) -> u64 {
+        let i = hash as usize & self.heads.len().wrapping_sub(1);
+        self.heads.get(i).copied().unwrap_or(EMPTY)
     }
 
     #[inline(always)]
