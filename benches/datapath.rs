@@ -4,13 +4,15 @@
 //! upcall is queued; and flow installs through the IOCTL dispatcher.
 //! Prints figures; asserts nothing.
 
-#[path = "support/bed.rs"]
+#[path = "common/bed.rs"]
 mod bed;
+mod common;
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use bed::{Bed, Frame, Sent};
+use bed::{Bed, Sent};
+use common::Frame;
 use ovsext::datapath::receive::{Effects, RxContext};
 use ovsext::flow::FlowKey;
 use ovsext::flow::attrs::{emit_key, emit_mask};
@@ -19,6 +21,7 @@ use ovsext::netlink::{NlBuf, Overflow};
 use ovsext::packet::{OwnedPacket, Packet};
 use ovsext::pend::Wakeups;
 use ovsext::percpu::Cpu;
+use ovsext::platform::time::Now;
 use ovsext::sim::msg::Req;
 
 const RUNS: usize = 5;
@@ -143,7 +146,7 @@ fn hits(n_masks: usize, n_flows: usize, active: usize) -> (f64, f64, f64) {
             for _ in 0..rounds {
                 for chain in packets.chunks(BATCH) {
                     let frames = chain.iter().map(|(port, f)| ((*port, 0), *f));
-                    dp.receive_batch(&mut ctx, frames, 1, &mut fx);
+                    dp.receive_batch(&mut ctx, frames, Now::from_ms(1), &mut fx);
                 }
             }
         });
@@ -158,7 +161,7 @@ fn hits(n_masks: usize, n_flows: usize, active: usize) -> (f64, f64, f64) {
             };
             for _ in 0..rounds {
                 for (port, f) in &packets {
-                    dp.receive(&mut ctx, (*port, 0), *f, 1, &mut fx);
+                    dp.receive(&mut ctx, (*port, 0), *f, Now::from_ms(1), &mut fx);
                 }
             }
         });
@@ -189,7 +192,7 @@ fn misses() -> f64 {
                     &mut ctx,
                     (1, 0),
                     tcp_frame(0x0a00_0000 | i, 0xc0a8_0001),
-                    1,
+                    Now::from_ms(1),
                     &mut fx,
                 );
             }

@@ -17,15 +17,17 @@
 //! pass, in ns per frame; the repetitions go to stderr as `# ` lines.
 //! Without arguments a small default runs on frames made by `frames.py`.
 
-#[path = "support/bed.rs"]
+#[path = "common/bed.rs"]
 mod bed;
+mod common;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hint::black_box;
 use std::time::Instant;
 
-use bed::{Bed, Frame, Sent};
+use bed::{Bed, Sent};
+use common::Frame;
 use ovsext::datapath::FlowActions;
 use ovsext::datapath::receive::{Effects, RxContext};
 use ovsext::flow::FlowKey;
@@ -34,6 +36,7 @@ use ovsext::flow::key::{KEY_WORDS, VLAN_TAG_PRESENT};
 use ovsext::flow::table::{FlowId, FlowTable, LookupStats};
 use ovsext::pend::Wakeups;
 use ovsext::percpu::Cpu;
+use ovsext::platform::time::Now;
 
 const REPS: usize = 5;
 /// Frames per lookup burst and per receive chain (`NETDEV_MAX_BURST`, an
@@ -371,7 +374,7 @@ fn cmd_receive(w: &Workload, iter: usize, n_masks: usize, n_rules: usize) {
             };
             for _ in 0..passes {
                 for chain in frames.chunks(BURST) {
-                    dp.receive_batch(&mut ctx, chain.iter().copied(), 1, &mut fx);
+                    dp.receive_batch(&mut ctx, chain.iter().copied(), Now::from_ms(1), &mut fx);
                 }
             }
         });

@@ -245,6 +245,26 @@ impl EventQueues {
         }
     }
 
+    /// Posts `msg` (the same bytes for every reader) to every queue that
+    /// joined one of `groups`.
+    pub fn post(&mut self, groups: u32, msg: &[u8], wake: &mut Wakeups) {
+        let total = &mut self.bytes;
+        for q in self.queues.iter_mut().filter(|q| q.groups & groups != 0) {
+            let mut copy = Vec::new();
+            let copy = copy.try_reserve_exact(msg.len()).ok().map(|()| {
+                copy.extend_from_slice(msg);
+                copy
+            });
+            q.push(copy, total);
+            q.pending.wake_into(wake);
+        }
+    }
+
+    /// The groups some queue has joined.
+    pub fn joined(&self) -> u32 {
+        self.queues.iter().fold(0, |g, q| g | q.groups)
+    }
+
     /// Bytes queued over all queues, as the byte bounds count them.
     pub fn bytes(&self) -> usize {
         self.bytes

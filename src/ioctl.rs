@@ -11,6 +11,7 @@ use crate::netlink::{
 use crate::ovs::{ctrl, family as fam};
 use crate::packet::OwnedPacket;
 use crate::pend::{PendToken, Wakeups};
+use crate::platform::time::Now;
 use crate::status::NtStatus;
 use crate::sync::{Mutex, RwLock};
 
@@ -41,8 +42,8 @@ pub mod code {
 pub struct Io<'a> {
     /// Names the request if it is left pending.
     pub token: PendToken,
-    /// Milliseconds on the clock userspace reads (flow `used` times).
-    pub now_ms: u64,
+    /// The clock userspace reads (flow `used` times, in ms) and meters use.
+    pub now: Now,
     /// Where packets that userspace executes leave the switch.
     pub egress: &'a mut dyn Egress<OwnedPacket>,
 }
@@ -200,10 +201,13 @@ impl Device {
     }
 
     /// Periodic upkeep, from a timer at PASSIVE_LEVEL (about once a
-    /// second): masks are re-ordered by how often lookups hit them.
-    pub fn maintain(&self) {
+    /// second): masks are re-ordered by how often lookups hit them, and
+    /// timed-out connections expire (a bounded number of slots a call).
+    pub fn maintain(&self, now_ms: u64, wake: &mut Wakeups) {
         if let Some(dp) = self.switch.read().as_ref() {
             dp.flows.write().rebalance();
+            dp.conntrack
+                .expire(now_ms, &mut |ev| dp.post_ct_event(ev, now_ms, wake));
         }
         crate::diag::tick();
     }
@@ -353,10 +357,20 @@ impl Device {
         let Some(msg) = NlMsg::new_checked(msg_bytes) else {
             return invalid;
         };
-        if op != DevOp::Read && !validate(&msg, family, op, pid) {
+        // Netfilter messages: version 0 is all that is checked (no PID,
+        // datapath or operation check), and the command is the type's low
+        // byte (`ValidateNetlinkCmd`, `InvokeNetlinkCmdHandler`).
+        let nfnl = family::is_nfnl(hdr.ty);
+        let valid = if nfnl {
+            msg.hdr.version == 0
+        } else {
+            validate(&msg, family, op, pid)
+        };
+        if op != DevOp::Read && !valid {
             return invalid;
         }
-        let Some(cmd) = family.command(msg.hdr.cmd) else {
+        let cmd_no = if nfnl { hdr.ty as u8 } else { msg.hdr.cmd };
+        let Some(cmd) = family.command(cmd_no) else {
             crate::diag::refused(hdr.ty, hdr.cmd, pid, Errno::Inval);
             return invalid;
         };
@@ -370,7 +384,7 @@ impl Device {
             msg,
             out: output,
             token: io.token,
-            now_ms: io.now_ms,
+            now: io.now,
             egress: &mut *io.egress,
             wake,
             dump: dump.as_mut(),

@@ -18,6 +18,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod actions;
+pub mod conntrack;
 pub mod datapath;
 pub mod diag;
 pub mod event;
@@ -25,6 +26,7 @@ pub mod family;
 pub mod flow;
 pub mod handle;
 pub mod ioctl;
+pub mod meter;
 pub mod names;
 pub mod netlink;
 pub mod offload;

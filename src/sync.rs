@@ -9,9 +9,15 @@
 //!      vport commands, read on the receive path)
 //!   3. `Datapath::flows` (write for flow commands and upkeep, read on the
 //!      receive path)
-//!   4. `Datapath::queues` (event and upcall queues, short critical sections)
-//!   5. `Device::handles` (open handles and dump state; never held while any
+//!   4. `Datapath::meters` (write for meter commands; read on the receive
+//!      path, taken by a batch's first METER action)
+//!   5. `Datapath::queues` (event and upcall queues, short critical sections)
+//!   6. `Device::handles` (open handles and dump state; never held while any
 //!      datapath lock is taken)
+//!
+//! `Datapath::conntrack`'s shard locks (`conntrack::table`) rank between 3
+//! and 4: one at a time, except an insertion, which holds its two shards in
+//! shard order; no other lock is taken while one is held.
 //!
 //! Every core lock raises the IRQL to DISPATCH_LEVEL while it is held (see
 //! `sys::irql`): the receive path takes the same locks at DISPATCH_LEVEL, so

@@ -69,6 +69,13 @@ impl<P: Packet> Env<P> for Sink {
     fn random(&mut self) -> u32 {
         0
     }
+
+    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, _: &[u8]) -> bool {
+        true
+    }
+    fn meter(&mut self, _: u32, _: usize) -> bool {
+        false
+    }
 }
 
 // ---- Netlink attributes ----
@@ -118,6 +125,12 @@ impl<P: Packet> Env<P> for Recorder {
             .wrapping_mul(1_664_525)
             .wrapping_add(1_013_904_223);
         self.random
+    }
+    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, _: &[u8]) -> bool {
+        true
+    }
+    fn meter(&mut self, id: u32, _: usize) -> bool {
+        id % 2 == 1
     }
 }
 
@@ -438,6 +451,62 @@ fn leaf_action() -> impl Strategy<Value = Vec<u8>> {
             nest(a::USERSPACE, &v)
         }),
         1 => (0u16..40, vec(any::<u8>(), 0..12)).prop_map(|(ty, p)| attr(ty, &p)),
+        3 => push_pop(),
+    ]
+}
+
+/// Meters and the actions that push and pop MPLS labels, Ethernet and NSH
+/// headers (and set their fields), with payloads valid or not.
+fn push_pop() -> impl Strategy<Value = Vec<u8>> {
+    let ethertype = prop_oneof![
+        Just(0x8847u16),
+        Just(0x8848),
+        Just(0x6558),
+        Just(0x0800),
+        any::<u16>()
+    ];
+    prop_oneof![
+        (
+            any::<[u8; 4]>(),
+            ethertype.clone(),
+            any::<u16>(),
+            prop_oneof![Just(a::PUSH_MPLS), Just(a::ADD_MPLS)]
+        )
+            .prop_map(|(lse, ty, flags, act)| attr(
+                act,
+                &[&lse[..], &ty.to_be_bytes(), &flags.to_ne_bytes()].concat()
+            )),
+        ethertype.prop_map(|ty| attr(a::POP_MPLS, &ty.to_be_bytes())),
+        any::<[u8; 12]>().prop_map(|addrs| attr(a::PUSH_ETH, &addrs)),
+        Just(attr(a::POP_ETH, &[])),
+        Just(attr(a::POP_NSH, &[])),
+        (
+            any::<[u8; 8]>(),
+            prop_oneof![Just(16usize), 0usize..260],
+            any::<u8>(),
+            1u16..4
+        )
+            .prop_map(|(base, n, fill, md)| {
+                let nsh = [attr(1, &base), attr(md, &vec![fill; n])].concat();
+                nest(a::PUSH_NSH, &[attr(28, &nsh)])
+            }),
+        (
+            any::<[u8; 32]>(),
+            any::<bool>(),
+            prop_oneof![Just(1u16), Just(2)]
+        )
+            .prop_map(|(b, masked, ty)| {
+                let n = if ty == 1 { 8 } else { 16 } * if masked { 2 } else { 1 };
+                let act = if masked { a::SET_MASKED } else { a::SET };
+                nest(act, &[nest(28, &[attr(ty, &b[..n])])])
+            }),
+        (any::<[u8; 24]>(), 0usize..25, any::<bool>()).prop_map(|(b, n, masked)| {
+            nest(
+                if masked { a::SET_MASKED } else { a::SET },
+                &[attr(21, &b[..n])],
+            )
+        }),
+        any::<u32>().prop_map(|id| u32_attr(a::METER, id)),
     ]
 }
 

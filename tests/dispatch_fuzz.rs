@@ -9,6 +9,7 @@ use ovsext::handle::HandleId;
 use ovsext::ioctl::{Device, Io, LiveCounts, Outcome, code};
 use ovsext::packet::OwnedPacket;
 use ovsext::pend::{PendToken, Wakeups};
+use ovsext::platform::time::Now;
 use ovsext::switch::{NicIndex, PortId};
 use proptest::prelude::*;
 
@@ -74,7 +75,7 @@ fn drive(dev: &Device, h: HandleId, ops: &[(u32, Vec<u8>, usize)]) {
         let mut out = vec![0u8; *outlen];
         let mut io = Io {
             token: PendToken(i as u64),
-            now_ms: i as u64,
+            now: Now::from_ms(i as u64),
             egress: &mut egress,
         };
         match dev.ioctl(h, *c, input, &mut out, &mut io, &mut wake) {
@@ -115,7 +116,7 @@ proptest! {
         let mut egress = Count::default();
         for (i, (c, input, outlen)) in ops.iter().enumerate() {
             let mut out = vec![0u8; *outlen];
-            let mut io = Io { token: PendToken(i as u64), now_ms: 0, egress: &mut egress };
+            let mut io = Io { token: PendToken(i as u64), now: Now::default(), egress: &mut egress };
             let r = dev.ioctl(h, *c, input, &mut out, &mut io, &mut wake);
             prop_assert_eq!(r, Outcome::Done { status: ovsext::status::NtStatus::NOT_FOUND, len: 0 });
         }
@@ -140,7 +141,7 @@ fn drive_pending(
         let mut out = vec![0u8; *outlen];
         let mut io = Io {
             token,
-            now_ms: 0,
+            now: Now::default(),
             egress: &mut egress,
         };
         let r = dev.ioctl(h, *c, input, &mut out, &mut io, wake);

@@ -334,30 +334,9 @@ fn probes_install_and_unsupported_features_are_refused() {
     reply(&one(&mut sim, &ioctl(1, "TRANSACT", &get_req)));
     let del = Req::new(FLOW, 2, 1, 3, DPID).raw(9, &UFID);
     reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del)));
-    // Actions not executed yet, and conntrack matches: EOPNOTSUPP.
-    for (seq, acts) in [
-        (4, attr(12, &[])),
-        (5, attr(19, &1u32.to_ne_bytes())),
-        (6, attr(16, &[])),
-    ] {
-        let r = flow_new(seq, &key, None, &acts, None);
-        assert_eq!(
-            errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r),
-            EOPNOTSUPP,
-            "action {seq}"
-        );
-    }
-    let ct_key: Vec<u8> = nested(&key)
-        .into_iter()
-        .flat_map(|(t, p)| {
-            if t == 22 {
-                attr(22, &0x21u32.to_ne_bytes())
-            } else {
-                attr(t, &p)
-            }
-        })
-        .collect();
-    let r = flow_new(7, &ct_key, None, &output(2), None);
+    // An action not executed yet (psample): EOPNOTSUPP.
+    let psample = attr(25, &attr(1, &1u32.to_ne_bytes()));
+    let r = flow_new(4, &key, None, &psample, None);
     assert_eq!(
         errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r),
         EOPNOTSUPP
@@ -528,12 +507,12 @@ fn execute_and_userspace_actions() {
         errno(&one(&mut sim, &ioctl(1, "TRANSACT", &bad)), &bad),
         EINVAL
     );
-    let ct = Req::new(PACKET, 3, 1, 4, DPID)
+    let psample = Req::new(PACKET, 3, 1, 4, DPID)
         .raw(1, &f1)
         .raw(2, &key)
-        .raw(3, &attr(12, &[]));
+        .raw(3, &attr(25, &attr(1, &1u32.to_ne_bytes())));
     assert_eq!(
-        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &ct)), &ct),
+        errno(&one(&mut sim, &ioctl(1, "TRANSACT", &psample)), &psample),
         EOPNOTSUPP
     );
 }
@@ -1105,7 +1084,12 @@ fn chains_are_looked_up_in_batches_and_stay_in_order() {
                 egress: &mut sent,
                 wake: &mut wake,
             };
-            dp.receive_batch(&mut ctx, chain, 1, &mut fx);
+            dp.receive_batch(
+                &mut ctx,
+                chain,
+                ovsext::platform::time::Now::from_ms(1),
+                &mut fx,
+            );
         })
         .unwrap();
     assert_eq!(sent.0, want);

@@ -621,7 +621,7 @@ fn upcalls_complete_what_the_sender_left_to_the_nic() {
             &mut ctx,
             (1, 0),
             pkt,
-            0,
+            Default::default(),
             &mut Effects {
                 egress: &mut Nowhere,
                 wake: &mut wake,
@@ -652,7 +652,7 @@ fn upcalls_complete_what_the_sender_left_to_the_nic() {
             &mut ctx,
             (1, 0),
             pkt,
-            0,
+            Default::default(),
             &mut Effects {
                 egress: &mut Nowhere,
                 wake: &mut wake,

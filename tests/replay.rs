@@ -144,7 +144,7 @@ fn explain_decodes_by_name() {
         "flow: recirc_id(0),in_port(3),eth(dst=00:15:5d:00:00:04),eth_type(0x0800)",
         "actions: 4",
         "packet: udp 10.0.0.3:1000 > 10.0.0.4:4789, 46 bytes",
-        "stats: hit=3 missed=1 lost=0 flows=1",
+        "stats: hit=9 missed=1 lost=0 flows=6",
         "#     done (seq 22)",
     ] {
         assert!(
@@ -180,7 +180,7 @@ fn the_demo_reads_as_a_walkthrough() {
         "  > h1 TRANSACT ovs_datapath SET (seq 6, pid 1) name=\"ovs-system\" upcall_pid=0 user_features=UNALIGNED|VPORT_PIDS",
         "  > rx 3 (vm1): udp 10.0.0.3:1000 > 10.0.0.4:4789, 46 bytes",
         "  system@ovs-system:",
-        "    lookups: hit:3 missed:1 lost:0",
+        "    lookups: hit:9 missed:1 lost:0",
         "    port 3: vm1",
         "  recirc_id(0),in_port(3),eth(dst=00:15:5d:00:00:04),eth_type(0x0800), packets:3, bytes:138, used:0.000s, actions:4",
     ] {

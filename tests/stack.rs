@@ -114,7 +114,7 @@ fn the_deepest_execute_fits_the_kernel_stack_budget() {
     let mut pid = [0u8; 4];
     let mut io = Io {
         token: PendToken(1),
-        now_ms: 0,
+        now: Default::default(),
         egress: &mut egress,
     };
     dev.ioctl(h, code::GET_PID, &[], &mut pid, &mut io, &mut wake);
@@ -134,7 +134,7 @@ fn the_deepest_execute_fits_the_kernel_stack_budget() {
     let run = || {
         let mut io = Io {
             token: PendToken(2),
-            now_ms: 0,
+            now: Default::default(),
             egress: &mut egress,
         };
         stack_used(ROOM, || {

@@ -7,8 +7,9 @@ use core::ops::Range;
 
 use super::headers::ETH_HLEN;
 use super::set::{self, DecTtl};
-use super::{Env, Fault, Outcome, Userspace, hash, vlan};
+use super::{Env, Fault, Outcome, Userspace, eth, hash, mpls, nsh, vlan};
 use crate::flow::FlowKey;
+use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::netlink::{Attr, NLA_HDRLEN, align, attrs};
 use crate::ovs::action as a;
 use crate::packet::Packet;
@@ -19,6 +20,9 @@ pub const NEST_LEVELS: usize = 3;
 /// Nested lists deferred per [`execute`] call before they are dropped
 /// (Linux `DEFERRED_ACTION_FIFO_SIZE`).
 pub const DEFER_CAPACITY: usize = 10;
+
+/// `OVS_MPLS_L3_TUNNEL_FLAG_MASK` of ADD_MPLS.
+const MPLS_L3_TUNNEL: u16 = 1 << 0;
 
 /// Attribute types of the form Linux stores validated actions in.
 const CLONE_ATTR_EXEC: u16 = 0;
@@ -126,7 +130,7 @@ pub fn execute<P: Packet, E: Env<P>>(
     actions: &[u8],
 ) -> Outcome {
     // The most common megaflow sends the packet to one port: no walk needed.
-    if let Some(port) = single_output(actions) {
+    if let Some(port) = single_output(actions).filter(|_| key.mac_proto == MAC_PROTO_ETHERNET) {
         env.output(port, pkt);
         return Outcome::default();
     }
@@ -197,6 +201,16 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             self.fail(Fault::Malformed);
                             continue;
                         };
+                        // Every port sends Ethernet frames.
+                        if key.mac_proto != MAC_PROTO_ETHERNET {
+                            self.out.not_ethernet = self.out.not_ethernet.saturating_add(1);
+                            self.env.refuse(port);
+                            if last {
+                                return;
+                            }
+                            cutlen = 0;
+                            continue;
+                        }
                         if last {
                             trim(&mut pkt, cutlen);
                             self.env.output(port, pkt);
@@ -247,6 +261,16 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                         self.out.explicit = self.out.explicit.saturating_add(1);
                         return;
                     }
+                    a::METER => {
+                        let Some(id) = act.u32() else {
+                            self.fail(Fault::Malformed);
+                            continue;
+                        };
+                        if self.env.meter(id, pkt.len()) {
+                            self.out.metered = self.out.metered.saturating_add(1);
+                            return;
+                        }
+                    }
                     a::SAMPLE | a::CLONE | a::CHECK_PKT_LEN => match self.branch(act, pkt.len()) {
                         Ok(Some(nested)) if last => {
                             list = nested;
@@ -261,6 +285,12 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             }
                         }
                     },
+                    a::CT => {
+                        if !self.env.conntrack(&mut pkt, key, act.payload()) {
+                            self.out.conntrack = self.out.conntrack.saturating_add(1);
+                            return;
+                        }
+                    }
                     a::DEC_TTL => match set::dec_ttl(&mut pkt, key) {
                         Ok(DecTtl::Done) => {}
                         // Expired: the exception list replaces the rest.
@@ -433,6 +463,27 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             vlan::push(pkt, key, tpid, u16::from_be_bytes([c0, c1]))
         }
         a::POP_VLAN => vlan::pop(pkt, key),
+        a::PUSH_MPLS | a::ADD_MPLS => {
+            let [l0, l1, l2, l3, t0, t1, f0, f1] =
+                act.payload().try_into().map_err(|_| Fault::Malformed)?;
+            let ethertype = u16::from_be_bytes([t0, t1]);
+            // PUSH_MPLS goes after the L2 header; ADD_MPLS only with its
+            // L3-tunnel flag (its last two bytes, in host order).
+            let after_l2 =
+                act.ty() == a::PUSH_MPLS || u16::from_ne_bytes([f0, f1]) & MPLS_L3_TUNNEL != 0;
+            mpls::push(pkt, key, [l0, l1, l2, l3], ethertype, after_l2)
+        }
+        a::PUSH_ETH => {
+            let addresses = act.payload().try_into().map_err(|_| Fault::Malformed)?;
+            eth::push(pkt, key, addresses)
+        }
+        a::POP_ETH => eth::pop(pkt, key),
+        a::PUSH_NSH => nsh::push(pkt, key, act.payload()),
+        a::POP_NSH => nsh::pop(pkt, key),
+        a::POP_MPLS => {
+            let [t0, t1] = act.payload().try_into().map_err(|_| Fault::Malformed)?;
+            mpls::pop(pkt, key, u16::from_be_bytes([t0, t1]))
+        }
         a::SET | a::SET_MASKED => {
             let field = act
                 .nested()
@@ -449,7 +500,11 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
             key.dp_hash = hash::dp_hash(key, basis, alg == a::HASH_ALG_SYM_L4);
             Ok(())
         }
-        // CT, CT_CLEAR, METER, MPLS, NSH, Ethernet and tunnel push/pop,
+        a::CT_CLEAR => {
+            key.clear_conntrack();
+            Ok(())
+        }
+        // Tunnel push/pop,
         // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
         _ => Err(Fault::Unsupported),
     }

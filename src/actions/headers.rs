@@ -161,13 +161,13 @@ pub struct Ip {
     pub routing: bool,
 }
 
-/// The IPv4 or IPv6 header of the frame, if its type says IP and the frame
-/// holds the fixed header (20 or 40 bytes).
-pub fn ip(frame: &[u8], oob_vlan: Option<u16>) -> Option<Ip> {
-    let l2 = l2(frame, oob_vlan)?;
-    match l2.eth_type {
-        ETH_P_IP => ipv4(frame, l2.l3),
-        ETH_P_IPV6 => ipv6(frame, l2.l3),
+/// The IPv4 or IPv6 header at `l3` of a packet whose network type is
+/// `eth_type`, if that type says IP and the packet holds the fixed header
+/// (20 or 40 bytes).
+pub fn ip_at(frame: &[u8], eth_type: u16, l3: usize) -> Option<Ip> {
+    match eth_type {
+        ETH_P_IP => ipv4(frame, l3),
+        ETH_P_IPV6 => ipv6(frame, l3),
         _ => None,
     }
 }
@@ -251,6 +251,12 @@ fn ipv6(frame: &[u8], l3: usize) -> Option<Ip> {
 mod tests {
     use super::*;
 
+    /// The IP header after the L2 header.
+    fn ip_after_l2(frame: &[u8], oob_vlan: Option<u16>) -> Option<Ip> {
+        let l2 = l2(frame, oob_vlan)?;
+        ip_at(frame, l2.eth_type, l2.l3)
+    }
+
     fn eth(ty: u16) -> std::vec::Vec<u8> {
         let mut f = std::vec![0u8; 12];
         f.extend_from_slice(&ty.to_be_bytes());
@@ -315,16 +321,16 @@ mod tests {
         let mut f = eth(0x0800);
         f.extend_from_slice(&[0x46, 0, 0, 40, 0, 0, 0x20, 0, 64, 6, 0, 0]);
         f.extend_from_slice(&[0; 8 + 4 + 20]);
-        let ip = ip(&f, None).unwrap();
+        let ip = ip_after_l2(&f, None).unwrap();
         assert_eq!(ip.l4, Some(L4 { proto: 6, off: 38 }));
         assert_eq!(ip.end, 54);
         f[20] = 0x00;
         f[21] = 0x10; // offset 16: a later fragment
-        assert_eq!(super::ip(&f, None).unwrap().l4, None);
+        assert_eq!(ip_after_l2(&f, None).unwrap().l4, None);
         f[21] = 0;
         f[14] = 0x44; // IHL 4: invalid
-        assert_eq!(super::ip(&f, None).unwrap().l4, None);
-        assert_eq!(super::ip(&f[..33], None), None);
+        assert_eq!(ip_after_l2(&f, None).unwrap().l4, None);
+        assert_eq!(ip_after_l2(&f[..33], None), None);
     }
 
     #[test]
@@ -338,7 +344,7 @@ mod tests {
         f.extend_from_slice(&[NEXTHDR_FRAGMENT, 0, 0, 2, 0, 0, 0, 0]);
         f.extend_from_slice(&[IPPROTO_UDP, 0, 0, 1, 0, 0, 0, 1]);
         f.extend_from_slice(&[0; 8]);
-        let ip = ip(&f, None).unwrap();
+        let ip = ip_after_l2(&f, None).unwrap();
         assert!(ip.routing);
         assert_eq!(
             ip.l4,
@@ -349,8 +355,8 @@ mod tests {
         );
         assert_eq!(ip.end, f.len());
         f[14 + 59] = 0x10; // fragment offset 2 (units of 8)
-        assert_eq!(super::ip(&f, None).unwrap().l4, None);
+        assert_eq!(ip_after_l2(&f, None).unwrap().l4, None);
         // Cut inside the chain: no upper layer.
-        assert_eq!(super::ip(&f[..14 + 41], None).unwrap().l4, None);
+        assert_eq!(ip_after_l2(&f[..14 + 41], None).unwrap().l4, None);
     }
 }

@@ -53,19 +53,33 @@
 //! most `NEST_LEVELS + 1` frames of [`execute`]'s list walker, none holding
 //! a key. `recirc` is handed to [`Env::recirc`], which queues it.
 //!
+//! # Packets without an Ethernet header
+//! `pop_eth`, `push_nsh`, and `add_mpls` without its L3-tunnel flag, leave a packet
+//! that starts with its network header (Linux's `MAC_PROTO_NONE`); the key
+//! keeps its type (`mac_proto`, `eth_type`), and rewrites find the headers
+//! from there. Such a packet may be recirculated, sent to userspace, or
+//! given an Ethernet header again (`push_eth`); output to a port (all
+//! ports send Ethernet frames) drops it and counts it ([`Env::refuse`]).
+//! After an action that changes the order of headers (MPLS, Ethernet and
+//! NSH push/pop) the key is read again from the packet.
+//!
 //! # Drops
 //! A packet that cannot be processed further is dropped and the rest of its
-//! list abandoned, as Linux does; [`Outcome`] counts why. Actions that are
-//! not executable yet (conntrack, meters, MPLS, NSH, Ethernet push/pop,
-//! tunnel push/pop, psample, lb_output; `set` of tunnel, MPLS, NSH,
+//! list abandoned, as Linux does; [`Outcome`] counts why. A `meter` whose
+//! drop band applies ([`Env::meter`]) ends the list the same way, as does a
+//! CT action that cannot commit ([`Env::conntrack`]). Actions that are not
+//! executable yet (tunnel push/pop, psample, lb_output; `set` of tunnel,
 //! conntrack, ARP or ND fields) count as `unsupported`: validation refuses
 //! them, so this is only a safety net. A nested list that fails drops only
 //! its own copy of the packet.
 
-mod checksum;
+pub(crate) mod checksum;
+mod eth;
 mod execute;
 mod hash;
-mod headers;
+pub(crate) mod headers;
+mod mpls;
+mod nsh;
 mod set;
 #[cfg(test)]
 mod testing;
@@ -76,6 +90,7 @@ mod vlan;
 pub use execute::{DEFER_CAPACITY, ExecContext, NEST_LEVELS, execute};
 
 use crate::flow::FlowKey;
+use crate::flow::extract::extract_typed;
 use crate::packet::Packet;
 
 /// An `OVS_ACTION_ATTR_USERSPACE` upcall to make.
@@ -105,6 +120,21 @@ pub trait Env<P: Packet> {
     fn recirc(&mut self, pkt: P, key: &FlowKey);
     /// 32 random bits (for `sample`).
     fn random(&mut self) -> u32;
+    /// Runs the CT action `ct` (its validated payload) on `pkt`, updating
+    /// `key`; false if the packet is to be dropped. An environment without
+    /// a connection tracker drops it.
+    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> bool {
+        let _ = (pkt, key, ct);
+        false
+    }
+    /// Runs a packet of `len` bytes through meter `id`: true if a drop band
+    /// applies (a meter that does not exist drops nothing).
+    fn meter(&mut self, id: u32, len: usize) -> bool;
+    /// An output to `port_no` was refused: the packet has no Ethernet
+    /// header, and every port sends Ethernet frames.
+    fn refuse(&mut self, port_no: u32) {
+        let _ = port_no;
+    }
 }
 
 /// What happened to the packet and its copies during one [`execute`]:
@@ -115,6 +145,10 @@ pub trait Env<P: Packet> {
 pub struct Outcome {
     /// Stopped by an explicit `drop` action.
     pub explicit: u32,
+    /// Stopped by a meter's drop band.
+    pub metered: u32,
+    /// Outputs of a packet without an Ethernet header (not sent).
+    pub not_ethernet: u32,
     /// An action, or a `set` of a field, that is not executable.
     pub unsupported: u32,
     /// A rewrite needed a header the frame does not have (cut short, or
@@ -125,6 +159,8 @@ pub struct Outcome {
     /// A nested list found neither a free nesting level nor a free
     /// deferral slot.
     pub overflow: u32,
+    /// A CT action could not commit its connection (a full table or zone).
+    pub conntrack: u32,
     /// Actions skipped because their payload could not be read (the packet
     /// went on with the next action).
     pub skipped: u32,
@@ -134,10 +170,13 @@ impl Outcome {
     /// Packets and copies dropped, all reasons together.
     pub fn dropped(&self) -> u32 {
         self.explicit
+            .saturating_add(self.metered)
+            .saturating_add(self.not_ethernet)
             .saturating_add(self.unsupported)
             .saturating_add(self.bad_header)
             .saturating_add(self.no_memory)
             .saturating_add(self.overflow)
+            .saturating_add(self.conntrack)
     }
 
     fn count(&mut self, fault: Fault) {
@@ -149,6 +188,14 @@ impl Outcome {
         };
         *n = n.saturating_add(1);
     }
+}
+
+/// Reads the key's packet fields again after an action changed the order of
+/// the headers (a label or header pushed or popped); the metadata stays.
+fn rekey<P: Packet>(pkt: &P, key: &mut FlowKey) -> Result<(), Fault> {
+    extract_typed(pkt.data(), pkt.oob_vlan(), key)
+        .map(|_| ())
+        .map_err(|_| Fault::BadHeader)
 }
 
 /// Why an action could not be carried out.

@@ -12,10 +12,11 @@
 use super::Fault;
 use super::checksum;
 use super::headers::{
-    ETH_HLEN, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, Ip, get, ip,
-    put,
+    ETH_HLEN, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, Ip, get, ip_at,
+    l2, put,
 };
 use crate::flow::FlowKey;
+use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::netlink::Attr;
 use crate::ovs::key as k;
 use crate::packet::Packet;
@@ -72,6 +73,17 @@ pub(super) fn set<P: Packet>(
             let (v, m) = value_mask(p, masked)?;
             icmp(pkt, key, true, v, m)
         }
+        k::NSH => super::nsh::set(pkt, key, p, masked),
+        k::MPLS => {
+            // One to three entries; only the first (the top of the stack) is written.
+            let (v, m) = if masked {
+                p.split_at_checked(p.len() / 2).ok_or(Fault::Malformed)?
+            } else {
+                (p, &[0xff; 4][..])
+            };
+            let top = |b: &[u8]| b.first_chunk::<4>().copied().ok_or(Fault::Malformed);
+            super::mpls::set(pkt, key, top(v)?, top(m)?)
+        }
         _ => Err(Fault::Unsupported),
     }
 }
@@ -94,7 +106,8 @@ fn masked_u32(old: u32, v: [u8; 4], m: [u8; 4]) -> u32 {
     (old & !m) | (v & m)
 }
 
-fn masked<const N: usize>(old: [u8; N], v: [u8; N], m: [u8; N]) -> [u8; N] {
+/// `old` with the bits `m` selects taken from `v`.
+pub(super) fn masked<const N: usize>(old: [u8; N], v: [u8; N], m: [u8; N]) -> [u8; N] {
     let mut out = old;
     for ((o, v), m) in out.iter_mut().zip(v).zip(m) {
         *o = (*o & !m) | (v & m);
@@ -193,20 +206,35 @@ fn ethernet<P: Packet>(
     Ok(())
 }
 
-fn ipv4_header<P: Packet>(pkt: &P) -> Result<Ip, Fault> {
-    ip(pkt.data(), pkt.oob_vlan())
+/// The packet's network type and where its network header starts: after
+/// the L2 header, or first in a packet without an Ethernet header.
+fn network<P: Packet>(pkt: &P, key: &FlowKey) -> Option<(u16, usize)> {
+    if key.mac_proto == MAC_PROTO_ETHERNET {
+        l2(pkt.data(), pkt.oob_vlan()).map(|l2| (l2.eth_type, l2.l3))
+    } else {
+        Some((key.eth_type, 0))
+    }
+}
+
+fn ip_header<P: Packet>(pkt: &P, key: &FlowKey) -> Option<Ip> {
+    let (eth_type, l3) = network(pkt, key)?;
+    ip_at(pkt.data(), eth_type, l3)
+}
+
+fn ipv4_header<P: Packet>(pkt: &P, key: &FlowKey) -> Result<Ip, Fault> {
+    ip_header(pkt, key)
         .filter(|ip| !ip.v6)
         .ok_or(Fault::BadHeader)
 }
 
-fn ipv6_header<P: Packet>(pkt: &P) -> Result<Ip, Fault> {
-    ip(pkt.data(), pkt.oob_vlan())
+fn ipv6_header<P: Packet>(pkt: &P, key: &FlowKey) -> Result<Ip, Fault> {
+    ip_header(pkt, key)
         .filter(|ip| ip.v6)
         .ok_or(Fault::BadHeader)
 }
 
 fn ipv4<P: Packet>(pkt: &mut P, key: &mut FlowKey, v: [u8; 12], m: [u8; 12]) -> Result<(), Fault> {
-    let ip = ipv4_header(pkt)?;
+    let ip = ipv4_header(pkt, key)?;
     let f = pkt.data_mut().ok_or(Fault::NoMemory)?;
     let [s0, s1, s2, s3, d0, d1, d2, d3, _, tos, ttl, _] = v;
     let [ms0, ms1, ms2, ms3, md0, md1, md2, md3, _, mtos, mttl, _] = m;
@@ -269,7 +297,7 @@ fn write_ipv6_hlimit(f: &mut [u8], l3: usize, hlimit: u8) -> Result<u8, Fault> {
 }
 
 fn ipv6<P: Packet>(pkt: &mut P, key: &mut FlowKey, v: [u8; 40], m: [u8; 40]) -> Result<(), Fault> {
-    let ip = ipv6_header(pkt)?;
+    let ip = ipv6_header(pkt, key)?;
     let f = pkt.data_mut().ok_or(Fault::NoMemory)?;
     let sum = pseudo_sum(&ip, f.len());
     let (src, rest) = v.split_at(16);
@@ -319,8 +347,13 @@ fn ipv6<P: Packet>(pkt: &mut P, key: &mut FlowKey, v: [u8; 40], m: [u8; 40]) -> 
 
 /// The offset of the complete `proto` header of `hdr` bytes, and the IP
 /// header around it.
-fn transport<P: Packet>(pkt: &P, proto: u8, hdr: usize) -> Result<(Ip, usize), Fault> {
-    let ip = ip(pkt.data(), pkt.oob_vlan()).ok_or(Fault::BadHeader)?;
+fn transport<P: Packet>(
+    pkt: &P,
+    key: &FlowKey,
+    proto: u8,
+    hdr: usize,
+) -> Result<(Ip, usize), Fault> {
+    let ip = ip_header(pkt, key).ok_or(Fault::BadHeader)?;
     let l4 = ip
         .l4
         .filter(|l4| l4.proto == proto)
@@ -340,7 +373,7 @@ fn ports<P: Packet>(
     m: [u8; 4],
 ) -> Result<(), Fault> {
     let udp = proto == IPPROTO_UDP;
-    let (_, l4) = transport(pkt, proto, if udp { 8 } else { 20 })?;
+    let (_, l4) = transport(pkt, key, proto, if udp { 8 } else { 20 })?;
     let f = pkt.data_mut().ok_or(Fault::NoMemory)?;
     let sum = Sum {
         at: l4 + if udp { 6 } else { 16 },
@@ -360,7 +393,7 @@ fn ports<P: Packet>(
 }
 
 fn sctp<P: Packet>(pkt: &mut P, key: &mut FlowKey, v: [u8; 4], m: [u8; 4]) -> Result<(), Fault> {
-    let (ip, l4) = transport(pkt, IPPROTO_SCTP, 12)?;
+    let (ip, l4) = transport(pkt, key, IPPROTO_SCTP, 12)?;
     let f = pkt.data_mut().ok_or(Fault::NoMemory)?;
     let old: [u8; 4] = bad(get(f, l4))?;
     let new = masked(old, v, m);
@@ -388,7 +421,7 @@ fn icmp<P: Packet>(
     m: [u8; 2],
 ) -> Result<(), Fault> {
     let proto = if v6 { IPPROTO_ICMPV6 } else { IPPROTO_ICMP };
-    let (ip, l4) = transport(pkt, proto, 4)?;
+    let (ip, l4) = transport(pkt, key, proto, 4)?;
     if ip.v6 != v6 {
         return Err(Fault::BadHeader);
     }
@@ -417,18 +450,18 @@ pub(super) enum DecTtl {
 /// Decrements the IPv4 TTL (fixing the header checksum) or the IPv6 hop
 /// limit; packets of other types pass unchanged.
 pub(super) fn dec_ttl<P: Packet>(pkt: &mut P, key: &mut FlowKey) -> Result<DecTtl, Fault> {
-    let Some(l2) = super::headers::l2(pkt.data(), pkt.oob_vlan()) else {
+    let Some((eth_type, _)) = network(pkt, key) else {
         return Ok(DecTtl::Done);
     };
-    let v6 = match l2.eth_type {
+    let v6 = match eth_type {
         super::headers::ETH_P_IP => false,
         super::headers::ETH_P_IPV6 => true,
         _ => return Ok(DecTtl::Done),
     };
     let ip = if v6 {
-        ipv6_header(pkt)?
+        ipv6_header(pkt, key)?
     } else {
-        ipv4_header(pkt)?
+        ipv4_header(pkt, key)?
     };
     let at = ip.l3 + if v6 { 7 } else { 8 };
     let [ttl] = bad(get(pkt.data(), at))?;
@@ -784,20 +817,21 @@ mod tests {
             Err(Fault::BadHeader)
         );
         // Fields not settable here.
-        for ty in [
-            k::TUNNEL,
-            k::MPLS,
-            k::CT_MARK,
-            k::ARP,
-            k::ND,
-            k::NSH,
-            k::IN_PORT,
-        ] {
+        for ty in [k::TUNNEL, k::CT_MARK, k::ARP, k::ND, k::IN_PORT] {
             assert_eq!(
                 run_set(&f, None, ty, &[0; 8], false).2,
                 Err(Fault::Unsupported)
             );
         }
+        // The NSH header or the top label of a frame that has none.
+        assert_eq!(
+            run_set(&f, None, k::NSH, &[0; 8], false).2,
+            Err(Fault::BadHeader)
+        );
+        assert_eq!(
+            run_set(&f, None, k::MPLS, &[0; 4], false).2,
+            Err(Fault::BadHeader)
+        );
         // Nothing was written by a failed one.
         let (g, _, r) = run_set(&f, None, k::TCP, &[1; 4], false);
         assert_eq!((g, r), (f.clone(), Err(Fault::BadHeader)));

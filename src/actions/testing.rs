@@ -326,15 +326,25 @@ pub enum Event {
         frame: Vec<u8>,
         key: FlowKey,
     },
+    Conntrack {
+        ct: Vec<u8>,
+    },
+    Meter {
+        id: u32,
+        len: usize,
+    },
 }
 
 /// Records every request in order; `random` returns `rand` values in turn
-/// (then 0).
+/// (then 0); CT actions drop the packet when `ct_drops` is set; the meters
+/// in `dropping` drop every packet.
 #[derive(Default)]
 pub struct Recorder {
     pub events: Vec<Event>,
     pub rand: Vec<u32>,
     pub rand_calls: usize,
+    pub ct_drops: bool,
+    pub dropping: Vec<u32>,
 }
 
 impl Recorder {
@@ -385,5 +395,15 @@ impl<P: Packet> Env<P> for Recorder {
         let r = self.rand.get(self.rand_calls).copied().unwrap_or(0);
         self.rand_calls += 1;
         r
+    }
+
+    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, ct: &[u8]) -> bool {
+        self.events.push(Event::Conntrack { ct: ct.to_vec() });
+        !self.ct_drops
+    }
+
+    fn meter(&mut self, id: u32, len: usize) -> bool {
+        self.events.push(Event::Meter { id, len });
+        self.dropping.contains(&id)
     }
 }

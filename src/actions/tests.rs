@@ -370,6 +370,48 @@ fn set_priority_and_mark_reach_the_upcall_key() {
     );
 }
 
+#[test]
+fn ct_clear_untracks_the_packet() {
+    let mut env = Recorder::default();
+    let mut ctx = ExecContext::try_new().unwrap();
+    let mut key = key_of(&frame());
+    key.ct_state = 0x22;
+    key.ct_zone = 5;
+    key.ct_mark = 7;
+    key.ct_labels = [1; 16];
+    key.ct_orig.proto = 17;
+    let acts = [attr(a::CT_CLEAR, &[]), output(1)].concat();
+    let out = execute(&mut ctx, &mut env, packet(&frame()), &mut key, &acts);
+    assert_eq!((out, env.ports()), (Outcome::default(), vec![1]));
+    let mut clear = key_of(&frame());
+    clear.clear_conntrack();
+    assert_eq!(key, clear);
+    assert_eq!((key.ct_state, key.ct_zone, key.ct_orig.proto), (0, 0, 0));
+}
+
+#[test]
+fn ct_goes_to_the_tracker_which_may_drop() {
+    let ct = nest(a::CT, &[attr(a::CT_COMMIT, &[])]);
+    let acts = [ct.clone(), output(1)].concat();
+    let (env, out, _) = run(&acts);
+    assert_eq!(env.ports(), vec![1]);
+    assert_eq!(out, Outcome::default());
+    assert!(matches!(&env.events[0], Event::Conntrack { ct: c } if c[..] == ct[4..]));
+    let mut env = Recorder {
+        ct_drops: true,
+        ..Recorder::default()
+    };
+    let (out, _) = run_with(&mut env, &frame(), None, &acts);
+    assert_eq!((env.ports(), out.conntrack, out.dropped()), (vec![], 1, 1));
+}
+
+#[test]
+fn set_of_conntrack_metadata_drops_as_on_linux() {
+    let acts = [set_masked(k::CT_MARK, &[1, 0, 0, 0], &[0xff; 4]), output(1)].concat();
+    let (env, out, _) = run(&acts);
+    assert_eq!((env.ports(), out.dropped()), (vec![], 1));
+}
+
 // ---- recirc and hash ----
 
 #[test]
@@ -611,16 +653,6 @@ fn dec_ttl_decrements_or_runs_the_exception_list() {
 #[test]
 fn unsupported_actions_drop() {
     for ty in [
-        a::CT,
-        a::CT_CLEAR,
-        a::METER,
-        a::PUSH_MPLS,
-        a::POP_MPLS,
-        a::ADD_MPLS,
-        a::PUSH_ETH,
-        a::POP_ETH,
-        a::PUSH_NSH,
-        a::POP_NSH,
         a::TUNNEL_PUSH,
         a::TUNNEL_POP,
         a::PSAMPLE,
@@ -636,7 +668,7 @@ fn unsupported_actions_drop() {
     let acts = [nest(a::SET, &[attr(k::TUNNEL, &[])]), output(2)].concat();
     assert_eq!(run(&acts).1.unsupported, 1);
     // In a nested list only the copy is dropped.
-    let acts = [clone(&[attr(a::CT, &[]), output(9)]), output(1)].concat();
+    let acts = [clone(&[attr(a::PSAMPLE, &[0; 8]), output(9)]), output(1)].concat();
     let (env, out, _) = run(&acts);
     assert_eq!((env.ports(), out.unsupported), (vec![1], 1));
 }
@@ -737,4 +769,40 @@ fn deferred_lists_keep_their_key_and_cut() {
         assert_eq!(out, Outcome::default());
     }
     assert_eq!(env.ports().len(), 21);
+}
+
+#[test]
+fn a_dropping_meter_ends_the_list() {
+    let list = [
+        output(1),
+        u32_attr(a::METER, 7),
+        output(2),
+        u32_attr(a::METER, 8),
+        output(3),
+    ]
+    .concat();
+    let mut env = Recorder {
+        dropping: vec![8],
+        ..Recorder::default()
+    };
+    let (out, _) = run_with(&mut env, &frame(), None, &list);
+    assert_eq!(env.ports(), [1, 2]);
+    let len = frame().len();
+    let meters: Vec<(u32, usize)> = env
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Meter { id, len } => Some((*id, *len)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(meters, [(7, len), (8, len)]);
+    assert_eq!(
+        out,
+        Outcome {
+            metered: 1,
+            ..Outcome::default()
+        }
+    );
+    assert_eq!(out.dropped(), 1);
 }

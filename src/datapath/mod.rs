@@ -9,8 +9,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
+use crate::conntrack::Conntrack;
 use crate::event::{EventQueues, VportEvent};
 use crate::flow::table::{ActionsFootprint, FlowTable};
+use crate::meter::Meters;
 use crate::names::{DP_FEATURES, Flags};
 use crate::netlink::Errno;
 use crate::ovs::{dp as odp, vport as ov};
@@ -142,9 +144,15 @@ pub struct Datapath {
     pub ports: RwLock<Ports>,
     pub flows: RwLock<FlowTable<FlowActions>>,
     pub queues: Mutex<Queues>,
+    pub meters: Meters,
     pub stats: PerCpu<DpStats>,
+    /// Locks of its own, taken after `flows` (see `conntrack::table`).
+    pub conntrack: Conntrack,
     user_features: AtomicU32,
 }
+
+/// Seed of the conntrack table's tuple hash.
+const CONNTRACK_SEED: u64 = 0x5eed_c0de_0f0c_7a11;
 
 /// A request to create a vport (`OVS_VPORT_CMD_NEW`), already parsed.
 pub struct NewVport<'a> {
@@ -211,7 +219,9 @@ impl Datapath {
             ports: RwLock::default(),
             flows: RwLock::default(),
             queues: Mutex::default(),
+            meters: Meters::default(),
             stats: PerCpu::new(cpus)?,
+            conntrack: Conntrack::new(CONNTRACK_SEED)?,
             user_features: AtomicU32::new(0),
         })
     }
@@ -468,6 +478,19 @@ impl Datapath {
             (None, None) => return Err(Errno::Inval),
         };
         found.map(|v| v.port_no).ok_or(Errno::NoDev)
+    }
+
+    /// Queues a conntrack event for the handles that joined its group.
+    pub fn post_ct_event(
+        &self,
+        ev: &crate::conntrack::events::Event,
+        now_ms: u64,
+        wake: &mut Wakeups,
+    ) {
+        let mut buf = [0u8; crate::conntrack::events::MAX_LEN];
+        if let Some(msg) = ev.render(&mut buf, now_ms).and_then(|n| buf.get(..n)) {
+            self.queues.lock().events.post(ev.kind.group(), msg, wake);
+        }
     }
 
     /// Frees every queue (switch detach), waking every pended request.

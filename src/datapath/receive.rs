@@ -5,19 +5,26 @@
 //! per processor, so a flow hit costs no atomic read-modify-write.
 
 use alloc::vec::Vec;
+use core::cell::OnceCell;
 use core::sync::atomic::Ordering::Relaxed;
 
 use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
+use crate::conntrack::Verdict;
+use crate::conntrack::action::{self, Family};
 use crate::flow::FlowKey;
-use crate::flow::extract::{extract, packet_hash};
+use crate::flow::extract::{extract_typed, packet_hash};
+use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::flow::table::{FlowRef, FlowTable, LOOKUP_BATCH, LookupStats};
+use crate::meter;
 use crate::offload::{Checksums, Segments};
 use crate::ovs::packet as op;
 use crate::packet::Packet;
 use crate::pend::Wakeups;
 use crate::percpu::Cpu;
+use crate::platform::time::Now;
 use crate::switch::{NicIndex, NicState, PortId, UNBOUND};
+use crate::sync::ReadGuard;
 use crate::upcall::{self, Extra};
 
 /// Where packets leave the datapath. Implementations only queue: they must
@@ -159,7 +166,9 @@ struct View<'a> {
     dp: &'a Datapath,
     ports: &'a Ports,
     flows: &'a FlowTable<FlowActions>,
-    now_ms: u64,
+    /// Taken by the batch's first METER action.
+    meters: OnceCell<ReadGuard<'a, meter::Table>>,
+    now: Now,
 }
 
 impl View<'_> {
@@ -236,6 +245,33 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
         }
     }
 
+    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> bool {
+        // Validated at install; a list that no longer parses (the key's
+        // Ethertype changed since) drops the packet.
+        let parsed = Family::of_eth_type(key.eth_type).and_then(|f| action::parse(ct, f));
+        match parsed {
+            Ok(ct) => {
+                let (dp, now, wake) = (self.view.dp, self.view.now.ms(), &mut *self.wake);
+                let mut notify = |ev: &_| dp.post_ct_event(ev, now, wake);
+                dp.conntrack.execute(pkt, key, &ct, now, &mut notify) == Verdict::Continue
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn refuse(&mut self, port_no: u32) {
+        if let Some(v) = self.view.ports.vports.get(port_no) {
+            v.stats.tx_dropped.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn meter(&mut self, id: u32, len: usize) -> bool {
+        let meters = self.view.meters.get_or_init(|| self.view.dp.meters.read());
+        meters
+            .get(id)
+            .is_some_and(|m| m.run(self.cpu, self.view.now, len))
+    }
+
     fn random(&mut self) -> u32 {
         // xorshift32: sampling needs speed, not strength.
         let mut x = *self.rng;
@@ -254,10 +290,10 @@ impl Datapath {
         ctx: &mut RxContext<P>,
         from: (PortId, NicIndex),
         pkt: P,
-        now_ms: u64,
+        now: Now,
         fx: &mut Effects<'_, E>,
     ) {
-        self.receive_batch(ctx, core::iter::once((from, pkt)), now_ms, fx);
+        self.receive_batch(ctx, core::iter::once((from, pkt)), now, fx);
     }
 
     /// Frames enter the switch, each from its endpoint; the datapath's locks
@@ -266,21 +302,22 @@ impl Datapath {
         &self,
         ctx: &mut RxContext<P>,
         batch: impl IntoIterator<Item = ((PortId, NicIndex), P)>,
-        now_ms: u64,
+        now: Now,
         fx: &mut Effects<'_, E>,
     ) {
-        self.with_view(now_ms, |view| view.batch(ctx, batch, fx));
+        self.with_view(now, |view| view.batch(ctx, batch, fx));
     }
 
     /// Runs `f` with the datapath's read locks held.
-    fn with_view<R>(&self, now_ms: u64, f: impl FnOnce(&View<'_>) -> R) -> R {
+    fn with_view<R>(&self, now: Now, f: impl FnOnce(&View<'_>) -> R) -> R {
         let ports = self.ports.read();
         let flows = self.flows.read();
         f(&View {
             dp: self,
             ports: &ports,
             flows: &flows,
-            now_ms,
+            meters: OnceCell::new(),
+            now,
         })
     }
 }
@@ -354,6 +391,7 @@ impl View<'_> {
                 break;
             };
             key.reset_metadata(v.port_no);
+            key.mac_proto = MAC_PROTO_ETHERNET;
             if self.extract(&pkt, key) {
                 *hash = packet_hash(key);
                 *slot = Some(pkt);
@@ -373,10 +411,10 @@ impl Datapath {
         ctx: &mut RxContext<P>,
         pkt: P,
         actions: &[u8],
-        now_ms: u64,
+        now: Now,
         fx: &mut Effects<'_, E>,
     ) {
-        self.with_view(now_ms, |view| {
+        self.with_view(now, |view| {
             view.run(&mut ctx.s, fx, pkt, &mut ctx.key, actions);
             view.drain_recirc(ctx, fx);
         });
@@ -418,10 +456,12 @@ impl View<'_> {
         self.resolve(&mut ctx.s, fx, pkt, key, hash, found);
     }
 
-    /// Extracts the packet's key after its metadata; false (the frame
-    /// counted as an error and dropped) if the frame is malformed.
+    /// Extracts the packet's key after its metadata (`mac_proto` says
+    /// whether it starts with an Ethernet header: a recirculated packet may
+    /// have lost it); false (the frame counted as an error and dropped) if
+    /// the frame is malformed.
     fn extract<P: Packet>(&self, pkt: &P, key: &mut FlowKey) -> bool {
-        if extract(pkt.data(), pkt.oob_vlan(), key).is_ok() {
+        if extract_typed(pkt.data(), pkt.oob_vlan(), key).is_ok() {
             return true;
         }
         crate::diag::dropped(crate::diag::Drop::BadFrame, Some(key.in_port));
@@ -454,7 +494,7 @@ impl View<'_> {
         if look.cache_hit {
             crate::percpu::add(&st.n_cache_hit, 1, excl);
         }
-        flow.record(cpu, self.now_ms, pkt.len() as u64, key.tcp_flags);
+        flow.record(cpu, self.now.ms(), pkt.len() as u64, key.tcp_flags);
         self.run(s, fx, pkt, key, flow.actions().bytes());
     }
 

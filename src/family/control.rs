@@ -109,6 +109,7 @@ fn mc_subscribe(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     } else {
         q.events.leave(ctx.pid, bit, ctx.wake);
     }
+    ctx.dp.conntrack.set_listeners(q.events.joined());
     Ok(Reply::Len(0))
 }
 

@@ -76,18 +76,6 @@ fn payload<'a>(a: &Attrs<'a>, ty: u16) -> Option<&'a [u8]> {
     a.get(ty).map(|x| x.payload())
 }
 
-/// Conntrack is not part of this datapath yet: every packet has zero
-/// conntrack fields, so a flow that needs any of them non-zero could never
-/// match; it is refused and userspace's probes learn so.
-fn check_supported(m: &Match) -> Result<(), Fail> {
-    let k = m.key.masked(&m.mask);
-    let ct = k.ct_state != 0 || k.ct_zone != 0 || k.ct_mark != 0 || k.ct_labels != [0; 16];
-    if ct || k.ct_orig != crate::flow::key::CtTuple::default() {
-        return Err(Errno::OpNotSupp.into());
-    }
-    Ok(())
-}
-
 /// What a reply shows of a flow: the flow as it is, or as it will be once a
 /// NEW or SET applies (so that the reply is sized before anything changes).
 struct FlowView<'a> {
@@ -199,7 +187,6 @@ fn new(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     let key = payload(&a, of::ATTR_KEY).ok_or(Errno::Inval)?;
     let actions = payload(&a, of::ATTR_ACTIONS).ok_or(Errno::Inval)?;
     let m = parse_match(key, payload(&a, of::ATTR_MASK))?;
-    check_supported(&m)?;
     let ufid = ufid(&a)?;
     let ufid_flags = a.u32(of::ATTR_UFID_FLAGS).unwrap_or(0);
     let masked = m.key.masked(&m.mask);

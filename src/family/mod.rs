@@ -3,8 +3,11 @@
 //! datapath, and its handler), as in the C driver's `NETLINK_FAMILY`.
 
 mod control;
+mod ct;
+mod ct_limit;
 mod datapath;
 mod flow;
+mod meter;
 mod netdev;
 mod packet;
 mod vport;
@@ -18,6 +21,7 @@ use crate::ioctl::Device;
 use crate::netlink::{Errno, MsgHeader, NLM_F_DUMP, NlBuf, NlMsg, Overflow};
 use crate::packet::OwnedPacket;
 use crate::pend::{PendToken, Wakeups};
+use crate::platform::time::Now;
 use crate::status::NtStatus;
 
 bitflags! {
@@ -111,8 +115,8 @@ pub struct Ctx<'a> {
     pub msg: NlMsg<'a>,
     pub out: &'a mut [u8],
     pub token: PendToken,
-    /// The platform's clock, in milliseconds.
-    pub now_ms: u64,
+    /// The platform's clock.
+    pub now: Now,
     /// Where executed packets leave.
     pub egress: &'a mut dyn Egress<OwnedPacket>,
     pub wake: &'a mut Wakeups,
@@ -141,6 +145,8 @@ impl Family {
     }
 }
 
+pub use ct::is_nfnl;
+
 /// The family a message type names.
 pub fn family(ty: u16) -> Option<&'static Family> {
     [
@@ -150,6 +156,10 @@ pub fn family(ty: u16) -> Option<&'static Family> {
         &flow::FAMILY,
         &packet::FAMILY,
         &netdev::FAMILY,
+        &ct_limit::FAMILY,
+        &ct::GET_FAMILY,
+        &ct::DEL_FAMILY,
+        &meter::FAMILY,
     ]
     .into_iter()
     .find(|f| f.id == ty)

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::datapath::receive::{Effects, RxContext};
 use crate::flow::attrs::{parse_metadata, validate_actions};
-use crate::flow::extract::extract;
+use crate::flow::extract::extract_typed;
 use crate::netlink::{AttrPolicy, Errno, NlBuf, parse};
 use crate::ovs::{family as fam, packet as op};
 use crate::packet::OwnedPacket;
@@ -50,7 +50,7 @@ fn execute(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
         egress: &mut *ctx.egress,
         wake: &mut *ctx.wake,
     };
-    ctx.dp.execute(rx, pkt, actions, ctx.now_ms, &mut fx);
+    ctx.dp.execute(rx, pkt, actions, ctx.now, &mut fx);
     let hdr = ctx.reply_header(fam::PACKET, 0, op::CMD_EXECUTE, fam::PACKET_VERSION);
     let mut b = NlBuf::new(ctx.out);
     let m = b.begin_msg(&hdr)?;
@@ -74,10 +74,11 @@ fn prepare<'m>(ctx: &Ctx<'m>) -> Result<Prepared<'m>, Fail> {
     let actions = a.get(op::ATTR_ACTIONS).ok_or(Errno::Inval)?.payload();
     let mut rx = Vec::new();
     rx.try_reserve_exact(1).map_err(|_| Errno::NoMem)?;
-    rx.push(RxContext::try_new(Cpu::Any, ctx.now_ms as u32).ok_or(Errno::NoMem)?);
+    rx.push(RxContext::try_new(Cpu::Any, ctx.now.ns as u32).ok_or(Errno::NoMem)?);
     let key = rx.first_mut().ok_or(Errno::NoMem)?.key_mut();
     *key = parse_metadata(key_attrs)?;
-    extract(frame, None, key).map_err(|_| Errno::Inval)?;
+    // A key with an Ethertype and no Ethernet header is a packet without one.
+    extract_typed(frame, None, key).map_err(|_| Errno::Inval)?;
     validate_actions(actions, key)?;
     let pkt = OwnedPacket::from_frame(frame).ok_or(Errno::NoMem)?;
     Ok((pkt, rx, actions))

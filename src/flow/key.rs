@@ -245,6 +245,11 @@ impl FlowKey {
         self.in_port = in_port;
         self.skb_mark = 0;
         self.priority = 0;
+        self.clear_conntrack();
+    }
+
+    /// An untracked packet's conntrack fields (Linux's `ovs_ct_clear`).
+    pub fn clear_conntrack(&mut self) {
         self.ct_mark = 0;
         self.ct_zone = 0;
         self.ct_state = 0;

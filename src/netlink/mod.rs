@@ -12,7 +12,7 @@ pub use attr::{Attr, AttrIter, attrs};
 pub use builder::{NlBuf, Overflow};
 pub use errno::Errno;
 pub use msg::{MsgHeader, NlMsg};
-pub use policy::{AttrPolicy, Kind, Parsed, parse};
+pub use policy::{AttrPolicy, Kind, Parsed, parse, parse_liberal};
 
 pub const NLMSG_HDRLEN: usize = 16;
 pub const GENL_HDRLEN: usize = 4;

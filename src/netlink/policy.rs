@@ -109,10 +109,12 @@ impl<'a, const N: usize> Parsed<'a, N> {
     }
 }
 
-/// Parses `stream` against `policy` (indexed by attribute type).
-pub fn parse<'a, const N: usize>(
+/// Picks the attributes `policy` names out of `stream` (unknown and ignored
+/// types are skipped, the last duplicate wins), each first passing `check`.
+fn pick<'a, const N: usize>(
     stream: &'a [u8],
     policy: &[AttrPolicy; N],
+    check: impl Fn(&AttrPolicy, &Attr<'_>) -> Result<(), Errno>,
 ) -> Result<Parsed<'a, N>, Errno> {
     let mut out = [None; N];
     for a in attrs(stream) {
@@ -123,23 +125,56 @@ pub fn parse<'a, const N: usize>(
         if p.kind == Kind::Ignored {
             continue;
         }
-        if !p.accepts(&a) {
-            crate::diag::bad_attr(a.ty(), a.len());
-            return Err(Errno::Inval);
-        }
+        check(p, &a)?;
         if let Some(slot) = out.get_mut(usize::from(a.ty())) {
             *slot = Some(a);
         }
     }
+    Ok(Parsed(out))
+}
+
+/// Parses `stream` against `policy` (indexed by attribute type).
+pub fn parse<'a, const N: usize>(
+    stream: &'a [u8],
+    policy: &[AttrPolicy; N],
+) -> Result<Parsed<'a, N>, Errno> {
+    let parsed = pick(stream, policy, |p, a| {
+        if p.accepts(a) {
+            Ok(())
+        } else {
+            crate::diag::bad_attr(a.ty(), a.len());
+            Err(Errno::Inval)
+        }
+    })?;
     let missing = policy
         .iter()
-        .zip(out.iter())
+        .zip(parsed.0.iter())
         .position(|(p, a)| p.required && p.kind != Kind::Ignored && a.is_none());
     if let Some(ty) = missing {
         crate::diag::missing_attr(ty);
         return Err(Errno::Inval);
     }
-    Ok(Parsed(out))
+    Ok(parsed)
+}
+
+/// Parses `stream` as Linux's generic netlink does for a family that asks
+/// for liberal validation (`GENL_DONT_VALIDATE_STRICT`, `nla_parse_deprecated`):
+/// an attribute shorter than its policy's minimum, a flag with a payload or
+/// a nest too short for an attribute header is ERANGE; a longer fixed-size
+/// attribute is accepted (its leading bytes are its value); `required` is
+/// the handler's to check.
+pub fn parse_liberal<'a, const N: usize>(
+    stream: &'a [u8],
+    policy: &[AttrPolicy; N],
+) -> Result<Parsed<'a, N>, Errno> {
+    pick(stream, policy, |p, a| {
+        let short = match p.kind {
+            Kind::Flag => !a.is_empty(),
+            Kind::Nested => !a.is_empty() && a.len() < super::NLA_HDRLEN,
+            _ => a.len() < usize::from(p.min),
+        };
+        if short { Err(Errno::Range) } else { Ok(()) }
+    })
 }
 
 #[cfg(test)]
@@ -197,6 +232,24 @@ mod tests {
         let mut s = attr(0, &1u32.to_ne_bytes());
         s.extend(attr(2, b"ab"));
         assert!(parse(&s, &POLICY).is_err(), "no terminator");
+    }
+
+    #[test]
+    fn liberal_lengths() {
+        const LIB: [AttrPolicy; 4] = [
+            AttrPolicy::IGNORED,
+            AttrPolicy::U32.optional(),
+            AttrPolicy::FLAG.optional(),
+            AttrPolicy::NESTED.optional(),
+        ];
+        let long = attr(1, &[1, 0, 0, 0, 9]);
+        assert_eq!(parse_liberal(&long, &LIB).unwrap().get(1).unwrap().len(), 5);
+        for bad in [attr(1, &[1, 0]), attr(2, &[1]), attr(3, &[1, 2])] {
+            assert_eq!(parse_liberal(&bad, &LIB).unwrap_err(), Errno::Range);
+        }
+        let ok = [attr(2, &[]), attr(3, &[]), attr(0, &[1])].concat();
+        let p = parse_liberal(&ok, &LIB).unwrap();
+        assert!(p.has(2) && p.has(3) && !p.has(0) && !p.has(1));
     }
 
     #[test]

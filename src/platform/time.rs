@@ -1,37 +1,84 @@
-//! Time for the datapath, in the milliseconds ovs-vswitchd's `time_msec()`
-//! counts on Windows: the performance counter scaled to ms, so flow "used"
-//! times the kernel reports and the times userspace compares them with share
-//! one base (the counter starts at boot).
+//! Time for the datapath. The clock counts from boot on the performance
+//! counter, the base ovs-vswitchd's `time_msec()` uses on Windows, so flow
+//! "used" times the kernel reports in ms and the times userspace compares
+//! them with agree; meters read the same clock in nanoseconds.
 
-/// `counter` ticks of a clock running at `frequency` ticks/s, in ms. A
-/// negative counter or a frequency that is not positive gives 0.
-pub fn ticks_to_ms(counter: i64, frequency: i64) -> u64 {
+/// One reading of the datapath's clock, in nanoseconds since boot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Now {
+    pub ns: u64,
+}
+
+const NS_PER_MS: u64 = 1_000_000;
+const NS_PER_S: u128 = 1_000_000_000;
+
+impl Now {
+    pub const fn from_ms(ms: u64) -> Now {
+        Now {
+            ns: ms.saturating_mul(NS_PER_MS),
+        }
+    }
+
+    /// Milliseconds: the same value the counter scaled straight to ms gives.
+    pub const fn ms(self) -> u64 {
+        self.ns / NS_PER_MS
+    }
+
+    pub const fn after_ms(self, ms: u64) -> Now {
+        Now {
+            ns: self.ns.saturating_add(ms.saturating_mul(NS_PER_MS)),
+        }
+    }
+}
+
+/// `counter` ticks of a clock running at `frequency` ticks/s. A negative
+/// counter or a frequency that is not positive gives 0.
+pub fn ticks_to_now(counter: i64, frequency: i64) -> Now {
     let (Ok(counter), Ok(frequency)) = (u64::try_from(counter), u64::try_from(frequency)) else {
-        return 0;
+        return Now::default();
     };
     if frequency == 0 {
-        return 0;
+        return Now::default();
     }
-    // 128 bits: counter * 1000 cannot overflow.
-    let ms = u128::from(counter) * 1000 / u128::from(frequency);
-    u64::try_from(ms).unwrap_or(u64::MAX)
+    // 128 bits: counter * 10^9 cannot overflow.
+    let ns = u128::from(counter) * NS_PER_S / u128::from(frequency);
+    Now {
+        ns: u64::try_from(ns).unwrap_or(u64::MAX),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ms(counter: i64, frequency: i64) -> u64 {
+        ticks_to_now(counter, frequency).ms()
+    }
+
     #[test]
     fn scales_without_overflow() {
-        assert_eq!(ticks_to_ms(10_000_000, 10_000_000), 1000);
-        assert_eq!(ticks_to_ms(12_345, 10_000_000), 1);
-        assert_eq!(ticks_to_ms(9_999, 10_000_000), 0);
+        assert_eq!(ms(10_000_000, 10_000_000), 1000);
+        assert_eq!(ms(12_345, 10_000_000), 1);
+        assert_eq!(ms(9_999, 10_000_000), 0);
+        assert_eq!(ticks_to_now(12_345, 10_000_000).ns, 1_234_500);
         // A year of uptime at 10 MHz, and the counter's extreme.
-        assert_eq!(ticks_to_ms(315_360_000_000_000, 10_000_000), 31_536_000_000);
-        assert_eq!(ticks_to_ms(i64::MAX, 1), u64::MAX);
-        assert_eq!(ticks_to_ms(i64::MAX, 1000), i64::MAX as u64);
-        assert_eq!(ticks_to_ms(-1, 10_000_000), 0);
-        assert_eq!(ticks_to_ms(5, 0), 0);
-        assert_eq!(ticks_to_ms(5, -3), 0);
+        assert_eq!(ms(315_360_000_000_000, 10_000_000), 31_536_000_000);
+        assert_eq!(ticks_to_now(i64::MAX, 1).ns, u64::MAX);
+        assert_eq!(ms(-1, 10_000_000), 0);
+        assert_eq!(ms(5, 0), 0);
+        assert_eq!(ms(5, -3), 0);
+    }
+
+    #[test]
+    fn ms_is_the_counter_scaled_straight_to_ms() {
+        for (c, f) in [
+            (999_999_999, 3_579_545),
+            (123_456_789_012, 10_000_000),
+            (7, 3),
+        ] {
+            let direct = (c as u128 * 1000 / f as u128) as u64;
+            assert_eq!(ms(c, f), direct);
+        }
+        assert_eq!(Now::from_ms(7).after_ms(5).ms(), 12);
     }
 }

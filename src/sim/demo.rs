@@ -130,6 +130,93 @@ fn flow_new(seq: u32) -> Req {
         .raw(crate::ovs::flow::ATTR_ACTIONS, &output(4))
 }
 
+/// A TCP segment between vm2 (00:15:5d:00:00:04) and the uplink's
+/// gateway (00:15:5d:00:00:01), checksums filled in.
+fn tcp_frame(
+    to_vm: bool,
+    src: [u8; 4],
+    dst: [u8; 4],
+    ports: (u16, u16),
+    flags: u8,
+    seq: u32,
+    ack: u32,
+) -> Vec<u8> {
+    let (vm, gw) = ([0x00, 0x15, 0x5d, 0, 0, 4], [0x00, 0x15, 0x5d, 0, 0, 1]);
+    let (dmac, smac) = if to_vm { (vm, gw) } else { (gw, vm) };
+    let mut f = [&dmac[..], &smac, &[0x08, 0x00]].concat();
+    f.extend_from_slice(&[0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&ports.0.to_be_bytes());
+    f.extend_from_slice(&ports.1.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xfa, 0xf0, 0, 0, 0, 0]);
+    let all = crate::offload::Checksums {
+        ip: true,
+        tcp: true,
+        udp: false,
+    };
+    crate::offload::complete_checksums(&mut f, all).expect("a whole TCP frame");
+    f
+}
+
+/// A flow in `ovs-dpctl add-flow` text with actions in OVS text.
+fn flow_text(seq: u32, flow: &str, actions: &str) -> Req {
+    let (key, mask) = crate::flow::text::parse_flow(flow).expect("demo flow text");
+    let actions = crate::flow::text::parse_actions(actions).expect("demo actions text");
+    Req::new(fam::FLOW, crate::ovs::flow::CMD_NEW, 1, seq, 1)
+        .flags(crate::netlink::NLM_F_REQUEST | crate::netlink::NLM_F_CREATE)
+        .raw(crate::ovs::flow::ATTR_KEY, &key)
+        .raw(crate::ovs::flow::ATTR_MASK, &mask)
+        .raw(crate::ovs::flow::ATTR_ACTIONS, &actions)
+}
+
+/// vm2 (10.0.0.4) reaches 203.0.113.10:80 through the uplink: every TCP
+/// packet goes through `ct(zone=1,nat)`; new connections from vm2 are
+/// committed with SNAT to 192.168.100.1; established ones go on, replies
+/// come back translated.
+fn conntrack_lines() -> Vec<String> {
+    let ip = "eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(),tcp_flags(0/0)";
+    let (vm2, server, public) = ([10, 0, 0, 4], [203, 0, 113, 10], [192, 168, 100, 1]);
+    let flows = [
+        (
+            format!("recirc_id(0),in_port(4),{ip}"),
+            "ct(zone=1,nat),recirc(1)",
+        ),
+        (
+            format!("recirc_id(0),in_port(1),{ip}"),
+            "ct(zone=1,nat),recirc(1)",
+        ),
+        (
+            format!("recirc_id(0x1),in_port(4),ct_state(+new-est+trk),{ip}"),
+            "ct(commit,zone=1,nat(src=192.168.100.1)),1",
+        ),
+        (
+            format!("recirc_id(0x1),in_port(4),ct_state(-new+est+trk),{ip}"),
+            "1",
+        ),
+        (
+            format!("recirc_id(0x1),in_port(1),ct_state(+est+rpl+trk),{ip}"),
+            "4",
+        ),
+    ];
+    let mut lines: Vec<String> = flows
+        .iter()
+        .zip(30..)
+        .map(|((flow, actions), seq)| ioctl(1, "TRANSACT", &flow_text(seq, flow, actions)))
+        .collect();
+    let (out, back) = ((40000, 80), (80, 40000));
+    for (port, frame) in [
+        (4, tcp_frame(false, vm2, server, out, 0x02, 1000, 0)),
+        (1, tcp_frame(true, server, public, back, 0x12, 7000, 1001)),
+        (4, tcp_frame(false, vm2, server, out, 0x10, 1001, 7001)),
+    ] {
+        lines.push(format!("rx {port} {}", super::hex(&frame)));
+    }
+    lines
+}
+
 fn steps() -> Vec<Step> {
     let dump = crate::netlink::NLM_F_REQUEST | crate::netlink::NLM_F_DUMP;
     std::vec![
@@ -295,6 +382,10 @@ fn steps() -> Vec<Step> {
             ],
         ),
         step(
+            "vm2 opens a TCP connection to 203.0.113.10:80 through ct(zone=1,nat): the SYN is new and committed with SNAT to 192.168.100.1, the SYN-ACK comes back translated, the ACK is established",
+            conntrack_lines(),
+        ),
+        step(
             "VM vm2 shuts down: its NIC leaves the switch; the notifier hears of it",
             std::vec![
                 ioctl(
@@ -315,8 +406,8 @@ fn steps() -> Vec<Step> {
             std::vec!["close 2".into(), "close 3".into(), "close 1".into()]
         ),
         step(
-            "What `ovs-dpctl show` and `ovs-dpctl dump-flows` would print now",
-            std::vec!["show".into(), "dump-flows".into()]
+            "What `ovs-dpctl show`, `dump-flows` and `dump-conntrack` would print now",
+            std::vec!["show".into(), "dump-flows".into(), "dump-conntrack".into()]
         ),
     ]
 }

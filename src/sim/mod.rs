@@ -27,6 +27,7 @@ use crate::packet::{OwnedPacket, Packet};
 use crate::pend::{PendToken, Wakeups};
 use crate::percpu::Cpu;
 use crate::platform::activation::Activation;
+use crate::platform::time::Now;
 use crate::status::NtStatus;
 use crate::switch::{Endpoint, NicIndex, PortId, PortKind};
 
@@ -70,7 +71,7 @@ pub struct Sim {
     /// Pended requests: token -> (script handle, IOCTL code).
     pended: BTreeMap<PendToken, (u32, u32)>,
     next_token: u64,
-    now_ms: u64,
+    now: Now,
     line_no: usize,
     /// `--explain` (and `--hex`): each line is followed by its meaning.
     trace: Option<Trace>,
@@ -120,7 +121,7 @@ impl Sim {
             handles: BTreeMap::new(),
             pended: BTreeMap::new(),
             next_token: 1,
-            now_ms: 0,
+            now: Now::default(),
             line_no: 0,
             trace: None,
         }
@@ -136,7 +137,7 @@ impl Sim {
     }
 
     pub fn now_ms(&self) -> u64 {
-        self.now_ms
+        self.now.ms()
     }
 
     /// Runs a whole script; returns every output line.
@@ -277,7 +278,7 @@ impl Sim {
                 let mut egress = SimEgress::default();
                 let mut io = Io {
                     token,
-                    now_ms: self.now_ms,
+                    now: self.now,
                     egress: &mut egress,
                 };
                 let outcome = match self.activation.refuses(c, &input) {
@@ -316,7 +317,7 @@ impl Sim {
                 let pkt = OwnedPacket::from_frame(&frame).ok_or("out of memory")?;
                 let nic = self.nic_of(port).ok_or_else(|| format!("no port {port}"))?;
                 let mut egress = SimEgress::default();
-                let now = self.now_ms;
+                let now = self.now;
                 let rx = &mut self.rx;
                 self.device
                     .with_datapath(|dp| {
@@ -334,16 +335,20 @@ impl Sim {
                 comment(lines.ok_or("no switch is attached")?, out);
             }
             Command::DumpFlows => {
-                let now = self.now_ms;
+                let now = self.now.ms();
                 let lines = self.device.with_datapath(|dp| view::dump_flows(dp, now));
+                comment(lines.ok_or("no switch is attached")?, out);
+            }
+            Command::DumpConntrack => {
+                let lines = self.device.with_datapath(view::dump_conntrack);
                 comment(lines.ok_or("no switch is attached")?, out);
             }
             Command::Tick { ms } => {
                 // Upkeep runs once for each simulated second that passes.
-                let before = self.now_ms / 1000;
-                self.now_ms = self.now_ms.saturating_add(ms);
-                if self.now_ms / 1000 != before {
-                    self.device.maintain();
+                let before = self.now.ms() / 1000;
+                self.now = self.now.after_ms(ms);
+                if self.now.ms() / 1000 != before {
+                    self.device.maintain(self.now.ms(), &mut wake);
                 }
             }
         }

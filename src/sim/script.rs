@@ -47,6 +47,8 @@ pub enum Command<'a> {
     Show,
     /// `ovs-dpctl dump-flows` as comment lines.
     DumpFlows,
+    /// `ovs-dpctl dump-conntrack` as comment lines.
+    DumpConntrack,
 }
 
 fn number<T: TryFrom<u64>>(s: &str, what: &str) -> Result<T, String> {
@@ -215,6 +217,10 @@ pub fn parse_line(line: &str) -> Result<Option<Command<'_>>, String> {
             arity(0..=0)?;
             Command::DumpFlows
         }
+        "dump-conntrack" => {
+            arity(0..=0)?;
+            Command::DumpConntrack
+        }
         other => return Err(format!("unknown command: {other}")),
     };
     Ok(Some(cmd))
@@ -281,6 +287,10 @@ mod tests {
         assert_eq!(parse_line("tick 10"), Ok(Some(Command::Tick { ms: 10 })));
         assert_eq!(parse_line("show"), Ok(Some(Command::Show)));
         assert_eq!(parse_line("dump-flows"), Ok(Some(Command::DumpFlows)));
+        assert_eq!(
+            parse_line("dump-conntrack"),
+            Ok(Some(Command::DumpConntrack))
+        );
     }
 
     #[test]

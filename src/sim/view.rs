@@ -1,8 +1,8 @@
-//! The `show` and `dump-flows` views: what `ovs-dpctl show -s` and
-//! `ovs-dpctl dump-flows` print about the datapath, read straight from it.
+//! The `show`, `dump-flows` and `dump-conntrack` views: what `ovs-dpctl show -s`,
+//! `dump-flows` and `dump-conntrack` print about the datapath, read straight from it.
 
 use std::format;
-use std::string::String;
+use std::string::{String, ToString};
 use std::vec::Vec;
 
 use core::sync::atomic::Ordering::Relaxed;
@@ -168,5 +168,17 @@ pub fn dump_flows(dp: &Datapath, now_ms: u64) -> Vec<String> {
             format_actions(f.actions().bytes())
         ));
     }
+    out
+}
+
+/// The connections as `ovs-dpctl dump-conntrack` prints them, sorted.
+pub fn dump_conntrack(dp: &Datapath) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some((next, _, c)) = dp.conntrack.table().next(at) {
+        out.push(c.to_string());
+        at = next;
+    }
+    out.sort();
     out
 }

@@ -364,7 +364,7 @@ unsafe fn call_core(
     let mut egress = super::egress::Executed::new();
     let mut io = Io {
         token,
-        now_ms: super::time::now_ms(),
+        now: super::time::now(),
         egress: &mut egress,
     };
     Ok(dev.ioctl(id, code, input, output, &mut io, wake))

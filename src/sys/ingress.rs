@@ -29,7 +29,7 @@ use super::ndis::ffi::{KeGetCurrentProcessorNumberEx, NdisFSendNetBufferLists};
 use super::ndis::types::*;
 use super::packet::{NblPacket, View};
 use super::path::{self, DROPS};
-use super::time::now_ms;
+use super::time;
 use super::wstr::{ascii_utf16, unicode_string};
 use crate::datapath::receive::Effects;
 use crate::offload::{Request, lso_completion};
@@ -79,7 +79,7 @@ pub unsafe fn send(chain: *mut NetBufferList, port: NdisPortNumber, send_flags: 
     let mut wake = Wakeups::new();
     {
         let mut egress = Batch { lane, nbls };
-        let now = now_ms();
+        let now = time::now();
         dev.with_datapath(|dp| {
             let mut fx = Effects {
                 egress: &mut egress,

@@ -20,7 +20,7 @@
 //!   NetEventSwitchActivate PnP event, at PASSIVE_LEVEL: it waits for the
 //!   queries it issues. NetEventFilterPreDetach (PASSIVE_LEVEL) shuts the
 //!   drain without waiting; the pause that follows waits.
-//! - `time::now_ms`: any IRQL.
+//! - `time::now`: any IRQL.
 //! - The send path (`ingress`): DISPATCH_LEVEL (raised to when NDIS calls
 //!   below it), on the processor's lane (`lane`), which the handler claims
 //!   for its duration. The core's locks are taken inside

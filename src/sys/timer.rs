@@ -23,7 +23,9 @@ const TAG: u32 = u32::from_le_bytes(*b"OVSt");
 
 unsafe extern "system" fn tick(_: *mut c_void, _: *mut c_void, _: *mut c_void, _: *mut c_void) {
     if let Some(dev) = device() {
-        dev.maintain();
+        let mut wake = crate::pend::Wakeups::new();
+        dev.maintain(super::time::now().ms(), &mut wake);
+        super::device::complete_wakeups(wake);
     }
 }
 

@@ -99,3 +99,56 @@ pub fn nested(p: &[u8]) -> Vec<(u16, Vec<u8>)> {
 pub fn ioctl(h: u32, code: &str, req: &Req) -> String {
     format!("ioctl {h} {code} {}", req.hex())
 }
+
+/// The Internet checksum of `b` (an odd last byte padded with zero).
+pub fn csum(b: &[u8]) -> u16 {
+    let mut s = 0u32;
+    for c in b.chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// An IPv4 packet (no options) carrying `l4`, its header checksum right.
+pub fn ipv4_packet(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0];
+    ip[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
+    let c = csum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip.extend_from_slice(l4);
+    ip
+}
+
+/// A switch with VMs vm1 (port 1, vport 1) and vm2 (port 2, vport 2), and
+/// the datapath socket open as handle 1 (PID 1, which gets the upcalls).
+pub fn two_vms() -> Sim {
+    let mut sim = Sim::new();
+    assert!(
+        sim.run("switch up\nport 1 vm vm1\nport 2 vm vm2\nopen 1\n")
+            .is_empty()
+    );
+    for (seq, name) in [(1u32, "vm1"), (2, "vm2")] {
+        let r = Req::new(0x14, 1, 1, seq, 1)
+            .u32(2, 1)
+            .str(3, name)
+            .u32(5, 1);
+        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    }
+    sim
+}
+
+/// `OVS_FLOW_CMD_NEW` of `key`, `mask` and `actions` on handle 1, as
+/// `dpif_netlink_flow_put` sends it; returns the reply line.
+pub fn flow_put(sim: &mut Sim, seq: u32, key: &[u8], mask: &[u8], actions: &[u8]) -> String {
+    let r = Req::new(0x15, 1, 1, seq, 1)
+        .flags(NLM_F_REQUEST | 0x400 | NLM_F_ECHO)
+        .raw(1, key)
+        .raw(7, mask)
+        .raw(2, actions);
+    one(sim, &ioctl(1, "TRANSACT", &r))
+}

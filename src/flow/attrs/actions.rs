@@ -13,15 +13,21 @@
 //! - SET / SET_MASKED hold exactly one key attribute of the right length,
 //!   a masked value has no bit outside its mask, and the header it writes
 //!   exists in the flow (see `set.rs`);
+//! - CT is `parse_ct` / `parse_nat`-valid for an IPv4 or IPv6 flow
+//!   (`conntrack::action`);
 //! - nested lists go at most `MAX_ACTIONS_DEPTH` levels deep.
 
 use super::lens::{self, Table};
-use super::proto::{ETH_HLEN, is_vlan};
+use super::proto::{
+    ETH_HLEN, ETH_P_ARP, ETH_P_IP, ETH_P_IPV6, ETH_P_NSH, ETH_P_RARP, ETH_P_TEB, TUN_P_ETHERNET,
+    is_mpls, is_vlan, tun_p_from_eth_p, tun_p_to_eth_p,
+};
 use super::support::{self, Support};
-use super::wire::{self, Hash, PushVlan};
+use super::wire::{self, AddMpls, Hash, MPLS_L3_TUNNEL, PushMpls, PushVlan};
 use super::{DP_MAX_PORTS, set};
+use crate::conntrack;
 use crate::flow::FlowKey;
-use crate::flow::key::{MAC_PROTO_ETHERNET, VLAN_TAG_PRESENT};
+use crate::flow::key::{MAC_PROTO_ETHERNET, MAC_PROTO_NONE, VLAN_TAG_PRESENT};
 use crate::netlink::{Attr, Errno, NLA_HDRLEN, attrs};
 use crate::ovs::action as act;
 
@@ -34,6 +40,10 @@ pub const MAX_ACTIONS_DEPTH: u32 = 16;
 pub(super) struct Headers {
     pub eth_type: u16,
     pub mac_proto: u8,
+    /// The outer VLAN TCI (`VLAN_TAG_PRESENT` set when there is a tag).
+    pub vlan_tci: u16,
+    /// MPLS labels on the packet (Linux's `mpls_label_count`).
+    pub mpls_labels: u32,
 }
 
 /// Checks an action list (the payload of `OVS_FLOW_ATTR_ACTIONS` /
@@ -47,16 +57,20 @@ pub fn validate_actions(actions: &[u8], key: &FlowKey) -> Result<(), Errno> {
     let headers = Headers {
         eth_type: key.eth_type,
         mac_proto: key.mac_proto,
+        vlan_tci: key.vlan_tci,
+        mpls_labels: if is_mpls(key.eth_type) {
+            key.mpls_labels.count_ones()
+        } else {
+            0
+        },
     };
     list(actions, key, headers, 0)
 }
 
-/// One action list. `headers` is what the actions before it left; a nested
-/// list gets a copy, so changes inside it do not leak out. None of the
-/// executed actions changes the Ethertype or the L2 header kind: MPLS,
-/// Ethernet and NSH push/pop, which do, update `headers` in Linux and will
-/// here when they are enabled.
-fn list(actions: &[u8], key: &FlowKey, headers: Headers, depth: u32) -> Result<(), Errno> {
+/// One action list. `headers` is what the actions before it left, updated
+/// as actions change the Ethertype, the tags or the L2 header kind; a nested
+/// list gets a copy, so changes inside it do not leak out.
+fn list(actions: &[u8], key: &FlowKey, mut headers: Headers, depth: u32) -> Result<(), Errno> {
     if depth > MAX_ACTIONS_DEPTH {
         return Err(Errno::Overflow);
     }
@@ -64,7 +78,7 @@ fn list(actions: &[u8], key: &FlowKey, headers: Headers, depth: u32) -> Result<(
     while let Some(a) = it.next() {
         let a = a.map_err(|_| Errno::Inval)?;
         let last = it.peek().is_none();
-        action(a, last, key, &headers, depth)?;
+        action(a, last, key, &mut headers, depth)?;
     }
     Ok(())
 }
@@ -73,7 +87,7 @@ fn action(
     a: Attr<'_>,
     last: bool,
     key: &FlowKey,
-    headers: &Headers,
+    headers: &mut Headers,
     depth: u32,
 ) -> Result<(), Errno> {
     let ty = a.ty();
@@ -87,7 +101,9 @@ fn action(
     let ethernet = headers.mac_proto == MAC_PROTO_ETHERNET;
     match ty {
         act::OUTPUT if wire::host_u32(p)? >= DP_MAX_PORTS => Err(Errno::Inval),
-        act::OUTPUT | act::RECIRC => Ok(()),
+        // A meter that does not exist lets packets pass (Linux).
+        act::OUTPUT | act::RECIRC | act::METER | act::CT_CLEAR => Ok(()),
+        act::CT => ct(p, headers),
         act::USERSPACE => userspace(p),
         act::SET => set::validate(p, key, headers, false),
         act::SET_MASKED => set::validate(p, key, headers, true),
@@ -96,9 +112,51 @@ fn action(
             if !ethernet || !is_vlan(v.tpid.get()) || v.tci.get() & VLAN_TAG_PRESENT == 0 {
                 return Err(Errno::Inval);
             }
+            headers.vlan_tci = v.tci.get();
             Ok(())
         }
-        act::POP_VLAN if ethernet => Ok(()),
+        act::POP_VLAN if ethernet => {
+            headers.vlan_tci = 0;
+            Ok(())
+        }
+        act::PUSH_MPLS => {
+            let m = wire::view::<PushMpls>(p)?;
+            mpls_over(headers, m.ethertype.get())?;
+            headers.mpls_labels = headers.mpls_labels.wrapping_add(1);
+            Ok(())
+        }
+        act::ADD_MPLS => add_mpls(wire::view::<AddMpls>(p)?, headers),
+        act::POP_MPLS => pop_mpls(wire::net_u16(p)?, headers),
+        // An Ethernet header only onto a packet without one; popped only
+        // from one without a VLAN tag.
+        act::PUSH_NSH => {
+            if !ethernet && tun_p_from_eth_p(headers.eth_type) == 0 {
+                return Err(Errno::Inval);
+            }
+            headers.mac_proto = MAC_PROTO_NONE;
+            super::nsh::validate_push(p)
+        }
+        // The flow's next protocol says what is left (Linux checks the key's,
+        // and leaves the Ethertype as it was).
+        act::POP_NSH => {
+            if headers.eth_type != ETH_P_NSH || tun_p_to_eth_p(key.nsh.np) == 0 {
+                return Err(Errno::Inval);
+            }
+            headers.mac_proto = if key.nsh.np == TUN_P_ETHERNET {
+                MAC_PROTO_ETHERNET
+            } else {
+                MAC_PROTO_NONE
+            };
+            Ok(())
+        }
+        act::PUSH_ETH if headers.mac_proto == MAC_PROTO_NONE => {
+            headers.mac_proto = MAC_PROTO_ETHERNET;
+            Ok(())
+        }
+        act::POP_ETH if ethernet && headers.vlan_tci & VLAN_TAG_PRESENT == 0 => {
+            headers.mac_proto = MAC_PROTO_NONE;
+            Ok(())
+        }
         act::HASH => match wire::view::<Hash>(p)?.alg.get() {
             act::HASH_ALG_L4 | act::HASH_ALG_SYM_L4 => Ok(()),
             _ => Err(Errno::Inval),
@@ -114,10 +172,71 @@ fn action(
         act::CHECK_PKT_LEN => check_pkt_len(p, key, *headers, depth),
         act::DEC_TTL => dec_ttl(p, key, *headers, depth),
         act::DROP if last => Ok(()),
-        act::POP_VLAN | act::TRUNC | act::DROP => Err(Errno::Inval),
+        act::POP_VLAN | act::TRUNC | act::DROP | act::PUSH_ETH | act::POP_ETH => Err(Errno::Inval),
         // An action marked executed without validation here stays refused.
         _ => Err(Errno::OpNotSupp),
     }
+}
+
+/// `ovs_ct_copy_action`: the flow must be IPv4 or IPv6.
+fn ct(p: &[u8], headers: &Headers) -> Result<(), Errno> {
+    let family = conntrack::action::Family::of_eth_type(headers.eth_type)?;
+    conntrack::action::parse(p, family).map(|_| ())
+}
+
+/// A label of `ethertype` pushed after the L2 header: only onto IP, ARP and
+/// MPLS packets without a VLAN tag (a known header order).
+fn mpls_over(headers: &mut Headers, ethertype: u16) -> Result<(), Errno> {
+    let known = matches!(
+        headers.eth_type,
+        ETH_P_IP | ETH_P_IPV6 | ETH_P_ARP | ETH_P_RARP
+    ) || is_mpls(headers.eth_type);
+    if !is_mpls(ethertype) || headers.vlan_tci & VLAN_TAG_PRESENT != 0 || !known {
+        return Err(Errno::Inval);
+    }
+    headers.eth_type = ethertype;
+    Ok(())
+}
+
+/// ADD_MPLS: after the L2 header with the L3-tunnel flag (as PUSH_MPLS),
+/// else in front of the packet, which then has no Ethernet header.
+fn add_mpls(m: &AddMpls, headers: &mut Headers) -> Result<(), Errno> {
+    let ethertype = m.ethertype.get();
+    if !is_mpls(ethertype) {
+        return Err(Errno::Inval);
+    }
+    if m.tun_flags.get() & MPLS_L3_TUNNEL != 0 {
+        mpls_over(headers, ethertype)?;
+        headers.mpls_labels = headers.mpls_labels.wrapping_add(1);
+        return Ok(());
+    }
+    if headers.mac_proto == MAC_PROTO_ETHERNET {
+        headers.mpls_labels = 1;
+        headers.mac_proto = MAC_PROTO_NONE;
+    } else {
+        headers.mpls_labels = headers.mpls_labels.wrapping_add(1);
+    }
+    headers.eth_type = ethertype;
+    Ok(())
+}
+
+/// POP_MPLS: only of an MPLS packet without a VLAN tag; once the last label
+/// is gone (or the next type is not MPLS), the Ethertype is unknown and no
+/// later action may rely on it.
+fn pop_mpls(next: u16, headers: &mut Headers) -> Result<(), Errno> {
+    if headers.vlan_tci & VLAN_TAG_PRESENT != 0 || !is_mpls(headers.eth_type) {
+        return Err(Errno::Inval);
+    }
+    if next == ETH_P_TEB && headers.mac_proto != MAC_PROTO_NONE {
+        return Err(Errno::Inval);
+    }
+    headers.mpls_labels = headers.mpls_labels.wrapping_sub(1);
+    headers.eth_type = if is_mpls(next) && headers.mpls_labels != 0 {
+        next
+    } else {
+        0
+    };
+    Ok(())
 }
 
 /// Minimum payload lengths of the netlink policy types these nests use;
@@ -259,6 +378,184 @@ mod tests {
         u32a(act::OUTPUT, port)
     }
 
+    fn push_mpls(ethertype: u16) -> Vec<u8> {
+        let mut p = [0, 0, 0x41, 0x40].to_vec();
+        p.extend_from_slice(&ethertype.to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        a(act::PUSH_MPLS, &p)
+    }
+
+    fn add_mpls(ethertype: u16, l3_tunnel: bool) -> Vec<u8> {
+        let mut p = [0, 0, 0x41, 0x40].to_vec();
+        p.extend_from_slice(&ethertype.to_be_bytes());
+        p.extend_from_slice(&u16::from(l3_tunnel).to_ne_bytes());
+        a(act::ADD_MPLS, &p)
+    }
+
+    fn pop_mpls(ethertype: u16) -> Vec<u8> {
+        a(act::POP_MPLS, &ethertype.to_be_bytes())
+    }
+
+    fn set_mpls(len: usize) -> Vec<u8> {
+        nest(act::SET, &[a(k::MPLS, &std::vec![0; len])])
+    }
+
+    #[test]
+    fn mpls_as_linux_checks_it() {
+        // Pushed onto IP, popped back: later IP actions see no Ethertype.
+        assert_eq!(check(&[push_mpls(0x8847), set_mpls(4), output(1)]), Ok(()));
+        assert_eq!(
+            check(&[push_mpls(0x8848), pop_mpls(0x0800), output(1)]),
+            Ok(())
+        );
+        assert_eq!(check(&[push_mpls(0x0800)]), Err(Errno::Inval));
+        let set_ip = nest(act::SET, &[ipv4(6, 0)]);
+        assert_eq!(
+            check(&[push_mpls(0x8847), pop_mpls(0x0800), set_ip.clone()]),
+            Err(Errno::Inval)
+        );
+        assert_eq!(check(&[pop_mpls(0x0800)]), Err(Errno::Inval), "not MPLS");
+        assert_eq!(check(&[set_mpls(4)]), Err(Errno::Inval), "not MPLS");
+        // Two labels: popping one leaves MPLS, popping both leaves none.
+        let two = [push_mpls(0x8847), push_mpls(0x8847)];
+        assert_eq!(
+            check(&[two.concat(), pop_mpls(0x8847), set_mpls(4)]),
+            Ok(())
+        );
+        assert_eq!(
+            check(&[
+                two.concat(),
+                pop_mpls(0x8847),
+                pop_mpls(0x8847),
+                set_mpls(4)
+            ]),
+            Err(Errno::Inval)
+        );
+        // Not under a VLAN tag.
+        let vlan = a(act::PUSH_VLAN, &[0x81, 0, 0x10, 5]);
+        assert_eq!(check(&[vlan.clone(), push_mpls(0x8847)]), Err(Errno::Inval));
+        let untagged = [vlan, a(act::POP_VLAN, &[]), push_mpls(0x8847)];
+        assert_eq!(check(&untagged), Ok(()));
+        // Set: one to three whole entries.
+        for len in [0, 2, 6, 16] {
+            let bad = nest(act::SET, &[a(k::MPLS, &std::vec![0; len])]);
+            assert_eq!(check(&[push_mpls(0x8847), bad]), Err(Errno::Inval), "{len}");
+        }
+        assert_eq!(check(&[push_mpls(0x8847), set_mpls(12)]), Ok(()));
+        // The wrong length of the action itself.
+        assert_eq!(check(&[a(act::PUSH_MPLS, &[0; 6])]), Err(Errno::Inval));
+        assert_eq!(check(&[a(act::POP_MPLS, &[0; 4])]), Err(Errno::Inval));
+    }
+
+    #[test]
+    fn add_mpls_and_the_l3_tunnel_flag() {
+        // Without the flag the label goes in front: no Ethernet header after.
+        assert_eq!(check(&[add_mpls(0x8847, false), output(1)]), Ok(()));
+        let set_eth = nest(act::SET, &[eth()]);
+        assert_eq!(
+            check(&[add_mpls(0x8847, false), set_eth.clone()]),
+            Err(Errno::Inval)
+        );
+        assert_eq!(check(&[add_mpls(0x8847, true), set_eth]), Ok(()));
+        assert_eq!(check(&[add_mpls(0x86dd, true)]), Err(Errno::Inval));
+        // TEB as the next type only once no Ethernet header is left.
+        assert_eq!(check(&[add_mpls(0x8847, false), pop_mpls(0x6558)]), Ok(()));
+        assert_eq!(
+            check(&[push_mpls(0x8847), pop_mpls(0x6558)]),
+            Err(Errno::Inval)
+        );
+    }
+
+    fn nsh_key() -> FlowKey {
+        let base = a(k::NSH_BASE, &[0, 63, 1, 1, 0, 0, 1, 255]);
+        let md1 = a(k::NSH_MD1, &[0; 16]);
+        let stream = [
+            u32a(k::IN_PORT, 1),
+            be16a(k::ETHERTYPE, 0x894f),
+            nest(k::NSH, &[base, md1]),
+        ];
+        parse_match(&stream.concat(), None).unwrap().key
+    }
+
+    fn push_nsh(parts: &[Vec<u8>]) -> Vec<u8> {
+        nest(act::PUSH_NSH, &[nest(k::NSH, parts)])
+    }
+
+    #[test]
+    fn nsh_as_linux_checks_it() {
+        let base = |mdtype| a(k::NSH_BASE, &[0, 63, mdtype, 3, 0, 0, 1, 255]);
+        let md1 = a(k::NSH_MD1, &[0; 16]);
+        let md2 = |len| a(k::NSH_MD2, &std::vec![0; len]);
+        assert_eq!(
+            check(&[push_nsh(&[base(1), md1.clone()]), output(1)]),
+            Ok(())
+        );
+        assert_eq!(check(&[push_nsh(&[base(2), md2(8)])]), Ok(()));
+        for bad in [
+            push_nsh(&[base(1)]),
+            push_nsh(core::slice::from_ref(&md1)),
+            push_nsh(&[base(2), md1.clone()]),
+            push_nsh(&[base(1), md2(8)]),
+            push_nsh(&[base(2), md2(0)]),
+            push_nsh(&[base(2), md2(249)]),
+            push_nsh(&[base(1), md1.clone(), md2(8)]),
+            push_nsh(&[base(1), a(k::NSH_MD1, &[0; 12])]),
+            push_nsh(&[base(1), md1.clone(), a(0, &[])]),
+            a(act::PUSH_NSH, &[]),
+        ] {
+            assert_eq!(
+                check(core::slice::from_ref(&bad)),
+                Err(Errno::Inval),
+                "{bad:02x?}"
+            );
+        }
+        // Linux leaves the Ethertype: no pop right after a push.
+        let pushed = push_nsh(&[base(1), md1.clone()]);
+        assert_eq!(check(&[pushed, a(act::POP_NSH, &[])]), Err(Errno::Inval));
+        // Popped by what the flow's next protocol says; NSH set on NSH flows.
+        let nsh = nsh_key();
+        let pop = a(act::POP_NSH, &[]);
+        assert_eq!(
+            validate_actions(&[pop.clone(), output(1)].concat(), &nsh),
+            Ok(())
+        );
+        // The Ethertype stays NSH (Linux): IP rewrites wait for recirculation.
+        let set_ip = nest(act::SET, &[ipv4(6, 0)]);
+        assert_eq!(
+            validate_actions(&[pop.clone(), set_ip].concat(), &nsh),
+            Err(Errno::Inval)
+        );
+        assert_eq!(check(&[pop]), Err(Errno::Inval), "not NSH");
+        let set_si = nest(
+            act::SET_MASKED,
+            &[nest(
+                k::NSH,
+                &[a(
+                    k::NSH_BASE,
+                    &[[0, 0, 0, 0, 0, 0, 0, 9], [0, 0, 0, 0, 0, 0, 0, 0xff]].concat(),
+                )],
+            )],
+        );
+        assert_eq!(validate_actions(&set_si, &nsh), Ok(()));
+        assert_eq!(check(&[set_si]), Err(Errno::Inval), "not NSH");
+        let loose = nest(
+            act::SET_MASKED,
+            &[nest(
+                k::NSH,
+                &[a(k::NSH_BASE, &[[0, 0, 0, 0, 0, 0, 0, 9], [0; 8]].concat())],
+            )],
+        );
+        assert_eq!(
+            validate_actions(&loose, &nsh),
+            Err(Errno::Inval),
+            "bits outside the mask"
+        );
+        let md2 = nest(act::SET, &[nest(k::NSH, &[md2(8)])]);
+        assert_eq!(validate_actions(&md2, &nsh), Err(Errno::Inval));
+        let short = nest(act::SET, &[nest(k::NSH, &[a(k::NSH_BASE, &[0; 4])])]);
+        assert_eq!(validate_actions(&short, &nsh), Err(Errno::Inval));
+    }
+
     #[test]
     fn simple_actions() {
         assert_eq!(check(&[]), Ok(()));
@@ -296,22 +593,7 @@ mod tests {
 
     #[test]
     fn actions_not_executed_yet_are_refused_as_unsupported() {
-        let not_yet = [
-            a(act::PUSH_MPLS, &[0; 8]),
-            a(act::POP_MPLS, &[0x08, 0]),
-            a(act::ADD_MPLS, &[0; 8]),
-            nest(act::CT, &[a(act::CT_COMMIT, &[])]),
-            a(act::CT_CLEAR, &[]),
-            u32a(act::METER, 1),
-            nest(act::PUSH_NSH, &[]),
-            a(act::POP_NSH, &[]),
-            a(act::PUSH_ETH, &[0; 12]),
-            a(act::POP_ETH, &[]),
-            nest(act::PSAMPLE, &[u32a(act::PSAMPLE_GROUP, 1)]),
-            a(act::TUNNEL_PUSH, &[0; 8]),
-            u32a(act::TUNNEL_POP, 1),
-            u32a(act::LB_OUTPUT, 1),
-        ];
+        let not_yet = [nest(act::PSAMPLE, &[u32a(act::PSAMPLE_GROUP, 1)])];
         for action in not_yet {
             assert_eq!(
                 check(&[output(1), action.clone()]),
@@ -322,7 +604,50 @@ mod tests {
             assert_eq!(check(&[nest(act::CLONE, &[action])]), Err(Errno::OpNotSupp));
         }
         // The length is checked first.
+        assert_eq!(check(&[a(act::CT_CLEAR, &[0; 4])]), Err(Errno::Inval));
+    }
+
+    #[test]
+    fn userspace_datapath_actions_are_unknown_as_in_linux() {
+        for action in [
+            a(act::TUNNEL_PUSH, &[0; 8]),
+            u32a(act::TUNNEL_POP, 1),
+            u32a(act::LB_OUTPUT, 1),
+        ] {
+            assert_eq!(check(&[output(1), action.clone()]), Err(Errno::Inval));
+            assert_eq!(check(&[nest(act::CLONE, &[action])]), Err(Errno::Inval));
+        }
+    }
+
+    #[test]
+    fn meter_takes_any_id() {
+        for id in [0, 1, u32::MAX] {
+            assert_eq!(check(&[u32a(act::METER, id), output(1)]), Ok(()));
+        }
         assert_eq!(check(&[a(act::METER, &[0; 2])]), Err(Errno::Inval));
+        assert_eq!(check(&[a(act::METER, &[0; 8])]), Err(Errno::Inval));
+    }
+
+    #[test]
+    fn ct_on_ip_flows() {
+        let commit = a(act::CT_COMMIT, &[]);
+        assert_eq!(
+            check(&[nest(act::CT, core::slice::from_ref(&commit))]),
+            Ok(())
+        );
+        assert_eq!(check(&[nest(act::CT, &[]), a(act::CT_CLEAR, &[])]), Ok(()));
+        assert_eq!(
+            check(&[nest(act::CT, &[a(act::CT_ZONE, &[1])])]),
+            Err(Errno::Inval)
+        );
+        let arp = FlowKey {
+            eth_type: 0x0806,
+            ..tcp_key()
+        };
+        assert_eq!(
+            validate_actions(&nest(act::CT, &[]), &arp),
+            Err(Errno::Inval)
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ mod emit;
 mod key;
 mod lens;
 mod nsh;
-mod proto;
+pub(crate) mod proto;
 mod set;
 mod side;
 mod support;

@@ -2,12 +2,13 @@
 //! `nsh_key_to_nlattr`.
 
 use super::lens::{self, Table};
-use super::proto::NSH_M_TYPE1;
+use super::proto::{NSH_M_TYPE1, NSH_M_TYPE2};
 use super::side::Side;
 use super::wire::{self, NshBase, NshMd1};
 use crate::flow::FlowKey;
 use crate::netlink::{Errno, NlBuf, Overflow, attrs};
 use crate::ovs::key as k;
+use core::mem::size_of;
 use zerocopy::IntoBytes;
 use zerocopy::byteorder::network_endian::U32;
 
@@ -41,6 +42,63 @@ pub(super) fn parse(nest: &[u8], target: &mut FlowKey, side: Side<'_>) -> Result
     }
     if !side.is_mask() && md1 && mdtype != NSH_M_TYPE1 {
         return Err(Errno::Inval);
+    }
+    Ok(())
+}
+
+/// Most MD type 2 metadata a pushed header carries (`NSH_CTX_HDRS_MAX_LEN`).
+const MD2_MAX: usize = 248;
+
+/// PUSH_NSH's payload, an NSH key attribute, as `nsh_key_put_from_nlattr`
+/// checks it for a push: a BASE, and MD1 (MD type 1) or MD2 (MD type 2, 1
+/// to 248 bytes), not both.
+pub(super) fn validate_push(payload: &[u8]) -> Result<(), Errno> {
+    let nest = match attrs(payload).next() {
+        Some(Ok(a)) => a.payload(),
+        _ => return Err(Errno::Inval),
+    };
+    let (mut mdtype, mut base, mut md1, mut md2) = (0, false, false, false);
+    for a in attrs(nest) {
+        let a = a.map_err(|_| Errno::Inval)?;
+        lens::expect(Table::Nsh, a.ty(), a.len())?;
+        match a.ty() {
+            k::NSH_BASE => {
+                base = true;
+                mdtype = wire::view::<NshBase>(a.payload())?.mdtype;
+            }
+            k::NSH_MD1 => md1 = true,
+            k::NSH_MD2 if (1..=MD2_MAX).contains(&a.len()) => md2 = true,
+            _ => return Err(Errno::Inval),
+        }
+    }
+    let matched = (!md1 || mdtype == NSH_M_TYPE1) && (!md2 || mdtype == NSH_M_TYPE2);
+    if (md1 && md2) || !matched || !base || !(md1 || md2) {
+        return Err(Errno::Inval);
+    }
+    Ok(())
+}
+
+/// SET / SET_MASKED of NSH, in the layout ovs-vswitchd sends: BASE (flags,
+/// TTL, SPI and SI are written; MD type and next protocol are not) and, for
+/// a flow of MD type 1, MD1; each member holds its value, then (masked) a
+/// mask of the same size that covers every bit of the value. (Linux dropped
+/// its own set of NSH, which never matched this layout.)
+pub(super) fn validate_set(nest: &[u8], masked: bool, key: &FlowKey) -> Result<(), Errno> {
+    let half = |len: usize| if masked { len / 2 } else { len };
+    for a in attrs(nest) {
+        let a = a.map_err(|_| Errno::Inval)?;
+        let size = match a.ty() {
+            k::NSH_BASE => size_of::<NshBase>(),
+            k::NSH_MD1 if key.nsh.mdtype == NSH_M_TYPE1 => size_of::<NshMd1>(),
+            _ => return Err(Errno::Inval),
+        };
+        if a.len() != size * if masked { 2 } else { 1 } {
+            return Err(Errno::Inval);
+        }
+        let (value, mask) = a.payload().split_at(half(a.len()));
+        if masked && value.iter().zip(mask).any(|(v, m)| v & !m != 0) {
+            return Err(Errno::Inval);
+        }
     }
     Ok(())
 }

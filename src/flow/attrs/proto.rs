@@ -13,6 +13,8 @@ pub(super) const ETH_P_IPV6: u16 = 0x86dd;
 pub(super) const ETH_P_MPLS_UC: u16 = 0x8847;
 pub(super) const ETH_P_MPLS_MC: u16 = 0x8848;
 pub(super) const ETH_P_NSH: u16 = 0x894f;
+/// Transparent Ethernet bridging: an Ethernet frame follows.
+pub(super) const ETH_P_TEB: u16 = 0x6558;
 
 pub(super) const IPPROTO_ICMP: u8 = 1;
 pub(super) const IPPROTO_TCP: u8 = 6;
@@ -26,6 +28,7 @@ pub(super) const ND_NEIGHBOUR_ADVERTISEMENT: u16 = 136;
 
 /// NSH metadata type 1 (fixed-length context headers).
 pub(super) const NSH_M_TYPE1: u8 = 1;
+pub(super) const NSH_M_TYPE2: u8 = 2;
 
 /// Ethernet header length: the smallest truncation length.
 pub(super) const ETH_HLEN: u32 = 14;
@@ -42,4 +45,34 @@ pub(super) const fn is_mpls(eth_type: u16) -> bool {
 
 pub(super) const fn is_ip(eth_type: u16) -> bool {
     eth_type == ETH_P_IP || eth_type == ETH_P_IPV6
+}
+
+/// NSH next-protocol values (`TUN_P_*`).
+pub(super) const TUN_P_IPV4: u8 = 1;
+pub(super) const TUN_P_IPV6: u8 = 2;
+pub(crate) const TUN_P_ETHERNET: u8 = 3;
+pub(super) const TUN_P_NSH: u8 = 4;
+pub(super) const TUN_P_MPLS_UC: u8 = 5;
+
+/// `tun_p_from_eth_p`: the NSH next protocol of an Ethertype, 0 if none.
+pub(crate) const fn tun_p_from_eth_p(eth_type: u16) -> u8 {
+    match eth_type {
+        ETH_P_IP => TUN_P_IPV4,
+        ETH_P_IPV6 => TUN_P_IPV6,
+        ETH_P_NSH => TUN_P_NSH,
+        ETH_P_MPLS_UC => TUN_P_MPLS_UC,
+        _ => 0,
+    }
+}
+
+/// `tun_p_to_eth_p`: the Ethertype of an NSH next protocol, 0 if none.
+pub(crate) const fn tun_p_to_eth_p(np: u8) -> u16 {
+    match np {
+        TUN_P_IPV4 => ETH_P_IP,
+        TUN_P_IPV6 => ETH_P_IPV6,
+        TUN_P_ETHERNET => ETH_P_TEB,
+        TUN_P_NSH => ETH_P_NSH,
+        TUN_P_MPLS_UC => ETH_P_MPLS_UC,
+        _ => 0,
+    }
 }

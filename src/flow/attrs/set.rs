@@ -12,6 +12,9 @@ use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::netlink::{Errno, NLA_HDRLEN, align, attrs};
 use crate::ovs::key as k;
 
+/// `struct ovs_key_mpls`: one label stack entry.
+const MPLS_LSE_LEN: usize = 4;
+
 /// Flow label bits beyond the 20 a label has.
 const LABEL_INVALID: u32 = 0xfff0_0000;
 
@@ -26,6 +29,13 @@ pub(super) fn validate(
         _ => return Err(Errno::Inval),
     };
     let ty = inner.ty();
+    // An NSH nest's members each carry their own mask.
+    if ty == k::NSH {
+        if headers.eth_type != ETH_P_NSH {
+            return Err(Errno::Inval);
+        }
+        return super::nsh::validate_set(inner.payload(), masked, key);
+    }
     let (value, mask) = if masked {
         if !inner.len().is_multiple_of(2) {
             return Err(Errno::Inval);
@@ -47,7 +57,7 @@ pub(super) fn validate(
         Support::Invalid => return Err(Errno::Inval),
     }
     let ok = match ty {
-        k::PRIORITY | k::SKB_MARK => true,
+        k::PRIORITY | k::SKB_MARK | k::CT_MARK | k::CT_LABELS => true,
         k::ETHERNET => headers.mac_proto == MAC_PROTO_ETHERNET,
         k::IPV4 => headers.eth_type == ETH_P_IP && ipv4(value, mask, key)?,
         k::IPV6 => headers.eth_type == ETH_P_IPV6 && ipv6(value, mask, key)?,
@@ -56,6 +66,13 @@ pub(super) fn validate(
         k::SCTP => l4(headers, key, IPPROTO_SCTP),
         k::ICMP => headers.eth_type == ETH_P_IP && key.ip_proto == IPPROTO_ICMP,
         k::ICMPV6 => headers.eth_type == ETH_P_IPV6 && key.ip_proto == IPPROTO_ICMPV6,
+        // The top label stack entry is what is written; like a key's, the
+        // attribute holds one to three entries.
+        k::MPLS => {
+            is_mpls(headers.eth_type)
+                && value.len().is_multiple_of(MPLS_LSE_LEN)
+                && (MPLS_LSE_LEN..=MPLS_LSE_LEN * 3).contains(&value.len())
+        }
         // A target marked executed without validation here stays refused.
         _ => return Err(Errno::OpNotSupp),
     };
@@ -270,20 +287,21 @@ mod tests {
                 a(crate::ovs::tunnel::TTL, &[64]),
             ],
         );
-        let not_yet = [
-            set(tunnel),
-            set(a(k::MPLS, &[0; 4])),
-            set(nest(k::NSH, &[])),
-            set(u32a(k::CT_MARK, 1)),
-            set(a(k::CT_LABELS, &[0; 16])),
-            masked(k::CT_MARK, &[0; 4], &[0xff; 4]),
-        ];
+        let not_yet = [set(tunnel)];
         for action in not_yet {
             assert_eq!(
                 validate_actions(&action, &tcp),
                 Err(Errno::OpNotSupp),
                 "{action:02x?}"
             );
+        }
+        // Conntrack metadata: accepted at install, as Linux's validate_set.
+        for action in [
+            set(u32a(k::CT_MARK, 1)),
+            set(a(k::CT_LABELS, &[0; 16])),
+            masked(k::CT_MARK, &[0; 4], &[0xff; 4]),
+        ] {
+            assert_eq!(validate_actions(&action, &tcp), Ok(()), "{action:02x?}");
         }
     }
 

@@ -2,6 +2,11 @@
 //! refused with EOPNOTSUPP, which is how userspace feature probes learn that
 //! they are missing. Enabling one is changing its line here and adding its
 //! validation to `actions.rs` / `set.rs`.
+//!
+//! PSAMPLE stays refused: Windows has no psample consumer, and with the
+//! probe failing ovs-vswitchd samples through upcalls instead. TUNNEL_PUSH,
+//! TUNNEL_POP and LB_OUTPUT belong to the userspace datapath; Linux's
+//! numbering ends before them, so it refuses them as unknown (EINVAL).
 
 use crate::ovs::{action as act, key as k};
 
@@ -28,26 +33,26 @@ pub(super) fn action(ty: u16) -> Support {
         act::SAMPLE => Executed,
         act::RECIRC => Executed,
         act::HASH => Executed,
-        act::PUSH_MPLS => NotYet,
-        act::POP_MPLS => NotYet,
+        act::PUSH_MPLS => Executed,
+        act::POP_MPLS => Executed,
         act::SET_MASKED => Executed,
-        act::CT => NotYet,
+        act::CT => Executed,
         act::TRUNC => Executed,
-        act::PUSH_ETH => NotYet,
-        act::POP_ETH => NotYet,
-        act::CT_CLEAR => NotYet,
-        act::PUSH_NSH => NotYet,
-        act::POP_NSH => NotYet,
-        act::METER => NotYet,
+        act::PUSH_ETH => Executed,
+        act::POP_ETH => Executed,
+        act::CT_CLEAR => Executed,
+        act::PUSH_NSH => Executed,
+        act::POP_NSH => Executed,
+        act::METER => Executed,
         act::CLONE => Executed,
         act::CHECK_PKT_LEN => Executed,
-        act::ADD_MPLS => NotYet,
+        act::ADD_MPLS => Executed,
         act::DEC_TTL => Executed,
         act::DROP => Executed,
         act::PSAMPLE => NotYet,
-        act::TUNNEL_PUSH => NotYet,
-        act::TUNNEL_POP => NotYet,
-        act::LB_OUTPUT => NotYet,
+        act::TUNNEL_PUSH => Invalid,
+        act::TUNNEL_POP => Invalid,
+        act::LB_OUTPUT => Invalid,
         _ => Invalid,
     }
 }
@@ -68,10 +73,13 @@ pub(super) fn set_target(ty: u16) -> Support {
         k::ICMP => Executed,
         k::ICMPV6 => Executed,
         k::TUNNEL => NotYet,
-        k::MPLS => NotYet,
-        k::NSH => NotYet,
-        k::CT_MARK => NotYet,
-        k::CT_LABELS => NotYet,
+        k::MPLS => Executed,
+        k::NSH => Executed,
+        // Linux accepts these at install and drops a packet that executes
+        // one (conntrack metadata is written by the CT action); so does this
+        // datapath.
+        k::CT_MARK => Executed,
+        k::CT_LABELS => Executed,
         _ => Invalid,
     }
 }

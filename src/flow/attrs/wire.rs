@@ -135,6 +135,27 @@ pub(super) struct PushVlan {
     pub tci: U16,
 }
 
+/// `struct ovs_action_push_mpls` (6 bytes of fields, padded to 8).
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+#[repr(C)]
+pub(super) struct PushMpls {
+    pub lse: U32,
+    pub ethertype: U16,
+    pub pad: [u8; 2],
+}
+
+/// `struct ovs_action_add_mpls`.
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+#[repr(C)]
+pub(super) struct AddMpls {
+    pub lse: U32,
+    pub ethertype: U16,
+    pub tun_flags: native_endian::U16,
+}
+
+/// `OVS_MPLS_L3_TUNNEL_FLAG_MASK`: add the label after the L2 header.
+pub(super) const MPLS_L3_TUNNEL: u16 = 1 << 0;
+
 /// `struct ovs_action_hash`.
 #[derive(FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
 #[repr(C)]
@@ -177,6 +198,8 @@ mod tests {
         assert_eq!(size_of::<NshBase>(), 8);
         assert_eq!(size_of::<NshMd1>(), 16);
         assert_eq!(size_of::<PushVlan>(), 4);
+        assert_eq!(size_of::<PushMpls>(), 8);
+        assert_eq!(size_of::<AddMpls>(), 8);
         assert_eq!(size_of::<Hash>(), 8);
     }
 

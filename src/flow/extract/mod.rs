@@ -29,7 +29,7 @@ mod wire;
 pub use hash::packet_hash;
 pub use wire::{ethertype, ipproto};
 
-use crate::flow::key::FlowKey;
+use crate::flow::key::{FlowKey, MAC_PROTO_NONE};
 
 /// A frame the Linux datapath drops instead of extracting a key from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +103,37 @@ pub fn extract(frame: &[u8], oob_vlan: Option<u16>, key: &mut FlowKey) -> Result
     result
 }
 
+/// Reads a packet of the type the key says: an Ethernet frame, or (with
+/// `mac_proto` NONE) a packet that starts with a header of `key.eth_type`.
+pub fn extract_typed(
+    packet: &[u8],
+    oob_vlan: Option<u16>,
+    key: &mut FlowKey,
+) -> Result<Layout, BadFrame> {
+    if key.mac_proto == MAC_PROTO_NONE {
+        extract_l3(packet, key.eth_type, key)
+    } else {
+        extract(packet, oob_vlan, key)
+    }
+}
+
+/// Fills the packet-derived fields of `key` from a packet without an
+/// Ethernet header (`MAC_PROTO_NONE`, as after `pop_eth`): it starts with a
+/// header of type `eth_type`, which is all the key has at L2.
+pub fn extract_l3(packet: &[u8], eth_type: u16, key: &mut FlowKey) -> Result<Layout, BadFrame> {
+    key.clear_packet();
+    key.mac_proto = MAC_PROTO_NONE;
+    key.eth_type = eth_type;
+    let mut layout = Layout::default();
+    let result = network(packet, key, &mut layout);
+    if result.is_err() {
+        key.clear_packet();
+        key.mac_proto = MAC_PROTO_NONE;
+        key.eth_type = eth_type;
+    }
+    result.map(|()| layout)
+}
+
 fn fill(frame: &[u8], oob_vlan: Option<u16>, key: &mut FlowKey) -> Result<Layout, BadFrame> {
     let l2 = l2::parse(frame, oob_vlan, key).ok_or(BadFrame::Runt)?;
     let mut layout = Layout {
@@ -112,15 +143,21 @@ fn fill(frame: &[u8], oob_vlan: Option<u16>, key: &mut FlowKey) -> Result<Layout
         l4: l2.l3,
         ..Layout::default()
     };
+    network(frame, key, &mut layout)?;
+    Ok(layout)
+}
+
+/// The headers from `layout.l3` on, by the key's Ethertype.
+fn network(frame: &[u8], key: &mut FlowKey, layout: &mut Layout) -> Result<(), BadFrame> {
     match key.eth_type {
-        ethertype::IPV4 => ipv4::parse(frame, key, &mut layout),
-        ethertype::IPV6 => ipv6::parse(frame, key, &mut layout),
-        ethertype::ARP | ethertype::RARP => arp::parse(frame, key, &mut layout),
-        ethertype::MPLS_UC | ethertype::MPLS_MC => mpls::parse(frame, key, &mut layout),
-        ethertype::NSH => nsh::parse(frame, key, &mut layout)?,
+        ethertype::IPV4 => ipv4::parse(frame, key, layout),
+        ethertype::IPV6 => ipv6::parse(frame, key, layout),
+        ethertype::ARP | ethertype::RARP => arp::parse(frame, key, layout),
+        ethertype::MPLS_UC | ethertype::MPLS_MC => mpls::parse(frame, key, layout),
+        ethertype::NSH => nsh::parse(frame, key, layout)?,
         _ => {}
     }
-    Ok(layout)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -203,6 +240,25 @@ mod tests {
         };
         extract(&eth(0x0800), None, &mut k).unwrap();
         assert_eq!(k.mac_proto, crate::flow::key::MAC_PROTO_ETHERNET);
+    }
+
+    #[test]
+    fn a_packet_without_ethernet_header_starts_at_l3() {
+        let mut k = metadata();
+        let ip = cat(&[&ipv4(17, 0), &udp(7, 9)]);
+        let l = extract_l3(&ip, 0x0800, &mut k).unwrap();
+        let (eth, _) = run(&cat(&[&eth(0x0800), &ip]));
+        assert_eq!((l.l3, l.l4, l.transport), (0, 20, Some(Transport::Udp)));
+        assert_eq!(
+            (k.mac_proto, k.eth_type, k.eth_src),
+            (MAC_PROTO_NONE, 0x0800, [0; 6])
+        );
+        assert_eq!((k.ipv4_src, k.tp_src, k.tp_dst), (eth.ipv4_src, 7, 9));
+        assert_eq!((k.in_port, k.recirc_id), (3, 1), "metadata stays");
+        // Shorter than an Ethernet header is fine; a bad NSH header is not.
+        assert!(extract_l3(&[], 0x86dd, &mut k).is_ok());
+        assert_eq!(extract_l3(&[0xff; 8], 0x894f, &mut k), Err(BadFrame::Nsh));
+        assert_eq!((k.mac_proto, k.eth_type), (MAC_PROTO_NONE, 0x894f));
     }
 
     #[test]

@@ -24,7 +24,7 @@ mod ufid;
 
 pub use cache::MASK_CACHE_ENTRIES;
 pub use flow::{FlowId, FlowRef};
-pub use stats::FlowStats;
+pub use stats::{FlowStats, LiveStats};
 pub use ufid::Ufid;
 
 use crate::flow::key::FlowKey;
@@ -37,7 +37,6 @@ use flow::Flow;
 use index::WordIndex;
 use mask::Mask;
 use slab::{Scan, Slab};
-use stats::LiveStats;
 use ufid::UFID_WORDS;
 
 /// Flows allowed unless `set_limit` says otherwise.

@@ -61,7 +61,11 @@ impl LiveStats {
                 lane.tcp_flags.fetch_or(tcp_flags, Relaxed);
             }
         }
-        self.used_ms.store(now_ms, Relaxed);
+        // Written once a ms, not per packet: processors sharing a hot flow
+        // then rarely pull the line from each other.
+        if self.used_ms.load(Relaxed) != now_ms {
+            self.used_ms.store(now_ms, Relaxed);
+        }
     }
 
     pub fn snapshot(&self) -> FlowStats {

@@ -1,45 +1,14 @@
 //! A switch for the benches that go through the datapath: VM ports bound to
-//! vports, frames as the NBL layer hands them over, and an egress that only
-//! counts.
+//! vports, driven through the IOCTL path, and an egress that only counts.
 
 use std::hint::black_box;
 
 use ovsext::datapath::receive::Egress;
 use ovsext::ioctl::{Device, Io, Outcome, code};
-use ovsext::packet::Packet;
 use ovsext::pend::{PendToken, Wakeups};
+use ovsext::platform::time::Now;
 use ovsext::sim::msg::Req;
 use ovsext::switch::{NicIndex, PortId, PortKind};
-
-/// A received frame as the datapath sees an NBL: a handle to bytes it does
-/// not own (pointer-sized, cheap to pass along), read-only on this path.
-#[derive(Clone, Copy)]
-pub struct Frame(pub &'static [u8]);
-
-impl Packet for Frame {
-    fn data(&self) -> &[u8] {
-        self.0
-    }
-    fn data_mut(&mut self) -> Option<&mut [u8]> {
-        None
-    }
-    fn push_front(&mut self, _: usize) -> Option<&mut [u8]> {
-        None
-    }
-    fn pull_front(&mut self, _: usize) -> bool {
-        false
-    }
-    fn truncate(&mut self, len: usize) {
-        self.0 = &self.0[..self.0.len().min(len)];
-    }
-    fn oob_vlan(&self) -> Option<u16> {
-        None
-    }
-    fn set_oob_vlan(&mut self, _: Option<u16>) {}
-    fn try_clone(&self) -> Option<Frame> {
-        Some(*self)
-    }
-}
 
 /// Counts frames sent, as the NBL layer would add destinations.
 #[derive(Default)]
@@ -102,7 +71,7 @@ impl Bed {
         let mut egress = Sent::default();
         let mut io = Io {
             token: PendToken(u64::from(self.seq)),
-            now_ms: 0,
+            now: Now::default(),
             egress: &mut egress,
         };
         self.dev

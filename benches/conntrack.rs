@@ -1,0 +1,372 @@
+//! The connection tracker, measured: the CT step alone on established TCP
+//! connections (plain and with SNAT) at 1k, 100k and 1M connections; the
+//! whole pipeline extract -> lookup -> ct(zone,nat) -> recirc -> lookup ->
+//! output through `Datapath::receive_batch`; commits per second into a
+//! table of 100k; and the table's bytes per connection.
+//! Prints figures; asserts nothing about time.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use ovsext::conntrack::action::{CtAction, Nat, NatKind};
+use ovsext::conntrack::{Conntrack, Verdict};
+use ovsext::datapath::receive::{Effects, Egress, RxContext};
+use ovsext::flow::FlowKey;
+use ovsext::flow::extract::extract;
+use ovsext::ioctl::{Device, Io, Outcome, code};
+use ovsext::packet::Packet;
+use ovsext::pend::{PendToken, Wakeups};
+use ovsext::percpu::Cpu;
+use ovsext::platform::time::Now;
+use ovsext::sim::msg::Req;
+use ovsext::switch::{NicIndex, PortId, PortKind};
+
+const RUNS: usize = 3;
+const BATCH: usize = 32;
+
+/// A writable frame of at most 64 bytes (NAT rewrites it).
+#[derive(Clone, Copy)]
+struct Buf {
+    b: [u8; 64],
+    len: usize,
+}
+
+impl Packet for Buf {
+    fn data(&self) -> &[u8] {
+        &self.b[..self.len]
+    }
+    fn data_mut(&mut self) -> Option<&mut [u8]> {
+        Some(&mut self.b[..self.len])
+    }
+    fn push_front(&mut self, _: usize) -> Option<&mut [u8]> {
+        None
+    }
+    fn pull_front(&mut self, _: usize) -> bool {
+        false
+    }
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+    fn oob_vlan(&self) -> Option<u16> {
+        None
+    }
+    fn set_oob_vlan(&mut self, _: Option<u16>) {}
+    fn try_clone(&self) -> Option<Buf> {
+        Some(*self)
+    }
+}
+
+#[derive(Default)]
+struct Sent(u64);
+
+impl<P> Egress<P> for Sent {
+    fn send(&mut self, port: PortId, _: NicIndex, pkt: P) {
+        self.0 += u64::from(port);
+        black_box(pkt);
+    }
+}
+
+/// Connection `i`: 10.x.y.z:(1024 + i % 60000) -> 172.16.0.1:80.
+fn addrs(i: u32) -> ([u8; 4], u16) {
+    let src = (0x0a00_0000 | (i / 60000 + 1) << 8 | (i % 251)).to_be_bytes();
+    (src, 1024 + (i % 60000) as u16)
+}
+
+const SERVER: [u8; 4] = [172, 16, 0, 1];
+
+fn tcp(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: u8, seq: u32, ack: u32) -> Buf {
+    let mut b = [0u8; 64];
+    b[..12].copy_from_slice(&[0, 0x15, 0x5d, 0, 0, 2, 0, 0x15, 0x5d, 0, 0, 1]);
+    b[12..14].copy_from_slice(&[0x08, 0x00]);
+    b[14] = 0x45;
+    b[16..18].copy_from_slice(&40u16.to_be_bytes());
+    b[22] = 64;
+    b[23] = 6;
+    b[26..30].copy_from_slice(&src);
+    b[30..34].copy_from_slice(&dst);
+    b[34..36].copy_from_slice(&sport.to_be_bytes());
+    b[36..38].copy_from_slice(&dport.to_be_bytes());
+    b[38..42].copy_from_slice(&seq.to_be_bytes());
+    b[42..46].copy_from_slice(&ack.to_be_bytes());
+    b[46] = 0x50;
+    b[47] = flags;
+    b[48..50].copy_from_slice(&0xffffu16.to_be_bytes());
+    Buf { b, len: 54 }
+}
+
+fn key_of(p: &Buf, in_port: u32) -> FlowKey {
+    let mut k = FlowKey {
+        in_port,
+        ..Default::default()
+    };
+    extract(p.data(), None, &mut k).unwrap();
+    k
+}
+
+/// The established-direction ACK of connection `i`.
+fn ack(i: u32) -> Buf {
+    let (src, sport) = addrs(i);
+    tcp(src, SERVER, sport, 80, 0x10, 101, 501)
+}
+
+/// Opens connection `i` (SYN committed, SYN-ACK, ACK) through `commit`.
+fn open(ct: &Conntrack, i: u32, commit: &CtAction<'_>, lookup: &CtAction<'_>) {
+    let (src, sport) = addrs(i);
+    let mut syn = tcp(src, SERVER, sport, 80, 0x02, 100, 0);
+    let mut k = key_of(&syn, 1);
+    assert_eq!(
+        ct.execute(&mut syn, &mut k, commit, 0, &mut |_| {}),
+        Verdict::Continue
+    );
+    // The SYN-ACK comes back to the translated side if there is one.
+    let (dst, dport) = (
+        syn.b[26..30].try_into().unwrap(),
+        u16::from_be_bytes([syn.b[34], syn.b[35]]),
+    );
+    let mut synack = tcp(SERVER, dst, 80, dport, 0x12, 500, 101);
+    let mut k = key_of(&synack, 2);
+    ct.execute(&mut synack, &mut k, lookup, 0, &mut |_| {});
+    let mut a = ack(i);
+    let mut k = key_of(&a, 1);
+    ct.execute(&mut a, &mut k, lookup, 0, &mut |_| {});
+}
+
+fn best(mut f: impl FnMut() -> f64) -> f64 {
+    (0..RUNS).map(|_| f()).fold(f64::INFINITY, f64::min)
+}
+
+fn snat() -> Nat {
+    let mut lo = [0u8; 16];
+    lo[..4].copy_from_slice(&[100, 64, 0, 0]);
+    let mut hi = [0u8; 16];
+    hi[..4].copy_from_slice(&[100, 127, 255, 255]);
+    Nat {
+        kind: Some(NatKind::Src),
+        addrs: Some((lo, hi)),
+        ..Nat::default()
+    }
+}
+
+/// ns per packet of the CT step on established connections (ACKs in the
+/// original direction, a pseudo-random connection each), with NAT or not;
+/// and the table's bytes per connection.
+fn ct_step(n: u32, nat: bool) -> (f64, f64) {
+    let ct = Conntrack::new(0x1234).unwrap();
+    let commit = CtAction {
+        commit: true,
+        zone: 1,
+        nat: nat.then(snat),
+        ..CtAction::default()
+    };
+    let lookup = CtAction {
+        zone: 1,
+        nat: nat.then(Nat::default),
+        ..CtAction::default()
+    };
+    for i in 0..n {
+        open(&ct, i, &commit, &lookup);
+    }
+    assert_eq!(ct.table().len(), n);
+    let per_conn = ct.table().bytes() as f64 / f64::from(n);
+    let order: Vec<u32> = (0..n).map(|i| i.wrapping_mul(2_654_435_761) % n).collect();
+    let mut frames: Vec<(Buf, FlowKey)> = order
+        .iter()
+        .take(65536)
+        .map(|&i| {
+            let f = ack(i);
+            let k = key_of(&f, 1);
+            (f, k)
+        })
+        .collect();
+    let rounds = (2_000_000 / frames.len()).max(1);
+    let ns = best(|| {
+        let t = Instant::now();
+        for _ in 0..rounds {
+            for (f, key) in &mut frames {
+                // A fresh copy of the frame (NAT rewrites it); the key's
+                // conntrack fields cleared, as for a packet fresh from a port.
+                let mut p = *f;
+                key.clear_conntrack();
+                black_box(ct.execute(&mut p, key, &lookup, 1, &mut |_| {}));
+                black_box(key.ct_state);
+            }
+        }
+        t.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64
+    });
+    (ns, per_conn)
+}
+
+/// New connections committed per second into a table holding `base`.
+fn commits(base: u32) -> f64 {
+    let ct = Conntrack::new(0x99).unwrap();
+    let commit = CtAction {
+        commit: true,
+        zone: 1,
+        ..CtAction::default()
+    };
+    for i in 0..base {
+        open(&ct, i, &commit, &commit);
+    }
+    let n = 200_000u32;
+    let frames: Vec<Buf> = (0..n)
+        .map(|i| {
+            let (src, sport) = addrs(base + i);
+            tcp(src, SERVER, sport, 80, 0x02, 100, 0)
+        })
+        .collect();
+    let keys: Vec<FlowKey> = frames.iter().map(|f| key_of(f, 1)).collect();
+    let t = Instant::now();
+    for (f, k) in frames.iter().zip(&keys) {
+        let mut p = *f;
+        let mut key = *k;
+        ct.execute(&mut p, &mut key, &commit, 0, &mut |_| {});
+    }
+    let rate = f64::from(n) / t.elapsed().as_secs_f64();
+    assert_eq!(ct.table().len(), base + n);
+    rate
+}
+
+/// A device with vm1 (vport 1, the clients) and vm2 (vport 2), and the
+/// pipeline ct(zone=1,nat) -> recirc(1) -> +est: out to vm2.
+fn pipeline_bed() -> (Device, ovsext::handle::HandleId) {
+    let dev = Device::new();
+    dev.attach(1).unwrap();
+    let h = dev.open().unwrap();
+    let mut w = Wakeups::new();
+    let transact = |msg: &[u8]| {
+        let mut out = vec![0u8; 4096];
+        let mut egress = Sent::default();
+        let mut io = Io {
+            token: PendToken(1),
+            now: Now::default(),
+            egress: &mut egress,
+        };
+        let r = dev.ioctl(
+            h,
+            code::TRANSACT,
+            msg,
+            &mut out,
+            &mut io,
+            &mut Wakeups::new(),
+        );
+        assert!(matches!(r, Outcome::Done { len, .. } if len > 36), "{r:?}");
+    };
+    for p in 1..=2u32 {
+        dev.with_datapath(|dp| {
+            dp.nic_create(
+                p,
+                0,
+                PortKind::Vm,
+                &format!("vm{p}"),
+                [0, 0x15, 0x5d, 0, 0, p as u8],
+                1500,
+            )
+            .unwrap();
+            dp.nic_connect(p, 0, &mut w).unwrap();
+        });
+        transact(
+            &Req::new(0x14, 1, 1, 0, 1)
+                .u32(2, 1)
+                .str(3, &format!("vm{p}"))
+                .u32(5, 1)
+                .bytes(),
+        );
+    }
+    let base = "eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(),tcp_flags(0/0)";
+    for (flow, actions) in [
+        (
+            format!("recirc_id(0),in_port(1),{base}"),
+            "ct(zone=1,nat),recirc(1)",
+        ),
+        (
+            format!("recirc_id(1),in_port(1),ct_state(-new+est+trk),{base}"),
+            "2",
+        ),
+    ] {
+        let (key, mask) = ovsext::flow::text::parse_flow(&flow).unwrap();
+        let acts = ovsext::flow::text::parse_actions(actions).unwrap();
+        transact(
+            &Req::new(0x15, 1, 1, 0, 1)
+                .flags(0x401)
+                .raw(1, &key)
+                .raw(7, &mask)
+                .raw(2, &acts)
+                .bytes(),
+        );
+    }
+    (dev, h)
+}
+
+/// ns per packet through the whole pipeline for established connections.
+fn pipeline(n: u32) -> f64 {
+    let (dev, _h) = pipeline_bed();
+    dev.with_datapath(|dp| {
+        let commit = CtAction {
+            commit: true,
+            zone: 1,
+            ..CtAction::default()
+        };
+        for i in 0..n {
+            open(&dp.conntrack, i, &commit, &commit);
+        }
+    });
+    let order: Vec<u32> = (0..n).map(|i| i.wrapping_mul(2_654_435_761) % n).collect();
+    let frames: Vec<Buf> = order.iter().take(65536).map(|&i| ack(i)).collect();
+    let mut ctx = RxContext::<Buf>::try_new(Cpu::Pinned(0), 7).unwrap();
+    let mut sent = Sent::default();
+    let mut wake = Wakeups::new();
+    let rounds = (1_000_000 / frames.len()).max(1);
+    let ns = best(|| {
+        let t = Instant::now();
+        dev.with_datapath(|dp| {
+            let mut fx = Effects {
+                egress: &mut sent,
+                wake: &mut wake,
+            };
+            for _ in 0..rounds {
+                for chain in frames.chunks(BATCH) {
+                    dp.receive_batch(
+                        &mut ctx,
+                        chain.iter().map(|f| ((1, 0), *f)),
+                        Now::from_ms(1),
+                        &mut fx,
+                    );
+                }
+            }
+        });
+        t.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64
+    });
+    let (missed, hit) = dev
+        .with_datapath(|dp| (dp.totals().n_missed, dp.totals().n_hit))
+        .unwrap();
+    assert_eq!(missed, 0, "every packet follows the pipeline");
+    black_box((hit, sent.0));
+    ns
+}
+
+fn main() {
+    println!(
+        "conntrack (best of {RUNS} runs; established TCP, a pseudo-random connection per packet)"
+    );
+    println!(
+        "  bytes per connection: Conn {} bytes, index and slab included below",
+        std::mem::size_of::<ovsext::conntrack::Conn>()
+    );
+    for n in [1_000, 100_000, 1_000_000] {
+        let (plain, bytes) = ct_step(n, false);
+        let (nat, nat_bytes) = ct_step(n, true);
+        println!(
+            "  {n:>9} connections: ct step {plain:6.1} ns/packet, with SNAT {nat:6.1} ns/packet; table {bytes:.0} bytes/connection ({nat_bytes:.0} with NAT)"
+        );
+    }
+    for n in [1_000, 100_000, 1_000_000] {
+        println!(
+            "  {n:>9} connections: pipeline extract+lookup+ct(zone,nat)+recirc+lookup+output {:6.1} ns/packet (chains of {BATCH})",
+            pipeline(n)
+        );
+    }
+    println!(
+        "  commits into a table of 100k: {:.2} M new connections/s",
+        commits(100_000) / 1e6
+    );
+}

@@ -1,0 +1,125 @@
+//! One tracked connection: its tuples in both directions, its protocol
+//! state, expiry, metadata (mark, labels) and counters.
+
+use super::icmp::Icmp;
+use super::other::Other;
+use super::packet::{Kind, View};
+use super::tcp::{self, Tcp, Update};
+use super::tuple::Tuple;
+
+/// Protocol state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum L4 {
+    Tcp(Tcp),
+    Icmp(Icmp),
+    Other(Other),
+}
+
+/// Packets and bytes (of the IP packet) one way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counter {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conn {
+    /// The tuple of the first packet.
+    pub orig: Tuple,
+    /// The tuple replies carry (the reverse of `orig`, translated by NAT).
+    pub reply: Tuple,
+    pub expires_ms: u64,
+    /// `[original, reply]`.
+    pub counters: [Counter; 2],
+    pub mark: u32,
+    pub labels: [u8; 16],
+    pub l4: L4,
+    /// A packet has been seen in the reply direction (Linux's
+    /// `IPS_SEEN_REPLY`): original-direction packets are ESTABLISHED from
+    /// then on, NEW before.
+    pub seen_reply: bool,
+    /// Which events (`events::IPCT_*` bits) listeners get about it.
+    pub eventmask: u16,
+}
+
+/// What a packet did to its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Valid,
+    Invalid,
+    /// The connection is over and the packet starts a new one.
+    Reopen,
+}
+
+impl Conn {
+    /// A connection `view` starts, whose replies will carry `reply`; `None`
+    /// if the packet may not start one (a TCP segment that is not a SYN).
+    pub fn new(view: &View, reply: Tuple, now_ms: u64) -> Option<Conn> {
+        let (l4, timeout) = match view.kind {
+            Kind::Tcp(seg) => {
+                if !tcp::valid_new(&seg) {
+                    return None;
+                }
+                (
+                    L4::Tcp(Tcp::new(&seg)),
+                    super::timeouts::Timeout::TcpFirstPacket,
+                )
+            }
+            Kind::IcmpError { .. } => return None,
+            Kind::Plain if view.tuple.is_icmp() => {
+                let [ty, _] = view.tuple.dport.to_be_bytes();
+                if !super::tuple::icmp_is_query(ty, view.tuple.v6 == 1) {
+                    return None;
+                }
+                let i = Icmp { replied: false };
+                (L4::Icmp(i), i.timeout())
+            }
+            Kind::Plain => (L4::Other(Other::First), Other::First.timeout()),
+        };
+        Some(Conn {
+            orig: view.tuple,
+            reply,
+            expires_ms: now_ms.saturating_add(timeout.ms()),
+            counters: [
+                Counter {
+                    packets: 1,
+                    bytes: u64::from(view.len),
+                },
+                Counter::default(),
+            ],
+            mark: 0,
+            labels: [0; 16],
+            l4,
+            seen_reply: false,
+            eventmask: super::events::ALL,
+        })
+    }
+
+    /// A packet of the connection in direction `reply`.
+    pub fn update(&mut self, view: &View, reply: bool, now_ms: u64) -> Step {
+        let timeout = match (&mut self.l4, view.kind) {
+            (L4::Tcp(t), Kind::Tcp(seg)) => match t.update(&seg, reply) {
+                Update::Valid(t) => Some(t),
+                Update::ValidKeep => None,
+                Update::Reopen => return Step::Reopen,
+                Update::Invalid => return Step::Invalid,
+            },
+            (L4::Icmp(i), Kind::Plain) => Some(i.update(reply)),
+            (L4::Other(o), Kind::Plain) => Some(o.update(reply)),
+            _ => return Step::Invalid,
+        };
+        if let Some(t) = timeout {
+            self.expires_ms = now_ms.saturating_add(t.ms());
+        }
+        self.seen_reply |= reply;
+        if let Some(c) = self.counters.get_mut(usize::from(reply)) {
+            c.packets = c.packets.saturating_add(1);
+            c.bytes = c.bytes.saturating_add(u64::from(view.len));
+        }
+        Step::Valid
+    }
+
+    pub fn expired(&self, now_ms: u64) -> bool {
+        self.expires_ms <= now_ms
+    }
+}

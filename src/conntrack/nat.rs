@@ -1,0 +1,501 @@
+//! Address and port translation (Linux's `nf_nat` as `ovs_ct_nat` uses
+//! it): choosing a connection's translated tuple when it is committed, and
+//! rewriting its packets both ways, including the packet an ICMP error
+//! quotes.
+//!
+//! A connection's NAT binding is its reply tuple: for SNAT the reply's
+//! destination is the translated source, for DNAT the reply's source is the
+//! translated destination. The choice takes an address of the range from a
+//! hash of the original tuple (of its addresses alone with PERSISTENT), and
+//! the original port if it is in the range and free, else ports from a
+//! hash (PROTO_HASH) or from `random` (PROTO_RANDOM), the whole range or,
+//! with no range given, 1024-65535; a choice is free when no connection of
+//! the zone uses it as either tuple. The search is bounded
+//! (`ADDR_TRIES` x `PORT_TRIES`); a commit finding nothing drops the packet.
+//!
+//! Checksums: the IPv4 header checksum and the transport checksum (whose
+//! pseudo-header holds the addresses) are updated incrementally; a UDP
+//! checksum of 0 stays 0. A frame whose transport checksum the sender left
+//! to the NIC carries the pseudo-header sum there (not complemented), which
+//! is updated as such. An ICMP error's checksum is recomputed after its
+//! quoted header is translated (as Linux does).
+
+use super::action::{Nat, NatKind};
+use super::packet::View;
+use super::table::Table;
+use super::tuple::*;
+use crate::actions::checksum;
+use crate::actions::headers::{get, put};
+use crate::flow::FlowKey;
+
+const ADDR_TRIES: u32 = 16;
+const PORT_TRIES: u32 = 64;
+/// Ports chosen when the action gives no range.
+const EPHEMERAL: (u16, u16) = (1024, 65535);
+
+pub fn has_ports(proto: u8) -> bool {
+    matches!(proto, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP)
+}
+
+fn addr_u128(a: &[u8; 16], v6: bool) -> u128 {
+    if v6 {
+        u128::from_be_bytes(*a)
+    } else {
+        u128::from(u32::from_be_bytes(first4(a)))
+    }
+}
+
+fn addr_bytes(n: u128, v6: bool) -> [u8; 16] {
+    if v6 {
+        n.to_be_bytes()
+    } else {
+        let mut a = [0u8; 16];
+        if let Some(d) = a.get_mut(..4) {
+            d.copy_from_slice(&(n as u32).to_be_bytes());
+        }
+        a
+    }
+}
+
+/// The reply tuple of a new connection `orig` translated by `nat`, free in
+/// the table; `None` if none was found. `random` draws PROTO_RANDOM ports.
+pub fn choose(
+    table: &Table,
+    orig: &Tuple,
+    nat: &Nat,
+    seed: u64,
+    random: impl Fn() -> u32,
+) -> Option<Tuple> {
+    let base = orig.reverse()?;
+    let kind = nat.kind?;
+    let v6 = orig.v6 == 1;
+    // The side that changes, as it is now.
+    let (addr, port) = match kind {
+        NatKind::Src => (orig.src, orig.sport),
+        NatKind::Dst => (orig.dst, orig.dport),
+    };
+    let (amin, amax) = match nat.addrs {
+        Some((lo, hi)) => {
+            let (lo, hi) = (addr_u128(&lo, v6), addr_u128(&hi, v6));
+            (lo, hi.max(lo))
+        }
+        None => {
+            let a = addr_u128(&addr, v6);
+            (a, a)
+        }
+    };
+    let n_addrs = amax - amin + 1;
+    let mut key = *orig;
+    if nat.persistent {
+        key.sport = 0;
+        key.dport = 0;
+    }
+    let h = key.hash(seed);
+    let ports = has_ports(orig.proto);
+    let (pmin, pmax) = match nat.ports {
+        Some((lo, hi)) => (lo, hi.max(lo)),
+        None => EPHEMERAL,
+    };
+    let n_ports = u32::from(pmax - pmin) + 1;
+    let first_port = if nat.proto_random {
+        random()
+    } else {
+        (h >> 32) as u32
+    };
+    for a in 0..u128::from(ADDR_TRIES).min(n_addrs) {
+        let address = addr_bytes(amin + (u128::from(h as u32) + a) % n_addrs, v6);
+        // The original port first when it may be kept.
+        let keep = !ports || nat.ports.is_none_or(|_| (pmin..=pmax).contains(&port));
+        let tries = if ports { PORT_TRIES.min(n_ports) } else { 0 };
+        let candidates = keep
+            .then_some(port)
+            .into_iter()
+            .chain((0..tries).map(|i| pmin + (first_port.wrapping_add(i) % n_ports) as u16));
+        for p in candidates {
+            let mut r = base;
+            match kind {
+                NatKind::Src => {
+                    r.dst = address;
+                    if ports {
+                        r.dport = p;
+                    }
+                }
+                NatKind::Dst => {
+                    r.src = address;
+                    if ports {
+                        r.sport = p;
+                    }
+                }
+            }
+            if !table.in_use(&r) {
+                return Some(r);
+            }
+        }
+    }
+    None
+}
+
+/// What a rewrite changes: each field that is `Some`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rewrite {
+    pub src: Option<[u8; 16]>,
+    pub dst: Option<[u8; 16]>,
+    pub sport: Option<u16>,
+    pub dport: Option<u16>,
+}
+
+impl Rewrite {
+    /// From the packet's tuple `from` to `to` (ports only for protocols
+    /// that have them); `None` if nothing changes.
+    pub fn between(from: &Tuple, to: &Tuple) -> Option<Rewrite> {
+        let ports = has_ports(from.proto);
+        let r = Rewrite {
+            src: (from.src != to.src).then_some(to.src),
+            dst: (from.dst != to.dst).then_some(to.dst),
+            sport: (ports && from.sport != to.sport).then_some(to.sport),
+            dport: (ports && from.dport != to.dport).then_some(to.dport),
+        };
+        (r != Rewrite::default()).then_some(r)
+    }
+}
+
+/// An IP packet inside a frame: where its headers are.
+#[derive(Clone, Copy, Debug)]
+pub struct Headers {
+    pub v6: bool,
+    pub l3: usize,
+    pub proto: u8,
+    pub l4: usize,
+    /// End of the bytes that belong to it in the frame.
+    pub end: usize,
+    /// The transport checksum holds the pseudo-header sum (left to the NIC).
+    pub partial: bool,
+}
+
+/// Writes `new` over the field at `at`, updating the 16-bit checksums at
+/// `sums` (`(offset, udp, partial)`).
+fn field<const N: usize>(
+    f: &mut [u8],
+    at: usize,
+    new: [u8; N],
+    sums: &[(usize, bool, bool)],
+) -> Option<()> {
+    let old: [u8; N] = get(f, at)?;
+    if old == new {
+        return Some(());
+    }
+    for &(s, udp, partial) in sums {
+        let Some(check) = get::<2>(f, s).map(u16::from_be_bytes) else {
+            // A quoted header cut before its checksum: nothing to update.
+            continue;
+        };
+        let check = if partial {
+            !checksum::replace(!check, &old, &new)
+        } else if udp && check == 0 {
+            continue;
+        } else {
+            match checksum::replace(check, &old, &new) {
+                0 if udp => 0xffff,
+                c => c,
+            }
+        };
+        put(f, s, check.to_be_bytes())?;
+    }
+    put(f, at, new)
+}
+
+/// Applies `rw` to the packet whose headers are `h`. `None` if the frame
+/// does not hold what it should (nothing is then half written that a
+/// checksum does not cover: fields are written one at a time).
+pub fn apply(f: &mut [u8], h: &Headers, rw: &Rewrite) -> Option<()> {
+    let l4_sum = match h.proto {
+        IPPROTO_TCP => Some((h.l4 + 16, false)),
+        IPPROTO_UDP => Some((h.l4 + 6, true)),
+        IPPROTO_ICMPV6 if h.v6 => Some((h.l4 + 2, false)),
+        _ => None,
+    }
+    .filter(|&(at, _)| at + 2 <= h.end);
+    let mut sums: [(usize, bool, bool); 2] = [(0, false, false); 2];
+    let mut n = 0;
+    if !h.v6 {
+        sums[0] = (h.l3 + 10, false, false);
+        n = 1;
+    }
+    if let Some((at, udp)) = l4_sum
+        && let Some(s) = sums.get_mut(n)
+    {
+        *s = (at, udp, h.partial);
+        n += 1;
+    }
+    let addr_sums = sums.get(..n)?;
+    let (src_at, dst_at, len) = if h.v6 { (8, 24, 16) } else { (12, 16, 4) };
+    for (at, a) in [(src_at, rw.src), (dst_at, rw.dst)] {
+        let Some(a) = a else { continue };
+        if len == 16 {
+            field(f, h.l3 + at, a, addr_sums)?;
+        } else {
+            field(f, h.l3 + at, first4(&a), addr_sums)?;
+        }
+    }
+    // Ports are not in a pseudo-header sum.
+    let port_sums = if h.partial {
+        &[][..]
+    } else if h.v6 {
+        addr_sums
+    } else {
+        addr_sums.get(1..)?
+    };
+    for (at, p) in [(0, rw.sport), (2, rw.dport)] {
+        if let Some(p) = p {
+            field(f, h.l4 + at, p.to_be_bytes(), port_sums)?;
+        }
+    }
+    if h.proto == IPPROTO_SCTP && (rw.sport.is_some() || rw.dport.is_some()) {
+        sctp_checksum(f, h)?;
+    }
+    Some(())
+}
+
+/// The key's addresses (and ports, with `ports`) after `rw`.
+pub fn update_key(key: &mut FlowKey, rw: &Rewrite, v6: bool, ports: bool) {
+    let v4 = |a: &[u8; 16]| u32::from_be_bytes(first4(a));
+    if let Some(a) = &rw.src {
+        if v6 {
+            key.ipv6_src = *a;
+        } else {
+            key.ipv4_src = v4(a);
+        }
+    }
+    if let Some(a) = &rw.dst {
+        if v6 {
+            key.ipv6_dst = *a;
+        } else {
+            key.ipv4_dst = v4(a);
+        }
+    }
+    if ports {
+        if let Some(p) = rw.sport {
+            key.tp_src = p;
+        }
+        if let Some(p) = rw.dport {
+            key.tp_dst = p;
+        }
+    }
+}
+
+/// SCTP's CRC32c covers the ports: recomputed after they change.
+fn sctp_checksum(f: &mut [u8], h: &Headers) -> Option<()> {
+    put(f, h.l4 + 8, [0; 4])?;
+    let c = checksum::sctp(f.get(h.l4..h.end)?);
+    put(f, h.l4 + 8, c.to_le_bytes())
+}
+
+/// Recomputes the checksum of the ICMP or ICMPv6 message of `h`.
+pub fn icmp_checksum(f: &mut [u8], h: &Headers) -> Option<()> {
+    put(f, h.l4 + 2, [0, 0])?;
+    let mut sum = 0u64;
+    let mut add = |b: &[u8]| {
+        for c in b.chunks(2) {
+            let hi = u64::from(*c.first().unwrap_or(&0));
+            let lo = u64::from(*c.get(1).unwrap_or(&0));
+            sum += hi << 8 | lo;
+        }
+    };
+    if h.v6 {
+        add(f.get(h.l3 + 8..h.l3 + 40)?);
+        let len = u32::try_from(h.end.checked_sub(h.l4)?).ok()?;
+        add(&len.to_be_bytes());
+        add(&[0, 0, 0, IPPROTO_ICMPV6]);
+    }
+    add(f.get(h.l4..h.end)?);
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    put(f, h.l4 + 2, (!(sum as u16)).to_be_bytes())
+}
+
+/// The headers of the packet `view` describes in `frame`.
+pub fn headers_of(view: &View, frame_len: usize, partial: bool) -> Headers {
+    Headers {
+        v6: view.tuple.v6 == 1,
+        l3: view.l3,
+        proto: view.tuple.proto,
+        l4: view.l4,
+        end: (view.l3 + view.len as usize).min(frame_len),
+        partial,
+    }
+}
+
+/// The headers of the packet an ICMP error quotes at `l3` (up to `end`).
+pub fn quoted_headers(f: &[u8], l3: usize, end: usize, q: &Tuple) -> Option<Headers> {
+    let hlen = if q.v6 == 1 {
+        40
+    } else {
+        usize::from(*f.get(l3)? & 0x0f) * 4
+    };
+    Some(Headers {
+        v6: q.v6 == 1,
+        l3,
+        proto: q.proto,
+        l4: l3 + hlen,
+        end,
+        partial: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::conn::Conn;
+    use super::super::packet::{self, tests as p};
+    use super::*;
+
+    fn v4(a: [u8; 4]) -> [u8; 16] {
+        let mut x = [0; 16];
+        x[..4].copy_from_slice(&a);
+        x
+    }
+
+    fn snat(lo: [u8; 4], hi: [u8; 4], ports: Option<(u16, u16)>) -> Nat {
+        Nat {
+            kind: Some(NatKind::Src),
+            addrs: Some((v4(lo), v4(hi))),
+            ports,
+            ..Nat::default()
+        }
+    }
+
+    /// IPv4 header and TCP/UDP checksums verify.
+    fn verify(f: &[u8]) -> bool {
+        let fold = |b: &[u8], init: u32| {
+            let mut s = init;
+            for c in b.chunks(2) {
+                s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+            }
+            while s > 0xffff {
+                s = (s & 0xffff) + (s >> 16);
+            }
+            s
+        };
+        let ip = &f[14..34];
+        if fold(ip, 0) != 0xffff {
+            return false;
+        }
+        let l4 = &f[34..];
+        let pseudo = fold(
+            &[&f[26..34], &[0, f[23]], &(l4.len() as u16).to_be_bytes()].concat(),
+            0,
+        );
+        fold(l4, pseudo) == 0xffff
+    }
+
+    #[test]
+    fn choose_takes_a_free_tuple_in_range() {
+        let table = Table::new(1, 100).unwrap();
+        let f = p::ipv4_frame(
+            [10, 0, 0, 1],
+            [8, 8, 8, 8],
+            6,
+            &p::tcp(40000, 80, 2, 1, 0, 0),
+        );
+        let v = packet::parse(&f, None, 0, false).unwrap();
+        let nat = snat([1, 1, 1, 1], [1, 1, 1, 1], Some((5000, 5001)));
+        let r1 = choose(&table, &v.tuple, &nat, 7, || 0).unwrap();
+        assert_eq!(r1.dst, v4([1, 1, 1, 1]));
+        assert!((5000..=5001).contains(&r1.dport));
+        table.insert(Conn::new(&v, r1, 0).unwrap()).unwrap();
+        // A second connection from another port gets the other port; a
+        // third finds the range exhausted.
+        let f2 = p::ipv4_frame(
+            [10, 0, 0, 1],
+            [8, 8, 8, 8],
+            6,
+            &p::tcp(40001, 80, 2, 1, 0, 0),
+        );
+        let v2 = packet::parse(&f2, None, 0, false).unwrap();
+        let r2 = choose(&table, &v2.tuple, &nat, 7, || 0).unwrap();
+        assert_ne!(r2.dport, r1.dport);
+        table.insert(Conn::new(&v2, r2, 0).unwrap()).unwrap();
+        let f3 = p::ipv4_frame(
+            [10, 0, 0, 1],
+            [8, 8, 8, 8],
+            6,
+            &p::tcp(40002, 80, 2, 1, 0, 0),
+        );
+        let v3 = packet::parse(&f3, None, 0, false).unwrap();
+        assert_eq!(choose(&table, &v3.tuple, &nat, 7, || 0), None);
+        // Without a port range the port is kept while it is free.
+        let keep = snat([1, 1, 1, 2], [1, 1, 1, 9], None);
+        let r = choose(&table, &v3.tuple, &keep, 7, || 0).unwrap();
+        assert_eq!(r.dport, 40002);
+        assert!((2..=9).contains(&r.dst[3]));
+    }
+
+    #[test]
+    fn rewrites_keep_checksums_right() {
+        let mut f = p::ipv4_frame(
+            [10, 0, 0, 1],
+            [8, 8, 8, 8],
+            6,
+            &p::tcp(40000, 80, 0x18, 1, 1, 9),
+        );
+        assert!(verify(&f));
+        let v = packet::parse(&f, None, 0, false).unwrap();
+        let h = headers_of(&v, f.len(), false);
+        let rw = Rewrite {
+            src: Some(v4([1, 1, 1, 1])),
+            sport: Some(5000),
+            ..Rewrite::default()
+        };
+        apply(&mut f, &h, &rw).unwrap();
+        assert!(verify(&f));
+        assert_eq!(&f[26..30], &[1, 1, 1, 1]);
+        assert_eq!(&f[34..36], &5000u16.to_be_bytes());
+        // UDP without a checksum keeps none.
+        let mut u = p::ipv4_frame([10, 0, 0, 1], [8, 8, 8, 8], 17, &[0, 1, 0, 2, 0, 8, 0, 0]);
+        u[40] = 0;
+        u[41] = 0;
+        let v = packet::parse(&u, None, 0, false).unwrap();
+        let h = headers_of(&v, u.len(), false);
+        apply(&mut u, &h, &rw).unwrap();
+        assert_eq!(&u[40..42], &[0, 0]);
+    }
+
+    #[test]
+    fn a_partial_checksum_stays_the_pseudo_header_sum() {
+        let mut f = p::ipv4_frame(
+            [10, 0, 0, 1],
+            [8, 8, 8, 8],
+            6,
+            &p::tcp(40000, 80, 0x18, 1, 1, 9),
+        );
+        // What a sender offloading the checksum leaves: the pseudo-header sum.
+        let pseudo = |f: &[u8]| {
+            let mut s = 0u32;
+            for c in [&f[26..34], &[0, 6], &((f.len() - 34) as u16).to_be_bytes()]
+                .concat()
+                .chunks(2)
+            {
+                s += u32::from(u16::from_be_bytes([c[0], c[1]]));
+            }
+            while s > 0xffff {
+                s = (s & 0xffff) + (s >> 16);
+            }
+            s as u16
+        };
+        let ps = pseudo(&f);
+        f[50..52].copy_from_slice(&ps.to_be_bytes());
+        let v = packet::parse(&f, None, 0, false).unwrap();
+        let rw = Rewrite {
+            src: Some(v4([192, 168, 7, 7])),
+            sport: Some(5000),
+            ..Rewrite::default()
+        };
+        let h = headers_of(&v, f.len(), true);
+        apply(&mut f, &h, &rw).unwrap();
+        assert_eq!(
+            u16::from_be_bytes([f[50], f[51]]),
+            pseudo(&f),
+            "ports are not in it"
+        );
+    }
+}

@@ -1,0 +1,671 @@
+//! The connection table: sized for millions of connections, looked up on
+//! every processor at DISPATCH_LEVEL at once with no global lock.
+//!
+//! It is split into `SHARDS` shards by tuple hash, each behind its own spin
+//! lock. A shard holds an open-addressing index (linear probing, 8-byte
+//! entries: 32 bits of the tuple's hash and a connection id) and a slab of
+//! the connections whose original tuple hashes to it. A connection is
+//! indexed twice, by its original tuple in its own shard and by its reply
+//! tuple in the shard that tuple hashes to, so a lookup takes one shard
+//! lock, or two one after the other for a reply whose tuple hashes
+//! elsewhere. No critical section is longer than one index probe, one slab
+//! step, or (rarely) a shard's rehash — a shard holds the table's limit
+//! over `SHARDS` connections. An insertion holds the two shards of its
+//! tuples, taken in shard order; nothing else holds two.
+//!
+//! A removal takes the connection out of its slot, then drops its index
+//! entries, then frees the slot, so a slot id never names two
+//! connections while an index entry may still point at it; lookups check
+//! the tuple they find against the one they look for.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use super::conn::Conn;
+use super::tuple::Tuple;
+use crate::sync::Mutex;
+
+/// Number of shards (a power of two).
+pub const SHARDS: usize = 1024;
+const SHARD_BITS: u32 = SHARDS.trailing_zeros();
+/// Slots per shard are numbered in the low bits of an id.
+const SLOT_BITS: u32 = 32 - SHARD_BITS;
+const EMPTY: u32 = u32::MAX;
+/// Slots examined per lock hold by expiry and walks.
+const STEP: usize = 64;
+/// Candidates of another shard a lookup checks (tags are 32 bits of hash,
+/// so more than one is already rare).
+const MAX_REMOTE: usize = 4;
+/// Shards a full table looks in for a connection to drop early.
+const EARLY_DROP_SHARDS: usize = 8;
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    tag: u32,
+    id: u32,
+}
+
+const FREE_ENTRY: Entry = Entry { tag: 0, id: EMPTY };
+
+/// Linear-probing index of (tag, id) pairs; a tag's home is its low bits.
+#[derive(Debug, Default)]
+struct Index {
+    entries: Vec<Entry>,
+    used: usize,
+}
+
+impl Index {
+    fn mask(&self) -> usize {
+        self.entries.len().wrapping_sub(1)
+    }
+
+    /// The ids stored under `tag`, in probe order.
+    fn candidates(&self, tag: u32) -> impl Iterator<Item = u32> + '_ {
+        let mask = self.mask();
+        let start = tag as usize & mask;
+        (0..self.entries.len())
+            .map(move |i| {
+                self.entries
+                    .get((start + i) & mask)
+                    .copied()
+                    .unwrap_or(FREE_ENTRY)
+            })
+            .take_while(|e| e.id != EMPTY)
+            .filter(move |e| e.tag == tag)
+            .map(|e| e.id)
+    }
+
+    fn insert(&mut self, tag: u32, id: u32) -> Result<(), ()> {
+        if (self.used + 1) * 4 > self.entries.len() * 3 {
+            self.grow()?;
+        }
+        let mask = self.mask();
+        let mut i = tag as usize & mask;
+        for _ in 0..self.entries.len() {
+            match self.entries.get_mut(i) {
+                Some(e) if e.id == EMPTY => {
+                    *e = Entry { tag, id };
+                    self.used += 1;
+                    return Ok(());
+                }
+                _ => i = (i + 1) & mask,
+            }
+        }
+        Err(())
+    }
+
+    fn grow(&mut self) -> Result<(), ()> {
+        let cap = (self.entries.len() * 2).max(16);
+        let mut new = Vec::new();
+        new.try_reserve_exact(cap).map_err(|_| ())?;
+        new.resize(cap, FREE_ENTRY);
+        let old = core::mem::replace(&mut self.entries, new);
+        self.used = 0;
+        for e in old.into_iter().filter(|e| e.id != EMPTY) {
+            self.insert(e.tag, e.id)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the entry (tag, id), closing the gap by backward shifting.
+    fn remove(&mut self, tag: u32, id: u32) -> bool {
+        let mask = self.mask();
+        let start = tag as usize & mask;
+        let Some(mut hole) = (0..self.entries.len())
+            .map(|i| (start + i) & mask)
+            .take_while(|&i| self.entries.get(i).is_some_and(|e| e.id != EMPTY))
+            .find(|&i| {
+                self.entries
+                    .get(i)
+                    .is_some_and(|e| e.tag == tag && e.id == id)
+            })
+        else {
+            return false;
+        };
+        let mut j = hole;
+        for _ in 0..self.entries.len() {
+            j = (j + 1) & mask;
+            let Some(e) = self.entries.get(j).copied().filter(|e| e.id != EMPTY) else {
+                break;
+            };
+            let home = e.tag as usize & mask;
+            // Move `e` into the hole unless its home lies cyclically in (hole, j].
+            let stays = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                if let Some(h) = self.entries.get_mut(hole) {
+                    *h = e;
+                }
+                hole = j;
+            }
+        }
+        if let Some(h) = self.entries.get_mut(hole) {
+            *h = FREE_ENTRY;
+        }
+        self.used -= 1;
+        true
+    }
+
+    fn bytes(&self) -> usize {
+        self.entries.capacity() * core::mem::size_of::<Entry>()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    index: Index,
+    slots: Vec<Option<Conn>>,
+    /// Free slot numbers; its capacity follows `slots`, so freeing never
+    /// allocates.
+    free: Vec<u32>,
+}
+
+impl Shard {
+    /// The connection in `slot` whose tuple one way is `t`, and whether `t`
+    /// is its reply tuple.
+    fn get_mut(&mut self, slot: usize, t: &Tuple) -> Option<(&mut Conn, bool)> {
+        let c = self.slots.get_mut(slot)?.as_mut()?;
+        if c.orig == *t {
+            Some((c, false))
+        } else if c.reply == *t {
+            Some((c, true))
+        } else {
+            None
+        }
+    }
+
+    fn holds(&self, slot: usize, t: &Tuple) -> bool {
+        self.slots
+            .get(slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|c| c.orig == *t || c.reply == *t)
+    }
+
+    fn alloc(&mut self, conn: Conn) -> Result<usize, Refused> {
+        if let Some(slot) = self.free.pop() {
+            let slot = slot as usize;
+            if let Some(s) = self.slots.get_mut(slot) {
+                *s = Some(conn);
+                return Ok(slot);
+            }
+        }
+        if self.slots.len() >= 1 << SLOT_BITS {
+            return Err(Refused::Full);
+        }
+        self.slots.try_reserve(1).map_err(|_| Refused::NoMemory)?;
+        let want = self.slots.capacity();
+        self.free
+            .try_reserve_exact(want.saturating_sub(self.free.len()))
+            .map_err(|_| Refused::NoMemory)?;
+        self.slots.push(Some(conn));
+        Ok(self.slots.len() - 1)
+    }
+}
+
+/// Why a connection was not added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// One of its tuples is already in use.
+    Exists,
+    /// The table is at its limit.
+    Full,
+    NoMemory,
+}
+
+/// What a lookup found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found<R> {
+    /// The connection's id, and what the closure made of it.
+    Live(u32, R),
+    /// A connection that has timed out: it should be removed.
+    Expired(u32),
+    Missing,
+}
+
+pub struct Table {
+    shards: Box<[Mutex<Shard>]>,
+    seed: u64,
+    count: AtomicU32,
+    limit: AtomicU32,
+    /// Where expiry goes on: shard << SLOT_BITS | slot.
+    cursor: AtomicU64,
+}
+
+fn split(id: u32) -> (usize, usize) {
+    (
+        (id >> SLOT_BITS) as usize,
+        (id & ((1 << SLOT_BITS) - 1)) as usize,
+    )
+}
+
+fn join(shard: usize, slot: usize) -> u32 {
+    ((shard as u32) << SLOT_BITS) | slot as u32
+}
+
+fn shard_of(h: u64) -> usize {
+    (h >> (64 - SHARD_BITS)) as usize & (SHARDS - 1)
+}
+
+impl Table {
+    /// An empty table of at most `limit` connections; `None` when out of memory.
+    pub fn new(seed: u64, limit: u32) -> Option<Table> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(SHARDS).ok()?;
+        v.resize_with(SHARDS, || Mutex::new(Shard::default()));
+        Some(Table {
+            shards: v.into_boxed_slice(),
+            seed,
+            count: AtomicU32::new(0),
+            limit: AtomicU32::new(limit),
+            cursor: AtomicU64::new(0),
+        })
+    }
+
+    pub fn len(&self) -> u32 {
+        self.count.load(Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit.load(Relaxed)
+    }
+
+    fn shard(&self, i: usize) -> Option<&Mutex<Shard>> {
+        self.shards.get(i)
+    }
+
+    /// Finds the connection with tuple `t` one way and runs `f` on it (and
+    /// whether `t` is its reply tuple) under its shard's lock.
+    pub fn lookup<R>(
+        &self,
+        t: &Tuple,
+        now_ms: u64,
+        f: impl FnOnce(&mut Conn, bool) -> R,
+    ) -> Found<R> {
+        let h = t.hash(self.seed);
+        let (s, tag) = (shard_of(h), h as u32);
+        let mut remote = [EMPTY; MAX_REMOTE];
+        let mut f = Some(f);
+        {
+            let Some(shard) = self.shard(s) else {
+                return Found::Missing;
+            };
+            let mut g = shard.lock();
+            let mut n = 0;
+            let mut local = None;
+            for id in g.index.candidates(tag) {
+                let (home, slot) = split(id);
+                if home == s {
+                    if g.holds(slot, t) {
+                        local = Some((id, slot));
+                        break;
+                    }
+                } else if let Some(r) = remote.get_mut(n) {
+                    *r = id;
+                    n += 1;
+                }
+            }
+            if let Some((id, slot)) = local {
+                return match g.get_mut(slot, t) {
+                    Some((c, _)) if c.expired(now_ms) => Found::Expired(id),
+                    Some((c, reply)) => f
+                        .take()
+                        .map_or(Found::Missing, |f| Found::Live(id, f(c, reply))),
+                    None => Found::Missing,
+                };
+            }
+        }
+        for id in remote.into_iter().filter(|&id| id != EMPTY) {
+            let (home, slot) = split(id);
+            let Some(shard) = self.shard(home) else {
+                continue;
+            };
+            let mut g = shard.lock();
+            match g.get_mut(slot, t) {
+                Some((c, _)) if c.expired(now_ms) => return Found::Expired(id),
+                Some((c, reply)) => {
+                    return f
+                        .take()
+                        .map_or(Found::Missing, |f| Found::Live(id, f(c, reply)));
+                }
+                None => {}
+            }
+        }
+        Found::Missing
+    }
+
+    /// Is `t` a tuple of some connection (timed out or not)? For NAT's
+    /// choice of a free tuple.
+    pub fn in_use(&self, t: &Tuple) -> bool {
+        !matches!(self.lookup(t, 0, |_, _| ()), Found::Missing)
+    }
+
+    /// Adds `conn`; its id.
+    pub fn insert(&self, conn: Conn) -> Result<u32, Refused> {
+        let ho = conn.orig.hash(self.seed);
+        let hr = conn.reply.hash(self.seed);
+        let (so, sr) = (shard_of(ho), shard_of(hr));
+        let (Some(a), Some(b)) = (self.shard(so.min(sr)), self.shard(so.max(sr))) else {
+            return Err(Refused::NoMemory);
+        };
+        let mut ga = a.lock();
+        let mut gb = (so != sr).then(|| b.lock());
+        // `home` is the shard of the original tuple, `other` the reply's.
+        let (home, other) = match gb.as_mut() {
+            None => (&mut *ga, None),
+            Some(gb) if so < sr => (&mut *ga, Some(&mut **gb)),
+            Some(gb) => (&mut **gb, Some(&mut *ga)),
+        };
+        let taken = |sh: &Shard, which: usize, tag: u32, t: &Tuple| {
+            sh.index.candidates(tag).any(|id| {
+                let (s, slot) = split(id);
+                // A candidate in a shard not held counts as taken: its tag
+                // matched 32 bits of hash, a clash is all but impossible.
+                s != which || sh.holds(slot, t)
+            })
+        };
+        let reply_shard: &Shard = other.as_deref().unwrap_or(home);
+        if taken(home, so, ho as u32, &conn.orig) || taken(reply_shard, sr, hr as u32, &conn.reply)
+        {
+            return Err(Refused::Exists);
+        }
+        if self
+            .count
+            .fetch_update(Relaxed, Relaxed, |n| (n < self.limit()).then_some(n + 1))
+            .is_err()
+        {
+            return Err(Refused::Full);
+        }
+        let undo = |home: &mut Shard, slot: usize| {
+            if let Some(s) = home.slots.get_mut(slot) {
+                *s = None;
+            }
+            home.free.push(slot as u32);
+            self.count.fetch_sub(1, Relaxed);
+        };
+        let slot = match home.alloc(conn) {
+            Ok(slot) => slot,
+            Err(e) => {
+                self.count.fetch_sub(1, Relaxed);
+                return Err(e);
+            }
+        };
+        let id = join(so, slot);
+        if home.index.insert(ho as u32, id).is_err() {
+            undo(home, slot);
+            return Err(Refused::NoMemory);
+        }
+        let reply_index = match other {
+            Some(o) => &mut o.index,
+            None => &mut home.index,
+        };
+        if reply_index.insert(hr as u32, id).is_err() {
+            home.index.remove(ho as u32, id);
+            undo(home, slot);
+            return Err(Refused::NoMemory);
+        }
+        Ok(id)
+    }
+
+    /// Removes connection `id`; the connection as it was.
+    pub fn remove(&self, id: u32) -> Option<Conn> {
+        let (home, slot) = split(id);
+        let shard = self.shard(home)?;
+        let conn = {
+            let mut g = shard.lock();
+            let conn = g.slots.get_mut(slot)?.take()?;
+            g.index.remove(conn.orig.hash(self.seed) as u32, id);
+            conn
+        };
+        let hr = conn.reply.hash(self.seed);
+        if let Some(s) = self.shard(shard_of(hr)) {
+            s.lock().index.remove(hr as u32, id);
+        }
+        shard.lock().free.push(slot as u32);
+        self.count.fetch_sub(1, Relaxed);
+        Some(conn)
+    }
+
+    /// Visits up to `STEP` slots from `at` (shard << SLOT_BITS | slot) under
+    /// one lock: `f` sees each connection with its id. Returns where the
+    /// next step starts (`None` after the last shard).
+    pub fn step(&self, at: u64, mut f: impl FnMut(u32, &mut Conn)) -> Option<u64> {
+        let (s, slot) = (
+            (at >> SLOT_BITS) as usize,
+            (at & ((1 << SLOT_BITS) - 1)) as usize,
+        );
+        let shard = self.shard(s)?;
+        let mut g = shard.lock();
+        let end = (slot + STEP).min(g.slots.len());
+        for i in slot..end {
+            if let Some(Some(c)) = g.slots.get_mut(i) {
+                f(join(s, i), c);
+            }
+        }
+        Some(if end >= g.slots.len() {
+            ((s as u64) + 1) << SLOT_BITS
+        } else {
+            ((s as u64) << SLOT_BITS) | end as u64
+        })
+    }
+
+    /// The first connection at or after position `at` (as `step` counts
+    /// positions), with its id, and the position after it. A dump's step;
+    /// one lock hold per shard it looks in.
+    pub fn next(&self, at: u64) -> Option<(u64, u32, Conn)> {
+        let (mut s, mut slot) = (
+            (at >> SLOT_BITS) as usize,
+            (at & ((1 << SLOT_BITS) - 1)) as usize,
+        );
+        while let Some(shard) = self.shard(s) {
+            let g = shard.lock();
+            let found = g
+                .slots
+                .iter()
+                .enumerate()
+                .skip(slot)
+                .find_map(|(i, c)| c.map(|c| (i, c)));
+            if let Some((i, c)) = found {
+                let next = ((s as u64) << SLOT_BITS) | (i as u64 + 1);
+                return Some((next, join(s, i), c));
+            }
+            s += 1;
+            slot = 0;
+        }
+        None
+    }
+
+    /// A connection never replied to among the first slots of the shard
+    /// where `t` would live and the next few (a lock hold each).
+    pub fn unreplied_near(&self, t: &Tuple) -> Option<u32> {
+        let s = shard_of(t.hash(self.seed));
+        let mut found = None;
+        for i in 0..EARLY_DROP_SHARDS {
+            let at = (((s + i) % SHARDS) as u64) << SLOT_BITS;
+            self.step(at, |id, c| {
+                if found.is_none() && !c.seen_reply {
+                    found = Some(id);
+                }
+            });
+            if found.is_some() {
+                break;
+            }
+        }
+        found
+    }
+
+    /// Expires timed-out connections, examining at most `budget` slots from
+    /// where the previous call stopped; `gone` gets each removed one (with
+    /// its id).
+    pub fn expire(&self, now_ms: u64, budget: usize, mut gone: impl FnMut(u32, Conn)) {
+        let mut at = self.cursor.load(Relaxed);
+        let mut seen = 0;
+        let mut wrapped = false;
+        while seen < budget {
+            let mut dead = [EMPTY; STEP];
+            let mut n = 0;
+            let next = self.step(at, |id, c| {
+                if c.expired(now_ms)
+                    && let Some(d) = dead.get_mut(n)
+                {
+                    *d = id;
+                    n += 1;
+                }
+            });
+            for id in dead.into_iter().take(n) {
+                if let Some(c) = self.remove(id) {
+                    gone(id, c);
+                }
+            }
+            seen += STEP;
+            match next {
+                Some(next) => at = next,
+                None if wrapped => break,
+                None => {
+                    at = 0;
+                    wrapped = true;
+                }
+            }
+        }
+        self.cursor.store(at, Relaxed);
+    }
+
+    /// Removes every connection `pred` selects; `gone` gets each.
+    pub fn remove_if(&self, mut pred: impl FnMut(&Conn) -> bool, mut gone: impl FnMut(u32, Conn)) {
+        let mut at = Some(0);
+        while let Some(here) = at {
+            let mut dead = [EMPTY; STEP];
+            let mut n = 0;
+            at = self.step(here, |id, c| {
+                if pred(c)
+                    && let Some(d) = dead.get_mut(n)
+                {
+                    *d = id;
+                    n += 1;
+                }
+            });
+            for id in dead.into_iter().take(n) {
+                if let Some(c) = self.remove(id) {
+                    gone(id, c);
+                }
+            }
+        }
+    }
+
+    /// Bytes the table holds (index, slabs and free lists), for the
+    /// memory-per-connection figure.
+    pub fn bytes(&self) -> usize {
+        let mut total = core::mem::size_of::<Table>()
+            + self.shards.len() * core::mem::size_of::<Mutex<Shard>>();
+        for s in self.shards.iter() {
+            let g = s.lock();
+            total += g.index.bytes()
+                + g.slots.capacity() * core::mem::size_of::<Option<Conn>>()
+                + g.free.capacity() * 4;
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::packet::{Kind, View};
+    use super::*;
+
+    pub fn udp(n: u32) -> View {
+        let mut t = Tuple {
+            proto: 17,
+            sport: n as u16,
+            dport: 53,
+            ..Tuple::default()
+        };
+        t.src[..4].copy_from_slice(&n.to_be_bytes());
+        t.dst[..4].copy_from_slice(&[10, 0, 0, 1]);
+        View {
+            tuple: t,
+            kind: Kind::Plain,
+            l3: 14,
+            l4: 34,
+            len: 28,
+        }
+    }
+
+    fn conn(n: u32) -> Conn {
+        let v = udp(n);
+        Conn::new(&v, v.tuple.reverse().unwrap(), 0).unwrap()
+    }
+
+    #[test]
+    fn index_probe_remove_and_grow() {
+        let mut ix = Index::default();
+        for i in 0..1000u32 {
+            ix.insert(i.wrapping_mul(0x9e37_79b9) & 0xff, i).unwrap();
+        }
+        for i in (0..1000u32).step_by(3) {
+            assert!(ix.remove(i.wrapping_mul(0x9e37_79b9) & 0xff, i));
+        }
+        for i in 0..1000u32 {
+            let tag = i.wrapping_mul(0x9e37_79b9) & 0xff;
+            assert_eq!(ix.candidates(tag).any(|id| id == i), i % 3 != 0, "{i}");
+        }
+        assert!(!ix.remove(1, 5000));
+    }
+
+    #[test]
+    fn both_directions_found_and_removed() {
+        let t = Table::new(1, 100).unwrap();
+        let mut ids = std::vec::Vec::new();
+        for n in 0..50 {
+            ids.push(t.insert(conn(n)).unwrap());
+        }
+        assert_eq!(t.len(), 50);
+        for (n, &id) in ids.iter().enumerate() {
+            let c = conn(n as u32);
+            assert_eq!(t.lookup(&c.orig, 1, |_, r| r), Found::Live(id, false));
+            assert_eq!(t.lookup(&c.reply, 1, |_, r| r), Found::Live(id, true));
+        }
+        assert_eq!(t.insert(conn(3)), Err(Refused::Exists));
+        // A walk sees each connection once.
+        let mut at = 0;
+        let mut seen = std::vec::Vec::new();
+        while let Some((next, id, _)) = t.next(at) {
+            seen.push(id);
+            at = next;
+        }
+        seen.sort();
+        let mut all = ids.clone();
+        all.sort();
+        assert_eq!(seen, all);
+        let removed = t.remove(ids[3]).unwrap();
+        assert_eq!(removed.orig, conn(3).orig);
+        assert_eq!(t.lookup(&conn(3).reply, 1, |_, _| ()), Found::Missing);
+        assert!(t.insert(conn(3)).is_ok());
+        // Timed out: reported, then expired by the sweep.
+        assert!(matches!(
+            t.lookup(&conn(4).orig, u64::MAX, |_, _| ()),
+            Found::Expired(_)
+        ));
+        let mut gone = 0;
+        t.expire(u64::MAX, 1 << 20, |_, _| gone += 1);
+        assert_eq!((gone, t.len()), (50, 0));
+    }
+
+    #[test]
+    fn the_limit_refuses_new_connections() {
+        let t = Table::new(2, 10).unwrap();
+        for n in 0..10 {
+            t.insert(conn(n)).unwrap();
+        }
+        assert_eq!(t.insert(conn(10)), Err(Refused::Full));
+        t.remove_if(|c| c.orig.sport < 5, |_, _| {});
+        assert_eq!(t.len(), 5);
+        assert!(t.insert(conn(10)).is_ok());
+    }
+}

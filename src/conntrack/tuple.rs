@@ -1,0 +1,179 @@
+//! A connection's tuple in one direction (Linux's `nf_conntrack_tuple` with
+//! its zone): addresses, protocol, and the protocol's identifiers — ports
+//! for TCP, UDP and SCTP; for ICMP and ICMPv6 queries the identifier and
+//! the type and code; nothing for other protocols, which are tracked by
+//! addresses and protocol alone.
+
+use zerocopy::{Immutable, IntoBytes};
+
+use crate::flow::key::CtTuple;
+
+/// ICMP / ICMPv6 query types and the replies they expect.
+const ICMP_PAIRS: [(u8, u8); 4] = [(8, 0), (13, 14), (15, 16), (17, 18)];
+const ICMPV6_PAIRS: [(u8, u8); 2] = [(128, 129), (139, 140)];
+
+pub use crate::actions::headers::{
+    IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, IntoBytes, Immutable)]
+pub struct Tuple {
+    /// Addresses, wire bytes; IPv4 in the first four.
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    /// Source port, or the ICMP identifier.
+    pub sport: u16,
+    /// Destination port, or the ICMP type (high byte) and code (low byte).
+    pub dport: u16,
+    pub zone: u16,
+    pub proto: u8,
+    /// 1 for IPv6.
+    pub v6: u8,
+}
+
+impl Tuple {
+    pub fn is_icmp(&self) -> bool {
+        self.proto
+            == if self.v6 == 1 {
+                IPPROTO_ICMPV6
+            } else {
+                IPPROTO_ICMP
+            }
+    }
+
+    /// The tuple of the other direction (`nf_ct_invert_tuple`): addresses
+    /// and ports swapped, an ICMP query type turned into its reply type.
+    /// `None` for an ICMP type that has no counterpart.
+    pub fn reverse(&self) -> Option<Tuple> {
+        let mut r = Tuple {
+            src: self.dst,
+            dst: self.src,
+            sport: self.dport,
+            dport: self.sport,
+            ..*self
+        };
+        if self.is_icmp() {
+            let [ty, code] = self.dport.to_be_bytes();
+            r.sport = self.sport;
+            r.dport = u16::from_be_bytes([icmp_counterpart(ty, self.v6 == 1)?, code]);
+        }
+        Some(r)
+    }
+
+    /// A 64-bit hash under `seed` (the table keeps its seed secret).
+    pub fn hash(&self, seed: u64) -> u64 {
+        let b = self.as_bytes();
+        let mut h = seed ^ 0x243f_6a88_85a3_08d3;
+        for chunk in b.chunks(8) {
+            let mut w = [0u8; 8];
+            if let Some(dst) = w.get_mut(..chunk.len()) {
+                dst.copy_from_slice(chunk);
+            }
+            h = (h ^ u64::from_ne_bytes(w)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            h = h.rotate_left(31);
+        }
+        // murmur3's finaliser spreads every input bit over the result.
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    /// As the flow key's `ct_orig` (Linux's `ovs_ct_orig_tuple`).
+    pub fn to_key(&self) -> CtTuple {
+        let mut t = CtTuple {
+            src_port: self.sport,
+            dst_port: self.dport,
+            proto: self.proto,
+            ..CtTuple::default()
+        };
+        if self.v6 == 1 {
+            t.ipv6_src = self.src;
+            t.ipv6_dst = self.dst;
+        } else {
+            t.ipv4_src = u32::from_be_bytes(first4(&self.src));
+            t.ipv4_dst = u32::from_be_bytes(first4(&self.dst));
+        }
+        t
+    }
+}
+
+pub fn first4(a: &[u8; 16]) -> [u8; 4] {
+    let [a0, a1, a2, a3, ..] = *a;
+    [a0, a1, a2, a3]
+}
+
+/// The reply type of an ICMP query type, or the query of a reply.
+fn icmp_counterpart(ty: u8, v6: bool) -> Option<u8> {
+    let pairs: &[(u8, u8)] = if v6 { &ICMPV6_PAIRS } else { &ICMP_PAIRS };
+    pairs.iter().find_map(|&(q, r)| {
+        if q == ty {
+            Some(r)
+        } else if r == ty {
+            Some(q)
+        } else {
+            None
+        }
+    })
+}
+
+/// An ICMP type that may start a connection (a query).
+pub fn icmp_is_query(ty: u8, v6: bool) -> bool {
+    let pairs: &[(u8, u8)] = if v6 { &ICMPV6_PAIRS } else { &ICMP_PAIRS };
+    pairs.iter().any(|&(q, _)| q == ty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(src: [u8; 4], dst: [u8; 4], proto: u8, sport: u16, dport: u16) -> Tuple {
+        let mut t = Tuple {
+            proto,
+            sport,
+            dport,
+            ..Tuple::default()
+        };
+        t.src[..4].copy_from_slice(&src);
+        t.dst[..4].copy_from_slice(&dst);
+        t
+    }
+
+    #[test]
+    fn reverse_swaps_and_turns_icmp_queries() {
+        let t = v4([1, 1, 1, 1], [2, 2, 2, 2], IPPROTO_TCP, 1000, 80);
+        let r = t.reverse().unwrap();
+        assert_eq!((r.sport, r.dport, r.src[0], r.dst[0]), (80, 1000, 2, 1));
+        assert_eq!(r.reverse(), Some(t));
+        let echo = v4([1, 1, 1, 1], [2, 2, 2, 2], IPPROTO_ICMP, 77, 8 << 8);
+        let r = echo.reverse().unwrap();
+        assert_eq!((r.sport, r.dport), (77, 0));
+        assert_eq!(r.reverse(), Some(echo));
+        let unreachable = v4([1; 4], [2; 4], IPPROTO_ICMP, 0, 3 << 8);
+        assert_eq!(unreachable.reverse(), None);
+        assert!(icmp_is_query(128, true) && !icmp_is_query(129, true));
+    }
+
+    #[test]
+    fn hash_depends_on_every_field_and_the_seed() {
+        let t = v4([1, 1, 1, 1], [2, 2, 2, 2], IPPROTO_UDP, 1, 2);
+        let base = t.hash(7);
+        assert_ne!(base, t.hash(8));
+        let changed = [
+            Tuple { zone: 1, ..t },
+            Tuple { sport: 3, ..t },
+            Tuple { v6: 1, ..t },
+            Tuple { proto: 6, ..t },
+        ];
+        for c in changed {
+            assert_ne!(c.hash(7), base);
+        }
+        let k = t.to_key();
+        assert_eq!(
+            (k.ipv4_src, k.ipv4_dst, k.proto),
+            (0x0101_0101, 0x0202_0202, 17)
+        );
+    }
+}

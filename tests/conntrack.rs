@@ -1,0 +1,914 @@
+//! Connection tracking through the control device and the switch:
+//! ovs-vswitchd's feature probes, CT actions at install, and packets
+//! through `ct` + `recirc` pipelines.
+
+mod common;
+
+use common::*;
+
+const PACKET: u16 = 0x13;
+const VPORT: u16 = 0x14;
+const FLOW: u16 = 0x15;
+
+const EINVAL: i32 = -22;
+
+const DPID: u32 = 1;
+
+/// A switch with vm1 (vport 1) and vm2 (vport 2).
+fn setup() -> Sim {
+    let mut sim = Sim::new();
+    assert!(
+        sim.run("switch up\nport 1 vm vm1\nport 2 vm vm2\nopen 1\n")
+            .is_empty()
+    );
+    for (seq, name) in [(2u32, "vm1"), (3, "vm2")] {
+        let r = Req::new(VPORT, 1, 1, seq, DPID)
+            .u32(2, 1)
+            .str(3, name)
+            .u32(5, 1);
+        reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+    }
+    sim
+}
+
+use ovsext::ovs::key as k;
+
+/// The key `odp_flow_key_from_flow` makes of a zeroed flow with `ct` (the
+/// probed field) and Ethertype `eth_type` (0: none).
+fn probe_key(ct: &[u8], eth_type: u16) -> Vec<u8> {
+    let mut key = [
+        attr(k::PRIORITY, &0u32.to_ne_bytes()),
+        attr(k::SKB_MARK, &0u32.to_ne_bytes()),
+        ct.to_vec(),
+        attr(k::IN_PORT, &0u32.to_ne_bytes()),
+        attr(k::ETHERNET, &[0; 12]),
+    ]
+    .concat();
+    match eth_type {
+        0x0800 => {
+            key.extend(attr(k::ETHERTYPE, &eth_type.to_be_bytes()));
+            key.extend(attr(k::IPV4, &[0; 12]));
+        }
+        0x86dd => {
+            key.extend(attr(k::ETHERTYPE, &eth_type.to_be_bytes()));
+            key.extend(attr(k::IPV6, &[0; 40]));
+        }
+        _ => {}
+    }
+    key
+}
+
+/// `dpif_probe_feature`: put with PROBE (create or modify), get, delete;
+/// true if the flow was installed and read back.
+fn probe_feature(sim: &mut Sim, key: &[u8], actions: &[u8]) -> bool {
+    let put = Req::new(FLOW, 1, 1, 10, DPID)
+        .flags(0x1 | 0x400)
+        .raw(1, key)
+        .raw(2, actions)
+        .raw(8, &[]);
+    let line = one(sim, &ioctl(1, "TRANSACT", &put));
+    if is_error(&line) {
+        assert_ne!(errno(&line, &put), 0);
+        return false;
+    }
+    let get = Req::new(FLOW, 3, 1, 11, DPID).raw(1, key);
+    let (hdr, _) = reply(&one(sim, &ioctl(1, "TRANSACT", &get)));
+    assert_eq!(hdr.ty, FLOW);
+    let del = Req::new(FLOW, 2, 1, 12, DPID).raw(1, key);
+    reply(&one(sim, &ioctl(1, "TRANSACT", &del)));
+    true
+}
+
+/// The reply is an `NLMSG_ERROR`.
+fn is_error(line: &str) -> bool {
+    let (_, b) = result(line);
+    b.len() >= 6 && u16::from_ne_bytes([b[4], b[5]]) == 2
+}
+
+/// `flow_compose` of the UDP packet the CT-attribute probes execute:
+/// 127.255.255.255 to itself, ports 0, TTL 64.
+fn probe_packet() -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend([0x08, 0x00]);
+    let all_ones = [127, 255, 255, 255];
+    f.extend(ipv4_packet(
+        all_ones,
+        all_ones,
+        17,
+        &[0, 0, 0, 0, 0, 8, 0, 0],
+    ));
+    f
+}
+
+/// `dpif_execute` with PROBE, as `check_ct_eventmask` and
+/// `check_ct_timeout_policy` send it: the key is `odp_key_from_dp_packet`'s
+/// metadata. Returns 0 or the errno.
+fn probe_execute(sim: &mut Sim, actions: &[u8]) -> i32 {
+    let key = [
+        attr(k::PRIORITY, &0u32.to_ne_bytes()),
+        attr(k::SKB_MARK, &0u32.to_ne_bytes()),
+    ]
+    .concat();
+    let exec = Req::new(PACKET, 3, 1, 20, DPID)
+        .raw(1, &probe_packet())
+        .raw(2, &key)
+        .raw(3, actions)
+        .raw(7, &[]);
+    let line = one(sim, &ioctl(1, "TRANSACT", &exec));
+    if is_error(&line) {
+        return errno(&line, &exec);
+    }
+    let (hdr, a) = reply(&line);
+    assert_eq!((hdr.ty, hdr.cmd, a.len()), (PACKET, 3, 0));
+    0
+}
+
+#[test]
+fn userspace_conntrack_probes_succeed() {
+    let mut sim = setup();
+    let ct_state = |v: u32| attr(k::CT_STATE, &v.to_ne_bytes());
+    let mut labels = [0u8; 16];
+    labels[0] = 1;
+    let mut tuple4 = [0u8; 16];
+    tuple4[12] = 1;
+    let mut tuple6 = [0u8; 40];
+    tuple6[36] = 1;
+    let field_probes = [
+        ("ct_state", ct_state(0x01), 0x0800),
+        ("ct_zone", attr(k::CT_ZONE, &1u16.to_ne_bytes()), 0x0800),
+        ("ct_mark", attr(k::CT_MARK, &1u32.to_ne_bytes()), 0x0800),
+        ("ct_label", attr(k::CT_LABELS, &labels), 0x0800),
+        ("ct_state_nat", ct_state(0x20 | 0x40), 0x0800),
+        (
+            "ct_orig_tuple",
+            attr(k::CT_ORIG_TUPLE_IPV4, &tuple4),
+            0x0800,
+        ),
+        (
+            "ct_orig_tuple6",
+            attr(k::CT_ORIG_TUPLE_IPV6, &tuple6),
+            0x86dd,
+        ),
+    ];
+    for (name, field, eth_type) in field_probes {
+        assert!(
+            probe_feature(&mut sim, &probe_key(&field, eth_type), &[]),
+            "{name}"
+        );
+    }
+    // check_ct_clear: a zeroed flow (no Ethertype) with ct_clear.
+    assert!(probe_feature(&mut sim, &probe_key(&[], 0), &attr(16, &[])));
+    // check_ct_eventmask and check_ct_timeout_policy execute a CT action.
+    let eventmask = attr(12, &attr(8, &u32::MAX.to_ne_bytes()));
+    let timeout = attr(12, &attr(9, b"ovs_test_tp\0"));
+    for ct in [eventmask, timeout] {
+        assert_eq!(probe_execute(&mut sim, &ct), 0);
+    }
+}
+
+#[test]
+fn ct_actions_are_validated_at_install() {
+    let mut sim = setup();
+    let key = probe_key(&[], 0x0800);
+    let put = |seq: u32, key: &[u8], actions: &[u8]| {
+        Req::new(FLOW, 1, 1, seq, DPID)
+            .flags(0x1 | 0x400)
+            .raw(1, key)
+            .raw(2, actions)
+    };
+    // Malformed: a mark without commit, a zero mask, NAT before COMMIT, an
+    // unknown member, and CT on a flow that is not IP.
+    let mark = attr(3, &[1u32.to_ne_bytes(), 1u32.to_ne_bytes()].concat());
+    let nat_src = attr(6, &attr(1, &[]));
+    for (seq, ct) in [
+        (1, attr(12, &mark)),
+        (
+            2,
+            attr(
+                12,
+                &[
+                    attr(1, &[]),
+                    attr(3, &[1u32.to_ne_bytes(), [0; 4]].concat()),
+                ]
+                .concat(),
+            ),
+        ),
+        (3, attr(12, &[nat_src.clone(), attr(1, &[])].concat())),
+        (4, attr(12, &attr(10, &[]))),
+    ] {
+        let r = put(seq, &key, &ct);
+        assert_eq!(
+            errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r),
+            EINVAL,
+            "{seq}"
+        );
+    }
+    let r = put(5, &probe_key(&[], 0), &attr(12, &attr(1, &[])));
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), EINVAL);
+    // SET of ct_mark is accepted at install, as on Linux.
+    let set = attr(
+        11,
+        &attr(
+            k::CT_MARK,
+            &[1u32.to_ne_bytes(), 1u32.to_ne_bytes()].concat(),
+        ),
+    );
+    let r = put(6, &key, &set);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &r)));
+}
+
+// ---- packets through ct + recirc pipelines ----
+
+const VM1: [u8; 4] = [10, 0, 0, 1];
+const VM2: [u8; 4] = [10, 0, 0, 2];
+
+/// An Ethernet/IPv4 frame carrying `l4` (IP and TCP/UDP checksums right).
+fn ipv4_frame(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut f = vec![0, 0x15, 0x5d, 0, 0, 2, 0, 0x15, 0x5d, 0, 0, 1, 8, 0];
+    f.extend(ipv4_packet(src, dst, proto, l4));
+    let l4_sum = ovsext::offload::Checksums {
+        ip: false,
+        tcp: proto == 6,
+        udp: proto == 17,
+    };
+    ovsext::offload::complete_checksums(&mut f, l4_sum).unwrap();
+    f
+}
+
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const PSH: u8 = 0x08;
+const ACK: u8 = 0x10;
+
+fn tcp(
+    src: [u8; 4],
+    dst: [u8; 4],
+    ports: (u16, u16),
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    data: usize,
+) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&seq.to_be_bytes());
+    h.extend_from_slice(&ack.to_be_bytes());
+    h.extend_from_slice(&[0x50, flags, 0x20, 0x00, 0, 0, 0, 0]);
+    h.extend(std::iter::repeat_n(b'x', data));
+    ipv4_frame(src, dst, 6, &h)
+}
+
+fn udp(src: [u8; 4], dst: [u8; 4], ports: (u16, u16)) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&[0, 13, 0, 0]);
+    h.extend_from_slice(b"hello");
+    ipv4_frame(src, dst, 17, &h)
+}
+
+fn hexs(b: &[u8]) -> String {
+    ovsext::sim::hex(b)
+}
+
+fn install(sim: &mut Sim, seq: u32, flow: &str, actions: &str) {
+    let (key, mask) = ovsext::flow::text::parse_flow(flow).unwrap();
+    let actions = ovsext::flow::text::parse_actions(actions).unwrap();
+    let r = Req::new(FLOW, 1, 1, seq, DPID)
+        .flags(0x1 | 0x400)
+        .raw(1, &key)
+        .raw(7, &mask)
+        .raw(2, &actions);
+    let line = one(sim, &ioctl(1, "TRANSACT", &r));
+    assert!(!is_error(&line), "{flow} {line}");
+}
+
+/// Every frame through `ct(zone=1)` then, by state: new from vm1 is
+/// committed and goes to vm2, established goes on both ways, replies
+/// return to vm1, invalid is dropped. `commit` is the committing CT action.
+fn firewall(commit: &str) -> Sim {
+    pipeline("ct(zone=1)", commit)
+}
+
+/// `firewall` with `first` as the first CT action.
+fn pipeline(first: &str, commit: &str) -> Sim {
+    let mut sim = setup();
+    let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    let flows = [
+        (
+            format!("recirc_id(0),in_port(1),{base}"),
+            format!("{first},recirc(1)"),
+        ),
+        (
+            format!("recirc_id(0),in_port(2),{base}"),
+            format!("{first},recirc(1)"),
+        ),
+        (
+            format!("recirc_id(1),ct_state(+new-est+trk),in_port(1),{base}"),
+            format!("{commit},2"),
+        ),
+        (
+            format!("recirc_id(1),ct_state(-new+est-rpl+trk),in_port(1),{base}"),
+            "2".to_string(),
+        ),
+        (
+            format!("recirc_id(1),ct_state(+est+rpl+trk),in_port(2),{base}"),
+            "1".to_string(),
+        ),
+        (
+            format!("recirc_id(1),ct_state(+rel+rpl+trk),in_port(2),{base}"),
+            "1".to_string(),
+        ),
+        (
+            format!("recirc_id(1),ct_state(+inv+trk),{base}"),
+            "drop".to_string(),
+        ),
+    ];
+    for (i, (flow, actions)) in flows.iter().enumerate() {
+        install(&mut sim, 100 + i as u32, flow, actions);
+    }
+    sim
+}
+
+/// Sends `frame` in from `port`; the ports it leaves by.
+fn send(sim: &mut Sim, port: u32, frame: &[u8]) -> Vec<u32> {
+    sim.run(&format!("rx {port} {}", hexs(frame)))
+        .iter()
+        .filter_map(|l| l.strip_prefix("tx "))
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn tcp_through_a_stateful_firewall() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    let p = (40000, 80);
+    let r = (80, 40000);
+    // Unsolicited: a reply-like packet from vm2 is new, and only vm1 may
+    // open connections; a bare ACK of no connection is invalid.
+    assert_eq!(
+        send(&mut sim, 2, &tcp(VM2, VM1, r, SYN | ACK, 9, 101, 0)),
+        vec![]
+    );
+    assert_eq!(send(&mut sim, 1, &tcp(VM1, VM2, p, ACK, 100, 1, 0)), vec![]);
+    // Handshake, data both ways.
+    assert_eq!(
+        send(&mut sim, 1, &tcp(VM1, VM2, p, SYN, 100, 0, 0)),
+        vec![2]
+    );
+    assert_eq!(
+        send(&mut sim, 2, &tcp(VM2, VM1, r, SYN | ACK, 500, 101, 0)),
+        vec![1]
+    );
+    assert_eq!(
+        send(&mut sim, 1, &tcp(VM1, VM2, p, ACK, 101, 501, 0)),
+        vec![2]
+    );
+    assert_eq!(
+        send(&mut sim, 1, &tcp(VM1, VM2, p, ACK | PSH, 101, 501, 10)),
+        vec![2]
+    );
+    assert_eq!(
+        send(&mut sim, 2, &tcp(VM2, VM1, r, ACK | PSH, 501, 111, 20)),
+        vec![1]
+    );
+    // Outside the window: invalid, dropped.
+    assert_eq!(
+        send(&mut sim, 1, &tcp(VM1, VM2, p, ACK, 5_000_000, 521, 10)),
+        vec![]
+    );
+    // FIN both ways, last ACK.
+    assert_eq!(
+        send(&mut sim, 1, &tcp(VM1, VM2, p, FIN | ACK, 111, 521, 0)),
+        vec![2]
+    );
+    assert_eq!(
+        send(&mut sim, 2, &tcp(VM2, VM1, r, FIN | ACK, 521, 112, 0)),
+        vec![1]
+    );
+    assert_eq!(
+        send(&mut sim, 1, &tcp(VM1, VM2, p, ACK, 112, 522, 0)),
+        vec![2]
+    );
+    // A second connection reset by the responder.
+    let p2 = (40001, 80);
+    let r2 = (80, 40001);
+    assert_eq!(send(&mut sim, 1, &tcp(VM1, VM2, p2, SYN, 7, 0, 0)), vec![2]);
+    assert_eq!(
+        send(&mut sim, 2, &tcp(VM2, VM1, r2, RST | ACK, 0, 8, 0)),
+        vec![1]
+    );
+    // A bad flag combination is invalid.
+    assert_eq!(
+        send(&mut sim, 1, &tcp(VM1, VM2, p2, SYN | FIN, 7, 0, 0)),
+        vec![]
+    );
+}
+
+#[test]
+fn udp_other_protocols_and_expiry() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    let q = udp(VM1, VM2, (5000, 53));
+    let a = udp(VM2, VM1, (53, 5000));
+    assert_eq!(send(&mut sim, 2, &a), vec![], "nothing to reply to");
+    assert_eq!(send(&mut sim, 1, &q), vec![2]);
+    assert_eq!(send(&mut sim, 2, &a), vec![1]);
+    assert_eq!(send(&mut sim, 1, &q), vec![2]);
+    // Both ways: 30 s without packets and the connection is gone; the
+    // answer is then a new packet from vm2, which the firewall drops.
+    sim.run("tick 31000");
+    assert_eq!(send(&mut sim, 2, &a), vec![]);
+    // SCTP and IGMP are tracked by addresses and protocol (and SCTP ports).
+    let sctp = ipv4_frame(VM1, VM2, 132, &[0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let sctp_back = ipv4_frame(VM2, VM1, 132, &[0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(send(&mut sim, 1, &sctp), vec![2]);
+    assert_eq!(send(&mut sim, 2, &sctp_back), vec![1]);
+    let igmp = ipv4_frame(VM1, VM2, 2, &[0x16, 0, 0, 0, 224, 0, 0, 9]);
+    let igmp_back = ipv4_frame(VM2, VM1, 2, &[0x16, 0, 0, 0, 224, 0, 0, 9]);
+    assert_eq!(send(&mut sim, 2, &igmp_back), vec![]);
+    assert_eq!(send(&mut sim, 1, &igmp), vec![2]);
+    assert_eq!(send(&mut sim, 2, &igmp_back), vec![1]);
+    // A truncated packet is invalid (dropped by the flow, not the tracker).
+    let mut cut = udp(VM1, VM2, (5001, 53));
+    cut.truncate(14 + 20 + 4);
+    cut[17] = 24;
+    assert_eq!(send(&mut sim, 1, &cut), vec![]);
+}
+
+#[test]
+fn icmp_echo_and_related_errors() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    let echo = |src, dst, ty: u8| ipv4_frame(src, dst, 1, &[ty, 0, 0, 0, 0, 7, 0, 1]);
+    assert_eq!(
+        send(&mut sim, 2, &echo(VM2, VM1, 0)),
+        vec![],
+        "a reply of no query is invalid"
+    );
+    assert_eq!(send(&mut sim, 1, &echo(VM1, VM2, 8)), vec![2]);
+    assert_eq!(send(&mut sim, 2, &echo(VM2, VM1, 0)), vec![1]);
+    // A UDP flow, then an ICMP port unreachable from vm2 quoting it.
+    let q = udp(VM1, VM2, (5000, 53));
+    assert_eq!(send(&mut sim, 1, &q), vec![2]);
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&q[14..14 + 28]);
+    let err = ipv4_frame(VM2, VM1, 1, &icmp);
+    assert_eq!(send(&mut sim, 2, &err), vec![1]);
+    // The same error quoting a flow that does not exist: invalid.
+    let other = udp(VM1, VM2, (5999, 53));
+    icmp.truncate(8);
+    icmp.extend_from_slice(&other[14..14 + 28]);
+    assert_eq!(send(&mut sim, 2, &ipv4_frame(VM2, VM1, 1, &icmp)), vec![]);
+}
+
+/// Frames leaving by `port`.
+fn sent(sim: &mut Sim, port: u32, frame: &[u8]) -> Vec<Vec<u8>> {
+    let prefix = format!("tx {port} ");
+    sim.run(&format!(
+        "rx {port_in} {}",
+        hexs(frame),
+        port_in = if port == 1 { 2 } else { 1 }
+    ))
+    .iter()
+    .filter_map(|l| l.strip_prefix(&prefix).map(unhex))
+    .collect()
+}
+
+/// The IPv4 header and transport (TCP, UDP or ICMP) checksums verify.
+fn checksums_ok(f: &[u8]) -> bool {
+    let fold = |b: &[u8], mut s: u32| {
+        for c in b.chunks(2) {
+            s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s
+    };
+    let ihl = usize::from(f[14] & 0xf) * 4;
+    let l4 = &f[14 + ihl..];
+    let ip_ok = fold(&f[14..14 + ihl], 0) == 0xffff;
+    let l4_ok = match f[23] {
+        1 => fold(l4, 0) == 0xffff,
+        p => {
+            let pseudo = [&f[26..34], &[0, p], &(l4.len() as u16).to_be_bytes()[..]].concat();
+            fold(l4, fold(&pseudo, 0)) == 0xffff
+        }
+    };
+    ip_ok && l4_ok
+}
+
+#[test]
+fn snat_pipeline_translates_both_ways_and_icmp_errors() {
+    let mut sim = pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,nat(src=192.168.100.1:5000-5010))",
+    );
+    let public = [192, 168, 100, 1];
+    let p = (40000, 80);
+    let out = sent(&mut sim, 2, &tcp(VM1, VM2, p, SYN, 100, 0, 0));
+    assert_eq!(out.len(), 1);
+    let syn = &out[0];
+    assert_eq!(&syn[26..30], &public, "source translated");
+    assert_eq!(&syn[30..34], &VM2);
+    let port = u16::from_be_bytes([syn[34], syn[35]]);
+    assert!((5000..=5010).contains(&port), "{port}");
+    assert!(checksums_ok(syn));
+    // The reply comes back to the public address and is translated back.
+    let back = sent(
+        &mut sim,
+        1,
+        &tcp(VM2, public, (80, port), SYN | ACK, 500, 101, 0),
+    );
+    assert_eq!(back.len(), 1, "+est+rpl");
+    assert_eq!(&back[0][30..34], &VM1);
+    assert_eq!(u16::from_be_bytes([back[0][36], back[0][37]]), 40000);
+    assert!(checksums_ok(&back[0]));
+    let ack = sent(&mut sim, 2, &tcp(VM1, VM2, p, ACK | PSH, 101, 501, 5));
+    assert_eq!(ack.len(), 1, "+est");
+    assert_eq!(
+        (
+            &ack[0][26..30],
+            u16::from_be_bytes([ack[0][34], ack[0][35]])
+        ),
+        (&public[..], port)
+    );
+    assert!(checksums_ok(&ack[0]));
+    // A second connection gets its own port.
+    let out2 = sent(&mut sim, 2, &tcp(VM1, VM2, (40001, 80), SYN, 7, 0, 0));
+    assert_ne!(u16::from_be_bytes([out2[0][34], out2[0][35]]), port);
+    // An ICMP error from vm2 about the translated packet reaches vm1 with
+    // the quoted header translated back.
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&ack[0][14..14 + 28]);
+    let err = sent(&mut sim, 1, &ipv4_frame(VM2, public, 1, &icmp));
+    assert_eq!(err.len(), 1, "+rel+rpl");
+    let e = &err[0];
+    assert_eq!(&e[30..34], &VM1, "outer destination");
+    assert_eq!(&e[42 + 12..42 + 16], &VM1, "quoted source");
+    assert_eq!(u16::from_be_bytes([e[62], e[63]]), 40000, "quoted port");
+    assert!(checksums_ok(e));
+    // The quoted IP header's checksum (its TCP header is cut short).
+    let mut s = 0u32;
+    for c in e[42..62].chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    assert_eq!(s, 0xffff);
+}
+
+#[test]
+fn dnat_to_a_backend() {
+    let vip = [10, 96, 0, 1];
+    let mut sim = pipeline("ct(zone=2,nat)", "ct(commit,zone=2,nat(dst=10.0.0.2:8080))");
+    let out = sent(&mut sim, 2, &udp(VM1, vip, (5353, 80)));
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (
+            &out[0][30..34],
+            u16::from_be_bytes([out[0][36], out[0][37]])
+        ),
+        (&VM2[..], 8080)
+    );
+    assert!(checksums_ok(&out[0]));
+    let back = sent(&mut sim, 1, &udp(VM2, VM1, (8080, 5353)));
+    assert_eq!(back.len(), 1);
+    assert_eq!(
+        (
+            &back[0][26..30],
+            u16::from_be_bytes([back[0][34], back[0][35]])
+        ),
+        (&vip[..], 80)
+    );
+    assert!(checksums_ok(&back[0]));
+}
+
+const CT_LIMIT: u16 = 0x18;
+
+fn zone_limits(entries: &[(i32, u32, u32)]) -> Vec<u8> {
+    entries
+        .iter()
+        .flat_map(|&(z, l, c)| [z.to_ne_bytes(), l.to_ne_bytes(), c.to_ne_bytes()].concat())
+        .collect()
+}
+
+/// An `ovs_ct_limit` request as `dpif_netlink_ct_{set,del,get}_limits`
+/// sends it; the reply's zone limits.
+fn ct_limits(sim: &mut Sim, cmd: u8, entries: Option<&[(i32, u32, u32)]>) -> Vec<(i32, u32, u32)> {
+    let mut r = Req::new(CT_LIMIT, cmd, 1, 30, DPID);
+    if let Some(e) = entries {
+        r = r.raw(1, &zone_limits(e));
+    }
+    let (hdr, a) = reply(&one(sim, &ioctl(1, "TRANSACT", &r)));
+    assert_eq!((hdr.ty, hdr.cmd), (CT_LIMIT, cmd));
+    a.iter()
+        .find(|(t, _)| *t == 1)
+        .map(|(_, p)| {
+            p.chunks(12)
+                .map(|c| {
+                    let w = |i: usize| u32::from_ne_bytes(c[i..i + 4].try_into().unwrap());
+                    (w(0) as i32, w(4), w(8))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn zone_limits_refuse_commits_and_report_counts() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    assert_eq!(ct_limits(&mut sim, 3, None), vec![(-1, 0, 0)]);
+    assert_eq!(
+        ct_limits(&mut sim, 1, Some(&[(1, 1, 0), (70000, 5, 0)])),
+        vec![]
+    );
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (1, 53))), vec![2]);
+    // Over the zone's limit: the commit drops the packet.
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (2, 53))), vec![]);
+    assert_eq!(
+        send(&mut sim, 1, &udp(VM1, VM2, (1, 53))),
+        vec![2],
+        "existing"
+    );
+    assert_eq!(
+        ct_limits(&mut sim, 3, Some(&[(1, 0, 0), (-1, 0, 0), (2, 0, 0)])),
+        vec![(1, 1, 1), (-1, 0, 0), (2, 0, 0)]
+    );
+    assert_eq!(ct_limits(&mut sim, 3, None), vec![(-1, 0, 0), (1, 1, 1)]);
+    // The zone's own limit goes: the default (unlimited) applies.
+    ct_limits(&mut sim, 2, Some(&[(1, 0, 0)]));
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (2, 53))), vec![2]);
+    ct_limits(&mut sim, 1, Some(&[(-1, 2, 0)]));
+    assert_eq!(ct_limits(&mut sim, 3, Some(&[(1, 0, 0)])), vec![(1, 2, 2)]);
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (3, 53))), vec![]);
+    // SET and DEL need the attribute.
+    let r = Req::new(CT_LIMIT, 1, 1, 31, DPID);
+    assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), EINVAL);
+}
+
+// ---- the conntrack netlink interface ----
+
+/// A netfilter request: the Windows nfgenmsg (family, version 0, res_id,
+/// dp_ifindex 0) in the genl head's place.
+fn nfnl(ty: u16, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&((24 + attrs.len()) as u32).to_ne_bytes());
+    m.extend_from_slice(&ty.to_ne_bytes());
+    m.extend_from_slice(&flags.to_ne_bytes());
+    m.extend_from_slice(&40u32.to_ne_bytes());
+    m.extend_from_slice(&DPID.to_ne_bytes());
+    m.extend_from_slice(&[family, 0, 0, 0, 0, 0, 0, 0]);
+    m.extend_from_slice(attrs);
+    m
+}
+
+/// `ovs-dpctl dump-conntrack`: WRITE the dump request, READ until 0
+/// bytes; each message's (family, zone, orig tuple attr, reply tuple attr).
+fn dump_conntrack(sim: &mut Sim) -> Vec<(u8, u16, Vec<u8>, Vec<u8>)> {
+    let req = nfnl(0x0101, 0x1 | 0x300, 0, &[]);
+    assert_eq!(
+        one(sim, &format!("ioctl 1 WRITE {}", hexs(&req))),
+        "ioctl 1 WRITE SUCCESS -"
+    );
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        let (status, b) = result(&one(sim, "ioctl 1 READ -"));
+        assert_eq!(status, "SUCCESS");
+        if b.is_empty() {
+            return out;
+        }
+        let msg = ovsext::netlink::NlMsg::new_checked(&b).unwrap();
+        assert_eq!(
+            (msg.hdr.ty, msg.hdr.flags, msg.hdr.seq),
+            (0x0100, 0x400, 40)
+        );
+        let attrs: Vec<(u16, Vec<u8>)> = msg
+            .attrs()
+            .map(|a| a.unwrap())
+            .map(|a| (a.ty(), a.payload().to_vec()))
+            .collect();
+        let zone = attrs
+            .iter()
+            .find(|(t, _)| *t == 18)
+            .map_or(0, |(_, p)| u16::from_be_bytes([p[0], p[1]]));
+        for required in [1, 2, 3, 12] {
+            assert!(attrs.iter().any(|(t, _)| *t == required), "CTA {required}");
+        }
+        out.push((
+            msg.hdr.cmd,
+            zone,
+            get(&attrs, 1).to_vec(),
+            get(&attrs, 2).to_vec(),
+        ));
+    }
+    panic!("the dump does not end");
+}
+
+/// `OVS_PACKET_CMD_EXECUTE` of `frame` from vport 1 with `actions`.
+fn execute(sim: &mut Sim, frame: &[u8], acts: &[u8]) -> Vec<String> {
+    let key = [
+        attr(k::PRIORITY, &0u32.to_ne_bytes()),
+        attr(k::IN_PORT, &1u32.to_ne_bytes()),
+    ]
+    .concat();
+    let exec = Req::new(PACKET, 3, 1, 21, DPID)
+        .raw(1, frame)
+        .raw(2, &key)
+        .raw(3, acts);
+    sim.run(&ioctl(1, "TRANSACT", &exec))
+}
+
+fn flush(sim: &mut Sim, family: u8, attrs: &[u8]) -> String {
+    let req = nfnl(0x0102, 0x1, family, attrs);
+    one(sim, &format!("ioctl 1 TRANSACT {}", hexs(&req)))
+}
+
+#[test]
+fn dump_and_flush_conntrack() {
+    let mut sim = firewall("ct(commit,zone=1)");
+
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (1, 53))), vec![2]);
+    assert_eq!(
+        send(&mut sim, 1, &tcp(VM1, VM2, (40000, 80), SYN, 1, 0, 0)),
+        vec![2]
+    );
+    let commit2 = ovsext::flow::text::parse_actions("ct(commit,zone=2)").unwrap();
+    execute(&mut sim, &udp([10, 0, 0, 9], VM2, (7, 53)), &commit2);
+    let d = dump_conntrack(&mut sim);
+    assert_eq!(d.len(), 3);
+    assert!(d.iter().all(|e| e.0 == 2), "AF_INET");
+    let mut zones: Vec<u16> = d.iter().map(|e| e.1).collect();
+    zones.sort();
+    assert_eq!(zones, [1, 1, 2]);
+    // Flush one tuple (as nl_ct_flush_tuple: CTA_ZONE and CTA_TUPLE_ORIG).
+    let tuple = d
+        .iter()
+        .find(|e| e.1 == 1 && !e.2.is_empty())
+        .unwrap()
+        .2
+        .clone();
+    let zone1 = attr(18, &1u16.to_be_bytes());
+    let line = flush(&mut sim, 2, &[zone1.clone(), attr(1, &tuple)].concat());
+    let (status, b) = result(&line);
+    assert_eq!((status.as_str(), b.len()), ("SUCCESS", 24));
+    assert_eq!(u16::from_ne_bytes([b[4], b[5]]), 0x0102);
+    assert_eq!(dump_conntrack(&mut sim).len(), 2);
+    // Again: no such connection.
+    let line = flush(&mut sim, 2, &[zone1.clone(), attr(1, &tuple)].concat());
+    let (_, b) = result(&line);
+    assert_eq!(i32::from_ne_bytes(b[16..20].try_into().unwrap()), -2);
+    // One zone, then all.
+    flush(&mut sim, 0, &attr(18, &2u16.to_be_bytes()));
+    let d = dump_conntrack(&mut sim);
+    assert_eq!((d.len(), d[0].1), (1, 1));
+    flush(&mut sim, 0, &[]);
+    assert!(dump_conntrack(&mut sim).is_empty());
+    // The flushed connection's reply is new again: dropped by the firewall.
+    assert_eq!(send(&mut sim, 2, &udp(VM2, VM1, (53, 1))), vec![]);
+}
+
+const CTRL: u16 = 0x11;
+
+/// A NETLINK_NETFILTER handle `h` (as nl_sock_create with protocol 12)
+/// joined to the conntrack groups `groups`; its PID.
+fn ct_listener(sim: &mut Sim, h: u32, groups: &[u32]) -> u32 {
+    assert!(sim.run(&format!("open {h}")).is_empty());
+    let (_, b) = result(&one(sim, &format!("ioctl {h} GET_PID - 4")));
+    let pid = u32_of(&b);
+    let prop = Req::new(CTRL, 6, 1, 1, pid).u32(0, 12).u32(1, pid);
+    reply(&one(sim, &ioctl(h, "TRANSACT", &prop)));
+    for &g in groups {
+        let sub = Req::new(CTRL, 2, 1, 2, pid).u32(0, g).u8(1, 1);
+        assert_eq!(
+            one(sim, &ioctl(h, "WRITE", &sub)),
+            format!("ioctl {h} WRITE SUCCESS -")
+        );
+    }
+    pid
+}
+
+/// The next event of handle `h`: (type, flags, family); `None` if none.
+fn next_event(sim: &mut Sim, h: u32) -> Option<(u16, u16, u8)> {
+    let (status, b) = result(&one(sim, &format!("ioctl {h} READ_EVENT -")));
+    assert_eq!(status, "SUCCESS");
+    if b.is_empty() {
+        return None;
+    }
+    let msg = ovsext::netlink::NlMsg::new_checked(&b).unwrap();
+    Some((msg.hdr.ty, msg.hdr.flags, msg.hdr.cmd))
+}
+
+#[test]
+fn events_new_update_and_destroy() {
+    let mut sim = firewall("ct(commit,zone=1,mark=0x5/0xff)");
+    ct_listener(&mut sim, 5, &[1, 3]);
+    ct_listener(&mut sim, 6, &[2]);
+    // A pended event request completes when an event is posted.
+    let pend = Req::new(CTRL, 0, 1, 3, 0);
+    let (_, b) = result(&one(&mut sim, "ioctl 5 GET_PID - 4"));
+    let pend = Req {
+        hdr: ovsext::netlink::MsgHeader {
+            pid: u32_of(&b),
+            ..pend.hdr
+        },
+        ..pend
+    };
+    assert_eq!(
+        one(&mut sim, &ioctl(5, "WRITE", &pend)),
+        "ioctl 5 WRITE PENDING -"
+    );
+    let out = sim.run(&format!("rx 1 {}", hexs(&udp(VM1, VM2, (1, 53)))));
+    assert!(
+        out.contains(&"complete 5 WRITE SUCCESS -".to_string()),
+        "{out:?}"
+    );
+    assert_eq!(
+        next_event(&mut sim, 5),
+        Some((0x0100, 0x400 | 0x200, 2)),
+        "NEW"
+    );
+    assert_eq!(next_event(&mut sim, 5), None);
+    // The reply is the connection's first: an UPDATE for group 2 only.
+    assert_eq!(send(&mut sim, 2, &udp(VM2, VM1, (53, 1))), vec![1]);
+    assert_eq!(next_event(&mut sim, 6), Some((0x0100, 0, 2)), "UPDATE");
+    assert_eq!(next_event(&mut sim, 5), None);
+    // Expiry destroys it.
+    sim.run("tick 40000");
+    assert_eq!(next_event(&mut sim, 5), Some((0x0102, 0, 2)), "DESTROY");
+    // An event mask without NEW: no NEW event.
+    let masked = attr(
+        12,
+        &[
+            attr(1, &[]),
+            attr(2, &1u16.to_ne_bytes()),
+            attr(8, &4u32.to_ne_bytes()),
+        ]
+        .concat(),
+    );
+    execute(&mut sim, &udp(VM1, VM2, (9, 53)), &masked);
+    assert_eq!(next_event(&mut sim, 5), None);
+    flush(&mut sim, 0, &[]);
+    assert_eq!(next_event(&mut sim, 5), Some((0x0102, 0, 2)), "flushed");
+}
+
+#[test]
+fn the_demo_ends_with_the_translated_connection() {
+    let mut out = Vec::new();
+    ovsext::sim::demo::run(&mut out, false).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let at = text
+        .find("  > dump-conntrack")
+        .expect("the conntrack table is shown");
+    assert!(text[at..].contains(
+        "  tcp,orig=(src=10.0.0.4,dst=203.0.113.10,sport=40000,dport=80),\
+         reply=(src=203.0.113.10,dst=192.168.100.1,sport=80,dport=40000),zone=1,\
+         protoinfo=(state=ESTABLISHED)"
+    ));
+}
+
+#[test]
+fn flows_match_ct_fields_and_execute_keeps_ct_metadata() {
+    let mut sim = setup();
+    let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    install(
+        &mut sim,
+        1,
+        &format!("recirc_id(0),in_port(1),{base}"),
+        "ct(commit,zone=3,mark=0x7/0xff),recirc(2)",
+    );
+    install(
+        &mut sim,
+        2,
+        &format!("recirc_id(2),in_port(1),ct_state(+trk),ct_zone(3),ct_mark(0x7),{base}"),
+        "2",
+    );
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (1, 2))), vec![2]);
+    // EXECUTE of a packet whose key says it was tracked in zone 3 with
+    // mark 7: ct(zone=3) leaves that as it is, and recirc finds the flow.
+    let key = [
+        attr(k::PRIORITY, &0u32.to_ne_bytes()),
+        attr(k::IN_PORT, &1u32.to_ne_bytes()),
+        attr(k::CT_STATE, &0x22u32.to_ne_bytes()),
+        attr(k::CT_ZONE, &3u16.to_ne_bytes()),
+        attr(k::CT_MARK, &7u32.to_ne_bytes()),
+    ]
+    .concat();
+    let acts = ovsext::flow::text::parse_actions("ct(zone=3),recirc(2)").unwrap();
+    let frame = udp(VM1, VM2, (9, 9));
+    let exec = Req::new(PACKET, 3, 1, 22, DPID)
+        .raw(1, &frame)
+        .raw(2, &key)
+        .raw(3, &acts);
+    let out = sim.run(&ioctl(1, "TRANSACT", &exec));
+    assert_eq!(out[0], format!("tx 2 {}", hexs(&frame)), "{out:?}");
+    // Without the mark in the key the same packet misses the flow.
+    let bare = Req::new(PACKET, 3, 1, 23, DPID)
+        .raw(1, &frame)
+        .raw(2, &key[..24])
+        .raw(3, &acts);
+    let out = sim.run(&ioctl(1, "TRANSACT", &bare));
+    assert!(out.iter().all(|l| !l.starts_with("tx ")), "{out:?}");
+}
