@@ -84,7 +84,8 @@ impl Bed {
             ..Default::default()
         };
         extract(frame.data(), None, &mut k).unwrap();
-        let out = ((key.in_port as usize) % self.ports + 1) as u32;
+        // Out to another of the `n_masks.max(2)` ports of the bed.
+        let out = ((key.in_port as usize) % n_masks.max(2) + 1) as u32;
         Req::new(0x15, 1, 1, 0, 1)
             .flags(0x401)
             .raw(9, &(j as u128).to_ne_bytes())

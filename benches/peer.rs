@@ -351,7 +351,7 @@ fn cmd_receive(w: &Workload, iter: usize, n_masks: usize, n_rules: usize) {
     let n_ports = w.ports.iter().copied().max().unwrap_or(1);
     let bed = Bed::new(n_ports as usize);
     bed.dev
-        .with_datapath(|dp| install(&mut dp.flows.write(), &r, bed.ports as u32))
+        .with_datapath(|dp| install(&mut dp.flows.write(), &r, n_ports))
         .expect("a datapath");
     let mut ctx = RxContext::<Frame>::try_new(Cpu::Pinned(0), 7).expect("memory");
     let (mut sent, mut wake) = (Sent::default(), Wakeups::new());

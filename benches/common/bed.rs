@@ -25,7 +25,6 @@ pub struct Bed {
     pub dev: Device,
     h: ovsext::handle::HandleId,
     seq: u32,
-    pub ports: usize,
 }
 
 impl Bed {
@@ -35,12 +34,7 @@ impl Bed {
         let dev = Device::new();
         dev.attach(1).unwrap();
         let h = dev.open().unwrap();
-        let mut bed = Bed {
-            dev,
-            h,
-            seq: 0,
-            ports,
-        };
+        let mut bed = Bed { dev, h, seq: 0 };
         let mut w = Wakeups::new();
         for p in 1..=ports as u32 {
             bed.dev.with_datapath(|dp| {
