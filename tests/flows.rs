@@ -1057,9 +1057,11 @@ fn chains_are_looked_up_in_batches_and_stay_in_order() {
     let mut chain = Vec::new();
     let mut want = Vec::new();
     let (mut misses, mut runts) = (0, 0);
-    for i in 0..70u16 {
+    for i in 0..150u16 {
         let f = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000 + i, 53);
-        let (port, frame) = match i % 7 {
+        // More than a batch's worth of frames in a row are malformed.
+        let kind = if (40..110).contains(&i) { 5 } else { i % 7 };
+        let (port, frame) = match kind {
             3 => {
                 misses += 1;
                 (2, f)
