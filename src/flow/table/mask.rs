@@ -133,6 +133,12 @@ impl Mask {
         self.index.touch(hash)
     }
 
+    /// See `WordIndex::touch_entry`.
+    #[inline]
+    pub fn touch_entry(&self, hash: u32) -> Option<(u32, u64)> {
+        self.index.touch_entry(hash)
+    }
+
     /// `find` for a key whose `hash` is known.
     #[inline]
     pub fn find_hashed(&self, hash: u32, key: &FlowKey) -> Option<u32> {

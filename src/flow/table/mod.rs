@@ -421,6 +421,13 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 .iter()
                 .take(n)
                 .fold(0, |t, p| t ^ mask.touch(p.hash));
+            // With the headers in, the likely entries' key words and flow
+            // records, again for the whole batch.
+            let touched = pending.iter().take(n).fold(touched, |t, p| {
+                let entry = mask.touch_entry(p.hash);
+                let flow = entry.and_then(|(slot, _)| self.flows.get(slot));
+                t ^ entry.map_or(0, |e| e.1) ^ flow.map_or(0, |(_, g)| u64::from(g))
+            });
             core::hint::black_box(touched);
             for p in pending.iter_mut().take(n) {
                 p.slot = match (keys.get(p.at), p.probed == Some(mask_slot)) {
