@@ -42,5 +42,6 @@ pub mod switch;
 pub mod sync;
 #[cfg(windows)]
 mod sys;
+pub mod tunnel;
 pub mod upcall;
 pub mod vport;

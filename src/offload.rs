@@ -268,7 +268,7 @@ fn ipv6(frame: &[u8], l3: usize) -> Result<Headers, Unfit> {
 
 /// The one's complement sum of `b` as big-endian 16-bit words (an odd last
 /// byte is padded with zero), not yet folded.
-fn sum(b: &[u8]) -> u64 {
+pub(crate) fn sum(b: &[u8]) -> u64 {
     let mut acc = 0u64;
     let mut words = b.chunks_exact(4);
     for w in &mut words {
@@ -285,7 +285,7 @@ fn sum(b: &[u8]) -> u64 {
 }
 
 /// Folds a sum to 16 bits (end-around carries).
-fn fold(mut s: u64) -> u16 {
+pub(crate) fn fold(mut s: u64) -> u16 {
     while s >> 16 != 0 {
         s = (s & 0xffff) + (s >> 16);
     }

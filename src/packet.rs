@@ -37,6 +37,10 @@ pub trait Packet {
         Request::NONE
     }
 
+    /// Forgets the offload request (its work was done in software, or
+    /// the frame's headers moved so that the request no longer applies).
+    fn clear_offload(&mut self) {}
+
     /// An independent copy; `None` when out of memory.
     fn try_clone(&self) -> Option<Self>
     where

@@ -5,7 +5,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::flow::FlowKey;
-use crate::flow::attrs::{MAX_KEY_LEN, emit_key};
+use crate::flow::attrs::{MAX_KEY_LEN, MAX_TUNNEL_LEN, emit_egress_tunnel, emit_key};
 use crate::netlink::{MsgHeader, NLA_HDRLEN, NlBuf, OVS_MSG_LEN, Overflow, align};
 use crate::offload::{self, Checksums};
 use crate::ovs::{family, packet as op};
@@ -185,6 +185,9 @@ pub struct Extra<'a> {
     pub original_len: Option<u32>,
     /// Checksums the sender left to the NIC, completed in the copy.
     pub checksums: Checksums,
+    /// `OVS_PACKET_ATTR_EGRESS_TUN_KEY`: the tunnel key the packet would be
+    /// sent with (a userspace action naming its tunnel port).
+    pub egress_tun_key: Option<&'a FlowKey>,
 }
 
 /// An `OVS_PACKET_CMD_MISS` or `_ACTION` message for `pid`:
@@ -206,6 +209,7 @@ pub fn message(
         + attr(MAX_KEY_LEN)
         + extra.userdata.map_or(0, |u| attr(u.len()))
         + extra.actions.map_or(0, |a| attr(a.len()))
+        + extra.egress_tun_key.map_or(0, |_| MAX_TUNNEL_LEN)
         + attr(4)
         + attr(frame_len);
     let mut msg = Vec::new();
@@ -242,6 +246,9 @@ fn build(
     b.end_nested(k)?;
     if let Some(u) = extra.userdata {
         b.put_attr(op::ATTR_USERDATA, u)?;
+    }
+    if let Some(t) = extra.egress_tun_key {
+        emit_egress_tunnel(t, b)?;
     }
     if let Some(a) = extra.actions {
         b.put_attr(op::ATTR_ACTIONS, a)?;

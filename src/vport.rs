@@ -155,6 +155,10 @@ impl Vport {
 pub struct Vports {
     slots: Vec<Option<Vport>>,
     count: usize,
+    /// The numbers of the tunnel vports (at most one per type and UDP
+    /// port, so few), for decapsulation to find its vport without a walk
+    /// over every vport.
+    tunnels: Vec<u32>,
 }
 
 impl Vports {
@@ -212,24 +216,45 @@ impl Vports {
             self.slots.try_reserve(grow).map_err(|_| Errno::NoMem)?;
             self.slots.resize_with(idx + 1, || None);
         }
+        if vport.ty.is_tunnel() {
+            self.tunnels.try_reserve(1).map_err(|_| Errno::NoMem)?;
+        }
+        let tunnel = vport.ty.is_tunnel().then_some(vport.port_no);
         let slot = self.slots.get_mut(idx).ok_or(Errno::NoMem)?;
         *slot = Some(vport);
         self.count += 1;
+        self.tunnels.extend(tunnel);
         Ok(())
     }
 
     pub fn remove(&mut self, port_no: u32) -> Option<Vport> {
         let v = self.slots.get_mut(port_no as usize)?.take()?;
         self.count -= 1;
+        self.tunnels.retain(|&n| n != port_no);
         while matches!(self.slots.last(), Some(None)) {
             self.slots.pop();
         }
         Some(v)
     }
 
+    /// The tunnel vports.
+    pub fn tunnels(&self) -> impl Iterator<Item = &Vport> {
+        self.tunnels.iter().filter_map(|&n| self.get(n))
+    }
+
+    /// The VXLAN or Geneve vport listening on UDP port `port`.
+    pub fn by_udp_port(&self, port: u16) -> Option<&Vport> {
+        self.tunnels().find(|v| v.ty.udp_port() == Some(port))
+    }
+
+    /// The GRE vport.
+    pub fn gre(&self) -> Option<&Vport> {
+        self.tunnels().find(|v| v.ty == VportType::Gre)
+    }
+
     /// A tunnel vport already listening on this UDP port (or the GRE vport).
     pub fn tunnel_conflict(&self, ty: &VportType) -> Option<&Vport> {
-        self.iter().find(|v| match (ty, &v.ty) {
+        self.tunnels().find(|v| match (ty, &v.ty) {
             (VportType::Gre, VportType::Gre) => true,
             (a, b) => a.udp_port().is_some() && a.udp_port() == b.udp_port(),
         })
@@ -300,5 +325,17 @@ mod tests {
                 .is_none()
         );
         assert!(t.tunnel_conflict(&VportType::Gre).is_none());
+        assert_eq!(t.by_udp_port(4789).map(|v| v.port_no), Some(1));
+        assert!(t.by_udp_port(6081).is_none() && t.gre().is_none());
+        let gre = Vport {
+            ty: VportType::Gre,
+            ..vport(2, "gre")
+        };
+        t.insert(gre).unwrap();
+        t.insert(vport(3, "eth")).unwrap();
+        assert_eq!(t.gre().map(|v| v.port_no), Some(2));
+        assert_eq!(t.tunnels().count(), 2);
+        t.remove(1);
+        assert!(t.by_udp_port(4789).is_none());
     }
 }

@@ -49,7 +49,7 @@ impl<P: Packet> ExecContext<P> {
             levels: keys(NEST_LEVELS)?,
             fifo: Fifo {
                 keys: keys(DEFER_CAPACITY)?,
-                entries: core::array::from_fn(|_| None),
+                entries: slots(DEFER_CAPACITY)?,
                 head: 0,
                 tail: 0,
             },
@@ -64,11 +64,19 @@ fn keys(n: usize) -> Option<Vec<FlowKey>> {
     Some(v)
 }
 
-/// A deferred list: its packet, pending truncation, and where the list is
-/// in the top-level action bytes.
+fn slots<T>(n: usize) -> Option<Vec<Option<T>>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    v.resize_with(n, || None);
+    Some(v)
+}
+
+/// A deferred list: its packet, pending truncation, egress tunnel, and
+/// where the list and tunnel key are in the top-level action bytes.
 struct Entry<P> {
     pkt: P,
     cutlen: usize,
+    tunnel: Option<Range<usize>>,
     list: Range<usize>,
 }
 
@@ -76,7 +84,8 @@ struct Entry<P> {
 /// drained, so one [`execute`] defers at most `DEFER_CAPACITY` lists.
 struct Fifo<P> {
     keys: Vec<FlowKey>,
-    entries: [Option<Entry<P>>; DEFER_CAPACITY],
+    /// On the heap, as the keys: the context is built on the stack.
+    entries: Vec<Option<Entry<P>>>,
     head: usize,
     tail: usize,
 }
@@ -141,16 +150,18 @@ pub fn execute<P: Packet, E: Env<P>>(
         top: actions,
         out: Outcome::default(),
     };
-    run.list(&mut ctx.levels, pkt, 0, key, actions);
+    let fresh = Meta {
+        cutlen: 0,
+        tunnel: None,
+    };
+    run.list(&mut ctx.levels, pkt, fresh, key, actions);
     while let Some(entry) = run.fifo.pop(&mut ctx.drain) {
         let list = actions.get(entry.list).unwrap_or_default();
-        run.list(
-            &mut ctx.levels,
-            entry.pkt,
-            entry.cutlen,
-            &mut ctx.drain,
-            list,
-        );
+        let meta = Meta {
+            cutlen: entry.cutlen,
+            tunnel: entry.tunnel.and_then(|t| actions.get(t)),
+        };
+        run.list(&mut ctx.levels, entry.pkt, meta, &mut ctx.drain, list);
     }
     run.out
 }
@@ -163,6 +174,15 @@ fn single_output(actions: &[u8]) -> Option<u32> {
     let single = u16::from_ne_bytes([l0, l1]) == 8
         && u16::from_ne_bytes([t0, t1]) & crate::netlink::NLA_TYPE_MASK == a::OUTPUT;
     single.then_some(u32::from_ne_bytes([p0, p1, p2, p3]))
+}
+
+/// What travels with a packet through a list besides its key: bytes to cut
+/// at the next output, and the tunnel key a `set(tunnel)` gave it (the nest,
+/// in the action bytes), which an output to a tunnel vport encapsulates with.
+#[derive(Clone, Copy)]
+struct Meta<'a> {
+    cutlen: usize,
+    tunnel: Option<&'a [u8]>,
 }
 
 struct Run<'r, 'a, P, E> {
@@ -180,14 +200,22 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
         fault != Fault::Malformed
     }
 
-    /// Runs `list` on `pkt` (with `cutlen` bytes to cut at the next output)
-    /// to its end, which consumes the packet. `levels` are the key slots
-    /// left for nested lists.
+    /// Sends `pkt` out of `port`, with its egress tunnel key if it has one.
+    fn output(&mut self, port: u32, pkt: P, meta: Meta<'a>, key: &FlowKey) {
+        match meta.tunnel {
+            Some(tunnel) => self.env.output_tunnel(port, pkt, tunnel, key),
+            None => self.env.output(port, pkt),
+        }
+    }
+
+    /// Runs `list` on `pkt` (with `meta.cutlen` bytes to cut at the next
+    /// output) to its end, which consumes the packet. `levels` are the key
+    /// slots left for nested lists.
     fn list(
         &mut self,
         levels: &mut [FlowKey],
         mut pkt: P,
-        mut cutlen: usize,
+        mut meta: Meta<'a>,
         key: &mut FlowKey,
         mut list: &'a [u8],
     ) {
@@ -208,35 +236,35 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             if last {
                                 return;
                             }
-                            cutlen = 0;
+                            meta.cutlen = 0;
                             continue;
                         }
                         if last {
-                            trim(&mut pkt, cutlen);
-                            self.env.output(port, pkt);
+                            trim(&mut pkt, meta.cutlen);
+                            self.output(port, pkt, meta, key);
                             return;
                         }
                         match pkt.try_clone() {
                             Some(mut copy) => {
-                                trim(&mut copy, cutlen);
-                                self.env.output(port, copy);
+                                trim(&mut copy, meta.cutlen);
+                                self.output(port, copy, meta, key);
                             }
                             None => self.out.count(Fault::NoMemory),
                         }
-                        cutlen = 0;
+                        meta.cutlen = 0;
                     }
                     a::USERSPACE => {
-                        if let Err(f) = self.userspace(&mut pkt, cutlen, key, act, list, last) {
+                        if let Err(f) = self.userspace(&mut pkt, meta, key, act, list, last) {
                             self.fail(f);
                             continue;
                         }
-                        cutlen = 0;
+                        meta.cutlen = 0;
                     }
                     a::TRUNC => match act.u32() {
                         Some(max) => {
                             let max = usize::try_from(max).unwrap_or(usize::MAX);
                             if let Some(cut) = pkt.len().checked_sub(max).filter(|&c| c > 0) {
-                                cutlen = cut;
+                                meta.cutlen = cut;
                             }
                         }
                         None => {
@@ -276,7 +304,7 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             list = nested;
                             continue 'list;
                         }
-                        Ok(Some(nested)) => self.nested(levels, &pkt, cutlen, key, nested),
+                        Ok(Some(nested)) => self.nested(levels, &pkt, meta, key, nested),
                         Ok(None) if last => return,
                         Ok(None) => {}
                         Err(f) => {
@@ -308,7 +336,9 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                         }
                     },
                     _ => {
-                        if let Err(f) = modify(&mut pkt, key, act)
+                        if let Some(tunnel) = set_tunnel(act) {
+                            meta.tunnel = Some(tunnel);
+                        } else if let Err(f) = modify(&mut pkt, key, act)
                             && self.fail(f)
                         {
                             return;
@@ -326,7 +356,7 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
         &mut self,
         levels: &mut [FlowKey],
         pkt: &P,
-        cutlen: usize,
+        meta: Meta<'a>,
         key: &FlowKey,
         list: &'a [u8],
     ) {
@@ -344,14 +374,18 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
         match levels.split_first_mut() {
             Some((level_key, deeper)) => {
                 *level_key = *key;
-                self.list(deeper, copy, cutlen, level_key, list);
+                self.list(deeper, copy, meta, level_key, list);
             }
             None => {
-                let deferred = span(self.top, list).map(|list| Entry {
-                    pkt: copy,
-                    cutlen,
-                    list,
-                });
+                let tunnel = meta.tunnel.map(|t| span(self.top, t));
+                let deferred = span(self.top, list)
+                    .filter(|_| tunnel.as_ref().is_none_or(Option::is_some))
+                    .map(|list| Entry {
+                        pkt: copy,
+                        cutlen: meta.cutlen,
+                        tunnel: tunnel.flatten(),
+                        list,
+                    });
                 if deferred.is_none_or(|e| self.fifo.push(e, key).is_err()) {
                     self.out.overflow = self.out.overflow.saturating_add(1);
                 }
@@ -364,7 +398,7 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
     fn userspace(
         &mut self,
         pkt: &mut P,
-        cutlen: usize,
+        meta: Meta<'a>,
         key: &FlowKey,
         act: Attr<'a>,
         list: &'a [u8],
@@ -375,6 +409,7 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
             pid: 0,
             userdata: None,
             egress_tun_port: None,
+            egress_tunnel: None,
             actions: None,
             original_len: None,
         };
@@ -388,6 +423,10 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
             }
         }
         up.pid = pid.ok_or(Fault::Malformed)?;
+        if up.egress_tun_port.is_some() {
+            up.egress_tunnel = meta.tunnel;
+        }
+        let cutlen = meta.cutlen;
         if cutlen == 0 {
             self.env.userspace(pkt, key, &up);
             return Ok(());
@@ -508,6 +547,16 @@ fn modify<P: Packet>(pkt: &mut P, key: &mut FlowKey, act: Attr<'_>) -> Result<()
         // PSAMPLE, LB_OUTPUT, and types this datapath does not know.
         _ => Err(Fault::Unsupported),
     }
+}
+
+/// The tunnel key nest of a `set(tunnel(...))` (the packet's egress tunnel
+/// key: the flow key keeps the tunnel the packet arrived by, as in Linux).
+fn set_tunnel<'a>(act: Attr<'a>) -> Option<&'a [u8]> {
+    if act.ty() != a::SET {
+        return None;
+    }
+    let field = act.nested().next()?.ok()?;
+    (field.ty() == crate::ovs::key::TUNNEL).then(|| field.payload())
 }
 
 /// Cuts `cutlen` bytes off the end, never into the Ethernet header.

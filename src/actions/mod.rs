@@ -68,8 +68,8 @@
 //! list abandoned, as Linux does; [`Outcome`] counts why. A `meter` whose
 //! drop band applies ([`Env::meter`]) ends the list the same way, as does a
 //! CT action that cannot commit ([`Env::conntrack`]). Actions that are not
-//! executable yet (tunnel push/pop, psample, lb_output; `set` of tunnel,
-//! conntrack, ARP or ND fields) count as `unsupported`: validation refuses
+//! executable yet (tunnel push/pop, psample, lb_output; `set` of
+//! ARP or ND fields) count as `unsupported`: validation refuses
 //! them, so this is only a safety net. A nested list that fails drops only
 //! its own copy of the packet.
 
@@ -102,6 +102,9 @@ pub struct Userspace<'a> {
     pub userdata: Option<&'a [u8]>,
     /// `OVS_USERSPACE_ATTR_EGRESS_TUN_PORT`.
     pub egress_tun_port: Option<u32>,
+    /// The packet's egress tunnel key (the `set(tunnel)` nest), when it has
+    /// one and the action names its tunnel port.
+    pub egress_tunnel: Option<&'a [u8]>,
     /// The action list being executed, when `OVS_USERSPACE_ATTR_ACTIONS` asks for it.
     pub actions: Option<&'a [u8]>,
     /// The packet's length before a `trunc` shortened it.
@@ -113,6 +116,14 @@ pub trait Env<P: Packet> {
     /// Sends `pkt` out of datapath port `port_no` (dropped and counted by the
     /// datapath if no such port can send).
     fn output(&mut self, port_no: u32, pkt: P);
+    /// Sends `pkt`, given an egress tunnel key by `set(tunnel)` (the
+    /// `OVS_KEY_ATTR_TUNNEL` nest, validated), out of `port_no`: a tunnel
+    /// vport encapsulates it (`key` is the packet's flow key), any other
+    /// port ignores the tunnel key.
+    fn output_tunnel(&mut self, port_no: u32, pkt: P, tunnel: &[u8], key: &FlowKey) {
+        let _ = (tunnel, key);
+        self.output(port_no, pkt);
+    }
     /// Makes an `OVS_PACKET_CMD_ACTION` upcall of `pkt` with `key`.
     fn userspace(&mut self, pkt: &P, key: &FlowKey, up: &Userspace<'_>);
     /// The packet goes through the flow table again with `key` (its

@@ -341,6 +341,8 @@ pub enum Event {
 #[derive(Default)]
 pub struct Recorder {
     pub events: Vec<Event>,
+    /// The egress tunnel nest of each output given one, by port.
+    pub tunnels: Vec<(u32, Vec<u8>)>,
     pub rand: Vec<u32>,
     pub rand_calls: usize,
     pub ct_drops: bool,
@@ -370,6 +372,11 @@ impl<P: Packet> Env<P> for Recorder {
             frame: pkt.data().to_vec(),
             oob_vlan: pkt.oob_vlan(),
         });
+    }
+
+    fn output_tunnel(&mut self, port: u32, pkt: P, tunnel: &[u8], _key: &FlowKey) {
+        self.tunnels.push((port, tunnel.to_vec()));
+        self.output(port, pkt);
     }
 
     fn userspace(&mut self, pkt: &P, key: &FlowKey, up: &Userspace<'_>) {

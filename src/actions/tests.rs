@@ -665,12 +665,30 @@ fn unsupported_actions_drop() {
         assert_eq!(env.ports(), [1], "{ty}");
         assert_eq!((out.unsupported, out.dropped()), (1, 1));
     }
-    let acts = [nest(a::SET, &[attr(k::TUNNEL, &[])]), output(2)].concat();
-    assert_eq!(run(&acts).1.unsupported, 1);
     // In a nested list only the copy is dropped.
     let acts = [clone(&[attr(a::PSAMPLE, &[0; 8]), output(9)]), output(1)].concat();
     let (env, out, _) = run(&acts);
     assert_eq!((env.ports(), out.unsupported), (vec![1], 1));
+}
+
+// ---- set(tunnel) ----
+
+#[test]
+fn set_tunnel_goes_with_the_packet_to_every_later_output() {
+    let tun = attr(crate::ovs::tunnel::TTL, &[64]);
+    let acts = [
+        output(1),
+        nest(a::SET, &[nest(k::TUNNEL, core::slice::from_ref(&tun))]),
+        output(2),
+        clone(&[output(3)]),
+        output(4),
+    ]
+    .concat();
+    let (env, out, key) = run(&acts);
+    assert_eq!(env.ports(), [1, 2, 3, 4]);
+    assert_eq!(env.tunnels, [(2, tun.clone()), (3, tun.clone()), (4, tun)]);
+    // The flow key keeps the tunnel the packet came by.
+    assert_eq!((out, key.has_tunnel()), (Outcome::default(), false));
 }
 
 // ---- unreadable lists ----

@@ -3,6 +3,7 @@
 //! the event and upcall queues, and the datapath counters.
 
 pub mod receive;
+mod tunnel;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -32,6 +33,8 @@ pub const SUPPORTED_FEATURES: u32 = odp::F_UNALIGNED | odp::F_VPORT_PIDS;
 pub struct Ports {
     pub switch: Switch,
     pub vports: Vports,
+    /// The host's addresses, routes and neighbours, for tunnels.
+    pub underlay: crate::tunnel::underlay::Underlay,
 }
 
 #[derive(Debug, Default)]
@@ -298,6 +301,7 @@ impl Datapath {
             };
             ports.switch.bind(ep.port, ep.nic, bound);
         }
+        ports.underlay.follow(&ports.switch);
         crate::diag::binding(&ep, vport_no, binding.is_some());
         let vport = vport_no.and_then(|n| ports.vports.get(n));
         post_change(cmd, vport, &ep, &mut self.queues.lock().events, wake);
@@ -365,6 +369,8 @@ impl Datapath {
         for ch in changes? {
             self.apply(&mut ports, ch, wake);
         }
+        let p = &mut *ports;
+        p.underlay.follow(&p.switch);
         Ok(())
     }
 

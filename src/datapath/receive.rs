@@ -96,6 +96,7 @@ struct Scratch<P> {
     /// Packets waiting to go through the table again, with their keys.
     recirc: Recirc<P>,
     rng: u32,
+    tunnel: super::tunnel::Scratch,
 }
 
 /// A bounded queue of recirculating packets.
@@ -142,6 +143,7 @@ impl<P: Packet> RxContext<P> {
             exec: ExecContext::try_new()?,
             recirc,
             rng: seed | 1,
+            tunnel: super::tunnel::Scratch::try_new()?,
         };
         let mut pkts = Vec::new();
         pkts.try_reserve_exact(LOOKUP_BATCH).ok()?;
@@ -204,6 +206,7 @@ struct DpEnv<'a, 'v, P, E: ?Sized> {
     wake: &'a mut Wakeups,
     recirc: &'a mut Recirc<P>,
     rng: &'a mut u32,
+    tunnel: &'a mut super::tunnel::Scratch,
     in_port: u32,
 }
 
@@ -224,12 +227,41 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
         }
     }
 
+    fn output_tunnel(&mut self, port_no: u32, pkt: P, tunnel: &[u8], key: &FlowKey) {
+        match self.view.ports.vports.get(port_no) {
+            Some(v) if v.ty.is_tunnel() => super::tunnel::output(
+                self.view.ports,
+                self.cpu,
+                v,
+                pkt,
+                tunnel,
+                key,
+                self.egress,
+                self.tunnel,
+            ),
+            _ => self.output(port_no, pkt),
+        }
+    }
+
     fn userspace(&mut self, pkt: &P, key: &FlowKey, up: &Userspace<'_>) {
+        let egress_tun_key = match (up.egress_tun_port, up.egress_tunnel) {
+            (Some(port_no), Some(tunnel)) => self
+                .view
+                .ports
+                .vports
+                .get(port_no)
+                .filter(|v| v.ty.is_tunnel())
+                .and_then(|v| {
+                    super::tunnel::egress_key(self.view.ports, v, tunnel, key, self.tunnel)
+                }),
+            _ => None,
+        };
         let extra = Extra {
             userdata: up.userdata,
             actions: up.actions,
             original_len: up.original_len,
             checksums: Checksums::NONE,
+            egress_tun_key,
         };
         let queued = self
             .view
@@ -420,6 +452,10 @@ impl View<'_> {
             };
             key.reset_metadata(port);
             key.mac_proto = MAC_PROTO_ETHERNET;
+            // A frame addressed to a tunnel vport: its inner frame, from it.
+            let Some(pkt) = super::tunnel::receive(ports, ctx.s.cpu, pkt, key) else {
+                continue;
+            };
             if self.extract(&pkt, key) {
                 *hash = packet_hash(key);
                 if let Some(slot) = b.pkts.get_mut(kept) {
@@ -544,6 +580,7 @@ impl View<'_> {
             wake: &mut *fx.wake,
             recirc: &mut s.recirc,
             rng: &mut s.rng,
+            tunnel: &mut s.tunnel,
             in_port: key.in_port,
         };
         actions::execute(&mut s.exec, &mut env, pkt, key, actions);

@@ -30,6 +30,7 @@ use crate::platform::activation::Activation;
 use crate::platform::time::Now;
 use crate::status::NtStatus;
 use crate::switch::{Endpoint, NicIndex, PortId, PortKind};
+use crate::tunnel::underlay::{Full, Underlay};
 
 /// Default output buffer length of an `ioctl` line.
 pub const DEFAULT_OUTLEN: usize = 65536;
@@ -191,6 +192,14 @@ impl Sim {
             .flatten()
     }
 
+    /// Changes the host's addresses, routes or neighbours.
+    fn underlay(&self, f: impl FnOnce(&mut Underlay) -> Result<(), Full>) -> Result<(), String> {
+        self.device
+            .with_datapath(|dp| f(&mut dp.ports.write().underlay))
+            .ok_or("no switch is attached")?
+            .map_err(|Full| "table full".into())
+    }
+
     /// The NIC a script port stands for (the uplink's physical NIC is 1).
     fn nic_of(&self, port: PortId) -> Option<NicIndex> {
         self.with_endpoint(port, |e| e.nic)
@@ -330,6 +339,9 @@ impl Sim {
                     .ok_or("no switch is attached")?;
                 egress.print(out);
             }
+            Command::HostIp(p) => self.underlay(|u| u.add_host(p))?,
+            Command::Route(r) => self.underlay(|u| u.add_route(r))?,
+            Command::Neigh { ip, mac } => self.underlay(|u| u.set_neighbour(ip, mac))?,
             Command::Show => {
                 let lines = self.device.with_datapath(view::show);
                 comment(lines.ok_or("no switch is attached")?, out);

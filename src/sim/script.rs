@@ -7,6 +7,7 @@ use std::vec::Vec;
 use super::DEFAULT_OUTLEN;
 use crate::ioctl::code;
 use crate::switch::{PortId, PortKind};
+use crate::tunnel::underlay::{Prefix, Route};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command<'a> {
@@ -49,6 +50,25 @@ pub enum Command<'a> {
     DumpFlows,
     /// `ovs-dpctl dump-conntrack` as comment lines.
     DumpConntrack,
+    HostIp(Prefix),
+    Route(Route),
+    Neigh {
+        ip: core::net::IpAddr,
+        mac: [u8; 6],
+    },
+}
+
+fn parse_ip(s: &str) -> Result<core::net::IpAddr, String> {
+    s.parse().map_err(|_| format!("bad address: {s}"))
+}
+
+/// `<ip>/<len>`.
+fn parse_prefix(s: &str) -> Result<Prefix, String> {
+    let (ip, len) = s
+        .split_once('/')
+        .ok_or_else(|| format!("bad prefix (want <ip>/<len>): {s}"))?;
+    Prefix::new(parse_ip(ip)?, number(len, "prefix length")?)
+        .ok_or_else(|| format!("bad prefix length: {s}"))
 }
 
 fn number<T: TryFrom<u64>>(s: &str, what: &str) -> Result<T, String> {
@@ -209,6 +229,32 @@ pub fn parse_line(line: &str) -> Result<Option<Command<'_>>, String> {
                 ms: number(arg(1), "milliseconds")?,
             }
         }
+        "hostip" => {
+            arity(1..=1)?;
+            Command::HostIp(parse_prefix(arg(1))?)
+        }
+        "route" => {
+            arity(2..=2)?;
+            let dst = parse_prefix(arg(1))?;
+            let gateway = match arg(2) {
+                "direct" => None,
+                gw => {
+                    let gw = parse_ip(gw)?;
+                    if gw.is_ipv4() != dst.addr.is_ipv4() {
+                        return Err(format!("gateway of another family: {line}"));
+                    }
+                    Some(gw)
+                }
+            };
+            Command::Route(Route { dst, gateway })
+        }
+        "neigh" => {
+            arity(2..=2)?;
+            Command::Neigh {
+                ip: parse_ip(arg(1))?,
+                mac: parse_mac(arg(2))?,
+            }
+        }
         "show" => {
             arity(0..=0)?;
             Command::Show
@@ -285,6 +331,34 @@ mod tests {
             }))
         );
         assert_eq!(parse_line("tick 10"), Ok(Some(Command::Tick { ms: 10 })));
+        let ip = |s: &str| s.parse::<core::net::IpAddr>().unwrap();
+        assert_eq!(
+            parse_line("hostip 2001:db8::1/64"),
+            Ok(Some(Command::HostIp(
+                Prefix::new(ip("2001:db8::1"), 64).unwrap()
+            )))
+        );
+        assert_eq!(
+            parse_line("route 0.0.0.0/0 10.0.0.1"),
+            Ok(Some(Command::Route(Route {
+                dst: Prefix::new(ip("0.0.0.0"), 0).unwrap(),
+                gateway: Some(ip("10.0.0.1"))
+            })))
+        );
+        assert_eq!(
+            parse_line("route 10.0.0.0/8 direct"),
+            Ok(Some(Command::Route(Route {
+                dst: Prefix::new(ip("10.0.0.0"), 8).unwrap(),
+                gateway: None
+            })))
+        );
+        assert_eq!(
+            parse_line("neigh 10.0.0.1 02:00:00:00:00:01"),
+            Ok(Some(Command::Neigh {
+                ip: ip("10.0.0.1"),
+                mac: [2, 0, 0, 0, 0, 1]
+            }))
+        );
         assert_eq!(parse_line("show"), Ok(Some(Command::Show)));
         assert_eq!(parse_line("dump-flows"), Ok(Some(Command::DumpFlows)));
         assert_eq!(
@@ -307,6 +381,14 @@ mod tests {
             "frobnicate",
             "open -1",
             "tick",
+            "hostip 10.0.0.1",
+            "hostip 10.0.0.1/33",
+            "hostip 10.0.0.300/24",
+            "route 10.0.0.0/8",
+            "route 10.0.0.0/8 ::1",
+            "route ::/0 nowhere",
+            "neigh 10.0.0.1",
+            "neigh 10.0.0.1 02:00",
             "show all",
             "dump-flows 1",
         ] {

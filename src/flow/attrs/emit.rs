@@ -19,7 +19,7 @@ const fn attr(payload: usize) -> usize {
 
 /// Largest TUNNEL nest: ID, addresses (both families, for masks not made by
 /// `parse_match`), TOS, TTL, three flags, ports and 255 bytes of options.
-const MAX_TUNNEL_LEN: usize = attr(0)
+pub const MAX_TUNNEL_LEN: usize = attr(0)
     + attr(8)
     + 2 * attr(4)
     + 2 * attr(16)

@@ -43,8 +43,9 @@ mod vlan;
 mod wire;
 
 pub use actions::{MAX_ACTIONS_DEPTH, validate_actions};
-pub use emit::{MAX_KEY_LEN, emit_key, emit_mask};
+pub use emit::{MAX_KEY_LEN, MAX_TUNNEL_LEN, emit_key, emit_mask};
 pub use key::{DP_MAX_PORTS, IN_PORT_ANY, Match, parse_match, parse_metadata};
+pub use tunnel::{emit_egress as emit_egress_tunnel, set_tunnel};
 
 #[cfg(test)]
 mod conformance_tests;

@@ -51,6 +51,10 @@ pub(super) fn validate(
     {
         return Err(Errno::Inval);
     }
+    // Masked tunnel set is not supported (Linux: EINVAL, before anything else).
+    if ty == k::TUNNEL && masked {
+        return Err(Errno::Inval);
+    }
     match support::set_target(ty) {
         Support::Executed => {}
         Support::NotYet => return Err(Errno::OpNotSupp),
@@ -58,6 +62,7 @@ pub(super) fn validate(
     }
     let ok = match ty {
         k::PRIORITY | k::SKB_MARK | k::CT_MARK | k::CT_LABELS => true,
+        k::TUNNEL => super::tunnel::set_tunnel(value, &mut FlowKey::default()).is_ok(),
         k::ETHERNET => headers.mac_proto == MAC_PROTO_ETHERNET,
         k::IPV4 => headers.eth_type == ETH_P_IP && ipv4(value, mask, key)?,
         k::IPV6 => headers.eth_type == ETH_P_IPV6 && ipv6(value, mask, key)?,
@@ -278,24 +283,9 @@ mod tests {
     }
 
     #[test]
-    fn targets_not_executed_yet_are_refused_as_unsupported() {
+    fn conntrack_metadata_targets() {
         let tcp = key_of(&tcp4());
-        let tunnel = nest(
-            k::TUNNEL,
-            &[
-                a(crate::ovs::tunnel::IPV4_DST, &[1, 1, 1, 1]),
-                a(crate::ovs::tunnel::TTL, &[64]),
-            ],
-        );
-        let not_yet = [set(tunnel)];
-        for action in not_yet {
-            assert_eq!(
-                validate_actions(&action, &tcp),
-                Err(Errno::OpNotSupp),
-                "{action:02x?}"
-            );
-        }
-        // Conntrack metadata: accepted at install, as Linux's validate_set.
+        // Accepted at install, as Linux's validate_set.
         for action in [
             set(u32a(k::CT_MARK, 1)),
             set(a(k::CT_LABELS, &[0; 16])),
@@ -303,6 +293,60 @@ mod tests {
         ] {
             assert_eq!(validate_actions(&action, &tcp), Ok(()), "{action:02x?}");
         }
+    }
+
+    #[test]
+    fn tunnel_as_validate_and_copy_set_tun() {
+        use crate::ovs::tunnel as t;
+        let tcp = key_of(&tcp4());
+        let tunnel = |extra: &[Vec<u8>]| {
+            let base = [a(t::IPV4_DST, &[1, 1, 1, 1]), a(t::TTL, &[64])];
+            nest(k::TUNNEL, &[&base[..], extra].concat())
+        };
+        let geneve = |opts: &[u8]| tunnel(&[a(t::GENEVE_OPTS, opts)]);
+        for ok in [
+            tunnel(&[]),
+            tunnel(&[a(t::ID, &[0, 0, 0, 0, 0, 0, 0, 5]), a(t::CSUM, &[])]),
+            geneve(&[]),
+            geneve(&[0x01, 0x02, 0x80, 0x01, 1, 2, 3, 4]),
+            tunnel(&[nest(
+                t::VXLAN_OPTS,
+                &[u32a(crate::ovs::vport::VXLAN_EXT_GBP, 7)],
+            )]),
+        ] {
+            assert_eq!(
+                validate_actions(&set(ok.clone()), &tcp),
+                Ok(()),
+                "{ok:02x?}"
+            );
+        }
+        let v6_mixed = tunnel(&[a(t::IPV6_SRC, &[1; 16])]);
+        let no_ttl = nest(k::TUNNEL, &[a(t::IPV4_DST, &[1, 1, 1, 1])]);
+        let no_dst = nest(k::TUNNEL, &[a(t::TTL, &[1])]);
+        for bad in [
+            v6_mixed,
+            no_ttl,
+            no_dst,
+            // An option whose length runs past the options; a header cut short.
+            geneve(&[0, 1, 2, 2, 0, 0, 0, 0]),
+            geneve(&[0, 1, 2, 0, 0, 1, 2, 1]),
+            geneve(&[0; 6]),
+        ] {
+            assert_eq!(
+                validate_actions(&set(bad.clone()), &tcp),
+                Err(Errno::Inval),
+                "{bad:02x?}"
+            );
+        }
+        // Masked tunnel set is refused.
+        let t = tunnel(&[]);
+        let ty = u16::from_ne_bytes([t[2], t[3]]);
+        let value = &t[4..];
+        let doubled = a(ty, &[value, value].concat());
+        assert_eq!(
+            validate_actions(&a(act::SET_MASKED, &doubled), &tcp),
+            Err(Errno::Inval)
+        );
     }
 
     #[test]

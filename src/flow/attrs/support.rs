@@ -72,7 +72,7 @@ pub(super) fn set_target(ty: u16) -> Support {
         // (as OVS's userspace datapath does), so they are allowed here.
         k::ICMP => Executed,
         k::ICMPV6 => Executed,
-        k::TUNNEL => NotYet,
+        k::TUNNEL => Executed,
         k::MPLS => Executed,
         k::NSH => Executed,
         // Linux accepts these at install and drops a packet that executes

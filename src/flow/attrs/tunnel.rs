@@ -24,6 +24,7 @@ use crate::flow::key::{
 };
 use crate::netlink::{Errno, NlBuf, Overflow, attrs};
 use crate::ovs::{key as k, tunnel as t, vport};
+use crate::tunnel::geneve;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Family {
@@ -107,6 +108,19 @@ pub(super) fn parse(nest: &[u8], target: &mut FlowKey, side: Side<'_>) -> Result
             }
         }
         Side::Mask { key, .. } => canonical_mask(target, key),
+    }
+    Ok(())
+}
+
+/// `validate_and_copy_set_tun`: the nest of a SET(TUNNEL) is a tunnel key as
+/// a flow key takes it (a destination and a TTL required), and Geneve options
+/// must be whole TLVs. The key goes into `key`'s tunnel and option fields
+/// (its other metadata is cleared).
+pub fn set_tunnel(nest: &[u8], key: &mut FlowKey) -> Result<(), Errno> {
+    key.reset_metadata(0);
+    parse(nest, key, Side::Key)?;
+    if key.tun.opts_kind == TUN_OPTS_GENEVE && geneve::options(key.tun_opts()).is_none() {
+        return Err(Errno::Inval);
     }
     Ok(())
 }
@@ -210,7 +224,16 @@ pub(super) fn exact_mask(key: &FlowKey) -> TunnelKey {
 
 /// The TUNNEL nest for `out` (the key, or a mask of `key`).
 pub(super) fn emit(key: &FlowKey, out: &FlowKey, buf: &mut NlBuf<'_>) -> Result<(), Overflow> {
-    let nest = buf.begin_nested(k::TUNNEL)?;
+    emit_nest(k::TUNNEL, key, out, buf)
+}
+
+/// An egress tunnel key as `OVS_PACKET_ATTR_EGRESS_TUN_KEY`.
+pub fn emit_egress(key: &FlowKey, buf: &mut NlBuf<'_>) -> Result<(), Overflow> {
+    emit_nest(crate::ovs::packet::ATTR_EGRESS_TUN_KEY, key, key, buf)
+}
+
+fn emit_nest(ty: u16, key: &FlowKey, out: &FlowKey, buf: &mut NlBuf<'_>) -> Result<(), Overflow> {
+    let nest = buf.begin_nested(ty)?;
     let tun = &out.tun;
     if tun.flags & TUN_F_KEY != 0 {
         buf.put_be64(t::ID, tun.id)?;

@@ -1,0 +1,50 @@
+//! Tunnels (Linux `vport-vxlan.c`, `vport-geneve.c`, `vport-gre.c` and the
+//! UDP tunnel code under them): the encapsulation headers, the underlay
+//! (host addresses, routes, neighbours) that outer headers are addressed
+//! from, encapsulation on output to a tunnel vport and decapsulation of
+//! frames addressed to one.
+//!
+//! How a packet goes through:
+//! - `set(tunnel(...))` gives the packet an egress tunnel key (validated at
+//!   install as Linux's `validate_and_copy_set_tun`); the flow key keeps the
+//!   tunnel the packet arrived by, as in Linux.
+//! - OUTPUT to a tunnel vport ([`encap`]) completes the inner frame's
+//!   offloads in software, resolves the source address and next hop in the
+//!   [`underlay`], builds the outer headers and sends the frame through the
+//!   uplink (the switch's external port) from the host NIC's MAC. Output to
+//!   a tunnel vport without an egress key is dropped.
+//! - A frame from any port to a host address and a tunnel's UDP port, or
+//!   GRE carrying Ethernet ([`decap`]), loses its outer headers; the tunnel
+//!   vport becomes its input port and the outer fields its tunnel key.
+//!
+//! Where this differs from Linux, and why:
+//! - Outer IPv4 fragments and IPv6 extension headers are not reassembled or
+//!   walked: such frames are switched as they are (Linux's IP stack would
+//!   reassemble first). Reassembly is not built yet.
+//! - DF is read from the outer IPv4 header into the received tunnel key
+//!   (Linux never sets it on receive; OVS's userspace datapath does), as the
+//!   datapath's interface asks.
+//! - Geneve options must be whole TLVs on receive (Linux passes any bytes);
+//!   GRE with bits other than checksum, key and sequence is dropped (Linux
+//!   drops only routing and versions).
+//! - The outer IPv6 flow label is 0 (Linux derives one from the flow hash);
+//!   the IPv4 identification is 0 with DF and a per-processor counter
+//!   without (Linux hashes per destination).
+//! - The UDP source port spreads the datapath's flow hash of the inner key
+//!   (Linux: the skb's hash) exactly as `udp_flow_src_port` spreads it.
+//! - A next hop with no neighbour entry drops the packet (counted as a
+//!   transmit drop of the tunnel vport); Linux queues it while resolving.
+//! - The egress tunnel key does not survive recirculation (Linux keeps the
+//!   skb's tunnel dst): it is parsed from the action list being run.
+//! - On Windows nothing feeds the underlay yet: the glue is to fill it from
+//!   the IP Helper API (`GetBestRoute2`, `GetIpNetEntry2`, address and route
+//!   change notifications) at PASSIVE_LEVEL, and its packet type has to
+//!   forget an offload request once it is done in software
+//!   (`Packet::clear_offload`).
+
+pub mod decap;
+pub mod encap;
+pub mod geneve;
+pub mod gre;
+pub mod underlay;
+pub mod vxlan;
