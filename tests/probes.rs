@@ -16,16 +16,6 @@ const ENOENT: i32 = -2;
 const EINVAL: i32 = -22;
 const EOPNOTSUPP: i32 = -130;
 
-fn setup() -> Sim {
-    let mut sim = Sim::new();
-    assert!(sim.run("switch up\nopen 1\n").is_empty());
-    sim
-}
-
-fn transact(sim: &mut Sim, r: &Req) -> String {
-    one(sim, &ioctl(1, "TRANSACT", r))
-}
-
 /// `dpif_netlink_meter_init`.
 fn meter_req(cmd: u8, seq: u32) -> Req {
     Req::new(METER, cmd, 1, seq, DPID).flags(0x1 | 0x8)
@@ -48,7 +38,7 @@ fn meter_set(seq: u32, id: u32) -> Req {
 
 #[test]
 fn meter_features_with_the_broken_meters_probe() {
-    let mut sim = setup();
+    let mut sim = opened();
     // probe_broken_meters__ (OVS 3.x): 1021 and 1022 must not exist yet...
     for (seq, id) in [(1, 1021), (2, 1022)] {
         let r = meter_req(4, seq).u32(1, id);
@@ -127,7 +117,7 @@ fn output(port: u32) -> Vec<u8> {
 
 #[test]
 fn check_max_mpls_depth_finds_three_labels() {
-    let mut sim = setup();
+    let mut sim = opened();
     // flow_set_mpls_bos(n): n + 1 label stack entries, the last at bottom.
     for n in 0..3 {
         let mut lses = vec![0u8; 4 * n];
@@ -144,7 +134,7 @@ fn check_max_mpls_depth_finds_three_labels() {
 
 #[test]
 fn check_add_mpls_finds_it() {
-    let mut sim = setup();
+    let mut sim = opened();
     // A zeroed add_mpls but for its Ethertype, on a zeroed flow.
     let add = attr(22, &[0, 0, 0, 0, 0x88, 0x47, 0, 0]);
     assert_eq!(probe(&mut sim, 1, &key(0, &[]), &add), Ok(()));
@@ -152,7 +142,7 @@ fn check_add_mpls_finds_it() {
 
 #[test]
 fn check_psample_finds_it_missing() {
-    let mut sim = setup();
+    let mut sim = opened();
     let psample = attr(
         25,
         &[attr(1, &10u32.to_ne_bytes()), attr(2, &[0x5a; 16])].concat(),
@@ -167,7 +157,7 @@ fn check_psample_finds_it_missing() {
 fn nsh_and_ethernet_push_pop_are_accepted() {
     // No check_* probes these (userspace assumes the kernel has them); the
     // same probe put shows each is taken.
-    let mut sim = setup();
+    let mut sim = opened();
     let nsh = attr(
         28,
         &[attr(1, &[0, 63, 1, 3, 0, 0, 1, 255]), attr(2, &[0; 16])].concat(),
@@ -199,7 +189,7 @@ fn nsh_and_ethernet_push_pop_are_accepted() {
 
 #[test]
 fn userspace_datapath_actions_are_refused_as_linux_refuses_them() {
-    let mut sim = setup();
+    let mut sim = opened();
     let k = key(0x1234, &[]);
     for (seq, act) in [
         attr(26, &[0; 8]),

@@ -1156,6 +1156,15 @@ fn host_and_physical_nics() {
         friendly: "br-int",
         ..Nic::vm(2)
     };
+    // Its interface is the tunnel underlay's; a physical NIC's is not.
+    for o in [oid::OID_SWITCH_NIC_CREATE, oid::OID_SWITCH_NIC_UPDATED] {
+        assert_eq!(hyperv::host_interface_by(o, &host.bytes()), Some(GUID));
+        assert_eq!(hyperv::host_interface_by(o, &eth2), None);
+    }
+    assert_eq!(
+        hyperv::host_interface_by(oid::OID_SWITCH_NIC_CONNECT, &host.bytes()),
+        None
+    );
     assert_eq!(s.set(oid::OID_SWITCH_NIC_CREATE, &host.bytes()), Ok(()));
     assert_eq!(s.endpoint(2, 0).unwrap().0, PortKind::Internal);
     assert_eq!(s.endpoint(2, 0).unwrap().1, "br-int");

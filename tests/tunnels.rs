@@ -29,21 +29,6 @@ const PEER4: [u8; 4] = [192, 168, 1, 20];
 const HOST6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
 const PEER6: [u8; 16] = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20];
 
-// OVS_TUNNEL_KEY_ATTR_*.
-const T_ID: u16 = 0;
-const T_IPV4_SRC: u16 = 1;
-const T_IPV4_DST: u16 = 2;
-const T_TOS: u16 = 3;
-const T_TTL: u16 = 4;
-const T_DF: u16 = 5;
-const T_CSUM: u16 = 6;
-const T_OAM: u16 = 7;
-const T_GENEVE_OPTS: u16 = 8;
-const T_TP_SRC: u16 = 9;
-const T_TP_DST: u16 = 10;
-const T_IPV6_SRC: u16 = 12;
-const T_IPV6_DST: u16 = 13;
-
 /// A host: vm1 on port 1, the uplink eth0 on port 2, the host's internal
 /// NIC on port 3; its addresses 192.168.1.10/24 and 2001:db8::10/64 (or
 /// the peer's, `peer`), the other host a neighbour; vports vm1, eth0 and

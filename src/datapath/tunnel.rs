@@ -122,7 +122,8 @@ pub(super) fn output<P: Packet, E: Egress<P> + ?Sized>(
     };
     let (path, uplink) = match (path, ports.underlay.uplink()) {
         (Ok(p), Some(u)) => (p, u),
-        (Err(Unreachable::NoNeighbour(_)), Some(_)) => {
+        (Err(Unreachable::NoNeighbour(next_hop)), Some(_)) => {
+            ports.underlay.unresolved.record(next_hop);
             v.stats.tx_dropped.fetch_add(1, Relaxed);
             return;
         }
@@ -369,7 +370,11 @@ mod tests {
     use crate::offload::{fold, sum};
 
     fn send(req: Request, frame: &[u8]) -> Vec<Offloaded> {
-        let ports = ports();
+        send_via(&ports(), [10, 0, 0, 2], req, frame)
+    }
+
+    /// Encapsulates `frame` towards `dst` through a VXLAN vport.
+    fn send_via(ports: &Ports, dst: [u8; 4], req: Request, frame: &[u8]) -> Vec<Offloaded> {
         let v = Vport {
             port_no: 3,
             name: "vxlan".into(),
@@ -381,11 +386,7 @@ mod tests {
             binding: None,
             stats: VportStats::new(1).unwrap(),
         };
-        let nest = [
-            [8, 0, 2, 0, 10, 0, 0, 2].as_slice(),
-            &[5, 0, 4, 0, 64, 0, 0, 0],
-        ]
-        .concat();
+        let nest = [[8, 0, 2, 0].as_slice(), &dst, &[5, 0, 4, 0, 64, 0, 0, 0]].concat();
         let pkt = Offloaded {
             p: OwnedPacket::from_frame(frame).unwrap(),
             req,
@@ -393,7 +394,7 @@ mod tests {
         let mut out = Out::default();
         let mut s = Scratch::try_new().unwrap();
         output(
-            &ports,
+            ports,
             Cpu::Pinned(0),
             &v,
             pkt,
@@ -403,6 +404,20 @@ mod tests {
             &mut s,
         );
         out.0
+    }
+
+    #[test]
+    fn a_next_hop_without_neighbour_is_asked_for() {
+        let ports = ports();
+        assert!(send_via(&ports, [10, 0, 0, 3], Request::NONE, &tcp(10)).is_empty());
+        let mut asked = Vec::new();
+        ports.underlay.unresolved.take(|a| asked.push(a));
+        assert_eq!(asked, ["10.0.0.3".parse::<core::net::IpAddr>().unwrap()]);
+        assert_eq!(
+            send_via(&ports, [10, 0, 0, 2], Request::NONE, &tcp(10)).len(),
+            1
+        );
+        assert!(!ports.underlay.unresolved.pending());
     }
 
     #[test]

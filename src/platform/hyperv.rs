@@ -87,13 +87,29 @@ pub fn alias_wanted(n: &NicParams<'_>) -> Option<[u8; 16]> {
     (classify(n.nic_type, n.nic_index) == Some(PortKind::External)).then_some(n.net_cfg_instance_id)
 }
 
+/// The NIC a creation or update announces.
+fn announced(oid: u32, buf: &[u8]) -> Option<NicParams<'_>> {
+    match oid {
+        OID_SWITCH_NIC_CREATE | OID_SWITCH_NIC_UPDATED => NicParams::parse(buf),
+        _ => None,
+    }
+}
+
 /// For a set request about to go down: the GUID whose interface alias the
 /// platform should look up first (at PASSIVE_LEVEL, outside any lock).
 pub fn alias_wanted_by(oid: u32, buf: &[u8]) -> Option<[u8; 16]> {
-    match oid {
-        OID_SWITCH_NIC_CREATE | OID_SWITCH_NIC_UPDATED => alias_wanted(&NicParams::parse(buf)?),
-        _ => None,
-    }
+    alias_wanted(&announced(oid, buf)?)
+}
+
+/// The interface GUID of the host's own vNIC (the internal port's NIC),
+/// where the tunnel endpoint lives: the underlay comes from its tables.
+pub fn host_interface(n: &NicParams<'_>) -> Option<[u8; 16]> {
+    (classify(n.nic_type, n.nic_index) == Some(PortKind::Internal)).then_some(n.net_cfg_instance_id)
+}
+
+/// `host_interface` of the NIC a set request announces.
+pub fn host_interface_by(oid: u32, buf: &[u8]) -> Option<[u8; 16]> {
+    host_interface(&announced(oid, buf)?)
 }
 
 /// The verdict on an `OID_SWITCH_NIC_REQUEST` carrying a request of this

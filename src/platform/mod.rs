@@ -4,8 +4,9 @@
 //! switch OID payloads and their effect on the switch model, names and time,
 //! the pool routine allocations use, the datapath's activation with the switch,
 //! log records as `DbgPrintEx` lines,
-//! and the packet path's decisions (destinations, completions, buffers,
-//! software offloads, what a pause waits for).
+//! the packet path's decisions (destinations, completions, buffers,
+//! software offloads, what a pause waits for), and which host IP table
+//! rows make the tunnel underlay.
 //! `sys` is the thin glue that feeds these from IRPs and NDIS requests.
 
 pub mod activation;
@@ -20,3 +21,4 @@ pub mod oid;
 pub mod pending;
 pub mod pool;
 pub mod time;
+pub mod underlay;

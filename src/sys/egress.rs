@@ -133,7 +133,7 @@ impl Batch<'_> {
             CopyOffload::Complete(want) => {
                 if complete_checksums(own.bytes_mut(), want).is_ok() {
                     // SAFETY: the buffer is ours, not sent.
-                    unsafe { clear_offloads(n) };
+                    unsafe { nbl::clear_offload_request(n) };
                 }
                 self.emit(own, port, nic);
             }
@@ -162,7 +162,7 @@ impl Batch<'_> {
                 continue;
             }
             // SAFETY: the segment's buffer is ours, not sent.
-            unsafe { clear_offloads(seg.buf.nbl.as_ptr()) };
+            unsafe { nbl::clear_offload_request(seg.buf.nbl.as_ptr()) };
             self.emit(seg, port, nic);
         }
         let item = &self.lane.item;
@@ -181,18 +181,6 @@ impl Batch<'_> {
             }
             None => path::count(&DROPS.no_resources),
         }
-    }
-}
-
-/// Clears the checksum and large-send requests (they were done here).
-///
-/// # Safety
-/// `nbl` is ours and not out below.
-unsafe fn clear_offloads(nbl: *mut NetBufferList) {
-    // SAFETY: as the caller guarantees.
-    unsafe {
-        (*nbl).set_checksum_info(ChecksumInfo(0));
-        (*nbl).set_large_send_info(LargeSendInfo(0));
     }
 }
 

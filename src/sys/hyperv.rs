@@ -20,7 +20,8 @@ use super::{oid, path};
 use crate::pend::Wakeups;
 use crate::platform::activation::Activation;
 use crate::platform::hyperv::{
-    self as model, Ports, alias_wanted, alias_wanted_by, import_order, nic_elements,
+    self as model, Ports, alias_wanted, alias_wanted_by, host_interface, host_interface_by,
+    import_order, nic_elements,
 };
 use crate::platform::name::NameBuf;
 use crate::platform::oid as payload;
@@ -87,6 +88,9 @@ pub fn before_set(oid: NdisOid, buf: &[u8]) -> Result<(), NdisStatus> {
     let Some(dev) = device() else { return Ok(()) };
     // Looked up first: it needs PASSIVE_LEVEL, and the table lock raises.
     let alias = alias_wanted_by(oid, buf).and_then(interface_alias);
+    if let Some(guid) = host_interface_by(oid, buf) {
+        super::underlay::set_host_interface(guid);
+    }
     let mut wake = Wakeups::new();
     let verdict = with_ports(|p| p.before_set(oid, buf, alias.as_ref(), dev, &mut wake));
     complete_wakeups(wake);
@@ -123,7 +127,12 @@ pub fn switch_is_active() -> Result<bool, NdisStatus> {
 pub fn activate() -> Result<(), NdisStatus> {
     ACTIVATION.activate(
         import,
-        || super::timer::start(super::filter::SwitchModule::get().ndis_handle()),
+        || {
+            let filter = super::filter::SwitchModule::get().ndis_handle();
+            super::timer::start(filter)?;
+            super::underlay::start(filter);
+            Ok(())
+        },
         tear_down,
     )
 }
@@ -153,6 +162,9 @@ fn import() -> Result<(), NdisStatus> {
     )?;
     for nic in nic_elements(&nics).ok_or(NdisStatus::INVALID_DATA)? {
         let alias = alias_wanted(&nic).and_then(interface_alias);
+        if let Some(guid) = host_interface(&nic) {
+            super::underlay::set_host_interface(guid);
+        }
         let mut wake = Wakeups::new();
         // A NIC the model refuses stays out of it, as it would had it
         // arrived by OID; the others still come up.
@@ -172,6 +184,7 @@ pub fn deactivate() {
 /// The datapath, everything it holds, and the port table (a detach, or a
 /// failed activation).
 fn tear_down() {
+    super::underlay::stop();
     super::timer::stop();
     if let Some(dev) = device() {
         let mut wake = Wakeups::new();

@@ -20,6 +20,10 @@
 //!   NetEventSwitchActivate PnP event, at PASSIVE_LEVEL: it waits for the
 //!   queries it issues. NetEventFilterPreDetach (PASSIVE_LEVEL) shuts the
 //!   drain without waiting; the pause that follows waits.
+//! - The underlay feed (`underlay`): netio's IP Helper tables are read, and
+//!   next hops resolved, in an NDIS I/O work item at PASSIVE_LEVEL; it takes
+//!   the ports lock only to swap the tables in. Change notifications and
+//!   the upkeep timer only queue it.
 //! - `time::now`: any IRQL.
 //! - The send path (`ingress`): DISPATCH_LEVEL (raised to when NDIS calls
 //!   below it), on the processor's lane (`lane`), which the handler claims
@@ -56,4 +60,5 @@ mod path;
 mod runtime;
 mod time;
 mod timer;
+mod underlay;
 mod wstr;

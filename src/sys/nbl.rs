@@ -799,6 +799,19 @@ pub unsafe fn offload_request(nbl: *mut NetBufferList) -> Request {
     Request::from_ndis(checksum.0, lso.0)
 }
 
+/// Clears the checksum and large-send requests (their work was done in
+/// software).
+///
+/// # Safety
+/// `nbl` is ours and not out below.
+pub unsafe fn clear_offload_request(nbl: *mut NetBufferList) {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        (*nbl).set_checksum_info(ChecksumInfo(0));
+        (*nbl).set_large_send_info(LargeSendInfo(0));
+    }
+}
+
 /// Records what the NIC reported in a returning clone's large-send slot.
 ///
 /// # Safety

@@ -293,6 +293,19 @@ impl Packet for NblPacket {
         }
     }
 
+    /// Clears the requests on a buffer of ours (a view with requests is
+    /// copied first: the switch's NBL is not ours to change).
+    fn clear_offload(&mut self) {
+        if self.offload().is_none() {
+            return;
+        }
+        match self.own() {
+            // SAFETY: the buffer is ours and not sent.
+            Some(o) => unsafe { nbl::clear_offload_request(o.buf.nbl.as_ptr()) },
+            None => path::count(&DROPS.no_resources),
+        }
+    }
+
     fn try_clone(&self) -> Option<NblPacket> {
         let frame = match &self.frame {
             Frame::View(v) => Frame::View(*v),

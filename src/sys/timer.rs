@@ -26,6 +26,7 @@ unsafe extern "system" fn tick(_: *mut c_void, _: *mut c_void, _: *mut c_void, _
         let mut wake = crate::pend::Wakeups::new();
         dev.maintain(super::time::now().ms(), &mut wake);
         super::device::complete_wakeups(wake);
+        super::underlay::kick_if_unresolved(dev);
     }
 }
 

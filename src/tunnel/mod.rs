@@ -33,18 +33,19 @@
 //! - The UDP source port spreads the datapath's flow hash of the inner key
 //!   (Linux: the skb's hash) exactly as `udp_flow_src_port` spreads it.
 //! - A next hop with no neighbour entry drops the packet (counted as a
-//!   transmit drop of the tunnel vport); Linux queues it while resolving.
+//!   transmit drop of the tunnel vport) and is recorded for the platform to
+//!   resolve ([`resolve`]); Linux queues the packet while resolving.
 //! - The egress tunnel key does not survive recirculation (Linux keeps the
 //!   skb's tunnel dst): it is parsed from the action list being run.
-//! - On Windows nothing feeds the underlay yet: the glue is to fill it from
-//!   the IP Helper API (`GetBestRoute2`, `GetIpNetEntry2`, address and route
-//!   change notifications) at PASSIVE_LEVEL, and its packet type has to
-//!   forget an offload request once it is done in software
-//!   (`Packet::clear_offload`).
+//! - On Windows the underlay is the host vNIC's rows of the IP Helper
+//!   address, route and neighbour tables, read whole at PASSIVE_LEVEL when
+//!   they change (`platform::underlay` decides which rows count); Linux
+//!   looks routes and neighbours up per packet.
 
 pub mod decap;
 pub mod encap;
 pub mod geneve;
 pub mod gre;
+pub mod resolve;
 pub mod underlay;
 pub mod vxlan;

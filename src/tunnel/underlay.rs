@@ -8,6 +8,7 @@
 use alloc::vec::Vec;
 use core::net::IpAddr;
 
+use super::resolve::Unresolved;
 use crate::switch::{NicIndex, NicState, PortId, PortKind, Switch};
 
 /// Most entries of each table.
@@ -94,6 +95,8 @@ pub struct Underlay {
     routes: Vec<Route>,
     /// Sorted by address.
     neighbours: Vec<(IpAddr, [u8; 6])>,
+    /// Next hops the data path wants resolved.
+    pub unresolved: Unresolved,
 }
 
 /// Inserts into a bounded vector at `at`.
@@ -161,6 +164,17 @@ impl Underlay {
             }
             Err(i) => insert(&mut self.neighbours, i, (ip, mac), MAX_NEIGHBOURS),
         }
+    }
+
+    /// Takes the addresses, routes and neighbours of `fresh` (a table read
+    /// from the host as a whole), leaving it the old ones: the swap costs
+    /// the same whatever the sizes, and the old tables are freed by the
+    /// caller, after the lock.
+    pub fn adopt(&mut self, fresh: &mut Underlay) {
+        self.generation = self.generation.wrapping_add(1);
+        core::mem::swap(&mut self.hosts, &mut fresh.hosts);
+        core::mem::swap(&mut self.routes, &mut fresh.routes);
+        core::mem::swap(&mut self.neighbours, &mut fresh.neighbours);
     }
 
     /// The host has an address (frames may be addressed to its tunnels).
@@ -280,5 +294,28 @@ mod tests {
         }
         assert_eq!(u.add_host(prefix("10.0.1.1", 32)), Err(Full));
         assert_eq!(u.add_host(prefix("10.0.0.1", 32)), Ok(()));
+    }
+
+    #[test]
+    fn adopt_swaps_the_tables_and_keeps_the_uplink() {
+        let mut u = Underlay::default();
+        u.add_host(prefix("10.0.0.1", 24)).unwrap();
+        u.unresolved.record(ip("10.0.0.9"));
+        let mut fresh = Underlay::default();
+        fresh.add_host(prefix("10.0.0.2", 24)).unwrap();
+        fresh
+            .add_route(Route {
+                dst: prefix("10.0.0.0", 24),
+                gateway: None,
+            })
+            .unwrap();
+        fresh.set_neighbour(ip("10.0.0.3"), [2; 6]).unwrap();
+        let before = u.generation();
+        u.adopt(&mut fresh);
+        assert_ne!(u.generation(), before);
+        assert!(u.is_host(ip("10.0.0.2")) && !u.is_host(ip("10.0.0.1")));
+        assert_eq!(u.path(ip("10.0.0.3"), None).unwrap().next_hop_mac, [2; 6]);
+        assert!(fresh.is_host(ip("10.0.0.1")), "the old tables, to free");
+        assert!(u.unresolved.pending(), "requests stay");
     }
 }

@@ -152,3 +152,31 @@ pub fn flow_put(sim: &mut Sim, seq: u32, key: &[u8], mask: &[u8], actions: &[u8]
         .raw(2, actions);
     one(sim, &ioctl(1, "TRANSACT", &r))
 }
+
+/// A switch that is up, with handle 1 open (ovs-vswitchd's first socket).
+pub fn opened() -> Sim {
+    let mut sim = Sim::new();
+    assert!(sim.run("switch up\nopen 1\n").is_empty());
+    sim
+}
+
+/// `TRANSACT` of `r` on handle 1; the reply line.
+pub fn transact(sim: &mut Sim, r: &Req) -> String {
+    one(sim, &ioctl(1, "TRANSACT", r))
+}
+
+// OVS_TUNNEL_KEY_ATTR_*.
+pub const T_ID: u16 = 0;
+pub const T_IPV4_SRC: u16 = 1;
+pub const T_IPV4_DST: u16 = 2;
+pub const T_TOS: u16 = 3;
+pub const T_TTL: u16 = 4;
+pub const T_DF: u16 = 5;
+pub const T_CSUM: u16 = 6;
+pub const T_OAM: u16 = 7;
+pub const T_GENEVE_OPTS: u16 = 8;
+pub const T_TP_SRC: u16 = 9;
+pub const T_TP_DST: u16 = 10;
+pub const T_VXLAN_OPTS: u16 = 11;
+pub const T_IPV6_SRC: u16 = 12;
+pub const T_IPV6_DST: u16 = 13;

@@ -149,6 +149,16 @@ unsafe extern "system" {
     ) -> *mut c_void;
 
     // Control device.
+    /// An I/O work item of `ndis_object_handle` (the filter module);
+    /// up to DISPATCH_LEVEL, as is queueing one. Its routine runs at
+    /// PASSIVE_LEVEL.
+    pub fn NdisAllocateIoWorkItem(ndis_object_handle: NdisHandle) -> NdisHandle;
+    pub fn NdisQueueIoWorkItem(
+        ndis_io_work_item_handle: NdisHandle,
+        routine: NdisIoWorkItemFunction,
+        work_item_context: *mut c_void,
+    );
+    pub fn NdisFreeIoWorkItem(ndis_io_work_item_handle: NdisHandle);
     pub fn NdisRegisterDeviceEx(
         ndis_handle: NdisHandle,
         attributes: *mut NdisDeviceObjectAttributes,
@@ -162,6 +172,8 @@ unsafe extern "system" {
 unsafe extern "system" {
     /// Waits until every queued DPC (timer functions among them) has run.
     pub fn KeFlushQueuedDpcs();
+    /// Sleeps `interval` (negative: relative, in 100 ns); PASSIVE_LEVEL.
+    pub fn KeDelayExecutionThread(wait_mode: i8, alertable: u8, interval: *mut i64) -> NdisStatus;
     /// Active processors in `group_number` (`ALL_PROCESSOR_GROUPS`: all).
     pub fn KeQueryActiveProcessorCountEx(group_number: u16) -> u32;
     /// The current processor's system-wide index (`proc_number` may be null).
@@ -238,6 +250,46 @@ unsafe extern "system" {
         interface_alias: *mut u16,
         length: usize,
     ) -> NdisStatus;
+
+    // The IP Helper tables, all PASSIVE_LEVEL; each table is allocated by
+    // netio and freed with `FreeMibTable`.
+    pub fn GetUnicastIpAddressTable(
+        family: u16,
+        table: *mut *mut MibUnicastIpAddressTable,
+    ) -> NdisStatus;
+    pub fn GetIpForwardTable2(family: u16, table: *mut *mut MibIpForwardTable2) -> NdisStatus;
+    pub fn GetIpNetTable2(family: u16, table: *mut *mut MibIpNetTable2) -> NdisStatus;
+    pub fn FreeMibTable(memory: *mut c_void);
+    /// Sends ARP or neighbour solicitation for `row.address` on the
+    /// interface `row.interface_luid` names and waits for the answer.
+    pub fn ResolveIpNetEntry2(
+        row: *mut MibIpNetRow2,
+        source_address: *const SockaddrInet,
+    ) -> NdisStatus;
+    /// Change notifications; the callbacks of one registration are
+    /// serialized. `CancelMibChangeNotify2` ends one.
+    pub fn NotifyUnicastIpAddressChange(
+        family: u16,
+        callback: MibChangeCallback,
+        caller_context: *mut c_void,
+        initial_notification: u8,
+        notification_handle: *mut NdisHandle,
+    ) -> NdisStatus;
+    pub fn NotifyRouteChange2(
+        family: u16,
+        callback: MibChangeCallback,
+        caller_context: *mut c_void,
+        initial_notification: u8,
+        notification_handle: *mut NdisHandle,
+    ) -> NdisStatus;
+    pub fn NotifyIpInterfaceChange(
+        family: u16,
+        callback: MibChangeCallback,
+        caller_context: *mut c_void,
+        initial_notification: u8,
+        notification_handle: *mut NdisHandle,
+    ) -> NdisStatus;
+    pub fn CancelMibChangeNotify2(notification_handle: NdisHandle) -> NdisStatus;
 }
 
 #[link(name = "hal")]

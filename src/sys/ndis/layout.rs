@@ -469,6 +469,60 @@ layouts! {
     IoCsqIrpContext = 0x18 / 8 { context_type: 0x0, irp: 0x8, csq: 0x10 }
     // KEVENT: VERG (both builds; a DISPATCHER_HEADER of 0x18 bytes).
     KEvent = 0x18 / 8 {}
+
+    // netio's IP Helper rows: DOCS (learn.microsoft.com netioapi.h and
+    // ws2def.h/ws2ipdef.h syntax blocks: field order and types; enums and
+    // NET_IFINDEX 4 bytes, NET_LUID 8, BOOLEAN 1), offsets by the x64 C
+    // layout rules. MIB_IPNET_ROW2's 0x58 and the rows at 8 after a
+    // table's count also match a ctypes binding used against iphlpapi.
+    // SOCKADDR_INET: SOCKADDR_IN6 is the largest member (28 bytes), ULONG
+    // aligned.
+    SockaddrInet = 0x1c / 4 { si_family: 0x0, data: 0x2 }
+    IpAddressPrefix = 0x20 / 4 { prefix: 0x0, prefix_length: 0x1c }
+    MibUnicastIpAddressRow = 0x50 / 8 {
+        address: 0x0,
+        interface_luid: 0x20,
+        interface_index: 0x28,
+        prefix_origin: 0x2c,
+        suffix_origin: 0x30,
+        valid_lifetime: 0x34,
+        preferred_lifetime: 0x38,
+        on_link_prefix_length: 0x3c,
+        skip_as_source: 0x3d,
+        dad_state: 0x40,
+        scope_id: 0x44,
+        creation_time_stamp: 0x48,
+    }
+    MibIpForwardRow2 = 0x68 / 8 {
+        interface_luid: 0x0,
+        interface_index: 0x8,
+        destination_prefix: 0xc,
+        next_hop: 0x2c,
+        site_prefix_length: 0x48,
+        valid_lifetime: 0x4c,
+        preferred_lifetime: 0x50,
+        metric: 0x54,
+        protocol: 0x58,
+        loopback: 0x5c,
+        autoconfigure_address: 0x5d,
+        publish: 0x5e,
+        immortal: 0x5f,
+        age: 0x60,
+        origin: 0x64,
+    }
+    MibIpNetRow2 = 0x58 / 8 {
+        address: 0x0,
+        interface_index: 0x1c,
+        interface_luid: 0x20,
+        physical_address: 0x28,
+        physical_address_length: 0x48,
+        state: 0x4c,
+        flags: 0x50,
+        reachability_time: 0x54,
+    }
+    MibUnicastIpAddressTable = 0x8 / 8 { num_entries: 0x0, table: 0x8 }
+    MibIpForwardTable2 = 0x8 / 8 { num_entries: 0x0, table: 0x8 }
+    MibIpNetTable2 = 0x8 / 8 { num_entries: 0x0, table: 0x8 }
 }
 
 // The NDIS_SIZEOF_* sizes that go into object headers: WDK

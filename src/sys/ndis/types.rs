@@ -1490,3 +1490,107 @@ pub const ALL_PROCESSOR_GROUPS: u16 = 0xffff;
 pub const PASSIVE_LEVEL: Kirql = 0;
 pub const APC_LEVEL: Kirql = 1;
 pub const DISPATCH_LEVEL: Kirql = 2;
+
+// netio's IP Helper tables (netioapi.h, ws2def.h, ws2ipdef.h).
+
+/// `AF_UNSPEC`: both families (`AF_INET`, `AF_INET6`: `platform::underlay`).
+pub const AF_UNSPEC: u16 = 0;
+
+/// `SOCKADDR_INET`: the union of `SOCKADDR_IN` (family, port, address at
+/// 4) and `SOCKADDR_IN6` (family, port, flow info, address at 8, scope id),
+/// as its family and the bytes after it.
+#[repr(C, align(4))]
+#[derive(Clone, Copy)]
+pub struct SockaddrInet {
+    pub si_family: u16,
+    pub data: [u8; 26],
+}
+
+/// `IP_ADDRESS_PREFIX`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct IpAddressPrefix {
+    pub prefix: SockaddrInet,
+    pub prefix_length: u8,
+}
+
+/// `MIB_UNICASTIPADDRESS_ROW`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct MibUnicastIpAddressRow {
+    pub address: SockaddrInet,
+    pub interface_luid: NetLuid,
+    pub interface_index: u32,
+    pub prefix_origin: u32,
+    pub suffix_origin: u32,
+    pub valid_lifetime: u32,
+    pub preferred_lifetime: u32,
+    pub on_link_prefix_length: u8,
+    pub skip_as_source: u8,
+    pub dad_state: u32,
+    pub scope_id: u32,
+    pub creation_time_stamp: i64,
+}
+
+/// `MIB_IPFORWARD_ROW2`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct MibIpForwardRow2 {
+    pub interface_luid: NetLuid,
+    pub interface_index: u32,
+    pub destination_prefix: IpAddressPrefix,
+    pub next_hop: SockaddrInet,
+    pub site_prefix_length: u8,
+    pub valid_lifetime: u32,
+    pub preferred_lifetime: u32,
+    pub metric: u32,
+    pub protocol: u32,
+    pub loopback: u8,
+    pub autoconfigure_address: u8,
+    pub publish: u8,
+    pub immortal: u8,
+    pub age: u32,
+    pub origin: u32,
+}
+
+/// `IF_MAX_PHYS_ADDRESS_LENGTH`.
+pub const IF_MAX_PHYS_ADDRESS_LENGTH: usize = 32;
+
+/// `MIB_IPNET_ROW2` (`flags`: `IsRouter` bit 0, `IsUnreachable` bit 1).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct MibIpNetRow2 {
+    pub address: SockaddrInet,
+    pub interface_index: u32,
+    pub interface_luid: NetLuid,
+    pub physical_address: [u8; IF_MAX_PHYS_ADDRESS_LENGTH],
+    pub physical_address_length: u32,
+    pub state: u32,
+    pub flags: u8,
+    pub reachability_time: u32,
+}
+
+/// `MIB_UNICASTIPADDRESS_TABLE`, `MIB_IPFORWARD_TABLE2`,
+/// `MIB_IPNET_TABLE2`: a count, then that many rows from `table`.
+#[repr(C)]
+pub struct MibTable<Row> {
+    pub num_entries: u32,
+    pub table: [Row; 0],
+}
+
+pub type MibUnicastIpAddressTable = MibTable<MibUnicastIpAddressRow>;
+pub type MibIpForwardTable2 = MibTable<MibIpForwardRow2>;
+pub type MibIpNetTable2 = MibTable<MibIpNetRow2>;
+
+/// `PUNICAST_IPADDRESS_CHANGE_CALLBACK`, `PIPFORWARD_CHANGE_CALLBACK`,
+/// `PIPINTERFACE_CHANGE_CALLBACK`: the same shape, the row passed by
+/// pointer (null for an initial notification).
+pub type MibChangeCallback = unsafe extern "system" fn(
+    caller_context: *mut c_void,
+    row: *mut c_void,
+    notification_type: u32,
+);
+
+/// `NDIS_IO_WORKITEM_FUNCTION`.
+pub type NdisIoWorkItemFunction =
+    unsafe extern "system" fn(work_item_context: *mut c_void, ndis_io_work_item_handle: NdisHandle);
