@@ -5,21 +5,23 @@
 //! table of 100k; and the table's bytes per connection.
 //! Prints figures; asserts nothing about time.
 
+#[path = "common/bed.rs"]
+mod bed;
+
 use std::hint::black_box;
 use std::time::Instant;
 
+use bed::{Bed, Sent};
 use ovsext::conntrack::action::{CtAction, Nat, NatKind};
 use ovsext::conntrack::{Conntrack, Verdict};
-use ovsext::datapath::receive::{Effects, Egress, RxContext};
+use ovsext::datapath::receive::{Effects, RxContext};
 use ovsext::flow::FlowKey;
 use ovsext::flow::extract::extract;
-use ovsext::ioctl::{Device, Io, Outcome, code};
 use ovsext::packet::Packet;
-use ovsext::pend::{PendToken, Wakeups};
+use ovsext::pend::Wakeups;
 use ovsext::percpu::Cpu;
 use ovsext::platform::time::Now;
 use ovsext::sim::msg::Req;
-use ovsext::switch::{NicIndex, PortId, PortKind};
 
 const RUNS: usize = 3;
 const BATCH: usize = 32;
@@ -53,16 +55,6 @@ impl Packet for Buf {
     fn set_oob_vlan(&mut self, _: Option<u16>) {}
     fn try_clone(&self) -> Option<Buf> {
         Some(*self)
-    }
-}
-
-#[derive(Default)]
-struct Sent(u64);
-
-impl<P> Egress<P> for Sent {
-    fn send(&mut self, port: PortId, _: NicIndex, pkt: P) {
-        self.0 += u64::from(port);
-        black_box(pkt);
     }
 }
 
@@ -226,52 +218,10 @@ fn commits(base: u32) -> f64 {
     rate
 }
 
-/// A device with vm1 (vport 1, the clients) and vm2 (vport 2), and the
+/// A switch with vm1 (vport 1, the clients) and vm2 (vport 2), and the
 /// pipeline ct(zone=1,nat) -> recirc(1) -> +est: out to vm2.
-fn pipeline_bed() -> (Device, ovsext::handle::HandleId) {
-    let dev = Device::new();
-    dev.attach(1).unwrap();
-    let h = dev.open().unwrap();
-    let mut w = Wakeups::new();
-    let transact = |msg: &[u8]| {
-        let mut out = vec![0u8; 4096];
-        let mut egress = Sent::default();
-        let mut io = Io {
-            token: PendToken(1),
-            now: Now::default(),
-            egress: &mut egress,
-        };
-        let r = dev.ioctl(
-            h,
-            code::TRANSACT,
-            msg,
-            &mut out,
-            &mut io,
-            &mut Wakeups::new(),
-        );
-        assert!(matches!(r, Outcome::Done { len, .. } if len > 36), "{r:?}");
-    };
-    for p in 1..=2u32 {
-        dev.with_datapath(|dp| {
-            dp.nic_create(
-                p,
-                0,
-                PortKind::Vm,
-                &format!("vm{p}"),
-                [0, 0x15, 0x5d, 0, 0, p as u8],
-                1500,
-            )
-            .unwrap();
-            dp.nic_connect(p, 0, &mut w).unwrap();
-        });
-        transact(
-            &Req::new(0x14, 1, 1, 0, 1)
-                .u32(2, 1)
-                .str(3, &format!("vm{p}"))
-                .u32(5, 1)
-                .bytes(),
-        );
-    }
+fn pipeline_bed() -> Bed {
+    let mut bed = Bed::new(2);
     let base = "eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(),tcp_flags(0/0)";
     for (flow, actions) in [
         (
@@ -285,7 +235,7 @@ fn pipeline_bed() -> (Device, ovsext::handle::HandleId) {
     ] {
         let (key, mask) = ovsext::flow::text::parse_flow(&flow).unwrap();
         let acts = ovsext::flow::text::parse_actions(actions).unwrap();
-        transact(
+        bed.transact(
             &Req::new(0x15, 1, 1, 0, 1)
                 .flags(0x401)
                 .raw(1, &key)
@@ -294,12 +244,13 @@ fn pipeline_bed() -> (Device, ovsext::handle::HandleId) {
                 .bytes(),
         );
     }
-    (dev, h)
+    bed
 }
 
 /// ns per packet through the whole pipeline for established connections.
 fn pipeline(n: u32) -> f64 {
-    let (dev, _h) = pipeline_bed();
+    let bed = pipeline_bed();
+    let dev = &bed.dev;
     dev.with_datapath(|dp| {
         let commit = CtAction {
             commit: true,

@@ -4,37 +4,27 @@
 //! upcall is queued; and flow installs through the IOCTL dispatcher.
 //! Prints figures; asserts nothing.
 
+#[path = "common/bed.rs"]
+mod bed;
 mod common;
 
 use std::hint::black_box;
 use std::time::Instant;
 
+use bed::{Bed, Sent};
 use common::Frame;
-use ovsext::datapath::receive::{Effects, Egress, RxContext};
+use ovsext::datapath::receive::{Effects, RxContext};
 use ovsext::flow::FlowKey;
 use ovsext::flow::attrs::{emit_key, emit_mask};
 use ovsext::flow::extract::extract;
-use ovsext::ioctl::{Device, Io, Outcome, code};
 use ovsext::netlink::{NlBuf, Overflow};
 use ovsext::packet::{OwnedPacket, Packet};
-use ovsext::pend::{PendToken, Wakeups};
+use ovsext::pend::Wakeups;
 use ovsext::percpu::Cpu;
 use ovsext::platform::time::Now;
 use ovsext::sim::msg::Req;
-use ovsext::switch::{NicIndex, PortId, PortKind};
 
 const RUNS: usize = 5;
-
-/// Counts frames sent, as the NBL layer would add destinations.
-#[derive(Default)]
-struct Sent(u64);
-
-impl<P> Egress<P> for Sent {
-    fn send(&mut self, port: PortId, _: NicIndex, pkt: P) {
-        self.0 += u64::from(port);
-        black_box(pkt);
-    }
-}
 
 /// TCP/IPv4 from 10.x to 192.168.x, port 80, entering on `port`.
 fn tcp_frame(src: u32, dst: u32) -> Frame {
@@ -84,75 +74,7 @@ fn mask(m: usize) -> FlowKey {
     }
 }
 
-struct Bed {
-    dev: Device,
-    h: ovsext::handle::HandleId,
-    seq: u32,
-    ports: usize,
-}
-
 impl Bed {
-    /// A switch with `ports` VM ports bound to vports 1..=ports, and the
-    /// datapath socket (PID 1) subscribed to its upcalls.
-    fn new(ports: usize) -> Bed {
-        let dev = Device::new();
-        dev.attach(1).unwrap();
-        let h = dev.open().unwrap();
-        let mut bed = Bed {
-            dev,
-            h,
-            seq: 0,
-            ports,
-        };
-        let mut w = Wakeups::new();
-        for p in 1..=ports as u32 {
-            bed.dev.with_datapath(|dp| {
-                dp.nic_create(
-                    p,
-                    0,
-                    PortKind::Vm,
-                    &format!("vm{p}"),
-                    [0, 0x15, 0x5d, 0, 0, p as u8],
-                    1500,
-                )
-                .unwrap();
-                dp.nic_connect(p, 0, &mut w).unwrap();
-            });
-            let r = Req::new(0x14, 1, 1, 0, 1)
-                .u32(2, 1)
-                .str(3, &format!("vm{p}"))
-                .u32(5, 1);
-            bed.transact(&r.bytes());
-        }
-        bed.write(&Req::new(0x11, 3, 1, 0, 1).u8(2, 1).u32(3, 1).bytes());
-        bed
-    }
-
-    fn ioctl(&mut self, c: u32, input: &[u8]) -> Outcome {
-        self.seq += 1;
-        let mut out = vec![0u8; 4096];
-        let mut egress = Sent::default();
-        let mut io = Io {
-            token: PendToken(u64::from(self.seq)),
-            now: Now::default(),
-            egress: &mut egress,
-        };
-        self.dev
-            .ioctl(self.h, c, input, &mut out, &mut io, &mut Wakeups::new())
-    }
-
-    fn transact(&mut self, msg: &[u8]) {
-        let r = self.ioctl(code::TRANSACT, msg);
-        assert!(matches!(r, Outcome::Done { len, .. } if len > 36), "{r:?}");
-    }
-
-    fn write(&mut self, msg: &[u8]) {
-        assert!(matches!(
-            self.ioctl(code::WRITE, msg),
-            Outcome::Done { len: 0, .. }
-        ));
-    }
-
     /// The `FLOW_CMD_NEW` request for flow `j` of `n_masks` masks.
     fn flow_new(&self, j: usize, n_masks: usize) -> Vec<u8> {
         let (key, m) = self.flow(j, n_masks);
@@ -162,7 +84,8 @@ impl Bed {
             ..Default::default()
         };
         extract(frame.data(), None, &mut k).unwrap();
-        let out = ((key.in_port as usize) % self.ports + 1) as u32;
+        // Out to another of the `n_masks.max(2)` ports of the bed.
+        let out = ((key.in_port as usize) % n_masks.max(2) + 1) as u32;
         Req::new(0x15, 1, 1, 0, 1)
             .flags(0x401)
             .raw(9, &(j as u128).to_ne_bytes())

@@ -1030,3 +1030,88 @@ fn the_recirculation_limit_drops_without_counting_lost_upcalls() {
     assert_eq!((t.n_lost, t.n_recirc_dropped), (0, 1));
     assert_eq!(t.n_hit, 1 + ovsext::datapath::receive::RECIRC_LIMIT as u64);
 }
+
+/// Collects what a chain sends, in order.
+#[derive(Default)]
+struct Sent(Vec<(u32, Vec<u8>)>);
+
+impl ovsext::datapath::receive::Egress<ovsext::packet::OwnedPacket> for Sent {
+    fn send(&mut self, port: u32, _: u16, pkt: ovsext::packet::OwnedPacket) {
+        use ovsext::packet::Packet;
+        self.0.push((port, pkt.data().to_vec()));
+    }
+}
+
+/// A chain longer than one lookup batch, mixing hits, misses, a runt and a
+/// frame from a port no vport is bound to: every frame is handled as if it
+/// came alone, and the hits leave in the order they came.
+#[test]
+fn chains_are_looked_up_in_batches_and_stay_in_order() {
+    use ovsext::datapath::receive::{Effects, RxContext};
+    use ovsext::packet::OwnedPacket;
+    use ovsext::pend::Wakeups;
+    use ovsext::percpu::Cpu;
+
+    let mut sim = setup();
+    install(&mut sim, 1, IPV4_FROM_1, &output(2));
+    let mut chain = Vec::new();
+    let mut want = Vec::new();
+    let (mut misses, mut runts) = (0, 0);
+    for i in 0..150u16 {
+        let f = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000 + i, 53);
+        // More than a batch's worth of frames in a row are malformed.
+        let kind = if (40..110).contains(&i) { 5 } else { i % 7 };
+        let (port, frame) = match kind {
+            3 => {
+                misses += 1;
+                (2, f)
+            }
+            5 => {
+                runts += 1;
+                (1, f[..13].to_vec())
+            }
+            6 => (9, f),
+            _ => {
+                want.push((2, f.clone()));
+                (1, f)
+            }
+        };
+        chain.push(((port, 0), OwnedPacket::from_frame(&frame).unwrap()));
+    }
+    let mut ctx = RxContext::try_new(Cpu::Pinned(0), 1).unwrap();
+    let (mut sent, mut wake) = (Sent::default(), Wakeups::new());
+    sim.device()
+        .with_datapath(|dp| {
+            let mut fx = Effects {
+                egress: &mut sent,
+                wake: &mut wake,
+            };
+            dp.receive_batch(
+                &mut ctx,
+                chain,
+                ovsext::platform::time::Now::from_ms(1),
+                &mut fx,
+            );
+        })
+        .unwrap();
+    assert_eq!(sent.0, want);
+    let t = sim.device().with_datapath(|dp| dp.totals()).unwrap();
+    assert_eq!(
+        (t.n_hit, t.n_missed, t.n_lost),
+        (want.len() as u64, misses, 0)
+    );
+    let errors = sim
+        .device()
+        .with_datapath(|dp| {
+            let ports = dp.ports.read();
+            ports
+                .vports
+                .get(1)
+                .unwrap()
+                .stats
+                .rx_errors
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
+        .unwrap();
+    assert_eq!(errors, runts);
+}

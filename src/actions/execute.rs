@@ -34,9 +34,8 @@ const CHECK_PKT_LEN_ATTR_ARG: u16 = 4;
 /// allocated up front). One per concurrent executor (per processor), reused
 /// for every packet; it holds nothing between calls.
 pub struct ExecContext<P> {
-    /// The key of the deferred list being run.
-    drain: FlowKey,
-    /// One key per nesting level.
+    /// One key per nesting level, then the key of the deferred list being
+    /// run (on the heap: the context stays small wherever it is built).
     levels: Vec<FlowKey>,
     fifo: Fifo<P>,
 }
@@ -45,8 +44,7 @@ impl<P: Packet> ExecContext<P> {
     /// `None` when out of memory.
     pub fn try_new() -> Option<ExecContext<P>> {
         Some(ExecContext {
-            drain: FlowKey::default(),
-            levels: keys(NEST_LEVELS)?,
+            levels: keys(NEST_LEVELS + 1)?,
             fifo: Fifo {
                 keys: keys(DEFER_CAPACITY)?,
                 entries: slots(DEFER_CAPACITY)?,
@@ -154,14 +152,17 @@ pub fn execute<P: Packet, E: Env<P>>(
         cutlen: 0,
         tunnel: None,
     };
-    run.list(&mut ctx.levels, pkt, fresh, key, actions);
-    while let Some(entry) = run.fifo.pop(&mut ctx.drain) {
+    let Some((drain, levels)) = ctx.levels.split_last_mut() else {
+        return run.out;
+    };
+    run.list(levels, pkt, fresh, key, actions);
+    while let Some(entry) = run.fifo.pop(drain) {
         let list = actions.get(entry.list).unwrap_or_default();
         let meta = Meta {
             cutlen: entry.cutlen,
             tunnel: entry.tunnel.and_then(|t| actions.get(t)),
         };
-        run.list(&mut ctx.levels, entry.pkt, meta, &mut ctx.drain, list);
+        run.list(levels, entry.pkt, meta, drain, list);
     }
     run.out
 }

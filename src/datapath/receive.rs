@@ -16,7 +16,7 @@ use crate::conntrack::refrag;
 use crate::flow::FlowKey;
 use crate::flow::extract::{extract_typed, packet_hash};
 use crate::flow::key::MAC_PROTO_ETHERNET;
-use crate::flow::table::FlowTable;
+use crate::flow::table::{FlowRef, FlowTable, LOOKUP_BATCH, LookupStats};
 use crate::meter;
 use crate::offload::{Checksums, Segments};
 use crate::ovs::packet as op;
@@ -54,6 +54,17 @@ pub struct RxContext<P> {
     key: FlowKey,
     s: Scratch<P>,
     sources: Sources,
+    /// The frames of a batch between extraction and their actions.
+    batch: Batch<P>,
+}
+
+/// Frames of a chain looked up together (`FlowTable::lookup_batch`), with
+/// their input ports, keys and packet hashes.
+struct Batch<P> {
+    pkts: Vec<Option<P>>,
+    in_ports: [u32; LOOKUP_BATCH],
+    keys: Vec<FlowKey>,
+    hashes: [u32; LOOKUP_BATCH],
 }
 
 /// Which vport each recently seen switch endpoint is bound to, so that a
@@ -135,10 +146,22 @@ impl<P: Packet> RxContext<P> {
             rng: seed | 1,
             tunnel: super::tunnel::Scratch::try_new()?,
         };
+        let mut pkts = Vec::new();
+        pkts.try_reserve_exact(LOOKUP_BATCH).ok()?;
+        pkts.resize_with(LOOKUP_BATCH, || None);
+        let mut keys = Vec::new();
+        keys.try_reserve_exact(LOOKUP_BATCH).ok()?;
+        keys.resize(LOOKUP_BATCH, FlowKey::default());
         Some(RxContext {
             key: FlowKey::default(),
             s,
             sources: Sources([UNBOUND; SOURCE_HINTS]),
+            batch: Batch {
+                pkts,
+                in_ports: [0; LOOKUP_BATCH],
+                keys,
+                hashes: [0; LOOKUP_BATCH],
+            },
         })
     }
 }
@@ -349,14 +372,62 @@ impl Datapath {
 }
 
 impl View<'_> {
+    /// Takes the frames `LOOKUP_BATCH` at a time: each is extracted and
+    /// hashed, the batch looked up at once, then each frame's actions run
+    /// (and its recirculations), in order.
     fn batch<P: Packet, E: Egress<P> + ?Sized>(
         &self,
         ctx: &mut RxContext<P>,
         batch: impl IntoIterator<Item = ((PortId, NicIndex), P)>,
         fx: &mut Effects<'_, E>,
     ) {
+        let mut frames = batch.into_iter();
+        loop {
+            let (taken, n) = self.extract_batch(ctx, &mut frames);
+            if taken == 0 {
+                return;
+            }
+            let b = &mut ctx.batch;
+            let mut found = [(None, LookupStats::default()); LOOKUP_BATCH];
+            let keys = b.keys.get(..n).unwrap_or_default();
+            self.flows.lookup_batch(keys, &b.hashes, &mut found);
+            // The flows' actions (beside their counters) are read before any
+            // runs, so that their cache misses overlap too.
+            let hits = found.iter().take(n).filter_map(|(f, _)| f.as_ref());
+            let touched = hits.fold(0, |t, f| {
+                t ^ f.actions().bytes().first().copied().unwrap_or(0)
+            });
+            core::hint::black_box(touched);
+            for (i, found) in found.into_iter().enumerate().take(n) {
+                let b = &mut ctx.batch;
+                let (Some(pkt), Some(key), Some(&hash)) = (
+                    b.pkts.get_mut(i).and_then(Option::take),
+                    b.keys.get_mut(i),
+                    b.hashes.get(i),
+                ) else {
+                    continue;
+                };
+                self.resolve(&mut ctx.s, fx, pkt, key, hash, found);
+                self.drain_recirc(ctx, fx);
+            }
+        }
+    }
+
+    /// Fills the batch with the next frames of the chain from bound ports,
+    /// extracted and hashed; returns how many it took from the chain and
+    /// how many were well formed (those are at the front of the batch).
+    fn extract_batch<P: Packet>(
+        &self,
+        ctx: &mut RxContext<P>,
+        frames: &mut impl Iterator<Item = ((PortId, NicIndex), P)>,
+    ) -> (usize, usize) {
         let ports = self.ports;
-        for (from, pkt) in batch {
+        let b = &mut ctx.batch;
+        let mut n = 0;
+        while n < LOOKUP_BATCH {
+            let Some((from, pkt)) = frames.next() else {
+                break;
+            };
             let vport = match ports.vports.get(ctx.sources.get(from)) {
                 Some(v) if v.binding == Some(from) => Some(v),
                 _ => {
@@ -370,16 +441,45 @@ impl View<'_> {
                 }
             };
             let Some(v) = vport else { continue };
-            let in_port = v.port_no;
             v.stats.rx(ctx.s.cpu, pkt.len());
-            ctx.key.reset_metadata(in_port);
-            ctx.key.mac_proto = MAC_PROTO_ETHERNET;
-            let Some(pkt) = super::tunnel::receive(ports, ctx.s.cpu, pkt, &mut ctx.key) else {
+            let (Some(slot), Some(port)) = (b.pkts.get_mut(n), b.in_ports.get_mut(n)) else {
+                break;
+            };
+            *slot = Some(pkt);
+            *port = v.port_no;
+            n += 1;
+        }
+        // Each frame's first bytes are read before any is parsed, so that
+        // their cache misses overlap (a prefetch in safe code).
+        let touched = b.pkts.iter().take(n).flatten();
+        let touched = touched.fold(0, |t, p| t ^ p.data().first().copied().unwrap_or(0));
+        core::hint::black_box(touched);
+        // Well-formed frames move to the front as they are extracted.
+        let mut kept = 0;
+        for i in 0..n {
+            let (Some(pkt), Some(&port)) =
+                (b.pkts.get_mut(i).and_then(Option::take), b.in_ports.get(i))
+            else {
                 continue;
             };
-            self.pass(ctx, pkt, fx);
-            self.drain_recirc(ctx, fx);
+            let (Some(key), Some(hash)) = (b.keys.get_mut(kept), b.hashes.get_mut(kept)) else {
+                continue;
+            };
+            key.reset_metadata(port);
+            key.mac_proto = MAC_PROTO_ETHERNET;
+            // A frame addressed to a tunnel vport: its inner frame, from it.
+            let Some(pkt) = super::tunnel::receive(ports, ctx.s.cpu, pkt, key) else {
+                continue;
+            };
+            if self.extract(&pkt, key) {
+                *hash = packet_hash(key);
+                if let Some(slot) = b.pkts.get_mut(kept) {
+                    *slot = Some(pkt);
+                }
+                kept += 1;
+            }
         }
+        (n, kept)
     }
 }
 
@@ -428,31 +528,55 @@ impl View<'_> {
         pkt: P,
         fx: &mut Effects<'_, E>,
     ) {
-        let cpu = ctx.s.cpu;
         let key = &mut ctx.key;
-        // A recirculated packet may have lost its Ethernet header.
-        if extract_typed(pkt.data(), pkt.oob_vlan(), key).is_err() {
-            crate::diag::dropped(crate::diag::Drop::BadFrame, Some(key.in_port));
-            if let Some(v) = self.ports.vports.get(key.in_port) {
-                v.stats.rx_errors.fetch_add(1, Relaxed);
-            }
+        if !self.extract(&pkt, key) {
             return;
         }
         let hash = packet_hash(key);
-        let (hit, look) = self.flows.lookup(key, hash);
-        let (s, excl) = self.dp.stats.slot(cpu);
-        crate::percpu::add(&s.n_mask_hit, u64::from(look.n_mask_hit), excl);
+        let found = self.flows.lookup(key, hash);
+        self.resolve(&mut ctx.s, fx, pkt, key, hash, found);
+    }
+
+    /// Extracts the packet's key after its metadata (`mac_proto` says
+    /// whether it starts with an Ethernet header: a recirculated packet may
+    /// have lost it); false (the frame counted as an error and dropped) if
+    /// the frame is malformed.
+    fn extract<P: Packet>(&self, pkt: &P, key: &mut FlowKey) -> bool {
+        if extract_typed(pkt.data(), pkt.oob_vlan(), key).is_ok() {
+            return true;
+        }
+        crate::diag::dropped(crate::diag::Drop::BadFrame, Some(key.in_port));
+        if let Some(v) = self.ports.vports.get(key.in_port) {
+            v.stats.rx_errors.fetch_add(1, Relaxed);
+        }
+        false
+    }
+
+    /// What follows a packet's lookup: its flow's statistics and actions on
+    /// a hit, an upcall on a miss.
+    fn resolve<P: Packet, E: Egress<P> + ?Sized>(
+        &self,
+        s: &mut Scratch<P>,
+        fx: &mut Effects<'_, E>,
+        pkt: P,
+        key: &mut FlowKey,
+        hash: u32,
+        (hit, look): (Option<FlowRef<'_, FlowActions>>, LookupStats),
+    ) {
+        let cpu = s.cpu;
+        let (st, excl) = self.dp.stats.slot(cpu);
+        crate::percpu::add(&st.n_mask_hit, u64::from(look.n_mask_hit), excl);
         let Some(flow) = hit else {
-            crate::percpu::add(&s.n_missed, 1, excl);
+            crate::percpu::add(&st.n_missed, 1, excl);
             self.miss(cpu, &pkt, key, hash, fx.wake);
             return;
         };
-        crate::percpu::add(&s.n_hit, 1, excl);
+        crate::percpu::add(&st.n_hit, 1, excl);
         if look.cache_hit {
-            crate::percpu::add(&s.n_cache_hit, 1, excl);
+            crate::percpu::add(&st.n_cache_hit, 1, excl);
         }
         flow.record(cpu, self.now.ms(), pkt.len() as u64, key.tcp_flags);
-        self.run(&mut ctx.s, fx, pkt, key, flow.actions().bytes());
+        self.run(s, fx, pkt, key, flow.actions().bytes());
     }
 
     /// Runs `actions` on a packet whose key is `key`.

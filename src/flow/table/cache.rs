@@ -29,6 +29,7 @@ fn entry(pkt_hash: u32, flow_slot: u32) -> u64 {
 
 /// What a probe found: the flow slot the packet hit last, and the entry to
 /// fill after a full lookup.
+#[derive(Clone, Copy)]
 pub struct Probe<'c> {
     pub hint: Option<u32>,
     pub refill: Option<&'c AtomicU64>,

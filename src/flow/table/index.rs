@@ -95,6 +95,25 @@ impl WordIndex {
         self.shard(hash)?.find(hash, eq)
     }
 
+    /// Reads the header of the bucket `hash` starts probing at and returns
+    /// it: a batch of lookups calls this for every packet first, so that
+    /// their cache misses overlap instead of coming one after the other (a
+    /// prefetch in safe code). The key words are left alone: most probes
+    /// end at a header whose hash differs.
+    #[inline]
+    pub fn touch(&self, hash: u32) -> u64 {
+        self.shard(hash).map_or(0, |s| s.touch(hash))
+    }
+
+    /// After `touch`: if the bucket `hash` starts probing at holds an entry
+    /// of this hash (most likely the one a lookup finds), reads its first
+    /// key word and returns it with the entry's slot, for the caller to
+    /// read ahead what a match leads to.
+    #[inline]
+    pub fn touch_entry(&self, hash: u32) -> Option<(u32, u64)> {
+        self.shard(hash)?.touch_entry(hash)
+    }
+
     /// The slot stored under `hash` that satisfies `eq`: for an index of
     /// zero-width keys whose owner keeps the keys by slot.
     pub fn find_slot(&self, hash: u32, eq: impl Fn(u32) -> bool) -> Option<u32> {
@@ -237,6 +256,23 @@ impl Shard {
     fn bucket_words(&self, i: usize) -> Option<&[u64]> {
         let start = i.checked_mul(self.width)?;
         self.words.get(start..start.checked_add(self.width)?)
+    }
+
+    #[inline(always)]
+    fn touch(&self, hash: u32) -> u64 {
+        let i = hash as usize & self.heads.len().wrapping_sub(1);
+        self.heads.get(i).copied().unwrap_or(EMPTY)
+    }
+
+    #[inline(always)]
+    fn touch_entry(&self, hash: u32) -> Option<(u32, u64)> {
+        let i = hash as usize & self.heads.len().checked_sub(1)?;
+        let h = *self.heads.get(i)?;
+        if h == EMPTY || head_hash(h) != hash {
+            return None;
+        }
+        let word = i.checked_mul(self.width).and_then(|w| self.words.get(w));
+        Some((head_slot(h), word.copied().unwrap_or(0)))
     }
 
     #[inline(always)]
@@ -533,6 +569,20 @@ mod tests {
             assert!(ix.remove((v * 2_654_435_761) as u32, v as u32));
         }
         assert_eq!(ix.footprint(), 0);
+    }
+
+    /// The read-ahead names the entry in a hash's first bucket, if it is
+    /// of that hash, with its first key word.
+    #[test]
+    fn touch_entry_names_the_likely_entry() {
+        let mut ix = WordIndex::new(2);
+        assert_eq!(ix.touch_entry(3), None);
+        ix.insert(3, &key(7), 70).unwrap();
+        assert_eq!(ix.touch_entry(3), Some((70, 7)));
+        assert_ne!(ix.touch(3), EMPTY);
+        assert_eq!(ix.touch_entry(4), None);
+        // Another hash in the same bucket is not a likely match.
+        assert_eq!(ix.touch_entry(3 + MIN_BUCKETS as u32 * 16), None);
     }
 
     #[test]

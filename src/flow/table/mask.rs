@@ -123,9 +123,27 @@ impl Mask {
     /// The slot of the flow whose masked key equals `key & mask`.
     #[inline]
     pub fn find(&self, seed: u64, key: &FlowKey) -> Option<u32> {
+        self.find_hashed(self.hash(seed, key), key)
+    }
+
+    /// Reads the index bucket where a key of this `hash` (`Self::hash`)
+    /// would be (see `WordIndex::touch`).
+    #[inline]
+    pub fn touch(&self, hash: u32) -> u64 {
+        self.index.touch(hash)
+    }
+
+    /// See `WordIndex::touch_entry`.
+    #[inline]
+    pub fn touch_entry(&self, hash: u32) -> Option<(u32, u64)> {
+        self.index.touch_entry(hash)
+    }
+
+    /// `find` for a key whose `hash` is known.
+    #[inline]
+    pub fn find_hashed(&self, hash: u32, key: &FlowKey) -> Option<u32> {
         let k = self.range(key);
         let m = self.range(&self.key);
-        let hash = hash_masked(seed, k, m);
         self.index.find(hash, |stored| {
             stored
                 .iter()
@@ -146,7 +164,15 @@ impl Mask {
 
     /// Counts a hit of a lookup that scanned the masks.
     pub fn count_hit(&self) {
-        self.hits.0.fetch_add(1, Relaxed);
+        self.count_hits(1);
+    }
+
+    /// Counts `n` such hits at once (an atomic add orders memory like a
+    /// fence: one per batch lets the batch's misses overlap).
+    pub fn count_hits(&self, n: u64) {
+        if n != 0 {
+            self.hits.0.fetch_add(n, Relaxed);
+        }
     }
 
     /// Notes the hits since the previous call and the mask's current

@@ -100,6 +100,72 @@ pub struct LookupStats {
     pub cache_hit: bool,
 }
 
+/// Most packets one `FlowTable::lookup_batch` looks up.
+pub const LOOKUP_BATCH: usize = 32;
+
+/// What a lookup ended by the mask cache cost.
+const CACHE_HIT: LookupStats = LookupStats {
+    n_mask_hit: 1,
+    cache_hit: true,
+};
+
+/// The mask cache's key for a packet. Linux's rule: packets keep their hash
+/// across recirculation, so each pass gets its own, or the passes would
+/// evict each other.
+#[inline]
+fn cache_hash(key: &FlowKey, pkt_hash: u32) -> u32 {
+    match key.recirc_id {
+        0 => pkt_hash,
+        _ if pkt_hash == 0 => 0,
+        id => hash::with_recirc(pkt_hash, id),
+    }
+}
+
+/// Points the cache entry the packet hit at `slot` if it named another flow.
+#[inline]
+fn refill_if_moved(cached: &Probe<'_>, pkt_hash: u32, slot: u32) {
+    if cached.hint != Some(slot)
+        && let Some(entry) = cached.refill
+    {
+        MaskCache::fill(entry, pkt_hash, slot);
+    }
+}
+
+/// A packet of a `lookup_batch` still looking for its flow.
+#[derive(Clone, Copy)]
+struct Pending<'t> {
+    /// Its place in the batch.
+    at: usize,
+    pkt_hash: u32,
+    cached: Probe<'t>,
+    /// The mask the cache led to, probed already.
+    probed: Option<u32>,
+    /// Hash of its key under the mask being probed, and the flow found
+    /// there.
+    hash: u32,
+    slot: Option<u32>,
+}
+
+impl Pending<'_> {
+    const NONE: Pending<'static> = Pending {
+        at: 0,
+        pkt_hash: 0,
+        cached: Probe::NONE,
+        probed: None,
+        hash: 0,
+        slot: None,
+    };
+}
+
+/// Moves `p` to the front part of `pending` that is still looking.
+#[inline]
+fn keep<'t>(pending: &mut [Pending<'t>], kept: &mut usize, p: Pending<'t>) {
+    if let Some(slot) = pending.get_mut(*kept) {
+        *slot = p;
+        *kept += 1;
+    }
+}
+
 /// Heap memory a flow's actions own besides the flow record, which the
 /// table's memory limit charges to the flow.
 pub trait ActionsFootprint {
@@ -254,7 +320,13 @@ impl<A: ActionsFootprint> FlowTable<A> {
     /// The flow under `mask` that matches `key`.
     #[inline(always)]
     fn probe<'t>(&'t self, mask: &'t Mask, key: &FlowKey) -> Option<FlowRef<'t, A>> {
-        let slot = mask.find(self.seed, key)?;
+        self.hit(mask, mask.find(self.seed, key))
+    }
+
+    /// The flow in `slot`, found under `mask`.
+    #[inline(always)]
+    fn hit<'t>(&'t self, mask: &'t Mask, slot: Option<u32>) -> Option<FlowRef<'t, A>> {
+        let slot = slot?;
         let (flow, generation) = self.flows.get(slot)?;
         Some(FlowRef {
             id: FlowId { slot, generation },
@@ -273,46 +345,151 @@ impl<A: ActionsFootprint> FlowTable<A> {
     /// mask), then the other masks in order.
     #[inline]
     pub fn lookup(&self, key: &FlowKey, pkt_hash: u32) -> (Option<FlowRef<'_, A>>, LookupStats) {
-        // Linux's rule: packets keep their hash across recirculation, so
-        // each pass gets its own, or the passes would evict each other.
-        let pkt_hash = match key.recirc_id {
-            0 => pkt_hash,
-            _ if pkt_hash == 0 => 0,
-            id => hash::with_recirc(pkt_hash, id),
-        };
-        let cached = match pkt_hash {
+        let pkt_hash = cache_hash(key, pkt_hash);
+        let cached = self.probe_cache(pkt_hash);
+        match self.follow_hint(key, cached.hint) {
+            Ok(found) => {
+                refill_if_moved(&cached, pkt_hash, found.id.slot);
+                (Some(found), CACHE_HIT)
+            }
+            Err(probed) => self.scan(key, pkt_hash, cached.refill, probed),
+        }
+    }
+
+    /// `lookup` of up to `LOOKUP_BATCH` packets at once (the rest are left
+    /// alone): `out[i]` gets what `lookup(&keys[i], pkt_hashes[i])` would
+    /// return. Each step is taken for the whole batch before the next (the
+    /// cache entries, the flows they name, then mask by mask the hashes and
+    /// index buckets of the keys still unmatched, then the probes), so that
+    /// the cache misses of different packets overlap rather than follow
+    /// one another (dpif-netdev's `dpcls_lookup` does the same).
+    pub fn lookup_batch<'t>(
+        &'t self,
+        keys: &[FlowKey],
+        pkt_hashes: &[u32],
+        out: &mut [(Option<FlowRef<'t, A>>, LookupStats)],
+    ) {
+        let mut pending = [Pending::NONE; LOOKUP_BATCH];
+        let mut n = 0;
+        for (at, ((key, &h), p)) in keys.iter().zip(pkt_hashes).zip(&mut pending).enumerate() {
+            let pkt_hash = cache_hash(key, h);
+            *p = Pending {
+                at,
+                pkt_hash,
+                cached: self.probe_cache(pkt_hash),
+                ..Pending::NONE
+            };
+            n += 1;
+        }
+        let mut kept = 0;
+        for j in 0..n {
+            let Some(&p) = pending.get(j) else { break };
+            let (Some(key), Some(o)) = (keys.get(p.at), out.get_mut(p.at)) else {
+                continue;
+            };
+            match self.follow_hint(key, p.cached.hint) {
+                Ok(found) => {
+                    refill_if_moved(&p.cached, p.pkt_hash, found.id.slot);
+                    *o = (Some(found), CACHE_HIT);
+                }
+                Err(probed) => {
+                    let stats = LookupStats {
+                        n_mask_hit: u32::from(probed.is_some()),
+                        cache_hit: false,
+                    };
+                    *o = (None, stats);
+                    keep(&mut pending, &mut kept, Pending { probed, ..p });
+                }
+            }
+        }
+        let mut n = kept;
+        for &mask_slot in &self.order {
+            if n == 0 {
+                break;
+            }
+            let Some(mask) = self.mask_at(mask_slot) else {
+                continue;
+            };
+            // Hashes, then bucket headers, then probes, each in a short
+            // loop over the batch so that many misses are in flight.
+            for p in pending.iter_mut().take(n) {
+                if let Some(key) = keys.get(p.at) {
+                    p.hash = mask.hash(self.seed, key);
+                }
+            }
+            let touched = pending
+                .iter()
+                .take(n)
+                .fold(0, |t, p| t ^ mask.touch(p.hash));
+            // With the headers in, the likely entries' key words and flow
+            // records, again for the whole batch.
+            let touched = pending.iter().take(n).fold(touched, |t, p| {
+                let entry = mask.touch_entry(p.hash);
+                let flow = entry.and_then(|(slot, _)| self.flows.get(slot));
+                t ^ entry.map_or(0, |e| e.1) ^ flow.map_or(0, |(_, g)| u64::from(g))
+            });
+            core::hint::black_box(touched);
+            for p in pending.iter_mut().take(n) {
+                p.slot = match (keys.get(p.at), p.probed == Some(mask_slot)) {
+                    (Some(key), false) => mask.find_hashed(p.hash, key),
+                    _ => None,
+                };
+            }
+            let (mut kept, mut hits) = (0, 0);
+            for j in 0..n {
+                let Some(&p) = pending.get(j) else { break };
+                let Some((found, stats)) = out.get_mut(p.at) else {
+                    continue;
+                };
+                if p.probed == Some(mask_slot) {
+                    keep(&mut pending, &mut kept, p);
+                    continue;
+                }
+                stats.n_mask_hit += 1;
+                match self.hit(mask, p.slot) {
+                    Some(flow) => {
+                        hits += 1;
+                        if let Some(entry) = p.cached.refill {
+                            MaskCache::fill(entry, p.pkt_hash, flow.id.slot);
+                        }
+                        *found = Some(flow);
+                    }
+                    None => keep(&mut pending, &mut kept, p),
+                }
+            }
+            mask.count_hits(hits);
+            n = kept;
+        }
+    }
+
+    fn probe_cache(&self, pkt_hash: u32) -> Probe<'_> {
+        match pkt_hash {
             0 => Probe::NONE,
             _ => self.cache.probe(pkt_hash),
-        };
-        if let Some(slot) = cached.hint
-            && let Some((flow, generation)) = self.flows.get(slot)
-            && let Some(mask) = self.mask_at(flow.mask_slot)
-        {
-            let hit = match mask.matches(key, &flow.key) {
-                true => Some(FlowRef {
-                    id: FlowId { slot, generation },
-                    flow,
-                    mask: mask.key(),
-                }),
-                false => self.probe(mask, key),
-            };
-            if let Some(found) = hit {
-                if found.id.slot != slot
-                    && let Some(entry) = cached.refill
-                {
-                    MaskCache::fill(entry, pkt_hash, found.id.slot);
-                }
-                return (
-                    Some(found),
-                    LookupStats {
-                        n_mask_hit: 1,
-                        cache_hit: true,
-                    },
-                );
-            }
-            return self.scan(key, pkt_hash, cached.refill, Some(flow.mask_slot));
         }
-        self.scan(key, pkt_hash, cached.refill, None)
+    }
+
+    /// The flow the mask cache named if it still matches `key`, else the
+    /// flow under its mask that does. `Err` names the mask probed in vain,
+    /// if any.
+    #[inline]
+    fn follow_hint(&self, key: &FlowKey, hint: Option<u32>) -> Result<FlowRef<'_, A>, Option<u32>> {
+        let Some(slot) = hint else { return Err(None) };
+        let Some((flow, generation)) = self.flows.get(slot) else {
+            return Err(None);
+        };
+        let Some(mask) = self.mask_at(flow.mask_slot) else {
+            return Err(None);
+        };
+        let hit = match mask.matches(key, &flow.key) {
+            true => Some(FlowRef {
+                id: FlowId { slot, generation },
+                flow,
+                mask: mask.key(),
+            }),
+            false => self.probe(mask, key),
+        };
+        hit.ok_or(Some(flow.mask_slot))
     }
 
     /// The masks in order but `probed`, the cached flow's mask that missed

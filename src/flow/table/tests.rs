@@ -711,3 +711,93 @@ fn take_moves_every_flow_out_at_once() {
     drop(old);
     assert_eq!(live.get(), 1);
 }
+
+mod batch {
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec;
+
+    /// A table of flows under masks that all match the port: `(port,
+    /// prefix, dst)` puts flow `dst` under the mask of `prefix` bits of
+    /// the destination on `port`.
+    fn table(flows: &[(u32, u32, u32)]) -> FlowTable<()> {
+        let mut t = FlowTable::new();
+        for &(port, prefix, dst) in flows {
+            let _ = t.insert(&pkt(port, dst), &dst_mask(prefix), None, ());
+        }
+        t
+    }
+
+    fn batch(
+        t: &FlowTable<()>,
+        keys: &[FlowKey],
+        hashes: &[u32],
+    ) -> Vec<(Option<FlowId>, LookupStats)> {
+        let mut out = [(None, LookupStats::default()); LOOKUP_BATCH];
+        t.lookup_batch(keys, hashes, &mut out);
+        let n = keys.len().min(LOOKUP_BATCH);
+        out[..n]
+            .iter()
+            .map(|(f, s)| (f.map(|f| f.id()), *s))
+            .collect()
+    }
+
+    fn flows() -> impl Strategy<Value = Vec<(u32, u32, u32)>> {
+        proptest::collection::vec((0u32..6, 1u32..=32, 0u32..64 << 24), 0..40)
+    }
+
+    fn packets() -> impl Strategy<Value = Vec<(u32, u32, u32)>> {
+        proptest::collection::vec((0u32..6, 0u32..64 << 24, 0u32..8), 0..=LOOKUP_BATCH)
+    }
+
+    proptest! {
+        /// Without the cache a batch finds what one lookup at a time finds,
+        /// at the same cost (both probe the masks in order).
+        #[test]
+        fn uncached_batch_is_lookup(flows in flows(), pkts in packets()) {
+            let t = table(&flows);
+            let keys: Vec<FlowKey> = pkts.iter().map(|&(p, d, _)| pkt(p, d)).collect();
+            let one: Vec<_> = keys.iter().map(|k| look(&t, k, 0)).collect();
+            prop_assert_eq!(batch(&t, &keys, &vec![0; keys.len()]), one);
+        }
+
+        /// With the cache (hashes shared by several packets, so entries
+        /// name flows of other masks), batches find what lookups find, and
+        /// fill the cache so that a repeated packet is a cache hit.
+        #[test]
+        fn cached_batch_is_lookup(flows in flows(), pkts in packets()) {
+            // One mask per port: a packet matches one flow at most, so
+            // whatever the cache says, the same flow must be found.
+            let flows: Vec<_> = flows.iter().map(|&(p, _, d)| (p, 4 + 4 * p, d)).collect();
+            let t = table(&flows);
+            let keys: Vec<FlowKey> = pkts.iter().map(|&(p, d, _)| pkt(p, d)).collect();
+            let hashes: Vec<u32> = pkts.iter().map(|&(_, _, h)| h + 1).collect();
+            let want: Vec<_> = keys.iter().map(|k| look(&t, k, 0).0).collect();
+            for _ in 0..3 {
+                let got: Vec<_> = batch(&t, &keys, &hashes).into_iter().map(|r| r.0).collect();
+                prop_assert_eq!(&got, &want);
+            }
+            if let (Some(k), Some(&h)) = (keys.first(), hashes.first()) {
+                let single = batch(&t, &[*k], &[h]);
+                let again = batch(&t, &[*k], &[h]);
+                if single[0].0.is_some() {
+                    prop_assert!(again[0].1.cache_hit);
+                }
+            }
+        }
+    }
+
+    /// Packets beyond `LOOKUP_BATCH`, or beyond `out`, are left alone.
+    #[test]
+    fn batch_is_bounded() {
+        let t = table(&[(1, 24, 0x0a00_0000)]);
+        let keys = [pkt(1, 0x0a00_0001); LOOKUP_BATCH + 4];
+        let mut out = [(None, LookupStats::default()); LOOKUP_BATCH + 4];
+        t.lookup_batch(&keys, &[5; LOOKUP_BATCH + 4], &mut out);
+        assert!(out[..LOOKUP_BATCH].iter().all(|r| r.0.is_some()));
+        assert!(out[LOOKUP_BATCH..].iter().all(|r| r.0.is_none()));
+        let mut short = [(None, LookupStats::default()); 2];
+        t.lookup_batch(&keys, &[5; 8], &mut short);
+        assert!(short.iter().all(|r| r.0.is_some()));
+    }
+}
