@@ -315,7 +315,8 @@ fn l4_checksum(frame: &mut [u8], h: &Headers, l4: usize, end: usize, udp: bool) 
     put16(frame, at, c)
 }
 
-fn ipv4_checksum(frame: &mut [u8], l3: usize) -> Option<()> {
+/// Writes a fresh IPv4 header checksum for the header at `l3`.
+pub(crate) fn ipv4_checksum(frame: &mut [u8], l3: usize) -> Option<()> {
     let ihl = usize::from(*frame.get(l3)? & 0xf) * 4;
     put16(frame, l3 + 10, 0)?;
     let c = !fold(sum(frame.get(l3..l3 + ihl)?));

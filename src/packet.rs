@@ -37,6 +37,36 @@ pub trait Packet {
         Request::NONE
     }
 
+    /// Makes `frame` the packet's bytes, whatever its length (a reassembled
+    /// datagram in place of its last fragment); false when out of room or
+    /// memory. The metadata (tag, offload request, MRU) stays.
+    fn replace(&mut self, frame: &[u8]) -> bool {
+        let grown = match frame.len().checked_sub(self.len()) {
+            Some(grow) if grow > 0 => self.push_front(grow).is_some(),
+            _ => {
+                self.truncate(frame.len());
+                true
+            }
+        };
+        grown
+            && self
+                .data_mut()
+                .and_then(|d| d.get_mut(..frame.len()))
+                .map(|d| d.copy_from_slice(frame))
+                .is_some()
+    }
+
+    /// The largest IP fragment this packet was reassembled from (0: it was
+    /// not), as Linux's `OVS_CB(skb)->mru`: output cuts it to that size
+    /// again. Copies keep it. A buffer that cannot keep one (a read-only
+    /// frame, never reassembled) has none.
+    fn mru(&self) -> u16 {
+        0
+    }
+    fn set_mru(&mut self, mru: u16) {
+        let _ = mru;
+    }
+
     /// Forgets the offload request (its work was done in software, or
     /// the frame's headers moved so that the request no longer applies).
     fn clear_offload(&mut self) {}
@@ -66,6 +96,7 @@ pub struct OwnedPacket {
     buf: Vec<u8>,
     start: usize,
     oob_vlan: Option<u16>,
+    mru: u16,
 }
 
 impl OwnedPacket {
@@ -79,6 +110,7 @@ impl OwnedPacket {
             buf,
             start: HEADROOM,
             oob_vlan: None,
+            mru: 0,
         })
     }
 }
@@ -128,6 +160,14 @@ impl Packet for OwnedPacket {
         self.oob_vlan = tci;
     }
 
+    fn mru(&self) -> u16 {
+        self.mru
+    }
+
+    fn set_mru(&mut self, mru: u16) {
+        self.mru = mru;
+    }
+
     fn try_clone(&self) -> Option<OwnedPacket> {
         let mut buf = Vec::new();
         buf.try_reserve_exact(self.buf.len()).ok()?;
@@ -136,6 +176,7 @@ impl Packet for OwnedPacket {
             buf,
             start: self.start,
             oob_vlan: self.oob_vlan,
+            mru: self.mru,
         })
     }
 }
@@ -154,6 +195,17 @@ mod tests {
         assert!(!p.pull_front(4));
         p.truncate(1);
         assert_eq!(p.data(), &[1]);
+    }
+
+    #[test]
+    fn replace_grows_and_shrinks() {
+        let mut p = OwnedPacket::from_frame(&[1, 2, 3]).unwrap();
+        p.set_mru(1500);
+        let big: std::vec::Vec<u8> = (0..=255).collect();
+        assert!(p.replace(&big));
+        assert_eq!((p.data(), p.mru()), (&big[..], 1500));
+        assert!(p.replace(&[9]));
+        assert_eq!(p.data(), &[9]);
     }
 
     #[test]

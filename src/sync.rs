@@ -18,6 +18,9 @@
 //! `Datapath::conntrack`'s shard locks (`conntrack::table`) rank between 3
 //! and 4: one at a time, except an insertion, which holds its two shards in
 //! shard order; no other lock is taken while one is held.
+//! The conntrack fragment shards (`conntrack::frag`) and expectation list
+//! (`conntrack::expect`) rank there too: each taken alone, never with a
+//! table shard or each other.
 //!
 //! Every core lock raises the IRQL to DISPATCH_LEVEL while it is held (see
 //! `sys::irql`): the receive path takes the same locks at DISPATCH_LEVEL, so

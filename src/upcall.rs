@@ -183,6 +183,9 @@ pub struct Extra<'a> {
     pub actions: Option<&'a [u8]>,
     /// `OVS_PACKET_ATTR_LEN`: the length before a truncation.
     pub original_len: Option<u32>,
+    /// `OVS_PACKET_ATTR_MRU`: the packet was reassembled from fragments
+    /// of at most this size.
+    pub mru: Option<u16>,
     /// Checksums the sender left to the NIC, completed in the copy.
     pub checksums: Checksums,
     /// `OVS_PACKET_ATTR_EGRESS_TUN_KEY`: the tunnel key the packet would be
@@ -192,7 +195,7 @@ pub struct Extra<'a> {
 
 /// An `OVS_PACKET_CMD_MISS` or `_ACTION` message for `pid`:
 /// `{type=packet family, flags=0, seq=0, pid}`, version 1, dp_ifindex 0;
-/// KEY, [USERDATA], [ACTIONS], [LEN], PACKET — the frame with an
+/// KEY, [USERDATA], [ACTIONS], [MRU], [LEN], PACKET — the frame with an
 /// out-of-band 802.1Q tag put back in band, as userspace re-parses it.
 /// `None` when out of memory.
 pub fn message(
@@ -209,6 +212,7 @@ pub fn message(
         + attr(MAX_KEY_LEN)
         + extra.userdata.map_or(0, |u| attr(u.len()))
         + extra.actions.map_or(0, |a| attr(a.len()))
+        + extra.mru.map_or(0, |_| attr(2))
         + extra.egress_tun_key.map_or(0, |_| MAX_TUNNEL_LEN)
         + attr(4)
         + attr(frame_len);
@@ -253,6 +257,9 @@ fn build(
     if let Some(a) = extra.actions {
         b.put_attr(op::ATTR_ACTIONS, a)?;
     }
+    if let Some(mru) = extra.mru {
+        b.put_u16(op::ATTR_MRU, mru)?;
+    }
     if let Some(len) = extra.original_len {
         b.put_u32(op::ATTR_LEN, len)?;
     }
@@ -280,6 +287,29 @@ fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reassembled_packet_carries_its_mru() {
+        let frame = [0u8; 60];
+        let key = FlowKey::default();
+        let types = |extra: &Extra<'_>| -> std::vec::Vec<(u16, std::vec::Vec<u8>)> {
+            let m = message(op::CMD_MISS, 1, &key, &frame, None, extra).unwrap();
+            // After the netlink, genetlink and OVS headers.
+            crate::netlink::attrs(&m[OVS_MSG_LEN..])
+                .map(|a| a.unwrap())
+                .map(|a| (a.ty(), a.payload().to_vec()))
+                .collect()
+        };
+        let plain = types(&Extra::default());
+        assert!(plain.iter().all(|(t, _)| *t != op::ATTR_MRU));
+        let with = types(&Extra {
+            mru: Some(1500),
+            ..Extra::default()
+        });
+        let mru = with.iter().find(|(t, _)| *t == op::ATTR_MRU).unwrap();
+        assert_eq!(mru.1, 1500u16.to_ne_bytes());
+        assert_eq!(with.last().unwrap().0, op::ATTR_PACKET);
+    }
 
     #[test]
     fn subscribe_pend_enqueue_read() {

@@ -8,7 +8,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use ovsext::actions::{Env, ExecContext, Outcome, Userspace, execute};
+use ovsext::actions::{Env, ExecContext, Outcome, Userspace, Verdict, execute};
 use ovsext::flow::FlowKey;
 use ovsext::ovs::{action as a, key as k};
 use ovsext::packet::{OwnedPacket, Packet};
@@ -70,8 +70,8 @@ impl<P: Packet> Env<P> for Sink {
         0
     }
 
-    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, _: &[u8]) -> bool {
-        true
+    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, _: &[u8]) -> Verdict {
+        Verdict::Continue
     }
     fn meter(&mut self, _: u32, _: usize) -> bool {
         false
@@ -126,8 +126,8 @@ impl<P: Packet> Env<P> for Recorder {
             .wrapping_add(1_013_904_223);
         self.random
     }
-    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, _: &[u8]) -> bool {
-        true
+    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, _: &[u8]) -> Verdict {
+        Verdict::Continue
     }
     fn meter(&mut self, id: u32, _: usize) -> bool {
         id % 2 == 1

@@ -912,3 +912,498 @@ fn flows_match_ct_fields_and_execute_keeps_ct_metadata() {
     let out = sim.run(&ioctl(1, "TRANSACT", &bare));
     assert!(out.iter().all(|l| !l.starts_with("tx ")), "{out:?}");
 }
+
+// ---- fragments: reassembled before tracking, cut again on output ----
+
+/// A UDP datagram from vm1 to vm2 with `n` bytes of data and IPv4 id `id`.
+fn big_udp4(n: usize, id: u16) -> Vec<u8> {
+    let mut h = vec![0x30, 0x39, 0, 53];
+    h.extend_from_slice(&((8 + n) as u16).to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend((0..n).map(|i| (i * 3) as u8));
+    let mut f = ipv4_frame(VM1, VM2, 17, &h);
+    f[18..20].copy_from_slice(&id.to_be_bytes());
+    ip_checksum(&mut f);
+    f
+}
+
+/// Writes the IPv4 header checksum of an Ethernet/IPv4 frame.
+fn ip_checksum(f: &mut [u8]) {
+    f[24..26].copy_from_slice(&[0, 0]);
+    let sum = csum(&f[14..34]);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// Where a sender cuts `len` bytes of data into pieces of `sizes` bytes:
+/// each piece's start, end and whether more follow.
+fn pieces(len: usize, sizes: &[usize]) -> Vec<(usize, usize, bool)> {
+    let mut off = 0;
+    sizes
+        .iter()
+        .map(|&n| {
+            let start = off;
+            off = (off + n).min(len);
+            (start, off, off < len)
+        })
+        .collect()
+}
+
+/// `whole` (Ethernet/IPv4) cut as a sender would: `sizes` bytes of data
+/// a fragment.
+fn fragments4(whole: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
+    let data = &whole[34..];
+    pieces(data.len(), sizes)
+        .into_iter()
+        .map(|(off, end, more)| {
+            let mut f = whole[..34].to_vec();
+            f.extend_from_slice(&data[off..end]);
+            f[16..18].copy_from_slice(&((20 + end - off) as u16).to_be_bytes());
+            let more = if more { 0x2000 } else { 0 };
+            f[20..22].copy_from_slice(&((off / 8) as u16 | more).to_be_bytes());
+            ip_checksum(&mut f);
+            f
+        })
+        .collect()
+}
+
+/// Every IPv4 or IPv6 frame from vm1, fragment or not, through
+/// `ct(zone=1),recirc(1)`; whole new packets are committed and go to vm2.
+fn fragment_pipeline() -> Sim {
+    let mut sim = setup();
+    for (i, (ty, l3)) in [(0x0800, "ipv4"), (0x86dd, "ipv6")].iter().enumerate() {
+        let seq = 200 + 4 * i as u32;
+        for (j, frag) in ["no", "first", "later"].iter().enumerate() {
+            install(
+                &mut sim,
+                seq + j as u32,
+                &format!("recirc_id(0),in_port(1),eth(),eth_type({ty:#06x}),{l3}(frag={frag})"),
+                "ct(zone=1),recirc(1)",
+            );
+        }
+        install(
+            &mut sim,
+            seq + 3,
+            &format!(
+                "recirc_id(1),ct_state(+new+trk),in_port(1),eth(),eth_type({ty:#06x}),{l3}(frag=no)"
+            ),
+            "ct(commit,zone=1),2",
+        );
+    }
+    sim
+}
+
+/// Frames `frames` in from vm1, one at a time; the frames each sent to vm2.
+fn train(sim: &mut Sim, frames: &[Vec<u8>]) -> Vec<Vec<Vec<u8>>> {
+    frames
+        .iter()
+        .map(|f| {
+            sim.run(&format!("rx 1 {}", hexs(f)))
+                .iter()
+                .filter_map(|l| l.strip_prefix("tx 2 ").map(unhex))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn ipv4_fragments_reassemble_for_ct_and_leave_cut_as_they_came() {
+    let mut sim = fragment_pipeline();
+    for (id, order) in [(1u16, [0, 1, 2, 2]), (2, [2, 1, 0, 0]), (3, [1, 1, 0, 2])] {
+        let frags = fragments4(&big_udp4(3000, id), &[1480, 1480, 48]);
+        // Each train ends with the fragment that completes it (a duplicate
+        // of an earlier one before it, in the third).
+        let order = if id == 3 { &order[..] } else { &order[..3] };
+        let frames: Vec<Vec<u8>> = order.iter().map(|&i| frags[i].clone()).collect();
+        let out = train(&mut sim, &frames);
+        let (last, before) = out.split_last().unwrap();
+        assert!(before.iter().all(Vec::is_empty), "held until complete");
+        assert_eq!(last, &frags, "id {id}: cut again to the same sizes");
+    }
+    // A whole datagram is not cut.
+    let small = big_udp4(1000, 9);
+    assert_eq!(
+        train(&mut sim, std::slice::from_ref(&small)),
+        vec![vec![small]]
+    );
+}
+
+#[test]
+fn overlapping_and_incomplete_fragments_go_nowhere() {
+    let mut sim = fragment_pipeline();
+    let whole = big_udp4(3000, 5);
+    let frags = fragments4(&whole, &[1480, 1480, 48]);
+    let mut overlap = fragments4(&whole, &[1000, 2008])[1].clone();
+    overlap[20..22].copy_from_slice(&(0x2000u16 | 125).to_be_bytes());
+    let out = train(
+        &mut sim,
+        &[
+            frags[0].clone(),
+            overlap,
+            frags[1].clone(),
+            frags[2].clone(),
+        ],
+    );
+    assert!(out.iter().all(Vec::is_empty), "{out:?}");
+    // A flood of first fragments that never complete stays bounded, and
+    // the upkeep lets them go after 30 s.
+    for id in 0..3000u16 {
+        let first = fragments4(&big_udp4(3000, 1000 + id), &[1480])[0].clone();
+        assert!(train(&mut sim, &[first]).iter().all(Vec::is_empty));
+    }
+    sim.run("tick 31000");
+    let frags = fragments4(&big_udp4(3000, 7), &[1480, 1480, 48]);
+    let out = train(&mut sim, &frags);
+    assert_eq!(out[2], frags, "reassembly still works");
+}
+
+/// `OVS_PACKET_CMD_EXECUTE` of `frame` from vport 1 with `actions` and
+/// `OVS_PACKET_ATTR_MRU`; the frames sent to vm2.
+fn execute_with_mru(sim: &mut Sim, frame: &[u8], acts: &str, mru: u16) -> Vec<Vec<u8>> {
+    let key = [
+        attr(k::PRIORITY, &0u32.to_ne_bytes()),
+        attr(k::IN_PORT, &1u32.to_ne_bytes()),
+    ]
+    .concat();
+    let acts = ovsext::flow::text::parse_actions(acts).unwrap();
+    let exec = Req::new(PACKET, 3, 1, 21, DPID)
+        .raw(1, frame)
+        .raw(2, &key)
+        .raw(3, &acts)
+        .u16(9, mru);
+    sim.run(&ioctl(1, "TRANSACT", &exec))
+        .iter()
+        .filter_map(|l| l.strip_prefix("tx 2 ").map(unhex))
+        .collect()
+}
+
+#[test]
+fn execute_honours_the_mru_and_df() {
+    let mut sim = setup();
+    let whole = big_udp4(3000, 11);
+    let frags = fragments4(&whole, &[1480, 1480, 48]);
+    assert_eq!(execute_with_mru(&mut sim, &whole, "2", 1500), frags);
+    // Cut through a longer list too (not only the single-output path).
+    assert_eq!(
+        execute_with_mru(&mut sim, &whole, "set(skb_mark(1)),2", 1500),
+        frags
+    );
+    assert_eq!(
+        execute_with_mru(&mut sim, &whole, "2", 4000),
+        vec![whole.clone()]
+    );
+    // DF set and longer than the MRU: dropped.
+    let mut df = whole.clone();
+    df[20] |= 0x40;
+    ip_checksum(&mut df);
+    assert_eq!(
+        execute_with_mru(&mut sim, &df, "2", 1500),
+        Vec::<Vec<u8>>::new()
+    );
+}
+
+/// A UDP datagram from fd00::1 to fd00::2 with `n` bytes of data, as an
+/// Ethernet/IPv6 frame (the checksum is not looked at).
+fn big_udp6(n: usize) -> Vec<u8> {
+    let mut f = vec![0, 0x15, 0x5d, 0, 0, 2, 0, 0x15, 0x5d, 0, 0, 1, 0x86, 0xdd];
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&((8 + n) as u16).to_be_bytes());
+    f.extend_from_slice(&[17, 64]);
+    for last in [1, 2] {
+        f.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last]);
+    }
+    f.extend_from_slice(&[0x30, 0x39, 0, 53]);
+    f.extend_from_slice(&((8 + n) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend((0..n).map(|i| (i * 5) as u8));
+    f
+}
+
+/// `whole` (Ethernet/IPv6, no extension header) cut into fragments of
+/// `sizes` bytes of data, with fragment id `id`.
+fn fragments6(whole: &[u8], sizes: &[usize], id: u32) -> Vec<Vec<u8>> {
+    let data = &whole[54..];
+    pieces(data.len(), sizes)
+        .into_iter()
+        .map(|(off, end, more)| {
+            let mut f = whole[..54].to_vec();
+            f[20] = 44;
+            f[18..20].copy_from_slice(&((8 + end - off) as u16).to_be_bytes());
+            f.extend_from_slice(&[whole[20], 0]);
+            f.extend_from_slice(&(off as u16 | u16::from(more)).to_be_bytes());
+            f.extend_from_slice(&id.to_be_bytes());
+            f.extend_from_slice(&data[off..end]);
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn ipv6_fragments_reassemble_for_ct_and_leave_cut_to_the_mru() {
+    let mut sim = fragment_pipeline();
+    let whole = big_udp6(3000);
+    let frags = fragments6(&whole, &[1448, 1448, 112], 0xabcd_0001);
+    for order in [[0, 1, 2], [2, 1, 0]] {
+        let frames: Vec<Vec<u8>> = order.iter().map(|&i| frags[i].clone()).collect();
+        let out = train(&mut sim, &frames);
+        assert!(out[..2].iter().all(Vec::is_empty));
+        // The same sizes again, under an id of the datapath's own.
+        assert_eq!(out[2].len(), 3);
+        for (got, want) in out[2].iter().zip(&frags) {
+            assert_eq!(got.len(), want.len());
+            assert_eq!((&got[..58], &got[62..]), (&want[..58], &want[62..]));
+        }
+    }
+}
+
+// ---- helpers: FTP and TFTP data connections are related ----
+
+/// A TCP segment carrying `data`.
+fn tcp_with(
+    src: [u8; 4],
+    dst: [u8; 4],
+    ports: (u16, u16),
+    seq: u32,
+    ack: u32,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&seq.to_be_bytes());
+    h.extend_from_slice(&ack.to_be_bytes());
+    h.extend_from_slice(&[0x50, ACK | PSH, 0x20, 0x00, 0, 0, 0, 0]);
+    h.extend_from_slice(data);
+    ipv4_frame(src, dst, 6, &h)
+}
+
+/// The firewall, committing new connections with `commit`, plus: related
+/// packets either way are committed (with the NAT their expectation
+/// gives) and let through, and so are the replies of connections vm2
+/// opened that way.
+fn helper_firewall(commit: &str) -> Sim {
+    helper_pipeline("ct(zone=1)", commit)
+}
+
+/// `helper_firewall` with `first` as the first CT action.
+fn helper_pipeline(first: &str, commit: &str) -> Sim {
+    let mut sim = pipeline(first, commit);
+    let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    install(
+        &mut sim,
+        299,
+        &format!("recirc_id(1),ct_state(+est+rpl+trk),in_port(1),{base}"),
+        "2",
+    );
+    for (i, (from, to)) in [(1, 2), (2, 1)].iter().enumerate() {
+        install(
+            &mut sim,
+            300 + i as u32,
+            &format!("recirc_id(1),ct_state(+rel-rpl+trk),in_port({from}),{base}"),
+            &format!("ct(commit,zone=1,nat),{to}"),
+        );
+    }
+    sim
+}
+
+/// An FTP control connection from vm1:40000 to vm2:21, set up; the next
+/// sequence numbers of client and server.
+fn ftp_control(sim: &mut Sim) -> (u32, u32) {
+    let (c, s) = ((40000, 21), (21, 40000));
+    assert_eq!(send(sim, 1, &tcp(VM1, VM2, c, SYN, 100, 0, 0)), vec![2]);
+    assert_eq!(
+        send(sim, 2, &tcp(VM2, VM1, s, SYN | ACK, 500, 101, 0)),
+        vec![1]
+    );
+    assert_eq!(send(sim, 1, &tcp(VM1, VM2, c, ACK, 101, 501, 0)), vec![2]);
+    (101, 501)
+}
+
+#[test]
+fn ftp_active_and_passive_data_connections_are_related() {
+    let mut sim = helper_firewall("ct(commit,zone=1,helper=ftp)");
+    let (seq, ack) = ftp_control(&mut sim);
+    assert_eq!(active_data(&mut sim, seq, ack), vec![1], "related, let in");
+    let port = b"PORT 10,0,0,1,7,208\r\n";
+    let data_synack = tcp(VM1, VM2, (2000, 20), SYN | ACK, 7000, 9001, 0);
+    assert_eq!(send(&mut sim, 1, &data_synack), vec![2], "its reply");
+    // Another connection to an unannounced port stays out.
+    let other = tcp(VM2, VM1, (20, 2001), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &other), Vec::<u32>::new());
+    // Passive: the server answers PASV with 10.0.0.2:10000.
+    let seq = seq + port.len() as u32;
+    let pasv = b"227 Entering Passive Mode (10,0,0,2,39,16).\r\n";
+    let reply = tcp_with(VM2, VM1, (21, 40000), ack, seq, pasv);
+    assert_eq!(send(&mut sim, 2, &reply), vec![1]);
+    let data = tcp(VM1, VM2, (40100, 10000), SYN, 1, 0, 0);
+    assert_eq!(send(&mut sim, 1, &data), vec![2]);
+    // A PORT split over two segments announces nothing (as on Linux).
+    let ack = ack + pasv.len() as u32;
+    let half = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,");
+    assert_eq!(send(&mut sim, 1, &half), vec![2]);
+    let rest = tcp_with(VM1, VM2, (40000, 21), seq + 14, ack, b"11,184\r\n");
+    assert_eq!(send(&mut sim, 1, &rest), vec![2]);
+    let split = tcp(VM2, VM1, (20, 3000), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &split), Vec::<u32>::new());
+}
+
+/// Active FTP: the client announces 10.0.0.1:2000 (its `seq`, `ack`);
+/// the server connects from port 20. Where that connection's SYN goes.
+fn active_data(sim: &mut Sim, seq: u32, ack: u32) -> Vec<u32> {
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,7,208\r\n");
+    assert_eq!(send(sim, 1, &cmd), vec![2]);
+    send(sim, 2, &tcp(VM2, VM1, (20, 2000), SYN, 9000, 0, 0))
+}
+
+#[test]
+fn ftp_without_the_helper_expects_nothing() {
+    let mut sim = helper_firewall("ct(commit,zone=1)");
+    let (seq, ack) = ftp_control(&mut sim);
+    assert_eq!(active_data(&mut sim, seq, ack), Vec::<u32>::new());
+}
+
+#[test]
+fn tftp_reply_from_a_new_port_is_related() {
+    let mut sim = helper_firewall("ct(commit,zone=1,helper=tftp)");
+    let udp_with = |src, dst, ports: (u16, u16), data: &[u8]| {
+        let mut h = Vec::new();
+        h.extend_from_slice(&ports.0.to_be_bytes());
+        h.extend_from_slice(&ports.1.to_be_bytes());
+        h.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+        h.extend_from_slice(&[0, 0]);
+        h.extend_from_slice(data);
+        ipv4_frame(src, dst, 17, &h)
+    };
+    let rrq = udp_with(VM1, VM2, (3000, 69), b"\x00\x01boot.img\x00octet\x00");
+    assert_eq!(send(&mut sim, 1, &rrq), vec![2]);
+    let block = udp_with(VM2, VM1, (4000, 3000), b"\x00\x03\x00\x01data");
+    assert_eq!(send(&mut sim, 2, &block), vec![1]);
+    let ack = udp_with(VM1, VM2, (3000, 4000), b"\x00\x04\x00\x01");
+    assert_eq!(send(&mut sim, 1, &ack), vec![2], "the transfer's reply way");
+    // From yet another port: the expectation was used up.
+    let stray = udp_with(VM2, VM1, (4001, 3000), b"\x00\x03\x00\x01data");
+    assert_eq!(send(&mut sim, 2, &stray), Vec::<u32>::new());
+}
+
+#[test]
+fn a_reassembled_miss_goes_up_with_its_mru() {
+    let mut sim = setup();
+    // Handle 1 (PID 1, the vports' upcall PID) takes packets.
+    let sub = Req::new(0x11, 3, 1, 50, 1).u8(2, 1).u32(3, 1);
+    assert_eq!(
+        one(&mut sim, &ioctl(1, "WRITE", &sub)),
+        "ioctl 1 WRITE SUCCESS -"
+    );
+    for (i, frag) in ["first", "later"].iter().enumerate() {
+        install(
+            &mut sim,
+            400 + i as u32,
+            &format!("recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag={frag})"),
+            "ct(zone=1),recirc(1)",
+        );
+    }
+    let whole = big_udp4(3000, 21);
+    let frags = fragments4(&whole, &[1480, 1480, 48]);
+    assert!(train(&mut sim, &frags).iter().all(Vec::is_empty));
+    // Nothing matches recirc_id(1): the whole datagram goes up, with MRU.
+    let (hdr, a) = reply(&one(&mut sim, "ioctl 1 READ_PACKET -"));
+    assert_eq!((hdr.ty, hdr.cmd), (PACKET, 1));
+    assert_eq!(get(&a, 1), &whole[..]);
+    assert_eq!(get(&a, 9), &1500u16.to_ne_bytes());
+    assert_eq!(
+        one(&mut sim, "ioctl 1 READ_PACKET -"),
+        "ioctl 1 READ_PACKET SUCCESS -",
+        "one upcall: the fragments were held"
+    );
+}
+
+/// The TCP payload of an Ethernet/IPv4 frame, and its sequence and
+/// acknowledgement numbers.
+fn tcp_payload(f: &[u8]) -> (&[u8], u32, u32) {
+    let l4 = 14 + usize::from(f[14] & 0xf) * 4;
+    let end = 14 + usize::from(u16::from_be_bytes([f[16], f[17]]));
+    let seq = u32::from_be_bytes(f[l4 + 4..l4 + 8].try_into().unwrap());
+    let ack = u32::from_be_bytes(f[l4 + 8..l4 + 12].try_into().unwrap());
+    (&f[l4 + usize::from(f[l4 + 12] >> 4) * 4..end], seq, ack)
+}
+
+#[test]
+fn ftp_through_snat_rewrites_the_announcement_and_the_sequence() {
+    // vm1 reaches vm2 as 10.0.0.100.
+    let mut sim = helper_pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,helper=ftp,nat(src=10.0.0.100))",
+    );
+    let public = [10, 0, 0, 100];
+    let (c, s) = ((40000, 21), (21, 40000));
+    assert_eq!(
+        sent(&mut sim, 2, &tcp(VM1, VM2, c, SYN, 100, 0, 0)).len(),
+        1
+    );
+    assert_eq!(
+        sent(&mut sim, 1, &tcp(VM2, public, s, SYN | ACK, 500, 101, 0)).len(),
+        1
+    );
+    assert_eq!(
+        sent(&mut sim, 2, &tcp(VM1, VM2, c, ACK, 101, 501, 0)).len(),
+        1
+    );
+    // PORT 10,0,0,1,... leaves as PORT 10,0,0,100,...: two bytes longer.
+    let port = b"PORT 10,0,0,1,7,208\r\n";
+    let out = sent(&mut sim, 2, &tcp_with(VM1, VM2, c, 101, 501, port));
+    assert_eq!(out.len(), 1);
+    assert!(checksums_ok(&out[0]));
+    assert_eq!(
+        tcp_payload(&out[0]),
+        (&b"PORT 10,0,0,100,7,208\r\n"[..], 101, 501)
+    );
+    // Later segments move by two both ways: the server acknowledges what
+    // it received, vm1 sees the acknowledgement of what it sent.
+    let next = 101 + port.len() as u32;
+    let out = sent(&mut sim, 2, &tcp_with(VM1, VM2, c, next, 501, b"NOOP\r\n"));
+    assert_eq!(tcp_payload(&out[0]).1, next + 2);
+    assert!(checksums_ok(&out[0]));
+    let back = tcp_with(VM2, public, s, 501, next + 2 + 6, b"200 OK\r\n");
+    let out = sent(&mut sim, 1, &back);
+    assert_eq!(
+        out.len(),
+        1,
+        "the tracker reads the acknowledgement as vm1 meant it"
+    );
+    assert_eq!(tcp_payload(&out[0]).2, next + 6);
+    assert!(checksums_ok(&out[0]));
+    // The server connects to the announced public address; vm1 gets it.
+    let out = sent(&mut sim, 1, &tcp(VM2, public, (20, 2000), SYN, 9000, 0, 0));
+    assert_eq!(out.len(), 1, "related, let in");
+    assert_eq!(&out[0][30..34], &VM1, "translated to vm1");
+    assert!(checksums_ok(&out[0]));
+    let out = sent(
+        &mut sim,
+        2,
+        &tcp(VM1, VM2, (2000, 20), SYN | ACK, 7000, 9001, 0),
+    );
+    assert_eq!(
+        &out[0][26..30],
+        &public,
+        "its reply from the public address"
+    );
+    // Passive: the server announces itself; vm1's data connection leaves
+    // from the public address, as its control connection does.
+    let pasv = tcp_with(
+        VM2,
+        public,
+        s,
+        509,
+        next + 8,
+        b"227 Entering (10,0,0,2,39,16)\r\n",
+    );
+    assert_eq!(tcp_payload(&sent(&mut sim, 1, &pasv)[0]).2, next + 6);
+    let out = sent(&mut sim, 2, &tcp(VM1, VM2, (40100, 10000), SYN, 1, 0, 0));
+    assert_eq!(out.len(), 1, "related, let out");
+    let status = sim.run("frag-status").join("\n");
+    assert!(status.contains("created:2 used:2"), "{status}");
+    assert_eq!(
+        &out[0][26..30],
+        &public,
+        "translated as its control connection"
+    );
+}

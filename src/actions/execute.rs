@@ -7,7 +7,7 @@ use core::ops::Range;
 
 use super::headers::ETH_HLEN;
 use super::set::{self, DecTtl};
-use super::{Env, Fault, Outcome, Userspace, eth, hash, mpls, nsh, vlan};
+use super::{Env, Fault, Outcome, Userspace, Verdict, eth, hash, mpls, nsh, vlan};
 use crate::flow::FlowKey;
 use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::netlink::{Attr, NLA_HDRLEN, align, attrs};
@@ -314,12 +314,15 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             }
                         }
                     },
-                    a::CT => {
-                        if !self.env.conntrack(&mut pkt, key, act.payload()) {
+                    a::CT => match self.env.conntrack(&mut pkt, key, act.payload()) {
+                        Verdict::Continue => {}
+                        // A fragment kept until its datagram is whole.
+                        Verdict::Held => return,
+                        Verdict::Drop => {
                             self.out.conntrack = self.out.conntrack.saturating_add(1);
                             return;
                         }
-                    }
+                    },
                     a::DEC_TTL => match set::dec_ttl(&mut pkt, key) {
                         Ok(DecTtl::Done) => {}
                         // Expired: the exception list replaces the rest.

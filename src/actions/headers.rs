@@ -21,11 +21,11 @@ pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_ICMPV6: u8 = 58;
 pub const IPPROTO_SCTP: u8 = 132;
-const NEXTHDR_HOP: u8 = 0;
-const NEXTHDR_ROUTING: u8 = 43;
-const NEXTHDR_FRAGMENT: u8 = 44;
+pub(crate) const NEXTHDR_HOP: u8 = 0;
+pub(crate) const NEXTHDR_ROUTING: u8 = 43;
+pub(crate) const NEXTHDR_FRAGMENT: u8 = 44;
 const NEXTHDR_AUTH: u8 = 51;
-const NEXTHDR_DEST: u8 = 60;
+pub(crate) const NEXTHDR_DEST: u8 = 60;
 
 /// `N` bytes at `at`, if the frame has them.
 pub fn get<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
@@ -159,6 +159,9 @@ pub struct Ip {
     /// IPv6 with a routing header that has segments left: the transport
     /// pseudo-header then holds the final destination, not `daddr`.
     pub routing: bool,
+    /// IPv6 with a fragment header: where the next-header byte naming it
+    /// is, and where it starts.
+    pub frag: Option<(usize, usize)>,
 }
 
 /// The IPv4 or IPv6 header at `l3` of a packet whose network type is
@@ -186,6 +189,7 @@ fn ipv4(frame: &[u8], l3: usize) -> Option<Ip> {
         l4: (valid && !later).then_some(L4 { proto, off: l4 }),
         end: (l3 + total).clamp(l4.min(frame.len()), frame.len()),
         routing: false,
+        frag: None,
     })
 }
 
@@ -205,9 +209,11 @@ fn ipv6(frame: &[u8], l3: usize) -> Option<Ip> {
         l4: None,
         end,
         routing: false,
+        frag: None,
     };
     let mut proto = next;
     let mut off = l3 + 40;
+    let mut nh_at = l3 + 6;
     // Every step moves `off` forward by at least 8 bytes, and stops once
     // the frame ends, so the walk is bounded by the frame length.
     loop {
@@ -220,6 +226,7 @@ fn ipv6(frame: &[u8], l3: usize) -> Option<Ip> {
                     ip.routing = true;
                 }
                 proto = nh;
+                nh_at = off;
                 off += (usize::from(len) + 1) * 8;
             }
             NEXTHDR_AUTH => {
@@ -227,17 +234,20 @@ fn ipv6(frame: &[u8], l3: usize) -> Option<Ip> {
                     return Some(ip);
                 };
                 proto = nh;
+                nh_at = off;
                 off += (usize::from(len) + 2) * 4;
             }
             NEXTHDR_FRAGMENT => {
                 let Some([nh, _, f0, f1]) = get(frame, off) else {
                     return Some(ip);
                 };
+                ip.frag = Some((nh_at, off));
                 if u16::from_be_bytes([f0, f1]) & 0xfff8 != 0 {
                     // A later fragment: no upper-layer header here.
                     return Some(ip);
                 }
                 proto = nh;
+                nh_at = off;
                 off += 8;
             }
             _ => break,

@@ -89,6 +89,7 @@ mod vlan;
 
 pub use execute::{DEFER_CAPACITY, ExecContext, NEST_LEVELS, execute};
 
+pub use crate::conntrack::Verdict;
 use crate::flow::FlowKey;
 use crate::flow::extract::extract_typed;
 use crate::packet::Packet;
@@ -132,11 +133,12 @@ pub trait Env<P: Packet> {
     /// 32 random bits (for `sample`).
     fn random(&mut self) -> u32;
     /// Runs the CT action `ct` (its validated payload) on `pkt`, updating
-    /// `key`; false if the packet is to be dropped. An environment without
-    /// a connection tracker drops it.
-    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> bool {
+    /// `key`: whether the packet goes on, is dropped, or was a fragment
+    /// held for reassembly. An environment without a connection tracker
+    /// drops it.
+    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> Verdict {
         let _ = (pkt, key, ct);
-        false
+        Verdict::Drop
     }
     /// Runs a packet of `len` bytes through meter `id`: true if a drop band
     /// applies (a meter that does not exist drops nothing).

@@ -6,7 +6,7 @@ use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
-use super::{Env, Userspace};
+use super::{Env, Userspace, Verdict};
 use crate::flow::FlowKey;
 use crate::packet::{OwnedPacket, Packet};
 
@@ -404,9 +404,13 @@ impl<P: Packet> Env<P> for Recorder {
         r
     }
 
-    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, ct: &[u8]) -> bool {
+    fn conntrack(&mut self, _: &mut P, _: &mut FlowKey, ct: &[u8]) -> Verdict {
         self.events.push(Event::Conntrack { ct: ct.to_vec() });
-        !self.ct_drops
+        if self.ct_drops {
+            Verdict::Drop
+        } else {
+            Verdict::Continue
+        }
     }
 
     fn meter(&mut self, id: u32, len: usize) -> bool {

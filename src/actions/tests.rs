@@ -117,6 +117,12 @@ impl Packet for NoCopy {
     fn set_oob_vlan(&mut self, tci: Option<u16>) {
         self.0.set_oob_vlan(tci)
     }
+    fn mru(&self) -> u16 {
+        self.0.mru()
+    }
+    fn set_mru(&mut self, mru: u16) {
+        self.0.set_mru(mru)
+    }
     fn try_clone(&self) -> Option<NoCopy> {
         None
     }

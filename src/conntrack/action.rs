@@ -2,9 +2,9 @@
 //! `ovs_ct_copy_action` (`parse_ct`, `parse_nat`) does at flow install, with
 //! the same errnos, and parsed again (it cannot fail then) when executed.
 //!
-//! Where this datapath differs: a HELPER is refused with EOPNOTSUPP (the FTP
-//! and TFTP helpers are not part of it yet; Linux answers EINVAL for a name
-//! it does not know); a TIMEOUT names a policy that is kept but, as on Linux
+//! Where this datapath differs: a HELPER other than "ftp" and "tftp" is
+//! refused with EOPNOTSUPP (Linux answers ENOENT for a helper it does not
+//! have); a TIMEOUT names a policy that is kept but, as on Linux
 //! when no such policy exists, changes nothing (the Windows userspace never
 //! installs timeout policies).
 
@@ -62,6 +62,13 @@ pub struct Nat {
     pub proto_random: bool,
 }
 
+/// An application helper (`OVS_CT_ATTR_HELPER`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Helper {
+    Ftp,
+    Tftp,
+}
+
 /// One CT action, as parsed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CtAction<'a> {
@@ -76,6 +83,7 @@ pub struct CtAction<'a> {
     pub eventmask: Option<u32>,
     /// The timeout policy's name, NUL included.
     pub timeout: Option<&'a [u8]>,
+    pub helper: Option<Helper>,
 }
 
 fn has_nul(name: &[u8]) -> bool {
@@ -130,10 +138,15 @@ pub fn parse(payload: &[u8], family: Family) -> Result<CtAction<'_>, Errno> {
                 ct.labels = Some((value, mask));
             }
             act::CT_HELPER => {
+                let name = p.split(|&c| c == 0).next();
                 if !has_nul(p) {
                     return Err(Errno::Inval);
                 }
-                return Err(Errno::OpNotSupp);
+                ct.helper = Some(match name {
+                    Some(b"ftp") => Helper::Ftp,
+                    Some(b"tftp") => Helper::Tftp,
+                    _ => return Err(Errno::OpNotSupp),
+                });
             }
             act::CT_NAT => ct.nat = Some(parse_nat(p, family, ct.commit)?),
             act::CT_EVENTMASK => ct.eventmask = a.u32(),
@@ -297,9 +310,12 @@ mod tests {
                 "{bad:02x?}"
             );
         }
-        // A valid helper name is refused as not supported.
-        assert_eq!(ct(&[a(act::CT_HELPER, b"ftp\0")]), Err(Errno::OpNotSupp));
-        assert_eq!(ct(&[a(act::CT_HELPER, b"sip\0")]), Err(Errno::OpNotSupp));
+        // FTP and TFTP are known; other helpers are refused as not supported.
+        let helper = |n: &[u8]| ct(&[a(act::CT_HELPER, n)]).map(|c| c.helper);
+        assert_eq!(helper(b"ftp\0"), Ok(Some(Helper::Ftp)));
+        assert_eq!(helper(b"tftp\0\0"), Ok(Some(Helper::Tftp)));
+        assert_eq!(helper(b"sip\0"), Err(Errno::OpNotSupp));
+        assert_eq!(helper(b"ftpx\0"), Err(Errno::OpNotSupp));
         // Trailing bytes.
         assert_eq!(
             ct(&[a(act::CT_COMMIT, &[]), std::vec![4, 0]]),

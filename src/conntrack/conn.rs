@@ -1,6 +1,7 @@
 //! One tracked connection: its tuples in both directions, its protocol
 //! state, expiry, metadata (mark, labels) and counters.
 
+use super::action::Helper;
 use super::icmp::Icmp;
 use super::other::Other;
 use super::packet::{Kind, View};
@@ -40,6 +41,55 @@ pub struct Conn {
     pub seen_reply: bool,
     /// Which events (`events::IPCT_*` bits) listeners get about it.
     pub eventmask: u16,
+    /// The helper reading its payload (committed with one).
+    pub helper: Option<Helper>,
+    /// The control connection's original tuple, for a connection a helper
+    /// expected: its original-direction packets are RELATED until a reply.
+    pub master: Option<Tuple>,
+    /// `[original, reply]`: how a helper's rewrites moved the sequence
+    /// numbers of each direction.
+    pub seqadj: [SeqAdj; 2],
+}
+
+/// How a helper's rewrite of a TCP payload moved the sequence numbers of
+/// one direction (Linux's `nf_ct_seqadj`): segments after `pos` move by
+/// `after`, those before by `before`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeqAdj {
+    pub pos: u32,
+    pub before: i32,
+    pub after: i32,
+}
+
+impl SeqAdj {
+    /// The offset for a segment of this direction starting at `seq`.
+    pub fn seq(&self, seq: u32) -> i32 {
+        if seq.wrapping_sub(self.pos) as i32 > 0 {
+            self.after
+        } else {
+            self.before
+        }
+    }
+
+    /// The offset to take off an acknowledgement of this direction's data.
+    pub fn ack(&self, ack: u32) -> i32 {
+        let unmoved = ack.wrapping_sub(self.before as u32);
+        if unmoved.wrapping_sub(self.pos) as i32 > 0 {
+            self.after
+        } else {
+            self.before
+        }
+    }
+
+    /// A rewrite of the segment at `seq` that changed its length by `delta`.
+    pub fn moved(&self, seq: u32, delta: i32) -> SeqAdj {
+        let base = self.seq(seq);
+        SeqAdj {
+            pos: seq,
+            before: base,
+            after: base.wrapping_add(delta),
+        }
+    }
 }
 
 /// What a packet did to its connection.
@@ -92,6 +142,9 @@ impl Conn {
             l4,
             seen_reply: false,
             eventmask: super::events::ALL,
+            helper: None,
+            master: None,
+            seqadj: [SeqAdj::default(); 2],
         })
     }
 

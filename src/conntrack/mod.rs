@@ -5,6 +5,10 @@
 //! The CT action runs a packet through the tracker of its zone and writes
 //! the result into the flow key (`ct_state`, `ct_zone`, `ct_mark`,
 //! `ct_labels`, the original tuple), as Linux does:
+//! - an IP fragment is held until its datagram is complete (`frag`); the
+//!   datagram then goes on in place of the fragment that completed it, its
+//!   key read again and its MRU kept, and is cut to that MRU again when it
+//!   leaves by a port (`refrag`);
 //! - a packet it cannot read, or that its connection's protocol state
 //!   refuses, is `+trk+inv` and goes on (the tracker never drops it);
 //! - a packet of no connection is `+trk+new`, and only a committing action
@@ -23,27 +27,33 @@ pub mod action;
 mod conn;
 pub mod ctnetlink;
 pub mod events;
+pub mod expect;
 mod format;
+pub mod frag;
+mod ftp;
 mod icmp;
 mod nat;
 mod other;
 mod packet;
+pub mod refrag;
 pub mod table;
 mod tcp;
+mod tftp;
 mod timeouts;
 pub mod tuple;
 pub mod zone;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
+use crate::actions::headers;
 use crate::flow::FlowKey;
 use crate::flow::key::{CtTuple, MAC_PROTO_ETHERNET};
 use crate::ovs::key as k;
 use crate::packet::Packet;
-use action::CtAction;
+use action::{CtAction, Helper};
 pub use conn::Conn;
-use conn::Step;
-use packet::{Kind, View};
+use conn::{SeqAdj, Step};
+use packet::{Kind, Segment, View};
 use table::{Found, Refused, Table};
 use tuple::Tuple;
 use zone::Zones;
@@ -87,8 +97,11 @@ pub struct Stats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Continue,
-    /// A commit could not be honoured: drop the packet.
+    /// A commit could not be honoured, or a fragment could not be taken
+    /// in: drop the packet.
     Drop,
+    /// A fragment held until its datagram is complete: its pipeline ends.
+    Held,
 }
 
 pub struct Conntrack {
@@ -98,6 +111,10 @@ pub struct Conntrack {
     draws: AtomicU32,
     pub zones: Zones,
     pub stats: Stats,
+    /// Fragments waiting for the rest of their datagram.
+    pub frags: frag::Reassembly,
+    /// Connections helpers announced.
+    pub expects: expect::Expectations,
     /// The event groups some handle listens to (`event::group::CT_*`).
     listeners: AtomicU32,
 }
@@ -118,6 +135,14 @@ struct Seen {
     reply: Option<Tuple>,
     /// The packet travels in the reply direction.
     is_reply: bool,
+    /// The control connection's original tuple, if a helper expected it.
+    master: Option<Tuple>,
+    /// The stored connection's helper.
+    helper: Option<Helper>,
+    /// The stored connection's sequence corrections.
+    seqadj: [SeqAdj; 2],
+    /// The connection was stored before this packet.
+    found: bool,
 }
 
 fn count(c: &AtomicU64) {
@@ -155,6 +180,8 @@ impl Conntrack {
             draws: AtomicU32::new(0),
             zones: Zones::new()?,
             stats: Stats::default(),
+            frags: frag::Reassembly::new()?,
+            expects: expect::Expectations::new()?,
             listeners: AtomicU32::new(0),
         })
     }
@@ -202,16 +229,39 @@ impl Conntrack {
         }
         // A packet without an Ethernet header (after pop_eth) is not read
         // here: it is invalid.
+        let ethernet = key.mac_proto == MAC_PROTO_ETHERNET;
+        if ethernet && key.ip_frag != k::FRAG_NONE {
+            match self.defragment(pkt, key, zone, now_ms) {
+                Verdict::Continue => {}
+                other => return other,
+            }
+        }
         let fragment = key.ip_frag != k::FRAG_NONE;
-        let view = (key.mac_proto == MAC_PROTO_ETHERNET)
+        let view = ethernet
             .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
             .flatten();
-        let Some(view) = view else {
+        let Some(mut view) = view else {
             self.invalid(key, zone);
             return Verdict::Continue;
         };
         match self.track(&view, ct, cached, now_ms, notify) {
             Ok(Some(mut seen)) => {
+                // Helpers read a packet once: on its first pass, or on the
+                // commit that stores its connection (as Linux's
+                // `__ovs_ct_lookup`).
+                if let Some(helper) = seen.helper
+                    && (if seen.found { !cached } else { ct.commit })
+                {
+                    if !self.help(helper, pkt, &view, &seen, now_ms) {
+                        count(&self.stats.nat_failed);
+                        return Verdict::Drop;
+                    }
+                    // The payload may have changed length.
+                    match packet::parse(pkt.data(), pkt.oob_vlan(), zone, false) {
+                        Some(v) => view = v,
+                        None => return Verdict::Drop,
+                    }
+                }
                 if nat && let Some(reply) = seen.reply {
                     match self.translate(pkt, key, &view, &seen.orig, &reply, seen.is_reply) {
                         Some(bits) => seen.state |= bits,
@@ -229,7 +279,7 @@ impl Conntrack {
                 key.ct_zone = zone;
                 key.ct_mark = seen.mark;
                 key.ct_labels = seen.labels;
-                key.ct_orig = seen.orig.to_key();
+                key.ct_orig = seen.master.unwrap_or(seen.orig).to_key();
                 Verdict::Continue
             }
             Ok(None) => {
@@ -237,6 +287,37 @@ impl Conntrack {
                 Verdict::Continue
             }
             Err(()) => Verdict::Drop,
+        }
+    }
+
+    /// A fragment: held, or the datagram it completed becomes the packet,
+    /// its key read again and its MRU set (Linux's
+    /// `ovs_ct_handle_fragments`). A fragment that cannot be read goes on
+    /// (to be marked invalid).
+    fn defragment<P: Packet>(
+        &self,
+        pkt: &mut P,
+        key: &mut FlowKey,
+        zone: u16,
+        now_ms: u64,
+    ) -> Verdict {
+        let outcome = match frag::fragment(pkt.data(), pkt.oob_vlan(), zone) {
+            Some(f) => self.frags.add(&f, now_ms),
+            None => return Verdict::Continue,
+        };
+        match outcome {
+            frag::Outcome::Held => Verdict::Held,
+            frag::Outcome::Dropped => Verdict::Drop,
+            frag::Outcome::Complete(d) => {
+                let whole = pkt.replace(&d.frame)
+                    && crate::flow::extract::extract_typed(pkt.data(), pkt.oob_vlan(), key).is_ok();
+                if !whole {
+                    count(&self.frags.stats.no_room);
+                    return Verdict::Drop;
+                }
+                pkt.set_mru(d.mru);
+                Verdict::Continue
+            }
         }
     }
 
@@ -270,6 +351,20 @@ impl Conntrack {
                     return Err(Replaced);
                 }
                 let before = (c.mark, c.labels, c.seen_reply);
+                // Acknowledgements of data a helper rewrote are read as
+                // the sender meant them.
+                let unmoved;
+                let view = match (view.kind, c.seqadj.get(usize::from(!reply))) {
+                    (Kind::Tcp(mut seg), Some(adj)) if *adj != SeqAdj::default() => {
+                        seg.ack = seg.ack.wrapping_sub(adj.ack(seg.ack) as u32);
+                        unmoved = View {
+                            kind: Kind::Tcp(seg),
+                            ..*view
+                        };
+                        &unmoved
+                    }
+                    _ => view,
+                };
                 if !cached {
                     match c.update(view, reply, now_ms) {
                         Step::Valid => {}
@@ -284,6 +379,7 @@ impl Conntrack {
                 let state = match (reply, c.seen_reply) {
                     (true, _) => TRK | EST | RPL,
                     (false, true) => TRK | EST,
+                    (false, false) if c.master.is_some() => TRK | REL,
                     (false, false) => TRK | NEW,
                 };
                 let seen = Seen {
@@ -293,6 +389,10 @@ impl Conntrack {
                     orig: c.orig,
                     reply: Some(c.reply),
                     is_reply: reply,
+                    master: c.master,
+                    helper: c.helper,
+                    seqadj: c.seqadj,
+                    found: true,
                 };
                 Ok((Some(seen), changed.then_some(*c)))
             });
@@ -321,6 +421,10 @@ impl Conntrack {
             orig: c.orig,
             reply: Some(c.reply),
             is_reply: reply,
+            master: None,
+            helper: None,
+            seqadj: [SeqAdj::default(); 2],
+            found: true,
         }) {
             Found::Live(_, seen) => Some(seen),
             _ => None,
@@ -342,8 +446,16 @@ impl Conntrack {
             return Ok(None);
         };
         let mut stored = None;
+        let expected = self.expects.find(&view.tuple, now_ms, false);
+        conn.master = expected.map(|e| e.master);
+        // NAT as the helper said: where the announcement really pointed,
+        // and the peer as the other side knows it.
+        if let Some(e) = expected {
+            (conn.reply.src, conn.reply.dst) = e.reply;
+        }
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
+            conn.helper = ct.helper;
             if let Some(mask) = ct.eventmask {
                 conn.eventmask = mask as u16;
             }
@@ -372,6 +484,9 @@ impl Conntrack {
             match inserted {
                 Ok(id) => {
                     stored = Some(conn.reply);
+                    if conn.master.is_some() {
+                        self.expects.find(&view.tuple, now_ms, true);
+                    }
                     self.event(notify, events::Kind::New, id, &conn);
                 }
                 Err(e) => {
@@ -393,13 +508,169 @@ impl Conntrack {
             }
         }
         Ok(Some(Seen {
-            state: TRK | NEW,
+            state: TRK | if conn.master.is_some() { REL } else { NEW },
             mark: conn.mark,
             labels: conn.labels,
             orig: conn.orig,
             reply: stored,
             is_reply: false,
+            master: conn.master,
+            helper: stored.and(conn.helper),
+            seqadj: conn.seqadj,
+            found: false,
         }))
+    }
+
+    /// Runs `helper` on a packet of its connection: an announced data
+    /// connection (FTP) or transfer (TFTP) is expected, from the peer of
+    /// the announcing side. Under NAT the announced address becomes the one
+    /// the peer sees, and the TCP sequence numbers of both directions follow
+    /// the change of length for the rest of the connection (Linux's
+    /// `nf_conntrack_ftp`, `nf_nat_ftp`, `nf_ct_seqadj`,
+    /// `nf_conntrack_tftp`). False if the packet could not be rewritten.
+    fn help<P: Packet>(
+        &self,
+        helper: Helper,
+        pkt: &mut P,
+        view: &View,
+        seen: &Seen,
+        now_ms: u64,
+    ) -> bool {
+        let Some(reply) = seen.reply else {
+            return true;
+        };
+        let orig = seen.orig;
+        let t = &view.tuple;
+        let end = (view.l3 + view.len as usize).min(pkt.len());
+        match (helper, view.kind) {
+            (Helper::Ftp, Kind::Tcp(seg)) => {
+                let frame = pkt.data();
+                let hlen = frame
+                    .get(view.l4 + 12)
+                    .map_or(0, |o| usize::from(o >> 4) * 4);
+                let start = view.l4 + hlen;
+                let payload = frame.get(start..end).unwrap_or_default();
+                let mut rewrite = None;
+                if let Some(a) = ftp::announce(payload, seen.is_reply, t.v6 == 1) {
+                    // The sender's address and the one its peer sees; the
+                    // peer's, and the one the sender sees, as the
+                    // connection's tuples have them.
+                    let (real, apparent, peer, peer_apparent) = if seen.is_reply {
+                        (reply.src, orig.dst, orig.src, reply.dst)
+                    } else {
+                        (orig.src, reply.dst, reply.src, orig.dst)
+                    };
+                    let announced = a.addr.unwrap_or(real);
+                    let visible = if announced == real {
+                        apparent
+                    } else {
+                        announced
+                    };
+                    let nat_to = (visible != announced).then_some(announced);
+                    if a.addr.is_some() && nat_to.is_some() {
+                        let Some(text) = a.form.render(&visible, a.port, t.v6 == 1) else {
+                            return false;
+                        };
+                        rewrite = Some((text, start + a.at.start..start + a.at.end));
+                    }
+                    let expected = Tuple {
+                        src: peer,
+                        dst: visible,
+                        sport: 0,
+                        dport: a.port,
+                        ..*t
+                    };
+                    let back = (nat_to.unwrap_or(visible), peer_apparent);
+                    self.expects.add(expected, orig, back, now_ms);
+                }
+                self.mangle(pkt, view, &seg, seen, rewrite, now_ms)
+            }
+            (Helper::Tftp, Kind::Plain) if t.proto == tuple::IPPROTO_UDP && !seen.is_reply => {
+                let payload = pkt.data().get(view.l4 + 8..end).unwrap_or_default();
+                if tftp::is_request(payload) {
+                    let expected = Tuple {
+                        src: reply.src,
+                        dst: reply.dst,
+                        sport: 0,
+                        dport: reply.dport,
+                        ..*t
+                    };
+                    self.expects
+                        .add(expected, orig, (orig.src, orig.dst), now_ms);
+                }
+                true
+            }
+            _ => true,
+        }
+    }
+
+    /// Replaces the bytes at `rewrite`'s range with its text (recording
+    /// the change of length), and moves the segment's sequence and
+    /// acknowledgement numbers as the connection's corrections say.
+    fn mangle<P: Packet>(
+        &self,
+        pkt: &mut P,
+        view: &View,
+        seg: &Segment,
+        seen: &Seen,
+        rewrite: Option<(ftp::Text, core::ops::Range<usize>)>,
+        now_ms: u64,
+    ) -> bool {
+        let dir = usize::from(seen.is_reply);
+        let mine = seen.seqadj.get(dir).copied().unwrap_or_default();
+        let theirs = seen.seqadj.get(1 - dir).copied().unwrap_or_default();
+        if let Some((text, at)) = rewrite {
+            let frame = pkt.data();
+            let delta = text.bytes().len() as i32 - at.len() as i32;
+            let (Some(head), Some(tail)) = (frame.get(..at.start), frame.get(at.end..)) else {
+                return false;
+            };
+            let mut f = alloc::vec::Vec::new();
+            if f.try_reserve_exact(head.len() + text.bytes().len() + tail.len())
+                .is_err()
+            {
+                return false;
+            }
+            f.extend_from_slice(head);
+            f.extend_from_slice(text.bytes());
+            f.extend_from_slice(tail);
+            let v6 = view.tuple.v6 == 1;
+            let (at_len, len) = if v6 {
+                (view.l3 + 4, view.len as i32 - 40 + delta)
+            } else {
+                (view.l3 + 2, view.len as i32 + delta)
+            };
+            let Ok(len) = u16::try_from(len) else {
+                return false;
+            };
+            if headers::put(&mut f, at_len, len.to_be_bytes()).is_none() || !pkt.replace(&f) {
+                return false;
+            }
+            let moved = mine.moved(seg.seq, delta);
+            self.table.lookup(&seen.orig, now_ms, |c, _| {
+                if let Some(s) = c.seqadj.get_mut(dir) {
+                    *s = moved;
+                }
+            });
+        } else if mine == SeqAdj::default() && theirs == SeqAdj::default() {
+            return true;
+        }
+        let seq = seg.seq.wrapping_add(mine.seq(seg.seq) as u32);
+        let ack = if seg.flags & packet::TCP_ACK != 0 {
+            seg.ack.wrapping_sub(theirs.ack(seg.ack) as u32)
+        } else {
+            seg.ack
+        };
+        let sums = crate::offload::Checksums {
+            ip: view.tuple.v6 == 0,
+            tcp: true,
+            udp: false,
+        };
+        pkt.data_mut().is_some_and(|f| {
+            headers::put(f, view.l4 + 4, seq.to_be_bytes()).is_some()
+                && headers::put(f, view.l4 + 8, ack.to_be_bytes()).is_some()
+                && crate::offload::complete_checksums(f, sums).is_ok()
+        })
     }
 
     /// Rewrites the packet of a connection (`orig`, `reply`) as its NAT
@@ -510,6 +781,8 @@ impl Conntrack {
     /// Upkeep: expires timed-out connections, a bounded number of slots a
     /// call.
     pub fn expire(&self, now_ms: u64, notify: &mut Notify<'_>) {
+        self.frags.expire(now_ms);
+        self.expects.expire(now_ms);
         self.table
             .expire(now_ms, EXPIRE_BUDGET, |id, c| self.gone(id, &c, notify));
     }
@@ -530,7 +803,7 @@ mod tests {
     use crate::packet::OwnedPacket;
     use std::vec::Vec;
 
-    fn v6(last: u8) -> [u8; 16] {
+    pub(super) fn v6(last: u8) -> [u8; 16] {
         let mut a = [0u8; 16];
         a[0] = 0xfd;
         a[15] = last;
@@ -538,7 +811,7 @@ mod tests {
     }
 
     /// Ethernet/IPv6 around `l4` (`proto`), transport checksum filled in.
-    fn ipv6_frame(src: [u8; 16], dst: [u8; 16], proto: u8, l4: &[u8]) -> Vec<u8> {
+    pub(super) fn ipv6_frame(src: [u8; 16], dst: [u8; 16], proto: u8, l4: &[u8]) -> Vec<u8> {
         let mut f = std::vec![0, 0x15, 0x5d, 0, 0, 2, 0, 0x15, 0x5d, 0, 0, 1, 0x86, 0xdd];
         f.extend_from_slice(&[0x60, 0, 0, 0]);
         f.extend_from_slice(&(l4.len() as u16).to_be_bytes());
@@ -621,6 +894,51 @@ mod tests {
         let (_, k) = run(&ct, &ipv6_frame(client, server, 58, &echo(135)), &plain);
         assert_eq!(k.ct_state, TRK | INV);
         assert_eq!(ct.table().len(), 2);
+    }
+
+    /// A TCP segment (ACK, PSH) carrying `data`.
+    fn segment(sport: u16, dport: u16, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
+        let mut l4 = packet::tests::tcp(sport, dport, 0x18, seq, ack, 0);
+        l4.extend_from_slice(data);
+        l4
+    }
+
+    #[test]
+    fn ftp_over_ipv6_eprt_and_epsv_expect_related_connections() {
+        let ct = Conntrack::new(3).unwrap();
+        let (client, server) = (v6(1), v6(2));
+        let commit = CtAction {
+            commit: true,
+            helper: Some(Helper::Ftp),
+            ..CtAction::default()
+        };
+        let lookup = CtAction::default();
+        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
+        let (_, control) = run(&ct, &ipv6_frame(client, server, 6, &syn), &commit);
+        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
+        run(&ct, &ipv6_frame(server, client, 6, &synack), &lookup);
+        // EPRT: the server connects to the announced address and port.
+        let eprt = segment(40000, 21, 101, 501, b"EPRT |2|fd00::1|2000|\r\n");
+        run(&ct, &ipv6_frame(client, server, 6, &eprt), &lookup);
+        let data = packet::tests::tcp(20, 2000, 0x02, 9, 0, 0);
+        let (_, k) = run(&ct, &ipv6_frame(server, client, 6, &data), &lookup);
+        assert_eq!(k.ct_state, TRK | REL);
+        assert_eq!(k.ct_orig, control.ct_orig, "the control connection's tuple");
+        // EPSV: the client connects to the server's own address.
+        let epsv = segment(21, 40000, 501, 124, b"229 Extended (|||6446|)\r\n");
+        run(&ct, &ipv6_frame(server, client, 6, &epsv), &lookup);
+        let data = packet::tests::tcp(40001, 6446, 0x02, 9, 0, 0);
+        let (_, k) = run(&ct, &ipv6_frame(client, server, 6, &data), &commit);
+        assert_eq!(k.ct_state, TRK | REL);
+        // Committed, the expectation is used up and the connection stays
+        // related until its reply.
+        assert!(ct.expects.is_empty());
+        assert_eq!(ct.expects.stats.used.load(Relaxed), 1);
+        let (_, k) = run(&ct, &ipv6_frame(client, server, 6, &data), &lookup);
+        assert_eq!(k.ct_state, TRK | REL);
+        let back = packet::tests::tcp(6446, 40001, 0x12, 70, 10, 0);
+        let (_, k) = run(&ct, &ipv6_frame(server, client, 6, &back), &lookup);
+        assert_eq!(k.ct_state, TRK | EST | RPL);
     }
 
     #[test]

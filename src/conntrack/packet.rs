@@ -1,8 +1,8 @@
 //! What the tracker reads of a packet: its tuple and the protocol fields
 //! its state machines need, found in the frame by the rules flow extraction
-//! uses. A packet it cannot read (cut short, a bad header, a fragment, an
-//! ICMP type that is neither a query nor an error) is `None`: the CT action
-//! marks it `+trk+inv`.
+//! uses. A packet it cannot read (cut short, a bad header, a fragment that
+//! could not be taken in for reassembly, an ICMP type that is neither a
+//! query nor an error) is `None`: the CT action marks it `+trk+inv`.
 
 use super::tuple::*;
 use crate::actions::headers::{self, get};
@@ -58,7 +58,7 @@ pub struct View {
 }
 
 /// Reads `frame` (an Ethernet frame) for tracking in `zone`. `fragment`: the flow key says it is
-/// a fragment (not reassembled here).
+/// a fragment still (one that could not be read for reassembly).
 pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, fragment: bool) -> Option<View> {
     if fragment {
         return None;

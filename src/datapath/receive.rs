@@ -12,6 +12,7 @@ use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
 use crate::conntrack::Verdict;
 use crate::conntrack::action::{self, Family};
+use crate::conntrack::refrag;
 use crate::flow::FlowKey;
 use crate::flow::extract::{extract_typed, packet_hash};
 use crate::flow::key::MAC_PROTO_ETHERNET;
@@ -216,6 +217,19 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
             return;
         };
         match v.binding {
+            // A reassembled packet longer than its MRU leaves in fragments.
+            Some((port, nic)) if pkt.mru() != 0 && refrag::needed(&pkt) => {
+                let egress = &mut *self.egress;
+                let frags = &self.view.dp.conntrack.frags;
+                let mut send = |f: P| {
+                    v.stats.tx(self.cpu, f.len());
+                    egress.send(port, nic, f);
+                };
+                let cut = refrag::fragment(&pkt, frags.next_id(), &mut send);
+                if frags.stats.refragmented(cut).is_err() {
+                    v.stats.tx_dropped.fetch_add(1, Relaxed);
+                }
+            }
             Some((port, nic)) => {
                 v.stats.tx(self.cpu, pkt.len());
                 self.egress.send(port, nic, pkt);
@@ -261,6 +275,7 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
             actions: up.actions,
             original_len: up.original_len,
             checksums: Checksums::NONE,
+            mru: None,
             egress_tun_key,
         };
         let queued = self
@@ -279,7 +294,7 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
         }
     }
 
-    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> bool {
+    fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> Verdict {
         // Validated at install; a list that no longer parses (the key's
         // Ethertype changed since) drops the packet.
         let parsed = Family::of_eth_type(key.eth_type).and_then(|f| action::parse(ct, f));
@@ -287,9 +302,9 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
             Ok(ct) => {
                 let (dp, now, wake) = (self.view.dp, self.view.now.ms(), &mut *self.wake);
                 let mut notify = |ev: &_| dp.post_ct_event(ev, now, wake);
-                dp.conntrack.execute(pkt, key, &ct, now, &mut notify) == Verdict::Continue
+                dp.conntrack.execute(pkt, key, &ct, now, &mut notify)
             }
-            Err(_) => false,
+            Err(_) => Verdict::Drop,
         }
     }
 
@@ -600,6 +615,10 @@ impl View<'_> {
         wake: &mut Wakeups,
     ) -> bool {
         let req = pkt.offload();
+        let extra = Extra {
+            mru: (pkt.mru() != 0).then(|| pkt.mru()),
+            ..extra
+        };
         let queue = |frame: &[u8], extra: &Extra<'_>, wake: &mut Wakeups| {
             upcall::message(cmd, pid, key, frame, pkt.oob_vlan(), extra)
                 .is_some_and(|m| self.dp.queues.lock().upcalls.enqueue(pid, m, wake).is_ok())

@@ -10,7 +10,7 @@ use crate::flow::attrs::{parse_metadata, validate_actions};
 use crate::flow::extract::extract_typed;
 use crate::netlink::{AttrPolicy, Errno, NlBuf, parse};
 use crate::ovs::{family as fam, packet as op};
-use crate::packet::OwnedPacket;
+use crate::packet::{OwnedPacket, Packet};
 use crate::percpu::Cpu;
 use crate::status::NtStatus;
 
@@ -80,6 +80,11 @@ fn prepare<'m>(ctx: &Ctx<'m>) -> Result<Prepared<'m>, Fail> {
     // A key with an Ethertype and no Ethernet header is a packet without one.
     extract_typed(frame, None, key).map_err(|_| Errno::Inval)?;
     validate_actions(actions, key)?;
-    let pkt = OwnedPacket::from_frame(frame).ok_or(Errno::NoMem)?;
+    let mut pkt = OwnedPacket::from_frame(frame).ok_or(Errno::NoMem)?;
+    // Userspace hands back a reassembled packet with its MRU: output cuts
+    // it again.
+    if let Some(mru) = a.get(op::ATTR_MRU).and_then(|m| m.u16()) {
+        pkt.set_mru(mru);
+    }
     Ok((pkt, rx, actions))
 }

@@ -355,6 +355,10 @@ impl Sim {
                 let lines = self.device.with_datapath(view::dump_conntrack);
                 comment(lines.ok_or("no switch is attached")?, out);
             }
+            Command::FragStatus => {
+                let lines = self.device.with_datapath(view::frag_status);
+                comment(lines.ok_or("no switch is attached")?, out);
+            }
             Command::Tick { ms } => {
                 // Upkeep runs once for each simulated second that passes.
                 let before = self.now.ms() / 1000;

@@ -50,6 +50,8 @@ pub enum Command<'a> {
     DumpFlows,
     /// `ovs-dpctl dump-conntrack` as comment lines.
     DumpConntrack,
+    /// The tracker's fragment and expectation counters as comment lines.
+    FragStatus,
     HostIp(Prefix),
     Route(Route),
     Neigh {
@@ -267,6 +269,10 @@ pub fn parse_line(line: &str) -> Result<Option<Command<'_>>, String> {
             arity(0..=0)?;
             Command::DumpConntrack
         }
+        "frag-status" => {
+            arity(0..=0)?;
+            Command::FragStatus
+        }
         other => return Err(format!("unknown command: {other}")),
     };
     Ok(Some(cmd))
@@ -365,6 +371,7 @@ mod tests {
             parse_line("dump-conntrack"),
             Ok(Some(Command::DumpConntrack))
         );
+        assert_eq!(parse_line("frag-status"), Ok(Some(Command::FragStatus)));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The `show`, `dump-flows` and `dump-conntrack` views: what `ovs-dpctl show -s`,
-//! `dump-flows` and `dump-conntrack` print about the datapath, read straight from it.
+//! The `show`, `dump-flows`, `dump-conntrack` and `frag-status` views: what
+//! `ovs-dpctl show -s`, `dump-flows` and `dump-conntrack` print about the
+//! datapath, and the tracker's fragment and expectation counters, read
+//! straight from it.
 
 use std::format;
 use std::string::{String, ToString};
@@ -181,4 +183,35 @@ pub fn dump_conntrack(dp: &Datapath) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// The connection tracker's fragment and expectation counters.
+pub fn frag_status(dp: &Datapath) -> Vec<String> {
+    let f = &dp.conntrack.frags;
+    let counters = |named: &[(&str, u64)]| {
+        named
+            .iter()
+            .map(|(n, v)| format!("{n}:{v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let x = &dp.conntrack.expects;
+    let load = |a: &core::sync::atomic::AtomicU64| a.load(core::sync::atomic::Ordering::Relaxed);
+    std::vec![
+        format!(
+            "fragments: pending:{} bytes:{}/{}",
+            f.pending(),
+            f.used(),
+            crate::conntrack::frag::BUDGET
+        ),
+        format!("  {}", counters(&f.stats.named())),
+        format!(
+            "expectations: pending:{} created:{} used:{} timed_out:{} full:{}",
+            x.len(),
+            load(&x.stats.created),
+            load(&x.stats.used),
+            load(&x.stats.timed_out),
+            load(&x.stats.full)
+        ),
+    ]
 }

@@ -143,6 +143,7 @@ pub enum Frame {
 pub struct NblPacket {
     lane: NonNull<Lane>,
     frame: Frame,
+    mru: u16,
 }
 
 impl NblPacket {
@@ -150,6 +151,7 @@ impl NblPacket {
         NblPacket {
             lane: NonNull::from(lane),
             frame: Frame::View(view),
+            mru: 0,
         }
     }
 
@@ -293,6 +295,35 @@ impl Packet for NblPacket {
         }
     }
 
+    /// A buffer of ours sized for `frame` (the window of the current one
+    /// has only its headroom to grow by).
+    fn replace(&mut self, frame: &[u8]) -> bool {
+        let (nbl, tag, direction) = match &self.frame {
+            Frame::View(v) => (
+                self.lane().item.current(v.frame_no),
+                v.tag,
+                self.lane().item.direction(),
+            ),
+            Frame::Own(o) => (Some(o.buf.nbl.as_ptr()), o.tag, o.direction),
+            Frame::Gone => return false,
+        };
+        match nbl.and_then(|n| Own::copy_of(frame, n, tag, true, direction)) {
+            Some(own) => {
+                self.frame = Frame::Own(own);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn mru(&self) -> u16 {
+        self.mru
+    }
+
+    fn set_mru(&mut self, mru: u16) {
+        self.mru = mru;
+    }
+
     /// Clears the requests on a buffer of ours (a view with requests is
     /// copied first: the switch's NBL is not ours to change).
     fn clear_offload(&mut self) {
@@ -321,6 +352,7 @@ impl Packet for NblPacket {
         Some(NblPacket {
             lane: self.lane,
             frame,
+            mru: self.mru,
         })
     }
 }

@@ -1,0 +1,889 @@
+//! IP fragment reassembly before tracking (Linux's `ovs_ct_handle_fragments`
+//! over `ip_defrag` and `nf_ct_frag6_gather`).
+//!
+//! A fragment a CT action sees is held, per zone, with the others of its
+//! datagram: keyed by source, destination, protocol and 16-bit id for IPv4,
+//! by source, destination and 32-bit id for IPv6. The fragment that
+//! completes the datagram becomes the whole datagram (the offset-0
+//! fragment's headers, the payloads in order); the others end there.
+//!
+//! Safety, as the datagrams come from the wire:
+//! - any overlap that is not an exact duplicate drops the whole datagram
+//!   (RFC 5722 for IPv6; IPv4 the same, as Linux since 4.19); an exact
+//!   duplicate is ignored;
+//! - a datagram holds at most [`MAX_DATAGRAM`] bytes of IP packet and
+//!   [`MAX_FRAGS`] fragments; all pending datagrams together at most
+//!   [`BUDGET`] bytes, and at most [`SLOTS`] of them: a new datagram that
+//!   finds no free slot where it hashes evicts the oldest there;
+//! - a datagram not complete after [`TIMEOUT_MS`] is dropped by the upkeep.
+//!
+//! Every step is bounded: a fragment looks at [`PROBE`] slots of one shard
+//! and at most [`MAX_FRAGS`] ranges; expiry visits each slot once.
+//!
+//! Where this differs from Linux: the limits are per table, not per
+//! network namespace, and a full table evicts the oldest datagram among the
+//! [`PROBE`] slots a new one may take rather than the oldest of all; an
+//! IPv4 datagram keeps its first fragment's header whole (options too) and
+//! its DF bit; an IPv6 fragment whose next header differs from the others'
+//! drops the datagram (Linux takes the first fragment's).
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use crate::actions::headers::{self, get};
+use crate::sync::Mutex;
+
+/// How long an incomplete datagram is kept (Linux's `ipfrag_time`).
+pub const TIMEOUT_MS: u64 = 30_000;
+/// Fragments a datagram may be cut into (Linux's `ipfrag_max_dist` order).
+pub const MAX_FRAGS: usize = 64;
+/// Bytes all pending datagrams may hold (Linux's `ipfrag_high_thresh`).
+pub const BUDGET: usize = 4 << 20;
+/// Bytes of one reassembled IP packet, headers included.
+pub const MAX_DATAGRAM: usize = 65_535;
+const SHARDS: usize = 16;
+/// Pending datagrams at most, all shards together.
+pub const SLOTS: usize = SHARDS * SLOTS_PER_SHARD;
+const SLOTS_PER_SHARD: usize = 64;
+/// Slots a datagram may be stored in, from where it hashes.
+pub const PROBE: usize = 8;
+/// What a pending datagram costs besides its buffers.
+const OVERHEAD: usize = core::mem::size_of::<Pending>();
+
+/// What happened to fragments.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Fragments held, waiting for the rest of their datagram.
+    pub held: AtomicU64,
+    /// Datagrams reassembled.
+    pub reassembled: AtomicU64,
+    /// Datagrams dropped incomplete after `TIMEOUT_MS`.
+    pub timed_out: AtomicU64,
+    /// Exact duplicates of a fragment held (dropped alone).
+    pub duplicate: AtomicU64,
+    /// Datagrams dropped: two fragments overlap.
+    pub overlap: AtomicU64,
+    /// Datagrams dropped: longer than `MAX_DATAGRAM`.
+    pub too_big: AtomicU64,
+    /// Datagrams dropped: more than `MAX_FRAGS` fragments.
+    pub too_many: AtomicU64,
+    /// Fragments or datagrams dropped as malformed: empty, a middle piece
+    /// not a multiple of 8 bytes, past the end another fragment set, a
+    /// second end, another protocol for the same IPv6 id.
+    pub malformed: AtomicU64,
+    /// Datagrams dropped: the memory budget was spent.
+    pub no_room: AtomicU64,
+    /// Incomplete datagrams evicted for a new one.
+    pub evicted: AtomicU64,
+    /// Packets cut to their MRU on output.
+    pub refragmented: AtomicU64,
+    /// Packets dropped on output: longer than their MRU with DF set.
+    pub df_dropped: AtomicU64,
+    /// Packets dropped on output: they could not be cut (no memory, or
+    /// not readable as IP).
+    pub refrag_failed: AtomicU64,
+}
+
+fn count(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
+impl Stats {
+    /// Counts what output made of a packet longer than its MRU.
+    pub fn refragmented<T>(
+        &self,
+        cut: Result<T, super::refrag::Refused>,
+    ) -> Result<T, super::refrag::Refused> {
+        count(match &cut {
+            Ok(_) => &self.refragmented,
+            Err(super::refrag::Refused::DontFragment) => &self.df_dropped,
+            Err(_) => &self.refrag_failed,
+        });
+        cut
+    }
+
+    /// The counters, named, in order.
+    pub fn named(&self) -> [(&'static str, u64); 13] {
+        let c = |a: &AtomicU64| a.load(Relaxed);
+        [
+            ("held", c(&self.held)),
+            ("reassembled", c(&self.reassembled)),
+            ("timed_out", c(&self.timed_out)),
+            ("duplicate", c(&self.duplicate)),
+            ("overlap", c(&self.overlap)),
+            ("too_big", c(&self.too_big)),
+            ("too_many", c(&self.too_many)),
+            ("malformed", c(&self.malformed)),
+            ("no_room", c(&self.no_room)),
+            ("evicted", c(&self.evicted)),
+            ("refragmented", c(&self.refragmented)),
+            ("df_dropped", c(&self.df_dropped)),
+            ("refrag_failed", c(&self.refrag_failed)),
+        ]
+    }
+}
+
+/// Which datagram a fragment belongs to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Id {
+    zone: u16,
+    v6: bool,
+    src: [u8; 16],
+    dst: [u8; 16],
+    /// The IPv4 protocol (IPv6 keys leave it 0).
+    proto: u8,
+    id: u32,
+}
+
+impl Id {
+    fn hash(&self) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let mut mix = |b: u8| h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        for b in self.src.iter().chain(&self.dst) {
+            mix(*b);
+        }
+        for b in self.id.to_ne_bytes() {
+            mix(b);
+        }
+        for b in self.zone.to_ne_bytes() {
+            mix(b);
+        }
+        mix(self.proto);
+        h
+    }
+}
+
+/// A fragment, as read from its frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragment<'f> {
+    id: Id,
+    /// The upper-layer protocol.
+    proto: u8,
+    /// Byte offset of the payload in the datagram.
+    offset: usize,
+    more: bool,
+    payload: &'f [u8],
+    /// The frame up to the fragmentable part (the IPv6 fragment header
+    /// left out).
+    head: &'f [u8],
+    /// Where the IP header starts in `head`.
+    l3: usize,
+    /// IPv6: where in `head` the next-header byte naming the fragment
+    /// header is.
+    next_at: usize,
+    /// The fragment's IP packet length (the MRU candidate).
+    size: usize,
+    /// IPv4 Don't Fragment.
+    df: bool,
+}
+
+/// Reads the IP fragment in `frame`; `None` if it is not one or cannot be
+/// read (the CT action then marks it invalid).
+pub fn fragment(frame: &[u8], oob_vlan: Option<u16>, zone: u16) -> Option<Fragment<'_>> {
+    let l2 = headers::l2(frame, oob_vlan)?;
+    let ip = headers::ip_at(frame, l2.eth_type, l2.l3)?;
+    let l3 = ip.l3;
+    let mut id = Id {
+        zone,
+        v6: ip.v6,
+        ..Id::default()
+    };
+    if ip.v6 {
+        let (next_at, fh) = ip.frag?;
+        let [proto, _, f0, f1, i0, i1, i2, i3] = get(frame, fh)?;
+        let field = u16::from_be_bytes([f0, f1]);
+        id.src = get(frame, l3 + 8)?;
+        id.dst = get(frame, l3 + 24)?;
+        id.id = u32::from_be_bytes([i0, i1, i2, i3]);
+        Some(Fragment {
+            id,
+            proto,
+            offset: usize::from(field & 0xfff8),
+            more: field & 1 != 0,
+            payload: frame.get(fh + 8..ip.end)?,
+            head: frame.get(..fh)?,
+            l3,
+            next_at,
+            size: ip.end - l3,
+            df: false,
+        })
+    } else {
+        let h: [u8; 20] = get(frame, l3)?;
+        let [ver_ihl, _, t0, t1, i0, i1, f0, f1, _, proto, ..] = h;
+        let hlen = usize::from(ver_ihl & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes([t0, t1]));
+        let field = u16::from_be_bytes([f0, f1]);
+        if ver_ihl >> 4 != 4 || hlen < 20 || total < hlen || field & 0x3fff == 0 {
+            return None;
+        }
+        id.src[..4].copy_from_slice(frame.get(l3 + 12..l3 + 16)?);
+        id.dst[..4].copy_from_slice(frame.get(l3 + 16..l3 + 20)?);
+        id.proto = proto;
+        id.id = u32::from(u16::from_be_bytes([i0, i1]));
+        Some(Fragment {
+            id,
+            proto,
+            offset: usize::from(field & 0x1fff) * 8,
+            more: field & 0x2000 != 0,
+            payload: frame.get(l3 + hlen..l3 + total)?,
+            head: frame.get(..l3 + hlen)?,
+            l3,
+            next_at: 0,
+            size: total,
+            df: field & 0x4000 != 0,
+        })
+    }
+}
+
+/// A datagram being put together.
+struct Pending {
+    id: Id,
+    born_ms: u64,
+    proto: u8,
+    /// The offset-0 fragment's head, once it came.
+    head: Vec<u8>,
+    l3: usize,
+    next_at: usize,
+    df: bool,
+    data: Vec<u8>,
+    /// Byte ranges received, in arrival order.
+    ranges: Vec<(usize, usize)>,
+    /// Where the datagram ends, once its last fragment came.
+    end: Option<usize>,
+    max_size: usize,
+    /// Bytes charged to the budget.
+    charge: usize,
+}
+
+impl Pending {
+    fn cost(&self) -> usize {
+        OVERHEAD
+            + self.head.capacity()
+            + self.data.capacity()
+            + self.ranges.capacity() * core::mem::size_of::<(usize, usize)>()
+    }
+}
+
+/// A reassembled datagram, to become the packet.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Datagram {
+    /// The whole frame.
+    pub frame: Vec<u8>,
+    /// Its largest fragment's IP packet length.
+    pub mru: u16,
+}
+
+/// What became of a fragment.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Held (or a duplicate): its pipeline ends.
+    Held,
+    /// It completed its datagram.
+    Complete(Datagram),
+    /// Dropped, and counted.
+    Dropped,
+}
+
+/// What a fragment did to its datagram.
+enum Merged {
+    Held,
+    /// An exact copy of one held: ignored.
+    Duplicate,
+    Complete,
+}
+
+/// Why a datagram is given up.
+enum Fail {
+    Overlap,
+    TooBig,
+    TooMany,
+    Malformed,
+    NoRoom,
+}
+
+type Shard = [Option<Pending>; SLOTS_PER_SHARD];
+
+/// The pending datagrams of every zone.
+pub struct Reassembly {
+    shards: Vec<Mutex<Shard>>,
+    /// Bytes charged, all shards together.
+    used: AtomicUsize,
+    budget: usize,
+    /// The next IPv6 fragment id output uses.
+    ids: AtomicU32,
+    pub stats: Stats,
+}
+
+impl core::fmt::Debug for Reassembly {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Reassembly")
+            .field("used", &self.used.load(Relaxed))
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Reassembly {
+    /// `None` when out of memory.
+    pub fn new() -> Option<Reassembly> {
+        Reassembly::with_budget(BUDGET)
+    }
+
+    pub fn with_budget(budget: usize) -> Option<Reassembly> {
+        let mut shards = Vec::new();
+        shards.try_reserve_exact(SHARDS).ok()?;
+        shards.extend((0..SHARDS).map(|_| Mutex::new(core::array::from_fn(|_| None))));
+        Some(Reassembly {
+            shards,
+            used: AtomicUsize::new(0),
+            budget,
+            ids: AtomicU32::new(1),
+            stats: Stats::default(),
+        })
+    }
+
+    /// An id for the fragments of one IPv6 packet cut on output.
+    pub fn next_id(&self) -> u32 {
+        self.ids.fetch_add(1, Relaxed)
+    }
+
+    /// Bytes the pending datagrams hold.
+    pub fn used(&self) -> usize {
+        self.used.load(Relaxed)
+    }
+
+    /// Datagrams pending.
+    pub fn pending(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().iter().filter(|p| p.is_some()).count())
+            .sum()
+    }
+
+    /// Takes in fragment `f`.
+    pub fn add(&self, f: &Fragment<'_>, now_ms: u64) -> Outcome {
+        let len = f.payload.len();
+        let end = f.offset + len;
+        // Empty, or a middle piece that is not a multiple of 8 bytes.
+        if len == 0 || f.more && !len.is_multiple_of(8) {
+            count(&self.stats.malformed);
+            return Outcome::Dropped;
+        }
+        if end + (f.head.len() - f.l3) > MAX_DATAGRAM {
+            count(&self.stats.too_big);
+            return Outcome::Dropped;
+        }
+        let hash = f.id.hash();
+        let Some(shard) = self.shards.get(hash as usize % SHARDS) else {
+            return Outcome::Dropped;
+        };
+        let mut shard = shard.lock();
+        let Some(slot) = self.slot(&mut shard, &f.id, hash, now_ms) else {
+            return Outcome::Dropped;
+        };
+        let result = match slot.as_mut() {
+            Some(p) => self.merge(p, f, end),
+            None => Err(Fail::NoRoom),
+        };
+        match result {
+            Ok(Merged::Held) => {
+                count(&self.stats.held);
+                Outcome::Held
+            }
+            Ok(Merged::Duplicate) => {
+                count(&self.stats.duplicate);
+                Outcome::Held
+            }
+            Ok(Merged::Complete) => match slot.take() {
+                Some(p) => {
+                    self.release(p.charge);
+                    self.finish(p)
+                }
+                None => Outcome::Dropped,
+            },
+            Err(fail) => {
+                if let Some(p) = slot.take() {
+                    self.release(p.charge);
+                }
+                count(match fail {
+                    Fail::Overlap => &self.stats.overlap,
+                    Fail::TooBig => &self.stats.too_big,
+                    Fail::TooMany => &self.stats.too_many,
+                    Fail::Malformed => &self.stats.malformed,
+                    Fail::NoRoom => &self.stats.no_room,
+                });
+                Outcome::Dropped
+            }
+        }
+    }
+
+    /// The slot of datagram `id`: its own, a free one, or the oldest one
+    /// in reach, evicted.
+    fn slot<'s>(
+        &self,
+        shard: &'s mut Shard,
+        id: &Id,
+        hash: u64,
+        now_ms: u64,
+    ) -> Option<&'s mut Option<Pending>> {
+        let start = (hash >> 32) as usize % SLOTS_PER_SHARD;
+        let reach = |i: usize| (start + i) % SLOTS_PER_SHARD;
+        let mut free = None;
+        let mut oldest: Option<(usize, u64)> = None;
+        for i in (0..PROBE).map(reach) {
+            match shard.get(i)? {
+                Some(p) if p.id == *id => return shard.get_mut(i),
+                Some(p) => {
+                    if oldest.is_none_or(|(_, t)| p.born_ms < t) {
+                        oldest = Some((i, p.born_ms));
+                    }
+                }
+                None => {
+                    free.get_or_insert(i);
+                }
+            }
+        }
+        let at = match (free, oldest) {
+            (Some(i), _) => i,
+            (None, Some((i, _))) => {
+                if let Some(p) = shard.get_mut(i)?.take() {
+                    self.release(p.charge);
+                    count(&self.stats.evicted);
+                }
+                i
+            }
+            (None, None) => return None,
+        };
+        let mut p = Pending {
+            id: *id,
+            born_ms: now_ms,
+            proto: 0,
+            head: Vec::new(),
+            l3: 0,
+            next_at: 0,
+            df: false,
+            data: Vec::new(),
+            ranges: Vec::new(),
+            end: None,
+            max_size: 0,
+            charge: 0,
+        };
+        if !self.recharge(&mut p) {
+            count(&self.stats.no_room);
+            return None;
+        }
+        let slot = shard.get_mut(at)?;
+        *slot = Some(p);
+        Some(slot)
+    }
+
+    /// Charges what `p` holds now; false (nothing charged anew) if the
+    /// budget does not allow it.
+    fn recharge(&self, p: &mut Pending) -> bool {
+        let cost = p.cost();
+        let grow = cost.saturating_sub(p.charge);
+        let fits = self
+            .used
+            .fetch_update(Relaxed, Relaxed, |u| {
+                u.checked_add(grow).filter(|&n| n <= self.budget)
+            })
+            .is_ok();
+        if fits {
+            p.charge = cost.max(p.charge);
+        }
+        fits
+    }
+
+    fn release(&self, charge: usize) {
+        self.used.fetch_sub(charge, Relaxed);
+    }
+
+    /// Adds `f` (ending at `end`) to `p`.
+    fn merge(&self, p: &mut Pending, f: &Fragment<'_>, end: usize) -> Result<Merged, Fail> {
+        if p.id.v6 && !p.ranges.is_empty() && p.proto != f.proto {
+            return Err(Fail::Malformed);
+        }
+        if p.ranges.contains(&(f.offset, end)) {
+            return Ok(Merged::Duplicate);
+        }
+        if p.ranges.iter().any(|&(a, b)| f.offset < b && a < end) {
+            return Err(Fail::Overlap);
+        }
+        let past = |limit: usize| p.ranges.iter().any(|&(_, b)| b > limit);
+        match (f.more, p.end) {
+            (false, Some(_)) => return Err(Fail::Malformed),
+            (false, None) if past(end) => return Err(Fail::Malformed),
+            (true, Some(last)) if end > last => return Err(Fail::Malformed),
+            _ => {}
+        }
+        if p.ranges.len() >= MAX_FRAGS {
+            return Err(Fail::TooMany);
+        }
+        // Grow what is held, within the budget, before writing.
+        let head_need = if f.offset == 0 { f.head.len() } else { 0 };
+        let data_need = end.saturating_sub(p.data.len());
+        p.data
+            .try_reserve_exact(data_need)
+            .map_err(|_| Fail::NoRoom)?;
+        p.head
+            .try_reserve_exact(head_need)
+            .map_err(|_| Fail::NoRoom)?;
+        p.ranges.try_reserve(1).map_err(|_| Fail::NoRoom)?;
+        if !self.recharge(p) {
+            return Err(Fail::NoRoom);
+        }
+        if p.data.len() < end {
+            p.data.resize(end, 0);
+        }
+        p.data
+            .get_mut(f.offset..end)
+            .ok_or(Fail::Malformed)?
+            .copy_from_slice(f.payload);
+        if f.offset == 0 {
+            p.head.extend_from_slice(f.head);
+            p.l3 = f.l3;
+            p.next_at = f.next_at;
+            p.df = f.df;
+        }
+        p.proto = f.proto;
+        p.ranges.push((f.offset, end));
+        if !f.more {
+            p.end = Some(end);
+        }
+        p.max_size = p.max_size.max(f.size);
+        let got: usize = p.ranges.iter().map(|&(a, b)| b - a).sum();
+        let complete = !p.head.is_empty() && p.end == Some(got);
+        if !complete {
+            return Ok(Merged::Held);
+        }
+        if p.head.len() - p.l3 + got > MAX_DATAGRAM {
+            return Err(Fail::TooBig);
+        }
+        Ok(Merged::Complete)
+    }
+
+    /// The datagram `p` holds (complete), as one frame.
+    fn finish(&self, p: Pending) -> Outcome {
+        let mut frame = p.head;
+        if frame.try_reserve_exact(p.data.len()).is_err() {
+            count(&self.stats.no_room);
+            return Outcome::Dropped;
+        }
+        frame.extend_from_slice(&p.data);
+        let ip_len = frame.len() - p.l3;
+        let written = if p.id.v6 {
+            // The fragment header is gone: its next header takes its place.
+            let payload = (ip_len - 40) as u16;
+            frame
+                .get_mut(p.next_at)
+                .map(|b| *b = p.proto)
+                .and_then(|()| headers::put(&mut frame, p.l3 + 4, payload.to_be_bytes()))
+        } else {
+            let flags: u16 = if p.df { 0x4000 } else { 0 };
+            headers::put(&mut frame, p.l3 + 2, (ip_len as u16).to_be_bytes())
+                .and_then(|()| headers::put(&mut frame, p.l3 + 6, flags.to_be_bytes()))
+                .and_then(|()| crate::offload::ipv4_checksum(&mut frame, p.l3))
+        };
+        if written.is_none() {
+            count(&self.stats.malformed);
+            return Outcome::Dropped;
+        }
+        count(&self.stats.reassembled);
+        Outcome::Complete(Datagram {
+            frame,
+            mru: u16::try_from(p.max_size).unwrap_or(u16::MAX),
+        })
+    }
+
+    /// Upkeep: drops datagrams older than `TIMEOUT_MS`, one shard lock at
+    /// a time.
+    pub fn expire(&self, now_ms: u64) {
+        for shard in &self.shards {
+            let mut shard = shard.lock();
+            for slot in shard.iter_mut() {
+                if slot
+                    .as_ref()
+                    .is_some_and(|p| now_ms.saturating_sub(p.born_ms) >= TIMEOUT_MS)
+                    && let Some(p) = slot.take()
+                {
+                    self.release(p.charge);
+                    count(&self.stats.timed_out);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// A UDP datagram of `n` payload bytes (pattern), as an Ethernet/IPv4
+    /// frame with id `id`.
+    pub fn udp4(n: usize, id: u16) -> Vec<u8> {
+        let mut l4 = std::vec![0x30, 0x39, 0, 53, 0, 0, 0, 0];
+        l4[4..6].copy_from_slice(&((8 + n) as u16).to_be_bytes());
+        l4.extend((0..n).map(|i| (i * 7) as u8));
+        let mut f =
+            crate::conntrack::packet::tests::ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 17, &l4);
+        f[18..20].copy_from_slice(&id.to_be_bytes());
+        crate::offload::ipv4_checksum(&mut f, 14).unwrap();
+        f
+    }
+
+    /// `whole` (Ethernet/IPv4, 20-byte header) cut into fragments whose
+    /// payloads are `sizes` long (all but the last multiples of 8).
+    pub fn cut4(whole: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
+        let data = &whole[34..];
+        let mut off = 0;
+        sizes
+            .iter()
+            .map(|&n| {
+                let end = (off + n).min(data.len());
+                let mut f = whole[..34].to_vec();
+                f.extend_from_slice(&data[off..end]);
+                f[16..18].copy_from_slice(&((20 + end - off) as u16).to_be_bytes());
+                let more = if end < data.len() { 0x2000 } else { 0 };
+                f[20..22].copy_from_slice(&((off / 8) as u16 | more).to_be_bytes());
+                crate::offload::ipv4_checksum(&mut f, 14).unwrap();
+                off = end;
+                f
+            })
+            .collect()
+    }
+
+    fn feed(r: &Reassembly, frames: &[Vec<u8>]) -> Vec<Outcome> {
+        frames
+            .iter()
+            .map(|f| r.add(&fragment(f, None, 1).unwrap(), 0))
+            .collect()
+    }
+
+    #[test]
+    fn in_order_reversed_and_duplicated() {
+        let whole = udp4(3000, 7);
+        let frags = cut4(&whole, &[1480, 1480, 48]);
+        let r = Reassembly::new().unwrap();
+        let mut orders = std::vec![frags.clone()];
+        orders.push(frags.iter().rev().cloned().collect());
+        orders.push(std::vec![
+            frags[1].clone(),
+            frags[0].clone(),
+            frags[1].clone(),
+            frags[2].clone()
+        ]);
+        for order in orders {
+            let mut out = feed(&r, &order);
+            let last = out.pop().unwrap();
+            assert!(out.iter().all(|o| *o == Outcome::Held));
+            assert_eq!(
+                last,
+                Outcome::Complete(Datagram {
+                    frame: whole.clone(),
+                    mru: 1500
+                })
+            );
+            assert_eq!(r.used(), 0);
+        }
+        assert_eq!(r.stats.reassembled.load(Relaxed), 3);
+        assert_eq!(r.stats.duplicate.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn overlaps_ends_and_sizes_drop() {
+        let whole = udp4(3000, 9);
+        let frags = cut4(&whole, &[1480, 1480, 48]);
+        let r = Reassembly::new().unwrap();
+        // A fragment overlapping another drops the datagram.
+        let mut bad = cut4(&whole, &[1000, 2008])[1].clone();
+        bad[20..22].copy_from_slice(&(0x2000u16 | 125).to_be_bytes());
+        let out = feed(&r, &[frags[0].clone(), bad]);
+        assert_eq!(out, [Outcome::Held, Outcome::Dropped]);
+        assert_eq!((r.stats.overlap.load(Relaxed), r.used()), (1, 0));
+        // An offset past 65,535 bytes.
+        let mut far = frags[2].clone();
+        far[20..22].copy_from_slice(&8190u16.to_be_bytes());
+        assert_eq!(feed(&r, &[far]), [Outcome::Dropped]);
+        assert_eq!(r.stats.too_big.load(Relaxed), 1);
+        // Zero-length and odd-sized middle fragments.
+        let mut empty = frags[0].clone();
+        empty.truncate(34);
+        empty[16..18].copy_from_slice(&20u16.to_be_bytes());
+        let mut odd = frags[0].clone();
+        odd.truncate(34 + 13);
+        odd[16..18].copy_from_slice(&33u16.to_be_bytes());
+        assert_eq!(
+            feed(&r, &[empty, odd]),
+            [Outcome::Dropped, Outcome::Dropped]
+        );
+        // Data past the last fragment's end.
+        let mut past = frags[2].clone();
+        past.truncate(34 + 8);
+        past[16..18].copy_from_slice(&28u16.to_be_bytes());
+        past[20..22].copy_from_slice(&(0x2000u16 | 376).to_be_bytes());
+        let out = feed(&r, &[frags[2].clone(), past]);
+        assert_eq!(out, [Outcome::Held, Outcome::Dropped]);
+        assert_eq!(r.stats.malformed.load(Relaxed), 3);
+        assert_eq!(r.pending(), 0);
+    }
+
+    #[test]
+    fn timeouts_and_floods_are_bounded() {
+        let r = Reassembly::with_budget(64 << 10).unwrap();
+        for id in 0..5000u16 {
+            let f = &cut4(&udp4(3000, id), &[1480, 1480, 48])[0];
+            r.add(&fragment(f, None, 0).unwrap(), u64::from(id));
+            assert!(r.used() <= 64 << 10);
+        }
+        assert!(r.pending() <= SLOTS);
+        assert!(r.stats.evicted.load(Relaxed) + r.stats.no_room.load(Relaxed) > 0);
+        r.expire(4999 + TIMEOUT_MS);
+        assert_eq!((r.pending(), r.used()), (0, 0));
+        assert!(r.stats.timed_out.load(Relaxed) > 0);
+    }
+
+    /// A UDP datagram of `n` payload bytes as an Ethernet/IPv6 frame.
+    pub fn udp6(n: usize) -> Vec<u8> {
+        let mut l4 = std::vec![0x30, 0x39, 0, 53, 0, 0, 0, 0];
+        l4[4..6].copy_from_slice(&((8 + n) as u16).to_be_bytes());
+        l4.extend((0..n).map(|i| (i * 5) as u8));
+        let v6 = crate::conntrack::tests::v6;
+        crate::conntrack::tests::ipv6_frame(v6(1), v6(2), 17, &l4)
+    }
+
+    /// `whole` (Ethernet/IPv6, no extension header) cut into fragments
+    /// with id `id` whose payloads are `sizes` long.
+    pub fn cut6(whole: &[u8], sizes: &[usize], id: u32) -> Vec<Vec<u8>> {
+        let data = &whole[54..];
+        let mut off = 0;
+        sizes
+            .iter()
+            .map(|&n| {
+                let end = (off + n).min(data.len());
+                let mut f = whole[..54].to_vec();
+                f[20] = 44;
+                f[18..20].copy_from_slice(&((8 + end - off) as u16).to_be_bytes());
+                let more = u16::from(end < data.len());
+                f.extend_from_slice(&[whole[20], 0]);
+                f.extend_from_slice(&(off as u16 | more).to_be_bytes());
+                f.extend_from_slice(&id.to_be_bytes());
+                f.extend_from_slice(&data[off..end]);
+                off = end;
+                f
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ipv6_reassembles_and_refuses_overlaps() {
+        let whole = udp6(3000);
+        let frags = cut6(&whole, &[1448, 1448, 112], 0x1234_5678);
+        let r = Reassembly::new().unwrap();
+        let mut out = feed(&r, &[frags[2].clone(), frags[0].clone()]);
+        out.extend(feed(&r, &frags[1..2]));
+        assert_eq!(out[..2], [Outcome::Held, Outcome::Held]);
+        assert_eq!(
+            out[2],
+            Outcome::Complete(Datagram {
+                frame: whole.clone(),
+                mru: 1496
+            })
+        );
+        // RFC 5722: an overlap drops the whole datagram.
+        let shifted = cut6(&whole, &[1440, 1456], 9);
+        let out = feed(&r, &[frags[0].clone(), shifted[1].clone()]);
+        assert_eq!(out, [Outcome::Held, Outcome::Held]);
+        let mut overlapping = cut6(&whole, &[1440, 1456], 0x1234_5678)[1].clone();
+        overlapping[56..58].copy_from_slice(&(1440u16 | 1).to_be_bytes());
+        assert_eq!(
+            feed(&r, &[frags[0].clone(), overlapping]),
+            [Outcome::Held, Outcome::Dropped]
+        );
+        assert_eq!(r.stats.overlap.load(Relaxed), 1);
+        // Another protocol under the same id.
+        let mut other = frags[1].clone();
+        other[54] = 6;
+        assert_eq!(
+            feed(&r, &[frags[0].clone(), other]),
+            [Outcome::Held, Outcome::Dropped]
+        );
+        assert_eq!(r.stats.malformed.load(Relaxed), 1);
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Random trains of fragments (cut at random, shuffled, some
+        /// duplicated, mixed with random fragments) never panic and never
+        /// exceed the budget; a complete train always gives back the
+        /// datagram.
+        #[test]
+        fn random_trains(
+            n in 1usize..5000,
+            cuts in proptest::collection::vec(1usize..200, 1..40),
+            order in proptest::collection::vec(any::<u16>(), 40),
+            noise in proptest::collection::vec((any::<u16>(), 0usize..300, any::<bool>()), 0..20),
+            v6 in any::<bool>(),
+        ) {
+            let budget = 32 << 10;
+            let r = Reassembly::with_budget(budget).unwrap();
+            let whole = if v6 { udp6(n) } else { udp4(n, 3) };
+            let sizes: Vec<usize> = cuts.iter().map(|c| c * 8).collect();
+            let mut train = if v6 { cut6(&whole, &sizes, 3) } else { cut4(&whole, &sizes) };
+            // The fragments that carry data: at least two make a datagram.
+            let pieces = sizes
+                .iter()
+                .scan(0, |sum, s| {
+                    let before = *sum;
+                    *sum += s;
+                    Some(before)
+                })
+                .take_while(|&before| before < n + 8)
+                .count();
+            let covered: usize = sizes.iter().sum();
+            let complete = covered >= n + 8 && (2..=MAX_FRAGS).contains(&pieces);
+            // Shuffle, and duplicate some.
+            for (i, o) in order.iter().enumerate() {
+                let len = train.len();
+                train.swap(i % len, usize::from(*o) % len);
+            }
+            if order[0] % 3 == 0 {
+                let dup = train[usize::from(order[1]) % train.len()].clone();
+                train.insert(0, dup);
+            }
+            let mut done = None;
+            for (i, f) in train.iter().enumerate() {
+                if let Some(f) = fragment(f, None, 0)
+                    && let Outcome::Complete(d) = r.add(&f, i as u64)
+                {
+                    done = Some(d.frame);
+                }
+                prop_assert!(r.used() <= budget);
+            }
+            if complete && whole.len() - 14 + 8 <= budget {
+                prop_assert_eq!(done.as_ref(), Some(&whole));
+            }
+            // Noise: fragments of random offsets, lengths and flags.
+            let base = if v6 { cut6(&whole, &[8], 4) } else { cut4(&whole, &[8]) }[0].clone();
+            for (off, len, more) in noise {
+                let mut f = base.clone();
+                f.truncate(if v6 { 62 } else { 34 });
+                f.extend((0..len).map(|i| i as u8));
+                if v6 {
+                    f[18..20].copy_from_slice(&((8 + len) as u16).to_be_bytes());
+                    f[56..58].copy_from_slice(&(off & 0xfff8 | u16::from(more)).to_be_bytes());
+                } else {
+                    f[16..18].copy_from_slice(&((20 + len) as u16).to_be_bytes());
+                    f[20..22].copy_from_slice(&(off & 0x1fff | u16::from(more) << 13).to_be_bytes());
+                }
+                if let Some(f) = fragment(&f, None, 0) {
+                    r.add(&f, 0);
+                }
+                prop_assert!(r.used() <= budget);
+            }
+            r.expire(TIMEOUT_MS + 100);
+            prop_assert_eq!((r.pending(), r.used()), (0, 0));
+        }
+    }
+}

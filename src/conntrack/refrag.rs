@@ -1,0 +1,205 @@
+//! Cutting a reassembled packet back into fragments of at most its MRU
+//! when it leaves by a port (Linux's `ovs_fragment` over `ip_do_fragment`
+//! and `ip6_fragment`).
+//!
+//! Each fragment is a copy of the packet with its data moved down behind
+//! the headers: IPv4 repeats the whole header (options too) with its
+//! offset, MF and checksum; IPv6 repeats the unfragmentable part (the
+//! header, hop-by-hop and routing headers) and adds a fragment header with
+//! a fresh id (a counter; Linux draws a hashed one). Where Linux ignores DF
+//! on a reassembled packet, an IPv4 packet with DF set is not cut here: it
+//! is dropped and counted. Linux repeats only the IPv4 options marked for
+//! copying; this repeats them all. Output to a tunnel port does not cut
+//! (Linux cuts before encapsulation); nor do userspace upcalls, which carry
+//! the MRU instead.
+
+use crate::actions::headers::{
+    self, NEXTHDR_DEST, NEXTHDR_FRAGMENT, NEXTHDR_HOP, NEXTHDR_ROUTING, get, put,
+};
+use crate::packet::Packet;
+
+/// Why a packet could not be cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// IPv4 with Don't Fragment set.
+    DontFragment,
+    /// Not IP, cut short, or an MRU too small for 8 bytes of data.
+    Unfit,
+    /// A copy could not be had.
+    NoMemory,
+}
+
+/// Whether `pkt` must be cut before it leaves: it carries an MRU and its IP
+/// packet is longer.
+pub fn needed<P: Packet>(pkt: &P) -> bool {
+    let mru = usize::from(pkt.mru());
+    mru != 0 && ip_of(pkt).is_some_and(|ip| ip.end - ip.l3 > mru)
+}
+
+fn ip_of<P: Packet>(pkt: &P) -> Option<headers::Ip> {
+    let frame = pkt.data();
+    let l2 = headers::l2(frame, pkt.oob_vlan())?;
+    headers::ip_at(frame, l2.eth_type, l2.l3)
+}
+
+/// Cuts `pkt` into fragments of at most its MRU, handing each to `emit`
+/// in order; IPv6 fragments carry `id`. Returns how many were emitted.
+pub fn fragment<P: Packet>(pkt: &P, id: u32, emit: &mut dyn FnMut(P)) -> Result<usize, Refused> {
+    let ip = ip_of(pkt).ok_or(Refused::Unfit)?;
+    let frame = pkt.data();
+    let mru = usize::from(pkt.mru());
+    if ip.v6 {
+        let (next_at, unfrag) = unfragmentable(frame, ip.l3).ok_or(Refused::Unfit)?;
+        let next = *frame.get(next_at).ok_or(Refused::Unfit)?;
+        let per = (mru.saturating_sub(unfrag - ip.l3 + 8)) & !7;
+        let cut = Cut {
+            start: unfrag,
+            len: ip.end.checked_sub(unfrag).ok_or(Refused::Unfit)?,
+            per,
+            shift: 8,
+        };
+        cut.each(pkt, emit, |f, off, n, more| {
+            let payload = u16::try_from(unfrag - ip.l3 - 40 + 8 + n).ok()?;
+            put(f, ip.l3 + 4, payload.to_be_bytes())?;
+            *f.get_mut(next_at)? = NEXTHDR_FRAGMENT;
+            let field = u16::try_from(off).ok()? | u16::from(more);
+            put(f, unfrag, [next, 0])?;
+            put(f, unfrag + 2, field.to_be_bytes())?;
+            put(f, unfrag + 4, id.to_be_bytes())
+        })
+    } else {
+        let [ver_ihl, _, _, _, _, _, f0, _] = get::<8>(frame, ip.l3).ok_or(Refused::Unfit)?;
+        if f0 & 0x40 != 0 {
+            return Err(Refused::DontFragment);
+        }
+        let hlen = usize::from(ver_ihl & 0x0f) * 4;
+        let start = ip.l3 + hlen;
+        let cut = Cut {
+            start,
+            len: ip.end.checked_sub(start).ok_or(Refused::Unfit)?,
+            per: mru.saturating_sub(hlen) & !7,
+            shift: 0,
+        };
+        cut.each(pkt, emit, |f, off, n, more| {
+            let total = u16::try_from(hlen + n).ok()?;
+            let field = u16::try_from(off / 8).ok()? | if more { 0x2000 } else { 0 };
+            put(f, ip.l3 + 2, total.to_be_bytes())?;
+            put(f, ip.l3 + 6, field.to_be_bytes())?;
+            crate::offload::ipv4_checksum(f, ip.l3)
+        })
+    }
+}
+
+/// The IPv6 headers every fragment repeats: where the next-header byte
+/// that will name the fragment header is, and where the fragmentable part
+/// starts.
+fn unfragmentable(frame: &[u8], l3: usize) -> Option<(usize, usize)> {
+    let mut next_at = l3 + 6;
+    let mut off = l3 + 40;
+    // Each step moves on by at least 8 bytes; it ends with the frame.
+    loop {
+        let next = *frame.get(next_at)?;
+        let [after, len] = get(frame, off).unwrap_or([0, 0]);
+        let routing_follows = next == NEXTHDR_DEST && after == NEXTHDR_ROUTING;
+        if next != NEXTHDR_HOP && next != NEXTHDR_ROUTING && !routing_follows {
+            return Some((next_at, off));
+        }
+        get::<2>(frame, off)?;
+        next_at = off;
+        off += (usize::from(len) + 1) * 8;
+    }
+}
+
+/// How the data after `start` (`len` bytes) is cut: `per` bytes a
+/// fragment, moved down to `start + shift`.
+struct Cut {
+    start: usize,
+    len: usize,
+    per: usize,
+    shift: usize,
+}
+
+impl Cut {
+    /// Makes each fragment from a copy of `pkt`, `header` writing its
+    /// header fields (offset, length, more).
+    fn each<P: Packet>(
+        &self,
+        pkt: &P,
+        emit: &mut dyn FnMut(P),
+        header: impl Fn(&mut [u8], usize, usize, bool) -> Option<()>,
+    ) -> Result<usize, Refused> {
+        if self.per < 8 {
+            return Err(Refused::Unfit);
+        }
+        let mut off = 0;
+        let mut n_frags = 0;
+        while off < self.len {
+            let n = self.per.min(self.len - off);
+            let more = off + n < self.len;
+            let mut copy = pkt.try_clone().ok_or(Refused::NoMemory)?;
+            let f = copy.data_mut().ok_or(Refused::NoMemory)?;
+            let from = self.start + off;
+            let to = self.start + self.shift;
+            // Both ranges lie within the frame (the data is longer than
+            // one fragment's, or the first is cut at offset 0).
+            if from + n > f.len() || to + n > f.len() {
+                return Err(Refused::Unfit);
+            }
+            f.copy_within(from..from + n, to);
+            header(f, off, n, more).ok_or(Refused::Unfit)?;
+            copy.truncate(to + n);
+            copy.set_mru(0);
+            emit(copy);
+            n_frags += 1;
+            off += n;
+        }
+        Ok(n_frags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::frag::tests::{cut4, cut6, udp4, udp6};
+    use super::super::frag::{Outcome, Reassembly, fragment as read};
+    use super::*;
+    use crate::packet::OwnedPacket;
+    use std::vec::Vec;
+
+    fn cut(frame: &[u8], mru: u16) -> Result<Vec<Vec<u8>>, Refused> {
+        let mut p = OwnedPacket::from_frame(frame).unwrap();
+        p.set_mru(mru);
+        let mut out = Vec::new();
+        fragment(&p, 7, &mut |f: OwnedPacket| out.push(f.data().to_vec()))?;
+        Ok(out)
+    }
+
+    #[test]
+    fn ipv4_cuts_to_the_mru_and_back() {
+        let whole = udp4(3000, 7);
+        assert_eq!(cut(&whole, 1500).unwrap(), cut4(&whole, &[1480, 1480, 48]));
+        let mut p = OwnedPacket::from_frame(&whole).unwrap();
+        assert!(!needed(&p));
+        p.set_mru(1500);
+        assert!(needed(&p));
+        p.set_mru(4000);
+        assert!(!needed(&p));
+        // DF set: refused.
+        let mut df = whole.clone();
+        df[20] |= 0x40;
+        assert_eq!(cut(&df, 1500), Err(Refused::DontFragment));
+        assert_eq!(cut(&whole, 27), Err(Refused::Unfit));
+    }
+
+    #[test]
+    fn ipv6_cuts_with_fragment_headers() {
+        let whole = udp6(3000);
+        let frags = cut(&whole, 1496).unwrap();
+        assert_eq!(frags, cut6(&whole, &[1448, 1448, 112], 7));
+        let r = Reassembly::new().unwrap();
+        let outs: Vec<Outcome> = frags
+            .iter()
+            .map(|f| r.add(&read(f, None, 0).unwrap(), 0))
+            .collect();
+        assert!(matches!(&outs[2], Outcome::Complete(d) if d.frame == whole));
+    }
+}
