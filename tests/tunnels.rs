@@ -467,51 +467,53 @@ fn gre_decapsulation() {
     assert!(!tun.iter().any(|(t, _)| *t == T_TP_DST));
 }
 
-/// `outer` (Ethernet + 20-byte IPv4) cut into fragments of datagram `id`
-/// whose payloads are `sizes` long (all but the last multiples of 8).
-fn cut_v4(outer: &[u8], id: u16, sizes: &[usize]) -> Vec<Vec<u8>> {
-    let (head, data) = outer.split_at(34);
+/// The pieces `sizes` long (the last cut short) of `len` bytes: offset,
+/// end and whether more follow.
+fn pieces(len: usize, sizes: &[usize]) -> Vec<(usize, usize, bool)> {
     let mut off = 0;
     sizes
         .iter()
         .map(|&n| {
-            let end = (off + n).min(data.len());
-            let mut ip = head[14..].to_vec();
-            ip[2..4].copy_from_slice(&((20 + end - off) as u16).to_be_bytes());
-            ip[4..6].copy_from_slice(&id.to_be_bytes());
-            let more = if end < data.len() { 0x2000 } else { 0 };
-            ip[6..8].copy_from_slice(&((off / 8) as u16 | more).to_be_bytes());
-            ip[10..12].fill(0);
-            let c = csum(&[&ip]);
-            ip[10..12].copy_from_slice(&c.to_be_bytes());
-            let f = [&head[..14], &ip, &data[off..end]].concat();
+            let end = (off + n).min(len);
+            let piece = (off, end, end < len);
             off = end;
-            f
+            piece
         })
         .collect()
+}
+
+/// `outer` (Ethernet + 20-byte IPv4) cut into fragments of datagram `id`
+/// whose payloads are `sizes` long (all but the last multiples of 8).
+fn cut_v4(outer: &[u8], id: u16, sizes: &[usize]) -> Vec<Vec<u8>> {
+    let (head, data) = outer.split_at(34);
+    let cut = |(off, end, more): (usize, usize, bool)| {
+        let mut ip = head[14..].to_vec();
+        ip[2..4].copy_from_slice(&((20 + end - off) as u16).to_be_bytes());
+        ip[4..6].copy_from_slice(&id.to_be_bytes());
+        let flags = if more { 0x2000 } else { 0 };
+        ip[6..8].copy_from_slice(&((off / 8) as u16 | flags).to_be_bytes());
+        ip[10..12].fill(0);
+        let c = csum(&[&ip]);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        [&head[..14], &ip, &data[off..end]].concat()
+    };
+    pieces(data.len(), sizes).into_iter().map(cut).collect()
 }
 
 /// `outer` (Ethernet + IPv6 without extension headers) cut into fragments
 /// of datagram `id`, each with a fragment header.
 fn cut_v6(outer: &[u8], id: u32, sizes: &[usize]) -> Vec<Vec<u8>> {
     let (head, data) = outer.split_at(54);
-    let mut off = 0;
-    sizes
-        .iter()
-        .map(|&n| {
-            let end = (off + n).min(data.len());
-            let mut ip = head[14..].to_vec();
-            ip[4..6].copy_from_slice(&((8 + end - off) as u16).to_be_bytes());
-            ip[6] = 44;
-            let more = u16::from(end < data.len());
-            let mut fh = vec![head[14 + 6], 0];
-            fh.extend_from_slice(&(off as u16 | more).to_be_bytes());
-            fh.extend_from_slice(&id.to_be_bytes());
-            let f = [&head[..14], &ip, &fh, &data[off..end]].concat();
-            off = end;
-            f
-        })
-        .collect()
+    let cut = |(off, end, more): (usize, usize, bool)| {
+        let mut ip = head[14..].to_vec();
+        ip[4..6].copy_from_slice(&((8 + end - off) as u16).to_be_bytes());
+        ip[6] = 44;
+        let mut fh = vec![head[14 + 6], 0];
+        fh.extend_from_slice(&(off as u16 | u16::from(more)).to_be_bytes());
+        fh.extend_from_slice(&id.to_be_bytes());
+        [&head[..14], &ip, &fh, &data[off..end]].concat()
+    };
+    pieces(data.len(), sizes).into_iter().map(cut).collect()
 }
 
 /// Frames from the uplink, one after another: every line they caused.

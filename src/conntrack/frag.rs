@@ -324,7 +324,7 @@ enum Fail {
 
 type Shard = [Option<Pending>; SLOTS_PER_SHARD];
 
-/// The pending datagrams of every zone.
+/// The pending datagrams of every zone and of the underlay.
 pub struct Reassembly {
     shards: Vec<Mutex<Shard>>,
     /// Bytes charged, all shards together.
@@ -679,6 +679,28 @@ pub(crate) mod tests {
             .iter()
             .map(|f| r.add(&fragment(f, None, 1).unwrap(), 0))
             .collect()
+    }
+
+    #[test]
+    fn the_underlay_is_apart_from_every_zone() {
+        let whole = udp4(100, 3);
+        let frags = cut4(&whole, &[64, 64]);
+        let r = Reassembly::new().unwrap();
+        let (first, last) = (&frags[0], &frags[1]);
+        for space in [0, u32::from(u16::MAX), UNDERLAY] {
+            assert_eq!(
+                r.add(&fragment(first, None, space).unwrap(), 0),
+                Outcome::Held
+            );
+        }
+        let done = r.add(&fragment(last, None, UNDERLAY).unwrap(), 0);
+        assert!(matches!(done, Outcome::Complete(d) if d.frame == whole));
+        assert_eq!(r.pending(), 2);
+        let f = fragment(first, None, UNDERLAY).unwrap();
+        assert_eq!(
+            (f.destination(), f.proto()),
+            ("10.0.0.2".parse().unwrap(), 17)
+        );
     }
 
     #[test]
