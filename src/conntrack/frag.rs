@@ -2,7 +2,8 @@
 //! over `ip_defrag` and `nf_ct_frag6_gather`).
 //!
 //! A fragment a CT action sees is held, per zone, with the others of its
-//! datagram: keyed by source, destination, protocol and 16-bit id for IPv4,
+//! datagram (outer fragments of tunnel packets, held before decapsulation,
+//! in a namespace of their own, [`UNDERLAY`]): keyed by source, destination, protocol and 16-bit id for IPv4,
 //! by source, destination and 32-bit id for IPv6. The fragment that
 //! completes the datagram becomes the whole datagram (the offset-0
 //! fragment's headers, the payloads in order); the others end there.
@@ -28,6 +29,7 @@
 //! drops the datagram (Linux takes the first fragment's).
 
 use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use crate::actions::headers::{self, get};
@@ -47,6 +49,8 @@ pub const SLOTS: usize = SHARDS * SLOTS_PER_SHARD;
 const SLOTS_PER_SHARD: usize = 64;
 /// Slots a datagram may be stored in, from where it hashes.
 pub const PROBE: usize = 8;
+/// The key namespace of outer tunnel fragments: no conntrack zone.
+pub const UNDERLAY: u32 = 1 << 16;
 /// What a pending datagram costs besides its buffers.
 const OVERHEAD: usize = core::mem::size_of::<Pending>();
 
@@ -126,7 +130,8 @@ impl Stats {
 /// Which datagram a fragment belongs to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Id {
-    zone: u16,
+    /// A conntrack zone, or `UNDERLAY`.
+    space: u32,
     v6: bool,
     src: [u8; 16],
     dst: [u8; 16],
@@ -145,7 +150,7 @@ impl Id {
         for b in self.id.to_ne_bytes() {
             mix(b);
         }
-        for b in self.zone.to_ne_bytes() {
+        for b in self.space.to_ne_bytes() {
             mix(b);
         }
         mix(self.proto);
@@ -177,14 +182,30 @@ pub struct Fragment<'f> {
     df: bool,
 }
 
-/// Reads the IP fragment in `frame`; `None` if it is not one or cannot be
-/// read (the CT action then marks it invalid).
-pub fn fragment(frame: &[u8], oob_vlan: Option<u16>, zone: u16) -> Option<Fragment<'_>> {
+impl Fragment<'_> {
+    /// The datagram's destination address.
+    pub fn destination(&self) -> IpAddr {
+        match self.id.dst {
+            d if self.id.v6 => IpAddr::V6(Ipv6Addr::from(d)),
+            [a, b, c, d, ..] => IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
+        }
+    }
+
+    /// The upper-layer protocol.
+    pub fn proto(&self) -> u8 {
+        self.proto
+    }
+}
+
+/// Reads the IP fragment in `frame`, to be held in key namespace `space`
+/// (a conntrack zone or [`UNDERLAY`]); `None` if it is not one or cannot
+/// be read (the CT action then marks it invalid).
+pub fn fragment(frame: &[u8], oob_vlan: Option<u16>, space: u32) -> Option<Fragment<'_>> {
     let l2 = headers::l2(frame, oob_vlan)?;
     let ip = headers::ip_at(frame, l2.eth_type, l2.l3)?;
     let l3 = ip.l3;
     let mut id = Id {
-        zone,
+        space,
         v6: ip.v6,
         ..Id::default()
     };
@@ -303,7 +324,7 @@ enum Fail {
 
 type Shard = [Option<Pending>; SLOTS_PER_SHARD];
 
-/// The pending datagrams of every zone.
+/// The pending datagrams of every zone and of the underlay.
 pub struct Reassembly {
     shards: Vec<Mutex<Shard>>,
     /// Bytes charged, all shards together.
@@ -658,6 +679,28 @@ pub(crate) mod tests {
             .iter()
             .map(|f| r.add(&fragment(f, None, 1).unwrap(), 0))
             .collect()
+    }
+
+    #[test]
+    fn the_underlay_is_apart_from_every_zone() {
+        let whole = udp4(100, 3);
+        let frags = cut4(&whole, &[64, 64]);
+        let r = Reassembly::new().unwrap();
+        let (first, last) = (&frags[0], &frags[1]);
+        for space in [0, u32::from(u16::MAX), UNDERLAY] {
+            assert_eq!(
+                r.add(&fragment(first, None, space).unwrap(), 0),
+                Outcome::Held
+            );
+        }
+        let done = r.add(&fragment(last, None, UNDERLAY).unwrap(), 0);
+        assert!(matches!(done, Outcome::Complete(d) if d.frame == whole));
+        assert_eq!(r.pending(), 2);
+        let f = fragment(first, None, UNDERLAY).unwrap();
+        assert_eq!(
+            (f.destination(), f.proto()),
+            ("10.0.0.2".parse().unwrap(), 17)
+        );
     }
 
     #[test]

@@ -301,7 +301,7 @@ impl Conntrack {
         zone: u16,
         now_ms: u64,
     ) -> Verdict {
-        let outcome = match frag::fragment(pkt.data(), pkt.oob_vlan(), zone) {
+        let outcome = match frag::fragment(pkt.data(), pkt.oob_vlan(), u32::from(zone)) {
             Some(f) => self.frags.add(&f, now_ms),
             None => return Verdict::Continue,
         };

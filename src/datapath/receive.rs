@@ -422,6 +422,7 @@ impl View<'_> {
         frames: &mut impl Iterator<Item = ((PortId, NicIndex), P)>,
     ) -> (usize, usize) {
         let ports = self.ports;
+        let (frags, now_ms) = (&self.dp.conntrack.frags, self.now.ms());
         let b = &mut ctx.batch;
         let mut n = 0;
         while n < LOOKUP_BATCH {
@@ -468,7 +469,8 @@ impl View<'_> {
             key.reset_metadata(port);
             key.mac_proto = MAC_PROTO_ETHERNET;
             // A frame addressed to a tunnel vport: its inner frame, from it.
-            let Some(pkt) = super::tunnel::receive(ports, ctx.s.cpu, pkt, key) else {
+            let Some(pkt) = super::tunnel::receive(ports, ctx.s.cpu, frags, now_ms, pkt, key)
+            else {
                 continue;
             };
             if self.extract(&pkt, key) {

@@ -9,6 +9,7 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use super::Ports;
 use super::receive::Egress;
+use crate::conntrack::frag::{self, Outcome, Reassembly};
 use crate::flow::FlowKey;
 use crate::flow::attrs::set_tunnel;
 use crate::flow::extract::packet_hash;
@@ -226,18 +227,43 @@ pub(super) fn egress_key<'s>(
 /// A frame from a port: `Some` with the packet to look up (its inner frame
 /// when it was addressed to a tunnel vport, `key` then holding the tunnel
 /// metadata), `None` when it was a malformed tunnel frame (dropped and
-/// counted on that vport).
+/// counted on that vport) or an outer fragment held in (or dropped by)
+/// `frags` until its datagram is whole.
 pub(super) fn receive<P: Packet>(
     ports: &Ports,
     cpu: Cpu,
+    frags: &Reassembly,
+    now_ms: u64,
     mut pkt: P,
     key: &mut FlowKey,
 ) -> Option<P> {
-    if pkt.oob_vlan().is_some() {
+    if pkt.oob_vlan().is_some() || !ports.underlay.has_hosts() {
         return Some(pkt);
     }
+    let held = frag::fragment(pkt.data(), None, frag::UNDERLAY)
+        .filter(|f| decap::may_be_ours(f.destination(), f.proto(), &ports.underlay, &ports.vports))
+        .map(|f| frags.add(&f, now_ms));
+    let mut mru = 0;
+    match held {
+        None => {}
+        Some(Outcome::Held | Outcome::Dropped) => return None,
+        Some(Outcome::Complete(d)) => {
+            if !pkt.replace(&d.frame) {
+                frags.stats.no_room.fetch_add(1, Relaxed);
+                return None;
+            }
+            mru = d.mru;
+        }
+    }
     match decap::classify(pkt.data(), &ports.underlay, &ports.vports, key) {
-        Verdict::NotOurs => Some(pkt),
+        Verdict::NotOurs => {
+            // Switched whole, it is cut to its fragments' size on output
+            // (a decapsulated inner frame is not, as in Linux).
+            if mru != 0 {
+                pkt.set_mru(mru);
+            }
+            Some(pkt)
+        }
         Verdict::Inner {
             port_no,
             start,

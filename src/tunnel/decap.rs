@@ -5,8 +5,10 @@
 //!
 //! A frame is the host's when its outer destination is a host address and
 //! it is UDP to the port of a VXLAN or Geneve vport, or GRE carrying
-//! Ethernet while a GRE vport exists. Outer IPv4 fragments and IPv6 with
-//! extension headers are not the host's here (they are switched as they
+//! Ethernet while a GRE vport exists. An outer IPv4 or IPv6 fragment that
+//! [`may_be_ours`] is reassembled first (in the conntrack reassembler's
+//! `UNDERLAY` namespace) and the whole datagram classified; other IPv6
+//! extension headers are not walked (such frames are switched as they
 //! are). Differences from Linux: DF is read from the outer IPv4 header into
 //! the key (Linux never sets it on receive); Geneve options must be whole
 //! TLVs; GRE with bits other than checksum, key and sequence is dropped.
@@ -137,6 +139,19 @@ pub fn classify(frame: &[u8], underlay: &Underlay, vports: &Vports, key: &mut Fl
         IPPROTO_GRE => gre_packet(&ip, vports, key),
         _ => Verdict::NotOurs,
     }
+}
+
+/// Whether an outer fragment to `dst` carrying `proto` may belong to one
+/// of the host's tunnels (to be reassembled before [`classify`]): a host
+/// address, and UDP while a VXLAN or Geneve vport exists (its port is in
+/// the first fragment only) or GRE over IPv4 while the GRE vport does.
+pub fn may_be_ours(dst: IpAddr, proto: u8, underlay: &Underlay, vports: &Vports) -> bool {
+    let tunnel = match proto {
+        IPPROTO_UDP => vports.tunnels().any(|v| v.ty.udp_port().is_some()),
+        IPPROTO_GRE => dst.is_ipv4() && vports.gre().is_some(),
+        _ => false,
+    };
+    tunnel && underlay.is_host(dst)
 }
 
 /// The key's metadata for a packet from tunnel vport `port_no`.

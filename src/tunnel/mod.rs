@@ -16,11 +16,22 @@
 //! - A frame from any port to a host address and a tunnel's UDP port, or
 //!   GRE carrying Ethernet ([`decap`]), loses its outer headers; the tunnel
 //!   vport becomes its input port and the outer fields its tunnel key.
+//! - An outer IPv4 or IPv6 fragment to a host address carrying UDP (while a
+//!   VXLAN or Geneve vport exists) or GRE (while the GRE vport does) is held
+//!   in the conntrack reassembler (its own key namespace, the same memory
+//!   budget, timeout and counters) and the whole datagram decapsulated; a
+//!   reassembled datagram that is no tunnel's is switched whole and cut to
+//!   its fragments' size again on output.
 //!
 //! Where this differs from Linux, and why:
-//! - Outer IPv4 fragments and IPv6 extension headers are not reassembled or
-//!   walked: such frames are switched as they are (Linux's IP stack would
-//!   reassemble first). Reassembly is not built yet.
+//! - IPv6 extension headers other than a fragment header are not walked:
+//!   such frames are switched as they are (Linux's IP stack would).
+//! - Outer fragments to the host are reassembled even when the datagram
+//!   turns out to be no tunnel's (its UDP port is in the first fragment
+//!   only); it then reaches the host cut again to its fragments' size,
+//!   where Linux switches the fragments as they are and the host's stack
+//!   reassembles. Their IPv4 header checksums are not verified (the
+//!   reassembled header gets a new one); Linux's IP stack verifies each.
 //! - DF is read from the outer IPv4 header into the received tunnel key
 //!   (Linux never sets it on receive; OVS's userspace datapath does), as the
 //!   datapath's interface asks.
