@@ -24,10 +24,7 @@ use crate::flow::key::{
 use crate::offload::{fold, sum};
 use crate::vport::{VportType, Vports};
 
-const ETH_HLEN: usize = 14;
-const IPPROTO_UDP: u8 = 17;
-const IPPROTO_GRE: u8 = 47;
-const UDP_HLEN: usize = 8;
+use super::{ETH_HLEN, IPPROTO_GRE, IPPROTO_UDP, UDP_HLEN};
 
 /// What a received frame is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -27,12 +27,10 @@ use crate::offload::{fold, sum};
 use crate::packet::Packet;
 use crate::vport::VportType;
 
-const ETH_HLEN: usize = 14;
+use super::{ETH_HLEN, IPPROTO_GRE, IPPROTO_UDP, UDP_HLEN};
+
 const IPV4_HLEN: usize = 20;
 const IPV6_HLEN: usize = 40;
-const UDP_HLEN: usize = 8;
-const IPPROTO_UDP: u8 = 17;
-const IPPROTO_GRE: u8 = 47;
 const DEFAULT_TTL: u8 = 64;
 /// Linux's default `ip_local_port_range`.
 pub const EPHEMERAL: (u16, u16) = (32768, 60999);

@@ -55,6 +55,13 @@
 
 pub mod decap;
 pub mod encap;
+
+/// Outer header sizes and protocols, one set for both directions.
+const ETH_HLEN: usize = 14;
+const UDP_HLEN: usize = 8;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_GRE: u8 = 47;
+
 pub mod geneve;
 pub mod gre;
 pub mod resolve;
