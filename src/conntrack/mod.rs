@@ -52,7 +52,7 @@ use crate::ovs::key as k;
 use crate::packet::Packet;
 use action::{CtAction, Helper};
 pub use conn::Conn;
-use conn::{SeqAdj, Step};
+use conn::{Ext, SeqAdj, Step};
 use packet::{Kind, Segment, View};
 use table::{Found, Refused, Table};
 use tuple::Tuple;
@@ -135,12 +135,9 @@ struct Seen {
     reply: Option<Tuple>,
     /// The packet travels in the reply direction.
     is_reply: bool,
-    /// The control connection's original tuple, if a helper expected it.
-    master: Option<Tuple>,
-    /// The stored connection's helper.
-    helper: Option<Helper>,
-    /// The stored connection's sequence corrections.
-    seqadj: [SeqAdj; 2],
+    /// The stored connection's helper and sequence corrections, and the
+    /// control connection's original tuple if a helper expected it.
+    ext: Ext,
     /// The connection was stored before this packet.
     found: bool,
 }
@@ -249,7 +246,7 @@ impl Conntrack {
                 // Helpers read a packet once: on its first pass, or on the
                 // commit that stores its connection (as Linux's
                 // `__ovs_ct_lookup`).
-                if let Some(helper) = seen.helper
+                if let Some(helper) = seen.ext.helper
                     && (if seen.found { !cached } else { ct.commit })
                 {
                     if !self.help(helper, pkt, &view, &seen, now_ms) {
@@ -279,7 +276,7 @@ impl Conntrack {
                 key.ct_zone = zone;
                 key.ct_mark = seen.mark;
                 key.ct_labels = seen.labels;
-                key.ct_orig = seen.master.unwrap_or(seen.orig).to_key();
+                key.ct_orig = seen.ext.master.unwrap_or(seen.orig).to_key();
                 Verdict::Continue
             }
             Ok(None) => {
@@ -346,7 +343,8 @@ impl Conntrack {
         // Twice at most: once more after removing a connection the packet
         // replaces (timed out, reopened, or forced the other way).
         for _ in 0..2 {
-            let found = self.table.lookup(&view.tuple, now_ms, |c, reply| {
+            let found = self.table.lookup(&view.tuple, now_ms, |(c, ext, reply)| {
+                let ext = ext.copied().unwrap_or_default();
                 if ct.force && reply {
                     return Err(Replaced);
                 }
@@ -354,7 +352,7 @@ impl Conntrack {
                 // Acknowledgements of data a helper rewrote are read as
                 // the sender meant them.
                 let unmoved;
-                let view = match (view.kind, c.seqadj.get(usize::from(!reply))) {
+                let view = match (view.kind, ext.seqadj.get(usize::from(!reply))) {
                     (Kind::Tcp(mut seg), Some(adj)) if *adj != SeqAdj::default() => {
                         seg.ack = seg.ack.wrapping_sub(adj.ack(seg.ack) as u32);
                         unmoved = View {
@@ -379,7 +377,7 @@ impl Conntrack {
                 let state = match (reply, c.seen_reply) {
                     (true, _) => TRK | EST | RPL,
                     (false, true) => TRK | EST,
-                    (false, false) if c.master.is_some() => TRK | REL,
+                    (false, false) if ext.master.is_some() => TRK | REL,
                     (false, false) => TRK | NEW,
                 };
                 let seen = Seen {
@@ -389,9 +387,7 @@ impl Conntrack {
                     orig: c.orig,
                     reply: Some(c.reply),
                     is_reply: reply,
-                    master: c.master,
-                    helper: c.helper,
-                    seqadj: c.seqadj,
+                    ext,
                     found: true,
                 };
                 Ok((Some(seen), changed.then_some(*c)))
@@ -414,16 +410,14 @@ impl Conntrack {
     /// (which travelled the other way), if there is one.
     fn related(&self, quoted: &Tuple, now_ms: u64) -> Option<Seen> {
         let back = quoted.reverse()?;
-        match self.table.lookup(&back, now_ms, |c, reply| Seen {
+        match self.table.lookup(&back, now_ms, |(c, _, reply)| Seen {
             state: TRK | REL | if reply { RPL } else { 0 },
             mark: c.mark,
             labels: c.labels,
             orig: c.orig,
             reply: Some(c.reply),
             is_reply: reply,
-            master: None,
-            helper: None,
-            seqadj: [SeqAdj::default(); 2],
+            ext: Ext::default(),
             found: true,
         }) {
             Found::Live(_, seen) => Some(seen),
@@ -447,7 +441,10 @@ impl Conntrack {
         };
         let mut stored = None;
         let expected = self.expects.find(&view.tuple, now_ms, false);
-        conn.master = expected.map(|e| e.master);
+        let mut ext = Ext {
+            master: expected.map(|e| e.master),
+            ..Ext::default()
+        };
         // NAT as the helper said: where the announcement really pointed,
         // and the peer as the other side knows it.
         if let Some(e) = expected {
@@ -455,7 +452,7 @@ impl Conntrack {
         }
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
-            conn.helper = ct.helper;
+            ext.helper = ct.helper;
             if let Some(mask) = ct.eventmask {
                 conn.eventmask = mask as u16;
             }
@@ -471,7 +468,8 @@ impl Conntrack {
                 count(&self.stats.zone_limit);
                 return Err(());
             }
-            let mut inserted = self.table.insert(conn);
+            let stored_ext = ext.needed().then_some(ext);
+            let mut inserted = self.table.insert(conn, stored_ext);
             // Full: make room by dropping a connection that was never
             // replied to, near where this one goes (Linux's early drop).
             if inserted == Err(Refused::Full)
@@ -479,12 +477,12 @@ impl Conntrack {
             {
                 count(&self.stats.early_drops);
                 self.remove(victim, notify);
-                inserted = self.table.insert(conn);
+                inserted = self.table.insert(conn, stored_ext);
             }
             match inserted {
                 Ok(id) => {
                     stored = Some(conn.reply);
-                    if conn.master.is_some() {
+                    if ext.master.is_some() {
                         self.expects.find(&view.tuple, now_ms, true);
                     }
                     self.event(notify, events::Kind::New, id, &conn);
@@ -508,15 +506,16 @@ impl Conntrack {
             }
         }
         Ok(Some(Seen {
-            state: TRK | if conn.master.is_some() { REL } else { NEW },
+            state: TRK | if ext.master.is_some() { REL } else { NEW },
             mark: conn.mark,
             labels: conn.labels,
             orig: conn.orig,
             reply: stored,
             is_reply: false,
-            master: conn.master,
-            helper: stored.and(conn.helper),
-            seqadj: conn.seqadj,
+            ext: Ext {
+                helper: stored.and(ext.helper),
+                ..ext
+            },
             found: false,
         }))
     }
@@ -617,8 +616,8 @@ impl Conntrack {
         now_ms: u64,
     ) -> bool {
         let dir = usize::from(seen.is_reply);
-        let mine = seen.seqadj.get(dir).copied().unwrap_or_default();
-        let theirs = seen.seqadj.get(1 - dir).copied().unwrap_or_default();
+        let mine = seen.ext.seqadj.get(dir).copied().unwrap_or_default();
+        let theirs = seen.ext.seqadj.get(1 - dir).copied().unwrap_or_default();
         if let Some((text, at)) = rewrite {
             let frame = pkt.data();
             let delta = text.bytes().len() as i32 - at.len() as i32;
@@ -647,8 +646,8 @@ impl Conntrack {
                 return false;
             }
             let moved = mine.moved(seg.seq, delta);
-            self.table.lookup(&seen.orig, now_ms, |c, _| {
-                if let Some(s) = c.seqadj.get_mut(dir) {
+            self.table.lookup(&seen.orig, now_ms, |(_, ext, _)| {
+                if let Some(s) = ext.and_then(|e| e.seqadj.get_mut(dir)) {
                     *s = moved;
                 }
             });
@@ -769,7 +768,7 @@ impl Conntrack {
     /// Removes the connection with tuple `t` (either way); false if there
     /// is none.
     pub fn remove_tuple(&self, t: &Tuple, now_ms: u64, notify: &mut Notify<'_>) -> bool {
-        match self.table.lookup(t, now_ms, |_, _| ()) {
+        match self.table.lookup(t, now_ms, |_| ()) {
             Found::Live(id, ()) | Found::Expired(id) => {
                 self.remove(id, notify);
                 true
