@@ -125,6 +125,16 @@ pub type Notify<'a> = dyn FnMut(&events::Event) + 'a;
 /// The packet ends its connection and starts a new one.
 struct Replaced;
 
+/// Packets `execute_batch` reads ahead for at once.
+pub const BATCH: usize = 32;
+
+/// A packet read for tracking, and the hash of its tuple.
+#[derive(Clone, Copy)]
+struct Ahead {
+    view: View,
+    hash: u64,
+}
+
 /// What the key learns from a connection.
 struct Seen {
     state: u8,
@@ -217,6 +227,73 @@ impl Conntrack {
         now_ms: u64,
         notify: &mut Notify<'_>,
     ) -> Verdict {
+        self.run(pkt, key, ct, now_ms, notify, None)
+    }
+
+    /// Runs packets one after the other through the CT action `ct`, as
+    /// `execute` each, `verdicts` getting each one's verdict; but reads
+    /// ahead, `BATCH` packets at a time, the index entries and connections
+    /// they will look up, so that their cache misses overlap.
+    pub fn execute_batch<P: Packet>(
+        &self,
+        pkts: &mut [P],
+        keys: &mut [FlowKey],
+        ct: &CtAction<'_>,
+        now_ms: u64,
+        notify: &mut Notify<'_>,
+        verdicts: &mut [Verdict],
+    ) {
+        let chunks = pkts.chunks_mut(BATCH).zip(keys.chunks_mut(BATCH));
+        for ((pkts, keys), verdicts) in chunks.zip(verdicts.chunks_mut(BATCH)) {
+            // Reading a packet and reading ahead change nothing, so the
+            // packets still run in order, each as `execute` would run it.
+            let mut ahead = [None; BATCH];
+            let mut hashes = [0; BATCH];
+            let mut n = 0;
+            for ((pkt, key), a) in pkts.iter().zip(keys.iter()).zip(&mut ahead) {
+                *a = self.read(pkt, key, ct);
+                if let (Some(a), Some(h)) = (a, hashes.get_mut(n)) {
+                    *h = a.hash;
+                    n += 1;
+                }
+            }
+            self.table.read_ahead(hashes.get(..n).unwrap_or_default());
+            for (((pkt, key), v), a) in pkts
+                .iter_mut()
+                .zip(keys.iter_mut())
+                .zip(verdicts.iter_mut())
+                .zip(ahead)
+            {
+                *v = self.run(pkt, key, ct, now_ms, notify, a);
+            }
+        }
+    }
+
+    /// The packet as its run will read it, if that is straight away (not
+    /// a fragment, not a packet the action leaves alone).
+    fn read<P: Packet>(&self, pkt: &P, key: &FlowKey, ct: &CtAction<'_>) -> Option<Ahead> {
+        let cached = key.ct_state & TRK != 0 && key.ct_zone == ct.zone;
+        let plain = key.mac_proto == MAC_PROTO_ETHERNET && key.ip_frag == k::FRAG_NONE;
+        if !plain || cached {
+            return None;
+        }
+        let view = packet::parse(pkt.data(), pkt.oob_vlan(), ct.zone, false)?;
+        Some(Ahead {
+            hash: self.table.hash(&view.tuple),
+            view,
+        })
+    }
+
+    /// `execute`, with the packet already read if `ahead` says so.
+    fn run<P: Packet>(
+        &self,
+        pkt: &mut P,
+        key: &mut FlowKey,
+        ct: &CtAction<'_>,
+        now_ms: u64,
+        notify: &mut Notify<'_>,
+        ahead: Option<Ahead>,
+    ) -> Verdict {
         let zone = ct.zone;
         let cached = key.ct_state & TRK != 0 && key.ct_zone == zone;
         // NAT once per packet and zone, as Linux's NAT bits in the key say.
@@ -234,14 +311,20 @@ impl Conntrack {
             }
         }
         let fragment = key.ip_frag != k::FRAG_NONE;
-        let view = ethernet
-            .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
-            .flatten();
-        let Some(mut view) = view else {
+        let ahead = ahead.or_else(|| {
+            let view = ethernet
+                .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
+                .flatten()?;
+            Some(Ahead {
+                hash: self.table.hash(&view.tuple),
+                view,
+            })
+        });
+        let Some(Ahead { mut view, hash }) = ahead else {
             self.invalid(key, zone);
             return Verdict::Continue;
         };
-        match self.track(&view, ct, cached, now_ms, notify) {
+        match self.track(&view, hash, ct, cached, now_ms, notify) {
             Ok(Some(mut seen)) => {
                 // Helpers read a packet once: on its first pass, or on the
                 // commit that stores its connection (as Linux's
@@ -331,6 +414,7 @@ impl Conntrack {
     fn track(
         &self,
         view: &View,
+        hash: u64,
         ct: &CtAction<'_>,
         cached: bool,
         now_ms: u64,
@@ -343,55 +427,57 @@ impl Conntrack {
         // Twice at most: once more after removing a connection the packet
         // replaces (timed out, reopened, or forced the other way).
         for _ in 0..2 {
-            let found = self.table.lookup(&view.tuple, now_ms, |(c, ext, reply)| {
-                let ext = ext.copied().unwrap_or_default();
-                if ct.force && reply {
-                    return Err(Replaced);
-                }
-                let before = (c.mark, c.labels, c.seen_reply);
-                // Acknowledgements of data a helper rewrote are read as
-                // the sender meant them.
-                let unmoved;
-                let view = match (view.kind, ext.seqadj.get(usize::from(!reply))) {
-                    (Kind::Tcp(mut seg), Some(adj)) if *adj != SeqAdj::default() => {
-                        seg.ack = seg.ack.wrapping_sub(adj.ack(seg.ack) as u32);
-                        unmoved = View {
-                            kind: Kind::Tcp(seg),
-                            ..*view
-                        };
-                        &unmoved
+            let found = self
+                .table
+                .lookup_hashed(&view.tuple, hash, now_ms, |(c, ext, reply)| {
+                    let ext = ext.copied().unwrap_or_default();
+                    if ct.force && reply {
+                        return Err(Replaced);
                     }
-                    _ => view,
-                };
-                if !cached {
-                    match c.update(view, reply, now_ms) {
-                        Step::Valid => {}
-                        Step::Invalid => return Ok((None, None)),
-                        Step::Reopen => return Err(Replaced),
+                    let before = (c.mark, c.labels, c.seen_reply);
+                    // Acknowledgements of data a helper rewrote are read as
+                    // the sender meant them.
+                    let unmoved;
+                    let view = match (view.kind, ext.seqadj.get(usize::from(!reply))) {
+                        (Kind::Tcp(mut seg), Some(adj)) if *adj != SeqAdj::default() => {
+                            seg.ack = seg.ack.wrapping_sub(adj.ack(seg.ack) as u32);
+                            unmoved = View {
+                                kind: Kind::Tcp(seg),
+                                ..*view
+                            };
+                            &unmoved
+                        }
+                        _ => view,
+                    };
+                    if !cached {
+                        match c.update(view, reply, now_ms) {
+                            Step::Valid => {}
+                            Step::Invalid => return Ok((None, None)),
+                            Step::Reopen => return Err(Replaced),
+                        }
                     }
-                }
-                if ct.commit {
-                    Self::set_metadata(c, ct);
-                }
-                let changed = updates && before != (c.mark, c.labels, c.seen_reply);
-                let state = match (reply, c.seen_reply) {
-                    (true, _) => TRK | EST | RPL,
-                    (false, true) => TRK | EST,
-                    (false, false) if ext.master.is_some() => TRK | REL,
-                    (false, false) => TRK | NEW,
-                };
-                let seen = Seen {
-                    state,
-                    mark: c.mark,
-                    labels: c.labels,
-                    orig: c.orig,
-                    reply: Some(c.reply),
-                    is_reply: reply,
-                    ext,
-                    found: true,
-                };
-                Ok((Some(seen), changed.then_some(*c)))
-            });
+                    if ct.commit {
+                        Self::set_metadata(c, ct);
+                    }
+                    let changed = updates && before != (c.mark, c.labels, c.seen_reply);
+                    let state = match (reply, c.seen_reply) {
+                        (true, _) => TRK | EST | RPL,
+                        (false, true) => TRK | EST,
+                        (false, false) if ext.master.is_some() => TRK | REL,
+                        (false, false) => TRK | NEW,
+                    };
+                    let seen = Seen {
+                        state,
+                        mark: c.mark,
+                        labels: c.labels,
+                        orig: c.orig,
+                        reply: Some(c.reply),
+                        is_reply: reply,
+                        ext,
+                        found: true,
+                    };
+                    Ok((Some(seen), changed.then_some(*c)))
+                });
             match found {
                 Found::Live(id, Ok((seen, changed))) => {
                     if let Some(c) = changed {
