@@ -136,6 +136,7 @@ struct Ahead {
 }
 
 /// What the key learns from a connection.
+#[derive(Default)]
 struct Seen {
     state: u8,
     mark: u32,
@@ -262,9 +263,9 @@ impl Conntrack {
                 .iter_mut()
                 .zip(keys.iter_mut())
                 .zip(verdicts.iter_mut())
-                .zip(ahead)
+                .zip(&ahead)
             {
-                *v = self.run(pkt, key, ct, now_ms, notify, a);
+                *v = self.run(pkt, key, ct, now_ms, notify, a.as_ref());
             }
         }
     }
@@ -292,7 +293,7 @@ impl Conntrack {
         ct: &CtAction<'_>,
         now_ms: u64,
         notify: &mut Notify<'_>,
-        ahead: Option<Ahead>,
+        ahead: Option<&Ahead>,
     ) -> Verdict {
         let zone = ct.zone;
         let cached = key.ct_state & TRK != 0 && key.ct_zone == zone;
@@ -311,39 +312,46 @@ impl Conntrack {
             }
         }
         let fragment = key.ip_frag != k::FRAG_NONE;
-        let ahead = ahead.or_else(|| {
-            let view = ethernet
-                .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
-                .flatten()?;
-            Some(Ahead {
-                hash: self.table.hash(&view.tuple),
-                view,
-            })
-        });
-        let Some(Ahead { mut view, hash }) = ahead else {
-            self.invalid(key, zone);
-            return Verdict::Continue;
+        let parsed;
+        let (mut view, hash) = match ahead {
+            Some(a) => (&a.view, a.hash),
+            None => {
+                let view = ethernet
+                    .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
+                    .flatten();
+                let Some(view) = view else {
+                    self.invalid(key, zone);
+                    return Verdict::Continue;
+                };
+                parsed = view;
+                (&parsed, self.table.hash(&parsed.tuple))
+            }
         };
-        match self.track(&view, hash, ct, cached, now_ms, notify) {
-            Ok(Some(mut seen)) => {
+        let mut seen = Seen::default();
+        let reparsed;
+        match self.track(view, hash, ct, cached, now_ms, notify, &mut seen) {
+            Ok(true) => {
                 // Helpers read a packet once: on its first pass, or on the
                 // commit that stores its connection (as Linux's
                 // `__ovs_ct_lookup`).
                 if let Some(helper) = seen.ext.helper
                     && (if seen.found { !cached } else { ct.commit })
                 {
-                    if !self.help(helper, pkt, &view, &seen, now_ms) {
+                    if !self.help(helper, pkt, view, &seen, now_ms) {
                         count(&self.stats.nat_failed);
                         return Verdict::Drop;
                     }
                     // The payload may have changed length.
                     match packet::parse(pkt.data(), pkt.oob_vlan(), zone, false) {
-                        Some(v) => view = v,
+                        Some(v) => {
+                            reparsed = v;
+                            view = &reparsed;
+                        }
                         None => return Verdict::Drop,
                     }
                 }
                 if nat && let Some(reply) = seen.reply {
-                    match self.translate(pkt, key, &view, &seen.orig, &reply, seen.is_reply) {
+                    match self.translate(pkt, key, view, &seen.orig, &reply, seen.is_reply) {
                         Some(bits) => seen.state |= bits,
                         None => {
                             count(&self.stats.nat_failed);
@@ -362,7 +370,7 @@ impl Conntrack {
                 key.ct_orig = seen.ext.master.unwrap_or(seen.orig).to_key();
                 Verdict::Continue
             }
-            Ok(None) => {
+            Ok(false) => {
                 self.invalid(key, zone);
                 Verdict::Continue
             }
@@ -419,26 +427,32 @@ impl Conntrack {
         cached: bool,
         now_ms: u64,
         notify: &mut Notify<'_>,
-    ) -> Result<Option<Seen>, ()> {
+        seen: &mut Seen,
+    ) -> Result<bool, ()> {
+        // What a connection shows is written into `seen` in place: it is
+        // large, and this is every packet's path.
+        let fill = |seen: &mut Seen, s: Option<Seen>| s.map(|s| *seen = s).is_some();
         if let Kind::IcmpError { quoted, .. } = view.kind {
-            return Ok(self.related(&quoted, now_ms));
+            return Ok(fill(seen, self.related(&quoted, now_ms)));
         }
         let updates = self.listening(events::Kind::Update);
         // Twice at most: once more after removing a connection the packet
         // replaces (timed out, reopened, or forced the other way).
         for _ in 0..2 {
+            let mut changed = None;
             let found = self
                 .table
                 .lookup_hashed(&view.tuple, hash, now_ms, |(c, ext, reply)| {
-                    let ext = ext.copied().unwrap_or_default();
                     if ct.force && reply {
                         return Err(Replaced);
                     }
+                    let ext = ext.map(|e| &*e);
                     let before = (c.mark, c.labels, c.seen_reply);
                     // Acknowledgements of data a helper rewrote are read as
                     // the sender meant them.
                     let unmoved;
-                    let view = match (view.kind, ext.seqadj.get(usize::from(!reply))) {
+                    let adj = ext.and_then(|e| e.seqadj.get(usize::from(!reply)));
+                    let view = match (view.kind, adj) {
                         (Kind::Tcp(mut seg), Some(adj)) if *adj != SeqAdj::default() => {
                             seg.ack = seg.ack.wrapping_sub(adj.ack(seg.ack) as u32);
                             unmoved = View {
@@ -452,44 +466,44 @@ impl Conntrack {
                     if !cached {
                         match c.update(view, reply, now_ms) {
                             Step::Valid => {}
-                            Step::Invalid => return Ok((None, None)),
+                            Step::Invalid => return Ok(false),
                             Step::Reopen => return Err(Replaced),
                         }
                     }
                     if ct.commit {
                         Self::set_metadata(c, ct);
                     }
-                    let changed = updates && before != (c.mark, c.labels, c.seen_reply);
-                    let state = match (reply, c.seen_reply) {
+                    if updates && before != (c.mark, c.labels, c.seen_reply) {
+                        changed = Some(*c);
+                    }
+                    let master = ext.is_some_and(|e| e.master.is_some());
+                    seen.state = match (reply, c.seen_reply) {
                         (true, _) => TRK | EST | RPL,
                         (false, true) => TRK | EST,
-                        (false, false) if ext.master.is_some() => TRK | REL,
+                        (false, false) if master => TRK | REL,
                         (false, false) => TRK | NEW,
                     };
-                    let seen = Seen {
-                        state,
-                        mark: c.mark,
-                        labels: c.labels,
-                        orig: c.orig,
-                        reply: Some(c.reply),
-                        is_reply: reply,
-                        ext,
-                        found: true,
-                    };
-                    Ok((Some(seen), changed.then_some(*c)))
+                    seen.mark = c.mark;
+                    seen.labels = c.labels;
+                    seen.orig = c.orig;
+                    seen.reply = Some(c.reply);
+                    seen.is_reply = reply;
+                    seen.ext = ext.copied().unwrap_or_default();
+                    seen.found = true;
+                    Ok(true)
                 });
             match found {
-                Found::Live(id, Ok((seen, changed))) => {
+                Found::Live(id, Ok(valid)) => {
                     if let Some(c) = changed {
                         self.event(notify, events::Kind::Update, id, &c);
                     }
-                    return Ok(seen);
+                    return Ok(valid);
                 }
                 Found::Live(id, Err(Replaced)) | Found::Expired(id) => self.remove(id, notify),
-                Found::Missing => return self.create(view, ct, now_ms, notify),
+                Found::Missing => break,
             }
         }
-        self.create(view, ct, now_ms, notify)
+        Ok(fill(seen, self.create(view, ct, now_ms, notify)?))
     }
 
     /// An ICMP error: RELATED to the connection of the packet it quotes
