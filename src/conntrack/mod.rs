@@ -313,8 +313,8 @@ impl Conntrack {
         }
         let fragment = key.ip_frag != k::FRAG_NONE;
         let parsed;
-        let (mut view, hash) = match ahead {
-            Some(a) => (&a.view, a.hash),
+        let ahead = match ahead {
+            Some(a) => a,
             None => {
                 let view = ethernet
                     .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
@@ -323,13 +323,17 @@ impl Conntrack {
                     self.invalid(key, zone);
                     return Verdict::Continue;
                 };
-                parsed = view;
-                (&parsed, self.table.hash(&parsed.tuple))
+                parsed = Ahead {
+                    hash: self.table.hash(&view.tuple),
+                    view,
+                };
+                &parsed
             }
         };
+        let mut view = &ahead.view;
         let mut seen = Seen::default();
         let reparsed;
-        match self.track(view, hash, ct, cached, now_ms, notify, &mut seen) {
+        match self.track(ahead, ct, cached, now_ms, notify, &mut seen) {
             Ok(true) => {
                 // Helpers read a packet once: on its first pass, or on the
                 // commit that stores its connection (as Linux's
@@ -418,17 +422,18 @@ impl Conntrack {
         key.ct_orig = CtTuple::default();
     }
 
-    /// The packet's connection state: `None` for invalid, `Err` to drop.
+    /// Fills `seen` with the packet's connection state: false for invalid,
+    /// `Err` to drop.
     fn track(
         &self,
-        view: &View,
-        hash: u64,
+        ahead: &Ahead,
         ct: &CtAction<'_>,
         cached: bool,
         now_ms: u64,
         notify: &mut Notify<'_>,
         seen: &mut Seen,
     ) -> Result<bool, ()> {
+        let (view, hash) = (&ahead.view, ahead.hash);
         // What a connection shows is written into `seen` in place: it is
         // large, and this is every packet's path.
         let fill = |seen: &mut Seen, s: Option<Seen>| s.map(|s| *seen = s).is_some();
