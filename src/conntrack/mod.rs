@@ -127,6 +127,9 @@ struct Replaced;
 
 /// Packets `execute_batch` reads ahead for at once.
 pub const BATCH: usize = 32;
+/// Below this many connections the table stays in cache, and reading
+/// ahead would cost more than it saves.
+const READ_AHEAD_MIN: u32 = 1 << 14;
 
 /// A packet read for tracking, and the hash of its tuple.
 #[derive(Clone, Copy)]
@@ -252,13 +255,15 @@ impl Conntrack {
             let mut hashes = [0; BATCH];
             let mut n = 0;
             for ((pkt, key), a) in pkts.iter().zip(keys.iter()).zip(&mut ahead) {
-                *a = self.read(pkt, key, ct);
+                *a = self.read(pkt, key, ct.zone);
                 if let (Some(a), Some(h)) = (a, hashes.get_mut(n)) {
                     *h = a.hash;
                     n += 1;
                 }
             }
-            self.table.read_ahead(hashes.get(..n).unwrap_or_default());
+            if self.table.len() >= READ_AHEAD_MIN {
+                self.table.read_ahead(hashes.get(..n).unwrap_or_default());
+            }
             for (((pkt, key), v), a) in pkts
                 .iter_mut()
                 .zip(keys.iter_mut())
@@ -270,15 +275,35 @@ impl Conntrack {
         }
     }
 
+    /// Reads ahead (as `execute_batch` does) for up to `BATCH` packets a
+    /// CT action of `zone` will run next; a hint, nothing changes.
+    pub fn read_ahead<'a, P: Packet + 'a>(
+        &self,
+        zone: u16,
+        pkts: impl IntoIterator<Item = (&'a P, &'a FlowKey)>,
+    ) {
+        if self.table.len() < READ_AHEAD_MIN {
+            return;
+        }
+        let mut hashes = [0; BATCH];
+        let read = pkts.into_iter().filter_map(|(p, k)| self.read(p, k, zone));
+        let n = hashes
+            .iter_mut()
+            .zip(read)
+            .map(|(h, a)| *h = a.hash)
+            .count();
+        self.table.read_ahead(hashes.get(..n).unwrap_or_default());
+    }
+
     /// The packet as its run will read it, if that is straight away (not
     /// a fragment, not a packet the action leaves alone).
-    fn read<P: Packet>(&self, pkt: &P, key: &FlowKey, ct: &CtAction<'_>) -> Option<Ahead> {
-        let cached = key.ct_state & TRK != 0 && key.ct_zone == ct.zone;
+    fn read<P: Packet>(&self, pkt: &P, key: &FlowKey, zone: u16) -> Option<Ahead> {
+        let cached = key.ct_state & TRK != 0 && key.ct_zone == zone;
         let plain = key.mac_proto == MAC_PROTO_ETHERNET && key.ip_frag == k::FRAG_NONE;
         if !plain || cached {
             return None;
         }
-        let view = packet::parse(pkt.data(), pkt.oob_vlan(), ct.zone, false)?;
+        let view = packet::parse(pkt.data(), pkt.oob_vlan(), zone, false)?;
         Some(Ahead {
             hash: self.table.hash(&view.tuple),
             view,

@@ -829,6 +829,22 @@ mod tests {
     }
 
     #[test]
+    fn reading_ahead_changes_nothing() {
+        let t = Table::new(4, 100).unwrap();
+        let ids: std::vec::Vec<u32> = (0..20).map(|n| t.insert(conn(n), None).unwrap()).collect();
+        let mut hashes: std::vec::Vec<u64> = (0..20)
+            .flat_map(|n| [t.hash(&conn(n).orig), t.hash(&conn(n).reply)])
+            .collect();
+        hashes.extend([t.hash(&conn(99).orig), 0, u64::MAX]);
+        t.read_ahead(&hashes);
+        assert_eq!(t.len(), 20);
+        for (n, &id) in ids.iter().enumerate() {
+            let c = conn(n as u32);
+            assert_eq!(t.lookup(&c.reply, 1, |(.., r)| r), Found::Live(id, true));
+        }
+    }
+
+    #[test]
     fn the_limit_refuses_new_connections() {
         let t = Table::new(2, 10).unwrap();
         for n in 0..10 {
