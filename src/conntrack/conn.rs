@@ -196,6 +196,8 @@ impl Conn {
             ^ self.counters[0].packets as u32
             ^ self.expires_ms as u32
             ^ self.mark
+            ^ u32::from(self.labels[15])
+            ^ u32::from(self.eventmask)
     }
 
     pub fn expired(&self, now_ms: u64) -> bool {

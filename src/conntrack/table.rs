@@ -77,6 +77,14 @@ impl Index {
             .map(|e| e.id)
     }
 
+    /// The id in `tag`'s home entry (its probe starts there): a read that
+    /// brings in the entries a lookup of `tag` reads first.
+    fn home(&self, tag: u32) -> u32 {
+        self.entries
+            .get(tag as usize & self.mask())
+            .map_or(EMPTY, |e| e.id)
+    }
+
     /// The first id stored under `tag` (what a lookup most likely wants).
     fn first(&self, tag: u32) -> Option<u32> {
         self.candidates(tag).next()
@@ -444,7 +452,7 @@ impl Table {
         let mut touched = 0;
         for &h in hashes {
             if let Some(shard) = self.shard(shard_of(h)) {
-                touched ^= shard.lock().index.first(h as u32).unwrap_or(0);
+                touched ^= shard.lock().index.home(h as u32);
             }
         }
         for &h in hashes {
