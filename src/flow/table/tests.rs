@@ -60,7 +60,7 @@ fn lookup_matches_under_the_mask() {
     let f = t.lookup(&pkt(1, 0x0a01_ffff), 0).0.unwrap();
     assert_eq!(f.id(), id);
     assert_eq!(*f.actions(), 7);
-    assert_eq!(f.key(), &pkt(1, 0x0a01_0203));
+    assert_eq!(f.installed_key(), Some(&pkt(1, 0x0a01_0203)));
     assert_eq!(f.mask(), &dst_mask(16));
     assert_eq!(
         f.masked_key(),
@@ -600,7 +600,11 @@ fn memory_is_charged_per_flow_and_limited() {
         .insert(&pkt(2, 0), &port_mask(), Some(ufid(2)), Heap(1000))
         .unwrap();
     let with_ufid = t.memory() - plain;
-    assert!(with_ufid >= plain + 1000);
+    // A flow named by a UFID keeps no installed key, only a UFID index entry.
+    assert_eq!(
+        with_ufid + core::mem::size_of::<FlowKey>(),
+        plain + 1000 + index::SlotIndex::ENTRY_BYTES
+    );
     // The limit refuses a flow that would pass it, as a full table does.
     t.set_memory_limit(t.memory() + plain - 1);
     assert_eq!(
@@ -800,4 +804,28 @@ mod batch {
         t.lookup_batch(&keys, &[5; 8], &mut short);
         assert!(short.iter().all(|r| r.0.is_some()));
     }
+}
+
+/// A flow named by a UFID under an IPv4 megaflow mask, with short actions,
+/// is charged its record and two index entries: under 300 bytes.
+#[test]
+fn a_ufid_flow_is_compact() {
+    let mut t = FlowTable::new();
+    let mask = FlowKey {
+        recirc_id: u32::MAX,
+        in_port: u32::MAX,
+        eth_type: u16::MAX,
+        ipv4_src: u32::MAX,
+        ipv4_dst: u32::MAX,
+        ip_proto: u8::MAX,
+        tp_dst: u16::MAX,
+        ..Default::default()
+    };
+    t.insert(&pkt(1, 2), &mask, Some(ufid(1)), 0u32).unwrap();
+    let charged = t.memory();
+    assert_eq!(
+        charged,
+        Slab::<Flow<u32>>::SLOT_BYTES + 2 * index::SlotIndex::ENTRY_BYTES
+    );
+    assert!(charged < 300, "{charged}");
 }
