@@ -104,7 +104,7 @@ impl SlotIndex {
     }
 
     /// The first slot stored under `hash` that satisfies `eq`.
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, hash: u32, eq: impl Fn(u32) -> bool) -> Option<u32> {
         self.shard(hash)?.find(hash, eq)
     }

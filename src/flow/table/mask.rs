@@ -1,7 +1,7 @@
 //! A mask shared by flows: its key, the word range it covers (Linux's
 //! `sw_flow_key_range`, here in 64-bit words), the index of its flows by
-//! the hash of their masked keys, and its hit counter for ordering the
-//! lookup.
+//! the hash of their masked keys, a filter of the input ports its flows
+//! have, and its hit counter for ordering the lookup.
 
 use super::NoMemory;
 use super::hash::hash_masked;
@@ -15,9 +15,55 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 #[repr(align(64))]
 struct HitCounter(AtomicU64);
 
+/// Buckets of a `PortFilter`.
+const PORT_BUCKETS: usize = 64;
+
+/// Which input ports (with recirculation ids) a mask's flows have, for a
+/// mask that matches both exactly, as ovs-vswitchd's megaflows always do.
+/// A packet whose port has no flow under the mask skips it without hashing
+/// its key: with flows of many ports under different masks, a lookup
+/// probes little more than the masks of its own port (dpif-netdev keeps a
+/// classifier per input port for the same reason). Ports share buckets, so
+/// a set bit only means "maybe".
+struct PortFilter {
+    bits: u64,
+    /// Flows per bucket.
+    counts: [u32; PORT_BUCKETS],
+}
+
+/// The `PortFilter` bucket of a key's input port and recirculation id.
+#[inline(always)]
+fn port_bucket(key: &FlowKey) -> usize {
+    let x = (u64::from(key.in_port) << 32) | u64::from(key.recirc_id);
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+}
+
+impl PortFilter {
+    fn add(&mut self, key: &FlowKey) {
+        let b = port_bucket(key);
+        if let Some(n) = self.counts.get_mut(b) {
+            *n += 1;
+            self.bits |= 1 << b;
+        }
+    }
+
+    fn remove(&mut self, key: &FlowKey) {
+        let b = port_bucket(key);
+        if let Some(n) = self.counts.get_mut(b) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.bits &= !(1 << b);
+            }
+        }
+    }
+}
+
 pub struct Mask {
     start: usize,
     end: usize,
+    /// `None` if the mask does not match the port and recirculation id
+    /// exactly: every packet probes it.
+    ports: Option<PortFilter>,
     /// Its flows' slots by the hash of their masked keys; the words
     /// themselves are in the flow records.
     index: SlotIndex,
@@ -56,9 +102,14 @@ impl Mask {
     /// A mask with no flows; allocates nothing.
     pub fn new(key: &FlowKey) -> Mask {
         let (start, end) = word_range(key);
+        let exact = key.in_port == u32::MAX && key.recirc_id == u32::MAX;
         Mask {
             start,
             end,
+            ports: exact.then_some(PortFilter {
+                bits: 0,
+                counts: [0; PORT_BUCKETS],
+            }),
             index: SlotIndex::new(),
             hits: HitCounter(AtomicU64::new(0)),
             hits_at_rebalance: 0,
@@ -128,14 +179,33 @@ impl Mask {
         self.index.reserve_for(hash)
     }
 
-    /// Indexes the flow in `slot` under `hash` (`Self::hash`); the caller
-    /// has checked that no flow with its masked key is present.
-    pub fn insert(&mut self, hash: u32, slot: u32) -> Result<(), NoMemory> {
-        self.index.insert(hash, slot)
+    /// Indexes the flow with `key` in `slot` under `hash` (`Self::hash`);
+    /// the caller has checked that no flow with its masked key is present.
+    pub fn insert(&mut self, hash: u32, slot: u32, key: &FlowKey) -> Result<(), NoMemory> {
+        self.index.insert(hash, slot)?;
+        if let Some(f) = self.ports.as_mut() {
+            f.add(key);
+        }
+        Ok(())
     }
 
-    pub fn remove(&mut self, hash: u32, slot: u32) -> bool {
-        self.index.remove(hash, slot)
+    /// Removes the flow with `key` (or its masked key) in `slot`, indexed
+    /// under `hash`.
+    pub fn remove(&mut self, hash: u32, slot: u32, key: &FlowKey) -> bool {
+        let removed = self.index.remove(hash, slot);
+        if let Some(f) = self.ports.as_mut().filter(|_| removed) {
+            f.remove(key);
+        }
+        removed
+    }
+
+    /// Some flow under this mask may match `key`: its input port (with its
+    /// recirculation id) has flows here, or the mask does not filter ports.
+    #[inline(always)]
+    pub fn may_match(&self, key: &FlowKey) -> bool {
+        self.ports
+            .as_ref()
+            .is_none_or(|f| (f.bits >> port_bucket(key)) & 1 == 1)
     }
 
     /// Reads the index bucket where a key of this `hash` (`Self::hash`)
@@ -287,7 +357,7 @@ mod tests {
         let stored: alloc::vec::Vec<u64> = m.masked_words(&a).collect();
         let words_of = |slot: u32| (slot == 42).then_some(stored.as_slice());
         let h = m.hash(3, &a);
-        m.insert(h, 42).unwrap();
+        m.insert(h, 42, &a).unwrap();
         assert_eq!(m.n_flows(), 1);
         let same = FlowKey {
             ipv4_dst: 0x0a00_0077,
@@ -306,7 +376,7 @@ mod tests {
             None,
             "same hash, other key"
         );
-        assert!(m.remove(h, 42));
+        assert!(m.remove(h, 42, &a));
         assert_eq!(m.find_hashed(h, &a, words_of), None);
         assert_eq!(m.footprint(), 0);
     }
@@ -338,6 +408,37 @@ mod tests {
         ));
         assert!(!m.matches(&FlowKey { in_port: 2, ..flow }, &stored));
         assert!(!m.matches(&flow, &stored[1..]), "words of another width");
+    }
+
+    /// A mask matching port and recirculation id exactly is skipped by
+    /// packets of ports without flows under it; one that does not is not.
+    #[test]
+    fn the_port_filter_follows_the_flows() {
+        let exact = FlowKey {
+            recirc_id: u32::MAX,
+            ..mask()
+        };
+        let mut m = Mask::new(&exact);
+        let flow = |port| FlowKey {
+            in_port: port,
+            ipv4_dst: 0x0a00_0001,
+            ..Default::default()
+        };
+        assert!(!m.may_match(&flow(1)));
+        let h = m.hash(0, &flow(1));
+        m.insert(h, 7, &flow(1)).unwrap();
+        assert!(m.may_match(&flow(1)));
+        assert!(!m.may_match(&FlowKey {
+            recirc_id: 5,
+            ..flow(1)
+        }));
+        let others = (2..200).filter(|&p| m.may_match(&flow(p))).count();
+        assert!(others < 20, "{others} of 198 other ports pass");
+        assert!(m.remove(h, 7, &flow(1)));
+        assert!(!m.may_match(&flow(1)));
+        // Without the recirculation id exact, every packet probes the mask.
+        let loose = Mask::new(&mask());
+        assert!(loose.may_match(&flow(1)) && loose.may_match(&flow(2)));
     }
 
     #[test]

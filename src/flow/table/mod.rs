@@ -141,8 +141,9 @@ struct Pending<'t> {
     cached: Probe<'t>,
     /// The mask the cache led to, probed already.
     probed: Option<u32>,
-    /// Hash of its key under the mask being probed, and the flow found
-    /// there.
+    /// Whether the mask being probed may hold its flow (`Mask::may_match`),
+    /// the hash of its key under that mask, and the flow found there.
+    candidate: bool,
     hash: u32,
     slot: Option<u32>,
 }
@@ -153,6 +154,7 @@ impl Pending<'_> {
         pkt_hash: 0,
         cached: Probe::NONE,
         probed: None,
+        candidate: false,
         hash: 0,
         slot: None,
     };
@@ -321,6 +323,9 @@ impl<A: ActionsFootprint> FlowTable<A> {
     /// The flow under `mask` that matches `key`.
     #[inline(always)]
     fn probe<'t>(&'t self, mask: &'t Mask, key: &FlowKey) -> Option<FlowRef<'t, A>> {
+        if !mask.may_match(key) {
+            return None;
+        }
         self.hit(mask, self.find_under(mask, mask.hash(self.seed, key), key))
     }
 
@@ -424,17 +429,17 @@ impl<A: ActionsFootprint> FlowTable<A> {
             // Hashes, then bucket headers, then probes, each in a short
             // loop over the batch so that many misses are in flight.
             for p in pending.iter_mut().take(n) {
-                if let Some(key) = keys.get(p.at) {
+                let key = keys.get(p.at).filter(|k| mask.may_match(k));
+                p.candidate = key.is_some() && p.probed != Some(mask_slot);
+                if let Some(key) = key.filter(|_| p.candidate) {
                     p.hash = mask.hash(self.seed, key);
                 }
             }
-            let touched = pending
-                .iter()
-                .take(n)
-                .fold(0, |t, p| t ^ mask.touch(p.hash));
+            let candidates = || pending.iter().take(n).filter(|p| p.candidate);
+            let touched = candidates().fold(0, |t, p| t ^ mask.touch(p.hash));
             // With the headers in, the likely entries' flow records (their
             // key words), again for the whole batch.
-            let touched = pending.iter().take(n).fold(touched, |t, p| {
+            let touched = candidates().fold(touched, |t, p| {
                 let flow = mask.touch_entry(p.hash).and_then(|s| self.flows.get(s));
                 t ^ flow.map_or(0, |(f, g)| {
                     f.key.get(1).first().copied().unwrap_or(0) ^ u64::from(g)
@@ -442,8 +447,8 @@ impl<A: ActionsFootprint> FlowTable<A> {
             });
             core::hint::black_box(touched);
             for p in pending.iter_mut().take(n) {
-                p.slot = match (keys.get(p.at), p.probed == Some(mask_slot)) {
-                    (Some(key), false) => self.find_under(mask, p.hash, key),
+                p.slot = match keys.get(p.at) {
+                    Some(key) if p.candidate => self.find_under(mask, p.hash, key),
                     _ => None,
                 };
             }
@@ -692,11 +697,11 @@ impl<A: ActionsFootprint> FlowTable<A> {
         // Everything is allocated: from here on nothing fails.
         let (slot, generation) = self.flows.put(flow).map_err(|_| NoMemory)?;
         let indexed = match new_mask.as_mut() {
-            Some(m) => m.insert(hash, slot),
+            Some(m) => m.insert(hash, slot, key),
             None => self
                 .mask_mut(mask_slot)
                 .ok_or(NoMemory)
-                .and_then(|m| m.insert(hash, slot)),
+                .and_then(|m| m.insert(hash, slot, key)),
         };
         if let Err(e) = indexed {
             self.flows.take(slot);
@@ -716,7 +721,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
         {
             match mask_hash {
                 Some(h) => _ = self.mask_index.remove(h, mask_slot),
-                None => _ = self.mask_mut(mask_slot).map(|m| m.remove(hash, slot)),
+                None => _ = self.mask_mut(mask_slot).map(|m| m.remove(hash, slot, key)),
             }
             self.flows.take(slot);
             return Err(e);
@@ -749,7 +754,8 @@ impl<A: ActionsFootprint> FlowTable<A> {
         let charge = Self::charge(&flow.actions, width, flow.ufid.is_some());
         self.memory = self.memory.saturating_sub(charge);
         if let Some(mask) = self.mask_mut(ms) {
-            mask.remove(flow.hash, id.slot);
+            let masked = mask.unmask(flow.key.get(width));
+            mask.remove(flow.hash, id.slot, &masked);
             if mask.n_flows() == 0 {
                 self.unlink_mask(ms);
             }

@@ -4,8 +4,11 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::vec::Vec;
 
+/// The port (and the recirculation id, as in every megaflow ovs-vswitchd
+/// installs) and the ethertype.
 fn port_mask() -> FlowKey {
     FlowKey {
+        recirc_id: u32::MAX,
         in_port: u32::MAX,
         eth_type: 0xffff,
         ..Default::default()
