@@ -418,6 +418,15 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 }
             }
         }
+        // One packet left has no misses to overlap with: the plain scan
+        // costs less than the staged one.
+        if kept == 1
+            && let Some(p) = pending.first()
+            && let (Some(key), Some(o)) = (keys.get(p.at), out.get_mut(p.at))
+        {
+            *o = self.scan(key, p.pkt_hash, p.cached.refill, p.probed);
+            return;
+        }
         let mut n = kept;
         for &mask_slot in &self.order {
             if n == 0 {
