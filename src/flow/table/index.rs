@@ -95,14 +95,6 @@ impl SlotIndex {
         self.shard(hash).map_or(0, |s| s.touch(hash))
     }
 
-    /// After `touch`: the slot in the bucket `hash` starts probing at if
-    /// that entry is of this hash (most likely the one a lookup finds), for
-    /// the caller to read ahead what a match leads to.
-    #[inline]
-    pub fn touch_entry(&self, hash: u32) -> Option<u32> {
-        self.shard(hash)?.touch_entry(hash)
-    }
-
     /// The first slot stored under `hash` that satisfies `eq`.
     #[inline(always)]
     pub fn find(&self, hash: u32, eq: impl Fn(u32) -> bool) -> Option<u32> {
@@ -239,13 +231,6 @@ impl Shard {
     fn touch(&self, hash: u32) -> u64 {
         let i = hash as usize & self.heads.len().wrapping_sub(1);
         self.heads.get(i).copied().unwrap_or(EMPTY)
-    }
-
-    #[inline(always)]
-    fn touch_entry(&self, hash: u32) -> Option<u32> {
-        let i = hash as usize & self.heads.len().checked_sub(1)?;
-        let h = *self.heads.get(i)?;
-        (h != EMPTY && head_hash(h) == hash).then_some(head_slot(h))
     }
 
     /// The slot of the first entry under `hash` for which `eq(slot)`.
@@ -510,20 +495,6 @@ mod tests {
             assert!(ix.remove((v * 2_654_435_761) as u32, v as u32));
         }
         assert_eq!(ix.footprint(), 0);
-    }
-
-    /// The read-ahead names the entry in a hash's first bucket, if it is
-    /// of that hash.
-    #[test]
-    fn touch_entry_names_the_likely_entry() {
-        let mut ix = SlotIndex::new();
-        assert_eq!(ix.touch_entry(3), None);
-        ix.insert(3, slot(7)).unwrap();
-        assert_eq!(ix.touch_entry(3), Some(7));
-        assert_ne!(ix.touch(3), EMPTY);
-        assert_eq!(ix.touch_entry(4), None);
-        // Another hash in the same bucket is not a likely match.
-        assert_eq!(ix.touch_entry(3 + MIN_BUCKETS as u32 * 16), None);
     }
 
     /// Of the slots under one hash, `find` returns the first `eq` accepts.

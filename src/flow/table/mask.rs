@@ -215,12 +215,6 @@ impl Mask {
         self.index.touch(hash)
     }
 
-    /// See `SlotIndex::touch_entry`.
-    #[inline]
-    pub fn touch_entry(&self, hash: u32) -> Option<u32> {
-        self.index.touch_entry(hash)
-    }
-
     /// The slot of the flow whose masked key equals `key & mask`, for a key
     /// whose `hash` is known; `words_of` gives a slot's masked key words.
     #[inline(always)]

@@ -794,6 +794,30 @@ mod batch {
         }
     }
 
+    /// A table beyond `READ_AHEAD_FLOWS`, whose batches read the bucket
+    /// headers ahead, finds what one lookup at a time finds.
+    #[test]
+    fn a_large_table_batch_is_lookup() {
+        let n = READ_AHEAD_FLOWS as u32 + 1000;
+        let flows: Vec<(u32, u32, u32)> = (0..n)
+            .map(|i| (i % 6, 8 + 4 * (i % 5), i.wrapping_mul(2_654_435_761)))
+            .collect();
+        let t = table(&flows);
+        assert!(t.len() > READ_AHEAD_FLOWS);
+        for round in 0..64u32 {
+            let keys: Vec<FlowKey> = (0..LOOKUP_BATCH as u32)
+                .map(|j| {
+                    let (port, _, dst) = flows[((round * 97 + j * 31) % n) as usize];
+                    // Every third packet misses.
+                    pkt(port, if j % 3 == 0 { !dst } else { dst ^ 0xff })
+                })
+                .collect();
+            let one: Vec<_> = keys.iter().map(|k| look(&t, k, 0)).collect();
+            assert!(one.iter().any(|r| r.0.is_some()) && one.iter().any(|r| r.0.is_none()));
+            assert_eq!(batch(&t, &keys, &[0; LOOKUP_BATCH]), one);
+        }
+    }
+
     /// Packets beyond `LOOKUP_BATCH`, or beyond `out`, are left alone.
     #[test]
     fn batch_is_bounded() {
