@@ -160,6 +160,11 @@ fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
+/// The key says an earlier CT action of `zone` tracked the packet.
+fn tracked_in(key: &FlowKey, zone: u16) -> bool {
+    key.ct_state & TRK != 0 && key.ct_zone == zone
+}
+
 /// Applies a masked write of `value` under `mask` to `old`.
 fn masked_labels(old: &mut [u8; 16], value: &[u8; 16], mask: &[u8; 16]) {
     for ((o, v), m) in old.iter_mut().zip(value).zip(mask) {
@@ -298,16 +303,19 @@ impl Conntrack {
     /// The packet as its run will read it, if that is straight away (not
     /// a fragment, not a packet the action leaves alone).
     fn read<P: Packet>(&self, pkt: &P, key: &FlowKey, zone: u16) -> Option<Ahead> {
-        let cached = key.ct_state & TRK != 0 && key.ct_zone == zone;
         let plain = key.mac_proto == MAC_PROTO_ETHERNET && key.ip_frag == k::FRAG_NONE;
-        if !plain || cached {
+        if !plain || tracked_in(key, zone) {
             return None;
         }
         let view = packet::parse(pkt.data(), pkt.oob_vlan(), zone, false)?;
-        Some(Ahead {
+        Some(self.ahead(view))
+    }
+
+    fn ahead(&self, view: View) -> Ahead {
+        Ahead {
             hash: self.table.hash(&view.tuple),
             view,
-        })
+        }
     }
 
     /// `execute`, with the packet already read if `ahead` says so.
@@ -321,7 +329,7 @@ impl Conntrack {
         ahead: Option<&Ahead>,
     ) -> Verdict {
         let zone = ct.zone;
-        let cached = key.ct_state & TRK != 0 && key.ct_zone == zone;
+        let cached = tracked_in(key, zone);
         // NAT once per packet and zone, as Linux's NAT bits in the key say.
         let nat = ct.nat.is_some() && !(cached && key.ct_state & (SNAT | DNAT) != 0);
         if cached && !ct.commit && !nat {
@@ -348,10 +356,7 @@ impl Conntrack {
                     self.invalid(key, zone);
                     return Verdict::Continue;
                 };
-                parsed = Ahead {
-                    hash: self.table.hash(&view.tuple),
-                    view,
-                };
+                parsed = self.ahead(view);
                 &parsed
             }
         };
