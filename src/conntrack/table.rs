@@ -17,6 +17,14 @@
 //! entries, then frees the slot, so a slot id never names two
 //! connections while an index entry may still point at it; lookups check
 //! the tuple they find against the one they look for.
+//!
+//! What only helped or expected connections carry (`Ext`) lives in a
+//! second slab of the shard, named from the record, so the record every
+//! connection carries stays small. Slabs grow a quarter at a time.
+//!
+//! A lookup misses the cache twice, on the index entry and then on the
+//! record; `read_ahead` takes a batch of hashes through the first step for
+//! all of them and then the second, so that the misses of a batch overlap.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
