@@ -1,5 +1,6 @@
 //! The connection tracker, measured: the CT step alone on established TCP
-//! connections (plain and with SNAT) at 1k, 100k and 1M connections; the
+//! connections (plain and with SNAT) at 1k, 100k and 1M connections, in
+//! batches of 32 as the peer's `conntrack_execute` runs and one by one; the
 //! whole pipeline extract -> lookup -> ct(zone,nat) -> recirc -> lookup ->
 //! output through `Datapath::receive_batch`; commits per second into a
 //! table of 100k; and the table's bytes per connection.
