@@ -224,9 +224,8 @@ impl<T> Slab<T> {
             return Err(Refused::Full);
         }
         if len == self.slots.capacity() {
-            let more = (len / 4).clamp(8, (1 << SLOT_BITS) - len);
             self.slots
-                .try_reserve_exact(more)
+                .try_reserve_exact(growth(len, 1 << SLOT_BITS))
                 .map_err(|_| Refused::NoMemory)?;
         }
         let want = self.slots.capacity();
@@ -249,6 +248,12 @@ impl<T> Slab<T> {
     fn bytes(&self) -> usize {
         self.slots.capacity() * core::mem::size_of::<Option<T>>() + self.free.capacity() * 4
     }
+}
+
+/// Slots a slab of `len` (full, below `max`) grows by: a quarter, at
+/// least 8, never past `max`.
+fn growth(len: usize, max: usize) -> usize {
+    (len / 4).max(8).min(max.saturating_sub(len))
 }
 
 #[derive(Debug, Default)]
@@ -842,6 +847,10 @@ mod tests {
         s.release(40);
         assert_eq!(s.alloc(1000), Ok(40));
         assert_eq!(s.get(40), Some(&1000));
+        // Near the end of the slot numbers it grows only up to there.
+        let max = 1 << SLOT_BITS;
+        assert_eq!((growth(0, max), growth(400, max)), (8, 100));
+        assert_eq!((growth(max - 3, max), growth(max, max)), (3, 0));
     }
 
     #[test]
