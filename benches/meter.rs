@@ -35,7 +35,7 @@ fn meter(bands: usize) -> Held {
             })
         })
         .unwrap();
-    Meter::create(&cfg, Now::default()).unwrap()
+    Meter::create(&cfg, Now::default(), 2).unwrap()
 }
 
 /// ns per packet of `Meter::run` on `threads` processors at once.

@@ -46,7 +46,7 @@ proptest! {
         train in prop::collection::vec((0u64..5_000_000, 0usize..9000), 1..300),
     ) {
         let cfg = config(kbps, &bands);
-        let held = Meter::create(&cfg, Now { ns: start }).unwrap();
+        let held = Meter::create(&cfg, Now { ns: start }, 1).unwrap();
         let m = held.get().unwrap();
         let mut now = start;
         let mut passed = 0u128;
@@ -79,7 +79,7 @@ fn two_processors_share_one_bucket() {
         rate: 1000,
         burst: 50,
     };
-    let held = Meter::create(&config(false, &[band]), Now::default()).unwrap();
+    let held = Meter::create(&config(false, &[band]), Now::default(), 2).unwrap();
     let m = held.get().unwrap();
     let per_thread = 20_000u64;
     let passed: u64 = std::thread::scope(|s| {

@@ -7,9 +7,25 @@
 //! thousandths of a packet. Time is in ticks of 1/16 ns, so that costs of a
 //! few ns (a small packet at tens of Gb/s) keep their fractions; rounding
 //! always charges a packet at least its cost, never less.
+//!
+//! The bucket's word is a timeline: a packet passing at `now` is given
+//! ticks of it no earlier than `now` and no later than `now` plus the
+//! depth, and no tick is given twice, so the packets passing in any span of
+//! time never cost more than the rate times the span plus the burst.
+//!
+//! Processors that meet on one bucket would pull its word from each other
+//! on every packet, so a processor whose compare-and-swap has failed takes
+//! a `Grant` instead: a run of the timeline's ticks that it then spends
+//! alone, still each tick no earlier than the packet's time. A grant is at
+//! most a sixteenth of the depth and a quarter of what the bucket holds;
+//! ticks of it that time passes are gone, as the bucket's own are; and a
+//! grant nobody has taken past is given back whole (the processor then
+//! takes from the bucket directly again), so one processor alone meters
+//! exactly as without grants.
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::percpu::Padded;
 use crate::platform::time::Now;
 
 /// Clock ticks per nanosecond.
@@ -24,6 +40,10 @@ const MAX_DEPTH: u64 = u64::MAX / 4;
 /// each failure means another processor's packet got through, so only a
 /// meter under heavy contention ever runs out, and it then errs on dropping.
 const CAS_TRIES: u32 = 16;
+/// A grant is at most the depth shifted right by this (a sixteenth)...
+const GRANT_OF_DEPTH: u32 = 4;
+/// ...and at most what the bucket still holds shifted right by this.
+const GRANT_OF_ROOM: u32 = 2;
 
 /// Bucket units a packet of `len` bytes costs.
 pub fn cost(kbps: bool, len: usize) -> u64 {
@@ -40,10 +60,37 @@ pub fn ticks(since: Now, now: Now) -> u64 {
     now.ns.saturating_sub(since.ns).saturating_mul(TICKS_PER_NS)
 }
 
+/// One processor's grant from one bucket, written by that processor alone.
+#[derive(Debug, Default)]
+pub struct Grant {
+    /// The first tick not yet spent.
+    start: AtomicU64,
+    /// The tick after the grant's last; 0 while the processor has met no
+    /// other on the bucket and takes from it directly.
+    end: AtomicU64,
+}
+
+impl Grant {
+    /// Spends `cost` ticks of the grant on a packet at `now`, if it holds
+    /// them no later than `now` plus `depth`.
+    #[inline]
+    fn spend(&self, now: u64, cost: u64, depth: u64) -> bool {
+        let from = self.start.load(Relaxed).max(now);
+        match from.checked_add(cost) {
+            Some(to) if to <= self.end.load(Relaxed) && to - now <= depth => {
+                self.start.store(to, Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Bucket {
-    /// When the bucket is full again, in ticks; at or before now, it is full.
-    full_at: AtomicU64,
+    /// When the bucket is full again, in ticks; at or before now, it is
+    /// full. Alone on its cache line: it is the word processors write.
+    full_at: Padded<AtomicU64>,
     /// Ticks per unit, fixed point with `FRACTION` bits, rounded up.
     per_unit: u64,
     /// Ticks a full bucket holds (burst × 1000 units), rounded down.
@@ -57,33 +104,128 @@ impl Bucket {
         let per_unit = (TICKS_PER_UNIT_AT_RATE_1 << FRACTION).div_ceil(rate);
         let depth = u128::from(burst) * 1000 * TICKS_PER_UNIT_AT_RATE_1 / rate;
         Bucket {
-            full_at: AtomicU64::new(0),
+            full_at: Padded(AtomicU64::new(0)),
             per_unit: u64::try_from(per_unit).unwrap_or(u64::MAX),
             depth: u64::try_from(depth).unwrap_or(MAX_DEPTH).min(MAX_DEPTH),
         }
     }
 
-    /// Takes `units` from the bucket at `now` (ticks) if it holds them;
-    /// false (and nothing taken) if not.
+    /// Takes `units` at `now` (ticks) from the processor's `grant` (none
+    /// for a writer not pinned to a processor) or from the bucket; false
+    /// (and nothing taken) if they do not hold them.
     #[inline]
-    pub fn take(&self, now: u64, units: u64) -> bool {
+    pub fn take(&self, grant: Option<&Grant>, now: u64, units: u64) -> bool {
         let cost =
             (u128::from(units) * u128::from(self.per_unit) + ((1 << FRACTION) - 1)) >> FRACTION;
         let cost = u64::try_from(cost).unwrap_or(u64::MAX);
-        let mut seen = self.full_at.load(Relaxed);
-        for _ in 0..CAS_TRIES {
+        match grant {
+            Some(g) if g.end.load(Relaxed) != 0 => {
+                g.spend(now, cost, self.depth)
+                    || self.take_shared(g, self.full_at.0.load(Relaxed), now, cost)
+            }
+            _ => {
+                // One processor alone: the plain cell-rate algorithm.
+                let seen = self.full_at.0.load(Relaxed);
+                let Some(next) = seen.max(now).checked_add(cost) else {
+                    return false;
+                };
+                if next - now > self.depth {
+                    return false;
+                }
+                match self
+                    .full_at
+                    .0
+                    .compare_exchange(seen, next, Relaxed, Relaxed)
+                {
+                    Ok(_) => true,
+                    Err(current) => match grant {
+                        Some(g) => self.take_shared(g, current, now, cost),
+                        None => self.retry(current, now, cost),
+                    },
+                }
+            }
+        }
+    }
+
+    /// The plain cell-rate algorithm's further tries, for a writer that
+    /// has no grant.
+    #[cold]
+    fn retry(&self, mut seen: u64, now: u64, cost: u64) -> bool {
+        for _ in 1..CAS_TRIES {
             let Some(next) = seen.max(now).checked_add(cost) else {
                 return false;
             };
             if next - now > self.depth {
                 return false;
             }
-            match self.full_at.compare_exchange(seen, next, Relaxed, Relaxed) {
+            match self
+                .full_at
+                .0
+                .compare_exchange(seen, next, Relaxed, Relaxed)
+            {
                 Ok(_) => return true,
                 Err(current) => seen = current,
             }
         }
         false
+    }
+
+    /// Takes `cost` ticks for a processor that has met another on the
+    /// bucket (its compare-and-swap has failed, now or before): from what
+    /// is left of its grant first, then from the bucket, with a new grant
+    /// besides. `seen` is the bucket's word as last read.
+    #[cold]
+    fn take_shared(&self, grant: &Grant, mut seen: u64, now: u64, cost: u64) -> bool {
+        let (start, end) = (grant.start.load(Relaxed), grant.end.load(Relaxed));
+        let from = start.max(now);
+        let held = if end > from && end - now <= self.depth {
+            end - from
+        } else {
+            0
+        };
+        for _ in 0..CAS_TRIES {
+            // Nobody has taken past the grant: what it holds are the
+            // bucket's next ticks, so it goes back, and granting stops.
+            let top = end != 0 && seen == end;
+            let (base, spent) = if top {
+                (seen.max(now) - held, 0)
+            } else {
+                (seen.max(now), held)
+            };
+            let Some(taken) = base.checked_add(cost.saturating_sub(spent)) else {
+                return false;
+            };
+            if taken - now > self.depth {
+                return false;
+            }
+            let next = if top {
+                taken
+            } else {
+                taken.saturating_add(self.grant(taken - now, cost))
+            };
+            match self
+                .full_at
+                .0
+                .compare_exchange(seen, next, Relaxed, Relaxed)
+            {
+                Ok(_) => {
+                    let (start, end) = if top { (0, 0) } else { (taken, next) };
+                    grant.start.store(start, Relaxed);
+                    grant.end.store(end, Relaxed);
+                    return true;
+                }
+                Err(current) => seen = current,
+            }
+        }
+        false
+    }
+
+    /// Ticks to grant besides a packet's when `used` ticks of the depth are
+    /// taken: none if that would not cover one more packet of `cost`.
+    fn grant(&self, used: u64, cost: u64) -> u64 {
+        let room = self.depth.saturating_sub(used);
+        let g = (room >> GRANT_OF_ROOM).min(self.depth >> GRANT_OF_DEPTH);
+        if g < cost { 0 } else { g }
     }
 }
 
@@ -98,28 +240,31 @@ mod tests {
         // 1000 packets/s, burst 10: ten at once, then one per ms.
         let b = Bucket::new(1000, 10);
         let t = 5 * MS;
-        assert_eq!((0..20).filter(|_| b.take(t, cost(false, 60))).count(), 10);
-        assert!(!b.take(t + MS - 1, 1000));
-        assert!(b.take(t + MS, 1000));
-        assert!(!b.take(t + MS, 1000));
+        assert_eq!(
+            (0..20).filter(|_| b.take(None, t, cost(false, 60))).count(),
+            10
+        );
+        assert!(!b.take(None, t + MS - 1, 1000));
+        assert!(b.take(None, t + MS, 1000));
+        assert!(!b.take(None, t + MS, 1000));
         // Idle long enough, it is full again, never fuller.
         let later = t + 1000 * MS;
-        assert_eq!((0..20).filter(|_| b.take(later, 1000)).count(), 10);
+        assert_eq!((0..20).filter(|_| b.take(None, later, 1000)).count(), 10);
     }
 
     #[test]
     fn kbps_counts_bits() {
         // 8 kb/s, burst 8 kb: 1000 bytes at once, then 1 byte per ms.
         let b = Bucket::new(8, 8);
-        assert!(b.take(0, cost(true, 1000)));
-        assert!(!b.take(0, cost(true, 1)));
-        assert!(b.take(10 * MS, cost(true, 10)));
-        assert!(!b.take(10 * MS, cost(true, 1)));
+        assert!(b.take(None, 0, cost(true, 1000)));
+        assert!(!b.take(None, 0, cost(true, 1)));
+        assert!(b.take(None, 10 * MS, cost(true, 10)));
+        assert!(!b.take(None, 10 * MS, cost(true, 1)));
     }
 
     #[test]
     fn zero_burst_passes_nothing() {
-        assert!(!Bucket::new(5, 0).take(u64::MAX / 2, 1000));
+        assert!(!Bucket::new(5, 0).take(None, u64::MAX / 2, 1000));
     }
 
     #[test]
@@ -127,12 +272,12 @@ mod tests {
         // 10 Gb/s with a 100 ns burst; 64-byte packets cost 51.2 ns each.
         let ns = |i: u64, gap: u64| i * gap * TICKS_PER_NS;
         let slower = Bucket::new(10_000_000, 1);
-        let all = (0..10_000).filter(|&i| slower.take(ns(i, 52), cost(true, 64)));
+        let all = (0..10_000).filter(|&i| slower.take(None, ns(i, 52), cost(true, 64)));
         assert_eq!(all.count(), 10_000);
         // One every 50 ns for 500 µs: at most 9765.6 fit, plus the burst.
         let faster = Bucket::new(10_000_000, 1);
         let n = (0..10_000)
-            .filter(|&i| faster.take(ns(i, 50), cost(true, 64)))
+            .filter(|&i| faster.take(None, ns(i, 50), cost(true, 64)))
             .count();
         assert!((9_740..=9_767).contains(&n), "{n}");
     }
@@ -142,12 +287,12 @@ mod tests {
         for (rate, burst) in [(1, u32::MAX), (u32::MAX, u32::MAX), (u32::MAX, 1), (1, 0)] {
             let b = Bucket::new(rate, burst);
             for now in [0, 1, MS, u64::MAX / 2, u64::MAX] {
-                let _ = b.take(now, u64::MAX);
-                let _ = b.take(now, 1000);
+                let _ = b.take(None, now, u64::MAX);
+                let _ = b.take(None, now, 1000);
             }
         }
         assert_eq!(ticks(Now::default(), Now { ns: u64::MAX }), u64::MAX);
         assert_eq!(ticks(Now { ns: 9 }, Now { ns: 5 }), 0);
-        assert!(!Bucket::new(1, u32::MAX).take(u64::MAX, 1));
+        assert!(!Bucket::new(1, u32::MAX).take(None, u64::MAX, 1));
     }
 }
