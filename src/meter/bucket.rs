@@ -295,4 +295,219 @@ mod tests {
         assert_eq!(ticks(Now { ns: 9 }, Now { ns: 5 }), 0);
         assert!(!Bucket::new(1, u32::MAX).take(None, u64::MAX, 1));
     }
+
+    /// A processor's grant once its compare-and-swap has failed (holding
+    /// nothing yet).
+    fn contended() -> Grant {
+        let g = Grant::default();
+        g.start.store(1, Relaxed);
+        g.end.store(1, Relaxed);
+        g
+    }
+
+    fn word(b: &Bucket) -> u64 {
+        b.full_at.0.load(Relaxed)
+    }
+
+    /// Whether packets passed at (ns, units) never cost more in any span
+    /// of time than `rate` (units per ms) times it plus `burst` × 1000.
+    fn within_every_span(mut passed: std::vec::Vec<(u64, u64)>, rate: u32, burst: u32) -> bool {
+        passed.sort_unstable();
+        let (rate, burst) = (i128::from(rate), i128::from(burst) * 1_000_000_000);
+        // The span from packet i to packet j, in units × 10^6:
+        // sum(i..=j) <= burst + rate × (t_j - t_i); `least` is the smallest
+        // sum(..i) - rate × t_i so far.
+        let (mut sum, mut least) = (0i128, i128::MAX);
+        passed.into_iter().all(|(ns, units)| {
+            least = least.min(sum - rate * i128::from(ns));
+            sum += i128::from(units) * 1_000_000;
+            sum - rate * i128::from(ns) <= burst + least
+        })
+    }
+
+    #[test]
+    fn the_span_check_catches_a_burst_too_many() {
+        let at = |ns, n| (0..n).map(move |_| (ns, 1000));
+        // 1000 packets/s, burst 10.
+        let ok: std::vec::Vec<_> = at(0, 10).chain(at(5_000_000, 5)).collect();
+        assert!(within_every_span(ok, 1000, 10));
+        let late: std::vec::Vec<_> = at(0, 2).chain(at(9_000_000, 18)).collect();
+        assert!(
+            !within_every_span(late, 1000, 10),
+            "10 + 9 in the last 9 ms"
+        );
+    }
+
+    /// A train of packets as (gap ns, bytes), from a fixed seed.
+    fn train(seed: u64, n: usize) -> impl Iterator<Item = (u64, usize)> {
+        let mut x = seed;
+        (0..n).map(move |_| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((x >> 33) % 400_000, (x >> 20) as usize % 1500)
+        })
+    }
+
+    #[test]
+    fn one_processor_meters_as_without_grants() {
+        for (kbps, rate, burst) in [(true, 1000, 20), (false, 500, 3), (true, 1, 0)] {
+            let (with, without) = (Bucket::new(rate, burst), Bucket::new(rate, burst));
+            let g = Grant::default();
+            let mut now = 0;
+            for (gap, len) in train(u64::from(rate), 5000) {
+                now += gap * TICKS_PER_NS;
+                let units = cost(kbps, len);
+                assert_eq!(
+                    with.take(Some(&g), now, units),
+                    without.take(None, now, units)
+                );
+                assert_eq!(word(&with), word(&without));
+            }
+            assert_eq!(g.end.load(Relaxed), 0, "never granted");
+        }
+    }
+
+    #[test]
+    fn a_grant_is_spent_alone_then_given_back() {
+        // 1000 packets/s, burst 100: a grant is a sixteenth of 100 ms.
+        let (b, plain) = (Bucket::new(1000, 100), Bucket::new(1000, 100));
+        let g = contended();
+        let t = 5 * MS;
+        assert!(b.take(Some(&g), t, 1000));
+        assert_eq!(
+            (g.start.load(Relaxed), g.end.load(Relaxed)),
+            (t + MS, t + MS + 100 * MS / 16)
+        );
+        let taken = word(&b);
+        assert!((0..6).all(|_| b.take(Some(&g), t, 1000)));
+        assert_eq!(word(&b), taken, "the bucket's word untouched");
+        // A quarter of a packet left, and nobody took past it: it goes back
+        // with the packet's remainder taken, and the bucket is as a plain
+        // one's after eight packets.
+        assert!(b.take(Some(&g), t, 1000));
+        assert_eq!(g.end.load(Relaxed), 0);
+        assert!((0..8).all(|_| plain.take(None, t, 1000)));
+        assert_eq!(word(&b), word(&plain));
+    }
+
+    #[test]
+    fn what_is_left_of_a_grant_pays_part_of_the_next_packet() {
+        let b = Bucket::new(1000, 100);
+        let (g, other) = (contended(), contended());
+        let t = 5 * MS;
+        assert!((0..7).all(|_| b.take(Some(&g), t, 1000)));
+        assert!(b.take(Some(&other), t, 1000), "takes past the first grant");
+        let before = word(&b);
+        assert!(b.take(Some(&g), t, 1000));
+        // A quarter ms from the old grant, three quarters from the bucket,
+        // and a new grant: a quarter of what is left, at most 100 ms / 16.
+        let paid = g.start.load(Relaxed) - before;
+        assert_eq!(paid, 3 * MS / 4);
+        assert_eq!(g.end.load(Relaxed) - g.start.load(Relaxed), 100 * MS / 16);
+        assert_eq!(word(&b), g.end.load(Relaxed));
+    }
+
+    #[test]
+    fn unused_grants_expire_as_the_bucket_refills() {
+        let b = Bucket::new(1000, 100);
+        let g = contended();
+        let t = 5 * MS;
+        assert!(b.take(Some(&g), t, 1000));
+        // The grant's 6.25 packets are nobody else's until time passes them.
+        assert_eq!((0..200).filter(|_| b.take(None, t, 1000)).count(), 92);
+        let later = t + 200 * MS;
+        assert_eq!((0..200).filter(|_| b.take(None, later, 1000)).count(), 100);
+        // Its grant long past, the processor has nothing left to spend: it
+        // waits for the bucket like anyone, which now has no room to grant.
+        assert!(!b.take(Some(&g), later, 1000));
+        assert!(b.take(Some(&g), later + MS, 1000));
+        assert_eq!(g.start.load(Relaxed), later + 101 * MS);
+        assert_eq!(g.end.load(Relaxed), word(&b));
+        assert_eq!(g.start.load(Relaxed), word(&b));
+    }
+
+    /// Back to back, spaced, or after the bucket has long refilled.
+    fn gap() -> impl proptest::strategy::Strategy<Value = u64> {
+        proptest::prop_oneof![3 => 0u64..1000, 2 => 0u64..2_000_000, 1 => 0u64..1_000_000_000]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// Two processors granting, taking turns at random with trains of
+        /// packets, their clocks apart by `skew`: no span of either's time
+        /// passes more than the band allows.
+        #[test]
+        fn grants_never_pass_more_than_any_span_allows(
+            kbps in proptest::prelude::any::<bool>(),
+            rate in proptest::prop_oneof![1u32..2000, 1u32..=10_000_000],
+            burst in proptest::prop_oneof![0u32..200, 1u32..100_000],
+            skew in 0u64..50_000_000,
+            ops in proptest::collection::vec((0usize..2, gap(), 0usize..9000, 1usize..60), 1..300),
+        ) {
+            let b = Bucket::new(rate, burst);
+            let grants = [contended(), contended()];
+            let (mut now, mut passed) = (skew, std::vec::Vec::new());
+            for (cpu, gap, len, n) in ops {
+                now += gap;
+                let ns = if cpu == 0 { now } else { now - skew };
+                let units = cost(kbps, len);
+                for _ in 0..n {
+                    if b.take(grants.get(cpu), ns * TICKS_PER_NS, units) {
+                        passed.push((ns, units));
+                    }
+                }
+            }
+            proptest::prop_assert!(within_every_span(passed, rate, burst));
+        }
+    }
+
+    #[test]
+    fn two_processors_at_once_never_pass_more_than_any_span_allows() {
+        // 100 000 packets/s, burst 1000; each processor offers 2 000 000/s.
+        let (rate, burst) = (100, 1000);
+        let b = Bucket::new(rate, burst);
+        let passed: std::vec::Vec<(u64, u64)> = std::thread::scope(|s| {
+            let runs: std::vec::Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let g = Grant::default();
+                        (0..200_000u64)
+                            .map(|i| i * 500)
+                            .filter(|ns| b.take(Some(&g), ns * TICKS_PER_NS, 1000))
+                            .map(|ns| (ns, 1000))
+                            .collect::<std::vec::Vec<_>>()
+                    })
+                })
+                .collect();
+            runs.into_iter().flat_map(|r| r.join().unwrap()).collect()
+        });
+        assert!(within_every_span(passed, rate, burst));
+    }
+
+    #[test]
+    fn granting_keeps_the_long_run_rate() {
+        // Two processors take turns of 50 ms at twice the rate, and now
+        // and then both at once: granting, they pass as many as one bucket
+        // without grants does, and within every span.
+        let (rate, burst) = (1000, 100);
+        let (b, plain) = (Bucket::new(rate, burst), Bucket::new(rate, burst));
+        let grants = [contended(), contended()];
+        let (mut passed, mut plainly) = (std::vec::Vec::new(), 0);
+        for ms in 0..10_000u64 {
+            for half in 0..2 {
+                let ns = ms * 1_000_000 + half * 500_000;
+                let turn = (ms / 50) % 2;
+                for (cpu, g) in grants.iter().enumerate() {
+                    if cpu as u64 == turn || ms % 700 < 30 {
+                        if b.take(Some(g), ns * TICKS_PER_NS, 1000) {
+                            passed.push((ns, 1000));
+                        }
+                        plainly += usize::from(plain.take(None, ns * TICKS_PER_NS, 1000));
+                    }
+                }
+            }
+        }
+        assert_eq!(passed.len(), plainly);
+        assert!(within_every_span(passed, rate, burst));
+    }
 }
