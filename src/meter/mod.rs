@@ -308,4 +308,42 @@ mod tests {
         assert!(!m.run(Cpu::Pinned(0), Now::from_ms(1), 60));
         assert_eq!(m.band_counts().next().unwrap().packets, 1);
     }
+
+    #[test]
+    fn counts_are_summed_over_processors() {
+        // Two processors, one beyond the meter's (counted in the shared
+        // lane), and a writer pinned to none.
+        let cfg = Config::new(3, false).band(drop_band(1000, 1)).unwrap();
+        let held = Meter::create(&cfg, Now::from_ms(1), 2).unwrap();
+        let m = held.get().unwrap();
+        let runs = [
+            (Cpu::Pinned(0), 7),
+            (Cpu::Any, 8),
+            (Cpu::Pinned(5), 8),
+            (Cpu::Pinned(1), 9),
+        ];
+        let dropped = runs
+            .iter()
+            .filter(|&&(cpu, ms)| m.run(cpu, Now::from_ms(ms), 100))
+            .count();
+        assert_eq!(dropped, 1, "a burst of 1, a packet a ms");
+        assert_eq!(
+            m.report(),
+            Report {
+                stats: Counts {
+                    packets: 4,
+                    bytes: 400
+                },
+                used_ms: 9
+            }
+        );
+        let band: std::vec::Vec<Counts> = m.band_counts().collect();
+        assert_eq!(
+            band,
+            [Counts {
+                packets: 1,
+                bytes: 100
+            }]
+        );
+    }
 }
