@@ -6,9 +6,10 @@
 //! and a DROP band drops it (Linux's rule).
 //!
 //! Every processor may run one meter at once: a band's bucket is one atomic
-//! word updated by compare-and-swap, or by grants once processors meet on
-//! it (`bucket`), and each processor counts in its own cache lines, summed
-//! when read, so no lock is taken and no line shared per packet.
+//! word updated by compare-and-swap, which each processor does once a grant
+//! of the bucket's ticks rather than once a packet (`bucket`), and each
+//! processor counts in its own cache lines, summed when read, so no lock is
+//! taken and no line shared per packet.
 
 mod bucket;
 mod table;
