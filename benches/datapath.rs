@@ -1,7 +1,8 @@
 //! The whole datapath, measured through the paths the driver uses: frames in
 //! through `Datapath::receive` (extract + megaflow lookup + output) with 1, 8
 //! and 32 masks and 1k / 100k flows on a warm mask cache; misses until the
-//! upcall is queued; and flow installs through the IOCTL dispatcher.
+//! upcall is queued; and flow installs through the IOCTL dispatcher up to
+//! 200k flows, with the memory each flow takes.
 //! Prints figures; asserts nothing.
 
 #[path = "common/bed.rs"]
@@ -174,9 +175,14 @@ fn hits(n_masks: usize, n_flows: usize, active: usize) -> (f64, f64, f64) {
     (batched, single, installs)
 }
 
-/// ns per miss until its upcall is queued (message built, queue appended).
-fn misses() -> f64 {
-    let bed = Bed::new(2);
+/// ns per miss until its upcall is queued (message built, queue appended),
+/// with `n_flows` flows under `n_masks` masks installed, every one probed.
+fn misses(n_masks: usize, n_flows: usize) -> f64 {
+    let mut bed = Bed::new(n_masks.max(2));
+    for j in 0..n_flows {
+        let msg = bed.flow_new(j, n_masks);
+        bed.transact(&msg);
+    }
     let mut ctx = RxContext::<Frame>::try_new(Cpu::Pinned(0), 7).unwrap();
     let mut sent = Sent::default();
     let batch = 4000;
@@ -192,7 +198,7 @@ fn misses() -> f64 {
                 dp.receive(
                     &mut ctx,
                     (1, 0),
-                    tcp_frame(0x0a00_0000 | i, 0xc0a8_0001),
+                    tcp_frame(0x0b00_0000 | i, 0xc0a8_0001),
                     Now::from_ms(1),
                     &mut fx,
                 );
@@ -206,6 +212,38 @@ fn misses() -> f64 {
         });
         ns
     })
+}
+
+/// Flow installs through the IOCTL path up to 200k flows (8 masks, each
+/// flow with a UFID, as ovs-vswitchd installs them): the rate per 50k, and
+/// the memory per flow at 100k and 200k.
+fn installs() {
+    const STEP: usize = 50_000;
+    let mut bed = Bed::new(8);
+    println!("  flow installs through the IOCTL path (8 masks, UFIDs):");
+    for step in 0..4 {
+        let msgs: Vec<Vec<u8>> = (step * STEP..(step + 1) * STEP)
+            .map(|j| bed.flow_new(j, 8))
+            .collect();
+        let t = Instant::now();
+        for msg in &msgs {
+            bed.transact(msg);
+        }
+        let rate = STEP as f64 / t.elapsed().as_secs_f64();
+        let (n, charged, held) = bed
+            .dev
+            .with_datapath(|dp| {
+                let flows = dp.flows.read();
+                (flows.len(), flows.memory(), flows.footprint())
+            })
+            .unwrap();
+        println!(
+            "    {:>6} to {n:>6} flows: {rate:>9.0} flows/s; {:.0} bytes charged, {:.0} held per flow",
+            step * STEP,
+            charged as f64 / n as f64,
+            held as f64 / n as f64
+        );
+    }
 }
 
 fn extract_only() -> f64 {
@@ -236,9 +274,12 @@ fn main() {
             );
         }
     }
-    println!(
-        "  miss until the upcall is queued:          {:6.1} ns/packet",
-        misses()
-    );
+    for (n_masks, n_flows) in [(1, 0), (8, 1_000)] {
+        println!(
+            "  miss until the upcall is queued, {n_masks} masks, {n_flows:5} flows: {:6.1} ns/packet",
+            misses(n_masks, n_flows)
+        );
+    }
+    installs();
     let _ = OwnedPacket::from_frame(&[]);
 }

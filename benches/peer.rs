@@ -33,7 +33,7 @@ use ovsext::datapath::receive::{Effects, RxContext};
 use ovsext::flow::FlowKey;
 use ovsext::flow::extract::extract;
 use ovsext::flow::key::{KEY_WORDS, VLAN_TAG_PRESENT};
-use ovsext::flow::table::{FlowId, FlowTable, LookupStats};
+use ovsext::flow::table::{FlowId, FlowTable, LookupStats, Ufid};
 use ovsext::pend::Wakeups;
 use ovsext::percpu::Cpu;
 use ovsext::platform::time::Now;
@@ -250,7 +250,9 @@ fn install(t: &mut FlowTable<FlowActions>, r: &Rules, n_ports: u32) -> Vec<FlowI
         let out = 1 + i as u32 % n_ports;
         let actions = FlowActions::copy(&ovsext::sim::msg::attr(1, &out.to_ne_bytes()))
             .expect("one output action");
-        ids[i] = Some(t.insert(key, &r.masks[*m], None, actions).expect("insert"));
+        // Named by a UFID, as ovs-vswitchd names its flows.
+        let ufid = Ufid::new(&(i as u128).to_ne_bytes());
+        ids[i] = Some(t.insert(key, &r.masks[*m], ufid, actions).expect("insert"));
     }
     assert_eq!(t.n_masks(), r.masks.len(), "one table mask per peer mask");
     eprintln!(

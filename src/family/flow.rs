@@ -79,8 +79,10 @@ fn payload<'a>(a: &Attrs<'a>, ty: u16) -> Option<&'a [u8]> {
 /// What a reply shows of a flow: the flow as it is, or as it will be once a
 /// NEW or SET applies (so that the reply is sized before anything changes).
 struct FlowView<'a> {
-    /// The key as installed.
-    key: &'a FlowKey,
+    /// The key as installed, which names a flow without a UFID.
+    installed: Option<&'a FlowKey>,
+    /// `key & mask`.
+    masked: FlowKey,
     mask: &'a FlowKey,
     ufid: Option<&'a Ufid>,
     stats: FlowStats,
@@ -90,7 +92,8 @@ struct FlowView<'a> {
 impl<'a> FlowView<'a> {
     fn of(f: &FlowRef<'a, FlowActions>) -> FlowView<'a> {
         FlowView {
-            key: f.key(),
+            installed: f.installed_key(),
+            masked: f.masked_key(),
             mask: f.mask(),
             ufid: f.ufid(),
             stats: f.stats(),
@@ -104,16 +107,18 @@ impl<'a> FlowView<'a> {
 /// UFID-named flow, the mask, USED/STATS/TCP_FLAGS when non-zero, the actions;
 /// `ufid_flags` may omit key, mask and actions.
 fn fill_flow(b: &mut NlBuf<'_>, f: &FlowView<'_>, ufid_flags: u32) -> Result<(), Overflow> {
+    let masked = &f.masked;
     match f.ufid {
         Some(u) => b.put_attr(of::ATTR_UFID, u.as_bytes())?,
-        None => nested(b, of::ATTR_KEY, |b| emit_key(f.key, b))?,
+        None => nested(b, of::ATTR_KEY, |b| {
+            emit_key(f.installed.unwrap_or(masked), b)
+        })?,
     }
-    let masked = f.key.masked(f.mask);
     if f.ufid.is_some() && ufid_flags & of::UFID_F_OMIT_KEY == 0 {
-        nested(b, of::ATTR_KEY, |b| emit_key(&masked, b))?;
+        nested(b, of::ATTR_KEY, |b| emit_key(masked, b))?;
     }
     if ufid_flags & of::UFID_F_OMIT_MASK == 0 {
-        nested(b, of::ATTR_MASK, |b| emit_mask(f.mask, &masked, b))?;
+        nested(b, of::ATTR_MASK, |b| emit_mask(f.mask, masked, b))?;
     }
     let stats = f.stats;
     if stats.used_ms != 0 {
@@ -163,7 +168,9 @@ fn reply(
 
 /// The flow a GET, SET or DEL names: by UFID, else by key (with its mask when
 /// one is given, else the flow the key falls in whose installed key agrees on
-/// every field the request names, as Linux's `ovs_flow_tbl_lookup_exact`).
+/// every field the request names, as Linux's `ovs_flow_tbl_lookup_exact`; a
+/// flow named by a UFID keeps no installed key, and the key falling in it
+/// is enough).
 fn find(
     flows: &FlowTable<FlowActions>,
     ufid: Option<&Ufid>,
@@ -173,10 +180,10 @@ fn find(
     let found = match (ufid, m) {
         (Some(u), _) => flows.lookup_ufid(u),
         (None, Some(m)) if has_mask => flows.lookup_exact(&m.key, &m.mask),
-        (None, Some(m)) => flows
-            .lookup(&m.key, 0)
-            .0
-            .filter(|f| f.key().masked(&m.mask) == m.key.masked(&m.mask)),
+        (None, Some(m)) => flows.lookup(&m.key, 0).0.filter(|f| {
+            f.installed_key()
+                .is_none_or(|k| k.masked(&m.mask) == m.key.masked(&m.mask))
+        }),
         (None, None) => return Err(Errno::Inval),
     };
     found.map(|f| f.id()).ok_or(Errno::NoEnt)
@@ -207,7 +214,8 @@ fn new(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     let len = match existing {
         None => {
             let new = FlowView {
-                key: &m.key,
+                installed: ufid.is_none().then_some(&m.key),
+                masked,
                 mask: &m.mask,
                 ufid: ufid.as_ref(),
                 stats: FlowStats::default(),

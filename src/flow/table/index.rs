@@ -1,4 +1,6 @@
-//! A hash index from a fixed-width string of 64-bit words to a flow slot.
+//! A hash index from a 32-bit hash to slots: the owner keeps what the
+//! entries stand for (a flow's masked key, a UFID, a mask) by slot, and a
+//! lookup checks the slots stored under a hash against it.
 //!
 //! The index is a directory of shards (extendible hashing): the top bits of
 //! an entry's hash pick its shard, and a shard that would hold more than
@@ -9,9 +11,8 @@
 //!
 //! A shard is an open-addressing table: linear probing, backward-shift
 //! deletion (no tombstones), load kept at most 1/2 (grows) and at least 1/8
-//! (shrinks when it can). Bucket headers (hash and slot) and the key words
-//! sit in two arrays, so a probe touches the key words only when the 32-bit
-//! hash already matched.
+//! (shrinks when it can). A bucket is one word, hash and slot, so a probe
+//! reads the owner's record only when the 32-bit hash already matched.
 
 use super::NoMemory;
 use alloc::vec::Vec;
@@ -28,12 +29,11 @@ const SHARD_ENTRIES: usize = 1024;
 const MAX_DEPTH: u32 = 16;
 const HASH_BITS: u32 = 32;
 
-pub struct WordIndex {
+pub struct SlotIndex {
     /// Shard of each directory entry, by the top `depth` bits of the hash.
     dir: Vec<u32>,
     shards: Vec<Shard>,
     depth: u32,
-    width: usize,
     len: usize,
 }
 
@@ -48,14 +48,13 @@ fn split_bit(hash: u32, depth: u32) -> bool {
     depth < MAX_DEPTH && (hash >> (HASH_BITS - 1 - depth)) & 1 == 1
 }
 
-impl WordIndex {
-    /// An empty index for keys of `width` words; allocates nothing.
-    pub const fn new(width: usize) -> WordIndex {
-        WordIndex {
+impl SlotIndex {
+    /// An empty index; allocates nothing.
+    pub const fn new() -> SlotIndex {
+        SlotIndex {
             dir: Vec::new(),
             shards: Vec::new(),
             depth: 0,
-            width,
             len: 0,
         }
     }
@@ -64,11 +63,9 @@ impl WordIndex {
         self.len
     }
 
-    /// An entry's share of an index of `width`-word keys at the load it
-    /// grows at (half full): two buckets of a header and the key words.
-    pub const fn entry_bytes(width: usize) -> usize {
-        2 * (1 + width) * core::mem::size_of::<u64>()
-    }
+    /// An entry's share of the index at the load it grows at (half full):
+    /// two buckets.
+    pub const ENTRY_BYTES: usize = 2 * core::mem::size_of::<u64>();
 
     /// Heap bytes held.
     pub fn footprint(&self) -> usize {
@@ -89,35 +86,19 @@ impl WordIndex {
             .map(|&s| s as usize)
     }
 
-    /// The slot stored under `hash` whose key words satisfy `eq`.
-    #[inline]
-    pub fn find(&self, hash: u32, eq: impl Fn(&[u64]) -> bool) -> Option<u32> {
-        self.shard(hash)?.find(hash, eq)
-    }
-
     /// Reads the header of the bucket `hash` starts probing at and returns
     /// it: a batch of lookups calls this for every packet first, so that
     /// their cache misses overlap instead of coming one after the other (a
-    /// prefetch in safe code). The key words are left alone: most probes
-    /// end at a header whose hash differs.
+    /// prefetch in safe code).
     #[inline]
     pub fn touch(&self, hash: u32) -> u64 {
         self.shard(hash).map_or(0, |s| s.touch(hash))
     }
 
-    /// After `touch`: if the bucket `hash` starts probing at holds an entry
-    /// of this hash (most likely the one a lookup finds), reads its first
-    /// key word and returns it with the entry's slot, for the caller to
-    /// read ahead what a match leads to.
-    #[inline]
-    pub fn touch_entry(&self, hash: u32) -> Option<(u32, u64)> {
-        self.shard(hash)?.touch_entry(hash)
-    }
-
-    /// The slot stored under `hash` that satisfies `eq`: for an index of
-    /// zero-width keys whose owner keeps the keys by slot.
-    pub fn find_slot(&self, hash: u32, eq: impl Fn(u32) -> bool) -> Option<u32> {
-        self.shard(hash)?.find_entry(hash, |_, slot| eq(slot))
+    /// The first slot stored under `hash` that satisfies `eq`.
+    #[inline(always)]
+    pub fn find(&self, hash: u32, eq: impl Fn(u32) -> bool) -> Option<u32> {
+        self.shard(hash)?.find(hash, eq)
     }
 
     /// Makes room for one more entry under `hash`, so that the next
@@ -126,7 +107,7 @@ impl WordIndex {
         if self.shards.is_empty() {
             self.shards.try_reserve_exact(1).map_err(|_| NoMemory)?;
             self.dir.try_reserve_exact(1).map_err(|_| NoMemory)?;
-            self.shards.push(Shard::new(self.width, 0));
+            self.shards.push(Shard::new(0));
             self.dir.push(0);
             self.depth = 0;
         }
@@ -172,18 +153,15 @@ impl WordIndex {
         Ok(())
     }
 
-    /// Adds `key` (exactly `width` words) for `slot` under `hash`. The caller
-    /// has checked that the key is not present.
-    pub fn insert(&mut self, hash: u32, key: &[u64], slot: u32) -> Result<(), NoMemory> {
-        if key.len() != self.width {
-            return Err(NoMemory);
-        }
+    /// Adds `slot` under `hash`. The caller has checked that what the slot
+    /// stands for is not present.
+    pub fn insert(&mut self, hash: u32, slot: u32) -> Result<(), NoMemory> {
         self.reserve_for(hash)?;
         let id = self.shard_id(hash).ok_or(NoMemory)?;
         self.shards
             .get_mut(id)
             .ok_or(NoMemory)?
-            .insert(hash, key, slot)?;
+            .insert(hash, slot)?;
         self.len += 1;
         Ok(())
     }
@@ -201,7 +179,7 @@ impl WordIndex {
         if removed {
             self.len -= 1;
             if self.len == 0 {
-                *self = WordIndex::new(self.width);
+                *self = SlotIndex::new();
             }
         }
         removed
@@ -211,8 +189,6 @@ impl WordIndex {
 /// One shard: an open-addressing table.
 struct Shard {
     heads: Vec<u64>,
-    words: Vec<u64>,
-    width: usize,
     len: usize,
     /// Hash bits (from the top) its entries share.
     depth: u32,
@@ -239,23 +215,16 @@ fn buckets_for(len: usize) -> Result<usize, NoMemory> {
 }
 
 impl Shard {
-    const fn new(width: usize, depth: u32) -> Shard {
+    const fn new(depth: u32) -> Shard {
         Shard {
             heads: Vec::new(),
-            words: Vec::new(),
-            width,
             len: 0,
             depth,
         }
     }
 
     fn footprint(&self) -> usize {
-        (self.heads.capacity() + self.words.capacity()) * core::mem::size_of::<u64>()
-    }
-
-    fn bucket_words(&self, i: usize) -> Option<&[u64]> {
-        let start = i.checked_mul(self.width)?;
-        self.words.get(start..start.checked_add(self.width)?)
+        self.heads.capacity() * core::mem::size_of::<u64>()
     }
 
     #[inline(always)]
@@ -264,25 +233,9 @@ impl Shard {
         self.heads.get(i).copied().unwrap_or(EMPTY)
     }
 
+    /// The slot of the first entry under `hash` for which `eq(slot)`.
     #[inline(always)]
-    fn touch_entry(&self, hash: u32) -> Option<(u32, u64)> {
-        let i = hash as usize & self.heads.len().checked_sub(1)?;
-        let h = *self.heads.get(i)?;
-        if h == EMPTY || head_hash(h) != hash {
-            return None;
-        }
-        let word = i.checked_mul(self.width).and_then(|w| self.words.get(w));
-        Some((head_slot(h), word.copied().unwrap_or(0)))
-    }
-
-    #[inline(always)]
-    fn find(&self, hash: u32, eq: impl Fn(&[u64]) -> bool) -> Option<u32> {
-        self.find_entry(hash, |i, _| self.bucket_words(i).is_some_and(&eq))
-    }
-
-    /// The slot of the first entry under `hash` for which `eq(bucket, slot)`.
-    #[inline(always)]
-    fn find_entry(&self, hash: u32, eq: impl Fn(usize, u32) -> bool) -> Option<u32> {
+    fn find(&self, hash: u32, eq: impl Fn(u32) -> bool) -> Option<u32> {
         let mask = self.heads.len().checked_sub(1)?;
         let mut i = hash as usize & mask;
         for _ in 0..self.heads.len() {
@@ -290,7 +243,7 @@ impl Shard {
             if h == EMPTY {
                 return None;
             }
-            if head_hash(h) == hash && eq(i, head_slot(h)) {
+            if head_hash(h) == hash && eq(head_slot(h)) {
                 return Some(head_slot(h));
             }
             i = (i + 1) & mask;
@@ -308,15 +261,9 @@ impl Shard {
         self.rebuild(buckets_for(need)?)
     }
 
-    fn insert(&mut self, hash: u32, key: &[u64], slot: u32) -> Result<(), NoMemory> {
+    fn insert(&mut self, hash: u32, slot: u32) -> Result<(), NoMemory> {
         self.reserve_one()?;
-        if !place(
-            &mut self.heads,
-            &mut self.words,
-            self.width,
-            head(hash, slot),
-            key,
-        ) {
+        if !place(&mut self.heads, head(hash, slot)) {
             return Err(NoMemory);
         }
         self.len += 1;
@@ -372,12 +319,6 @@ impl Shard {
                 if let Some(dst) = self.heads.get_mut(hole) {
                     *dst = h;
                 }
-                for k in 0..self.width {
-                    let src = self.words.get(j * self.width + k).copied();
-                    if let (Some(v), Some(dst)) = (src, self.words.get_mut(hole * self.width + k)) {
-                        *dst = v;
-                    }
-                }
                 hole = j;
             }
             j = (j + 1) & mask;
@@ -390,50 +331,43 @@ impl Shard {
     /// Moves every entry into a table of `buckets` buckets; leaves the index
     /// unchanged if memory is short.
     fn rebuild(&mut self, buckets: usize) -> Result<(), NoMemory> {
-        let (mut heads, mut words) = empty_buckets(buckets, self.width)?;
-        for (i, &h) in self.heads.iter().enumerate() {
-            if h == EMPTY {
-                continue;
-            }
-            let key = self.bucket_words(i).ok_or(NoMemory)?;
-            if !place(&mut heads, &mut words, self.width, h, key) {
+        let mut heads = empty_buckets(buckets)?;
+        for &h in self.heads.iter().filter(|&&h| h != EMPTY) {
+            if !place(&mut heads, h) {
                 return Err(NoMemory);
             }
         }
         self.heads = heads;
-        self.words = words;
         Ok(())
     }
 
     /// Drops every entry and frees the memory.
     fn clear(&mut self) {
         self.heads = Vec::new();
-        self.words = Vec::new();
         self.len = 0;
     }
 
     /// Its entries in two shards of the next depth, by their next hash bit.
     fn split(&self) -> Result<(Shard, Shard), NoMemory> {
         let depth = self.depth.checked_add(1).ok_or(NoMemory)?;
-        let entries = || self.heads.iter().enumerate().filter(|&(_, &h)| h != EMPTY);
+        let entries = || self.heads.iter().filter(|&&h| h != EMPTY);
         let high = entries()
-            .filter(|&(_, &h)| split_bit(head_hash(h), self.depth))
+            .filter(|&&h| split_bit(head_hash(h), self.depth))
             .count();
-        let mut halves = [Shard::new(self.width, depth), Shard::new(self.width, depth)];
+        let mut halves = [Shard::new(depth), Shard::new(depth)];
         for (half, n) in halves.iter_mut().zip([self.len.saturating_sub(high), high]) {
             if n > 0 {
-                (half.heads, half.words) = empty_buckets(buckets_for(n)?, self.width)?;
+                half.heads = empty_buckets(buckets_for(n)?)?;
             }
         }
         let [low, high] = &mut halves;
-        for (i, &h) in entries() {
-            let key = self.bucket_words(i).ok_or(NoMemory)?;
+        for &h in entries() {
             let half = if split_bit(head_hash(h), self.depth) {
                 &mut *high
             } else {
                 &mut *low
             };
-            if !place(&mut half.heads, &mut half.words, self.width, h, key) {
+            if !place(&mut half.heads, h) {
                 return Err(NoMemory);
             }
             half.len += 1;
@@ -443,21 +377,17 @@ impl Shard {
     }
 }
 
-/// Headers and key words of `buckets` empty buckets.
-fn empty_buckets(buckets: usize, width: usize) -> Result<(Vec<u64>, Vec<u64>), NoMemory> {
-    let n_words = buckets.checked_mul(width).ok_or(NoMemory)?;
+/// `buckets` empty buckets.
+fn empty_buckets(buckets: usize) -> Result<Vec<u64>, NoMemory> {
     let mut heads = Vec::new();
     heads.try_reserve_exact(buckets).map_err(|_| NoMemory)?;
     heads.resize(buckets, EMPTY);
-    let mut words = Vec::new();
-    words.try_reserve_exact(n_words).map_err(|_| NoMemory)?;
-    words.resize(n_words, 0);
-    Ok((heads, words))
+    Ok(heads)
 }
 
 /// Puts an entry in the first empty bucket of its probe run; false if the
 /// table has no empty bucket.
-fn place(heads: &mut [u64], words: &mut [u64], width: usize, h: u64, key: &[u64]) -> bool {
+fn place(heads: &mut [u64], h: u64) -> bool {
     let Some(mask) = heads.len().checked_sub(1) else {
         return false;
     };
@@ -467,10 +397,6 @@ fn place(heads: &mut [u64], words: &mut [u64], width: usize, h: u64, key: &[u64]
             && *slot == EMPTY
         {
             *slot = h;
-            let start = i * width;
-            if let Some(dst) = words.get_mut(start..start + width) {
-                dst.copy_from_slice(key);
-            }
             return true;
         }
         i = (i + 1) & mask;
@@ -482,38 +408,39 @@ fn place(heads: &mut [u64], words: &mut [u64], width: usize, h: u64, key: &[u64]
 mod tests {
     use super::*;
 
-    fn key(v: u64) -> [u64; 2] {
-        [v, !v]
+    /// The slot of the entry standing for `v`.
+    fn slot(v: u64) -> u32 {
+        v as u32
     }
 
-    fn find(ix: &WordIndex, hash: u32, v: u64) -> Option<u32> {
-        ix.find(hash, |w| w == key(v))
+    fn find(ix: &SlotIndex, hash: u32, v: u64) -> Option<u32> {
+        ix.find(hash, |s| s == slot(v))
     }
 
     #[test]
     fn empty_index_finds_nothing_and_holds_nothing() {
-        let ix = WordIndex::new(2);
+        let ix = SlotIndex::new();
         assert_eq!(find(&ix, 5, 5), None);
         assert_eq!(ix.footprint(), 0);
     }
 
     #[test]
     fn insert_find_remove() {
-        let mut ix = WordIndex::new(2);
+        let mut ix = SlotIndex::new();
         for v in 0..100u64 {
-            ix.insert(v as u32 * 7, &key(v), v as u32 + 1000).unwrap();
+            ix.insert(v as u32 * 7, slot(v)).unwrap();
         }
         assert_eq!(ix.len(), 100);
         for v in 0..100u64 {
-            assert_eq!(find(&ix, v as u32 * 7, v), Some(v as u32 + 1000));
+            assert_eq!(find(&ix, v as u32 * 7, v), Some(slot(v)));
             assert_eq!(find(&ix, v as u32 * 7, v + 1), None);
         }
         for v in (0..100u64).step_by(2) {
-            assert!(ix.remove(v as u32 * 7, v as u32 + 1000));
-            assert!(!ix.remove(v as u32 * 7, v as u32 + 1000));
+            assert!(ix.remove(v as u32 * 7, slot(v)));
+            assert!(!ix.remove(v as u32 * 7, slot(v)));
         }
         for v in 0..100u64 {
-            let want = (v % 2 == 1).then_some(v as u32 + 1000);
+            let want = (v % 2 == 1).then_some(slot(v));
             assert_eq!(find(&ix, v as u32 * 7, v), want);
         }
     }
@@ -522,9 +449,9 @@ mod tests {
     /// and the ends, must stay findable.
     #[test]
     fn colliding_hashes_survive_backward_shift() {
-        let mut ix = WordIndex::new(2);
+        let mut ix = SlotIndex::new();
         for v in 0..20u64 {
-            ix.insert(3, &key(v), v as u32).unwrap();
+            ix.insert(3, slot(v)).unwrap();
         }
         for v in [10u64, 0, 19, 5] {
             assert!(ix.remove(3, v as u32));
@@ -538,12 +465,12 @@ mod tests {
     /// Entries whose runs wrap past the last bucket.
     #[test]
     fn wrapping_runs() {
-        let mut ix = WordIndex::new(2);
+        let mut ix = SlotIndex::new();
         let top = (MIN_BUCKETS - 1) as u32;
         for v in 0..3u64 {
-            ix.insert(top, &key(v), v as u32).unwrap();
+            ix.insert(top, slot(v)).unwrap();
         }
-        ix.insert(0, &key(9), 9).unwrap();
+        ix.insert(0, slot(9)).unwrap();
         assert!(ix.remove(top, 0));
         assert_eq!(find(&ix, top, 1), Some(1));
         assert_eq!(find(&ix, top, 2), Some(2));
@@ -552,10 +479,9 @@ mod tests {
 
     #[test]
     fn grows_and_shrinks_and_frees() {
-        let mut ix = WordIndex::new(2);
+        let mut ix = SlotIndex::new();
         for v in 0..1000u64 {
-            ix.insert((v * 2_654_435_761) as u32, &key(v), v as u32)
-                .unwrap();
+            ix.insert((v * 2_654_435_761) as u32, slot(v)).unwrap();
         }
         let big = ix.footprint();
         for v in 0..990u64 {
@@ -571,30 +497,17 @@ mod tests {
         assert_eq!(ix.footprint(), 0);
     }
 
-    /// The read-ahead names the entry in a hash's first bucket, if it is
-    /// of that hash, with its first key word.
+    /// Of the slots under one hash, `find` returns the first `eq` accepts.
     #[test]
-    fn touch_entry_names_the_likely_entry() {
-        let mut ix = WordIndex::new(2);
-        assert_eq!(ix.touch_entry(3), None);
-        ix.insert(3, &key(7), 70).unwrap();
-        assert_eq!(ix.touch_entry(3), Some((70, 7)));
-        assert_ne!(ix.touch(3), EMPTY);
-        assert_eq!(ix.touch_entry(4), None);
-        // Another hash in the same bucket is not a likely match.
-        assert_eq!(ix.touch_entry(3 + MIN_BUCKETS as u32 * 16), None);
-    }
-
-    #[test]
-    fn zero_width_keys() {
-        let mut ix = WordIndex::new(0);
-        ix.insert(1, &[], 4).unwrap();
-        ix.insert(1, &[], 6).unwrap();
-        assert_eq!(ix.find(1, |w| w.is_empty()), Some(4));
-        assert_eq!(ix.find_slot(1, |slot| slot == 6), Some(6));
-        assert_eq!(ix.find_slot(1, |slot| slot == 5), None);
+    fn find_asks_the_owner() {
+        let mut ix = SlotIndex::new();
+        ix.insert(1, 4).unwrap();
+        ix.insert(1, 6).unwrap();
+        assert_eq!(ix.find(1, |_| true), Some(4));
+        assert_eq!(ix.find(1, |s| s == 6), Some(6));
+        assert_eq!(ix.find(1, |s| s == 5), None);
+        assert_eq!(ix.find(2, |_| true), None);
         assert!(ix.remove(1, 6));
-        assert!(ix.insert(1, &[1], 5).is_err());
         assert!(ix.remove(1, 4));
         assert_eq!(ix.find(1, |_| true), None);
     }
@@ -605,11 +518,11 @@ mod tests {
 
     #[test]
     fn reserve_makes_insert_allocation_free() {
-        let mut ix = WordIndex::new(2);
+        let mut ix = SlotIndex::new();
         for v in 0..3000u64 {
             ix.reserve_for(spread(v)).unwrap();
             let before = ix.footprint();
-            ix.insert(spread(v), &key(v), v as u32).unwrap();
+            ix.insert(spread(v), slot(v)).unwrap();
             assert_eq!(ix.footprint(), before);
         }
     }
@@ -619,10 +532,10 @@ mod tests {
     /// findable through growth and removal.
     #[test]
     fn shards_split_and_stay_bounded() {
-        let mut ix = WordIndex::new(2);
+        let mut ix = SlotIndex::new();
         let n = 20 * SHARD_ENTRIES as u64;
         for v in 0..n {
-            ix.insert(spread(v), &key(v), v as u32).unwrap();
+            ix.insert(spread(v), slot(v)).unwrap();
         }
         assert!(ix.shards.len() >= 20, "{}", ix.shards.len());
         assert!(ix.shards.iter().all(|s| s.len <= SHARD_ENTRIES));
@@ -648,9 +561,9 @@ mod tests {
     /// be split: their shard grows past the bound rather than refuse them.
     #[test]
     fn identical_hashes_outgrow_a_shard() {
-        let mut ix = WordIndex::new(2);
+        let mut ix = SlotIndex::new();
         for v in 0..(SHARD_ENTRIES as u64 + 10) {
-            ix.insert(7, &key(v), v as u32).unwrap();
+            ix.insert(7, slot(v)).unwrap();
         }
         assert_eq!(ix.depth, MAX_DEPTH);
         assert_eq!(find(&ix, 7, 3), Some(3));

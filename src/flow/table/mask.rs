@@ -1,10 +1,11 @@
 //! A mask shared by flows: its key, the word range it covers (Linux's
-//! `sw_flow_key_range`, here in 64-bit words), the index of its flows'
-//! masked keys, and its hit counter for ordering the lookup.
+//! `sw_flow_key_range`, here in 64-bit words), the index of its flows by
+//! the hash of their masked keys, a filter of the input ports its flows
+//! have, and its hit counter for ordering the lookup.
 
 use super::NoMemory;
 use super::hash::hash_masked;
-use super::index::WordIndex;
+use super::index::SlotIndex;
 use crate::flow::key::FlowKey;
 use core::cmp::Reverse;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -14,11 +15,58 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 #[repr(align(64))]
 struct HitCounter(AtomicU64);
 
+/// Buckets of a `PortFilter`.
+const PORT_BUCKETS: usize = 64;
+
+/// Which input ports (with recirculation ids) a mask's flows have, for a
+/// mask that matches both exactly, as ovs-vswitchd's megaflows always do.
+/// A packet whose port has no flow under the mask skips it without hashing
+/// its key: with flows of many ports under different masks, a lookup
+/// probes little more than the masks of its own port (dpif-netdev keeps a
+/// classifier per input port for the same reason). Ports share buckets, so
+/// a set bit only means "maybe".
+struct PortFilter {
+    bits: u64,
+    /// Flows per bucket.
+    counts: [u32; PORT_BUCKETS],
+}
+
+/// The `PortFilter` bucket of a key's input port and recirculation id.
+#[inline(always)]
+fn port_bucket(key: &FlowKey) -> usize {
+    let x = (u64::from(key.in_port) << 32) | u64::from(key.recirc_id);
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
+}
+
+impl PortFilter {
+    fn add(&mut self, key: &FlowKey) {
+        let b = port_bucket(key);
+        if let Some(n) = self.counts.get_mut(b) {
+            *n += 1;
+            self.bits |= 1 << b;
+        }
+    }
+
+    fn remove(&mut self, key: &FlowKey) {
+        let b = port_bucket(key);
+        if let Some(n) = self.counts.get_mut(b) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.bits &= !(1 << b);
+            }
+        }
+    }
+}
+
 pub struct Mask {
     start: usize,
     end: usize,
-    /// Masked key words in `start..end` of every flow under this mask.
-    index: WordIndex,
+    /// `None` if the mask does not match the port and recirculation id
+    /// exactly: every packet probes it.
+    ports: Option<PortFilter>,
+    /// Its flows' slots by the hash of their masked keys; the words
+    /// themselves are in the flow records.
+    index: SlotIndex,
     hits: HitCounter,
     hits_at_rebalance: u64,
     /// Set by `rank`: hits between the last two rebalances, and the
@@ -36,7 +84,7 @@ fn word_range(mask: &FlowKey) -> (usize, usize) {
     (start, end)
 }
 
-/// Words of `mask` an index of flows under it stores per flow.
+/// Words of `mask`'s range, which a flow under it keeps.
 pub fn width(mask: &FlowKey) -> usize {
     let (start, end) = word_range(mask);
     end - start
@@ -54,10 +102,15 @@ impl Mask {
     /// A mask with no flows; allocates nothing.
     pub fn new(key: &FlowKey) -> Mask {
         let (start, end) = word_range(key);
+        let exact = key.in_port == u32::MAX && key.recirc_id == u32::MAX;
         Mask {
             start,
             end,
-            index: WordIndex::new(end - start),
+            ports: exact.then_some(PortFilter {
+                bits: 0,
+                counts: [0; PORT_BUCKETS],
+            }),
+            index: SlotIndex::new(),
             hits: HitCounter(AtomicU64::new(0)),
             hits_at_rebalance: 0,
             recent_hits: 0,
@@ -70,7 +123,8 @@ impl Mask {
         &self.key
     }
 
-    /// Words of the range, which its index stores per flow.
+    /// Words of the range, which each of its flows keeps.
+    #[inline(always)]
     pub fn width(&self) -> usize {
         self.end - self.start
     }
@@ -100,66 +154,88 @@ impl Mask {
         self.index.footprint()
     }
 
-    /// Makes room for a flow with `key`, so that its `insert` allocates
-    /// nothing.
-    pub fn reserve_for(&mut self, seed: u64, key: &FlowKey) -> Result<(), NoMemory> {
-        let hash = self.hash(seed, &key.masked(&self.key));
+    /// `key & mask` over the range: what a flow under this mask keeps.
+    pub fn masked_words<'k>(&'k self, key: &'k FlowKey) -> impl ExactSizeIterator<Item = u64> + 'k {
+        self.range(key)
+            .iter()
+            .zip(self.range(&self.key))
+            .map(|(k, m)| k & m)
+    }
+
+    /// The key whose range holds `words` (`masked_words`), zero elsewhere.
+    pub fn unmask(&self, words: &[u64]) -> FlowKey {
+        let mut key = FlowKey::default();
+        if let Some(range) = key.words_mut().get_mut(self.start..self.end) {
+            for (dst, w) in range.iter_mut().zip(words) {
+                *dst = *w;
+            }
+        }
+        key
+    }
+
+    /// Makes room for a flow whose masked key has `hash`, so that its
+    /// `insert` allocates nothing.
+    pub fn reserve_for(&mut self, hash: u32) -> Result<(), NoMemory> {
         self.index.reserve_for(hash)
     }
 
-    /// Indexes `key & mask` for `slot` (the caller has checked that it is
-    /// not present); returns its hash, which `remove` needs.
-    pub fn insert(&mut self, seed: u64, key: &FlowKey, slot: u32) -> Result<u32, NoMemory> {
-        let masked = key.masked(&self.key);
-        let hash = self.hash(seed, &masked);
-        self.index.insert(hash, self.range(&masked), slot)?;
-        Ok(hash)
+    /// Indexes the flow with `key` in `slot` under `hash` (`Self::hash`);
+    /// the caller has checked that no flow with its masked key is present.
+    pub fn insert(&mut self, hash: u32, slot: u32, key: &FlowKey) -> Result<(), NoMemory> {
+        self.index.insert(hash, slot)?;
+        if let Some(f) = self.ports.as_mut() {
+            f.add(key);
+        }
+        Ok(())
     }
 
-    pub fn remove(&mut self, hash: u32, slot: u32) -> bool {
-        self.index.remove(hash, slot)
+    /// Removes the flow with `key` (or its masked key) in `slot`, indexed
+    /// under `hash`.
+    pub fn remove(&mut self, hash: u32, slot: u32, key: &FlowKey) -> bool {
+        let removed = self.index.remove(hash, slot);
+        if let Some(f) = self.ports.as_mut().filter(|_| removed) {
+            f.remove(key);
+        }
+        removed
     }
 
-    /// The slot of the flow whose masked key equals `key & mask`.
-    #[inline]
-    pub fn find(&self, seed: u64, key: &FlowKey) -> Option<u32> {
-        self.find_hashed(self.hash(seed, key), key)
+    /// Some flow under this mask may match `key`: its input port (with its
+    /// recirculation id) has flows here, or the mask does not filter ports.
+    #[inline(always)]
+    pub fn may_match(&self, key: &FlowKey) -> bool {
+        self.ports
+            .as_ref()
+            .is_none_or(|f| (f.bits >> port_bucket(key)) & 1 == 1)
     }
 
     /// Reads the index bucket where a key of this `hash` (`Self::hash`)
-    /// would be (see `WordIndex::touch`).
+    /// would be (see `SlotIndex::touch`).
     #[inline]
     pub fn touch(&self, hash: u32) -> u64 {
         self.index.touch(hash)
     }
 
-    /// See `WordIndex::touch_entry`.
-    #[inline]
-    pub fn touch_entry(&self, hash: u32) -> Option<(u32, u64)> {
-        self.index.touch_entry(hash)
-    }
-
-    /// `find` for a key whose `hash` is known.
-    #[inline]
-    pub fn find_hashed(&self, hash: u32, key: &FlowKey) -> Option<u32> {
-        let k = self.range(key);
-        let m = self.range(&self.key);
-        self.index.find(hash, |stored| {
-            stored
-                .iter()
-                .zip(k)
-                .zip(m)
-                .fold(0, |diff, ((s, k), m)| diff | (s ^ (k & m)))
-                == 0
+    /// The slot of the flow whose masked key equals `key & mask`, for a key
+    /// whose `hash` is known; `words_of` gives a slot's masked key words.
+    #[inline(always)]
+    pub fn find_hashed<'w>(
+        &self,
+        hash: u32,
+        key: &FlowKey,
+        words_of: impl Fn(u32) -> Option<&'w [u64]>,
+    ) -> Option<u32> {
+        self.index.find(hash, |slot| {
+            words_of(slot).is_some_and(|w| self.matches(key, w))
         })
     }
 
-    /// `key` matches a flow installed as `flow_key` under this mask.
-    #[inline]
-    pub fn matches(&self, key: &FlowKey, flow_key: &FlowKey) -> bool {
+    /// `key` matches a flow under this mask whose masked key words are
+    /// `stored`.
+    #[inline(always)]
+    pub fn matches(&self, key: &FlowKey, stored: &[u64]) -> bool {
         let m = self.range(&self.key);
-        let diff = self.range(key).iter().zip(self.range(flow_key)).zip(m);
-        diff.fold(0, |d, ((k, f), m)| d | ((k ^ f) & m)) == 0
+        let diff = self.range(key).iter().zip(m).zip(stored);
+        stored.len() == m.len() && diff.fold(0, |d, ((k, m), s)| d | ((k & m) ^ s)) == 0
     }
 
     /// Counts a hit of a lookup that scanned the masks.
@@ -272,33 +348,30 @@ mod tests {
             ipv4_dst: 0x0a00_0001,
             ..Default::default()
         };
-        let h = m.insert(3, &a, 42).unwrap();
-        assert_eq!(h, m.hash(3, &a));
+        let stored: alloc::vec::Vec<u64> = m.masked_words(&a).collect();
+        let words_of = |slot: u32| (slot == 42).then_some(stored.as_slice());
+        let h = m.hash(3, &a);
+        m.insert(h, 42, &a).unwrap();
         assert_eq!(m.n_flows(), 1);
+        let same = FlowKey {
+            ipv4_dst: 0x0a00_0077,
+            tcp_flags: 2,
+            ..a
+        };
+        assert_eq!(m.hash(3, &same), h);
+        assert_eq!(m.find_hashed(h, &same, words_of), Some(42));
+        let other = FlowKey {
+            ipv4_dst: 0x0a00_0101,
+            ..a
+        };
+        assert_eq!(m.find_hashed(m.hash(3, &other), &other, words_of), None);
         assert_eq!(
-            m.find(
-                3,
-                &FlowKey {
-                    ipv4_dst: 0x0a00_0077,
-                    tcp_flags: 2,
-                    ..a
-                }
-            ),
-            Some(42)
+            m.find_hashed(h, &other, words_of),
+            None,
+            "same hash, other key"
         );
-        assert_eq!(
-            m.find(
-                3,
-                &FlowKey {
-                    ipv4_dst: 0x0a00_0101,
-                    ..a
-                }
-            ),
-            None
-        );
-        assert_eq!(m.find(4, &a), None);
-        assert!(m.remove(h, 42));
-        assert_eq!(m.find(3, &a), None);
+        assert!(m.remove(h, 42, &a));
+        assert_eq!(m.find_hashed(h, &a, words_of), None);
         assert_eq!(m.footprint(), 0);
     }
 
@@ -311,22 +384,69 @@ mod tests {
             tp_src: 9,
             ..Default::default()
         };
+        let stored: alloc::vec::Vec<u64> = m.masked_words(&flow).collect();
         assert!(m.matches(
             &FlowKey {
                 ipv4_dst: 0x0a00_00ff,
                 tp_src: 1,
                 ..flow
             },
-            &flow
+            &stored
         ));
         assert!(!m.matches(
             &FlowKey {
                 ipv4_dst: 0x0a00_0101,
                 ..flow
             },
-            &flow
+            &stored
         ));
-        assert!(!m.matches(&FlowKey { in_port: 2, ..flow }, &flow));
+        assert!(!m.matches(&FlowKey { in_port: 2, ..flow }, &stored));
+        assert!(!m.matches(&flow, &stored[1..]), "words of another width");
+    }
+
+    /// A mask matching port and recirculation id exactly is skipped by
+    /// packets of ports without flows under it; one that does not is not.
+    #[test]
+    fn the_port_filter_follows_the_flows() {
+        let exact = FlowKey {
+            recirc_id: u32::MAX,
+            ..mask()
+        };
+        let mut m = Mask::new(&exact);
+        let flow = |port| FlowKey {
+            in_port: port,
+            ipv4_dst: 0x0a00_0001,
+            ..Default::default()
+        };
+        assert!(!m.may_match(&flow(1)));
+        let h = m.hash(0, &flow(1));
+        m.insert(h, 7, &flow(1)).unwrap();
+        assert!(m.may_match(&flow(1)));
+        assert!(!m.may_match(&FlowKey {
+            recirc_id: 5,
+            ..flow(1)
+        }));
+        let others = (2..200).filter(|&p| m.may_match(&flow(p))).count();
+        assert!(others < 20, "{others} of 198 other ports pass");
+        assert!(m.remove(h, 7, &flow(1)));
+        assert!(!m.may_match(&flow(1)));
+        // Without the recirculation id exact, every packet probes the mask.
+        let loose = Mask::new(&mask());
+        assert!(loose.may_match(&flow(1)) && loose.may_match(&flow(2)));
+    }
+
+    #[test]
+    fn unmask_rebuilds_the_masked_key() {
+        let m = Mask::new(&mask());
+        let flow = FlowKey {
+            in_port: 1,
+            ipv4_dst: 0x0a00_0001,
+            tp_src: 9,
+            ..Default::default()
+        };
+        let stored: alloc::vec::Vec<u64> = m.masked_words(&flow).collect();
+        assert_eq!(stored.len(), m.width());
+        assert_eq!(m.unmask(&stored), flow.masked(&mask()));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! A flow is a masked key with its mask, an optional UFID, actions and
 //! statistics. Masks are shared: the table keeps the distinct masks (found
 //! by their contents through an index, at most `mask_limit` of them), each
-//! with the word range it covers and an index of its flows' masked keys. A
-//! packet lookup first tries what the packet's hash hit last (the mask
+//! with the word range it covers and an index of its flows by the hash of
+//! their masked keys. A flow record keeps its masked key over its mask's
+//! range only (and its full key only when no UFID names it). A packet lookup first tries what the packet's hash hit last (the mask
 //! cache: that flow, then its mask), then every mask in order of recent
 //! hits (re-sorted by `rebalance`), each time hashing the packet's key
 //! masked over the mask's range and probing that mask's index.
@@ -33,18 +34,18 @@ use alloc::vec::Vec;
 use cache::{MaskCache, Probe};
 use core::cmp::Reverse;
 use core::sync::atomic::AtomicU64;
-use flow::Flow;
-use index::WordIndex;
+use flow::{Flow, MaskedWords};
+use index::SlotIndex;
 use mask::Mask;
 use slab::{Scan, Slab};
-use ufid::UFID_WORDS;
 
 /// Flows allowed unless `set_limit` says otherwise.
 pub const DEFAULT_FLOW_LIMIT: usize = 200_000;
 /// Bytes the flows may hold unless `set_memory_limit` says otherwise: the
 /// default limit of flows of the usual size (a record and its index entries,
-/// 830 to 900 bytes, short actions inline) is about 170 MiB; the rest leaves
-/// room for a few thousand long action lists.
+/// about 300 bytes with a UFID, short actions inline) is about 60 MiB; the
+/// rest leaves room for long action lists, wide masks and flows without a
+/// UFID (which keep their full key, some 560 bytes more).
 pub const DEFAULT_FLOW_MEMORY: usize = 256 << 20;
 /// Masks allowed unless `set_mask_limit` says otherwise. A miss probes
 /// every mask at DISPATCH_LEVEL (about 15 ns each: some 15 µs at the
@@ -103,6 +104,13 @@ pub struct LookupStats {
 /// Most packets one `FlowTable::lookup_batch` looks up.
 pub const LOOKUP_BATCH: usize = 32;
 
+/// Flows beyond which `lookup_batch` reads the index buckets of a batch
+/// ahead: a table this small (about 1 MiB of records and buckets) stays in
+/// a core's cache, where the reads ahead are only extra work. (Reading the
+/// flow records ahead as well measured slower at 100k flows: a record the
+/// probe then reads is most often in the last-level cache.)
+const READ_AHEAD_FLOWS: usize = 4096;
+
 /// What a lookup ended by the mask cache cost.
 const CACHE_HIT: LookupStats = LookupStats {
     n_mask_hit: 1,
@@ -140,8 +148,9 @@ struct Pending<'t> {
     cached: Probe<'t>,
     /// The mask the cache led to, probed already.
     probed: Option<u32>,
-    /// Hash of its key under the mask being probed, and the flow found
-    /// there.
+    /// Whether the mask being probed may hold its flow (`Mask::may_match`),
+    /// the hash of its key under that mask, and the flow found there.
+    candidate: bool,
     hash: u32,
     slot: Option<u32>,
 }
@@ -152,6 +161,7 @@ impl Pending<'_> {
         pkt_hash: 0,
         cached: Probe::NONE,
         probed: None,
+        candidate: false,
         hash: 0,
         slot: None,
     };
@@ -194,11 +204,11 @@ pub struct FlowTable<A> {
     /// freeing one never allocates.
     free_masks: Vec<u32>,
     /// Mask slots by `mask::identity_hash` of their masks.
-    mask_index: WordIndex,
+    mask_index: SlotIndex,
     /// Mask slots in lookup order.
     order: Vec<u32>,
     mask_limit: usize,
-    ufids: WordIndex,
+    ufids: SlotIndex,
     cache: MaskCache,
     limit: usize,
     /// Bytes charged to the flows (`charge`), and the most allowed.
@@ -226,10 +236,10 @@ impl<A: ActionsFootprint> FlowTable<A> {
             flows: Slab::new(),
             masks: Vec::new(),
             free_masks: Vec::new(),
-            mask_index: WordIndex::new(0),
+            mask_index: SlotIndex::new(),
             order: Vec::new(),
             mask_limit: DEFAULT_MASK_LIMIT,
-            ufids: WordIndex::new(UFID_WORDS),
+            ufids: SlotIndex::new(),
             cache: MaskCache::new(),
             limit: DEFAULT_FLOW_LIMIT,
             memory: 0,
@@ -309,7 +319,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
         Some(FlowRef {
             id: FlowId { slot, generation },
             flow,
-            mask: mask.key(),
+            mask,
         })
     }
 
@@ -320,7 +330,20 @@ impl<A: ActionsFootprint> FlowTable<A> {
     /// The flow under `mask` that matches `key`.
     #[inline(always)]
     fn probe<'t>(&'t self, mask: &'t Mask, key: &FlowKey) -> Option<FlowRef<'t, A>> {
-        self.hit(mask, mask.find(self.seed, key))
+        if !mask.may_match(key) {
+            return None;
+        }
+        self.hit(mask, self.find_under(mask, mask.hash(self.seed, key), key))
+    }
+
+    /// The slot of the flow under `mask` that matches `key`, whose hash
+    /// under it is `hash`.
+    #[inline(always)]
+    fn find_under(&self, mask: &Mask, hash: u32, key: &FlowKey) -> Option<u32> {
+        let width = mask.width();
+        mask.find_hashed(hash, key, |slot| {
+            self.flows.get(slot).map(|(f, _)| f.key.get(width))
+        })
     }
 
     /// The flow in `slot`, found under `mask`.
@@ -331,7 +354,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
         Some(FlowRef {
             id: FlowId { slot, generation },
             flow,
-            mask: mask.key(),
+            mask,
         })
     }
 
@@ -362,7 +385,8 @@ impl<A: ActionsFootprint> FlowTable<A> {
     /// cache entries, the flows they name, then mask by mask the hashes and
     /// index buckets of the keys still unmatched, then the probes), so that
     /// the cache misses of different packets overlap rather than follow
-    /// one another (dpif-netdev's `dpcls_lookup` does the same).
+    /// one another (dpif-netdev's `dpcls_lookup` does the same); the bucket
+    /// headers are read ahead only in a table beyond `READ_AHEAD_FLOWS`.
     pub fn lookup_batch<'t>(
         &'t self,
         keys: &[FlowKey],
@@ -402,6 +426,16 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 }
             }
         }
+        // One packet left has no misses to overlap with: the plain scan
+        // costs less than the staged one.
+        if kept == 1
+            && let Some(p) = pending.first()
+            && let (Some(key), Some(o)) = (keys.get(p.at), out.get_mut(p.at))
+        {
+            *o = self.scan(key, p.pkt_hash, p.cached.refill, p.probed);
+            return;
+        }
+        let read_ahead = self.flows.len() > READ_AHEAD_FLOWS;
         let mut n = kept;
         for &mask_slot in &self.order {
             if n == 0 {
@@ -411,27 +445,23 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 continue;
             };
             // Hashes, then bucket headers, then probes, each in a short
-            // loop over the batch so that many misses are in flight.
+            // loop over the batch so that many misses are in flight. A mask
+            // none of whose flows has the packet's port is skipped.
             for p in pending.iter_mut().take(n) {
-                if let Some(key) = keys.get(p.at) {
+                let key = keys.get(p.at).filter(|k| mask.may_match(k));
+                p.candidate = key.is_some() && p.probed != Some(mask_slot);
+                if let Some(key) = key.filter(|_| p.candidate) {
                     p.hash = mask.hash(self.seed, key);
                 }
             }
-            let touched = pending
-                .iter()
-                .take(n)
-                .fold(0, |t, p| t ^ mask.touch(p.hash));
-            // With the headers in, the likely entries' key words and flow
-            // records, again for the whole batch.
-            let touched = pending.iter().take(n).fold(touched, |t, p| {
-                let entry = mask.touch_entry(p.hash);
-                let flow = entry.and_then(|(slot, _)| self.flows.get(slot));
-                t ^ entry.map_or(0, |e| e.1) ^ flow.map_or(0, |(_, g)| u64::from(g))
-            });
-            core::hint::black_box(touched);
+            if read_ahead {
+                let candidates = pending.iter().take(n).filter(|p| p.candidate);
+                let touched = candidates.fold(0, |t, p| t ^ mask.touch(p.hash));
+                core::hint::black_box(touched);
+            }
             for p in pending.iter_mut().take(n) {
-                p.slot = match (keys.get(p.at), p.probed == Some(mask_slot)) {
-                    (Some(key), false) => mask.find_hashed(p.hash, key),
+                p.slot = match keys.get(p.at) {
+                    Some(key) if p.candidate => self.find_under(mask, p.hash, key),
                     _ => None,
                 };
             }
@@ -481,11 +511,11 @@ impl<A: ActionsFootprint> FlowTable<A> {
         let Some(mask) = self.mask_at(flow.mask_slot) else {
             return Err(None);
         };
-        let hit = match mask.matches(key, &flow.key) {
+        let hit = match mask.matches(key, flow.key.get(mask.width())) {
             true => Some(FlowRef {
                 id: FlowId { slot, generation },
                 flow,
-                mask: mask.key(),
+                mask,
             }),
             false => self.probe(mask, key),
         };
@@ -528,20 +558,22 @@ impl<A: ActionsFootprint> FlowTable<A> {
     fn find_mask(&self, mask: &FlowKey) -> Option<u32> {
         let hash = mask::identity_hash(self.seed, mask);
         self.mask_index
-            .find_slot(hash, |s| self.mask_at(s).is_some_and(|m| m.is(mask)))
+            .find(hash, |s| self.mask_at(s).is_some_and(|m| m.is(mask)))
     }
 
     /// The flow with exactly this mask whose masked key equals `key & mask`
     /// (`ovs_flow_tbl_lookup_exact`).
     pub fn lookup_exact(&self, key: &FlowKey, mask: &FlowKey) -> Option<FlowRef<'_, A>> {
-        let mask_slot = self.find_mask(mask)?;
-        let slot = self.mask_at(mask_slot)?.find(self.seed, key)?;
+        let m = self.mask_at(self.find_mask(mask)?)?;
+        let slot = self.find_under(m, m.hash(self.seed, key), key)?;
         self.flow_ref(slot)
     }
 
     fn find_ufid(&self, ufid: &Ufid, hash: u32) -> Option<u32> {
-        let words = ufid.words();
-        self.ufids.find(hash, |stored| stored == words)
+        self.ufids.find(hash, |slot| {
+            let stored = self.flows.get(slot).and_then(|(f, _)| f.ufid);
+            stored.is_some_and(|(u, _)| u == *ufid)
+        })
     }
 
     pub fn lookup_ufid(&self, ufid: &Ufid) -> Option<FlowRef<'_, A>> {
@@ -554,14 +586,19 @@ impl<A: ActionsFootprint> FlowTable<A> {
     }
 
     /// What a flow is charged against the memory limit: its record, what its
-    /// actions own, and its entries in its mask's index (`width` words) and
-    /// in the UFID index.
+    /// actions own, its key words beyond the record (a mask `width` words
+    /// wide), and its entries in its mask's index and in the UFID index, or
+    /// without a UFID its full key.
     fn charge(actions: &A, width: usize, has_ufid: bool) -> usize {
-        let ufid = match has_ufid {
-            true => WordIndex::entry_bytes(UFID_WORDS),
-            false => 0,
+        let identity = match has_ufid {
+            true => SlotIndex::ENTRY_BYTES,
+            false => core::mem::size_of::<FlowKey>(),
         };
-        Slab::<Flow<A>>::SLOT_BYTES + actions.heap_bytes() + WordIndex::entry_bytes(width) + ufid
+        Slab::<Flow<A>>::SLOT_BYTES
+            + actions.heap_bytes()
+            + MaskedWords::heap_bytes(width)
+            + SlotIndex::ENTRY_BYTES
+            + identity
     }
 
     /// Adds a flow matching `key & mask`. Refuses a second flow with the same
@@ -584,7 +621,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
         }
         let existing_mask = self.find_mask(mask);
         if let Some(m) = existing_mask.and_then(|s| self.mask_at(s))
-            && let Some(slot) = m.find(self.seed, key)
+            && let Some(slot) = self.find_under(m, m.hash(self.seed, key), key)
         {
             return Err(self
                 .id_of(slot)
@@ -606,16 +643,8 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 return Err(InsertError::TableFull);
             }
         }
-        let flow = Flow {
-            key: *key,
-            mask_slot: 0,
-            hash: 0,
-            ufid,
-            actions,
-            stats: LiveStats::default(),
-        };
         let id = self
-            .add(flow, mask, existing_mask)
+            .add(key, mask, existing_mask, ufid, actions)
             .map_err(|_| InsertError::NoMemory)?;
         self.memory += charge;
         Ok(id)
@@ -624,26 +653,21 @@ impl<A: ActionsFootprint> FlowTable<A> {
     /// Allocates all an insertion needs, then links the flow in.
     fn add(
         &mut self,
-        mut flow: Flow<A>,
+        key: &FlowKey,
         mask: &FlowKey,
         existing: Option<u32>,
+        ufid: Option<(Ufid, u32)>,
+        actions: A,
     ) -> Result<FlowId, NoMemory> {
         self.cache.allocate()?;
         self.flows.reserve_one()?;
-        if let Some((_, hash)) = flow.ufid {
+        if let Some((_, hash)) = ufid {
             self.ufids.reserve_for(hash)?;
         }
         let seed = self.seed;
-        let mut new_mask = None;
-        flow.mask_slot = match existing {
-            Some(s) => {
-                let m = self.mask_mut(s).ok_or(NoMemory)?;
-                m.reserve_for(seed, &flow.key)?;
-                s
-            }
+        let (mask_slot, mut new_mask) = match existing {
+            Some(s) => (s, None),
             None => {
-                let mut m = Mask::new(mask);
-                m.reserve_for(seed, &flow.key)?;
                 self.masks.try_reserve(1).map_err(|_| NoMemory)?;
                 self.order.try_reserve(1).map_err(|_| NoMemory)?;
                 self.mask_index
@@ -651,51 +675,69 @@ impl<A: ActionsFootprint> FlowTable<A> {
                 let slots = self.masks.len().checked_add(1).ok_or(NoMemory)?;
                 let more = slots.saturating_sub(self.free_masks.len());
                 self.free_masks.try_reserve(more).map_err(|_| NoMemory)?;
-                new_mask = Some(m);
                 let free = self.free_masks.last().copied();
-                match free {
+                let slot = match free {
                     Some(slot) => slot,
                     None => u32::try_from(self.masks.len()).map_err(|_| NoMemory)?,
-                }
+                };
+                (slot, Some(Mask::new(mask)))
             }
         };
-        let (mask_slot, key, ufid) = (flow.mask_slot, flow.key, flow.ufid);
+        let m = match &new_mask {
+            Some(m) => m,
+            None => self.mask_at(mask_slot).ok_or(NoMemory)?,
+        };
+        let hash = m.hash(seed, key);
+        let flow = Flow {
+            mask_slot,
+            hash,
+            key: MaskedWords::new(m.masked_words(key))?,
+            actions,
+            stats: LiveStats::default(),
+            ufid,
+            installed: match ufid {
+                Some(_) => None,
+                None => Some(flow::installed(key)?),
+            },
+        };
+        match new_mask.as_mut() {
+            Some(m) => m.reserve_for(hash)?,
+            None => self
+                .mask_mut(mask_slot)
+                .ok_or(NoMemory)?
+                .reserve_for(hash)?,
+        }
+        // Everything is allocated: from here on nothing fails.
         let (slot, generation) = self.flows.put(flow).map_err(|_| NoMemory)?;
         let indexed = match new_mask.as_mut() {
-            Some(m) => m.insert(seed, &key, slot),
+            Some(m) => m.insert(hash, slot, key),
             None => self
                 .mask_mut(mask_slot)
                 .ok_or(NoMemory)
-                .and_then(|m| m.insert(seed, &key, slot)),
+                .and_then(|m| m.insert(hash, slot, key)),
         };
-        let hash = match indexed {
-            Ok(hash) => hash,
-            Err(e) => {
-                self.flows.take(slot);
-                return Err(e);
-            }
-        };
+        if let Err(e) = indexed {
+            self.flows.take(slot);
+            return Err(e);
+        }
         let mask_hash = new_mask
             .as_ref()
             .map(|m| mask::identity_hash(seed, m.key()));
         if let Some(h) = mask_hash
-            && let Err(e) = self.mask_index.insert(h, &[], mask_slot)
+            && let Err(e) = self.mask_index.insert(h, mask_slot)
         {
             self.flows.take(slot);
             return Err(e);
         }
-        if let Some((u, ufid_hash)) = ufid
-            && let Err(e) = self.ufids.insert(ufid_hash, &u.words(), slot)
+        if let Some((_, ufid_hash)) = ufid
+            && let Err(e) = self.ufids.insert(ufid_hash, slot)
         {
             match mask_hash {
                 Some(h) => _ = self.mask_index.remove(h, mask_slot),
-                None => _ = self.mask_mut(mask_slot).map(|m| m.remove(hash, slot)),
+                None => _ = self.mask_mut(mask_slot).map(|m| m.remove(hash, slot, key)),
             }
             self.flows.take(slot);
             return Err(e);
-        }
-        if let Some((flow, _)) = self.flows.get_mut(slot) {
-            flow.hash = hash;
         }
         // Capacity for the pushes was reserved above.
         if let Some(m) = new_mask {
@@ -725,7 +767,8 @@ impl<A: ActionsFootprint> FlowTable<A> {
         let charge = Self::charge(&flow.actions, width, flow.ufid.is_some());
         self.memory = self.memory.saturating_sub(charge);
         if let Some(mask) = self.mask_mut(ms) {
-            mask.remove(flow.hash, id.slot);
+            let masked = mask.unmask(flow.key.get(width));
+            mask.remove(flow.hash, id.slot, &masked);
             if mask.n_flows() == 0 {
                 self.unlink_mask(ms);
             }

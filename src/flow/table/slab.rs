@@ -109,7 +109,7 @@ impl<T> Slab<T> {
     }
 
     /// The value in `slot` and its generation.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, slot: u32) -> Option<(&T, u32)> {
         let (c, i) = split(slot);
         match self.chunks.get(c)?.get(i)? {

@@ -4,8 +4,11 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::vec::Vec;
 
+/// The port (and the recirculation id, as in every megaflow ovs-vswitchd
+/// installs) and the ethertype.
 fn port_mask() -> FlowKey {
     FlowKey {
+        recirc_id: u32::MAX,
         in_port: u32::MAX,
         eth_type: 0xffff,
         ..Default::default()
@@ -60,7 +63,7 @@ fn lookup_matches_under_the_mask() {
     let f = t.lookup(&pkt(1, 0x0a01_ffff), 0).0.unwrap();
     assert_eq!(f.id(), id);
     assert_eq!(*f.actions(), 7);
-    assert_eq!(f.key(), &pkt(1, 0x0a01_0203));
+    assert_eq!(f.installed_key(), Some(&pkt(1, 0x0a01_0203)));
     assert_eq!(f.mask(), &dst_mask(16));
     assert_eq!(
         f.masked_key(),
@@ -600,7 +603,11 @@ fn memory_is_charged_per_flow_and_limited() {
         .insert(&pkt(2, 0), &port_mask(), Some(ufid(2)), Heap(1000))
         .unwrap();
     let with_ufid = t.memory() - plain;
-    assert!(with_ufid >= plain + 1000);
+    // A flow named by a UFID keeps no installed key, only a UFID index entry.
+    assert_eq!(
+        with_ufid + core::mem::size_of::<FlowKey>(),
+        plain + 1000 + index::SlotIndex::ENTRY_BYTES
+    );
     // The limit refuses a flow that would pass it, as a full table does.
     t.set_memory_limit(t.memory() + plain - 1);
     assert_eq!(
@@ -787,6 +794,30 @@ mod batch {
         }
     }
 
+    /// A table beyond `READ_AHEAD_FLOWS`, whose batches read the bucket
+    /// headers ahead, finds what one lookup at a time finds.
+    #[test]
+    fn a_large_table_batch_is_lookup() {
+        let n = READ_AHEAD_FLOWS as u32 + 1000;
+        let flows: Vec<(u32, u32, u32)> = (0..n)
+            .map(|i| (i % 6, 8 + 4 * (i % 5), i.wrapping_mul(2_654_435_761)))
+            .collect();
+        let t = table(&flows);
+        assert!(t.len() > READ_AHEAD_FLOWS);
+        for round in 0..64u32 {
+            let keys: Vec<FlowKey> = (0..LOOKUP_BATCH as u32)
+                .map(|j| {
+                    let (port, _, dst) = flows[((round * 97 + j * 31) % n) as usize];
+                    // Every third packet misses.
+                    pkt(port, if j % 3 == 0 { !dst } else { dst ^ 0xff })
+                })
+                .collect();
+            let one: Vec<_> = keys.iter().map(|k| look(&t, k, 0)).collect();
+            assert!(one.iter().any(|r| r.0.is_some()) && one.iter().any(|r| r.0.is_none()));
+            assert_eq!(batch(&t, &keys, &[0; LOOKUP_BATCH]), one);
+        }
+    }
+
     /// Packets beyond `LOOKUP_BATCH`, or beyond `out`, are left alone.
     #[test]
     fn batch_is_bounded() {
@@ -800,4 +831,28 @@ mod batch {
         t.lookup_batch(&keys, &[5; 8], &mut short);
         assert!(short.iter().all(|r| r.0.is_some()));
     }
+}
+
+/// A flow named by a UFID under an IPv4 megaflow mask, with short actions,
+/// is charged its record and two index entries: under 300 bytes.
+#[test]
+fn a_ufid_flow_is_compact() {
+    let mut t = FlowTable::new();
+    let mask = FlowKey {
+        recirc_id: u32::MAX,
+        in_port: u32::MAX,
+        eth_type: u16::MAX,
+        ipv4_src: u32::MAX,
+        ipv4_dst: u32::MAX,
+        ip_proto: u8::MAX,
+        tp_dst: u16::MAX,
+        ..Default::default()
+    };
+    t.insert(&pkt(1, 2), &mask, Some(ufid(1)), 0u32).unwrap();
+    let charged = t.memory();
+    assert_eq!(
+        charged,
+        Slab::<Flow<u32>>::SLOT_BYTES + 2 * index::SlotIndex::ENTRY_BYTES
+    );
+    assert!(charged < 300, "{charged}");
 }

@@ -10,8 +10,8 @@ pub struct Ufid {
     bytes: [u8; Ufid::MAX_LEN],
 }
 
-/// Words a UFID occupies in the UFID index: length, then the bytes.
-pub const UFID_WORDS: usize = 3;
+/// Words a UFID is hashed as: length, then the bytes.
+const UFID_WORDS: usize = 3;
 const ALL: [u64; UFID_WORDS] = [u64::MAX; UFID_WORDS];
 
 impl Ufid {
@@ -34,7 +34,7 @@ impl Ufid {
         self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }
 
-    pub(super) fn words(&self) -> [u64; UFID_WORDS] {
+    fn words(&self) -> [u64; UFID_WORDS] {
         let [
             a0,
             a1,
