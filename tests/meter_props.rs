@@ -71,8 +71,8 @@ proptest! {
 }
 
 /// Two processors on one meter at once, at the same clock: together they
-/// pass no more than the band allows, and the band counts every drop. The
-/// burst is deep enough for processors that meet to take grants.
+/// pass no more than the band allows, and the band counts every drop, with
+/// grants of up to 3 packets (a burst of 50) and of up to 312 (5000).
 #[test]
 fn two_processors_share_one_bucket() {
     for burst in [50, 5000] {
