@@ -32,7 +32,7 @@ pub fn add(slot: &AtomicU64, v: u64, exclusive: bool) {
 /// One cache line per slot, so processors never write the same line.
 #[repr(align(64))]
 #[derive(Debug, Default)]
-struct Padded<T>(T);
+pub struct Padded<T>(pub T);
 
 /// A `T` per processor plus one shared slot.
 #[derive(Debug)]
@@ -67,12 +67,16 @@ impl<T> PerCpu<T> {
         }
     }
 
-    /// The sum over every slot of what `f` reads.
-    pub fn sum(&self, f: impl Fn(&T) -> u64) -> u64 {
+    /// `f` folded over every slot, the shared one first.
+    pub fn fold<A>(&self, init: A, f: impl Fn(A, &T) -> A) -> A {
         self.cpus
             .iter()
-            .map(|p| f(&p.0))
-            .fold(f(&self.shared.0), u64::wrapping_add)
+            .fold(f(init, &self.shared.0), |a, p| f(a, &p.0))
+    }
+
+    /// The sum over every slot of what `f` reads.
+    pub fn sum(&self, f: impl Fn(&T) -> u64) -> u64 {
+        self.fold(0, |a, t| a.wrapping_add(f(t)))
     }
 
     /// Every slot (to reset counters).
@@ -117,6 +121,7 @@ mod tests {
         );
         assert!(!p.slot(Cpu::Any).1);
         assert_eq!(p.sum(|c| c.n.load(Relaxed)), 10);
+        assert_eq!(p.fold(0, |m, c| m.max(c.n.load(Relaxed))), 4);
         p.each(|c| c.n.store(0, Relaxed));
         assert_eq!(p.sum(|c| c.n.load(Relaxed)), 0);
     }

@@ -207,9 +207,18 @@ pub fn message(
     extra: &Extra<'_>,
 ) -> Option<Vec<u8>> {
     let attr = |n: usize| align(NLA_HDRLEN + n);
+    // The key first, on the stack, so that the message is allocated (and
+    // cleared) at about its size rather than at the largest key's.
+    let mut key_buf = [0u8; MAX_KEY_LEN];
+    let key_len = {
+        let mut b = NlBuf::new(&mut key_buf);
+        emit_key(key, &mut b).ok()?;
+        b.len()
+    };
+    let key_attrs = key_buf.get(..key_len)?;
     let frame_len = frame.len() + if oob_vlan.is_some() { 4 } else { 0 };
     let bound = OVS_MSG_LEN
-        + attr(MAX_KEY_LEN)
+        + attr(key_len)
         + extra.userdata.map_or(0, |u| attr(u.len()))
         + extra.actions.map_or(0, |a| attr(a.len()))
         + extra.mru.map_or(0, |_| attr(2))
@@ -221,7 +230,7 @@ pub fn message(
     msg.resize(bound, 0);
     let len = {
         let mut b = NlBuf::new(&mut msg);
-        build(&mut b, cmd, pid, key, frame, oob_vlan, extra).ok()?;
+        build(&mut b, cmd, pid, key_attrs, frame, oob_vlan, extra).ok()?;
         b.len()
     };
     msg.truncate(len);
@@ -232,7 +241,7 @@ fn build(
     b: &mut NlBuf<'_>,
     cmd: u8,
     pid: u32,
-    key: &FlowKey,
+    key_attrs: &[u8],
     frame: &[u8],
     oob_vlan: Option<u16>,
     extra: &Extra<'_>,
@@ -245,9 +254,7 @@ fn build(
         ..MsgHeader::default()
     };
     let m = b.begin_msg(&hdr)?;
-    let k = b.begin_nested(op::ATTR_KEY)?;
-    emit_key(key, b)?;
-    b.end_nested(k)?;
+    b.put_attr(op::ATTR_KEY, key_attrs)?;
     if let Some(u) = extra.userdata {
         b.put_attr(op::ATTR_USERDATA, u)?;
     }

@@ -46,7 +46,7 @@ proptest! {
         train in prop::collection::vec((0u64..5_000_000, 0usize..9000), 1..300),
     ) {
         let cfg = config(kbps, &bands);
-        let held = Meter::create(&cfg, Now { ns: start }).unwrap();
+        let held = Meter::create(&cfg, Now { ns: start }, 1).unwrap();
         let m = held.get().unwrap();
         let mut now = start;
         let mut passed = 0u128;
@@ -71,32 +71,37 @@ proptest! {
 }
 
 /// Two processors on one meter at once, at the same clock: together they
-/// pass no more than the band allows.
+/// pass no more than the band allows, and the band counts every drop, with
+/// grants of up to 3 packets (a burst of 50) and of up to 312 (5000).
 #[test]
 fn two_processors_share_one_bucket() {
-    let band = BandConfig {
-        ty: BAND_TYPE_DROP,
-        rate: 1000,
-        burst: 50,
-    };
-    let held = Meter::create(&config(false, &[band]), Now::default()).unwrap();
-    let m = held.get().unwrap();
-    let per_thread = 20_000u64;
-    let passed: u64 = std::thread::scope(|s| {
-        let runs: Vec<_> = (0..2)
-            .map(|cpu| {
-                s.spawn(move || {
-                    (0..per_thread)
-                        .filter(|i| !m.run(Cpu::Pinned(cpu), Now { ns: i * 10_000 }, 64))
-                        .count() as u64
+    for burst in [50, 5000] {
+        let band = BandConfig {
+            ty: BAND_TYPE_DROP,
+            rate: 1000,
+            burst,
+        };
+        let held = Meter::create(&config(false, &[band]), Now::default(), 2).unwrap();
+        let m = held.get().unwrap();
+        let per_thread = 20_000u64;
+        let passed: u64 = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|cpu| {
+                    s.spawn(move || {
+                        (0..per_thread)
+                            .filter(|i| !m.run(Cpu::Pinned(cpu), Now { ns: i * 10_000 }, 64))
+                            .count() as u64
+                    })
                 })
-            })
-            .collect();
-        runs.into_iter().map(|r| r.join().unwrap()).sum()
-    });
-    // 200 ms of 1000 packets/s plus a burst of 50.
-    let span = (per_thread - 1) * 10_000;
-    assert!(u128::from(passed) * 1000 * 1_000_000 <= allowance_e6(&band, span));
-    assert!(passed >= 200, "{passed}");
-    assert_eq!(m.report().stats.packets, 2 * per_thread);
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).sum()
+        });
+        // 200 ms of 1000 packets/s plus the burst.
+        let span = (per_thread - 1) * 10_000;
+        assert!(u128::from(passed) * 1000 * 1_000_000 <= allowance_e6(&band, span));
+        assert!(passed >= 200, "{passed}");
+        assert_eq!(m.report().stats.packets, 2 * per_thread);
+        let dropped: u64 = m.band_counts().map(|c| c.packets).sum();
+        assert_eq!(passed + dropped, 2 * per_thread);
+    }
 }

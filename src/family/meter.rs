@@ -192,7 +192,7 @@ fn config(a: &Parsed<'_, 9>, id: u32) -> Result<Config, Errno> {
 fn set(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     let a = request(ctx)?;
     let id = id(&a)?;
-    let meter = Meter::create(&config(&a, id)?, ctx.now)?;
+    let meter = Meter::create(&config(&a, id)?, ctx.now, ctx.dp.stats.cpus())?;
     datapath(ctx)?;
     let old = ctx.dp.meters.set(meter)?;
     let old = old

@@ -179,7 +179,7 @@ mod tests {
             burst: 10,
         };
         let cfg = Config::new(id, false).band(band).unwrap();
-        Meter::create(&cfg, Now::default()).unwrap()
+        Meter::create(&cfg, Now::default(), 1).unwrap()
     }
 
     fn ids(t: &Table) -> std::vec::Vec<u32> {
