@@ -191,7 +191,8 @@ impl Conn {
     /// Reads a word of each part of the record a lookup reads (its
     /// tuples, its state, its counters and metadata); a read ahead.
     pub fn touch(&self) -> u32 {
-        u32::from(self.orig.sport)
+        u32::from(self.orig.src[0])
+            ^ u32::from(self.orig.sport)
             ^ u32::from(self.reply.dport)
             ^ self.counters[0].packets as u32
             ^ self.expires_ms as u32
