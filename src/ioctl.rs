@@ -87,6 +87,8 @@ pub struct Device {
     /// The datapath exists while a switch is attached.
     switch: RwLock<Option<Datapath>>,
     handles: Mutex<Handles>,
+    /// Mixed into the seeds of the datapath's hash tables (`Datapath::new`).
+    hash_seed: u64,
 }
 
 fn error_reply(out: &mut [u8], req: &MsgHeader, errno: Errno) -> Outcome {
@@ -122,6 +124,16 @@ fn validate(msg: &NlMsg<'_>, family: &family::Family, op: DevOp, pid: u32) -> bo
 impl Device {
     pub fn new() -> Device {
         Device::default()
+    }
+
+    /// A device whose datapaths seed their hash tables with `seed`: the
+    /// platform gives a value whoever sends packets cannot predict, so that
+    /// they cannot choose keys that all land in one bucket.
+    pub fn with_hash_seed(seed: u64) -> Device {
+        Device {
+            hash_seed: seed,
+            ..Device::default()
+        }
     }
 
     /// IRP_MJ_CREATE (allowed without a switch).
@@ -182,7 +194,8 @@ impl Device {
     pub fn attach(&self, cpus: usize) -> Result<(), NtStatus> {
         let mut sw = self.switch.write();
         if sw.is_none() {
-            *sw = Some(Datapath::new(cpus).ok_or_else(crate::diag::attach_failed)?);
+            let dp = Datapath::new(cpus, self.hash_seed);
+            *sw = Some(dp.ok_or_else(crate::diag::attach_failed)?);
             log::info!(
                 "switch attached: datapath {} on {cpus} processors",
                 crate::ovs::dp::NAME

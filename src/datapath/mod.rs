@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::conntrack::Conntrack;
 use crate::event::{EventQueues, VportEvent};
-use crate::flow::table::{ActionsFootprint, FlowTable};
+use crate::flow::table::{self, ActionsFootprint, FlowTable};
 use crate::meter::Meters;
 use crate::names::{DP_FEATURES, Flags};
 use crate::netlink::Errno;
@@ -215,16 +215,17 @@ fn post_change(
 }
 
 impl Datapath {
-    /// A datapath whose per-processor counters serve `cpus` processors;
-    /// `None` when out of memory.
-    pub fn new(cpus: usize) -> Option<Datapath> {
+    /// A datapath whose per-processor counters serve `cpus` processors and
+    /// whose hash tables mix `seed` into their seeds (0 keeps the fixed
+    /// ones); `None` when out of memory.
+    pub fn new(cpus: usize, seed: u64) -> Option<Datapath> {
         Some(Datapath {
             ports: RwLock::default(),
-            flows: RwLock::default(),
+            flows: RwLock::new(FlowTable::with_seed(table::DEFAULT_SEED ^ seed)),
             queues: Mutex::default(),
             meters: Meters::default(),
             stats: PerCpu::new(cpus)?,
-            conntrack: Conntrack::new(CONNTRACK_SEED)?,
+            conntrack: Conntrack::new(CONNTRACK_SEED ^ seed.rotate_left(32))?,
             user_features: AtomicU32::new(0),
         })
     }
@@ -558,9 +559,21 @@ mod tests {
         }
     }
 
+    /// The platform's seed reaches the hash tables through the device;
+    /// without one they keep their fixed seeds.
+    #[test]
+    fn the_platform_seeds_the_hashes() {
+        let fixed = Datapath::new(1, 0).unwrap();
+        assert_eq!(fixed.flows.read().seed(), table::DEFAULT_SEED);
+        let dev = crate::ioctl::Device::with_hash_seed(0x1234);
+        dev.attach(1).unwrap();
+        let seed = dev.with_datapath(|dp| dp.flows.read().seed()).unwrap();
+        assert_eq!(seed, table::DEFAULT_SEED ^ 0x1234);
+    }
+
     #[test]
     fn features() {
-        let dp = Datapath::new(1).unwrap();
+        let dp = Datapath::new(1, 0).unwrap();
         assert_eq!(
             dp.set_user_features(odp::F_UNALIGNED | (1 << 31)),
             Err(Errno::OpNotSupp)
@@ -576,7 +589,7 @@ mod tests {
 
     #[test]
     fn vport_binds_by_name_and_follows_the_nic() {
-        let dp = Datapath::new(1).unwrap();
+        let dp = Datapath::new(1, 0).unwrap();
         let mut w = Wakeups::new();
         dp.queues.lock().events.join(9, group::VPORT).unwrap();
         assert_eq!(dp.vport_new(&new_req("vm1"), &mut w), Err(Errno::NoDev));
@@ -610,7 +623,7 @@ mod tests {
 
     #[test]
     fn tunnels_and_numbers() {
-        let dp = Datapath::new(1).unwrap();
+        let dp = Datapath::new(1, 0).unwrap();
         let mut w = Wakeups::new();
         let vx = NewVport {
             name: "vxlan_sys_4789",

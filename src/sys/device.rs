@@ -68,7 +68,8 @@ pub fn device() -> Option<&'static Device> {
 pub fn create() -> NdisStatus {
     let status = csq::init();
     if status.is_success() {
-        DEVICE.store(Box::into_raw(Box::new(Device::new())), Ordering::Release);
+        let dev = Device::with_hash_seed(super::time::hash_seed());
+        DEVICE.store(Box::into_raw(Box::new(dev)), Ordering::Release);
     }
     status
 }

@@ -4,6 +4,14 @@
 use super::ndis::ffi::KeQueryPerformanceCounter;
 use crate::platform::time::{Now, ticks_to_now};
 
+/// A seed for the datapath's hash tables: the performance counter's ticks
+/// when the driver loads, which nobody sending packets can know.
+pub fn hash_seed() -> u64 {
+    // SAFETY: the frequency out-parameter may be null.
+    let ticks = unsafe { KeQueryPerformanceCounter(core::ptr::null_mut()) };
+    (ticks as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 /// The time since boot, at any IRQL.
 pub fn now() -> Now {
     let mut frequency = 0;

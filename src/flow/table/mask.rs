@@ -375,16 +375,21 @@ mod tests {
         assert_eq!(m.footprint(), 0);
     }
 
-    #[test]
-    fn matches_compares_under_the_mask() {
-        let m = Mask::new(&mask());
+    /// A flow's key, with a field outside `mask()`, and its masked words.
+    fn flow_and_words(m: &Mask) -> (FlowKey, alloc::vec::Vec<u64>) {
         let flow = FlowKey {
             in_port: 1,
             ipv4_dst: 0x0a00_0001,
             tp_src: 9,
             ..Default::default()
         };
-        let stored: alloc::vec::Vec<u64> = m.masked_words(&flow).collect();
+        (flow, m.masked_words(&flow).collect())
+    }
+
+    #[test]
+    fn matches_compares_under_the_mask() {
+        let m = Mask::new(&mask());
+        let (flow, stored) = flow_and_words(&m);
         assert!(m.matches(
             &FlowKey {
                 ipv4_dst: 0x0a00_00ff,
@@ -438,13 +443,7 @@ mod tests {
     #[test]
     fn unmask_rebuilds_the_masked_key() {
         let m = Mask::new(&mask());
-        let flow = FlowKey {
-            in_port: 1,
-            ipv4_dst: 0x0a00_0001,
-            tp_src: 9,
-            ..Default::default()
-        };
-        let stored: alloc::vec::Vec<u64> = m.masked_words(&flow).collect();
+        let (flow, stored) = flow_and_words(&m);
         assert_eq!(stored.len(), m.width());
         assert_eq!(m.unmask(&stored), flow.masked(&mask()));
     }

@@ -52,7 +52,7 @@ pub const DEFAULT_FLOW_MEMORY: usize = 256 << 20;
 /// limit); ovs-vswitchd's megaflows rarely need more than a few hundred.
 pub const DEFAULT_MASK_LIMIT: usize = 1024;
 /// Seed of `FlowTable::new`.
-const DEFAULT_SEED: u64 = 0x5851_f42d_4c95_7f2d;
+pub const DEFAULT_SEED: u64 = 0x5851_f42d_4c95_7f2d;
 
 /// An allocation failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -254,6 +254,11 @@ impl<A: ActionsFootprint> FlowTable<A> {
 
     pub fn is_empty(&self) -> bool {
         self.flows.len() == 0
+    }
+
+    /// The seed its hashes use.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     pub fn n_masks(&self) -> usize {
