@@ -1075,6 +1075,68 @@ mod tests {
         assert_eq!(k.ct_state, TRK | EST | RPL);
     }
 
+    /// Past the size where batches read ahead: a batch (existing
+    /// connections both ways, new ones, a packet tracked already) runs as
+    /// its packets one by one, and reading ahead changes nothing.
+    #[test]
+    fn a_batch_that_reads_ahead_runs_as_its_packets_one_by_one() {
+        let udp = |n: u32, reply: bool| {
+            let (a, b) = (
+                [10, (n >> 16) as u8, (n >> 8) as u8, n as u8],
+                [10, 255, 0, 1],
+            );
+            let (src, dst, l4) = if reply {
+                (b, a, [0, 53, 0, 1, 0, 8, 0, 0])
+            } else {
+                (a, b, [0, 1, 0, 53, 0, 8, 0, 0])
+            };
+            let p = OwnedPacket::from_frame(&packet::tests::ipv4_frame(src, dst, 17, &l4)).unwrap();
+            let mut k = FlowKey::default();
+            extract(p.data(), None, &mut k).unwrap();
+            (p, k)
+        };
+        let commit = CtAction {
+            commit: true,
+            zone: 4,
+            ..CtAction::default()
+        };
+        let (one, many) = (Conntrack::new(9).unwrap(), Conntrack::new(9).unwrap());
+        for ct in [&one, &many] {
+            for n in 0..READ_AHEAD_MIN {
+                let (mut p, mut k) = udp(n, false);
+                ct.execute(&mut p, &mut k, &commit, 0, &mut |_| {});
+            }
+        }
+        let mut batch: Vec<_> = (0..BATCH as u32)
+            .map(|i| udp(i * 500 + i % 3 * READ_AHEAD_MIN, i % 2 == 1))
+            .collect();
+        batch[5].1.ct_state = TRK | EST;
+        batch[5].1.ct_zone = 4;
+        let (mut pkts, mut keys): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let (mut pkts_b, mut keys_b) = (pkts.clone(), keys.clone());
+        many.read_ahead(4, pkts.iter().zip(&keys));
+        assert_eq!(many.table().len(), READ_AHEAD_MIN);
+        let verdicts: Vec<_> = pkts
+            .iter_mut()
+            .zip(&mut keys)
+            .map(|(p, k)| one.execute(p, k, &commit, 1, &mut |_| {}))
+            .collect();
+        let mut verdicts_b = [Verdict::Drop; BATCH];
+        many.execute_batch(
+            &mut pkts_b,
+            &mut keys_b,
+            &commit,
+            1,
+            &mut |_| {},
+            &mut verdicts_b,
+        );
+        assert_eq!(verdicts, verdicts_b);
+        assert_eq!(keys, keys_b);
+        assert!(keys.iter().any(|k| k.ct_state == TRK | EST | RPL));
+        assert!(keys.iter().any(|k| k.ct_state == TRK | NEW));
+        assert_eq!(one.table().len(), many.table().len());
+    }
+
     #[test]
     fn a_full_table_drops_an_unreplied_connection_for_a_new_one() {
         let ct = Conntrack::with_limit(5, 2000).unwrap();
