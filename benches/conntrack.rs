@@ -1,5 +1,6 @@
 //! The connection tracker, measured: the CT step alone on established TCP
-//! connections (plain and with SNAT) at 1k, 100k and 1M connections; the
+//! connections (plain and with SNAT) at 1k, 100k and 1M connections, in
+//! batches of 32 as the peer's `conntrack_execute` runs and one by one; the
 //! whole pipeline extract -> lookup -> ct(zone,nat) -> recirc -> lookup ->
 //! output through `Datapath::receive_batch`; commits per second into a
 //! table of 100k; and the table's bytes per connection.
@@ -140,9 +141,11 @@ fn snat() -> Nat {
 }
 
 /// ns per packet of the CT step on established connections (ACKs in the
-/// original direction, a pseudo-random connection each), with NAT or not;
-/// and the table's bytes per connection.
-fn ct_step(n: u32, nat: bool) -> (f64, f64) {
+/// original direction, a pseudo-random connection each), with NAT or not,
+/// run in batches of `BATCH` (`execute_batch`, as the peer's
+/// `conntrack_execute`) and one by one (`execute`); and the table's bytes
+/// per connection.
+fn ct_step(n: u32, nat: bool) -> (f64, f64, f64) {
     let ct = Conntrack::new(0x1234).unwrap();
     let commit = CtAction {
         commit: true,
@@ -161,31 +164,57 @@ fn ct_step(n: u32, nat: bool) -> (f64, f64) {
     assert_eq!(ct.table().len(), n);
     let per_conn = ct.table().bytes() as f64 / f64::from(n);
     let order: Vec<u32> = (0..n).map(|i| i.wrapping_mul(2_654_435_761) % n).collect();
-    let mut frames: Vec<(Buf, FlowKey)> = order
-        .iter()
-        .take(65536)
-        .map(|&i| {
-            let f = ack(i);
-            let k = key_of(&f, 1);
-            (f, k)
-        })
-        .collect();
+    let frames: Vec<Buf> = order.iter().take(65536).map(|&i| ack(i)).collect();
+    // One batch of keys serves every batch, as the datapath's per-processor
+    // batch does: the CT step reads the packet, and of the key only what
+    // `clear_conntrack` resets (its own fields, the fragment and MAC
+    // protocol, which all these frames share).
+    let mut keys: Vec<FlowKey> = frames.iter().take(BATCH).map(|f| key_of(f, 1)).collect();
     let rounds = (2_000_000 / frames.len()).max(1);
-    let ns = best(|| {
+    let per_packet = |t: Instant| t.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64;
+    let batched = best(|| {
+        let t = Instant::now();
+        let mut verdicts = [Verdict::Continue; BATCH];
+        for _ in 0..rounds {
+            for f in frames.chunks(BATCH) {
+                let k = &mut keys[..f.len()];
+                // Fresh copies of the frames (NAT rewrites them); the keys'
+                // conntrack fields cleared, as for packets fresh from a port.
+                let mut pkts = [f[0]; BATCH];
+                pkts[..f.len()].copy_from_slice(f);
+                k.iter_mut().for_each(FlowKey::clear_conntrack);
+                ct.execute_batch(
+                    &mut pkts[..f.len()],
+                    k,
+                    &lookup,
+                    1,
+                    &mut |_| {},
+                    &mut verdicts,
+                );
+                black_box(&verdicts);
+                black_box(k[0].ct_state);
+            }
+        }
+        per_packet(t)
+    });
+    assert!(
+        keys.iter()
+            .all(|k| k.ct_state == 0x22 || nat && k.ct_state == 0x22 | 0x40)
+    );
+    let single = best(|| {
         let t = Instant::now();
         for _ in 0..rounds {
-            for (f, key) in &mut frames {
-                // A fresh copy of the frame (NAT rewrites it); the key's
-                // conntrack fields cleared, as for a packet fresh from a port.
+            for (i, f) in frames.iter().enumerate() {
+                let key = &mut keys[i % BATCH];
                 let mut p = *f;
                 key.clear_conntrack();
                 black_box(ct.execute(&mut p, key, &lookup, 1, &mut |_| {}));
                 black_box(key.ct_state);
             }
         }
-        t.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64
+        per_packet(t)
     });
-    (ns, per_conn)
+    (batched, single, per_conn)
 }
 
 /// New connections committed per second into a table holding `base`.
@@ -296,6 +325,21 @@ fn pipeline(n: u32) -> f64 {
 }
 
 fn main() {
+    // `cargo bench --bench conntrack -- step 100000` runs what names both.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let sections: Vec<&str> = only
+        .iter()
+        .filter(|o| o.parse::<u32>().is_err())
+        .map(String::as_str)
+        .collect();
+    let sizes: Vec<u32> = only.iter().filter_map(|o| o.parse().ok()).collect();
+    let want = |what: &str, n: u32| {
+        (sections.is_empty() || sections.contains(&what))
+            && (sizes.is_empty() || sizes.contains(&n))
+    };
     println!(
         "conntrack (best of {RUNS} runs; established TCP, a pseudo-random connection per packet)"
     );
@@ -304,20 +348,28 @@ fn main() {
         std::mem::size_of::<ovsext::conntrack::Conn>()
     );
     for n in [1_000, 100_000, 1_000_000] {
-        let (plain, bytes) = ct_step(n, false);
-        let (nat, nat_bytes) = ct_step(n, true);
+        if !want("step", n) {
+            continue;
+        }
+        let (plain, plain1, bytes) = ct_step(n, false);
+        let (nat, nat1, nat_bytes) = ct_step(n, true);
         println!(
-            "  {n:>9} connections: ct step {plain:6.1} ns/packet, with SNAT {nat:6.1} ns/packet; table {bytes:.0} bytes/connection ({nat_bytes:.0} with NAT)"
+            "  {n:>9} connections: ct step {plain:6.1} ns/packet, with SNAT {nat:6.1} ns/packet (batches of {BATCH}; one by one {plain1:.1}, {nat1:.1}); table {bytes:.0} bytes/connection ({nat_bytes:.0} with NAT)"
         );
     }
     for n in [1_000, 100_000, 1_000_000] {
+        if !want("pipeline", n) {
+            continue;
+        }
         println!(
             "  {n:>9} connections: pipeline extract+lookup+ct(zone,nat)+recirc+lookup+output {:6.1} ns/packet (chains of {BATCH})",
             pipeline(n)
         );
     }
-    println!(
-        "  commits into a table of 100k: {:.2} M new connections/s",
-        commits(100_000) / 1e6
-    );
+    if want("commits", 100_000) {
+        println!(
+            "  commits into a table of 100k: {:.2} M new connections/s",
+            commits(100_000) / 1e6
+        );
+    }
 }

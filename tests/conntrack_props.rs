@@ -206,4 +206,59 @@ proptest! {
         prop_assert_eq!(ct.table().len(), 0);
         prop_assert_eq!((0..3).map(|z| ct.zones.count(z)).sum::<u32>(), 0);
     }
+
+    /// `execute_batch` reads ahead and then runs each packet as `execute`
+    /// does: the same verdicts, keys, packets, events and connections.
+    #[test]
+    fn a_batch_runs_as_its_packets_one_by_one(
+        batches in vec((vec((pkt(), any::<bool>()), 1..40), act()), 1..8),
+    ) {
+        let (one, many) = (Conntrack::with_limit(7, 64).unwrap(), Conntrack::with_limit(7, 64).unwrap());
+        one.set_listeners(u32::MAX);
+        many.set_listeners(u32::MAX);
+        let (mut seen_one, mut seen_many) = (Vec::new(), Vec::new());
+        for (n, (pkts, a)) in batches.iter().enumerate() {
+            let action = ct_action(a);
+            let now = n as u64 * 1000;
+            let mut frames = Vec::new();
+            let mut keys = Vec::new();
+            for (p, tracked) in pkts {
+                let pkt = OwnedPacket::from_frame(&frame(p)).unwrap();
+                let mut key = FlowKey { in_port: 1, ..FlowKey::default() };
+                if extract(pkt.data(), None, &mut key).is_err() {
+                    continue;
+                }
+                // Some already went through a CT action of this zone.
+                if *tracked {
+                    key.ct_state = 0x22;
+                    key.ct_zone = a.zone;
+                }
+                frames.push(pkt);
+                keys.push(key);
+            }
+            let (mut frames_b, mut keys_b) = (frames.clone(), keys.clone());
+            let mut verdicts = vec![Verdict::Continue; frames.len()];
+            for ((p, k), v) in frames.iter_mut().zip(&mut keys).zip(&mut verdicts) {
+                *v = one.execute(p, k, &action, now, &mut |e| seen_one.push(*e));
+            }
+            let mut verdicts_b = vec![Verdict::Drop; frames.len()];
+            many.execute_batch(&mut frames_b, &mut keys_b, &action, now, &mut |e| seen_many.push(*e), &mut verdicts_b);
+            prop_assert_eq!(verdicts, verdicts_b);
+            prop_assert_eq!(keys, keys_b);
+            for (a, b) in frames.iter().zip(&frames_b) {
+                prop_assert_eq!(a.data(), b.data());
+            }
+            prop_assert_eq!(&seen_one, &seen_many);
+        }
+        let walk = |ct: &Conntrack| {
+            let mut at = 0;
+            let mut all = Vec::new();
+            while let Some((next, id, c)) = ct.table().next(at) {
+                all.push((id, c));
+                at = next;
+            }
+            all
+        };
+        prop_assert_eq!(walk(&one), walk(&many));
+    }
 }

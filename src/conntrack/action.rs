@@ -90,6 +90,19 @@ fn has_nul(name: &[u8]) -> bool {
     name.contains(&0)
 }
 
+/// The zone of the CT action an action list starts with, if it starts
+/// with one.
+pub fn leading_zone(actions: &[u8]) -> Option<u16> {
+    let first = attrs(actions).next()?.ok()?;
+    if first.ty() != act::CT {
+        return None;
+    }
+    let zone = attrs(first.payload())
+        .flatten()
+        .find(|a| a.ty() == act::CT_ZONE);
+    Some(zone.and_then(|a| a.u16()).unwrap_or(0))
+}
+
 /// `parse_ct` of a CT action for a flow of `family`.
 pub fn parse(payload: &[u8], family: Family) -> Result<CtAction<'_>, Errno> {
     let mut ct = CtAction::default();
@@ -272,6 +285,20 @@ mod tests {
 
     fn mark(v: u32, m: u32) -> Vec<u8> {
         a(act::CT_MARK, &[v.to_ne_bytes(), m.to_ne_bytes()].concat())
+    }
+
+    #[test]
+    fn the_zone_of_a_leading_ct_action() {
+        let zone = a(act::CT_ZONE, &7u16.to_ne_bytes());
+        let commit = a(act::CT_COMMIT, &[]);
+        let out = a(act::OUTPUT, &2u32.to_ne_bytes());
+        let lead = [a(act::CT, &[commit.clone(), zone].concat()), out.clone()].concat();
+        assert_eq!(leading_zone(&lead), Some(7));
+        assert_eq!(leading_zone(&a(act::CT, &commit)), Some(0));
+        let later = [out, a(act::CT, &commit)].concat();
+        assert_eq!(leading_zone(&later), None);
+        assert_eq!(leading_zone(&[]), None);
+        assert_eq!(leading_zone(&[4, 0]), None);
     }
 
     #[test]

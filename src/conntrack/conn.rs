@@ -1,6 +1,8 @@
 //! One tracked connection: its tuples in both directions, its protocol
 //! state, expiry, metadata (mark, labels) and counters.
 
+use core::num::NonZeroU32;
+
 use super::action::Helper;
 use super::icmp::Icmp;
 use super::other::Other;
@@ -41,6 +43,15 @@ pub struct Conn {
     pub seen_reply: bool,
     /// Which events (`events::IPCT_*` bits) listeners get about it.
     pub eventmask: u16,
+    /// Where the table keeps its `Ext`, if it has one (a slot number + 1).
+    pub(super) ext: Option<NonZeroU32>,
+}
+
+/// What only a connection with a helper, or one a helper expected, carries
+/// (Linux's conntrack extensions): the table stores it apart from the
+/// common record, which every connection carries, so that stays small.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ext {
     /// The helper reading its payload (committed with one).
     pub helper: Option<Helper>,
     /// The control connection's original tuple, for a connection a helper
@@ -49,6 +60,13 @@ pub struct Conn {
     /// `[original, reply]`: how a helper's rewrites moved the sequence
     /// numbers of each direction.
     pub seqadj: [SeqAdj; 2],
+}
+
+impl Ext {
+    /// Whether a connection needs it stored (it says more than nothing).
+    pub fn needed(&self) -> bool {
+        *self != Ext::default()
+    }
 }
 
 /// How a helper's rewrite of a TCP payload moved the sequence numbers of
@@ -142,9 +160,7 @@ impl Conn {
             l4,
             seen_reply: false,
             eventmask: super::events::ALL,
-            helper: None,
-            master: None,
-            seqadj: [SeqAdj::default(); 2],
+            ext: None,
         })
     }
 
@@ -170,6 +186,19 @@ impl Conn {
             c.bytes = c.bytes.saturating_add(u64::from(view.len));
         }
         Step::Valid
+    }
+
+    /// Reads a word of each part of the record a lookup reads (its
+    /// tuples, its state, its counters and metadata); a read ahead.
+    pub fn touch(&self) -> u32 {
+        u32::from(self.orig.src[0])
+            ^ u32::from(self.orig.sport)
+            ^ u32::from(self.reply.dport)
+            ^ self.counters[0].packets as u32
+            ^ self.expires_ms as u32
+            ^ self.mark
+            ^ u32::from(self.labels[15])
+            ^ u32::from(self.eventmask)
     }
 
     pub fn expired(&self, now_ms: u64) -> bool {

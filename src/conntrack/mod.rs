@@ -52,7 +52,7 @@ use crate::ovs::key as k;
 use crate::packet::Packet;
 use action::{CtAction, Helper};
 pub use conn::Conn;
-use conn::{SeqAdj, Step};
+use conn::{Ext, SeqAdj, Step};
 use packet::{Kind, Segment, View};
 use table::{Found, Refused, Table};
 use tuple::Tuple;
@@ -125,7 +125,21 @@ pub type Notify<'a> = dyn FnMut(&events::Event) + 'a;
 /// The packet ends its connection and starts a new one.
 struct Replaced;
 
+/// Packets `execute_batch` reads ahead for at once.
+pub const BATCH: usize = 32;
+/// Below this many connections the table stays in cache, and reading
+/// ahead would cost more than it saves.
+const READ_AHEAD_MIN: u32 = 1 << 14;
+
+/// A packet read for tracking, and the hash of its tuple.
+#[derive(Clone, Copy)]
+struct Ahead {
+    view: View,
+    hash: u64,
+}
+
 /// What the key learns from a connection.
+#[derive(Default)]
 struct Seen {
     state: u8,
     mark: u32,
@@ -135,18 +149,20 @@ struct Seen {
     reply: Option<Tuple>,
     /// The packet travels in the reply direction.
     is_reply: bool,
-    /// The control connection's original tuple, if a helper expected it.
-    master: Option<Tuple>,
-    /// The stored connection's helper.
-    helper: Option<Helper>,
-    /// The stored connection's sequence corrections.
-    seqadj: [SeqAdj; 2],
+    /// The stored connection's helper and sequence corrections, and the
+    /// control connection's original tuple if a helper expected it.
+    ext: Ext,
     /// The connection was stored before this packet.
     found: bool,
 }
 
 fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
+}
+
+/// The key says an earlier CT action of `zone` tracked the packet.
+fn tracked_in(key: &FlowKey, zone: u16) -> bool {
+    key.ct_state & TRK != 0 && key.ct_zone == zone
 }
 
 /// Applies a masked write of `value` under `mask` to `old`.
@@ -220,8 +236,100 @@ impl Conntrack {
         now_ms: u64,
         notify: &mut Notify<'_>,
     ) -> Verdict {
+        self.run(pkt, key, ct, now_ms, notify, None)
+    }
+
+    /// Runs packets one after the other through the CT action `ct`, as
+    /// `execute` each, `verdicts` getting each one's verdict; but reads
+    /// ahead, `BATCH` packets at a time, the index entries and connections
+    /// they will look up, so that their cache misses overlap.
+    pub fn execute_batch<P: Packet>(
+        &self,
+        pkts: &mut [P],
+        keys: &mut [FlowKey],
+        ct: &CtAction<'_>,
+        now_ms: u64,
+        notify: &mut Notify<'_>,
+        verdicts: &mut [Verdict],
+    ) {
+        let chunks = pkts.chunks_mut(BATCH).zip(keys.chunks_mut(BATCH));
+        for ((pkts, keys), verdicts) in chunks.zip(verdicts.chunks_mut(BATCH)) {
+            // Reading a packet and reading ahead change nothing, so the
+            // packets still run in order, each as `execute` would run it.
+            let mut ahead = [None; BATCH];
+            let mut hashes = [0; BATCH];
+            let mut n = 0;
+            for ((pkt, key), a) in pkts.iter().zip(keys.iter()).zip(&mut ahead) {
+                *a = self.read(pkt, key, ct.zone);
+                if let (Some(a), Some(h)) = (a, hashes.get_mut(n)) {
+                    *h = a.hash;
+                    n += 1;
+                }
+            }
+            if self.table.len() >= READ_AHEAD_MIN {
+                self.table.read_ahead(hashes.get(..n).unwrap_or_default());
+            }
+            for (((pkt, key), v), a) in pkts
+                .iter_mut()
+                .zip(keys.iter_mut())
+                .zip(verdicts.iter_mut())
+                .zip(&ahead)
+            {
+                *v = self.run(pkt, key, ct, now_ms, notify, a.as_ref());
+            }
+        }
+    }
+
+    /// Reads ahead (as `execute_batch` does) for up to `BATCH` packets a
+    /// CT action of `zone` will run next; a hint, nothing changes.
+    pub fn read_ahead<'a, P: Packet + 'a>(
+        &self,
+        zone: u16,
+        pkts: impl IntoIterator<Item = (&'a P, &'a FlowKey)>,
+    ) {
+        if self.table.len() < READ_AHEAD_MIN {
+            return;
+        }
+        let mut hashes = [0; BATCH];
+        let read = pkts.into_iter().filter_map(|(p, k)| self.read(p, k, zone));
+        let n = hashes
+            .iter_mut()
+            .zip(read)
+            .map(|(h, a)| *h = a.hash)
+            .count();
+        self.table.read_ahead(hashes.get(..n).unwrap_or_default());
+    }
+
+    /// The packet as its run will read it, if that is straight away (not
+    /// a fragment, not a packet the action leaves alone).
+    fn read<P: Packet>(&self, pkt: &P, key: &FlowKey, zone: u16) -> Option<Ahead> {
+        let plain = key.mac_proto == MAC_PROTO_ETHERNET && key.ip_frag == k::FRAG_NONE;
+        if !plain || tracked_in(key, zone) {
+            return None;
+        }
+        let view = packet::parse(pkt.data(), pkt.oob_vlan(), zone, false)?;
+        Some(self.ahead(view))
+    }
+
+    fn ahead(&self, view: View) -> Ahead {
+        Ahead {
+            hash: self.table.hash(&view.tuple),
+            view,
+        }
+    }
+
+    /// `execute`, with the packet already read if `ahead` says so.
+    fn run<P: Packet>(
+        &self,
+        pkt: &mut P,
+        key: &mut FlowKey,
+        ct: &CtAction<'_>,
+        now_ms: u64,
+        notify: &mut Notify<'_>,
+        ahead: Option<&Ahead>,
+    ) -> Verdict {
         let zone = ct.zone;
-        let cached = key.ct_state & TRK != 0 && key.ct_zone == zone;
+        let cached = tracked_in(key, zone);
         // NAT once per packet and zone, as Linux's NAT bits in the key say.
         let nat = ct.nat.is_some() && !(cached && key.ct_state & (SNAT | DNAT) != 0);
         if cached && !ct.commit && !nat {
@@ -237,33 +345,47 @@ impl Conntrack {
             }
         }
         let fragment = key.ip_frag != k::FRAG_NONE;
-        let view = ethernet
-            .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
-            .flatten();
-        let Some(mut view) = view else {
-            self.invalid(key, zone);
-            return Verdict::Continue;
+        let parsed;
+        let ahead = match ahead {
+            Some(a) => a,
+            None => {
+                let view = ethernet
+                    .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
+                    .flatten();
+                let Some(view) = view else {
+                    self.invalid(key, zone);
+                    return Verdict::Continue;
+                };
+                parsed = self.ahead(view);
+                &parsed
+            }
         };
-        match self.track(&view, ct, cached, now_ms, notify) {
-            Ok(Some(mut seen)) => {
+        let mut view = &ahead.view;
+        let mut seen = Seen::default();
+        let reparsed;
+        match self.track(ahead, ct, cached, now_ms, notify, &mut seen) {
+            Ok(true) => {
                 // Helpers read a packet once: on its first pass, or on the
                 // commit that stores its connection (as Linux's
                 // `__ovs_ct_lookup`).
-                if let Some(helper) = seen.helper
+                if let Some(helper) = seen.ext.helper
                     && (if seen.found { !cached } else { ct.commit })
                 {
-                    if !self.help(helper, pkt, &view, &seen, now_ms) {
+                    if !self.help(helper, pkt, view, &seen, now_ms) {
                         count(&self.stats.nat_failed);
                         return Verdict::Drop;
                     }
                     // The payload may have changed length.
                     match packet::parse(pkt.data(), pkt.oob_vlan(), zone, false) {
-                        Some(v) => view = v,
+                        Some(v) => {
+                            reparsed = v;
+                            view = &reparsed;
+                        }
                         None => return Verdict::Drop,
                     }
                 }
                 if nat && let Some(reply) = seen.reply {
-                    match self.translate(pkt, key, &view, &seen.orig, &reply, seen.is_reply) {
+                    match self.translate(pkt, key, view, &seen.orig, &reply, seen.is_reply) {
                         Some(bits) => seen.state |= bits,
                         None => {
                             count(&self.stats.nat_failed);
@@ -279,10 +401,10 @@ impl Conntrack {
                 key.ct_zone = zone;
                 key.ct_mark = seen.mark;
                 key.ct_labels = seen.labels;
-                key.ct_orig = seen.master.unwrap_or(seen.orig).to_key();
+                key.ct_orig = seen.ext.master.unwrap_or(seen.orig).to_key();
                 Verdict::Continue
             }
-            Ok(None) => {
+            Ok(false) => {
                 self.invalid(key, zone);
                 Verdict::Continue
             }
@@ -330,100 +452,107 @@ impl Conntrack {
         key.ct_orig = CtTuple::default();
     }
 
-    /// The packet's connection state: `None` for invalid, `Err` to drop.
+    /// Fills `seen` with the packet's connection state: false for invalid,
+    /// `Err` to drop.
     fn track(
         &self,
-        view: &View,
+        ahead: &Ahead,
         ct: &CtAction<'_>,
         cached: bool,
         now_ms: u64,
         notify: &mut Notify<'_>,
-    ) -> Result<Option<Seen>, ()> {
+        seen: &mut Seen,
+    ) -> Result<bool, ()> {
+        let (view, hash) = (&ahead.view, ahead.hash);
+        // What a connection shows is written into `seen` in place: it is
+        // large, and this is every packet's path.
+        let fill = |seen: &mut Seen, s: Option<Seen>| s.map(|s| *seen = s).is_some();
         if let Kind::IcmpError { quoted, .. } = view.kind {
-            return Ok(self.related(&quoted, now_ms));
+            return Ok(fill(seen, self.related(&quoted, now_ms)));
         }
         let updates = self.listening(events::Kind::Update);
         // Twice at most: once more after removing a connection the packet
         // replaces (timed out, reopened, or forced the other way).
         for _ in 0..2 {
-            let found = self.table.lookup(&view.tuple, now_ms, |c, reply| {
-                if ct.force && reply {
-                    return Err(Replaced);
-                }
-                let before = (c.mark, c.labels, c.seen_reply);
-                // Acknowledgements of data a helper rewrote are read as
-                // the sender meant them.
-                let unmoved;
-                let view = match (view.kind, c.seqadj.get(usize::from(!reply))) {
-                    (Kind::Tcp(mut seg), Some(adj)) if *adj != SeqAdj::default() => {
-                        seg.ack = seg.ack.wrapping_sub(adj.ack(seg.ack) as u32);
-                        unmoved = View {
-                            kind: Kind::Tcp(seg),
-                            ..*view
-                        };
-                        &unmoved
+            let mut changed = None;
+            let found = self
+                .table
+                .lookup_hashed(&view.tuple, hash, now_ms, |(c, ext, reply)| {
+                    if ct.force && reply {
+                        return Err(Replaced);
                     }
-                    _ => view,
-                };
-                if !cached {
-                    match c.update(view, reply, now_ms) {
-                        Step::Valid => {}
-                        Step::Invalid => return Ok((None, None)),
-                        Step::Reopen => return Err(Replaced),
+                    let ext = ext.map(|e| &*e);
+                    let before = (c.mark, c.labels, c.seen_reply);
+                    // Acknowledgements of data a helper rewrote are read as
+                    // the sender meant them.
+                    let unmoved;
+                    let adj = ext.and_then(|e| e.seqadj.get(usize::from(!reply)));
+                    let view = match (view.kind, adj) {
+                        (Kind::Tcp(mut seg), Some(adj)) if *adj != SeqAdj::default() => {
+                            seg.ack = seg.ack.wrapping_sub(adj.ack(seg.ack) as u32);
+                            unmoved = View {
+                                kind: Kind::Tcp(seg),
+                                ..*view
+                            };
+                            &unmoved
+                        }
+                        _ => view,
+                    };
+                    if !cached {
+                        match c.update(view, reply, now_ms) {
+                            Step::Valid => {}
+                            Step::Invalid => return Ok(false),
+                            Step::Reopen => return Err(Replaced),
+                        }
                     }
-                }
-                if ct.commit {
-                    Self::set_metadata(c, ct);
-                }
-                let changed = updates && before != (c.mark, c.labels, c.seen_reply);
-                let state = match (reply, c.seen_reply) {
-                    (true, _) => TRK | EST | RPL,
-                    (false, true) => TRK | EST,
-                    (false, false) if c.master.is_some() => TRK | REL,
-                    (false, false) => TRK | NEW,
-                };
-                let seen = Seen {
-                    state,
-                    mark: c.mark,
-                    labels: c.labels,
-                    orig: c.orig,
-                    reply: Some(c.reply),
-                    is_reply: reply,
-                    master: c.master,
-                    helper: c.helper,
-                    seqadj: c.seqadj,
-                    found: true,
-                };
-                Ok((Some(seen), changed.then_some(*c)))
-            });
+                    if ct.commit {
+                        Self::set_metadata(c, ct);
+                    }
+                    if updates && before != (c.mark, c.labels, c.seen_reply) {
+                        changed = Some(*c);
+                    }
+                    let master = ext.is_some_and(|e| e.master.is_some());
+                    seen.state = match (reply, c.seen_reply) {
+                        (true, _) => TRK | EST | RPL,
+                        (false, true) => TRK | EST,
+                        (false, false) if master => TRK | REL,
+                        (false, false) => TRK | NEW,
+                    };
+                    seen.mark = c.mark;
+                    seen.labels = c.labels;
+                    seen.orig = c.orig;
+                    seen.reply = Some(c.reply);
+                    seen.is_reply = reply;
+                    seen.ext = ext.copied().unwrap_or_default();
+                    seen.found = true;
+                    Ok(true)
+                });
             match found {
-                Found::Live(id, Ok((seen, changed))) => {
+                Found::Live(id, Ok(valid)) => {
                     if let Some(c) = changed {
                         self.event(notify, events::Kind::Update, id, &c);
                     }
-                    return Ok(seen);
+                    return Ok(valid);
                 }
                 Found::Live(id, Err(Replaced)) | Found::Expired(id) => self.remove(id, notify),
-                Found::Missing => return self.create(view, ct, now_ms, notify),
+                Found::Missing => break,
             }
         }
-        self.create(view, ct, now_ms, notify)
+        Ok(fill(seen, self.create(view, ct, now_ms, notify)?))
     }
 
     /// An ICMP error: RELATED to the connection of the packet it quotes
     /// (which travelled the other way), if there is one.
     fn related(&self, quoted: &Tuple, now_ms: u64) -> Option<Seen> {
         let back = quoted.reverse()?;
-        match self.table.lookup(&back, now_ms, |c, reply| Seen {
+        match self.table.lookup(&back, now_ms, |(c, _, reply)| Seen {
             state: TRK | REL | if reply { RPL } else { 0 },
             mark: c.mark,
             labels: c.labels,
             orig: c.orig,
             reply: Some(c.reply),
             is_reply: reply,
-            master: None,
-            helper: None,
-            seqadj: [SeqAdj::default(); 2],
+            ext: Ext::default(),
             found: true,
         }) {
             Found::Live(_, seen) => Some(seen),
@@ -447,7 +576,10 @@ impl Conntrack {
         };
         let mut stored = None;
         let expected = self.expects.find(&view.tuple, now_ms, false);
-        conn.master = expected.map(|e| e.master);
+        let mut ext = Ext {
+            master: expected.map(|e| e.master),
+            ..Ext::default()
+        };
         // NAT as the helper said: where the announcement really pointed,
         // and the peer as the other side knows it.
         if let Some(e) = expected {
@@ -455,7 +587,7 @@ impl Conntrack {
         }
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
-            conn.helper = ct.helper;
+            ext.helper = ct.helper;
             if let Some(mask) = ct.eventmask {
                 conn.eventmask = mask as u16;
             }
@@ -471,7 +603,8 @@ impl Conntrack {
                 count(&self.stats.zone_limit);
                 return Err(());
             }
-            let mut inserted = self.table.insert(conn);
+            let stored_ext = ext.needed().then_some(ext);
+            let mut inserted = self.table.insert(conn, stored_ext);
             // Full: make room by dropping a connection that was never
             // replied to, near where this one goes (Linux's early drop).
             if inserted == Err(Refused::Full)
@@ -479,12 +612,12 @@ impl Conntrack {
             {
                 count(&self.stats.early_drops);
                 self.remove(victim, notify);
-                inserted = self.table.insert(conn);
+                inserted = self.table.insert(conn, stored_ext);
             }
             match inserted {
                 Ok(id) => {
                     stored = Some(conn.reply);
-                    if conn.master.is_some() {
+                    if ext.master.is_some() {
                         self.expects.find(&view.tuple, now_ms, true);
                     }
                     self.event(notify, events::Kind::New, id, &conn);
@@ -508,15 +641,16 @@ impl Conntrack {
             }
         }
         Ok(Some(Seen {
-            state: TRK | if conn.master.is_some() { REL } else { NEW },
+            state: TRK | if ext.master.is_some() { REL } else { NEW },
             mark: conn.mark,
             labels: conn.labels,
             orig: conn.orig,
             reply: stored,
             is_reply: false,
-            master: conn.master,
-            helper: stored.and(conn.helper),
-            seqadj: conn.seqadj,
+            ext: Ext {
+                helper: stored.and(ext.helper),
+                ..ext
+            },
             found: false,
         }))
     }
@@ -617,8 +751,8 @@ impl Conntrack {
         now_ms: u64,
     ) -> bool {
         let dir = usize::from(seen.is_reply);
-        let mine = seen.seqadj.get(dir).copied().unwrap_or_default();
-        let theirs = seen.seqadj.get(1 - dir).copied().unwrap_or_default();
+        let mine = seen.ext.seqadj.get(dir).copied().unwrap_or_default();
+        let theirs = seen.ext.seqadj.get(1 - dir).copied().unwrap_or_default();
         if let Some((text, at)) = rewrite {
             let frame = pkt.data();
             let delta = text.bytes().len() as i32 - at.len() as i32;
@@ -647,8 +781,8 @@ impl Conntrack {
                 return false;
             }
             let moved = mine.moved(seg.seq, delta);
-            self.table.lookup(&seen.orig, now_ms, |c, _| {
-                if let Some(s) = c.seqadj.get_mut(dir) {
+            self.table.lookup(&seen.orig, now_ms, |(_, ext, _)| {
+                if let Some(s) = ext.and_then(|e| e.seqadj.get_mut(dir)) {
                     *s = moved;
                 }
             });
@@ -769,7 +903,7 @@ impl Conntrack {
     /// Removes the connection with tuple `t` (either way); false if there
     /// is none.
     pub fn remove_tuple(&self, t: &Tuple, now_ms: u64, notify: &mut Notify<'_>) -> bool {
-        match self.table.lookup(t, now_ms, |_, _| ()) {
+        match self.table.lookup(t, now_ms, |_| ()) {
             Found::Live(id, ()) | Found::Expired(id) => {
                 self.remove(id, notify);
                 true
@@ -939,6 +1073,68 @@ mod tests {
         let back = packet::tests::tcp(6446, 40001, 0x12, 70, 10, 0);
         let (_, k) = run(&ct, &ipv6_frame(server, client, 6, &back), &lookup);
         assert_eq!(k.ct_state, TRK | EST | RPL);
+    }
+
+    /// Past the size where batches read ahead: a batch (existing
+    /// connections both ways, new ones, a packet tracked already) runs as
+    /// its packets one by one, and reading ahead changes nothing.
+    #[test]
+    fn a_batch_that_reads_ahead_runs_as_its_packets_one_by_one() {
+        let udp = |n: u32, reply: bool| {
+            let (a, b) = (
+                [10, (n >> 16) as u8, (n >> 8) as u8, n as u8],
+                [10, 255, 0, 1],
+            );
+            let (src, dst, l4) = if reply {
+                (b, a, [0, 53, 0, 1, 0, 8, 0, 0])
+            } else {
+                (a, b, [0, 1, 0, 53, 0, 8, 0, 0])
+            };
+            let p = OwnedPacket::from_frame(&packet::tests::ipv4_frame(src, dst, 17, &l4)).unwrap();
+            let mut k = FlowKey::default();
+            extract(p.data(), None, &mut k).unwrap();
+            (p, k)
+        };
+        let commit = CtAction {
+            commit: true,
+            zone: 4,
+            ..CtAction::default()
+        };
+        let (one, many) = (Conntrack::new(9).unwrap(), Conntrack::new(9).unwrap());
+        for ct in [&one, &many] {
+            for n in 0..READ_AHEAD_MIN {
+                let (mut p, mut k) = udp(n, false);
+                ct.execute(&mut p, &mut k, &commit, 0, &mut |_| {});
+            }
+        }
+        let mut batch: Vec<_> = (0..BATCH as u32)
+            .map(|i| udp(i * 500 + i % 3 * READ_AHEAD_MIN, i % 2 == 1))
+            .collect();
+        batch[5].1.ct_state = TRK | EST;
+        batch[5].1.ct_zone = 4;
+        let (mut pkts, mut keys): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let (mut pkts_b, mut keys_b) = (pkts.clone(), keys.clone());
+        many.read_ahead(4, pkts.iter().zip(&keys));
+        assert_eq!(many.table().len(), READ_AHEAD_MIN);
+        let verdicts: Vec<_> = pkts
+            .iter_mut()
+            .zip(&mut keys)
+            .map(|(p, k)| one.execute(p, k, &commit, 1, &mut |_| {}))
+            .collect();
+        let mut verdicts_b = [Verdict::Drop; BATCH];
+        many.execute_batch(
+            &mut pkts_b,
+            &mut keys_b,
+            &commit,
+            1,
+            &mut |_| {},
+            &mut verdicts_b,
+        );
+        assert_eq!(verdicts, verdicts_b);
+        assert_eq!(keys, keys_b);
+        assert!(keys.iter().any(|k| k.ct_state == TRK | EST | RPL));
+        assert!(keys.iter().any(|k| k.ct_state == TRK | NEW));
+        assert_eq!(one.table().len(), many.table().len());
     }
 
     #[test]

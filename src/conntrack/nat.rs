@@ -402,7 +402,7 @@ mod tests {
         let r1 = choose(&table, &v.tuple, &nat, 7, || 0).unwrap();
         assert_eq!(r1.dst, v4([1, 1, 1, 1]));
         assert!((5000..=5001).contains(&r1.dport));
-        table.insert(Conn::new(&v, r1, 0).unwrap()).unwrap();
+        table.insert(Conn::new(&v, r1, 0).unwrap(), None).unwrap();
         // A second connection from another port gets the other port; a
         // third finds the range exhausted.
         let f2 = p::ipv4_frame(
@@ -414,7 +414,7 @@ mod tests {
         let v2 = packet::parse(&f2, None, 0, false).unwrap();
         let r2 = choose(&table, &v2.tuple, &nat, 7, || 0).unwrap();
         assert_ne!(r2.dport, r1.dport);
-        table.insert(Conn::new(&v2, r2, 0).unwrap()).unwrap();
+        table.insert(Conn::new(&v2, r2, 0).unwrap(), None).unwrap();
         let f3 = p::ipv4_frame(
             [10, 0, 0, 1],
             [8, 8, 8, 8],

@@ -17,12 +17,21 @@
 //! entries, then frees the slot, so a slot id never names two
 //! connections while an index entry may still point at it; lookups check
 //! the tuple they find against the one they look for.
+//!
+//! What only helped or expected connections carry (`Ext`) lives in a
+//! second slab of the shard, named from the record, so the record every
+//! connection carries stays small. Slabs grow a quarter at a time.
+//!
+//! A lookup misses the cache twice, on the index entry and then on the
+//! record; `read_ahead` takes a batch of hashes through the first step for
+//! all of them and then the second, so that the misses of a batch overlap.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::num::NonZeroU32;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
-use super::conn::Conn;
+use super::conn::{Conn, Ext};
 use super::tuple::Tuple;
 use crate::sync::Mutex;
 
@@ -74,6 +83,19 @@ impl Index {
             .take_while(|e| e.id != EMPTY)
             .filter(move |e| e.tag == tag)
             .map(|e| e.id)
+    }
+
+    /// The id in `tag`'s home entry (its probe starts there): a read that
+    /// brings in the entries a lookup of `tag` reads first.
+    fn home(&self, tag: u32) -> u32 {
+        self.entries
+            .get(tag as usize & self.mask())
+            .map_or(EMPTY, |e| e.id)
+    }
+
+    /// The first id stored under `tag` (what a lookup most likely wants).
+    fn first(&self, tag: u32) -> Option<u32> {
+        self.candidates(tag).next()
     }
 
     fn insert(&mut self, tag: u32, id: u32) -> Result<(), ()> {
@@ -155,54 +177,142 @@ impl Index {
     }
 }
 
-#[derive(Debug, Default)]
-struct Shard {
-    index: Index,
-    slots: Vec<Option<Conn>>,
+/// Values in numbered slots, with a list of the free ones. It grows a
+/// quarter at a time, so little of it stands empty.
+#[derive(Debug)]
+struct Slab<T> {
+    slots: Vec<Option<T>>,
     /// Free slot numbers; its capacity follows `slots`, so freeing never
     /// allocates.
     free: Vec<u32>,
 }
 
-impl Shard {
-    /// The connection in `slot` whose tuple one way is `t`, and whether `t`
-    /// is its reply tuple.
-    fn get_mut(&mut self, slot: usize, t: &Tuple) -> Option<(&mut Conn, bool)> {
-        let c = self.slots.get_mut(slot)?.as_mut()?;
-        if c.orig == *t {
-            Some((c, false))
-        } else if c.reply == *t {
-            Some((c, true))
-        } else {
-            None
+impl<T> Default for Slab<T> {
+    fn default() -> Slab<T> {
+        Slab {
+            slots: Vec::new(),
+            free: Vec::new(),
         }
     }
+}
 
-    fn holds(&self, slot: usize, t: &Tuple) -> bool {
-        self.slots
-            .get(slot)
-            .and_then(Option::as_ref)
-            .is_some_and(|c| c.orig == *t || c.reply == *t)
+impl<T> Slab<T> {
+    /// Slot numbers in use are below this.
+    fn end(&self) -> usize {
+        self.slots.len()
     }
 
-    fn alloc(&mut self, conn: Conn) -> Result<usize, Refused> {
+    fn get(&self, slot: usize) -> Option<&T> {
+        self.slots.get(slot)?.as_ref()
+    }
+
+    fn get_mut(&mut self, slot: usize) -> Option<&mut T> {
+        self.slots.get_mut(slot)?.as_mut()
+    }
+
+    /// Stores `value`; its slot.
+    fn alloc(&mut self, value: T) -> Result<usize, Refused> {
         if let Some(slot) = self.free.pop() {
             let slot = slot as usize;
             if let Some(s) = self.slots.get_mut(slot) {
-                *s = Some(conn);
+                *s = Some(value);
                 return Ok(slot);
             }
         }
-        if self.slots.len() >= 1 << SLOT_BITS {
+        let len = self.slots.len();
+        if len >= 1 << SLOT_BITS {
             return Err(Refused::Full);
         }
-        self.slots.try_reserve(1).map_err(|_| Refused::NoMemory)?;
+        if len == self.slots.capacity() {
+            self.slots
+                .try_reserve_exact(growth(len, 1 << SLOT_BITS))
+                .map_err(|_| Refused::NoMemory)?;
+        }
         let want = self.slots.capacity();
         self.free
             .try_reserve_exact(want.saturating_sub(self.free.len()))
             .map_err(|_| Refused::NoMemory)?;
-        self.slots.push(Some(conn));
-        Ok(self.slots.len() - 1)
+        self.slots.push(Some(value));
+        Ok(len)
+    }
+
+    /// Empties `slot`; the slot is not reused until `release`d.
+    fn take(&mut self, slot: usize) -> Option<T> {
+        self.slots.get_mut(slot)?.take()
+    }
+
+    fn release(&mut self, slot: usize) {
+        self.free.push(slot as u32);
+    }
+
+    fn bytes(&self) -> usize {
+        self.slots.capacity() * core::mem::size_of::<Option<T>>() + self.free.capacity() * 4
+    }
+}
+
+/// Slots a slab of `len` (full, below `max`) grows by: a quarter, at
+/// least 8, never past `max`.
+fn growth(len: usize, max: usize) -> usize {
+    (len / 4).max(8).min(max.saturating_sub(len))
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    index: Index,
+    conns: Slab<Conn>,
+    /// The extensions of those of `conns` that have one.
+    exts: Slab<Ext>,
+}
+
+/// A connection as a lookup finds it: the record, its extension if it has
+/// one, and whether the tuple looked up is its reply tuple.
+pub type Hit<'a> = (&'a mut Conn, Option<&'a mut Ext>, bool);
+
+impl Shard {
+    /// The connection in `slot` whose tuple one way is `t`.
+    fn get_mut(&mut self, slot: usize, t: &Tuple) -> Option<Hit<'_>> {
+        let c = self.conns.get_mut(slot)?;
+        let reply = if c.orig == *t {
+            false
+        } else if c.reply == *t {
+            true
+        } else {
+            return None;
+        };
+        let ext = c.ext.and_then(|e| self.exts.get_mut(e.get() as usize - 1));
+        Some((c, ext, reply))
+    }
+
+    fn holds(&self, slot: usize, t: &Tuple) -> bool {
+        self.conns
+            .get(slot)
+            .is_some_and(|c| c.orig == *t || c.reply == *t)
+    }
+
+    /// Stores `conn` and its extension; the connection's slot.
+    fn store(&mut self, mut conn: Conn, ext: Option<Ext>) -> Result<usize, Refused> {
+        if let Some(e) = ext {
+            let at = self.exts.alloc(e)?;
+            conn.ext = NonZeroU32::new(at as u32 + 1);
+        }
+        self.conns.alloc(conn).inspect_err(|_| self.drop_ext(&conn))
+    }
+
+    fn drop_ext(&mut self, conn: &Conn) {
+        if let Some(e) = conn.ext {
+            let at = e.get() as usize - 1;
+            self.exts.take(at);
+            self.exts.release(at);
+        }
+    }
+
+    /// Takes the connection out of `slot` (and frees its extension); the
+    /// slot stays taken until `conns.release`.
+    fn take(&mut self, slot: usize) -> Option<Conn> {
+        let mut conn = self.conns.take(slot)?;
+        self.drop_ext(&conn);
+        conn.ext = None;
+        Some(conn)
     }
 }
 
@@ -281,15 +391,25 @@ impl Table {
         self.shards.get(i)
     }
 
-    /// Finds the connection with tuple `t` one way and runs `f` on it (and
-    /// whether `t` is its reply tuple) under its shard's lock.
-    pub fn lookup<R>(
+    /// The hash of `t` the table files it under.
+    pub fn hash(&self, t: &Tuple) -> u64 {
+        t.hash(self.seed)
+    }
+
+    /// Finds the connection with tuple `t` one way and runs `f` on it
+    /// under its shard's lock.
+    pub fn lookup<R>(&self, t: &Tuple, now_ms: u64, f: impl FnOnce(Hit<'_>) -> R) -> Found<R> {
+        self.lookup_hashed(t, self.hash(t), now_ms, f)
+    }
+
+    /// `lookup`, `h` being `t`'s hash.
+    pub fn lookup_hashed<R>(
         &self,
         t: &Tuple,
+        h: u64,
         now_ms: u64,
-        f: impl FnOnce(&mut Conn, bool) -> R,
+        f: impl FnOnce(Hit<'_>) -> R,
     ) -> Found<R> {
-        let h = t.hash(self.seed);
         let (s, tag) = (shard_of(h), h as u32);
         let mut remote = [EMPTY; MAX_REMOTE];
         let mut f = Some(f);
@@ -314,10 +434,8 @@ impl Table {
             }
             if let Some((id, slot)) = local {
                 return match g.get_mut(slot, t) {
-                    Some((c, _)) if c.expired(now_ms) => Found::Expired(id),
-                    Some((c, reply)) => f
-                        .take()
-                        .map_or(Found::Missing, |f| Found::Live(id, f(c, reply))),
+                    Some((c, ..)) if c.expired(now_ms) => Found::Expired(id),
+                    Some(hit) => f.take().map_or(Found::Missing, |f| Found::Live(id, f(hit))),
                     None => Found::Missing,
                 };
             }
@@ -329,11 +447,9 @@ impl Table {
             };
             let mut g = shard.lock();
             match g.get_mut(slot, t) {
-                Some((c, _)) if c.expired(now_ms) => return Found::Expired(id),
-                Some((c, reply)) => {
-                    return f
-                        .take()
-                        .map_or(Found::Missing, |f| Found::Live(id, f(c, reply)));
+                Some((c, ..)) if c.expired(now_ms) => return Found::Expired(id),
+                Some(hit) => {
+                    return f.take().map_or(Found::Missing, |f| Found::Live(id, f(hit)));
                 }
                 None => {}
             }
@@ -341,14 +457,47 @@ impl Table {
         Found::Missing
     }
 
+    /// Reads the index entries of tuples with these hashes, then the
+    /// connections of the first entries that match, each step for all of
+    /// them before the next, so that their cache misses overlap (a
+    /// prefetch in safe code: nothing changes, one short lock hold each).
+    pub fn read_ahead(&self, hashes: &[u64]) {
+        let mut touched = 0;
+        for &h in hashes {
+            if let Some(shard) = self.shard(shard_of(h)) {
+                touched ^= shard.lock().index.home(h as u32);
+            }
+        }
+        for &h in hashes {
+            let s = shard_of(h);
+            let Some(shard) = self.shard(s) else {
+                continue;
+            };
+            let g = shard.lock();
+            let Some(id) = g.index.first(h as u32) else {
+                continue;
+            };
+            let (home, slot) = split(id);
+            touched ^= if home == s {
+                g.conns.get(slot).map_or(0, Conn::touch)
+            } else {
+                drop(g);
+                self.shard(home)
+                    .and_then(|o| o.lock().conns.get(slot).map(Conn::touch))
+                    .unwrap_or(0)
+            };
+        }
+        core::hint::black_box(touched);
+    }
+
     /// Is `t` a tuple of some connection (timed out or not)? For NAT's
     /// choice of a free tuple.
     pub fn in_use(&self, t: &Tuple) -> bool {
-        !matches!(self.lookup(t, 0, |_, _| ()), Found::Missing)
+        !matches!(self.lookup(t, 0, |_| ()), Found::Missing)
     }
 
-    /// Adds `conn`; its id.
-    pub fn insert(&self, conn: Conn) -> Result<u32, Refused> {
+    /// Adds `conn`, with its extension if it needs one; its id.
+    pub fn insert(&self, conn: Conn, ext: Option<Ext>) -> Result<u32, Refused> {
         let ho = conn.orig.hash(self.seed);
         let hr = conn.reply.hash(self.seed);
         let (so, sr) = (shard_of(ho), shard_of(hr));
@@ -384,13 +533,11 @@ impl Table {
             return Err(Refused::Full);
         }
         let undo = |home: &mut Shard, slot: usize| {
-            if let Some(s) = home.slots.get_mut(slot) {
-                *s = None;
-            }
-            home.free.push(slot as u32);
+            home.take(slot);
+            home.conns.release(slot);
             self.count.fetch_sub(1, Relaxed);
         };
-        let slot = match home.alloc(conn) {
+        let slot = match home.store(conn, ext) {
             Ok(slot) => slot,
             Err(e) => {
                 self.count.fetch_sub(1, Relaxed);
@@ -420,7 +567,7 @@ impl Table {
         let shard = self.shard(home)?;
         let conn = {
             let mut g = shard.lock();
-            let conn = g.slots.get_mut(slot)?.take()?;
+            let conn = g.take(slot)?;
             g.index.remove(conn.orig.hash(self.seed) as u32, id);
             conn
         };
@@ -428,7 +575,7 @@ impl Table {
         if let Some(s) = self.shard(shard_of(hr)) {
             s.lock().index.remove(hr as u32, id);
         }
-        shard.lock().free.push(slot as u32);
+        shard.lock().conns.release(slot);
         self.count.fetch_sub(1, Relaxed);
         Some(conn)
     }
@@ -443,13 +590,13 @@ impl Table {
         );
         let shard = self.shard(s)?;
         let mut g = shard.lock();
-        let end = (slot + STEP).min(g.slots.len());
+        let end = (slot + STEP).min(g.conns.end());
         for i in slot..end {
-            if let Some(Some(c)) = g.slots.get_mut(i) {
+            if let Some(c) = g.conns.get_mut(i) {
                 f(join(s, i), c);
             }
         }
-        Some(if end >= g.slots.len() {
+        Some(if end >= g.conns.end() {
             ((s as u64) + 1) << SLOT_BITS
         } else {
             ((s as u64) << SLOT_BITS) | end as u64
@@ -466,12 +613,7 @@ impl Table {
         );
         while let Some(shard) = self.shard(s) {
             let g = shard.lock();
-            let found = g
-                .slots
-                .iter()
-                .enumerate()
-                .skip(slot)
-                .find_map(|(i, c)| c.map(|c| (i, c)));
+            let found = (slot..g.conns.end()).find_map(|i| g.conns.get(i).map(|c| (i, *c)));
             if let Some((i, c)) = found {
                 let next = ((s as u64) << SLOT_BITS) | (i as u64 + 1);
                 return Some((next, join(s, i), c));
@@ -566,9 +708,7 @@ impl Table {
             + self.shards.len() * core::mem::size_of::<Mutex<Shard>>();
         for s in self.shards.iter() {
             let g = s.lock();
-            total += g.index.bytes()
-                + g.slots.capacity() * core::mem::size_of::<Option<Conn>>()
-                + g.free.capacity() * 4;
+            total += g.index.bytes() + g.conns.bytes() + g.exts.bytes();
         }
         total
     }
@@ -623,15 +763,15 @@ mod tests {
         let t = Table::new(1, 100).unwrap();
         let mut ids = std::vec::Vec::new();
         for n in 0..50 {
-            ids.push(t.insert(conn(n)).unwrap());
+            ids.push(t.insert(conn(n), None).unwrap());
         }
         assert_eq!(t.len(), 50);
         for (n, &id) in ids.iter().enumerate() {
             let c = conn(n as u32);
-            assert_eq!(t.lookup(&c.orig, 1, |_, r| r), Found::Live(id, false));
-            assert_eq!(t.lookup(&c.reply, 1, |_, r| r), Found::Live(id, true));
+            assert_eq!(t.lookup(&c.orig, 1, |(.., r)| r), Found::Live(id, false));
+            assert_eq!(t.lookup(&c.reply, 1, |(.., r)| r), Found::Live(id, true));
         }
-        assert_eq!(t.insert(conn(3)), Err(Refused::Exists));
+        assert_eq!(t.insert(conn(3), None), Err(Refused::Exists));
         // A walk sees each connection once.
         let mut at = 0;
         let mut seen = std::vec::Vec::new();
@@ -645,11 +785,11 @@ mod tests {
         assert_eq!(seen, all);
         let removed = t.remove(ids[3]).unwrap();
         assert_eq!(removed.orig, conn(3).orig);
-        assert_eq!(t.lookup(&conn(3).reply, 1, |_, _| ()), Found::Missing);
-        assert!(t.insert(conn(3)).is_ok());
+        assert_eq!(t.lookup(&conn(3).reply, 1, |_| ()), Found::Missing);
+        assert!(t.insert(conn(3), None).is_ok());
         // Timed out: reported, then expired by the sweep.
         assert!(matches!(
-            t.lookup(&conn(4).orig, u64::MAX, |_, _| ()),
+            t.lookup(&conn(4).orig, u64::MAX, |_| ()),
             Found::Expired(_)
         ));
         let mut gone = 0;
@@ -658,14 +798,86 @@ mod tests {
     }
 
     #[test]
+    fn extensions_are_stored_apart_and_go_with_their_connection() {
+        let t = Table::new(3, 100).unwrap();
+        let ext = Ext {
+            helper: Some(super::super::action::Helper::Ftp),
+            ..Ext::default()
+        };
+        let a = t.insert(conn(1), Some(ext)).unwrap();
+        let b = t.insert(conn(2), None).unwrap();
+        let ext_of = |tuple: &Tuple| t.lookup(tuple, 1, |(_, e, _)| e.copied());
+        assert_eq!(ext_of(&conn(1).reply), Found::Live(a, Some(ext)));
+        assert_eq!(ext_of(&conn(2).orig), Found::Live(b, None));
+        // Written through a lookup, seen by the next.
+        t.lookup(&conn(1).orig, 1, |(_, e, _)| {
+            if let Some(e) = e {
+                e.seqadj[1].after = 7;
+            }
+        });
+        let Found::Live(_, Some(got)) = ext_of(&conn(1).orig) else {
+            panic!("extension lost");
+        };
+        assert_eq!(got.seqadj[1].after, 7);
+        let stored = || -> usize {
+            t.shards
+                .iter()
+                .map(|s| s.lock().exts.slots.iter().flatten().count())
+                .sum()
+        };
+        assert_eq!(stored(), 1);
+        assert_eq!(t.remove(a).map(|c| c.ext), Some(None));
+        assert_eq!(stored(), 0);
+        // Its slot serves the next one.
+        let c = t.insert(conn(1), Some(ext)).unwrap();
+        assert_eq!(ext_of(&conn(1).orig), Found::Live(c, Some(ext)));
+    }
+
+    #[test]
+    fn a_slab_reuses_freed_slots_and_grows_a_quarter_at_a_time() {
+        let mut s = Slab::default();
+        for i in 0..100u32 {
+            assert_eq!(s.alloc(i), Ok(i as usize));
+        }
+        assert!(s.slots.capacity() <= 125, "{}", s.slots.capacity());
+        assert!(s.free.capacity() >= s.slots.capacity());
+        assert_eq!(s.take(40), Some(40));
+        assert_eq!(s.get(40), None);
+        assert_eq!(s.take(40), None);
+        s.release(40);
+        assert_eq!(s.alloc(1000), Ok(40));
+        assert_eq!(s.get(40), Some(&1000));
+        // Near the end of the slot numbers it grows only up to there.
+        let max = 1 << SLOT_BITS;
+        assert_eq!((growth(0, max), growth(400, max)), (8, 100));
+        assert_eq!((growth(max - 3, max), growth(max, max)), (3, 0));
+    }
+
+    #[test]
+    fn reading_ahead_changes_nothing() {
+        let t = Table::new(4, 100).unwrap();
+        let ids: std::vec::Vec<u32> = (0..20).map(|n| t.insert(conn(n), None).unwrap()).collect();
+        let mut hashes: std::vec::Vec<u64> = (0..20)
+            .flat_map(|n| [t.hash(&conn(n).orig), t.hash(&conn(n).reply)])
+            .collect();
+        hashes.extend([t.hash(&conn(99).orig), 0, u64::MAX]);
+        t.read_ahead(&hashes);
+        assert_eq!(t.len(), 20);
+        for (n, &id) in ids.iter().enumerate() {
+            let c = conn(n as u32);
+            assert_eq!(t.lookup(&c.reply, 1, |(.., r)| r), Found::Live(id, true));
+        }
+    }
+
+    #[test]
     fn the_limit_refuses_new_connections() {
         let t = Table::new(2, 10).unwrap();
         for n in 0..10 {
-            t.insert(conn(n)).unwrap();
+            t.insert(conn(n), None).unwrap();
         }
-        assert_eq!(t.insert(conn(10)), Err(Refused::Full));
+        assert_eq!(t.insert(conn(10), None), Err(Refused::Full));
         t.remove_if(|c| c.orig.sport < 5, |_, _| {});
         assert_eq!(t.len(), 5);
-        assert!(t.insert(conn(10)).is_ok());
+        assert!(t.insert(conn(10), None).is_ok());
     }
 }

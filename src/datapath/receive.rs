@@ -398,6 +398,7 @@ impl View<'_> {
                 t ^ f.actions().bytes().first().copied().unwrap_or(0)
             });
             core::hint::black_box(touched);
+            self.read_ahead_ct(&ctx.batch, &found, n);
             for (i, found) in found.into_iter().enumerate().take(n) {
                 let b = &mut ctx.batch;
                 let (Some(pkt), Some(key), Some(&hash)) = (
@@ -411,6 +412,31 @@ impl View<'_> {
                 self.drain_recirc(ctx, fx);
             }
         }
+    }
+
+    /// Packets whose actions start with a CT action have the connections
+    /// they will look up read ahead together, as their flows were (those
+    /// of the first such action's zone).
+    fn read_ahead_ct<P: Packet>(
+        &self,
+        b: &Batch<P>,
+        found: &[(Option<FlowRef<'_, FlowActions>>, LookupStats)],
+        n: usize,
+    ) {
+        let mut zones = [None; LOOKUP_BATCH];
+        for (z, (f, _)) in zones.iter_mut().zip(found.iter().take(n)) {
+            *z = f
+                .as_ref()
+                .and_then(|f| action::leading_zone(f.actions().bytes()));
+        }
+        let Some(zone) = zones.iter().flatten().next().copied() else {
+            return;
+        };
+        let pkts = b.pkts.iter().zip(&b.keys).zip(zones);
+        self.dp.conntrack.read_ahead(
+            zone,
+            pkts.filter_map(|((p, k), z)| (z == Some(zone)).then_some((p.as_ref()?, k))),
+        );
     }
 
     /// Fills the batch with the next frames of the chain from bound ports,
