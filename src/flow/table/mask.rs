@@ -34,7 +34,9 @@ struct PortFilter {
 /// The `PortFilter` bucket of a key's input port and recirculation id.
 #[inline(always)]
 fn port_bucket(key: &FlowKey) -> usize {
-    let x = (u64::from(key.in_port) << 32) | u64::from(key.recirc_id);
+    // Fibonacci hashing: the top bits of the product depend on every bit
+    // of the port below them, so small port numbers spread.
+    let x = (u64::from(key.recirc_id) << 32) | u64::from(key.in_port);
     (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) as usize
 }
 
@@ -433,6 +435,10 @@ mod tests {
         }));
         let others = (2..200).filter(|&p| m.may_match(&flow(p))).count();
         assert!(others < 20, "{others} of 198 other ports pass");
+        // The first ports of a host (numbered from 1) land apart.
+        let buckets: std::collections::HashSet<usize> =
+            (1..=16).map(|p| port_bucket(&flow(p))).collect();
+        assert_eq!(buckets.len(), 16);
         assert!(m.remove(h, 7, &flow(1)));
         assert!(!m.may_match(&flow(1)));
         // Without the recirculation id exact, every packet probes the mask.
