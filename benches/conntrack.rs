@@ -369,7 +369,8 @@ fn main() {
     if want("commits", 100_000) {
         println!(
             "  commits into a table of 100k: {:.2} M new connections/s",
-            commits(100_000) / 1e6
+            // A rate: the best is the least time per commit.
+            -best(|| -commits(100_000)) / 1e6
         );
     }
 }
