@@ -300,6 +300,23 @@ fn flow_commands_follow_linux() {
         ENOENT
     );
     assert!(sim.run(&format!("rx 1 {}", hexs(&f1))).is_empty());
+    // A flow named by a UFID is not found by a key, even one it matches:
+    // DEL by key is ENOENT and the flow stays (Linux's lookup_exact).
+    let named = flow_new(13, &key, Some(&mask), &output(2), Some(UFID));
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &named)));
+    let f2 = udp_frame([10, 9, 9, 9], [10, 8, 8, 8], 7, 7);
+    let del_by_key = Req::new(FLOW, 2, 1, 14, DPID).raw(1, &key_of(&f2, 1));
+    assert_eq!(
+        errno(
+            &one(&mut sim, &ioctl(1, "TRANSACT", &del_by_key)),
+            &del_by_key
+        ),
+        ENOENT
+    );
+    let by_ufid = Req::new(FLOW, 3, 1, 15, DPID).raw(9, &UFID);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &by_ufid)));
+    let del_it = Req::new(FLOW, 2, 1, 16, DPID).raw(9, &UFID);
+    reply(&one(&mut sim, &ioctl(1, "TRANSACT", &del_it)));
     // Key-identified flows (no UFID): GET and DEL by key.
     let exact = flow_new(10, &key, None, &output(2), None);
     let (_, a) = reply(&one(&mut sim, &ioctl(1, "TRANSACT", &exact)));

@@ -166,11 +166,11 @@ fn reply(
     Ok(b.len())
 }
 
-/// The flow a GET, SET or DEL names: by UFID, else by key (with its mask when
-/// one is given, else the flow the key falls in whose installed key agrees on
-/// every field the request names, as Linux's `ovs_flow_tbl_lookup_exact`; a
-/// flow named by a UFID keeps no installed key, and the key falling in it
-/// is enough).
+/// The flow a GET, SET or DEL names: by UFID, else a flow named by its key
+/// (as Linux's `ovs_flow_tbl_lookup_exact`, which never returns a flow named
+/// by a UFID): with the request's mask when one is given, else the flow the
+/// key falls in, under any mask, whose installed key agrees on every field
+/// the request names.
 fn find(
     flows: &FlowTable<FlowActions>,
     ufid: Option<&Ufid>,
@@ -179,11 +179,10 @@ fn find(
 ) -> Result<FlowId, Errno> {
     let found = match (ufid, m) {
         (Some(u), _) => flows.lookup_ufid(u),
-        (None, Some(m)) if has_mask => flows.lookup_exact(&m.key, &m.mask),
-        (None, Some(m)) => flows.lookup(&m.key, 0).0.filter(|f| {
-            f.installed_key()
-                .is_none_or(|k| k.masked(&m.mask) == m.key.masked(&m.mask))
-        }),
+        (None, Some(m)) if has_mask => flows
+            .lookup_exact(&m.key, &m.mask)
+            .filter(|f| f.installed_key().is_some()),
+        (None, Some(m)) => flows.lookup_named(&m.key, &m.mask),
         (None, None) => return Err(Errno::Inval),
     };
     found.map(|f| f.id()).ok_or(Errno::NoEnt)

@@ -214,6 +214,8 @@ pub struct FlowTable<A> {
     /// Bytes charged to the flows (`charge`), and the most allowed.
     memory: usize,
     memory_limit: usize,
+    /// Heap bytes the flows hold outside their records (`flow_heap`).
+    flow_heap: usize,
     seed: u64,
 }
 
@@ -243,6 +245,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
             cache: MaskCache::new(),
             limit: DEFAULT_FLOW_LIMIT,
             memory: 0,
+            flow_heap: 0,
             memory_limit: DEFAULT_FLOW_MEMORY,
             seed,
         }
@@ -312,6 +315,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
             + self.mask_index.footprint()
             + self.ufids.footprint()
             + self.cache.footprint()
+            + self.flow_heap
     }
 
     fn mask_at(&self, slot: u32) -> Option<&Mask> {
@@ -574,6 +578,21 @@ impl<A: ActionsFootprint> FlowTable<A> {
         self.flow_ref(slot)
     }
 
+    /// The flow named by its key (one without a UFID) that `key` falls in,
+    /// under any mask, whose installed key agrees with `key` on every bit
+    /// of `fields` (Linux's `ovs_flow_tbl_lookup_exact`: a flow named by a
+    /// UFID is found only by its UFID).
+    pub fn lookup_named(&self, key: &FlowKey, fields: &FlowKey) -> Option<FlowRef<'_, A>> {
+        let wanted = key.masked(fields);
+        self.order
+            .iter()
+            .filter_map(|&s| self.mask_at(s))
+            .find_map(|m| {
+                let f = self.probe(m, key)?;
+                (f.installed_key()?.masked(fields) == wanted).then_some(f)
+            })
+    }
+
     fn find_ufid(&self, ufid: &Ufid, hash: u32) -> Option<u32> {
         self.ufids.find(hash, |slot| {
             let stored = self.flows.get(slot).and_then(|(f, _)| f.ufid);
@@ -595,15 +614,26 @@ impl<A: ActionsFootprint> FlowTable<A> {
     /// wide), and its entries in its mask's index and in the UFID index, or
     /// without a UFID its full key.
     fn charge(actions: &A, width: usize, has_ufid: bool) -> usize {
-        let identity = match has_ufid {
+        let ufid_entry = match has_ufid {
             true => SlotIndex::ENTRY_BYTES,
-            false => core::mem::size_of::<FlowKey>(),
+            false => 0,
         };
         Slab::<Flow<A>>::SLOT_BYTES
             + actions.heap_bytes()
-            + MaskedWords::heap_bytes(width)
+            + Self::flow_heap(width, has_ufid)
             + SlotIndex::ENTRY_BYTES
-            + identity
+            + ufid_entry
+    }
+
+    /// Heap bytes a flow holds besides its record and its actions: its key
+    /// words under a mask `width` words wide beyond the record, and without
+    /// a UFID its full key.
+    fn flow_heap(width: usize, has_ufid: bool) -> usize {
+        let installed = match has_ufid {
+            true => 0,
+            false => core::mem::size_of::<FlowKey>(),
+        };
+        MaskedWords::heap_bytes(width) + installed
     }
 
     /// Adds a flow matching `key & mask`. Refuses a second flow with the same
@@ -640,7 +670,8 @@ impl<A: ActionsFootprint> FlowTable<A> {
             crate::diag::table_full("mask", self.mask_limit);
             return Err(InsertError::TableFull);
         }
-        let charge = Self::charge(&actions, mask::width(mask), ufid.is_some());
+        let (width, has_ufid) = (mask::width(mask), ufid.is_some());
+        let charge = Self::charge(&actions, width, has_ufid);
         match self.memory.checked_add(charge) {
             Some(total) if total <= self.memory_limit => {}
             _ => {
@@ -652,6 +683,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
             .add(key, mask, existing_mask, ufid, actions)
             .map_err(|_| InsertError::NoMemory)?;
         self.memory += charge;
+        self.flow_heap += Self::flow_heap(width, has_ufid);
         Ok(id)
     }
 
@@ -769,8 +801,12 @@ impl<A: ActionsFootprint> FlowTable<A> {
         let flow = self.flows.take(id.slot)?;
         let ms = flow.mask_slot;
         let width = self.mask_at(ms).map_or(0, Mask::width);
-        let charge = Self::charge(&flow.actions, width, flow.ufid.is_some());
+        let has_ufid = flow.ufid.is_some();
+        let charge = Self::charge(&flow.actions, width, has_ufid);
         self.memory = self.memory.saturating_sub(charge);
+        self.flow_heap = self
+            .flow_heap
+            .saturating_sub(Self::flow_heap(width, has_ufid));
         if let Some(mask) = self.mask_mut(ms) {
             let masked = mask.unmask(flow.key.get(width));
             mask.remove(flow.hash, id.slot, &masked);

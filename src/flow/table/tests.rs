@@ -856,3 +856,44 @@ fn a_ufid_flow_is_compact() {
     );
     assert!(charged < 300, "{charged}");
 }
+
+/// A key finds the flow named by that key under any mask, past a flow named
+/// by a UFID that it falls in first (Linux's `ovs_flow_tbl_lookup_exact`).
+#[test]
+fn lookup_named_skips_flows_named_by_a_ufid() {
+    let mut t = FlowTable::new();
+    let by_ufid = t
+        .insert(&pkt(1, 0x0a01_0203), &dst_mask(8), Some(ufid(1)), 1u32)
+        .unwrap();
+    let by_key = t
+        .insert(&pkt(1, 0x0a01_0203), &dst_mask(24), None, 2u32)
+        .unwrap();
+    let key = pkt(1, 0x0a01_0203);
+    assert_eq!(
+        look(&t, &key, 0).0,
+        Some(by_ufid),
+        "the first mask matches first"
+    );
+    let fields = dst_mask(32);
+    assert_eq!(t.lookup_named(&key, &fields).map(|f| f.id()), Some(by_key));
+    // The installed key must agree on every field the request names.
+    let other = pkt(1, 0x0a01_0204);
+    assert_eq!(t.lookup_named(&other, &fields).map(|f| f.id()), None);
+    t.remove(by_key).unwrap();
+    assert_eq!(t.lookup_named(&key, &fields).map(|f| f.id()), None);
+}
+
+/// The keys flows without a UFID keep are part of the footprint.
+#[test]
+fn the_footprint_counts_installed_keys() {
+    let (mut named, mut keyed) = (FlowTable::new(), FlowTable::new());
+    for i in 0..100u8 {
+        let key = pkt(1, u32::from(i));
+        named
+            .insert(&key, &dst_mask(32), Some(ufid(i)), 0u32)
+            .unwrap();
+        keyed.insert(&key, &dst_mask(32), None, 0u32).unwrap();
+    }
+    let keys = 100 * core::mem::size_of::<FlowKey>();
+    assert!(keyed.footprint() + named.ufids.footprint() >= named.footprint() + keys);
+}
