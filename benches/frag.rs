@@ -55,7 +55,7 @@ fn reassembly() -> f64 {
     let trains: Vec<Vec<Vec<u8>>> = (0..64u16)
         .map(|id| fragments(&datagram(2972, id)))
         .collect();
-    let r = Reassembly::new().unwrap();
+    let r = Reassembly::new(0).unwrap();
     best(|| {
         let t = Instant::now();
         for i in 0..N {

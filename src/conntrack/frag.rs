@@ -141,7 +141,10 @@ struct Id {
 }
 
 impl Id {
-    fn hash(&self) -> u64 {
+    /// FNV-1a, then mixed with the table's `seed` (splitmix64's finaliser),
+    /// so that whoever sends fragments cannot choose ids that share a slot
+    /// with another's without knowing the seed.
+    fn hash(&self, seed: u64) -> u64 {
         let mut h = 0xcbf2_9ce4_8422_2325u64;
         let mut mix = |b: u8| h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
         for b in self.src.iter().chain(&self.dst) {
@@ -154,7 +157,10 @@ impl Id {
             mix(b);
         }
         mix(self.proto);
-        h
+        let x = h ^ seed;
+        let z = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 }
 
@@ -332,6 +338,7 @@ pub struct Reassembly {
     budget: usize,
     /// The next IPv6 fragment id output uses.
     ids: AtomicU32,
+    seed: u64,
     pub stats: Stats,
 }
 
@@ -345,12 +352,12 @@ impl core::fmt::Debug for Reassembly {
 }
 
 impl Reassembly {
-    /// `None` when out of memory.
-    pub fn new() -> Option<Reassembly> {
-        Reassembly::with_budget(BUDGET)
+    /// Hashing with `seed`; `None` when out of memory.
+    pub fn new(seed: u64) -> Option<Reassembly> {
+        Reassembly::with_budget(BUDGET, seed)
     }
 
-    pub fn with_budget(budget: usize) -> Option<Reassembly> {
+    pub fn with_budget(budget: usize, seed: u64) -> Option<Reassembly> {
         let mut shards = Vec::new();
         shards.try_reserve_exact(SHARDS).ok()?;
         shards.extend((0..SHARDS).map(|_| Mutex::new(core::array::from_fn(|_| None))));
@@ -359,6 +366,7 @@ impl Reassembly {
             used: AtomicUsize::new(0),
             budget,
             ids: AtomicU32::new(1),
+            seed,
             stats: Stats::default(),
         })
     }
@@ -394,7 +402,7 @@ impl Reassembly {
             count(&self.stats.too_big);
             return Outcome::Dropped;
         }
-        let hash = f.id.hash();
+        let hash = f.id.hash(self.seed);
         let Some(shard) = self.shards.get(hash as usize % SHARDS) else {
             return Outcome::Dropped;
         };
@@ -640,6 +648,40 @@ pub(crate) mod tests {
     use super::*;
     use std::vec::Vec;
 
+    /// The shard and slot a datagram's fragments start probing at.
+    fn place(id: &Id, seed: u64) -> (u64, u64) {
+        let h = id.hash(seed);
+        (h % SHARDS as u64, (h >> 32) % SLOTS_PER_SHARD as u64)
+    }
+
+    /// Ids that start at one place under one seed spread under another:
+    /// whoever picks colliding ids must know the seed.
+    #[test]
+    fn the_seed_moves_fragments_apart() {
+        let id = |n: u32| Id {
+            src: [10; 16],
+            dst: [11; 16],
+            proto: 17,
+            id: n,
+            ..Id::default()
+        };
+        let target = place(&id(0), 0);
+        let colliding: Vec<u32> = (1..200_000)
+            .filter(|&n| place(&id(n), 0) == target)
+            .collect();
+        assert!(colliding.len() >= 8, "{}", colliding.len());
+        let seed = 0x1234_5678_9abc_def0;
+        let moved = colliding
+            .iter()
+            .filter(|&&n| place(&id(n), seed) != place(&id(0), seed))
+            .count();
+        assert!(
+            moved * 10 >= colliding.len() * 9,
+            "{moved} of {}",
+            colliding.len()
+        );
+    }
+
     /// A UDP datagram of `n` payload bytes (pattern), as an Ethernet/IPv4
     /// frame with id `id`.
     pub fn udp4(n: usize, id: u16) -> Vec<u8> {
@@ -685,7 +727,7 @@ pub(crate) mod tests {
     fn the_underlay_is_apart_from_every_zone() {
         let whole = udp4(100, 3);
         let frags = cut4(&whole, &[64, 64]);
-        let r = Reassembly::new().unwrap();
+        let r = Reassembly::new(0).unwrap();
         let (first, last) = (&frags[0], &frags[1]);
         for space in [0, u32::from(u16::MAX), UNDERLAY] {
             assert_eq!(
@@ -707,7 +749,7 @@ pub(crate) mod tests {
     fn in_order_reversed_and_duplicated() {
         let whole = udp4(3000, 7);
         let frags = cut4(&whole, &[1480, 1480, 48]);
-        let r = Reassembly::new().unwrap();
+        let r = Reassembly::new(0).unwrap();
         let mut orders = std::vec![frags.clone()];
         orders.push(frags.iter().rev().cloned().collect());
         orders.push(std::vec![
@@ -737,7 +779,7 @@ pub(crate) mod tests {
     fn overlaps_ends_and_sizes_drop() {
         let whole = udp4(3000, 9);
         let frags = cut4(&whole, &[1480, 1480, 48]);
-        let r = Reassembly::new().unwrap();
+        let r = Reassembly::new(0).unwrap();
         // A fragment overlapping another drops the datagram.
         let mut bad = cut4(&whole, &[1000, 2008])[1].clone();
         bad[20..22].copy_from_slice(&(0x2000u16 | 125).to_be_bytes());
@@ -773,7 +815,7 @@ pub(crate) mod tests {
 
     #[test]
     fn timeouts_and_floods_are_bounded() {
-        let r = Reassembly::with_budget(64 << 10).unwrap();
+        let r = Reassembly::with_budget(64 << 10, 0).unwrap();
         for id in 0..5000u16 {
             let f = &cut4(&udp4(3000, id), &[1480, 1480, 48])[0];
             r.add(&fragment(f, None, 0).unwrap(), u64::from(id));
@@ -822,7 +864,7 @@ pub(crate) mod tests {
     fn ipv6_reassembles_and_refuses_overlaps() {
         let whole = udp6(3000);
         let frags = cut6(&whole, &[1448, 1448, 112], 0x1234_5678);
-        let r = Reassembly::new().unwrap();
+        let r = Reassembly::new(0).unwrap();
         let mut out = feed(&r, &[frags[2].clone(), frags[0].clone()]);
         out.extend(feed(&r, &frags[1..2]));
         assert_eq!(out[..2], [Outcome::Held, Outcome::Held]);
@@ -870,7 +912,7 @@ pub(crate) mod tests {
             v6 in any::<bool>(),
         ) {
             let budget = 32 << 10;
-            let r = Reassembly::with_budget(budget).unwrap();
+            let r = Reassembly::with_budget(budget, 0).unwrap();
             let whole = if v6 { udp6(n) } else { udp4(n, 3) };
             let sizes: Vec<usize> = cuts.iter().map(|c| c * 8).collect();
             let mut train = if v6 { cut6(&whole, &sizes, 3) } else { cut4(&whole, &sizes) };

@@ -196,7 +196,7 @@ impl Conntrack {
             draws: AtomicU32::new(0),
             zones: Zones::new()?,
             stats: Stats::default(),
-            frags: frag::Reassembly::new()?,
+            frags: frag::Reassembly::new(seed.rotate_left(17))?,
             expects: expect::Expectations::new()?,
             listeners: AtomicU32::new(0),
         })

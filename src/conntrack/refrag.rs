@@ -195,7 +195,7 @@ mod tests {
         let whole = udp6(3000);
         let frags = cut(&whole, 1496).unwrap();
         assert_eq!(frags, cut6(&whole, &[1448, 1448, 112], 7));
-        let r = Reassembly::new().unwrap();
+        let r = Reassembly::new(0).unwrap();
         let outs: Vec<Outcome> = frags
             .iter()
             .map(|f| r.add(&read(f, None, 0).unwrap(), 0))

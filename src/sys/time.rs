@@ -4,12 +4,16 @@
 use super::ndis::ffi::KeQueryPerformanceCounter;
 use crate::platform::time::{Now, ticks_to_now};
 
-/// A seed for the datapath's hash tables: the performance counter's ticks
-/// when the driver loads, which nobody sending packets can know.
+/// A seed for the datapath's hash tables, which nobody sending packets can
+/// know: the performance counter's ticks when the driver loads, mixed with
+/// the address of the loading thread's stack (randomised by the kernel).
 pub fn hash_seed() -> u64 {
     // SAFETY: the frequency out-parameter may be null.
     let ticks = unsafe { KeQueryPerformanceCounter(core::ptr::null_mut()) };
-    (ticks as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    let local = 0u8;
+    let stack = core::ptr::addr_of!(local) as usize as u64;
+    let x = (ticks as u64) ^ stack.rotate_left(32);
+    (x ^ (x >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// The time since boot, at any IRQL.
