@@ -223,7 +223,7 @@ impl Datapath {
             ports: RwLock::default(),
             flows: RwLock::new(FlowTable::with_seed(table::DEFAULT_SEED ^ seed)),
             queues: Mutex::default(),
-            meters: Meters::default(),
+            meters: Meters::new(crate::meter::max_meters(cpus)),
             stats: PerCpu::new(cpus)?,
             conntrack: Conntrack::new(CONNTRACK_SEED ^ seed.rotate_left(32))?,
             user_features: AtomicU32::new(0),

@@ -7,7 +7,7 @@
 use zerocopy::{Immutable, IntoBytes};
 
 use super::{Command, Ctx, DevOp, Fail, Family, Ops, Reply};
-use crate::meter::{BandConfig, Config, Counts, MAX_BANDS, MAX_METERS, Meter};
+use crate::meter::{BandConfig, Config, Counts, MAX_BANDS, Meter};
 use crate::netlink::{
     Attr, AttrPolicy, Errno, MsgHeader, NlBuf, Overflow, Parsed, attrs, parse_liberal,
 };
@@ -147,7 +147,7 @@ fn features(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     request(ctx)?;
     datapath(ctx)?;
     reply(ctx, om::CMD_FEATURES, |b| {
-        b.put_u32(om::ATTR_MAX_METERS, MAX_METERS)?;
+        b.put_u32(om::ATTR_MAX_METERS, ctx.dp.meters.max())?;
         b.put_u32(om::ATTR_MAX_BANDS, MAX_BANDS as u32)?;
         let bands = b.begin_nested(om::ATTR_BANDS)?;
         let band = b.begin_nested(0)?;

@@ -27,6 +27,28 @@ use crate::platform::time::Now;
 /// Bands a meter has at most (advertised as `OVS_METER_ATTR_MAX_BANDS`).
 pub const MAX_BANDS: usize = 8;
 
+/// Bytes all of a datapath's meters may hold. A meter counts in a cache
+/// line of its own per processor, so on a host of many processors this,
+/// not `MAX_METERS`, bounds the meters (Linux bounds its meters by memory
+/// too).
+pub const METER_MEMORY: usize = 32 << 20;
+
+/// Most bytes one meter holds on a host of `cpus` processors: its record,
+/// its bands and its counting lanes (one per processor and a shared one).
+pub fn meter_bytes(cpus: usize) -> usize {
+    let lane = core::mem::size_of::<crate::percpu::Padded<Lane>>();
+    core::mem::size_of::<Meter>()
+        + MAX_BANDS * core::mem::size_of::<Band>()
+        + cpus.saturating_add(1).saturating_mul(lane)
+}
+
+/// Meters a datapath on `cpus` processors allows (advertised in FEATURES):
+/// `MAX_METERS`, or fewer if that many would hold more than `METER_MEMORY`.
+pub fn max_meters(cpus: usize) -> u32 {
+    let fit = METER_MEMORY / meter_bytes(cpus).max(1);
+    u32::try_from(fit).map_or(MAX_METERS, |n| n.min(MAX_METERS))
+}
+
 /// `struct ovs_flow_stats`: a meter's or band's packets and bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -239,6 +261,21 @@ impl Meter {
 
 #[cfg(test)]
 mod tests {
+    /// Meters are bounded by memory on a host of many processors, by
+    /// count on a small one.
+    #[test]
+    fn many_processors_allow_fewer_meters() {
+        assert_eq!(max_meters(1), MAX_METERS);
+        let (n, cpus) = (max_meters(64), 64);
+        assert!(n < MAX_METERS, "{n}");
+        assert!(n as usize * meter_bytes(cpus) <= METER_MEMORY);
+        assert!((n as usize + 1) * meter_bytes(cpus) > METER_MEMORY);
+        // What a meter holds is within what is counted for it.
+        let held = core::mem::size_of::<Meter>()
+            + (cpus + 1) * core::mem::size_of::<crate::percpu::Padded<Lane>>();
+        assert!(held <= meter_bytes(cpus));
+    }
+
     use super::*;
 
     fn drop_band(rate: u32, burst: u32) -> BandConfig {

@@ -80,12 +80,12 @@ impl Table {
     }
 
     /// Puts `meter` in place of the meter with its id, which is returned.
-    /// EFBIG if it is new and the table is full.
-    fn insert(&mut self, meter: Held) -> Result<Option<Held>, Errno> {
+    /// EFBIG if it is new and the table holds `max` meters.
+    fn insert(&mut self, meter: Held, max: u32) -> Result<Option<Held>, Errno> {
         let id = meter.id().ok_or(Errno::Inval)?;
         let i = self.find(id).ok_or(Errno::FBig)?;
         let slot = self.slots.get_mut(i).ok_or(Errno::FBig)?;
-        if slot.is_none() && self.len >= MAX_METERS as usize {
+        if slot.is_none() && self.len >= max as usize {
             return Err(Errno::FBig);
         }
         let old = slot.replace(meter);
@@ -135,12 +135,27 @@ impl Table {
 }
 
 /// The meters, behind their lock (taken after the flow table's, see `sync`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Meters {
     table: RwLock<Table>,
+    /// Meters allowed (`super::max_meters`).
+    max: u32,
 }
 
 impl Meters {
+    /// No meters, and room for `max` (at most `MAX_METERS`).
+    pub fn new(max: u32) -> Meters {
+        Meters {
+            table: RwLock::default(),
+            max: max.min(MAX_METERS),
+        }
+    }
+
+    /// Meters allowed, as FEATURES advertises.
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
     pub fn read(&self) -> ReadGuard<'_, Table> {
         self.table.read()
     }
@@ -157,7 +172,7 @@ impl Meters {
                 t.slots = slots;
             }
         }
-        self.table.write().insert(meter)
+        self.table.write().insert(meter, self.max)
     }
 
     /// Removes the meter `id`; the caller drops it after the lock is gone.
@@ -195,7 +210,7 @@ mod tests {
 
     #[test]
     fn set_get_replace_remove() {
-        let m = Meters::default();
+        let m = Meters::new(MAX_METERS);
         assert!(m.read().get(1).is_none());
         assert!(m.remove(1).is_none());
         for id in [0, 1, 54_545_401, 54_545_402, u32::MAX] {
@@ -211,7 +226,7 @@ mod tests {
 
     #[test]
     fn full_table_refuses_new_ids_only() {
-        let m = Meters::default();
+        let m = Meters::new(MAX_METERS);
         for id in 0..MAX_METERS {
             m.set(meter(id * 7)).unwrap();
         }
@@ -222,10 +237,25 @@ mod tests {
         assert_eq!(m.read().len(), MAX_METERS as usize);
     }
 
+    /// A smaller limit (many processors) is kept the same way.
+    #[test]
+    fn the_limit_given_is_kept() {
+        let m = Meters::new(2);
+        assert_eq!(m.max(), 2);
+        m.set(meter(1)).unwrap();
+        m.set(meter(2)).unwrap();
+        assert_eq!(m.set(meter(3)).unwrap_err(), Errno::FBig);
+        assert!(
+            m.set(meter(2)).unwrap().is_some(),
+            "replacing is not adding"
+        );
+        assert_eq!(Meters::new(u32::MAX).max(), MAX_METERS);
+    }
+
     #[test]
     fn removal_keeps_every_probe_run_reachable() {
         // Ids that share home slots, removed in an interleaved order.
-        let t = Meters::default();
+        let t = Meters::new(MAX_METERS);
         let clash: std::vec::Vec<u32> = (0..50_000u32)
             .filter(|&id| home(id) < 4 || home(id) > SLOTS - 3)
             .take(40)
