@@ -59,6 +59,7 @@ pub struct View {
 
 /// Reads `frame` (an Ethernet frame) for tracking in `zone`. `fragment`: the flow key says it is
 /// a fragment still (one that could not be read for reassembly).
+#[inline]
 pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, fragment: bool) -> Option<View> {
     if fragment {
         return None;
