@@ -106,7 +106,7 @@ pub fn first4(a: &[u8; 16]) -> [u8; 4] {
 }
 
 /// The reply type of an ICMP query type, or the query of a reply.
-fn icmp_counterpart(ty: u8, v6: bool) -> Option<u8> {
+pub(super) fn icmp_counterpart(ty: u8, v6: bool) -> Option<u8> {
     let pairs: &[(u8, u8)] = if v6 { &ICMPV6_PAIRS } else { &ICMP_PAIRS };
     pairs.iter().find_map(|&(q, r)| {
         if q == ty {
