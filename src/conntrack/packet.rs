@@ -59,6 +59,7 @@ pub struct View {
 
 /// Reads `frame` (an Ethernet frame) for tracking in `zone`. `fragment`: the flow key says it is
 /// a fragment still (one that could not be read for reassembly).
+#[inline]
 pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, fragment: bool) -> Option<View> {
     if fragment {
         return None;
@@ -66,12 +67,21 @@ pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, fragment: bool) -> 
     let l2 = headers::l2(frame, oob_vlan)?;
     let ip = headers::ip_at(frame, l2.eth_type, l2.l3)?;
     let l4 = ip.l4?;
-    let mut tuple = addresses(frame, ip.v6, ip.l3)?;
-    tuple.zone = zone;
-    tuple.proto = l4.proto;
+    let (src, dst) = addresses(frame, ip.v6, ip.l3)?;
     let end = ip.end;
     let body = frame.get(l4.off..end)?;
-    let kind = transport(&mut tuple, body, l4.off)?;
+    let ((sport, dport), kind) = transport(l4.proto, ip.v6, zone, body, l4.off)?;
+    // The tuple is put together at once from its parts (not written field
+    // by field and read back whole, which stalls the loads that copy it).
+    let tuple = Tuple {
+        src,
+        dst,
+        sport,
+        dport,
+        zone,
+        proto: l4.proto,
+        v6: u8::from(ip.v6),
+    };
     Some(View {
         tuple,
         kind,
@@ -81,64 +91,68 @@ pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, fragment: bool) -> 
     })
 }
 
-/// The addresses of the IP header at `l3` (its version checked).
-fn addresses(frame: &[u8], v6: bool, l3: usize) -> Option<Tuple> {
-    let mut t = Tuple::default();
+/// The addresses of the IP header at `l3` (its version checked), as a
+/// tuple holds them.
+fn addresses(frame: &[u8], v6: bool, l3: usize) -> Option<([u8; 16], [u8; 16])> {
     if v6 {
         let [ver, ..] = get::<1>(frame, l3)?;
         if ver >> 4 != 6 {
             return None;
         }
-        t.src = get(frame, l3 + 8)?;
-        t.dst = get(frame, l3 + 24)?;
-        t.v6 = 1;
+        Some((get(frame, l3 + 8)?, get(frame, l3 + 24)?))
     } else {
         let [ver_ihl, ..] = get::<1>(frame, l3)?;
         if ver_ihl >> 4 != 4 {
             return None;
         }
-        let src: [u8; 4] = get(frame, l3 + 12)?;
-        let dst: [u8; 4] = get(frame, l3 + 16)?;
-        t.src[..4].copy_from_slice(&src);
-        t.dst[..4].copy_from_slice(&dst);
+        // IPv4 in the first four bytes, the rest zero.
+        let widen = |a: [u8; 4]| u128::from(u32::from_le_bytes(a)).to_le_bytes();
+        Some((widen(get(frame, l3 + 12)?), widen(get(frame, l3 + 16)?)))
     }
-    Some(t)
 }
 
-/// Fills the tuple's identifiers from the transport header `body` (which
-/// starts at frame offset `off`).
-fn transport(t: &mut Tuple, body: &[u8], off: usize) -> Option<Kind> {
-    let v6 = t.v6 == 1;
-    match t.proto {
+/// The tuple's identifiers (source and destination port, or ICMP
+/// identifier and type and code) from the transport header `body` of
+/// protocol `proto` (which starts at frame offset `off`), and the kind of
+/// packet.
+fn transport(
+    proto: u8,
+    v6: bool,
+    zone: u16,
+    body: &[u8],
+    off: usize,
+) -> Option<((u16, u16), Kind)> {
+    match proto {
         IPPROTO_TCP => {
             let seg = segment(body)?;
-            t.sport = u16::from_be_bytes(get(body, 0)?);
-            t.dport = u16::from_be_bytes(get(body, 2)?);
-            Some(Kind::Tcp(seg))
+            let sport = u16::from_be_bytes(get(body, 0)?);
+            let dport = u16::from_be_bytes(get(body, 2)?);
+            Some(((sport, dport), Kind::Tcp(seg)))
         }
         IPPROTO_UDP | IPPROTO_SCTP => {
             let [s0, s1, d0, d1] = get(body, 0)?;
-            if t.proto == IPPROTO_UDP && body.len() < 8 {
+            if proto == IPPROTO_UDP && body.len() < 8 {
                 return None;
             }
-            t.sport = u16::from_be_bytes([s0, s1]);
-            t.dport = u16::from_be_bytes([d0, d1]);
-            Some(Kind::Plain)
+            let ports = (u16::from_be_bytes([s0, s1]), u16::from_be_bytes([d0, d1]));
+            Some((ports, Kind::Plain))
         }
-        IPPROTO_ICMP | IPPROTO_ICMPV6 if (t.proto == IPPROTO_ICMPV6) == v6 => {
+        IPPROTO_ICMP | IPPROTO_ICMPV6 if (proto == IPPROTO_ICMPV6) == v6 => {
             let [ty, code, _, _, id0, id1, _, _] = get(body, 0)?;
             if is_error(ty, v6) {
                 let inner_l3 = off + 8;
-                let quoted = quoted(body.get(8..)?, v6, t.zone)?;
-                return Some(Kind::IcmpError { quoted, inner_l3 });
+                let quoted = quoted(body.get(8..)?, v6, zone)?;
+                return Some(((0, 0), Kind::IcmpError { quoted, inner_l3 }));
             }
-            t.sport = u16::from_be_bytes([id0, id1]);
-            t.dport = u16::from_be_bytes([ty, code]);
             // A type that is neither a query nor a reply cannot be tracked.
-            t.reverse()?;
-            Some(Kind::Plain)
+            icmp_counterpart(ty, v6)?;
+            let ports = (
+                u16::from_be_bytes([id0, id1]),
+                u16::from_be_bytes([ty, code]),
+            );
+            Some((ports, Kind::Plain))
         }
-        _ => Some(Kind::Plain),
+        _ => Some(((0, 0), Kind::Plain)),
     }
 }
 
@@ -155,8 +169,14 @@ fn is_error(ty: u8, v6: bool) -> bool {
 /// The tuple of the packet an ICMP error quotes: its IP header and the
 /// first 8 bytes of its transport header.
 fn quoted(inner: &[u8], v6: bool, zone: u16) -> Option<Tuple> {
-    let mut t = addresses(inner, v6, 0)?;
-    t.zone = zone;
+    let (src, dst) = addresses(inner, v6, 0)?;
+    let mut t = Tuple {
+        src,
+        dst,
+        zone,
+        v6: u8::from(v6),
+        ..Tuple::default()
+    };
     let off = if v6 {
         t.proto = *inner.get(6)?;
         40

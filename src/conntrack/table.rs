@@ -33,7 +33,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use super::conn::{Conn, Ext};
 use super::tuple::Tuple;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, MutexGuard};
 
 /// Number of shards (a power of two).
 pub const SHARDS: usize = 1024;
@@ -269,24 +269,28 @@ struct Shard {
 pub type Hit<'a> = (&'a mut Conn, Option<&'a mut Ext>, bool);
 
 impl Shard {
-    /// The connection in `slot` whose tuple one way is `t`.
-    fn get_mut(&mut self, slot: usize, t: &Tuple) -> Option<Hit<'_>> {
+    /// The connection in `slot`, found by its tuple in direction `reply`.
+    fn hit(&mut self, slot: usize, reply: bool) -> Option<Hit<'_>> {
         let c = self.conns.get_mut(slot)?;
-        let reply = if c.orig == *t {
-            false
-        } else if c.reply == *t {
-            true
-        } else {
-            return None;
-        };
         let ext = c.ext.and_then(|e| self.exts.get_mut(e.get() as usize - 1));
         Some((c, ext, reply))
     }
 
+    /// Whether `t` is the reply tuple (or else the original) of the
+    /// connection in `slot`; `None` if it is neither.
+    fn direction(&self, slot: usize, t: &Tuple) -> Option<bool> {
+        let c = self.conns.get(slot)?;
+        if c.orig == *t {
+            Some(false)
+        } else if c.reply == *t {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
     fn holds(&self, slot: usize, t: &Tuple) -> bool {
-        self.conns
-            .get(slot)
-            .is_some_and(|c| c.orig == *t || c.reply == *t)
+        self.direction(slot, t).is_some()
     }
 
     /// Stores `conn` and its extension; the connection's slot.
@@ -410,21 +414,30 @@ impl Table {
         now_ms: u64,
         f: impl FnOnce(Hit<'_>) -> R,
     ) -> Found<R> {
+        let Some((id, mut g, slot, reply)) = self.find(t, h) else {
+            return Found::Missing;
+        };
+        match g.hit(slot, reply) {
+            Some((c, ..)) if c.expired(now_ms) => Found::Expired(id),
+            Some(hit) => Found::Live(id, f(hit)),
+            None => Found::Missing,
+        }
+    }
+
+    /// The connection with tuple `t` (hash `h`) one way: its id, its
+    /// shard locked, its slot, and whether `t` is its reply tuple.
+    fn find(&self, t: &Tuple, h: u64) -> Option<(u32, MutexGuard<'_, Shard>, usize, bool)> {
         let (s, tag) = (shard_of(h), h as u32);
         let mut remote = [EMPTY; MAX_REMOTE];
-        let mut f = Some(f);
         {
-            let Some(shard) = self.shard(s) else {
-                return Found::Missing;
-            };
-            let mut g = shard.lock();
+            let g = self.shard(s)?.lock();
             let mut n = 0;
             let mut local = None;
             for id in g.index.candidates(tag) {
                 let (home, slot) = split(id);
                 if home == s {
-                    if g.holds(slot, t) {
-                        local = Some((id, slot));
+                    if let Some(reply) = g.direction(slot, t) {
+                        local = Some((id, slot, reply));
                         break;
                     }
                 } else if let Some(r) = remote.get_mut(n) {
@@ -432,12 +445,8 @@ impl Table {
                     n += 1;
                 }
             }
-            if let Some((id, slot)) = local {
-                return match g.get_mut(slot, t) {
-                    Some((c, ..)) if c.expired(now_ms) => Found::Expired(id),
-                    Some(hit) => f.take().map_or(Found::Missing, |f| Found::Live(id, f(hit))),
-                    None => Found::Missing,
-                };
+            if let Some((id, slot, reply)) = local {
+                return Some((id, g, slot, reply));
             }
         }
         for id in remote.into_iter().filter(|&id| id != EMPTY) {
@@ -445,16 +454,12 @@ impl Table {
             let Some(shard) = self.shard(home) else {
                 continue;
             };
-            let mut g = shard.lock();
-            match g.get_mut(slot, t) {
-                Some((c, ..)) if c.expired(now_ms) => return Found::Expired(id),
-                Some(hit) => {
-                    return f.take().map_or(Found::Missing, |f| Found::Live(id, f(hit)));
-                }
-                None => {}
+            let g = shard.lock();
+            if let Some(reply) = g.direction(slot, t) {
+                return Some((id, g, slot, reply));
             }
         }
-        Found::Missing
+        None
     }
 
     /// Reads the index entries of tuples with these hashes, then the

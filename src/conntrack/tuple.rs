@@ -45,20 +45,22 @@ impl Tuple {
     /// The tuple of the other direction (`nf_ct_invert_tuple`): addresses
     /// and ports swapped, an ICMP query type turned into its reply type.
     /// `None` for an ICMP type that has no counterpart.
+    #[inline]
     pub fn reverse(&self) -> Option<Tuple> {
-        let mut r = Tuple {
+        let (sport, dport) = if self.is_icmp() {
+            let [ty, code] = self.dport.to_be_bytes();
+            let ty = icmp_counterpart(ty, self.v6 == 1)?;
+            (self.sport, u16::from_be_bytes([ty, code]))
+        } else {
+            (self.dport, self.sport)
+        };
+        Some(Tuple {
             src: self.dst,
             dst: self.src,
-            sport: self.dport,
-            dport: self.sport,
+            sport,
+            dport,
             ..*self
-        };
-        if self.is_icmp() {
-            let [ty, code] = self.dport.to_be_bytes();
-            r.sport = self.sport;
-            r.dport = u16::from_be_bytes([icmp_counterpart(ty, self.v6 == 1)?, code]);
-        }
-        Some(r)
+        })
     }
 
     /// A 64-bit hash under `seed` (the table keeps its seed secret).
@@ -106,7 +108,7 @@ pub fn first4(a: &[u8; 16]) -> [u8; 4] {
 }
 
 /// The reply type of an ICMP query type, or the query of a reply.
-fn icmp_counterpart(ty: u8, v6: bool) -> Option<u8> {
+pub(super) fn icmp_counterpart(ty: u8, v6: bool) -> Option<u8> {
     let pairs: &[(u8, u8)] = if v6 { &ICMPV6_PAIRS } else { &ICMP_PAIRS };
     pairs.iter().find_map(|&(q, r)| {
         if q == ty {
