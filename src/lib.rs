@@ -25,6 +25,7 @@ pub mod event;
 pub mod family;
 pub mod flow;
 pub mod handle;
+pub mod heap;
 pub mod ioctl;
 pub mod meter;
 pub mod names;

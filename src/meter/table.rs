@@ -21,10 +21,7 @@ pub struct Held(Box<[Meter]>);
 
 impl Held {
     pub fn new(meter: Meter) -> Result<Held, Errno> {
-        let mut v = Vec::new();
-        v.try_reserve_exact(1).map_err(|_| Errno::NoMem)?;
-        v.push(meter);
-        Ok(Held(v.into_boxed_slice()))
+        crate::heap::boxed(meter).map(Held).ok_or(Errno::NoMem)
     }
 
     pub fn get(&self) -> Option<&Meter> {

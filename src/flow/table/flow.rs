@@ -82,14 +82,6 @@ pub(super) struct Flow<A> {
     pub(super) installed: Option<Box<[FlowKey]>>,
 }
 
-/// A copy of `key` on the heap, for `Flow::installed`.
-pub(super) fn installed(key: &FlowKey) -> Result<Box<[FlowKey]>, NoMemory> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(1).map_err(|_| NoMemory)?;
-    v.push(*key);
-    Ok(v.into_boxed_slice())
-}
-
 /// A flow in the table, borrowed from it.
 pub struct FlowRef<'t, A> {
     pub(super) id: FlowId,

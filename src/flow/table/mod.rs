@@ -734,7 +734,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
             ufid,
             installed: match ufid {
                 Some(_) => None,
-                None => Some(flow::installed(key)?),
+                None => Some(crate::heap::boxed(*key).ok_or(NoMemory)?),
             },
         };
         match new_mask.as_mut() {
