@@ -41,8 +41,7 @@ pub mod sim;
 pub mod status;
 pub mod switch;
 pub mod sync;
-#[cfg(windows)]
-mod sys;
+pub mod sys;
 pub mod tunnel;
 pub mod upcall;
 pub mod vport;

@@ -188,19 +188,6 @@ impl Conn {
         Step::Valid
     }
 
-    /// Reads a word of each part of the record a lookup reads (its
-    /// tuples, its state, its counters and metadata); a read ahead.
-    pub fn touch(&self) -> u32 {
-        u32::from(self.orig.src[0])
-            ^ u32::from(self.orig.sport)
-            ^ u32::from(self.reply.dport)
-            ^ self.counters[0].packets as u32
-            ^ self.expires_ms as u32
-            ^ self.mark
-            ^ u32::from(self.labels[15])
-            ^ u32::from(self.eventmask)
-    }
-
     pub fn expired(&self, now_ms: u64) -> bool {
         self.expires_ms <= now_ms
     }

@@ -256,17 +256,21 @@ impl Conntrack {
         for ((pkts, keys), verdicts) in chunks.zip(verdicts.chunks_mut(BATCH)) {
             // Reading a packet and reading ahead change nothing, so the
             // packets still run in order, each as `execute` would run it.
+            let far = self.table.len() >= READ_AHEAD_MIN;
             let mut ahead = [None; BATCH];
             let mut hashes = [0; BATCH];
             let mut n = 0;
             for ((pkt, key), a) in pkts.iter().zip(keys.iter()).zip(&mut ahead) {
                 *a = self.read(pkt, key, ct.zone);
                 if let (Some(a), Some(h)) = (a, hashes.get_mut(n)) {
+                    if far {
+                        self.table.prefetch_index(a.hash);
+                    }
                     *h = a.hash;
                     n += 1;
                 }
             }
-            if self.table.len() >= READ_AHEAD_MIN {
+            if far {
                 self.table.read_ahead(hashes.get(..n).unwrap_or_default());
             }
             for (((pkt, key), v), a) in pkts
@@ -295,7 +299,10 @@ impl Conntrack {
         let n = hashes
             .iter_mut()
             .zip(read)
-            .map(|(h, a)| *h = a.hash)
+            .map(|(h, a)| {
+                self.table.prefetch_index(a.hash);
+                *h = a.hash;
+            })
             .count();
         self.table.read_ahead(hashes.get(..n).unwrap_or_default());
     }

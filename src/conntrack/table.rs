@@ -23,17 +23,20 @@
 //! connection carries stays small. Slabs grow a quarter at a time.
 //!
 //! A lookup misses the cache twice, on the index entry and then on the
-//! record; `read_ahead` takes a batch of hashes through the first step for
-//! all of them and then the second, so that the misses of a batch overlap.
+//! record. A batch overlaps those misses: `prefetch_index` asks for each
+//! packet's index entry as soon as its hash is known (no lock: each shard
+//! publishes where its index lies), and `read_ahead` then asks for the
+//! records those entries name, all before the first packet is looked up.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::num::NonZeroU32;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use super::conn::{Conn, Ext};
 use super::tuple::Tuple;
 use crate::sync::{Mutex, MutexGuard};
+use crate::sys::prefetch;
 
 /// Number of shards (a power of two).
 pub const SHARDS: usize = 1024;
@@ -83,14 +86,6 @@ impl Index {
             .take_while(|e| e.id != EMPTY)
             .filter(move |e| e.tag == tag)
             .map(|e| e.id)
-    }
-
-    /// The id in `tag`'s home entry (its probe starts there): a read that
-    /// brings in the entries a lookup of `tag` reads first.
-    fn home(&self, tag: u32) -> u32 {
-        self.entries
-            .get(tag as usize & self.mask())
-            .map_or(EMPTY, |e| e.id)
     }
 
     /// The first id stored under `tag` (what a lookup most likely wants).
@@ -175,6 +170,11 @@ impl Index {
     fn bytes(&self) -> usize {
         self.entries.capacity() * core::mem::size_of::<Entry>()
     }
+
+    /// Where the entries lie, for `Published`.
+    fn at(&self) -> usize {
+        self.entries.as_ptr().addr()
+    }
 }
 
 /// Values in numbered slots, with a list of the free ones. It grows a
@@ -248,6 +248,13 @@ impl<T> Slab<T> {
     fn bytes(&self) -> usize {
         self.slots.capacity() * core::mem::size_of::<Option<T>>() + self.free.capacity() * 4
     }
+
+    /// Prefetches the value in `slot`, if there is one.
+    fn prefetch(&self, slot: usize) {
+        if let Some(v) = self.slots.get(slot) {
+            prefetch::value(v);
+        }
+    }
 }
 
 /// Slots a slab of `len` (full, below `max`) grows by: a quarter, at
@@ -256,6 +263,9 @@ fn growth(len: usize, max: usize) -> usize {
     (len / 4).max(8).min(max.saturating_sub(len))
 }
 
+/// Laid out so that what a lookup reads first (the lock, the index's and
+/// the record slab's bounds) shares the shard's first line.
+#[repr(C)]
 #[derive(Debug, Default)]
 struct Shard {
     index: Index,
@@ -340,8 +350,38 @@ pub enum Found<R> {
     Missing,
 }
 
+/// Where a shard's index lies and its mask, published under its lock each
+/// time that may change, so that `prefetch_index` finds an entry without
+/// the lock. Read unlocked, the two may disagree or be out of date; that
+/// costs only a prefetch of the wrong line.
+#[derive(Debug, Default)]
+struct Published {
+    at: AtomicUsize,
+    mask: AtomicUsize,
+}
+
+impl Published {
+    fn publish(&self, index: &Index) {
+        self.at.store(index.at(), Relaxed);
+        self.mask.store(index.mask(), Relaxed);
+    }
+
+    fn entry(&self, tag: u32) -> usize {
+        let offset = (tag as usize & self.mask.load(Relaxed)) * core::mem::size_of::<Entry>();
+        self.at.load(Relaxed).wrapping_add(offset)
+    }
+}
+
+/// A shard with what it publishes, a line apart from its neighbours.
+#[repr(C, align(64))]
+#[derive(Default)]
+struct ShardCell {
+    shard: Mutex<Shard>,
+    index: Published,
+}
+
 pub struct Table {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[ShardCell]>,
     seed: u64,
     count: AtomicU32,
     limit: AtomicU32,
@@ -369,7 +409,7 @@ impl Table {
     pub fn new(seed: u64, limit: u32) -> Option<Table> {
         let mut v = Vec::new();
         v.try_reserve_exact(SHARDS).ok()?;
-        v.resize_with(SHARDS, || Mutex::new(Shard::default()));
+        v.resize_with(SHARDS, ShardCell::default);
         Some(Table {
             shards: v.into_boxed_slice(),
             seed,
@@ -392,7 +432,7 @@ impl Table {
     }
 
     fn shard(&self, i: usize) -> Option<&Mutex<Shard>> {
-        self.shards.get(i)
+        self.shards.get(i).map(|c| &c.shard)
     }
 
     /// The hash of `t` the table files it under.
@@ -462,17 +502,19 @@ impl Table {
         None
     }
 
-    /// Reads the index entries of tuples with these hashes, then the
-    /// connections of the first entries that match, each step for all of
-    /// them before the next, so that their cache misses overlap (a
-    /// prefetch in safe code: nothing changes, one short lock hold each).
-    pub fn read_ahead(&self, hashes: &[u64]) {
-        let mut touched = 0;
-        for &h in hashes {
-            if let Some(shard) = self.shard(shard_of(h)) {
-                touched ^= shard.lock().index.home(h as u32);
-            }
+    /// Prefetches the index entry a lookup of a tuple hashed `h` reads
+    /// first; takes no lock.
+    pub fn prefetch_index(&self, h: u64) {
+        if let Some(c) = self.shards.get(shard_of(h)) {
+            prefetch::address(c.index.entry(h as u32));
         }
+    }
+
+    /// Prefetches the records of the first index entries that tuples with
+    /// these hashes find (each entry read under a short lock hold), so
+    /// that their misses overlap; nothing changes. Best after
+    /// `prefetch_index` of the same hashes.
+    pub fn read_ahead(&self, hashes: &[u64]) {
         for &h in hashes {
             let s = shard_of(h);
             let Some(shard) = self.shard(s) else {
@@ -483,16 +525,15 @@ impl Table {
                 continue;
             };
             let (home, slot) = split(id);
-            touched ^= if home == s {
-                g.conns.get(slot).map_or(0, Conn::touch)
+            if home == s {
+                g.conns.prefetch(slot);
             } else {
                 drop(g);
-                self.shard(home)
-                    .and_then(|o| o.lock().conns.get(slot).map(Conn::touch))
-                    .unwrap_or(0)
-            };
+                if let Some(o) = self.shard(home) {
+                    o.lock().conns.prefetch(slot);
+                }
+            }
         }
-        core::hint::black_box(touched);
     }
 
     /// Is `t` a tuple of some connection (timed out or not)? For NAT's
@@ -558,7 +599,13 @@ impl Table {
             Some(o) => &mut o.index,
             None => &mut home.index,
         };
-        if reply_index.insert(hr as u32, id).is_err() {
+        let reply_inserted = reply_index.insert(hr as u32, id);
+        // Either index may have grown.
+        if let (Some(ch), Some(cr)) = (self.shards.get(so), self.shards.get(sr)) {
+            cr.index.publish(reply_index);
+            ch.index.publish(&home.index);
+        }
+        if reply_inserted.is_err() {
             home.index.remove(ho as u32, id);
             undo(home, slot);
             return Err(Refused::NoMemory);
@@ -709,10 +756,10 @@ impl Table {
     /// Bytes the table holds (index, slabs and free lists), for the
     /// memory-per-connection figure.
     pub fn bytes(&self) -> usize {
-        let mut total = core::mem::size_of::<Table>()
-            + self.shards.len() * core::mem::size_of::<Mutex<Shard>>();
+        let mut total =
+            core::mem::size_of::<Table>() + self.shards.len() * core::mem::size_of::<ShardCell>();
         for s in self.shards.iter() {
-            let g = s.lock();
+            let g = s.shard.lock();
             total += g.index.bytes() + g.conns.bytes() + g.exts.bytes();
         }
         total
@@ -827,7 +874,7 @@ mod tests {
         let stored = || -> usize {
             t.shards
                 .iter()
-                .map(|s| s.lock().exts.slots.iter().flatten().count())
+                .map(|s| s.shard.lock().exts.slots.iter().flatten().count())
                 .sum()
         };
         assert_eq!(stored(), 1);
@@ -866,6 +913,7 @@ mod tests {
             .flat_map(|n| [t.hash(&conn(n).orig), t.hash(&conn(n).reply)])
             .collect();
         hashes.extend([t.hash(&conn(99).orig), 0, u64::MAX]);
+        hashes.iter().for_each(|&h| t.prefetch_index(h));
         t.read_ahead(&hashes);
         assert_eq!(t.len(), 20);
         for (n, &id) in ids.iter().enumerate() {

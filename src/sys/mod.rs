@@ -1,4 +1,6 @@
-//! Windows kernel glue (NDIS filter, control device). Only this module may use `unsafe`.
+//! Windows kernel glue (NDIS filter, control device), and the one
+//! instruction the portable core needs that safe Rust cannot issue
+//! (`prefetch`, built for every target). Only this module may use `unsafe`.
 //!
 //! What runs at which IRQL, and which locks it takes:
 //! - IRP dispatch (`device`): PASSIVE_LEVEL. The core's locks raise to
@@ -39,26 +41,47 @@
 //!   ours out below. Detach frees the lanes, then the pools.
 #![allow(unsafe_code)]
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(all(windows, not(target_arch = "x86_64")))]
 compile_error!("the NDIS bindings are laid out and checked for x64 only");
 
+#[cfg(windows)]
 mod csq;
+#[cfg(windows)]
 mod device;
+#[cfg(windows)]
 mod driver;
+#[cfg(windows)]
 mod egress;
+#[cfg(windows)]
 mod filter;
+#[cfg(windows)]
 mod hyperv;
+#[cfg(windows)]
 mod ingress;
+#[cfg(windows)]
 pub(crate) mod irql;
+#[cfg(windows)]
 mod lane;
+#[cfg(windows)]
 mod log;
+#[cfg(windows)]
 mod nbl;
+#[cfg(windows)]
 mod ndis;
+#[cfg(windows)]
 mod oid;
+#[cfg(windows)]
 mod packet;
+#[cfg(windows)]
 mod path;
+pub mod prefetch;
+#[cfg(windows)]
 mod runtime;
+#[cfg(windows)]
 mod time;
+#[cfg(windows)]
 mod timer;
+#[cfg(windows)]
 mod underlay;
+#[cfg(windows)]
 mod wstr;
