@@ -7,21 +7,35 @@ fn fold(sum: u32) -> u16 {
     ((once & 0xffff) + (once >> 16)) as u16
 }
 
-/// The checksum `check` after the 16-bit-aligned bytes `old` (covered by
-/// it) became `new`: `HC' = ~(~HC + ~m + m')` summed over every word.
-/// `old` and `new` have the same even length (2, 4 or 16 bytes here).
+/// What changing the 16-bit-aligned bytes `old` into `new` (of the same
+/// even length) adds to a one's-complement sum covering them: `~m + m'`
+/// summed over their words (RFC 1624, eqn. 3), not yet folded. The deltas
+/// of several changes add up (a few dozen words at most here, far from
+/// overflowing), and `adjust` applies their sum at once.
+#[inline]
+pub fn delta(old: &[u8], new: &[u8]) -> u32 {
+    old.chunks_exact(2)
+        .zip(new.chunks_exact(2))
+        .map(|(o, n)| match (o, n) {
+            ([o0, o1], [n0, n1]) => {
+                u32::from(!u16::from_be_bytes([*o0, *o1]))
+                    + u32::from(u16::from_be_bytes([*n0, *n1]))
+            }
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The checksum `check` after changes whose `delta`s add up to `sum`:
+/// `HC' = ~(~HC + sum)`. A `sum` of 0 leaves `check` as it is.
+#[inline]
+pub fn adjust(check: u16, sum: u32) -> u16 {
+    !fold(u32::from(!check) + sum)
+}
+
+/// The checksum `check` after the bytes `old` (covered by it) became `new`.
 pub fn replace(check: u16, old: &[u8], new: &[u8]) -> u16 {
-    let mut sum = u32::from(!check);
-    for (o, n) in old.chunks_exact(2).zip(new.chunks_exact(2)) {
-        if let ([o0, o1], [n0, n1]) = (o, n) {
-            sum += u32::from(!u16::from_be_bytes([*o0, *o1]));
-            sum += u32::from(u16::from_be_bytes([*n0, *n1]));
-        }
-        // At most 9 words of at most 0x1fffe each: no overflow, fold now
-        // and then to stay far from it regardless.
-        sum = u32::from(fold(sum));
-    }
-    !fold(sum)
+    adjust(check, delta(old, new))
 }
 
 /// CRC32c (Castagnoli, reflected polynomial 0x82f63b78) lookup table.

@@ -155,7 +155,7 @@ impl Rewrite {
             sport: (ports && from.sport != to.sport).then_some(to.sport),
             dport: (ports && from.dport != to.dport).then_some(to.dport),
         };
-        (r != Rewrite::default()).then_some(r)
+        (r.src.is_some() || r.dst.is_some() || r.sport.is_some() || r.dport.is_some()).then_some(r)
     }
 }
 
@@ -172,42 +172,65 @@ pub struct Headers {
     pub partial: bool,
 }
 
-/// Writes `new` over the field at `at`, updating the 16-bit checksums at
-/// `sums` (`(offset, udp, partial)`).
-fn field<const N: usize>(
-    f: &mut [u8],
-    at: usize,
-    new: [u8; N],
-    sums: &[(usize, bool, bool)],
-) -> Option<()> {
+/// The change writing `new` (if any) over the field at `at` makes to the
+/// checksums over it (`checksum::delta`, 0 if the field already holds it);
+/// `None` if the frame does not hold the field.
+fn change<const N: usize>(f: &[u8], at: usize, new: Option<[u8; N]>) -> Option<u32> {
+    let Some(new) = new else { return Some(0) };
     let old: [u8; N] = get(f, at)?;
-    if old == new {
-        return Some(());
-    }
-    for &(s, udp, partial) in sums {
-        let Some(check) = get::<2>(f, s).map(u16::from_be_bytes) else {
-            // A quoted header cut before its checksum: nothing to update.
-            continue;
-        };
-        let check = if partial {
-            !checksum::replace(!check, &old, &new)
-        } else if udp && check == 0 {
-            continue;
-        } else {
-            match checksum::replace(check, &old, &new) {
-                0 if udp => 0xffff,
-                c => c,
-            }
-        };
-        put(f, s, check.to_be_bytes())?;
-    }
-    put(f, at, new)
+    // An unchanged field is left out even of the sum's representation of
+    // zero (a changed one adds all its words).
+    Some(if old == new {
+        0
+    } else {
+        checksum::delta(&old, &new)
+    })
 }
 
-/// Applies `rw` to the packet whose headers are `h`. `None` if the frame
-/// does not hold what it should (nothing is then half written that a
-/// checksum does not cover: fields are written one at a time).
+/// Applies `rw` to the packet whose headers are `h`, each checksum updated
+/// once for all the fields it covers. `None` if the frame does not hold
+/// what it should (every field is read before any is written, so nothing
+/// is then half written).
 pub fn apply(f: &mut [u8], h: &Headers, rw: &Rewrite) -> Option<()> {
+    if h.v6 {
+        rewrite(f, h, rw.src, rw.dst, rw)
+    } else {
+        let v4 = |a: Option<[u8; 16]>| a.as_ref().map(first4);
+        rewrite(f, h, v4(rw.src), v4(rw.dst), rw)
+    }
+}
+
+/// `apply` with the addresses as the IP header holds them (`N` bytes).
+#[inline]
+fn rewrite<const N: usize>(
+    f: &mut [u8],
+    h: &Headers,
+    src: Option<[u8; N]>,
+    dst: Option<[u8; N]>,
+    rw: &Rewrite,
+) -> Option<()> {
+    let src_at = h.l3 + if h.v6 { 8 } else { 12 };
+    let dst_at = src_at + N;
+    let (sport, dport) = (
+        rw.sport.map(u16::to_be_bytes),
+        rw.dport.map(u16::to_be_bytes),
+    );
+    // The addresses are in the transport checksum's pseudo-header too.
+    let addrs = change(f, src_at, src)? + change(f, dst_at, dst)?;
+    let ports = change(f, h.l4, sport)? + change(f, h.l4 + 2, dport)?;
+    for (at, new) in [(src_at, src), (dst_at, dst)] {
+        if let Some(new) = new {
+            put(f, at, new)?;
+        }
+    }
+    for (at, new) in [(h.l4, sport), (h.l4 + 2, dport)] {
+        if let Some(new) = new {
+            put(f, at, new)?;
+        }
+    }
+    if !h.v6 {
+        update(f, h.l3 + 10, |c| Some(checksum::adjust(c, addrs)))?;
+    }
     let l4_sum = match h.proto {
         IPPROTO_TCP => Some((h.l4 + 16, false)),
         IPPROTO_UDP => Some((h.l4 + 6, true)),
@@ -215,45 +238,39 @@ pub fn apply(f: &mut [u8], h: &Headers, rw: &Rewrite) -> Option<()> {
         _ => None,
     }
     .filter(|&(at, _)| at + 2 <= h.end);
-    let mut sums: [(usize, bool, bool); 2] = [(0, false, false); 2];
-    let mut n = 0;
-    if !h.v6 {
-        sums[0] = (h.l3 + 10, false, false);
-        n = 1;
+    if let Some((at, udp)) = l4_sum {
+        update(f, at, |c| {
+            if h.partial {
+                // The pseudo-header sum, not complemented: ports are not in it.
+                Some(!checksum::adjust(!c, addrs))
+            } else if udp && c == 0 {
+                // No checksum, and none added.
+                None
+            } else {
+                match checksum::adjust(c, addrs + ports) {
+                    0 if udp => Some(0xffff),
+                    c => Some(c),
+                }
+            }
+        })?;
     }
-    if let Some((at, udp)) = l4_sum
-        && let Some(s) = sums.get_mut(n)
-    {
-        *s = (at, udp, h.partial);
-        n += 1;
-    }
-    let addr_sums = sums.get(..n)?;
-    let (src_at, dst_at, len) = if h.v6 { (8, 24, 16) } else { (12, 16, 4) };
-    for (at, a) in [(src_at, rw.src), (dst_at, rw.dst)] {
-        let Some(a) = a else { continue };
-        if len == 16 {
-            field(f, h.l3 + at, a, addr_sums)?;
-        } else {
-            field(f, h.l3 + at, first4(&a), addr_sums)?;
-        }
-    }
-    // Ports are not in a pseudo-header sum.
-    let port_sums = if h.partial {
-        &[][..]
-    } else if h.v6 {
-        addr_sums
-    } else {
-        addr_sums.get(1..)?
-    };
-    for (at, p) in [(0, rw.sport), (2, rw.dport)] {
-        if let Some(p) = p {
-            field(f, h.l4 + at, p.to_be_bytes(), port_sums)?;
-        }
-    }
-    if h.proto == IPPROTO_SCTP && (rw.sport.is_some() || rw.dport.is_some()) {
+    if h.proto == IPPROTO_SCTP && (sport.is_some() || dport.is_some()) {
         sctp_checksum(f, h)?;
     }
     Some(())
+}
+
+/// Replaces the 16-bit checksum at `at` by what `new` makes of it (`None`:
+/// left as it is); a quoted header cut before its checksum has nothing to
+/// update.
+fn update(f: &mut [u8], at: usize, new: impl FnOnce(u16) -> Option<u16>) -> Option<()> {
+    let Some(old) = get(f, at).map(u16::from_be_bytes) else {
+        return Some(());
+    };
+    match new(old) {
+        Some(c) => put(f, at, c.to_be_bytes()),
+        None => Some(()),
+    }
 }
 
 /// The key's addresses (and ports, with `ports`) after `rw`.
