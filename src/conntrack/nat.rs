@@ -172,19 +172,16 @@ pub struct Headers {
     pub partial: bool,
 }
 
-/// The change writing `new` (if any) over the field at `at` makes to the
-/// checksums over it (`checksum::delta`, 0 if the field already holds it);
-/// `None` if the frame does not hold the field.
-fn change<const N: usize>(f: &[u8], at: usize, new: Option<[u8; N]>) -> Option<u32> {
-    let Some(new) = new else { return Some(0) };
-    let old: [u8; N] = get(f, at)?;
-    // An unchanged field is left out even of the sum's representation of
-    // zero (a changed one adds all its words).
-    Some(if old == new {
-        0
-    } else {
-        checksum::delta(&old, &new)
-    })
+/// What a field holding `old` holds after writing `new` (if any) over it,
+/// and the change that makes to the checksums over it (`checksum::delta`;
+/// 0 if it holds that already: an unchanged field is left out even of the
+/// sum's representation of zero, a changed one adds all its words).
+#[inline(always)]
+fn change<const N: usize>(old: [u8; N], new: Option<[u8; N]>) -> ([u8; N], u32) {
+    match new {
+        Some(new) if new != old => (new, checksum::delta(&old, &new)),
+        _ => (old, 0),
+    }
 }
 
 /// Applies `rw` to the packet whose headers are `h`, each checksum updated
@@ -201,7 +198,7 @@ pub fn apply(f: &mut [u8], h: &Headers, rw: &Rewrite) -> Option<()> {
 }
 
 /// `apply` with the addresses as the IP header holds them (`N` bytes).
-#[inline]
+#[inline(always)]
 fn rewrite<const N: usize>(
     f: &mut [u8],
     h: &Headers,
@@ -211,25 +208,27 @@ fn rewrite<const N: usize>(
 ) -> Option<()> {
     let src_at = h.l3 + if h.v6 { 8 } else { 12 };
     let dst_at = src_at + N;
-    let (sport, dport) = (
-        rw.sport.map(u16::to_be_bytes),
-        rw.dport.map(u16::to_be_bytes),
-    );
     // The addresses are in the transport checksum's pseudo-header too.
-    let addrs = change(f, src_at, src)? + change(f, dst_at, dst)?;
-    let ports = change(f, h.l4, sport)? + change(f, h.l4 + 2, dport)?;
-    for (at, new) in [(src_at, src), (dst_at, dst)] {
-        if let Some(new) = new {
-            put(f, at, new)?;
-        }
+    let (src, d_src) = change(get(f, src_at)?, src);
+    let (dst, d_dst) = change(get(f, dst_at)?, dst);
+    let addrs = d_src + d_dst;
+    let has_ports = rw.sport.is_some() || rw.dport.is_some();
+    let mut ports = 0;
+    if has_ports {
+        let [s0, s1, d0, d1] = get(f, h.l4)?;
+        let (sport, d_sport) = change([s0, s1], rw.sport.map(u16::to_be_bytes));
+        let (dport, d_dport) = change([d0, d1], rw.dport.map(u16::to_be_bytes));
+        ports = d_sport + d_dport;
+        put(f, h.l4, [sport[0], sport[1], dport[0], dport[1]])?;
     }
-    for (at, new) in [(h.l4, sport), (h.l4 + 2, dport)] {
-        if let Some(new) = new {
-            put(f, at, new)?;
-        }
-    }
-    if !h.v6 {
-        update(f, h.l3 + 10, |c| Some(checksum::adjust(c, addrs)))?;
+    put(f, src_at, src)?;
+    put(f, dst_at, dst)?;
+    // A quoted header cut before a checksum has nothing there to update.
+    if !h.v6
+        && let Some(c) = get(f, h.l3 + 10)
+    {
+        let c = checksum::adjust(u16::from_be_bytes(c), addrs);
+        put(f, h.l3 + 10, c.to_be_bytes())?;
     }
     let l4_sum = match h.proto {
         IPPROTO_TCP => Some((h.l4 + 16, false)),
@@ -238,39 +237,26 @@ fn rewrite<const N: usize>(
         _ => None,
     }
     .filter(|&(at, _)| at + 2 <= h.end);
-    if let Some((at, udp)) = l4_sum {
-        update(f, at, |c| {
-            if h.partial {
-                // The pseudo-header sum, not complemented: ports are not in it.
-                Some(!checksum::adjust(!c, addrs))
-            } else if udp && c == 0 {
-                // No checksum, and none added.
-                None
-            } else {
-                match checksum::adjust(c, addrs + ports) {
-                    0 if udp => Some(0xffff),
-                    c => Some(c),
-                }
+    if let Some((at, udp)) = l4_sum
+        && let Some(c) = get(f, at).map(u16::from_be_bytes)
+        // UDP without a checksum gets none.
+        && !(udp && c == 0 && !h.partial)
+    {
+        let c = if h.partial {
+            // The pseudo-header sum, not complemented: ports are not in it.
+            !checksum::adjust(!c, addrs)
+        } else {
+            match checksum::adjust(c, addrs + ports) {
+                0 if udp => 0xffff,
+                c => c,
             }
-        })?;
+        };
+        put(f, at, c.to_be_bytes())?;
     }
-    if h.proto == IPPROTO_SCTP && (sport.is_some() || dport.is_some()) {
+    if h.proto == IPPROTO_SCTP && has_ports {
         sctp_checksum(f, h)?;
     }
     Some(())
-}
-
-/// Replaces the 16-bit checksum at `at` by what `new` makes of it (`None`:
-/// left as it is); a quoted header cut before its checksum has nothing to
-/// update.
-fn update(f: &mut [u8], at: usize, new: impl FnOnce(u16) -> Option<u16>) -> Option<()> {
-    let Some(old) = get(f, at).map(u16::from_be_bytes) else {
-        return Some(());
-    };
-    match new(old) {
-        Some(c) => put(f, at, c.to_be_bytes()),
-        None => Some(()),
-    }
 }
 
 /// The key's addresses (and ports, with `ports`) after `rw`.
