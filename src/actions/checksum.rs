@@ -12,30 +12,38 @@ fn fold(sum: u32) -> u16 {
 /// summed over their words (RFC 1624, eqn. 3), not yet folded. The deltas
 /// of several changes add up (a few dozen words at most here, far from
 /// overflowing), and `adjust` applies their sum at once.
+///
+/// Words are taken in the machine's byte order: swapping the bytes of
+/// every word swaps those of the one's-complement sum (RFC 1071, 2(B)), so
+/// a checksum field read the same way (`u16::from_ne_bytes`) and written
+/// back so is updated without swapping anything.
 #[inline]
 pub fn delta(old: &[u8], new: &[u8]) -> u32 {
     old.chunks_exact(2)
         .zip(new.chunks_exact(2))
         .map(|(o, n)| match (o, n) {
             ([o0, o1], [n0, n1]) => {
-                u32::from(!u16::from_be_bytes([*o0, *o1]))
-                    + u32::from(u16::from_be_bytes([*n0, *n1]))
+                u32::from(!u16::from_ne_bytes([*o0, *o1]))
+                    + u32::from(u16::from_ne_bytes([*n0, *n1]))
             }
             _ => 0,
         })
         .sum()
 }
 
-/// The checksum `check` after changes whose `delta`s add up to `sum`:
+/// The checksum field `check` (in the machine's byte order, as `delta`
+/// takes words) after changes whose `delta`s add up to `sum`:
 /// `HC' = ~(~HC + sum)`. A `sum` of 0 leaves `check` as it is.
 #[inline]
 pub fn adjust(check: u16, sum: u32) -> u16 {
     !fold(u32::from(!check) + sum)
 }
 
-/// The checksum `check` after the bytes `old` (covered by it) became `new`.
+/// The checksum `check` (its value, as the field holds it in network
+/// order) after the bytes `old` (covered by it) became `new`.
 pub fn replace(check: u16, old: &[u8], new: &[u8]) -> u16 {
-    adjust(check, delta(old, new))
+    let field = u16::from_ne_bytes(check.to_be_bytes());
+    u16::from_be_bytes(adjust(field, delta(old, new)).to_ne_bytes())
 }
 
 /// CRC32c (Castagnoli, reflected polynomial 0x82f63b78) lookup table.

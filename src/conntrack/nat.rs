@@ -185,9 +185,10 @@ fn change<const N: usize>(old: [u8; N], new: Option<[u8; N]>) -> ([u8; N], u32) 
 }
 
 /// Applies `rw` to the packet whose headers are `h`, each checksum updated
-/// once for all the fields it covers. `None` if the frame does not hold
-/// what it should (every field is read before any is written, so nothing
-/// is then half written).
+/// once for all the fields it covers (their words and the checksums all
+/// taken in the machine's byte order, see `checksum::delta`). `None` if the
+/// frame does not hold what it should (every field is read before any is
+/// written, so nothing is then half written).
 pub fn apply(f: &mut [u8], h: &Headers, rw: &Rewrite) -> Option<()> {
     if h.v6 {
         rewrite(f, h, rw.src, rw.dst, rw)
@@ -227,8 +228,8 @@ fn rewrite<const N: usize>(
     if !h.v6
         && let Some(c) = get(f, h.l3 + 10)
     {
-        let c = checksum::adjust(u16::from_be_bytes(c), addrs);
-        put(f, h.l3 + 10, c.to_be_bytes())?;
+        let c = checksum::adjust(u16::from_ne_bytes(c), addrs);
+        put(f, h.l3 + 10, c.to_ne_bytes())?;
     }
     let l4_sum = match h.proto {
         IPPROTO_TCP => Some((h.l4 + 16, false)),
@@ -238,7 +239,7 @@ fn rewrite<const N: usize>(
     }
     .filter(|&(at, _)| at + 2 <= h.end);
     if let Some((at, udp)) = l4_sum
-        && let Some(c) = get(f, at).map(u16::from_be_bytes)
+        && let Some(c) = get(f, at).map(u16::from_ne_bytes)
         // UDP without a checksum gets none.
         && !(udp && c == 0 && !h.partial)
     {
@@ -251,7 +252,7 @@ fn rewrite<const N: usize>(
                 c => c,
             }
         };
-        put(f, at, c.to_be_bytes())?;
+        put(f, at, c.to_ne_bytes())?;
     }
     if h.proto == IPPROTO_SCTP && has_ports {
         sctp_checksum(f, h)?;
