@@ -17,17 +17,12 @@ fn fold(sum: u32) -> u16 {
 /// every word swaps those of the one's-complement sum (RFC 1071, 2(B)), so
 /// a checksum field read the same way (`u16::from_ne_bytes`) and written
 /// back so is updated without swapping anything.
-#[inline]
+#[inline(always)]
 pub fn delta(old: &[u8], new: &[u8]) -> u32 {
-    old.chunks_exact(2)
-        .zip(new.chunks_exact(2))
-        .map(|(o, n)| match (o, n) {
-            ([o0, o1], [n0, n1]) => {
-                u32::from(!u16::from_ne_bytes([*o0, *o1]))
-                    + u32::from(u16::from_ne_bytes([*n0, *n1]))
-            }
-            _ => 0,
-        })
+    let (old, new) = (old.as_chunks::<2>().0, new.as_chunks::<2>().0);
+    old.iter()
+        .zip(new)
+        .map(|(o, n)| u32::from(!u16::from_ne_bytes(*o)) + u32::from(u16::from_ne_bytes(*n)))
         .sum()
 }
 
