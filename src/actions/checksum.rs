@@ -159,4 +159,37 @@ mod tests {
         z[8..12].fill(0);
         assert_eq!(a, crc32c(&z));
     }
+
+    proptest::proptest! {
+        /// Any changes to 16-bit-aligned fields of some data, their deltas
+        /// summed and applied once, give the checksum a recomputation gives
+        /// (as a one's-complement value: 0 and 0xffff are both zero), and
+        /// exactly what replacing field by field gives.
+        #[test]
+        fn summed_deltas_match_recomputation(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 40),
+            changes in proptest::collection::vec(
+                (0usize..20, proptest::sample::select(&[1usize, 2, 8][..]), proptest::array::uniform16(proptest::num::u8::ANY)),
+                0..5,
+            ),
+        ) {
+            let start = internet(&data);
+            let mut now = data.clone();
+            let (mut sum, mut chained) = (0, start);
+            for (word, words, bytes) in changes {
+                let (at, end) = (word * 2, (word * 2 + words * 2).min(now.len()));
+                let (old, new) = (now[at..end].to_vec(), &bytes[..end - at]);
+                if old != new {
+                    sum += delta(&old, new);
+                    chained = replace(chained, &old, new);
+                }
+                now[at..end].copy_from_slice(new);
+            }
+            let field = u16::from_ne_bytes(start.to_be_bytes());
+            let once = u16::from_be_bytes(adjust(field, sum).to_ne_bytes());
+            proptest::prop_assert_eq!(once, chained);
+            let full = internet(&now);
+            proptest::prop_assert!(once == full || once ^ full == 0xffff && once & full == 0);
+        }
+    }
 }

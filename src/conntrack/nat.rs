@@ -502,4 +502,113 @@ mod tests {
             "ports are not in it"
         );
     }
+
+    /// The one's-complement sum of the big-endian words of `parts`, folded
+    /// (an odd length padded with a zero byte).
+    fn ones_sum(parts: &[&[u8]]) -> u16 {
+        let mut s = 0u64;
+        for b in parts {
+            for c in b.chunks(2) {
+                s += u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+            }
+        }
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
+
+    /// The transport pseudo-header of the packet at 14 (IPv4 or IPv6).
+    fn pseudo(f: &[u8], v6: bool, proto: u8) -> std::vec::Vec<u8> {
+        let (addrs, l4) = if v6 {
+            (&f[22..54], 54)
+        } else {
+            (&f[26..34], 34)
+        };
+        [addrs, &[0, proto], &((f.len() - l4) as u16).to_be_bytes()].concat()
+    }
+
+    proptest::proptest! {
+        /// Whatever a rewrite changes, the IPv4 header checksum and the
+        /// transport checksum verify afterwards as a recomputation over the
+        /// whole packet would have them; a UDP checksum of 0 stays 0, a
+        /// partial (offloaded) one is the new pseudo-header sum, and SCTP's
+        /// CRC32c is right.
+        #[test]
+        fn rewritten_checksums_verify(
+            v6 in proptest::bool::ANY,
+            proto in proptest::sample::select(&[IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP][..]),
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            addrs in proptest::array::uniform4(proptest::array::uniform16(proptest::num::u8::ANY)),
+            ports in proptest::array::uniform4(proptest::num::u16::ANY),
+            change in proptest::array::uniform4(proptest::bool::ANY),
+            udp_zero in proptest::bool::ANY,
+            partial in proptest::bool::ANY,
+        ) {
+            let partial = partial && proto != IPPROTO_SCTP;
+            let [src, dst, new_src, new_dst] = addrs.map(|a| {
+                if v6 { a } else { v4([a[0], a[1], a[2], a[3]]) }
+            });
+            let mut l4 = match proto {
+                IPPROTO_TCP => p::tcp(ports[0], ports[1], 0x10, 1, 2, 0),
+                // UDP's length and checksum, or SCTP's tag and checksum.
+                _ => {
+                    let rest = if proto == IPPROTO_UDP { 4 } else { 8 };
+                    [&ports[0].to_be_bytes()[..], &ports[1].to_be_bytes(), &[0; 8][..rest]].concat()
+                }
+            };
+            l4.extend_from_slice(&payload);
+            if proto == IPPROTO_UDP {
+                let len = (l4.len() as u16).to_be_bytes();
+                l4[4..6].copy_from_slice(&len);
+            }
+            let mut f = if v6 {
+                super::super::tests::ipv6_frame(src, dst, proto, &l4)
+            } else {
+                p::ipv4_frame(first4(&src), first4(&dst), proto, &l4)
+            };
+            let at = if v6 { 54 } else { 34 };
+            let sum_at = at + if proto == IPPROTO_TCP { 16 } else { 6 };
+            if proto == IPPROTO_SCTP {
+                let c = checksum::sctp(&f[at..]);
+                f[at + 8..at + 12].copy_from_slice(&c.to_le_bytes());
+            } else if partial {
+                let ps = ones_sum(&[&pseudo(&f, v6, proto)]);
+                f[sum_at..sum_at + 2].copy_from_slice(&ps.to_be_bytes());
+            } else if proto == IPPROTO_UDP && udp_zero {
+                f[sum_at..sum_at + 2].fill(0);
+            }
+            let v = packet::parse(&f, None, 0, false).unwrap();
+            let h = headers_of(&v, f.len(), partial);
+            let rw = Rewrite {
+                src: change[0].then_some(new_src),
+                dst: change[1].then_some(new_dst),
+                sport: change[2].then_some(ports[2]),
+                dport: change[3].then_some(ports[3]),
+            };
+            apply(&mut f, &h, &rw).unwrap();
+            let v = packet::parse(&f, None, 0, false).unwrap();
+            let want = |new: Option<[u8; 16]>, old: [u8; 16]| new.unwrap_or(old);
+            proptest::prop_assert_eq!(v.tuple.src, want(rw.src, src));
+            proptest::prop_assert_eq!(v.tuple.dst, want(rw.dst, dst));
+            proptest::prop_assert_eq!(v.tuple.sport, rw.sport.unwrap_or(ports[0]));
+            proptest::prop_assert_eq!(v.tuple.dport, rw.dport.unwrap_or(ports[1]));
+            if !v6 {
+                proptest::prop_assert_eq!(ones_sum(&[&f[14..34]]), 0xffff);
+            }
+            let check = u16::from_be_bytes([f[sum_at], f[sum_at + 1]]);
+            let ps = pseudo(&f, v6, proto);
+            if proto == IPPROTO_SCTP {
+                let c = checksum::sctp(&f[at..]);
+                proptest::prop_assert_eq!(&f[at + 8..at + 12], &c.to_le_bytes()[..]);
+            } else if partial {
+                proptest::prop_assert_eq!(check, ones_sum(&[&ps]));
+            } else if proto == IPPROTO_UDP && udp_zero {
+                proptest::prop_assert_eq!(check, 0);
+            } else {
+                proptest::prop_assert_eq!(ones_sum(&[&ps, &f[at..]]), 0xffff);
+                proptest::prop_assert!(proto != IPPROTO_UDP || check != 0);
+            }
+        }
+    }
 }
