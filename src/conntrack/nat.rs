@@ -191,16 +191,16 @@ fn change<const N: usize>(old: [u8; N], new: Option<[u8; N]>) -> ([u8; N], u32) 
 /// written, so nothing is then half written).
 pub fn apply(f: &mut [u8], h: &Headers, rw: &Rewrite) -> Option<()> {
     if h.v6 {
-        rewrite(f, h, rw.src, rw.dst, rw)
+        apply_sized(f, h, rw.src, rw.dst, rw)
     } else {
         let v4 = |a: Option<[u8; 16]>| a.as_ref().map(first4);
-        rewrite(f, h, v4(rw.src), v4(rw.dst), rw)
+        apply_sized(f, h, v4(rw.src), v4(rw.dst), rw)
     }
 }
 
 /// `apply` with the addresses as the IP header holds them (`N` bytes).
 #[inline(always)]
-fn rewrite<const N: usize>(
+fn apply_sized<const N: usize>(
     f: &mut [u8],
     h: &Headers,
     src: Option<[u8; N]>,
