@@ -4,8 +4,6 @@
 //! the type and code; nothing for other protocols, which are tracked by
 //! addresses and protocol alone.
 
-use zerocopy::{Immutable, IntoBytes};
-
 use crate::flow::key::CtTuple;
 
 /// ICMP / ICMPv6 query types and the replies they expect.
@@ -17,7 +15,7 @@ pub use crate::actions::headers::{
 };
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, IntoBytes, Immutable)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tuple {
     /// Addresses, wire bytes; IPv4 in the first four.
     pub src: [u8; 16],
@@ -64,15 +62,24 @@ impl Tuple {
     }
 
     /// A 64-bit hash under `seed` (the table keeps its seed secret).
+    #[inline]
     pub fn hash(&self, seed: u64) -> u64 {
-        let b = self.as_bytes();
+        // Words made from the fields, not read from the tuple's bytes: a
+        // tuple just written field by field stalls a wide read of itself.
+        let halves = |a: &[u8; 16]| {
+            let v = u128::from_ne_bytes(*a);
+            [v as u64, (v >> 64) as u64]
+        };
+        let [s0, s1] = halves(&self.src);
+        let [d0, d1] = halves(&self.dst);
+        let rest = u64::from(self.sport)
+            | u64::from(self.dport) << 16
+            | u64::from(self.zone) << 32
+            | u64::from(self.proto) << 48
+            | u64::from(self.v6) << 56;
         let mut h = seed ^ 0x243f_6a88_85a3_08d3;
-        for chunk in b.chunks(8) {
-            let mut w = [0u8; 8];
-            if let Some(dst) = w.get_mut(..chunk.len()) {
-                dst.copy_from_slice(chunk);
-            }
-            h = (h ^ u64::from_ne_bytes(w)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for w in [s0, s1, d0, d1, rest] {
+            h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             h = h.rotate_left(31);
         }
         // murmur3's finaliser spreads every input bit over the result.
