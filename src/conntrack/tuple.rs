@@ -166,6 +166,34 @@ mod tests {
     }
 
     #[test]
+    fn hashes_of_alike_tuples_spread_over_high_and_low_bits() {
+        // The table picks a shard by the top bits and an index slot by the
+        // low ones; connections differing in a port or an address byte
+        // must fill both evenly (64 a bucket expected here).
+        for seed in [0, 0x1234, u64::MAX] {
+            let mut high = [0u32; 1024];
+            let mut low = [0u32; 1024];
+            for i in 0..65_536u32 {
+                let [_, _, a, b] = i.to_be_bytes();
+                let t = v4(
+                    [10, 0, a, b],
+                    [172, 16, 0, 1],
+                    IPPROTO_TCP,
+                    1024 + (i % 7) as u16,
+                    80,
+                );
+                let h = t.hash(seed);
+                high[(h >> 54) as usize] += 1;
+                low[(h & 1023) as usize] += 1;
+            }
+            for counts in [high, low] {
+                let (min, max) = (counts.iter().min(), counts.iter().max());
+                assert!(min >= Some(&24) && max <= Some(&112), "{min:?} {max:?}");
+            }
+        }
+    }
+
+    #[test]
     fn hash_depends_on_every_field_and_the_seed() {
         let t = v4([1, 1, 1, 1], [2, 2, 2, 2], IPPROTO_UDP, 1, 2);
         let base = t.hash(7);
@@ -179,6 +207,8 @@ mod tests {
         for c in changed {
             assert_ne!(c.hash(7), base);
         }
+        // A tuple and its reverse land apart.
+        assert_ne!(t.reverse().unwrap().hash(7), base);
         let k = t.to_key();
         assert_eq!(
             (k.ipv4_src, k.ipv4_dst, k.proto),
