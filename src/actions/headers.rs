@@ -54,6 +54,7 @@ pub fn is_vlan_tpid(tpid: u16) -> bool {
 }
 
 /// The in-band tag at `at` and the type field after it.
+#[inline]
 fn tag_at(frame: &[u8], at: usize) -> Option<(Tag, u16)> {
     let [t0, t1, c0, c1, n0, n1] = get(frame, at)?;
     let tpid = u16::from_be_bytes([t0, t1]);
@@ -85,6 +86,7 @@ pub struct L2 {
 }
 
 /// `None` if the frame is shorter than an Ethernet header.
+#[inline]
 pub fn l2(frame: &[u8], oob_vlan: Option<u16>) -> Option<L2> {
     let mut ty = be16(frame, 12)?;
     let mut at = 12;
@@ -167,6 +169,7 @@ pub struct Ip {
 /// The IPv4 or IPv6 header at `l3` of a packet whose network type is
 /// `eth_type`, if that type says IP and the packet holds the fixed header
 /// (20 or 40 bytes).
+#[inline]
 pub fn ip_at(frame: &[u8], eth_type: u16, l3: usize) -> Option<Ip> {
     match eth_type {
         ETH_P_IP => ipv4(frame, l3),
@@ -175,6 +178,7 @@ pub fn ip_at(frame: &[u8], eth_type: u16, l3: usize) -> Option<Ip> {
     }
 }
 
+#[inline]
 fn ipv4(frame: &[u8], l3: usize) -> Option<Ip> {
     let h: [u8; 20] = get(frame, l3)?;
     let [ver_ihl, _, len0, len1, _, _, frag0, frag1, _, proto, ..] = h;

@@ -25,6 +25,9 @@ pub struct Counter {
     pub bytes: u64,
 }
 
+/// Aligned to a cache line, so that the read of a record (three lines)
+/// never straddles a fourth.
+#[repr(align(64))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conn {
     /// The tuple of the first packet.

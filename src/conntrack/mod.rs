@@ -132,7 +132,7 @@ pub const BATCH: usize = 32;
 const READ_AHEAD_MIN: u32 = 1 << 14;
 
 /// A packet read for tracking, and the hash of its tuple.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Ahead {
     view: View,
     hash: u64,
@@ -257,12 +257,14 @@ impl Conntrack {
             // Reading a packet and reading ahead change nothing, so the
             // packets still run in order, each as `execute` would run it.
             let far = self.table.len() >= READ_AHEAD_MIN;
-            let mut ahead = [None; BATCH];
+            let mut ahead = [Ahead::default(); BATCH];
+            let mut read = [false; BATCH];
             let mut hashes = [0; BATCH];
             let mut n = 0;
-            for ((pkt, key), a) in pkts.iter().zip(keys.iter()).zip(&mut ahead) {
-                *a = self.read(pkt, key, ct.zone);
-                if let (Some(a), Some(h)) = (a, hashes.get_mut(n)) {
+            let slots = ahead.iter_mut().zip(&mut read);
+            for ((pkt, key), (a, r)) in pkts.iter().zip(keys.iter()).zip(slots) {
+                *r = self.read(pkt, key, ct.zone, a);
+                if let (true, Some(h)) = (*r, hashes.get_mut(n)) {
                     if far {
                         self.table.prefetch_index(a.hash);
                     }
@@ -273,13 +275,13 @@ impl Conntrack {
             if far {
                 self.table.read_ahead(hashes.get(..n).unwrap_or_default());
             }
-            for (((pkt, key), v), a) in pkts
+            for (((pkt, key), v), (a, r)) in pkts
                 .iter_mut()
                 .zip(keys.iter_mut())
                 .zip(verdicts.iter_mut())
-                .zip(&ahead)
+                .zip(ahead.iter().zip(read))
             {
-                *v = self.run(pkt, key, ct, now_ms, notify, a.as_ref());
+                *v = self.run(pkt, key, ct, now_ms, notify, r.then_some(a));
             }
         }
     }
@@ -295,34 +297,37 @@ impl Conntrack {
             return;
         }
         let mut hashes = [0; BATCH];
-        let read = pkts.into_iter().filter_map(|(p, k)| self.read(p, k, zone));
+        let mut a = Ahead::default();
+        let read = pkts
+            .into_iter()
+            .filter_map(|(p, k)| self.read(p, k, zone, &mut a).then_some(a.hash));
         let n = hashes
             .iter_mut()
             .zip(read)
-            .map(|(h, a)| {
-                self.table.prefetch_index(a.hash);
-                *h = a.hash;
+            .map(|(h, hash)| {
+                self.table.prefetch_index(hash);
+                *h = hash;
             })
             .count();
         self.table.read_ahead(hashes.get(..n).unwrap_or_default());
     }
 
-    /// The packet as its run will read it, if that is straight away (not
-    /// a fragment, not a packet the action leaves alone).
-    fn read<P: Packet>(&self, pkt: &P, key: &FlowKey, zone: u16) -> Option<Ahead> {
+    /// Reads the packet into `a` as its run will read it, if that is
+    /// straight away (not a fragment, not a packet the action leaves
+    /// alone); whether it did.
+    fn read<P: Packet>(&self, pkt: &P, key: &FlowKey, zone: u16, a: &mut Ahead) -> bool {
         let plain = key.mac_proto == MAC_PROTO_ETHERNET && key.ip_frag == k::FRAG_NONE;
-        if !plain || tracked_in(key, zone) {
-            return None;
-        }
-        let view = packet::parse(pkt.data(), pkt.oob_vlan(), zone, false)?;
-        Some(self.ahead(view))
+        plain && !tracked_in(key, zone) && self.parse(pkt, zone, false, a)
     }
 
-    fn ahead(&self, view: View) -> Ahead {
-        Ahead {
-            hash: self.table.hash(&view.tuple),
-            view,
+    /// Reads the packet into `a`, its tuple's hash too; whether it could.
+    #[inline]
+    fn parse<P: Packet>(&self, pkt: &P, zone: u16, fragment: bool, a: &mut Ahead) -> bool {
+        let read = packet::parse_into(pkt.data(), pkt.oob_vlan(), zone, fragment, &mut a.view);
+        if read {
+            a.hash = self.table.hash(&a.view.tuple);
         }
+        read
     }
 
     /// `execute`, with the packet already read if `ahead` says so.
@@ -352,18 +357,14 @@ impl Conntrack {
             }
         }
         let fragment = key.ip_frag != k::FRAG_NONE;
-        let parsed;
+        let mut parsed = Ahead::default();
         let ahead = match ahead {
             Some(a) => a,
             None => {
-                let view = ethernet
-                    .then(|| packet::parse(pkt.data(), pkt.oob_vlan(), zone, fragment))
-                    .flatten();
-                let Some(view) = view else {
+                if !(ethernet && self.parse(pkt, zone, fragment, &mut parsed)) {
                     self.invalid(key, zone);
                     return Verdict::Continue;
-                };
-                parsed = self.ahead(view);
+                }
                 &parsed
             }
         };

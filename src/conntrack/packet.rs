@@ -57,38 +57,68 @@ pub struct View {
     pub len: u32,
 }
 
+impl Default for View {
+    fn default() -> View {
+        View {
+            tuple: Tuple::default(),
+            kind: Kind::Plain,
+            l3: 0,
+            l4: 0,
+            len: 0,
+        }
+    }
+}
+
 /// Reads `frame` (an Ethernet frame) for tracking in `zone`. `fragment`: the flow key says it is
 /// a fragment still (one that could not be read for reassembly).
 #[inline]
 pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, fragment: bool) -> Option<View> {
+    let mut view = View::default();
+    parse_into(frame, oob_vlan, zone, fragment, &mut view).then_some(view)
+}
+
+/// `parse`, written into `view` field by field (false: not readable, and
+/// `view` is left half written). A view built elsewhere and copied whole
+/// stalls the wide loads that copy it, as its fields were just written.
+#[inline]
+pub fn parse_into(
+    frame: &[u8],
+    oob_vlan: Option<u16>,
+    zone: u16,
+    fragment: bool,
+    view: &mut View,
+) -> bool {
     if fragment {
-        return None;
+        return false;
     }
-    let l2 = headers::l2(frame, oob_vlan)?;
-    let ip = headers::ip_at(frame, l2.eth_type, l2.l3)?;
-    let l4 = ip.l4?;
-    let (src, dst) = addresses(frame, ip.v6, ip.l3)?;
-    let end = ip.end;
-    let body = frame.get(l4.off..end)?;
-    let ((sport, dport), kind) = transport(l4.proto, ip.v6, zone, body, l4.off)?;
-    // The tuple is put together at once from its parts (not written field
-    // by field and read back whole, which stalls the loads that copy it).
-    let tuple = Tuple {
-        src,
-        dst,
-        sport,
-        dport,
-        zone,
-        proto: l4.proto,
-        v6: u8::from(ip.v6),
+    let Some(ip) =
+        headers::l2(frame, oob_vlan).and_then(|l2| headers::ip_at(frame, l2.eth_type, l2.l3))
+    else {
+        return false;
     };
-    Some(View {
-        tuple,
-        kind,
-        l3: ip.l3,
-        l4: l4.off,
-        len: u32::try_from(end.saturating_sub(ip.l3)).unwrap_or(u32::MAX),
-    })
+    let (Some(l4), Some((src, dst))) = (ip.l4, addresses(frame, ip.v6, ip.l3)) else {
+        return false;
+    };
+    let end = ip.end;
+    let Some(((sport, dport), kind)) = frame
+        .get(l4.off..end)
+        .and_then(|body| transport(l4.proto, ip.v6, zone, body, l4.off))
+    else {
+        return false;
+    };
+    let t = &mut view.tuple;
+    t.src = src;
+    t.dst = dst;
+    t.sport = sport;
+    t.dport = dport;
+    t.zone = zone;
+    t.proto = l4.proto;
+    t.v6 = u8::from(ip.v6);
+    view.kind = kind;
+    view.l3 = ip.l3;
+    view.l4 = l4.off;
+    view.len = u32::try_from(end.saturating_sub(ip.l3)).unwrap_or(u32::MAX);
+    true
 }
 
 /// The addresses of the IP header at `l3` (its version checked), as a
@@ -115,6 +145,7 @@ fn addresses(frame: &[u8], v6: bool, l3: usize) -> Option<([u8; 16], [u8; 16])> 
 /// identifier and type and code) from the transport header `body` of
 /// protocol `proto` (which starts at frame offset `off`), and the kind of
 /// packet.
+#[inline]
 fn transport(
     proto: u8,
     v6: bool,
@@ -211,6 +242,7 @@ fn quoted(inner: &[u8], v6: bool, zone: u16) -> Option<Tuple> {
 
 /// The TCP header's fields; `None` if it is cut short or its data offset
 /// is below 5 words.
+#[inline]
 fn segment(body: &[u8]) -> Option<Segment> {
     let h: [u8; 20] = get(body, 0)?;
     let [

@@ -177,21 +177,31 @@ impl Index {
     }
 }
 
-/// Values in numbered slots, with a list of the free ones. It grows a
-/// quarter at a time, so little of it stands empty.
+/// A slot of a slab.
+#[derive(Debug)]
+enum Slot<T> {
+    Used(T),
+    /// Emptied, not yet free to reuse.
+    Vacant,
+    /// Free: the next free slot's number + 1 (0: none).
+    Free(u32),
+}
+
+/// Values in numbered slots; the free ones are chained through the slots
+/// themselves, so freeing needs no memory. It grows a quarter at a time,
+/// so little of it stands empty.
 #[derive(Debug)]
 struct Slab<T> {
-    slots: Vec<Option<T>>,
-    /// Free slot numbers; its capacity follows `slots`, so freeing never
-    /// allocates.
-    free: Vec<u32>,
+    slots: Vec<Slot<T>>,
+    /// The first free slot's number + 1 (0: none).
+    free: u32,
 }
 
 impl<T> Default for Slab<T> {
     fn default() -> Slab<T> {
         Slab {
             slots: Vec::new(),
-            free: Vec::new(),
+            free: 0,
         }
     }
 }
@@ -203,21 +213,28 @@ impl<T> Slab<T> {
     }
 
     fn get(&self, slot: usize) -> Option<&T> {
-        self.slots.get(slot)?.as_ref()
+        match self.slots.get(slot)? {
+            Slot::Used(v) => Some(v),
+            _ => None,
+        }
     }
 
     fn get_mut(&mut self, slot: usize) -> Option<&mut T> {
-        self.slots.get_mut(slot)?.as_mut()
+        match self.slots.get_mut(slot)? {
+            Slot::Used(v) => Some(v),
+            _ => None,
+        }
     }
 
     /// Stores `value`; its slot.
     fn alloc(&mut self, value: T) -> Result<usize, Refused> {
-        if let Some(slot) = self.free.pop() {
-            let slot = slot as usize;
-            if let Some(s) = self.slots.get_mut(slot) {
-                *s = Some(value);
-                return Ok(slot);
-            }
+        if let Some(slot) = self.free.checked_sub(1).map(|s| s as usize)
+            && let Some(s) = self.slots.get_mut(slot)
+            && let Slot::Free(next) = *s
+        {
+            *s = Slot::Used(value);
+            self.free = next;
+            return Ok(slot);
         }
         let len = self.slots.len();
         if len >= 1 << SLOT_BITS {
@@ -228,25 +245,34 @@ impl<T> Slab<T> {
                 .try_reserve_exact(growth(len, 1 << SLOT_BITS))
                 .map_err(|_| Refused::NoMemory)?;
         }
-        let want = self.slots.capacity();
-        self.free
-            .try_reserve_exact(want.saturating_sub(self.free.len()))
-            .map_err(|_| Refused::NoMemory)?;
-        self.slots.push(Some(value));
+        self.slots.push(Slot::Used(value));
         Ok(len)
     }
 
     /// Empties `slot`; the slot is not reused until `release`d.
     fn take(&mut self, slot: usize) -> Option<T> {
-        self.slots.get_mut(slot)?.take()
+        let s = self.slots.get_mut(slot)?;
+        match core::mem::replace(s, Slot::Vacant) {
+            Slot::Used(v) => Some(v),
+            other => {
+                *s = other;
+                None
+            }
+        }
     }
 
+    /// Frees `slot`, emptied by `take`, for reuse.
     fn release(&mut self, slot: usize) {
-        self.free.push(slot as u32);
+        if let Some(s) = self.slots.get_mut(slot)
+            && matches!(s, Slot::Vacant)
+        {
+            *s = Slot::Free(self.free);
+            self.free = slot as u32 + 1;
+        }
     }
 
     fn bytes(&self) -> usize {
-        self.slots.capacity() * core::mem::size_of::<Option<T>>() + self.free.capacity() * 4
+        self.slots.capacity() * core::mem::size_of::<Slot<T>>()
     }
 
     /// Prefetches the value in `slot`, if there is one.
@@ -372,16 +398,18 @@ impl Published {
     }
 }
 
-/// A shard with what it publishes, a line apart from its neighbours.
-#[repr(C, align(64))]
+/// A shard, a line apart from its neighbours.
+#[repr(align(64))]
 #[derive(Default)]
 struct ShardCell {
     shard: Mutex<Shard>,
-    index: Published,
 }
 
 pub struct Table {
     shards: Box<[ShardCell]>,
+    /// Each shard's `Published`, side by side (16 KB), so that finding an
+    /// index entry to prefetch seldom misses the cache itself.
+    published: Box<[Published]>,
     seed: u64,
     count: AtomicU32,
     limit: AtomicU32,
@@ -410,8 +438,12 @@ impl Table {
         let mut v = Vec::new();
         v.try_reserve_exact(SHARDS).ok()?;
         v.resize_with(SHARDS, ShardCell::default);
+        let mut published = Vec::new();
+        published.try_reserve_exact(SHARDS).ok()?;
+        published.resize_with(SHARDS, Published::default);
         Some(Table {
             shards: v.into_boxed_slice(),
+            published: published.into_boxed_slice(),
             seed,
             count: AtomicU32::new(0),
             limit: AtomicU32::new(limit),
@@ -505,8 +537,8 @@ impl Table {
     /// Prefetches the index entry a lookup of a tuple hashed `h` reads
     /// first; takes no lock.
     pub fn prefetch_index(&self, h: u64) {
-        if let Some(c) = self.shards.get(shard_of(h)) {
-            prefetch::address(c.index.entry(h as u32));
+        if let Some(p) = self.published.get(shard_of(h)) {
+            prefetch::address(p.entry(h as u32));
         }
     }
 
@@ -601,9 +633,9 @@ impl Table {
         };
         let reply_inserted = reply_index.insert(hr as u32, id);
         // Either index may have grown.
-        if let (Some(ch), Some(cr)) = (self.shards.get(so), self.shards.get(sr)) {
-            cr.index.publish(reply_index);
-            ch.index.publish(&home.index);
+        if let (Some(ph), Some(pr)) = (self.published.get(so), self.published.get(sr)) {
+            pr.publish(reply_index);
+            ph.publish(&home.index);
         }
         if reply_inserted.is_err() {
             home.index.remove(ho as u32, id);
@@ -756,8 +788,9 @@ impl Table {
     /// Bytes the table holds (index, slabs and free lists), for the
     /// memory-per-connection figure.
     pub fn bytes(&self) -> usize {
-        let mut total =
-            core::mem::size_of::<Table>() + self.shards.len() * core::mem::size_of::<ShardCell>();
+        let mut total = core::mem::size_of::<Table>()
+            + self.shards.len() * core::mem::size_of::<ShardCell>()
+            + self.published.len() * core::mem::size_of::<Published>();
         for s in self.shards.iter() {
             let g = s.shard.lock();
             total += g.index.bytes() + g.conns.bytes() + g.exts.bytes();
@@ -874,7 +907,12 @@ mod tests {
         let stored = || -> usize {
             t.shards
                 .iter()
-                .map(|s| s.shard.lock().exts.slots.iter().flatten().count())
+                .map(|s| {
+                    let g = s.shard.lock();
+                    (0..g.exts.end())
+                        .filter(|&i| g.exts.get(i).is_some())
+                        .count()
+                })
                 .sum()
         };
         assert_eq!(stored(), 1);
@@ -892,13 +930,22 @@ mod tests {
             assert_eq!(s.alloc(i), Ok(i as usize));
         }
         assert!(s.slots.capacity() <= 125, "{}", s.slots.capacity());
-        assert!(s.free.capacity() >= s.slots.capacity());
         assert_eq!(s.take(40), Some(40));
         assert_eq!(s.get(40), None);
         assert_eq!(s.take(40), None);
+        // Emptied but not released: not reused yet.
+        assert_eq!(s.alloc(500), Ok(100));
         s.release(40);
-        assert_eq!(s.alloc(1000), Ok(40));
-        assert_eq!(s.get(40), Some(&1000));
+        s.take(7);
+        s.release(7);
+        // Released twice, or never taken: nothing happens.
+        s.release(7);
+        s.release(8);
+        assert_eq!(s.get(8), Some(&8));
+        assert_eq!(s.alloc(1000), Ok(7));
+        assert_eq!(s.alloc(1001), Ok(40));
+        assert_eq!(s.alloc(1002), Ok(101));
+        assert_eq!((s.get(40), s.get(7)), (Some(&1001), Some(&1000)));
         // Near the end of the slot numbers it grows only up to there.
         let max = 1 << SLOT_BITS;
         assert_eq!((growth(0, max), growth(400, max)), (8, 100));
