@@ -7,21 +7,38 @@ fn fold(sum: u32) -> u16 {
     ((once & 0xffff) + (once >> 16)) as u16
 }
 
-/// The checksum `check` after the 16-bit-aligned bytes `old` (covered by
-/// it) became `new`: `HC' = ~(~HC + ~m + m')` summed over every word.
-/// `old` and `new` have the same even length (2, 4 or 16 bytes here).
+/// What changing the 16-bit-aligned bytes `old` into `new` (of the same
+/// even length) adds to a one's-complement sum covering them: `~m + m'`
+/// summed over their words (RFC 1624, eqn. 3), not yet folded. The deltas
+/// of several changes add up (a few dozen words at most here, far from
+/// overflowing), and `adjust` applies their sum at once.
+///
+/// Words are taken in the machine's byte order: swapping the bytes of
+/// every word swaps those of the one's-complement sum (RFC 1071, 2(B)), so
+/// a checksum field read the same way (`u16::from_ne_bytes`) and written
+/// back so is updated without swapping anything.
+#[inline(always)]
+pub fn delta(old: &[u8], new: &[u8]) -> u32 {
+    let (old, new) = (old.as_chunks::<2>().0, new.as_chunks::<2>().0);
+    old.iter()
+        .zip(new)
+        .map(|(o, n)| u32::from(!u16::from_ne_bytes(*o)) + u32::from(u16::from_ne_bytes(*n)))
+        .sum()
+}
+
+/// The checksum field `check` (in the machine's byte order, as `delta`
+/// takes words) after changes whose `delta`s add up to `sum`:
+/// `HC' = ~(~HC + sum)`. A `sum` of 0 leaves `check` as it is.
+#[inline]
+pub fn adjust(check: u16, sum: u32) -> u16 {
+    !fold(u32::from(!check) + sum)
+}
+
+/// The checksum `check` (its value, as the field holds it in network
+/// order) after the bytes `old` (covered by it) became `new`.
 pub fn replace(check: u16, old: &[u8], new: &[u8]) -> u16 {
-    let mut sum = u32::from(!check);
-    for (o, n) in old.chunks_exact(2).zip(new.chunks_exact(2)) {
-        if let ([o0, o1], [n0, n1]) = (o, n) {
-            sum += u32::from(!u16::from_be_bytes([*o0, *o1]));
-            sum += u32::from(u16::from_be_bytes([*n0, *n1]));
-        }
-        // At most 9 words of at most 0x1fffe each: no overflow, fold now
-        // and then to stay far from it regardless.
-        sum = u32::from(fold(sum));
-    }
-    !fold(sum)
+    let field = u16::from_ne_bytes(check.to_be_bytes());
+    u16::from_be_bytes(adjust(field, delta(old, new)).to_ne_bytes())
 }
 
 /// CRC32c (Castagnoli, reflected polynomial 0x82f63b78) lookup table.
@@ -141,5 +158,38 @@ mod tests {
         let mut z = p;
         z[8..12].fill(0);
         assert_eq!(a, crc32c(&z));
+    }
+
+    proptest::proptest! {
+        /// Any changes to 16-bit-aligned fields of some data, their deltas
+        /// summed and applied once, give the checksum a recomputation gives
+        /// (as a one's-complement value: 0 and 0xffff are both zero), and
+        /// exactly what replacing field by field gives.
+        #[test]
+        fn summed_deltas_match_recomputation(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 40),
+            changes in proptest::collection::vec(
+                (0usize..20, proptest::sample::select(&[1usize, 2, 8][..]), proptest::array::uniform16(proptest::num::u8::ANY)),
+                0..5,
+            ),
+        ) {
+            let start = internet(&data);
+            let mut now = data.clone();
+            let (mut sum, mut chained) = (0, start);
+            for (word, words, bytes) in changes {
+                let (at, end) = (word * 2, (word * 2 + words * 2).min(now.len()));
+                let (old, new) = (now[at..end].to_vec(), &bytes[..end - at]);
+                if old != new {
+                    sum += delta(&old, new);
+                    chained = replace(chained, &old, new);
+                }
+                now[at..end].copy_from_slice(new);
+            }
+            let field = u16::from_ne_bytes(start.to_be_bytes());
+            let once = u16::from_be_bytes(adjust(field, sum).to_ne_bytes());
+            proptest::prop_assert_eq!(once, chained);
+            let full = internet(&now);
+            proptest::prop_assert!(once == full || once ^ full == 0xffff && once & full == 0);
+        }
     }
 }

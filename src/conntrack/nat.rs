@@ -155,7 +155,7 @@ impl Rewrite {
             sport: (ports && from.sport != to.sport).then_some(to.sport),
             dport: (ports && from.dport != to.dport).then_some(to.dport),
         };
-        (r != Rewrite::default()).then_some(r)
+        (r.src.is_some() || r.dst.is_some() || r.sport.is_some() || r.dport.is_some()).then_some(r)
     }
 }
 
@@ -172,42 +172,65 @@ pub struct Headers {
     pub partial: bool,
 }
 
-/// Writes `new` over the field at `at`, updating the 16-bit checksums at
-/// `sums` (`(offset, udp, partial)`).
-fn field<const N: usize>(
-    f: &mut [u8],
-    at: usize,
-    new: [u8; N],
-    sums: &[(usize, bool, bool)],
-) -> Option<()> {
-    let old: [u8; N] = get(f, at)?;
-    if old == new {
-        return Some(());
+/// What a field holding `old` holds after writing `new` (if any) over it,
+/// and the change that makes to the checksums over it (`checksum::delta`;
+/// 0 if it holds that already: an unchanged field is left out even of the
+/// sum's representation of zero, a changed one adds all its words).
+#[inline(always)]
+fn change<const N: usize>(old: [u8; N], new: Option<[u8; N]>) -> ([u8; N], u32) {
+    match new {
+        Some(new) if new != old => (new, checksum::delta(&old, &new)),
+        _ => (old, 0),
     }
-    for &(s, udp, partial) in sums {
-        let Some(check) = get::<2>(f, s).map(u16::from_be_bytes) else {
-            // A quoted header cut before its checksum: nothing to update.
-            continue;
-        };
-        let check = if partial {
-            !checksum::replace(!check, &old, &new)
-        } else if udp && check == 0 {
-            continue;
-        } else {
-            match checksum::replace(check, &old, &new) {
-                0 if udp => 0xffff,
-                c => c,
-            }
-        };
-        put(f, s, check.to_be_bytes())?;
-    }
-    put(f, at, new)
 }
 
-/// Applies `rw` to the packet whose headers are `h`. `None` if the frame
-/// does not hold what it should (nothing is then half written that a
-/// checksum does not cover: fields are written one at a time).
+/// Applies `rw` to the packet whose headers are `h`, each checksum updated
+/// once for all the fields it covers (their words and the checksums all
+/// taken in the machine's byte order, see `checksum::delta`). `None` if the
+/// frame does not hold what it should (every field is read before any is
+/// written, so nothing is then half written).
 pub fn apply(f: &mut [u8], h: &Headers, rw: &Rewrite) -> Option<()> {
+    if h.v6 {
+        apply_sized(f, h, rw.src, rw.dst, rw)
+    } else {
+        let v4 = |a: Option<[u8; 16]>| a.as_ref().map(first4);
+        apply_sized(f, h, v4(rw.src), v4(rw.dst), rw)
+    }
+}
+
+/// `apply` with the addresses as the IP header holds them (`N` bytes).
+#[inline(always)]
+fn apply_sized<const N: usize>(
+    f: &mut [u8],
+    h: &Headers,
+    src: Option<[u8; N]>,
+    dst: Option<[u8; N]>,
+    rw: &Rewrite,
+) -> Option<()> {
+    let src_at = h.l3 + if h.v6 { 8 } else { 12 };
+    let dst_at = src_at + N;
+    // The addresses are in the transport checksum's pseudo-header too.
+    let (src, d_src) = change(get(f, src_at)?, src);
+    let (dst, d_dst) = change(get(f, dst_at)?, dst);
+    let addrs = d_src + d_dst;
+    let has_ports = rw.sport.is_some() || rw.dport.is_some();
+    let mut ports = 0;
+    if has_ports {
+        let [s0, s1, d0, d1] = get(f, h.l4)?;
+        let (sport, d_sport) = change([s0, s1], rw.sport.map(u16::to_be_bytes));
+        let (dport, d_dport) = change([d0, d1], rw.dport.map(u16::to_be_bytes));
+        ports = d_sport + d_dport;
+        put(f, h.l4, [sport[0], sport[1], dport[0], dport[1]])?;
+    }
+    put(f, src_at, src)?;
+    put(f, dst_at, dst)?;
+    // A quoted header cut before a checksum has nothing there to update.
+    if !h.v6
+        && let Some(c) = get(f, h.l3 + 10)
+    {
+        let c = checksum::adjust(u16::from_ne_bytes(c), addrs);
+        put(f, h.l3 + 10, c.to_ne_bytes())?;
+    }
     let l4_sum = match h.proto {
         IPPROTO_TCP => Some((h.l4 + 16, false)),
         IPPROTO_UDP => Some((h.l4 + 6, true)),
@@ -215,42 +238,23 @@ pub fn apply(f: &mut [u8], h: &Headers, rw: &Rewrite) -> Option<()> {
         _ => None,
     }
     .filter(|&(at, _)| at + 2 <= h.end);
-    let mut sums: [(usize, bool, bool); 2] = [(0, false, false); 2];
-    let mut n = 0;
-    if !h.v6 {
-        sums[0] = (h.l3 + 10, false, false);
-        n = 1;
-    }
     if let Some((at, udp)) = l4_sum
-        && let Some(s) = sums.get_mut(n)
+        && let Some(c) = get(f, at).map(u16::from_ne_bytes)
+        // UDP without a checksum gets none.
+        && !(udp && c == 0 && !h.partial)
     {
-        *s = (at, udp, h.partial);
-        n += 1;
-    }
-    let addr_sums = sums.get(..n)?;
-    let (src_at, dst_at, len) = if h.v6 { (8, 24, 16) } else { (12, 16, 4) };
-    for (at, a) in [(src_at, rw.src), (dst_at, rw.dst)] {
-        let Some(a) = a else { continue };
-        if len == 16 {
-            field(f, h.l3 + at, a, addr_sums)?;
+        let c = if h.partial {
+            // The pseudo-header sum, not complemented: ports are not in it.
+            !checksum::adjust(!c, addrs)
         } else {
-            field(f, h.l3 + at, first4(&a), addr_sums)?;
-        }
+            match checksum::adjust(c, addrs + ports) {
+                0 if udp => 0xffff,
+                c => c,
+            }
+        };
+        put(f, at, c.to_ne_bytes())?;
     }
-    // Ports are not in a pseudo-header sum.
-    let port_sums = if h.partial {
-        &[][..]
-    } else if h.v6 {
-        addr_sums
-    } else {
-        addr_sums.get(1..)?
-    };
-    for (at, p) in [(0, rw.sport), (2, rw.dport)] {
-        if let Some(p) = p {
-            field(f, h.l4 + at, p.to_be_bytes(), port_sums)?;
-        }
-    }
-    if h.proto == IPPROTO_SCTP && (rw.sport.is_some() || rw.dport.is_some()) {
+    if h.proto == IPPROTO_SCTP && has_ports {
         sctp_checksum(f, h)?;
     }
     Some(())
@@ -497,5 +501,114 @@ mod tests {
             pseudo(&f),
             "ports are not in it"
         );
+    }
+
+    /// The one's-complement sum of the big-endian words of `parts`, folded
+    /// (an odd length padded with a zero byte).
+    fn ones_sum(parts: &[&[u8]]) -> u16 {
+        let mut s = 0u64;
+        for b in parts {
+            for c in b.chunks(2) {
+                s += u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+            }
+        }
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
+
+    /// The transport pseudo-header of the packet at 14 (IPv4 or IPv6).
+    fn pseudo(f: &[u8], v6: bool, proto: u8) -> std::vec::Vec<u8> {
+        let (addrs, l4) = if v6 {
+            (&f[22..54], 54)
+        } else {
+            (&f[26..34], 34)
+        };
+        [addrs, &[0, proto], &((f.len() - l4) as u16).to_be_bytes()].concat()
+    }
+
+    proptest::proptest! {
+        /// Whatever a rewrite changes, the IPv4 header checksum and the
+        /// transport checksum verify afterwards as a recomputation over the
+        /// whole packet would have them; a UDP checksum of 0 stays 0, a
+        /// partial (offloaded) one is the new pseudo-header sum, and SCTP's
+        /// CRC32c is right.
+        #[test]
+        fn rewritten_checksums_verify(
+            v6 in proptest::bool::ANY,
+            proto in proptest::sample::select(&[IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP][..]),
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            addrs in proptest::array::uniform4(proptest::array::uniform16(proptest::num::u8::ANY)),
+            ports in proptest::array::uniform4(proptest::num::u16::ANY),
+            change in proptest::array::uniform4(proptest::bool::ANY),
+            udp_zero in proptest::bool::ANY,
+            partial in proptest::bool::ANY,
+        ) {
+            let partial = partial && proto != IPPROTO_SCTP;
+            let [src, dst, new_src, new_dst] = addrs.map(|a| {
+                if v6 { a } else { v4([a[0], a[1], a[2], a[3]]) }
+            });
+            let mut l4 = match proto {
+                IPPROTO_TCP => p::tcp(ports[0], ports[1], 0x10, 1, 2, 0),
+                // UDP's length and checksum, or SCTP's tag and checksum.
+                _ => {
+                    let rest = if proto == IPPROTO_UDP { 4 } else { 8 };
+                    [&ports[0].to_be_bytes()[..], &ports[1].to_be_bytes(), &[0; 8][..rest]].concat()
+                }
+            };
+            l4.extend_from_slice(&payload);
+            if proto == IPPROTO_UDP {
+                let len = (l4.len() as u16).to_be_bytes();
+                l4[4..6].copy_from_slice(&len);
+            }
+            let mut f = if v6 {
+                super::super::tests::ipv6_frame(src, dst, proto, &l4)
+            } else {
+                p::ipv4_frame(first4(&src), first4(&dst), proto, &l4)
+            };
+            let at = if v6 { 54 } else { 34 };
+            let sum_at = at + if proto == IPPROTO_TCP { 16 } else { 6 };
+            if proto == IPPROTO_SCTP {
+                let c = checksum::sctp(&f[at..]);
+                f[at + 8..at + 12].copy_from_slice(&c.to_le_bytes());
+            } else if partial {
+                let ps = ones_sum(&[&pseudo(&f, v6, proto)]);
+                f[sum_at..sum_at + 2].copy_from_slice(&ps.to_be_bytes());
+            } else if proto == IPPROTO_UDP && udp_zero {
+                f[sum_at..sum_at + 2].fill(0);
+            }
+            let v = packet::parse(&f, None, 0, false).unwrap();
+            let h = headers_of(&v, f.len(), partial);
+            let rw = Rewrite {
+                src: change[0].then_some(new_src),
+                dst: change[1].then_some(new_dst),
+                sport: change[2].then_some(ports[2]),
+                dport: change[3].then_some(ports[3]),
+            };
+            apply(&mut f, &h, &rw).unwrap();
+            let v = packet::parse(&f, None, 0, false).unwrap();
+            let want = |new: Option<[u8; 16]>, old: [u8; 16]| new.unwrap_or(old);
+            proptest::prop_assert_eq!(v.tuple.src, want(rw.src, src));
+            proptest::prop_assert_eq!(v.tuple.dst, want(rw.dst, dst));
+            proptest::prop_assert_eq!(v.tuple.sport, rw.sport.unwrap_or(ports[0]));
+            proptest::prop_assert_eq!(v.tuple.dport, rw.dport.unwrap_or(ports[1]));
+            if !v6 {
+                proptest::prop_assert_eq!(ones_sum(&[&f[14..34]]), 0xffff);
+            }
+            let check = u16::from_be_bytes([f[sum_at], f[sum_at + 1]]);
+            let ps = pseudo(&f, v6, proto);
+            if proto == IPPROTO_SCTP {
+                let c = checksum::sctp(&f[at..]);
+                proptest::prop_assert_eq!(&f[at + 8..at + 12], &c.to_le_bytes()[..]);
+            } else if partial {
+                proptest::prop_assert_eq!(check, ones_sum(&[&ps]));
+            } else if proto == IPPROTO_UDP && udp_zero {
+                proptest::prop_assert_eq!(check, 0);
+            } else {
+                proptest::prop_assert_eq!(ones_sum(&[&ps, &f[at..]]), 0xffff);
+                proptest::prop_assert!(proto != IPPROTO_UDP || check != 0);
+            }
+        }
     }
 }
