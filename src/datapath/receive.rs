@@ -26,6 +26,7 @@ use crate::percpu::Cpu;
 use crate::platform::time::Now;
 use crate::switch::{NicIndex, NicState, PortId, UNBOUND};
 use crate::sync::ReadGuard;
+use crate::sys::prefetch;
 use crate::upcall::{self, Extra};
 
 /// Where packets leave the datapath. Implementations only queue: they must
@@ -391,13 +392,10 @@ impl View<'_> {
             let mut found = [(None, LookupStats::default()); LOOKUP_BATCH];
             let keys = b.keys.get(..n).unwrap_or_default();
             self.flows.lookup_batch(keys, &b.hashes, &mut found);
-            // The flows' actions (beside their counters) are read before any
-            // runs, so that their cache misses overlap too.
+            // The flows' actions (beside their counters) are prefetched
+            // before any runs, so that their cache misses overlap too.
             let hits = found.iter().take(n).filter_map(|(f, _)| f.as_ref());
-            let touched = hits.fold(0, |t, f| {
-                t ^ f.actions().bytes().first().copied().unwrap_or(0)
-            });
-            core::hint::black_box(touched);
+            hits.for_each(|f| prefetch::address(f.actions().bytes().as_ptr().addr()));
             self.read_ahead_ct(&ctx.batch, &found, n);
             for (i, found) in found.into_iter().enumerate().take(n) {
                 let b = &mut ctx.batch;
@@ -476,11 +474,10 @@ impl View<'_> {
             *port = v.port_no;
             n += 1;
         }
-        // Each frame's first bytes are read before any is parsed, so that
-        // their cache misses overlap (a prefetch in safe code).
-        let touched = b.pkts.iter().take(n).flatten();
-        let touched = touched.fold(0, |t, p| t ^ p.data().first().copied().unwrap_or(0));
-        core::hint::black_box(touched);
+        // Each frame's first bytes are prefetched before any is parsed, so
+        // that their cache misses overlap.
+        let frames = b.pkts.iter().take(n).flatten();
+        frames.for_each(|p| prefetch::address(p.data().as_ptr().addr()));
         // Well-formed frames move to the front as they are extracted.
         let mut kept = 0;
         for i in 0..n {

@@ -17,6 +17,8 @@
 use super::NoMemory;
 use alloc::vec::Vec;
 
+use crate::sys::prefetch;
+
 /// Header of an empty bucket; a used one holds `hash << 32 | (slot + 1)`.
 const EMPTY: u64 = 0;
 const MIN_BUCKETS: usize = 8;
@@ -86,13 +88,14 @@ impl SlotIndex {
             .map(|&s| s as usize)
     }
 
-    /// Reads the header of the bucket `hash` starts probing at and returns
-    /// it: a batch of lookups calls this for every packet first, so that
-    /// their cache misses overlap instead of coming one after the other (a
-    /// prefetch in safe code).
+    /// Prefetches the header of the bucket `hash` starts probing at: a
+    /// batch of lookups calls this for every packet first, so that their
+    /// cache misses overlap instead of coming one after the other.
     #[inline]
-    pub fn touch(&self, hash: u32) -> u64 {
-        self.shard(hash).map_or(0, |s| s.touch(hash))
+    pub fn prefetch(&self, hash: u32) {
+        if let Some(s) = self.shard(hash) {
+            s.prefetch(hash);
+        }
     }
 
     /// The first slot stored under `hash` that satisfies `eq`.
@@ -228,9 +231,11 @@ impl Shard {
     }
 
     #[inline(always)]
-    fn touch(&self, hash: u32) -> u64 {
+    fn prefetch(&self, hash: u32) {
         let i = hash as usize & self.heads.len().wrapping_sub(1);
-        self.heads.get(i).copied().unwrap_or(EMPTY)
+        if let Some(h) = self.heads.get(i) {
+            prefetch::value(h);
+        }
     }
 
     /// The slot of the first entry under `hash` for which `eq(slot)`.

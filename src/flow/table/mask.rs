@@ -210,11 +210,11 @@ impl Mask {
             .is_none_or(|f| (f.bits >> port_bucket(key)) & 1 == 1)
     }
 
-    /// Reads the index bucket where a key of this `hash` (`Self::hash`)
-    /// would be (see `SlotIndex::touch`).
+    /// Prefetches the index bucket where a key of this `hash`
+    /// (`Self::hash`) would be (see `SlotIndex::prefetch`).
     #[inline]
-    pub fn touch(&self, hash: u32) -> u64 {
-        self.index.touch(hash)
+    pub fn prefetch(&self, hash: u32) {
+        self.index.prefetch(hash);
     }
 
     /// The slot of the flow whose masked key equals `key & mask`, for a key

@@ -465,8 +465,7 @@ impl<A: ActionsFootprint> FlowTable<A> {
             }
             if read_ahead {
                 let candidates = pending.iter().take(n).filter(|p| p.candidate);
-                let touched = candidates.fold(0, |t, p| t ^ mask.touch(p.hash));
-                core::hint::black_box(touched);
+                candidates.for_each(|p| mask.prefetch(p.hash));
             }
             for p in pending.iter_mut().take(n) {
                 p.slot = match keys.get(p.at) {

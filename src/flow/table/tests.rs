@@ -794,8 +794,8 @@ mod batch {
         }
     }
 
-    /// A table beyond `READ_AHEAD_FLOWS`, whose batches read the bucket
-    /// headers ahead, finds what one lookup at a time finds.
+    /// A table beyond `READ_AHEAD_FLOWS`, whose batches prefetch the bucket
+    /// headers, finds what one lookup at a time finds.
     #[test]
     fn a_large_table_batch_is_lookup() {
         let n = READ_AHEAD_FLOWS as u32 + 1000;
