@@ -13,6 +13,7 @@
 //! wakeup that comes before its IRP is queued is kept by the book, which
 //! then refuses the insert (see `platform::pending`). The queue lock is a
 //! spin lock taken at DISPATCH_LEVEL; nothing under it calls the core.
+#![cfg(windows)]
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;

@@ -12,6 +12,7 @@
 //!
 //! Pended IRPs named in a `Wakeups` are completed by `complete_wakeups`,
 //! callable up to DISPATCH_LEVEL (the receive path uses it too).
+#![cfg(windows)]
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;

@@ -2,6 +2,7 @@
 //! driver, which NDIS then attaches to the Hyper-V switches the INF binds it
 //! to (`FilterMediaTypes = vmnetextension`), and registers the control
 //! device ovs-vswitchd opens.
+#![cfg(windows)]
 
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};

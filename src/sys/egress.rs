@@ -20,6 +20,7 @@
 //! `send_complete` takes back what we sent: copies are freed; a clone is
 //! freed, and the last clone of a parent completes the parent to its
 //! source. Everything else goes up untouched.
+#![cfg(windows)]
 
 use core::ptr::NonNull;
 

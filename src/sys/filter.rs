@@ -12,6 +12,7 @@
 //! activation, torn down at detach (see `hyperv`). The data path's pools
 //! and per-processor lanes live from attach to detach (`path`); a pause
 //! waits until no send handler runs and every NBL of ours came back.
+#![cfg(windows)]
 
 use core::cell::UnsafeCell;
 use core::ffi::c_void;

@@ -10,6 +10,7 @@
 //! the NICs of `OID_SWITCH_NIC_ARRAY`, connecting those that are, and
 //! starts the upkeep; only then is the datapath active for the packet path
 //! (until then sends pass through as without it).
+#![cfg(windows)]
 
 use core::sync::atomic::{AtomicU32, Ordering};
 

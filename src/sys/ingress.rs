@@ -16,6 +16,7 @@
 //! the datapath decides per frame; it is only split when its frames go out
 //! at all (each in a copy of ours), since a destination applies to every
 //! frame of an NBL.
+#![cfg(windows)]
 
 use core::ptr::{self, NonNull};
 

@@ -1,6 +1,7 @@
 //! Raising to DISPATCH_LEVEL for as long as a core lock is held (see the
 //! lock order in `crate::sync`): the receive path takes the same locks at
 //! DISPATCH_LEVEL, so a holder must never be preempted on its CPU.
+#![cfg(windows)]
 
 use super::ndis::ffi::{KeLowerIrql, ke_raise_irql};
 use super::ndis::types::{DISPATCH_LEVEL, Kirql};

@@ -9,6 +9,7 @@
 //! may complete a send inline) finds it taken. Within a claim, the frames
 //! handed to the datapath, the iterator producing them and the egress all
 //! read and write the lane's cells; none of them outlives the claim.
+#![cfg(windows)]
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;

@@ -5,6 +5,7 @@
 //! stack (`platform::dbgprint`); nothing allocates. The call sites keep the
 //! rate low: per-request and per-packet records pass a rate limit
 //! (`crate::diag`), and nothing logs on a flow hit.
+#![cfg(windows)]
 
 use core::ffi::c_char;
 

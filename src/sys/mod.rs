@@ -44,44 +44,24 @@
 #[cfg(all(windows, not(target_arch = "x86_64")))]
 compile_error!("the NDIS bindings are laid out and checked for x64 only");
 
-#[cfg(windows)]
 mod csq;
-#[cfg(windows)]
 mod device;
-#[cfg(windows)]
 mod driver;
-#[cfg(windows)]
 mod egress;
-#[cfg(windows)]
 mod filter;
-#[cfg(windows)]
 mod hyperv;
-#[cfg(windows)]
 mod ingress;
-#[cfg(windows)]
 pub(crate) mod irql;
-#[cfg(windows)]
 mod lane;
-#[cfg(windows)]
 mod log;
-#[cfg(windows)]
 mod nbl;
-#[cfg(windows)]
 mod ndis;
-#[cfg(windows)]
 mod oid;
-#[cfg(windows)]
 mod packet;
-#[cfg(windows)]
 mod path;
 pub mod prefetch;
-#[cfg(windows)]
 mod runtime;
-#[cfg(windows)]
 mod time;
-#[cfg(windows)]
 mod timer;
-#[cfg(windows)]
 mod underlay;
-#[cfg(windows)]
 mod wstr;

@@ -11,6 +11,7 @@
 //! - clones, from the clone pool: the data is the parent's (an NBL the
 //!   switch gave us), which is completed only once every clone of it came
 //!   back. The first clone of a parent (the leader) keeps the count.
+#![cfg(windows)]
 
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};

@@ -10,6 +10,7 @@
 //!
 //! A request the extension issues itself (`query`) has no original; its
 //! `SourceReserved` names the waiter to wake instead.
+#![cfg(windows)]
 
 use alloc::vec::Vec;
 use core::ffi::c_void;

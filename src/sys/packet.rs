@@ -9,6 +9,7 @@
 //! ours from a data pool, with the original's out-of-band information, its
 //! bytes after some headroom. Where each kind goes out is the egress's
 //! business (`egress`).
+#![cfg(windows)]
 
 use core::ptr::NonNull;
 use core::slice;

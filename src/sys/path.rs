@@ -6,6 +6,7 @@
 //! torn down at detach (after the pause that precedes it drained every
 //! handler and every NBL of ours). The lanes go first: a packet left in a
 //! lane's receive context frees its buffer through the pools.
+#![cfg(windows)]
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;

@@ -3,6 +3,7 @@
 //! imports `ExAllocatePool2`, which older kernels lack; see
 //! `platform::pool`); the real build (feature `wdk`) takes the panic handler
 //! from windows-drivers-rs, the others use our own over the same bug check.
+#![cfg(windows)]
 
 #[cfg(all(feature = "wdk", not(test)))]
 extern crate wdk_panic;

@@ -1,5 +1,6 @@
 //! The datapath's clock: the performance counter, the base ovs-vswitchd's
 //! `time_msec()` uses on Windows (see `platform::time`).
+#![cfg(windows)]
 
 use super::ndis::ffi::KeQueryPerformanceCounter;
 use crate::platform::time::{Now, ticks_to_now};

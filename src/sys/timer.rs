@@ -1,5 +1,6 @@
 //! The datapath's upkeep: an NDIS timer runs `Device::maintain` once a
 //! second (at DISPATCH_LEVEL) while the switch is active.
+#![cfg(windows)]
 
 use core::ffi::c_void;
 use core::ptr;

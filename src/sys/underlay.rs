@@ -8,6 +8,7 @@
 //! freed after the lock. Address, route and interface change notifications
 //! queue it, and so does the upkeep timer while next hops wait: at
 //! DISPATCH_LEVEL nothing happens here but queueing.
+#![cfg(windows)]
 
 use core::ffi::c_void;
 use core::net::IpAddr;

@@ -1,5 +1,6 @@
 //! UTF-16 string constants for the names the kernel wants as
 //! `UNICODE_STRING`s, encoded at compile time.
+#![cfg(windows)]
 
 use super::ndis::types::UnicodeString;
 

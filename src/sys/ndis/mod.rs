@@ -4,6 +4,7 @@
 //! The binding set covers the whole extension (filter, switch, packets,
 //! control device); the glue binds to it piece by piece, so items not used
 //! yet are expected here.
+#![cfg(windows)]
 #![allow(dead_code)]
 
 pub mod ffi;
