@@ -259,6 +259,44 @@ open_conn(struct conntrack *ct, struct dp_packet *p, uint32_t i,
           "ACK", i, st);
 }
 
+/* Runs 'n' frames through conntrack, 'batch' (at most BATCH) per
+ * conntrack_execute, each into one of the packets 'pk' freshly reloaded. */
+static void
+execute_frames(struct conntrack *ct, struct dp_packet *pk[BATCH],
+               const uint8_t (*frames)[64], size_t n, size_t batch,
+               bool commit, const struct nat_action_info_t *nat,
+               long long now)
+{
+    for (size_t i = 0; i < n; i += batch) {
+        size_t m = n - i < batch ? n - i : batch;
+        struct dp_packet_batch b;
+
+        dp_packet_batch_init(&b);
+        for (size_t j = 0; j < m; j++) {
+            reload(pk[j], frames[i + j]);
+            dp_packet_batch_add(&b, pk[j]);
+        }
+        conntrack_execute(ct, &b, htons(ETH_TYPE_IP), false, commit, 1, NULL,
+                          NULL, NULL, nat, now, 0);
+    }
+}
+
+static void
+packets_new(struct dp_packet *pk[BATCH], const uint8_t *frame)
+{
+    for (int j = 0; j < BATCH; j++) {
+        pk[j] = packet_new(frame, 1);
+    }
+}
+
+static void
+packets_delete(struct dp_packet *pk[BATCH])
+{
+    for (int j = 0; j < BATCH; j++) {
+        dp_packet_delete(pk[j]);
+    }
+}
+
 static struct nat_action_info_t
 snat_range(void)
 {
@@ -308,9 +346,7 @@ ct_step(uint32_t n, bool nat, double *per_conn)
         ack_frame((uint32_t) ((uint64_t) i * 2654435761u % n), frames[i]);
     }
     struct dp_packet *pk[BATCH];
-    for (int j = 0; j < BATCH; j++) {
-        pk[j] = packet_new(frames[0], 1);
-    }
+    packets_new(pk, frames[0]);
 
     /* Every frame once, untimed: each must come out +trk+est (and +snat,
      * its source rewritten into the range) or the figures mean nothing. */
@@ -337,18 +373,7 @@ ct_step(uint32_t n, bool nat, double *per_conn)
     for (int r = 0; r < RUNS; r++) {
         double t = now_ns();
         for (size_t round = 0; round < rounds; round++) {
-            for (size_t i = 0; i < nf; i += BATCH) {
-                size_t m = nf - i < BATCH ? nf - i : BATCH;
-                struct dp_packet_batch batch;
-
-                dp_packet_batch_init(&batch);
-                for (size_t j = 0; j < m; j++) {
-                    reload(pk[j], frames[i + j]);
-                    dp_packet_batch_add(&batch, pk[j]);
-                }
-                conntrack_execute(ct, &batch, htons(ETH_TYPE_IP), false,
-                                  false, 1, NULL, NULL, NULL, ln, now, 0);
-            }
+            execute_frames(ct, pk, frames, nf, BATCH, false, ln, now);
         }
         double ns = (now_ns() - t) / (double) (rounds * nf);
         fprintf(stderr, "# step %u %s run %d: %.1f ns/packet\n", n,
@@ -362,9 +387,7 @@ ct_step(uint32_t n, bool nat, double *per_conn)
               "timed ACK", j, st);
     }
 
-    for (int j = 0; j < BATCH; j++) {
-        dp_packet_delete(pk[j]);
-    }
+    packets_delete(pk);
     dp_packet_delete(opener);
     free(frames);
     conntrack_destroy(ct);
@@ -395,23 +418,10 @@ commits(uint32_t base, size_t batch)
         tcp_frame(frames[i], src, SERVER, sport, 80, TCP_SYN, 100, 0);
     }
     struct dp_packet *pk[BATCH];
-    for (int j = 0; j < BATCH; j++) {
-        pk[j] = packet_new(frames[0], 1);
-    }
+    packets_new(pk, frames[0]);
 
     double t = now_ns();
-    for (uint32_t i = 0; i < n; i += batch) {
-        size_t m = n - i < batch ? n - i : batch;
-        struct dp_packet_batch pb;
-
-        dp_packet_batch_init(&pb);
-        for (size_t j = 0; j < m; j++) {
-            reload(pk[j], frames[i + j]);
-            dp_packet_batch_add(&pb, pk[j]);
-        }
-        conntrack_execute(ct, &pb, htons(ETH_TYPE_IP), false, true, 1, NULL,
-                          NULL, NULL, NULL, now, 0);
-    }
+    execute_frames(ct, pk, frames, n, batch, true, NULL, now);
     double rate = n / ((now_ns() - t) / 1e9);
 
     uint32_t nconns = 0;
@@ -421,9 +431,7 @@ commits(uint32_t base, size_t batch)
                 nconns, base + n);
         exit(1);
     }
-    for (int j = 0; j < BATCH; j++) {
-        dp_packet_delete(pk[j]);
-    }
+    packets_delete(pk);
     dp_packet_delete(opener);
     free(frames);
     conntrack_destroy(ct);
