@@ -1,5 +1,5 @@
 //! The connection tracker, measured: the CT step alone on established TCP
-//! connections (plain and with SNAT) at 1k, 100k and 1M connections, in
+//! connections (plain, with SNAT, and replies) at 1k, 100k and 1M connections, in
 //! batches of 32 as the peer's `conntrack_execute` runs and one by one; the
 //! whole pipeline extract -> lookup -> ct(zone,nat) -> recirc -> lookup ->
 //! output through `Datapath::receive_batch`; commits per second into a
@@ -102,6 +102,12 @@ fn ack(i: u32) -> Buf {
     tcp(src, SERVER, sport, 80, 0x10, 101, 501)
 }
 
+/// The server's ACK of connection `i` (without NAT): the reply direction.
+fn reply_ack(i: u32) -> Buf {
+    let (dst, dport) = addrs(i);
+    tcp(SERVER, dst, 80, dport, 0x10, 501, 101)
+}
+
 /// Opens connection `i` (SYN committed, SYN-ACK, ACK) through `commit`.
 fn open(ct: &Conntrack, i: u32, commit: &CtAction<'_>, lookup: &CtAction<'_>) {
     let (src, sport) = addrs(i);
@@ -141,11 +147,12 @@ fn snat() -> Nat {
 }
 
 /// ns per packet of the CT step on established connections (ACKs in the
-/// original direction, a pseudo-random connection each), with NAT or not,
+/// original direction, or the reply direction with `replies` and no NAT, a
+/// pseudo-random connection each), with NAT or not,
 /// run in batches of `BATCH` (`execute_batch`, as the peer's
 /// `conntrack_execute`) and one by one (`execute`); and the table's bytes
 /// per connection.
-fn ct_step(n: u32, nat: bool) -> (f64, f64, f64) {
+fn ct_step(n: u32, nat: bool, replies: bool) -> (f64, f64, f64) {
     let ct = Conntrack::new(0x1234).unwrap();
     let commit = CtAction {
         commit: true,
@@ -164,7 +171,8 @@ fn ct_step(n: u32, nat: bool) -> (f64, f64, f64) {
     assert_eq!(ct.table().len(), n);
     let per_conn = ct.table().bytes() as f64 / f64::from(n);
     let order: Vec<u32> = (0..n).map(|i| i.wrapping_mul(2_654_435_761) % n).collect();
-    let frames: Vec<Buf> = order.iter().take(65536).map(|&i| ack(i)).collect();
+    let frame = if replies { reply_ack } else { ack };
+    let frames: Vec<Buf> = order.iter().take(65536).map(|&i| frame(i)).collect();
     // One batch of keys serves every batch, as the datapath's per-processor
     // batch does: the CT step reads the packet, and of the key only what
     // `clear_conntrack` resets (its own fields, the fragment and MAC
@@ -197,10 +205,9 @@ fn ct_step(n: u32, nat: bool) -> (f64, f64, f64) {
         }
         per_packet(t)
     });
-    assert!(
-        keys.iter()
-            .all(|k| k.ct_state == 0x22 || nat && k.ct_state == 0x22 | 0x40)
-    );
+    // +trk+est, +rpl for replies, +snat with NAT.
+    let want = 0x22 | if replies { 0x08 } else { 0 } | if nat { 0x40 } else { 0 };
+    assert!(keys.iter().all(|k| k.ct_state == want));
     let single = best(|| {
         let t = Instant::now();
         for _ in 0..rounds {
@@ -351,10 +358,11 @@ fn main() {
         if !want("step", n) {
             continue;
         }
-        let (plain, plain1, bytes) = ct_step(n, false);
-        let (nat, nat1, nat_bytes) = ct_step(n, true);
+        let (plain, plain1, bytes) = ct_step(n, false, false);
+        let (nat, nat1, nat_bytes) = ct_step(n, true, false);
+        let (replies, replies1, _) = ct_step(n, false, true);
         println!(
-            "  {n:>9} connections: ct step {plain:6.1} ns/packet, with SNAT {nat:6.1} ns/packet (batches of {BATCH}; one by one {plain1:.1}, {nat1:.1}); table {bytes:.0} bytes/connection ({nat_bytes:.0} with NAT)"
+            "  {n:>9} connections: ct step {plain:6.1} ns/packet, with SNAT {nat:6.1} ns/packet, replies {replies:6.1} ns/packet (batches of {BATCH}; one by one {plain1:.1}, {nat1:.1}, {replies1:.1}); table {bytes:.0} bytes/connection ({nat_bytes:.0} with NAT)"
         );
     }
     for n in [1_000, 100_000, 1_000_000] {

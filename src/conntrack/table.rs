@@ -8,7 +8,8 @@
 //! indexed twice, by its original tuple in its own shard and by its reply
 //! tuple in the shard that tuple hashes to, so a lookup takes one shard
 //! lock, or two one after the other for a reply whose tuple hashes
-//! elsewhere. No critical section is longer than one index probe, one slab
+//! elsewhere. The shard comes from the bits of the hash a tuple and its
+//! reverse share, so that happens only under NAT. No critical section is longer than one index probe, one slab
 //! step, or (rarely) a shard's rehash — a shard holds the table's limit
 //! over `SHARDS` connections. An insertion holds the two shards of its
 //! tuples, taken in shard order; nothing else holds two.
@@ -427,6 +428,9 @@ fn split(id: u32) -> (usize, usize) {
 fn join(shard: usize, slot: usize) -> u32 {
     ((shard as u32) << SLOT_BITS) | slot as u32
 }
+
+// Both directions of a connection without NAT share a shard.
+const _: () = assert!(SHARD_BITS <= super::tuple::SYMMETRIC_BITS);
 
 fn shard_of(h: u64) -> usize {
     (h >> (64 - SHARD_BITS)) as usize & (SHARDS - 1)

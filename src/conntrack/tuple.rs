@@ -61,33 +61,49 @@ impl Tuple {
         })
     }
 
-    /// A 64-bit hash under `seed` (the table keeps its seed secret).
+    /// A 64-bit hash under `seed` (the table keeps its seed secret). Its
+    /// top `SYMMETRIC_BITS` are the same for a tuple and its reverse, so
+    /// that the table keeps both directions of a connection NAT leaves
+    /// alone in one shard (a reply takes one lock, not two); the other bits
+    /// tell the directions apart.
     #[inline]
     pub fn hash(&self, seed: u64) -> u64 {
+        // Each end (address and port) hashed alone; an ICMP query's
+        // identifier and type, which do not swap, go with what both share,
+        // its type as the lesser of the query and reply types.
+        let (sport, dport, shared) = if self.is_icmp() {
+            let [ty, code] = self.dport.to_be_bytes();
+            let ty = icmp_counterpart(ty, self.v6 == 1).map_or(ty, |c| c.min(ty));
+            let id = u64::from(self.sport) | u64::from(ty) << 16 | u64::from(code) << 24;
+            (0, 0, id)
+        } else {
+            (self.sport, self.dport, 0)
+        };
         // Words made from the fields, not read from the tuple's bytes: a
         // tuple just written field by field stalls a wide read of itself.
-        let halves = |a: &[u8; 16]| {
+        let end = |a: &[u8; 16], port: u16| {
             let v = u128::from_ne_bytes(*a);
-            [v as u64, (v >> 64) as u64]
+            let hi = (v >> 64) as u64 ^ u64::from(port) << 48;
+            mum(
+                v as u64 ^ seed ^ 0x243f_6a88_85a3_08d3,
+                hi ^ 0x1319_8a2e_0370_7344,
+            )
         };
-        let [s0, s1] = halves(&self.src);
-        let [d0, d1] = halves(&self.dst);
-        let rest = u64::from(self.sport)
-            | u64::from(self.dport) << 16
-            | u64::from(self.zone) << 32
-            | u64::from(self.proto) << 48
-            | u64::from(self.v6) << 56;
-        let mut h = seed ^ 0x243f_6a88_85a3_08d3;
-        for w in [s0, s1, d0, d1, rest] {
-            h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            h = h.rotate_left(31);
-        }
-        // murmur3's finaliser spreads every input bit over the result.
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
+        let (a, b) = (end(&self.src, sport), end(&self.dst, dport));
+        let shared = shared
+            ^ u64::from(self.zone) << 32
+            ^ u64::from(self.proto) << 48
+            ^ u64::from(self.v6) << 56;
+        let both = mum(
+            a.wrapping_add(b) ^ 0xa409_3822_299f_31d0,
+            shared ^ seed ^ 0x082e_fa98_ec4e_6c89,
+        );
+        let one_way = mum(
+            a ^ 0x4528_21e6_38d0_1377,
+            b ^ shared ^ 0xbe54_66cf_34e9_0c6c,
+        );
+        let high = !(u64::MAX >> SYMMETRIC_BITS);
+        (both & high) | (one_way & !high)
     }
 
     /// As the flow key's `ct_orig` (Linux's `ovs_ct_orig_tuple`).
@@ -107,6 +123,16 @@ impl Tuple {
         }
         t
     }
+}
+
+/// Bits at the top of `Tuple::hash` that a tuple and its reverse share.
+pub const SYMMETRIC_BITS: u32 = 16;
+
+/// The 128-bit product of `a` and `b`, its halves folded together.
+#[inline(always)]
+fn mum(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ (r >> 64) as u64
 }
 
 pub fn first4(a: &[u8; 16]) -> [u8; 4] {
@@ -189,6 +215,44 @@ mod tests {
             for counts in [high, low] {
                 let (min, max) = (counts.iter().min(), counts.iter().max());
                 assert!(min >= Some(&24) && max <= Some(&112), "{min:?} {max:?}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// A tuple and its reverse share the hash's symmetric bits (the
+        /// table's shard) and differ in the rest, for every kind of tuple
+        /// the tracker makes.
+        #[test]
+        fn a_tuple_and_its_reverse_share_the_symmetric_bits(
+            src in proptest::array::uniform16(proptest::num::u8::ANY),
+            dst in proptest::array::uniform16(proptest::num::u8::ANY),
+            sport: u16,
+            dport: u16,
+            zone: u16,
+            kind in 0usize..6,
+            v6: bool,
+            seed: u64,
+        ) {
+            let (proto, dport) = match (kind, v6) {
+                (0, _) => (IPPROTO_TCP, dport),
+                (1, _) => (IPPROTO_UDP, dport),
+                (2, _) => (IPPROTO_SCTP, dport),
+                (3, false) => (IPPROTO_ICMP, u16::from_be_bytes([8, dport as u8])),
+                (3, true) => (IPPROTO_ICMPV6, u16::from_be_bytes([129, dport as u8])),
+                (4, _) => (47, 0),
+                _ => (2, 0),
+            };
+            let mut t = Tuple { src, dst, sport, dport, zone, proto, v6: u8::from(v6) };
+            if !v6 {
+                t.src[4..].fill(0);
+                t.dst[4..].fill(0);
+            }
+            let r = t.reverse().unwrap();
+            let (h, hr) = (t.hash(seed), r.hash(seed));
+            proptest::prop_assert_eq!(h >> (64 - SYMMETRIC_BITS), hr >> (64 - SYMMETRIC_BITS));
+            if r != t {
+                proptest::prop_assert_ne!(h, hr);
             }
         }
     }
