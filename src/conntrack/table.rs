@@ -8,8 +8,8 @@
 //! indexed twice, by its original tuple in its own shard and by its reply
 //! tuple in the shard that tuple hashes to, so a lookup takes one shard
 //! lock, or two one after the other for a reply whose tuple hashes
-//! elsewhere. The shard comes from the bits of the hash a tuple and its
-//! reverse share, so that happens only under NAT. No critical section is longer than one index probe, one slab
+//! elsewhere. A tuple and its reverse hash alike, so that happens only
+//! under NAT; without it, one entry serves both tuples. No critical section is longer than one index probe, one slab
 //! step, or (rarely) a shard's rehash — a shard holds the table's limit
 //! over `SHARDS` connections. An insertion holds the two shards of its
 //! tuples, taken in shard order; nothing else holds two.
@@ -429,9 +429,6 @@ fn join(shard: usize, slot: usize) -> u32 {
     ((shard as u32) << SLOT_BITS) | slot as u32
 }
 
-// Both directions of a connection without NAT share a shard.
-const _: () = assert!(SHARD_BITS <= super::tuple::SYMMETRIC_BITS);
-
 fn shard_of(h: u64) -> usize {
     (h >> (64 - SHARD_BITS)) as usize & (SHARDS - 1)
 }
@@ -635,7 +632,13 @@ impl Table {
             Some(o) => &mut o.index,
             None => &mut home.index,
         };
-        let reply_inserted = reply_index.insert(hr as u32, id);
+        // Without NAT the reply tuple hashes as the original: one entry
+        // serves both.
+        let reply_inserted = if ho == hr {
+            Ok(())
+        } else {
+            reply_index.insert(hr as u32, id)
+        };
         // Either index may have grown.
         if let (Some(ph), Some(pr)) = (self.published.get(so), self.published.get(sr)) {
             pr.publish(reply_index);
@@ -653,14 +656,17 @@ impl Table {
     pub fn remove(&self, id: u32) -> Option<Conn> {
         let (home, slot) = split(id);
         let shard = self.shard(home)?;
-        let conn = {
+        let (ho, conn) = {
             let mut g = shard.lock();
             let conn = g.take(slot)?;
-            g.index.remove(conn.orig.hash(self.seed) as u32, id);
-            conn
+            let ho = conn.orig.hash(self.seed);
+            g.index.remove(ho as u32, id);
+            (ho, conn)
         };
         let hr = conn.reply.hash(self.seed);
-        if let Some(s) = self.shard(shard_of(hr)) {
+        if hr != ho
+            && let Some(s) = self.shard(shard_of(hr))
+        {
             s.lock().index.remove(hr as u32, id);
         }
         shard.lock().conns.release(slot);
