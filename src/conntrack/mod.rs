@@ -256,24 +256,21 @@ impl Conntrack {
         for ((pkts, keys), verdicts) in chunks.zip(verdicts.chunks_mut(BATCH)) {
             // Reading a packet and reading ahead change nothing, so the
             // packets still run in order, each as `execute` would run it.
-            let far = self.table.len() >= READ_AHEAD_MIN;
             let mut ahead = [Ahead::default(); BATCH];
             let mut read = [false; BATCH];
-            let mut hashes = [0; BATCH];
-            let mut n = 0;
             let slots = ahead.iter_mut().zip(&mut read);
-            for ((pkt, key), (a, r)) in pkts.iter().zip(keys.iter()).zip(slots) {
-                *r = self.read(pkt, key, ct.zone, a);
-                if let (true, Some(h)) = (*r, hashes.get_mut(n)) {
-                    if far {
-                        self.table.prefetch_index(a.hash);
-                    }
-                    *h = a.hash;
-                    n += 1;
-                }
-            }
-            if far {
-                self.table.read_ahead(hashes.get(..n).unwrap_or_default());
+            let hashes = pkts
+                .iter()
+                .zip(keys.iter())
+                .zip(slots)
+                .filter_map(|((p, k), (a, r))| {
+                    *r = self.read(p, k, ct.zone, a);
+                    r.then_some(a.hash)
+                });
+            if self.table.len() >= READ_AHEAD_MIN {
+                self.prefetch(hashes);
+            } else {
+                hashes.for_each(drop);
             }
             for (((pkt, key), v), (a, r)) in pkts
                 .iter_mut()
@@ -296,20 +293,26 @@ impl Conntrack {
         if self.table.len() < READ_AHEAD_MIN {
             return;
         }
-        let mut hashes = [0; BATCH];
         let mut a = Ahead::default();
-        let read = pkts
-            .into_iter()
-            .filter_map(|(p, k)| self.read(p, k, zone, &mut a).then_some(a.hash));
-        let n = hashes
+        self.prefetch(
+            pkts.into_iter()
+                .filter_map(|(p, k)| self.read(p, k, zone, &mut a).then_some(a.hash)),
+        );
+    }
+
+    /// Prefetches the index entry of each of up to `BATCH` hashes as it
+    /// comes (as its packet is read), then the connections they name.
+    fn prefetch(&self, hashes: impl Iterator<Item = u64>) {
+        let mut taken = [0; BATCH];
+        let n = taken
             .iter_mut()
-            .zip(read)
-            .map(|(h, hash)| {
-                self.table.prefetch_index(hash);
-                *h = hash;
+            .zip(hashes)
+            .map(|(t, h)| {
+                self.table.prefetch_index(h);
+                *t = h;
             })
             .count();
-        self.table.read_ahead(hashes.get(..n).unwrap_or_default());
+        self.table.read_ahead(taken.get(..n).unwrap_or_default());
     }
 
     /// Reads the packet into `a` as its run will read it, if that is

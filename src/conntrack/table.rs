@@ -9,9 +9,10 @@
 //! tuple in the shard that tuple hashes to, so a lookup takes one shard
 //! lock, or two one after the other for a reply whose tuple hashes
 //! elsewhere. A tuple and its reverse hash alike, so that happens only
-//! under NAT; without it, one entry serves both tuples. No critical section is longer than one index probe, one slab
-//! step, or (rarely) a shard's rehash — a shard holds the table's limit
-//! over `SHARDS` connections. An insertion holds the two shards of its
+//! under NAT; without it, one entry serves both tuples. No critical
+//! section is longer than one index probe, one slab step, or (rarely) a
+//! shard's rehash — a shard holds the table's limit over `SHARDS`
+//! connections. An insertion holds the two shards of its
 //! tuples, taken in shard order; nothing else holds two.
 //!
 //! A removal takes the connection out of its slot, then drops its index
