@@ -138,22 +138,37 @@ struct Ahead {
     hash: u64,
 }
 
-/// What the key learns from a connection.
+/// What the tracker learns of a packet's connection beyond what it shows
+/// in the key straight away (mark, labels, original tuple).
 #[derive(Default)]
 struct Seen {
     state: u8,
-    mark: u32,
-    labels: [u8; 16],
+    /// The connection was stored before this packet.
+    found: bool,
+    /// What NAT and helpers read, taken only for them: most packets need
+    /// neither, and this is every packet's path.
+    binding: Option<Binding>,
+}
+
+/// A connection's tuples and extension, as NAT and helpers read them.
+#[derive(Clone, Copy)]
+struct Binding {
+    /// The packet travels in the reply direction.
+    is_reply: bool,
     orig: Tuple,
     /// The stored connection's reply tuple (its NAT binding), if stored.
     reply: Option<Tuple>,
-    /// The packet travels in the reply direction.
-    is_reply: bool,
     /// The stored connection's helper and sequence corrections, and the
     /// control connection's original tuple if a helper expected it.
     ext: Ext,
-    /// The connection was stored before this packet.
-    found: bool,
+}
+
+/// Shows a connection's metadata in the key: its mark, labels and original
+/// tuple (`orig`, or its master's if a helper expected it).
+fn show(key: &mut FlowKey, mark: u32, labels: &[u8; 16], orig: &Tuple, ext: Option<&Ext>) {
+    key.ct_mark = mark;
+    key.ct_labels = *labels;
+    key.ct_orig = ext.and_then(|e| e.master.as_ref()).unwrap_or(orig).to_key();
 }
 
 fn count(c: &AtomicU64) {
@@ -374,15 +389,16 @@ impl Conntrack {
         let mut view = &ahead.view;
         let mut seen = Seen::default();
         let reparsed;
-        match self.track(ahead, ct, cached, now_ms, notify, &mut seen) {
+        match self.track(ahead, ct, cached, nat, key, now_ms, notify, &mut seen) {
             Ok(true) => {
                 // Helpers read a packet once: on its first pass, or on the
                 // commit that stores its connection (as Linux's
                 // `__ovs_ct_lookup`).
-                if let Some(helper) = seen.ext.helper
+                if let Some(b) = &seen.binding
+                    && let Some(helper) = b.ext.helper
                     && (if seen.found { !cached } else { ct.commit })
                 {
-                    if !self.help(helper, pkt, view, &seen, now_ms) {
+                    if !self.help(helper, pkt, view, b, now_ms) {
                         count(&self.stats.nat_failed);
                         return Verdict::Drop;
                     }
@@ -395,8 +411,11 @@ impl Conntrack {
                         None => return Verdict::Drop,
                     }
                 }
-                if nat && let Some(reply) = seen.reply {
-                    match self.translate(pkt, key, view, &seen.orig, &reply, seen.is_reply) {
+                if nat
+                    && let Some(b) = &seen.binding
+                    && let Some(reply) = b.reply
+                {
+                    match self.translate(pkt, key, view, &b.orig, &reply, b.is_reply) {
                         Some(bits) => seen.state |= bits,
                         None => {
                             count(&self.stats.nat_failed);
@@ -410,9 +429,6 @@ impl Conntrack {
                 }
                 key.ct_state = seen.state;
                 key.ct_zone = zone;
-                key.ct_mark = seen.mark;
-                key.ct_labels = seen.labels;
-                key.ct_orig = seen.ext.master.unwrap_or(seen.orig).to_key();
                 Verdict::Continue
             }
             Ok(false) => {
@@ -463,23 +479,25 @@ impl Conntrack {
         key.ct_orig = CtTuple::default();
     }
 
-    /// Fills `seen` with the packet's connection state: false for invalid,
-    /// `Err` to drop.
+    /// Fills `seen` with the packet's connection state and shows its
+    /// metadata in `key` (`nat`: the action translates the packet): false
+    /// for invalid, `Err` to drop.
+    #[allow(clippy::too_many_arguments)]
     fn track(
         &self,
         ahead: &Ahead,
         ct: &CtAction<'_>,
         cached: bool,
+        nat: bool,
+        key: &mut FlowKey,
         now_ms: u64,
         notify: &mut Notify<'_>,
         seen: &mut Seen,
     ) -> Result<bool, ()> {
         let (view, hash) = (&ahead.view, ahead.hash);
-        // What a connection shows is written into `seen` in place: it is
-        // large, and this is every packet's path.
         let fill = |seen: &mut Seen, s: Option<Seen>| s.map(|s| *seen = s).is_some();
         if let Kind::IcmpError { quoted, .. } = view.kind {
-            return Ok(fill(seen, self.related(&quoted, now_ms)));
+            return Ok(fill(seen, self.related(&quoted, key, now_ms)));
         }
         let updates = self.listening(events::Kind::Update);
         // Twice at most: once more after removing a connection the packet
@@ -529,13 +547,16 @@ impl Conntrack {
                         (false, false) if master => TRK | REL,
                         (false, false) => TRK | NEW,
                     };
-                    seen.mark = c.mark;
-                    seen.labels = c.labels;
-                    seen.orig = c.orig;
-                    seen.reply = Some(c.reply);
-                    seen.is_reply = reply;
-                    seen.ext = ext.copied().unwrap_or_default();
+                    show(key, c.mark, &c.labels, &c.orig, ext);
                     seen.found = true;
+                    if nat || ext.is_some_and(|e| e.helper.is_some()) {
+                        seen.binding = Some(Binding {
+                            is_reply: reply,
+                            orig: c.orig,
+                            reply: Some(c.reply),
+                            ext: ext.copied().unwrap_or_default(),
+                        });
+                    }
                     Ok(true)
                 });
             match found {
@@ -549,22 +570,25 @@ impl Conntrack {
                 Found::Missing => break,
             }
         }
-        Ok(fill(seen, self.create(view, ct, now_ms, notify)?))
+        Ok(fill(seen, self.create(view, ct, key, now_ms, notify)?))
     }
 
     /// An ICMP error: RELATED to the connection of the packet it quotes
     /// (which travelled the other way), if there is one.
-    fn related(&self, quoted: &Tuple, now_ms: u64) -> Option<Seen> {
+    fn related(&self, quoted: &Tuple, key: &mut FlowKey, now_ms: u64) -> Option<Seen> {
         let back = quoted.reverse()?;
-        match self.table.lookup(&back, now_ms, |(c, _, reply)| Seen {
-            state: TRK | REL | if reply { RPL } else { 0 },
-            mark: c.mark,
-            labels: c.labels,
-            orig: c.orig,
-            reply: Some(c.reply),
-            is_reply: reply,
-            ext: Ext::default(),
-            found: true,
+        match self.table.lookup(&back, now_ms, |(c, _, reply)| {
+            show(key, c.mark, &c.labels, &c.orig, None);
+            Seen {
+                state: TRK | REL | if reply { RPL } else { 0 },
+                found: true,
+                binding: Some(Binding {
+                    is_reply: reply,
+                    orig: c.orig,
+                    reply: Some(c.reply),
+                    ext: Ext::default(),
+                }),
+            }
         }) {
             Found::Live(_, seen) => Some(seen),
             _ => None,
@@ -576,6 +600,7 @@ impl Conntrack {
         &self,
         view: &View,
         ct: &CtAction<'_>,
+        key: &mut FlowKey,
         now_ms: u64,
         notify: &mut Notify<'_>,
     ) -> Result<Option<Seen>, ()> {
@@ -651,18 +676,19 @@ impl Conntrack {
                 }
             }
         }
+        show(key, conn.mark, &conn.labels, &conn.orig, Some(&ext));
         Ok(Some(Seen {
             state: TRK | if ext.master.is_some() { REL } else { NEW },
-            mark: conn.mark,
-            labels: conn.labels,
-            orig: conn.orig,
-            reply: stored,
-            is_reply: false,
-            ext: Ext {
-                helper: stored.and(ext.helper),
-                ..ext
-            },
             found: false,
+            binding: Some(Binding {
+                is_reply: false,
+                orig: conn.orig,
+                reply: stored,
+                ext: Ext {
+                    helper: stored.and(ext.helper),
+                    ..ext
+                },
+            }),
         }))
     }
 
@@ -678,13 +704,13 @@ impl Conntrack {
         helper: Helper,
         pkt: &mut P,
         view: &View,
-        seen: &Seen,
+        b: &Binding,
         now_ms: u64,
     ) -> bool {
-        let Some(reply) = seen.reply else {
+        let Some(reply) = b.reply else {
             return true;
         };
-        let orig = seen.orig;
+        let (orig, is_reply) = (b.orig, b.is_reply);
         let t = &view.tuple;
         let end = (view.l3 + view.len as usize).min(pkt.len());
         match (helper, view.kind) {
@@ -696,11 +722,11 @@ impl Conntrack {
                 let start = view.l4 + hlen;
                 let payload = frame.get(start..end).unwrap_or_default();
                 let mut rewrite = None;
-                if let Some(a) = ftp::announce(payload, seen.is_reply, t.v6 == 1) {
+                if let Some(a) = ftp::announce(payload, is_reply, t.v6 == 1) {
                     // The sender's address and the one its peer sees; the
                     // peer's, and the one the sender sees, as the
                     // connection's tuples have them.
-                    let (real, apparent, peer, peer_apparent) = if seen.is_reply {
+                    let (real, apparent, peer, peer_apparent) = if is_reply {
                         (reply.src, orig.dst, orig.src, reply.dst)
                     } else {
                         (orig.src, reply.dst, reply.src, orig.dst)
@@ -728,9 +754,9 @@ impl Conntrack {
                     let back = (nat_to.unwrap_or(visible), peer_apparent);
                     self.expects.add(expected, orig, back, now_ms);
                 }
-                self.mangle(pkt, view, &seg, seen, rewrite, now_ms)
+                self.mangle(pkt, view, &seg, b, rewrite, now_ms)
             }
-            (Helper::Tftp, Kind::Plain) if t.proto == tuple::IPPROTO_UDP && !seen.is_reply => {
+            (Helper::Tftp, Kind::Plain) if t.proto == tuple::IPPROTO_UDP && !is_reply => {
                 let payload = pkt.data().get(view.l4 + 8..end).unwrap_or_default();
                 if tftp::is_request(payload) {
                     let expected = Tuple {
@@ -757,13 +783,13 @@ impl Conntrack {
         pkt: &mut P,
         view: &View,
         seg: &Segment,
-        seen: &Seen,
+        b: &Binding,
         rewrite: Option<(ftp::Text, core::ops::Range<usize>)>,
         now_ms: u64,
     ) -> bool {
-        let dir = usize::from(seen.is_reply);
-        let mine = seen.ext.seqadj.get(dir).copied().unwrap_or_default();
-        let theirs = seen.ext.seqadj.get(1 - dir).copied().unwrap_or_default();
+        let dir = usize::from(b.is_reply);
+        let mine = b.ext.seqadj.get(dir).copied().unwrap_or_default();
+        let theirs = b.ext.seqadj.get(1 - dir).copied().unwrap_or_default();
         if let Some((text, at)) = rewrite {
             let frame = pkt.data();
             let delta = text.bytes().len() as i32 - at.len() as i32;
@@ -792,7 +818,7 @@ impl Conntrack {
                 return false;
             }
             let moved = mine.moved(seg.seq, delta);
-            self.table.lookup(&seen.orig, now_ms, |(_, ext, _)| {
+            self.table.lookup(&b.orig, now_ms, |(_, ext, _)| {
                 if let Some(s) = ext.and_then(|e| e.seqadj.get_mut(dir)) {
                     *s = moved;
                 }
