@@ -106,14 +106,15 @@ pub fn parse_into(
     else {
         return false;
     };
-    let t = &mut view.tuple;
-    t.src = src;
-    t.dst = dst;
-    t.sport = sport;
-    t.dport = dport;
-    t.zone = zone;
-    t.proto = l4.proto;
-    t.v6 = u8::from(ip.v6);
+    view.tuple = Tuple {
+        src,
+        dst,
+        sport,
+        dport,
+        zone,
+        proto: l4.proto,
+        v6: u8::from(ip.v6),
+    };
     view.kind = kind;
     view.l3 = ip.l3;
     view.l4 = l4.off;
