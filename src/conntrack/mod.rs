@@ -159,8 +159,9 @@ struct Binding {
     /// The stored connection's reply tuple (its NAT binding), if stored.
     reply: Option<Tuple>,
     /// The stored connection's helper and sequence corrections, and the
-    /// control connection's original tuple if a helper expected it.
-    ext: Ext,
+    /// control connection's original tuple if a helper expected it; `None`
+    /// if it has none of them.
+    ext: Option<Ext>,
 }
 
 /// Shows a connection's metadata in the key: its mark, labels and original
@@ -395,7 +396,7 @@ impl Conntrack {
                 // commit that stores its connection (as Linux's
                 // `__ovs_ct_lookup`).
                 if let Some(b) = &seen.binding
-                    && let Some(helper) = b.ext.helper
+                    && let Some(helper) = b.ext.and_then(|e| e.helper)
                     && (if seen.found { !cached } else { ct.commit })
                 {
                     if !self.help(helper, pkt, view, b, now_ms) {
@@ -554,7 +555,7 @@ impl Conntrack {
                             is_reply: reply,
                             orig: c.orig,
                             reply: Some(c.reply),
-                            ext: ext.copied().unwrap_or_default(),
+                            ext: ext.copied(),
                         });
                     }
                     Ok(true)
@@ -586,7 +587,7 @@ impl Conntrack {
                     is_reply: reply,
                     orig: c.orig,
                     reply: Some(c.reply),
-                    ext: Ext::default(),
+                    ext: None,
                 }),
             }
         }) {
@@ -684,10 +685,10 @@ impl Conntrack {
                 is_reply: false,
                 orig: conn.orig,
                 reply: stored,
-                ext: Ext {
+                ext: Some(Ext {
                     helper: stored.and(ext.helper),
                     ..ext
-                },
+                }),
             }),
         }))
     }
@@ -788,8 +789,9 @@ impl Conntrack {
         now_ms: u64,
     ) -> bool {
         let dir = usize::from(b.is_reply);
-        let mine = b.ext.seqadj.get(dir).copied().unwrap_or_default();
-        let theirs = b.ext.seqadj.get(1 - dir).copied().unwrap_or_default();
+        let seqadj = b.ext.map(|e| e.seqadj).unwrap_or_default();
+        let mine = seqadj.get(dir).copied().unwrap_or_default();
+        let theirs = seqadj.get(1 - dir).copied().unwrap_or_default();
         if let Some((text, at)) = rewrite {
             let frame = pkt.data();
             let delta = text.bytes().len() as i32 - at.len() as i32;
