@@ -1069,6 +1069,77 @@ mod tests {
         assert_eq!(ct.table().len(), 2);
     }
 
+    fn v4(a: [u8; 4]) -> [u8; 16] {
+        let mut x = [0; 16];
+        x[..4].copy_from_slice(&a);
+        x
+    }
+
+    fn nat_commit(kind: NatKind, addrs: Option<([u8; 16], [u8; 16])>) -> CtAction<'static> {
+        CtAction {
+            commit: true,
+            nat: Some(Nat {
+                kind: Some(kind),
+                addrs,
+                ..Nat::default()
+            }),
+            ..CtAction::default()
+        }
+    }
+
+    fn nat_lookup() -> CtAction<'static> {
+        CtAction {
+            nat: Some(Nat::default()),
+            ..CtAction::default()
+        }
+    }
+
+    /// SNAT to the whole IPv6 and IPv4 address spaces, and to a range whose
+    /// maximum is below its minimum (which wraps past the top of the space).
+    #[test]
+    fn nat_address_ranges_of_any_extent() {
+        let ct = Conntrack::new(3).unwrap();
+        let all6 = nat_commit(NatKind::Src, Some(([0; 16], [0xff; 16])));
+        let syn = packet::tests::tcp(40000, 443, 0x02, 1, 0, 0);
+        let (out, k) = run(&ct, &ipv6_frame(v6(1), v6(2), 6, &syn), &all6);
+        assert_eq!(k.ct_state, TRK | NEW | SNAT);
+        assert_eq!(&out[22..38], &k.ipv6_src);
+        assert!(l4_checksum_ok(&out));
+        let synack = packet::tests::tcp(443, 40000, 0x12, 9, 2, 0);
+        let reply = ipv6_frame(v6(2), k.ipv6_src, 6, &synack);
+        let (back, k) = run(&ct, &reply, &nat_lookup());
+        assert_eq!(&back[38..54], &v6(1));
+        assert_eq!(k.ct_state, TRK | EST | RPL | DNAT);
+        let all4 = nat_commit(NatKind::Src, Some((v4([0; 4]), v4([255; 4]))));
+        let f = packet::tests::ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 6, &syn);
+        let (out, k) = run(&ct, &f, &all4);
+        assert_eq!(k.ct_state, TRK | NEW | SNAT);
+        assert_eq!(k.ipv4_src.to_be_bytes(), out[26..30]);
+        let wrapped = nat_commit(
+            NatKind::Src,
+            Some((v4([255, 255, 255, 254]), v4([0, 0, 0, 1]))),
+        );
+        let range = [
+            [255, 255, 255, 254],
+            [255, 255, 255, 255],
+            [0; 4],
+            [0, 0, 0, 1],
+        ];
+        let mut chosen = Vec::new();
+        for port in 41000..41008 {
+            let syn = packet::tests::tcp(port, 443, 0x02, 1, 0, 0);
+            let f = packet::tests::ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 6, &syn);
+            let (out, k) = run(&ct, &f, &wrapped);
+            assert_eq!(k.ct_state, TRK | NEW | SNAT);
+            let a: [u8; 4] = out[26..30].try_into().unwrap();
+            assert!(range.contains(&a), "{a:?}");
+            chosen.push(a);
+        }
+        chosen.sort();
+        chosen.dedup();
+        assert!(chosen.len() > 1, "{chosen:?}");
+    }
+
     /// A TCP segment (ACK, PSH) carrying `data`.
     fn segment(sport: u16, dport: u16, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
         let mut l4 = packet::tests::tcp(sport, dport, 0x18, seq, ack, 0);

@@ -6,7 +6,9 @@
 //! A connection's NAT binding is its reply tuple: for SNAT the reply's
 //! destination is the translated source, for DNAT the reply's source is the
 //! translated destination. The choice takes an address of the range from a
-//! hash of the original tuple (of its addresses alone with PERSISTENT), and
+//! hash of the original tuple (of its addresses alone with PERSISTENT; a
+//! range whose maximum is below its minimum wraps past the top of the
+//! address space, as Linux's arithmetic has it), and
 //! the original port if it is in the range and free, else ports from a
 //! hash (PROTO_HASH) or from `random` (PROTO_RANDOM), the whole range or,
 //! with no range given, 1024-65535; a choice is free when no connection of
@@ -74,17 +76,18 @@ pub fn choose(
         NatKind::Src => (orig.src, orig.sport),
         NatKind::Dst => (orig.dst, orig.dport),
     };
-    let (amin, amax) = match nat.addrs {
+    // The range as its first address and how many follow it (one less
+    // than it holds, so the whole IPv6 space fits). Counted modulo the
+    // address space as Linux's `find_best_ips_proto` counts: a maximum below
+    // the minimum wraps past the top.
+    let space = if v6 { u128::MAX } else { u128::from(u32::MAX) };
+    let (amin, span) = match nat.addrs {
         Some((lo, hi)) => {
-            let (lo, hi) = (addr_u128(&lo, v6), addr_u128(&hi, v6));
-            (lo, hi.max(lo))
+            let lo = addr_u128(&lo, v6);
+            (lo, addr_u128(&hi, v6).wrapping_sub(lo) & space)
         }
-        None => {
-            let a = addr_u128(&addr, v6);
-            (a, a)
-        }
+        None => (addr_u128(&addr, v6), 0),
     };
-    let n_addrs = amax - amin + 1;
     let mut key = *orig;
     if nat.persistent {
         key.sport = 0;
@@ -102,8 +105,10 @@ pub fn choose(
     } else {
         (h >> 32) as u32
     };
-    for a in 0..u128::from(ADDR_TRIES).min(n_addrs) {
-        let address = addr_bytes(amin + (u128::from(h as u32) + a) % n_addrs, v6);
+    for a in 0..u128::from(ADDR_TRIES).min(span.saturating_add(1)) {
+        let off = u128::from(h as u32) + a;
+        let off = span.checked_add(1).map_or(off, |n| off % n);
+        let address = addr_bytes(amin.wrapping_add(off) & space, v6);
         // The original port first when it may be kept.
         let keep = !ports || nat.ports.is_none_or(|_| (pmin..=pmax).contains(&port));
         let tries = if ports { PORT_TRIES.min(n_ports) } else { 0 };
