@@ -1003,26 +1003,38 @@ mod tests {
         f
     }
 
-    fn run(ct: &Conntrack, f: &[u8], action: &CtAction<'_>) -> (Vec<u8>, FlowKey) {
+    fn execute(ct: &Conntrack, f: &[u8], action: &CtAction<'_>) -> (Verdict, Vec<u8>, FlowKey) {
         let mut p = OwnedPacket::from_frame(f).unwrap();
         let mut k = FlowKey::default();
         extract(p.data(), None, &mut k).unwrap();
-        assert_eq!(
-            ct.execute(&mut p, &mut k, action, 0, &mut |_| {}),
-            Verdict::Continue
-        );
-        (p.data().to_vec(), k)
+        let v = ct.execute(&mut p, &mut k, action, 0, &mut |_| {});
+        (v, p.data().to_vec(), k)
     }
 
-    /// The transport checksum is what a fresh computation gives.
+    fn run(ct: &Conntrack, f: &[u8], action: &CtAction<'_>) -> (Vec<u8>, FlowKey) {
+        let (v, f, k) = execute(ct, f, action);
+        assert_eq!(v, Verdict::Continue);
+        (f, k)
+    }
+
+    /// The transport checksum (TCP, UDP, ICMP or ICMPv6) is what a fresh
+    /// computation gives.
     fn l4_checksum_ok(f: &[u8]) -> bool {
         let mut again = f.to_vec();
-        let all = Checksums {
-            ip: false,
-            tcp: true,
-            udp: false,
+        let v = packet::parse(f, None, 0, false).unwrap();
+        let proto = v.tuple.proto;
+        let redone = match proto {
+            tuple::IPPROTO_TCP | tuple::IPPROTO_UDP => {
+                let sums = Checksums {
+                    ip: false,
+                    tcp: proto == tuple::IPPROTO_TCP,
+                    udp: proto == tuple::IPPROTO_UDP,
+                };
+                complete_checksums(&mut again, sums).is_ok()
+            }
+            _ => nat::icmp_checksum(&mut again, &nat::headers_of(&v, f.len(), false)).is_some(),
         };
-        complete_checksums(&mut again, all).is_ok() && again == f
+        redone && again == f
     }
 
     #[test]
@@ -1138,6 +1150,96 @@ mod tests {
         chosen.sort();
         chosen.dedup();
         assert!(chosen.len() > 1, "{chosen:?}");
+    }
+
+    /// Without a port range DNAT never moves the destination port: a clash
+    /// takes another address of the range, and with none left the commit
+    /// is refused.
+    #[test]
+    fn dnat_without_ports_keeps_the_port() {
+        let ct = Conntrack::new(3).unwrap();
+        let (client, vip) = ([10, 0, 0, 1], [10, 0, 0, 100]);
+        let backends = Some((v4([10, 0, 0, 9]), v4([10, 0, 0, 10])));
+        let dnat = nat_commit(NatKind::Dst, backends);
+        let plain = CtAction {
+            commit: true,
+            ..CtAction::default()
+        };
+        let syn = |sport| packet::tests::tcp(sport, 80, 0x02, 1, 0, 0);
+        // The client already talks to the first backend from that port.
+        run(
+            &ct,
+            &packet::tests::ipv4_frame(client, [10, 0, 0, 9], 6, &syn(40000)),
+            &plain,
+        );
+        let (out, k) = run(
+            &ct,
+            &packet::tests::ipv4_frame(client, vip, 6, &syn(40000)),
+            &dnat,
+        );
+        assert_eq!(k.ct_state, TRK | NEW | DNAT);
+        assert_eq!(
+            (&out[30..34], &out[36..38]),
+            (&[10, 0, 0, 10][..], &[0, 80][..])
+        );
+        assert!(l4_checksum_ok(&out));
+        for backend in [[10, 0, 0, 9], [10, 0, 0, 10]] {
+            run(
+                &ct,
+                &packet::tests::ipv4_frame(client, backend, 6, &syn(40001)),
+                &plain,
+            );
+        }
+        let (v, _, _) = execute(
+            &ct,
+            &packet::tests::ipv4_frame(client, vip, 6, &syn(40001)),
+            &dnat,
+        );
+        assert_eq!(
+            (v, ct.stats.nat_exhausted.load(Relaxed)),
+            (Verdict::Drop, 1)
+        );
+    }
+
+    /// Without a port range SNAT moves a clashing source port within its
+    /// class: 1-511, 600-1023 (for 512-1023), 1024-65535.
+    #[test]
+    fn snat_without_ports_keeps_the_port_class() {
+        let ct = Conntrack::new(3).unwrap();
+        let (server, public) = ([10, 9, 9, 9], [192, 0, 2, 1]);
+        let snat = nat_commit(NatKind::Src, Some((v4(public), v4(public))));
+        for (sport, class) in [
+            (123u16, 1..=511),
+            (0, 1..=511),
+            (550, 600..=1023),
+            (1000, 600..=1023),
+            (40000, 1024..=65535),
+        ] {
+            let udp = [&sport.to_be_bytes()[..], &[0, 53, 0, 8, 0, 0]].concat();
+            let (out, _) = run(
+                &ct,
+                &packet::tests::ipv4_frame([10, 0, 0, 1], server, 17, &udp),
+                &snat,
+            );
+            assert_eq!(
+                u16::from_be_bytes([out[34], out[35]]),
+                sport,
+                "kept while free"
+            );
+            let (out, k) = run(
+                &ct,
+                &packet::tests::ipv4_frame([10, 0, 0, 2], server, 17, &udp),
+                &snat,
+            );
+            assert_eq!(k.ct_state, TRK | NEW | SNAT);
+            let moved = u16::from_be_bytes([out[34], out[35]]);
+            assert!(
+                moved != sport && class.contains(&moved),
+                "{sport} -> {moved}"
+            );
+            assert_eq!(k.tp_src, moved);
+            assert!(l4_checksum_ok(&out));
+        }
     }
 
     /// A TCP segment (ACK, PSH) carrying `data`.

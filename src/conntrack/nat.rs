@@ -10,9 +10,10 @@
 //! range whose maximum is below its minimum wraps past the top of the
 //! address space, as Linux's arithmetic has it), and
 //! the original port if it is in the range and free, else ports from a
-//! hash (PROTO_HASH) or from `random` (PROTO_RANDOM), the whole range or,
-//! with no range given, 1024-65535; a choice is free when no connection of
-//! the zone uses it as either tuple. The search is bounded
+//! hash (PROTO_HASH) or from `random` (PROTO_RANDOM) in the range; with no
+//! range given, DNAT keeps the port and SNAT looks in the original port's
+//! class (1-511, 600-1023 or 1024-65535, as Linux). A choice is free when no
+//! connection of the zone uses it as either tuple. The search is bounded
 //! (`ADDR_TRIES` x `PORT_TRIES`); a commit finding nothing drops the packet.
 //!
 //! Checksums: the IPv4 header checksum and the transport checksum (whose
@@ -32,8 +33,6 @@ use crate::flow::FlowKey;
 
 const ADDR_TRIES: u32 = 16;
 const PORT_TRIES: u32 = 64;
-/// Ports chosen when the action gives no range.
-const EPHEMERAL: (u16, u16) = (1024, 65535);
 
 pub fn has_ports(proto: u8) -> bool {
     matches!(proto, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP)
@@ -56,6 +55,16 @@ fn addr_bytes(n: u128, v6: bool) -> [u8; 16] {
             d.copy_from_slice(&(n as u32).to_be_bytes());
         }
         a
+    }
+}
+
+/// The ports SNAT chooses from without a range given: those of the
+/// original port's class, as Linux keeps them.
+fn port_class(port: u16) -> (u16, u16) {
+    match port {
+        0..512 => (1, 511),
+        512..1024 => (600, 1023),
+        _ => (1024, u16::MAX),
     }
 }
 
@@ -95,11 +104,19 @@ pub fn choose(
     }
     let h = key.hash(seed);
     let ports = has_ports(orig.proto);
-    let (pmin, pmax) = match nat.ports {
-        Some((lo, hi)) => (lo, hi.max(lo)),
-        None => EPHEMERAL,
+    // Where other ports are looked for (Linux's
+    // `nf_nat_l4proto_unique_tuple`): the range given, its ends in either
+    // order; without one, nowhere for DNAT (its port never changes) and the
+    // original port's class for SNAT.
+    let search = match (nat.ports, kind) {
+        _ if !ports => None,
+        (Some((lo, hi)), _) => Some((lo.min(hi), lo.max(hi))),
+        (None, NatKind::Dst) => None,
+        (None, NatKind::Src) => Some(port_class(port)),
     };
-    let n_ports = u32::from(pmax - pmin) + 1;
+    let (pmin, n_ports) = search.map_or((0, 0), |(lo, hi)| (lo, u32::from(hi - lo) + 1));
+    // The original port first when it is in the range given, if any.
+    let keep = !ports || nat.ports.is_none_or(|(lo, hi)| (lo..=hi).contains(&port));
     let first_port = if nat.proto_random {
         random()
     } else {
@@ -109,9 +126,7 @@ pub fn choose(
         let off = u128::from(h as u32) + a;
         let off = span.checked_add(1).map_or(off, |n| off % n);
         let address = addr_bytes(amin.wrapping_add(off) & space, v6);
-        // The original port first when it may be kept.
-        let keep = !ports || nat.ports.is_none_or(|_| (pmin..=pmax).contains(&port));
-        let tries = if ports { PORT_TRIES.min(n_ports) } else { 0 };
+        let tries = PORT_TRIES.min(n_ports);
         let candidates = keep
             .then_some(port)
             .into_iter()
