@@ -859,8 +859,11 @@ impl Conntrack {
         is_reply: bool,
     ) -> Option<u8> {
         let ports = nat::has_ports(orig.proto);
-        let snat = orig.src != reply.dst || ports && orig.sport != reply.dport;
         let dnat = orig.dst != reply.src || ports && orig.dport != reply.sport;
+        // An ICMP query's identifier (`sport` both ways) goes with DNAT if
+        // that moved the address, else with SNAT.
+        let id = orig.is_icmp() && orig.sport != reply.sport;
+        let snat = orig.src != reply.dst || ports && orig.sport != reply.dport || id && !dnat;
         if !snat && !dnat {
             return Some(0);
         }
@@ -911,7 +914,9 @@ impl Conntrack {
                 };
                 if let Some(rw) = nat::Rewrite::between(&view.tuple, &target) {
                     nat::apply(f, &outer, &rw)?;
-                    nat::update_key(key, &rw, view.tuple.v6 == 1, true);
+                    // The key has no ICMP identifier (its ports are the type
+                    // and code).
+                    nat::update_key(key, &rw, view.tuple.v6 == 1, ports);
                 }
             }
         }
@@ -1017,23 +1022,21 @@ mod tests {
         (f, k)
     }
 
-    /// The transport checksum (TCP, UDP, ICMP or ICMPv6) is what a fresh
-    /// computation gives.
-    fn l4_checksum_ok(f: &[u8]) -> bool {
+    /// The IPv4 header checksum and the transport checksum (TCP, UDP, ICMP
+    /// or ICMPv6) are what a fresh computation gives.
+    fn checksums_ok(f: &[u8]) -> bool {
         let mut again = f.to_vec();
         let v = packet::parse(f, None, 0, false).unwrap();
         let proto = v.tuple.proto;
-        let redone = match proto {
-            tuple::IPPROTO_TCP | tuple::IPPROTO_UDP => {
-                let sums = Checksums {
-                    ip: false,
-                    tcp: proto == tuple::IPPROTO_TCP,
-                    udp: proto == tuple::IPPROTO_UDP,
-                };
-                complete_checksums(&mut again, sums).is_ok()
-            }
-            _ => nat::icmp_checksum(&mut again, &nat::headers_of(&v, f.len(), false)).is_some(),
+        let sums = Checksums {
+            ip: v.tuple.v6 == 0,
+            tcp: proto == tuple::IPPROTO_TCP,
+            udp: proto == tuple::IPPROTO_UDP,
         };
+        let redone = complete_checksums(&mut again, sums).is_ok()
+            && (sums.tcp
+                || sums.udp
+                || nat::icmp_checksum(&mut again, &nat::headers_of(&v, f.len(), false)).is_some());
         redone && again == f
     }
 
@@ -1055,7 +1058,7 @@ mod tests {
         assert_eq!(&out[22..38], &public);
         assert_eq!(k.ipv6_src, public);
         assert_eq!(k.ct_state, TRK | NEW | SNAT);
-        assert!(l4_checksum_ok(&out));
+        assert!(checksums_ok(&out));
         let lookup = CtAction {
             nat: Some(Nat::default()),
             ..CtAction::default()
@@ -1064,7 +1067,7 @@ mod tests {
         let (back, k) = run(&ct, &ipv6_frame(server, public, 6, &synack), &lookup);
         assert_eq!(&back[38..54], &client);
         assert_eq!(k.ct_state, TRK | EST | RPL | DNAT);
-        assert!(l4_checksum_ok(&back));
+        assert!(checksums_ok(&back));
         // ICMPv6 echo: a query, then its reply.
         let echo = |ty: u8| [ty, 0, 0, 0, 0, 5, 0, 1];
         let plain = CtAction {
@@ -1116,7 +1119,7 @@ mod tests {
         let (out, k) = run(&ct, &ipv6_frame(v6(1), v6(2), 6, &syn), &all6);
         assert_eq!(k.ct_state, TRK | NEW | SNAT);
         assert_eq!(&out[22..38], &k.ipv6_src);
-        assert!(l4_checksum_ok(&out));
+        assert!(checksums_ok(&out));
         let synack = packet::tests::tcp(443, 40000, 0x12, 9, 2, 0);
         let reply = ipv6_frame(v6(2), k.ipv6_src, 6, &synack);
         let (back, k) = run(&ct, &reply, &nat_lookup());
@@ -1182,7 +1185,7 @@ mod tests {
             (&out[30..34], &out[36..38]),
             (&[10, 0, 0, 10][..], &[0, 80][..])
         );
-        assert!(l4_checksum_ok(&out));
+        assert!(checksums_ok(&out));
         for backend in [[10, 0, 0, 9], [10, 0, 0, 10]] {
             run(
                 &ct,
@@ -1238,7 +1241,81 @@ mod tests {
                 "{sport} -> {moved}"
             );
             assert_eq!(k.tp_src, moved);
-            assert!(l4_checksum_ok(&out));
+            assert!(checksums_ok(&out));
+        }
+    }
+
+    /// An ICMP packet (ICMPv6 with `v6`) carrying `body`, its checksum right.
+    fn icmp_frame(src: [u8; 16], dst: [u8; 16], v6: bool, body: &[u8]) -> Vec<u8> {
+        let mut f = if v6 {
+            ipv6_frame(src, dst, tuple::IPPROTO_ICMPV6, body)
+        } else {
+            let (src, dst) = (tuple::first4(&src), tuple::first4(&dst));
+            packet::tests::ipv4_frame(src, dst, tuple::IPPROTO_ICMP, body)
+        };
+        let h = nat::headers_of(&packet::parse(&f, None, 0, false).unwrap(), f.len(), false);
+        nat::icmp_checksum(&mut f, &h).unwrap();
+        f
+    }
+
+    /// Two hosts behind one SNAT address ping one target with the same
+    /// identifier: the second gets another identifier, replies go back to
+    /// each host with its own, and an ICMP error quoting the second's echo
+    /// reaches it quoting the echo as it sent it; checksums verify.
+    #[test]
+    fn icmp_identifiers_are_translated() {
+        for ipv6 in [false, true] {
+            let ct = Conntrack::new(3).unwrap();
+            let addr = |a: [u8; 4]| if ipv6 { v6(a[3]) } else { v4(a) };
+            let (a, b, target, public, router) = (
+                addr([10, 0, 0, 1]),
+                addr([10, 0, 0, 2]),
+                addr([8, 8, 8, 8]),
+                addr([192, 0, 2, 100]),
+                addr([203, 0, 113, 5]),
+            );
+            let (request, reply, exceeded) = if ipv6 { (128, 129, 3) } else { (8, 0, 11) };
+            let echo = |ty: u8, id: u16| [&[ty, 0, 0, 0][..], &id.to_be_bytes(), &[0, 7]].concat();
+            let snat = nat_commit(NatKind::Src, Some((public, public)));
+            let tuple_of = |f: &[u8]| packet::parse(f, None, 0, false).unwrap().tuple;
+            let mut ids = Vec::new();
+            let mut sent = Vec::new();
+            for host in [a, b] {
+                let (out, k) = run(
+                    &ct,
+                    &icmp_frame(host, target, ipv6, &echo(request, 1)),
+                    &snat,
+                );
+                assert_eq!(k.ct_state, TRK | NEW | SNAT, "{ipv6} {host:?}");
+                let t = tuple_of(&out);
+                assert_eq!((t.src, t.dst), (public, target));
+                assert!(checksums_ok(&out));
+                assert_eq!(k.tp_src, u16::from(request), "the key's ICMP type");
+                ids.push(t.sport);
+                sent.push(out);
+            }
+            assert_eq!(ids[0], 1);
+            assert_ne!(ids[1], 1);
+            for (host, id) in [(a, ids[0]), (b, ids[1])] {
+                let f = icmp_frame(target, public, ipv6, &echo(reply, id));
+                let (back, k) = run(&ct, &f, &nat_lookup());
+                assert_eq!(k.ct_state, TRK | EST | RPL | DNAT);
+                let t = tuple_of(&back);
+                assert_eq!((t.src, t.dst, t.sport), (target, host, 1));
+                assert!(checksums_ok(&back));
+            }
+            // A router on the way answers the second host's echo.
+            let quoted = &sent[1][14..];
+            let body = [&[exceeded, 0, 0, 0, 0, 0, 0, 0][..], quoted].concat();
+            let (back, k) = run(&ct, &icmp_frame(router, public, ipv6, &body), &nat_lookup());
+            assert_eq!(k.ct_state, TRK | REL | RPL | DNAT);
+            assert_eq!(tuple_of(&back).dst, b);
+            assert!(checksums_ok(&back));
+            let inner_l3 = if ipv6 { 62 } else { 42 };
+            let inner = [&back[..14], &back[inner_l3..]].concat();
+            let t = tuple_of(&inner);
+            assert_eq!((t.src, t.dst, t.sport), (b, target, 1));
+            assert!(checksums_ok(&inner), "the quoted echo's checksums");
         }
     }
 

@@ -80,9 +80,13 @@ pub fn choose(
     let base = orig.reverse()?;
     let kind = nat.kind?;
     let v6 = orig.v6 == 1;
-    // The side that changes, as it is now.
+    let ports = has_ports(orig.proto);
+    let icmp = orig.is_icmp();
+    // The side that changes, as it is now; an ICMP query's identifier is
+    // the same both ways (`sport` in both tuples).
     let (addr, port) = match kind {
         NatKind::Src => (orig.src, orig.sport),
+        NatKind::Dst if icmp => (orig.dst, orig.sport),
         NatKind::Dst => (orig.dst, orig.dport),
     };
     // The range as its first address and how many follow it (one less
@@ -103,20 +107,20 @@ pub fn choose(
         key.dport = 0;
     }
     let h = key.hash(seed);
-    let ports = has_ports(orig.proto);
-    // Where other ports are looked for (Linux's
+    // Where other ports or identifiers are looked for (Linux's
     // `nf_nat_l4proto_unique_tuple`): the range given, its ends in either
-    // order; without one, nowhere for DNAT (its port never changes) and the
-    // original port's class for SNAT.
+    // order; without one, any ICMP identifier, no other port for DNAT (its
+    // port never changes) and the original port's class for SNAT.
     let search = match (nat.ports, kind) {
-        _ if !ports => None,
+        _ if !(ports || icmp) => None,
         (Some((lo, hi)), _) => Some((lo.min(hi), lo.max(hi))),
+        (None, _) if icmp => Some((0, u16::MAX)),
         (None, NatKind::Dst) => None,
         (None, NatKind::Src) => Some(port_class(port)),
     };
     let (pmin, n_ports) = search.map_or((0, 0), |(lo, hi)| (lo, u32::from(hi - lo) + 1));
     // The original port first when it is in the range given, if any.
-    let keep = !ports || nat.ports.is_none_or(|(lo, hi)| (lo..=hi).contains(&port));
+    let keep = !(ports || icmp) || nat.ports.is_none_or(|(lo, hi)| (lo..=hi).contains(&port));
     let first_port = if nat.proto_random {
         random()
     } else {
@@ -147,6 +151,9 @@ pub fn choose(
                     }
                 }
             }
+            if icmp {
+                r.sport = p;
+            }
             if !table.in_use(&r) {
                 return Some(r);
             }
@@ -160,19 +167,21 @@ pub fn choose(
 pub struct Rewrite {
     pub src: Option<[u8; 16]>,
     pub dst: Option<[u8; 16]>,
+    /// The source port, or an ICMP query's identifier.
     pub sport: Option<u16>,
     pub dport: Option<u16>,
 }
 
 impl Rewrite {
     /// From the packet's tuple `from` to `to` (ports only for protocols
-    /// that have them); `None` if nothing changes.
+    /// that have them; an ICMP query's identifier as `sport`, its type never);
+    /// `None` if nothing changes.
     pub fn between(from: &Tuple, to: &Tuple) -> Option<Rewrite> {
         let ports = has_ports(from.proto);
         let r = Rewrite {
             src: (from.src != to.src).then_some(to.src),
             dst: (from.dst != to.dst).then_some(to.dst),
-            sport: (ports && from.sport != to.sport).then_some(to.sport),
+            sport: ((ports || from.is_icmp()) && from.sport != to.sport).then_some(to.sport),
             dport: (ports && from.dport != to.dport).then_some(to.dport),
         };
         (r.src.is_some() || r.dst.is_some() || r.sport.is_some() || r.dport.is_some()).then_some(r)
@@ -233,14 +242,18 @@ fn apply_sized<const N: usize>(
     let (src, d_src) = change(get(f, src_at)?, src);
     let (dst, d_dst) = change(get(f, dst_at)?, dst);
     let addrs = d_src + d_dst;
+    let icmp = h.proto == if h.v6 { IPPROTO_ICMPV6 } else { IPPROTO_ICMP };
+    // Ports lead their header; an ICMP query's identifier (`sport`)
+    // follows its type, code and checksum, its sequence number after it.
+    let ports_at = if icmp { h.l4 + 4 } else { h.l4 };
     let has_ports = rw.sport.is_some() || rw.dport.is_some();
     let mut ports = 0;
     if has_ports {
-        let [s0, s1, d0, d1] = get(f, h.l4)?;
+        let [s0, s1, d0, d1] = get(f, ports_at)?;
         let (sport, d_sport) = change([s0, s1], rw.sport.map(u16::to_be_bytes));
         let (dport, d_dport) = change([d0, d1], rw.dport.map(u16::to_be_bytes));
         ports = d_sport + d_dport;
-        put(f, h.l4, [sport[0], sport[1], dport[0], dport[1]])?;
+        put(f, ports_at, [sport[0], sport[1], dport[0], dport[1]])?;
     }
     put(f, src_at, src)?;
     put(f, dst_at, dst)?;
@@ -254,10 +267,13 @@ fn apply_sized<const N: usize>(
     let l4_sum = match h.proto {
         IPPROTO_TCP => Some((h.l4 + 16, false)),
         IPPROTO_UDP => Some((h.l4 + 6, true)),
-        IPPROTO_ICMPV6 if h.v6 => Some((h.l4 + 2, false)),
+        _ if icmp => Some((h.l4 + 2, false)),
         _ => None,
     }
     .filter(|&(at, _)| at + 2 <= h.end);
+    // The addresses' change to the pseudo-header, which ICMP's checksum
+    // (unlike ICMPv6's) does not cover.
+    let pseudo = if icmp && !h.v6 { 0 } else { addrs };
     if let Some((at, udp)) = l4_sum
         && let Some(c) = get(f, at).map(u16::from_ne_bytes)
         // UDP without a checksum gets none.
@@ -265,9 +281,9 @@ fn apply_sized<const N: usize>(
     {
         let c = if h.partial {
             // The pseudo-header sum, not complemented: ports are not in it.
-            !checksum::adjust(!c, addrs)
+            !checksum::adjust(!c, pseudo)
         } else {
-            match checksum::adjust(c, addrs + ports) {
+            match checksum::adjust(c, pseudo + ports) {
                 0 if udp => 0xffff,
                 c => c,
             }
