@@ -8,20 +8,22 @@
 //! translated destination. The choice takes an address of the range from a
 //! hash of the original tuple (of its addresses alone with PERSISTENT; a
 //! range whose maximum is below its minimum wraps past the top of the
-//! address space, as Linux's arithmetic has it), and
-//! the original port if it is in the range and free, else ports from a
-//! hash (PROTO_HASH) or from `random` (PROTO_RANDOM) in the range; with no
-//! range given, DNAT keeps the port and SNAT looks in the original port's
-//! class (1-511, 600-1023 or 1024-65535, as Linux). A choice is free when no
-//! connection of the zone uses it as either tuple. The search is bounded
-//! (`ADDR_TRIES` x `PORT_TRIES`); a commit finding nothing drops the packet.
+//! address space, as Linux's arithmetic has it), and the original port if
+//! it is in the range and free, else ports from a hash (PROTO_HASH) or from
+//! `random` (PROTO_RANDOM) in the range; with no range given, DNAT keeps the
+//! port and SNAT looks in the original port's class (1-511, 600-1023 or
+//! 1024-65535), as Linux does. An ICMP or ICMPv6 query's identifier, the
+//! same both ways, is chosen as a port is, from any with no range given. A
+//! choice is free when no connection of the zone uses it as either tuple.
+//! The search is bounded (`ADDR_TRIES` x `PORT_TRIES`); a commit finding
+//! nothing drops the packet.
 //!
 //! Checksums: the IPv4 header checksum and the transport checksum (whose
-//! pseudo-header holds the addresses) are updated incrementally; a UDP
-//! checksum of 0 stays 0. A frame whose transport checksum the sender left
-//! to the NIC carries the pseudo-header sum there (not complemented), which
-//! is updated as such. An ICMP error's checksum is recomputed after its
-//! quoted header is translated (as Linux does).
+//! pseudo-header holds the addresses; ICMP's has none) are updated
+//! incrementally; a UDP checksum of 0 stays 0. A frame whose transport
+//! checksum the sender left to the NIC carries the pseudo-header sum there
+//! (not complemented), which is updated as such. An ICMP error's checksum is
+//! recomputed after its quoted header is translated (as Linux does).
 
 use super::action::{Nat, NatKind};
 use super::packet::View;
@@ -119,6 +121,7 @@ pub fn choose(
         (None, NatKind::Src) => Some(port_class(port)),
     };
     let (pmin, n_ports) = search.map_or((0, 0), |(lo, hi)| (lo, u32::from(hi - lo) + 1));
+    let tries = PORT_TRIES.min(n_ports);
     // The original port first when it is in the range given, if any.
     let keep = !(ports || icmp) || nat.ports.is_none_or(|(lo, hi)| (lo..=hi).contains(&port));
     let first_port = if nat.proto_random {
@@ -130,7 +133,6 @@ pub fn choose(
         let off = u128::from(h as u32) + a;
         let off = span.checked_add(1).map_or(off, |n| off % n);
         let address = addr_bytes(amin.wrapping_add(off) & space, v6);
-        let tries = PORT_TRIES.min(n_ports);
         let candidates = keep
             .then_some(port)
             .into_iter()
