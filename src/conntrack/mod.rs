@@ -695,9 +695,10 @@ impl Conntrack {
 
     /// Runs `helper` on a packet of its connection: an announced data
     /// connection (FTP) or transfer (TFTP) is expected, from the peer of
-    /// the announcing side. Under NAT the announced address becomes the one
-    /// the peer sees, and the TCP sequence numbers of both directions follow
-    /// the change of length for the rest of the connection (Linux's
+    /// the announcing side, if the FTP sender announced its own address.
+    /// Under NAT the announced address becomes the one the peer sees, and
+    /// the TCP sequence numbers of both directions follow the change of
+    /// length for the rest of the connection (Linux's
     /// `nf_conntrack_ftp`, `nf_nat_ftp`, `nf_ct_seqadj`,
     /// `nf_conntrack_tftp`). False if the packet could not be rewritten.
     fn help<P: Packet>(
@@ -722,38 +723,36 @@ impl Conntrack {
                     .map_or(0, |o| usize::from(o >> 4) * 4);
                 let start = view.l4 + hlen;
                 let payload = frame.get(start..end).unwrap_or_default();
+                // The sender's address and the one its peer sees; the
+                // peer's, and the one the sender sees, as the connection's
+                // tuples have them.
+                let (real, apparent, peer, peer_apparent) = if is_reply {
+                    (reply.src, orig.dst, orig.src, reply.dst)
+                } else {
+                    (orig.src, reply.dst, reply.src, orig.dst)
+                };
                 let mut rewrite = None;
-                if let Some(a) = ftp::announce(payload, is_reply, t.v6 == 1) {
-                    // The sender's address and the one its peer sees; the
-                    // peer's, and the one the sender sees, as the
-                    // connection's tuples have them.
-                    let (real, apparent, peer, peer_apparent) = if is_reply {
-                        (reply.src, orig.dst, orig.src, reply.dst)
-                    } else {
-                        (orig.src, reply.dst, reply.src, orig.dst)
-                    };
-                    let announced = a.addr.unwrap_or(real);
-                    let visible = if announced == real {
-                        apparent
-                    } else {
-                        announced
-                    };
-                    let nat_to = (visible != announced).then_some(announced);
-                    if a.addr.is_some() && nat_to.is_some() {
-                        let Some(text) = a.form.render(&visible, a.port, t.v6 == 1) else {
+                // Another address than the sender's own opens nothing and is
+                // left as it is (Linux's `loose` off): no way in for a third
+                // machine.
+                if let Some(a) = ftp::announce(payload, is_reply, t.v6 == 1)
+                    && a.addr.is_none_or(|x| x == real)
+                {
+                    if a.addr.is_some() && apparent != real {
+                        let Some(text) = a.form.render(&apparent, a.port, t.v6 == 1) else {
                             return false;
                         };
                         rewrite = Some((text, start + a.at.start..start + a.at.end));
                     }
                     let expected = Tuple {
                         src: peer,
-                        dst: visible,
+                        dst: apparent,
                         sport: 0,
                         dport: a.port,
                         ..*t
                     };
-                    let back = (nat_to.unwrap_or(visible), peer_apparent);
-                    self.expects.add(expected, orig, back, now_ms);
+                    self.expects
+                        .add(expected, orig, (real, peer_apparent), now_ms);
                 }
                 self.mangle(pkt, view, &seg, b, rewrite, now_ms)
             }
@@ -1112,6 +1111,14 @@ mod tests {
         let back = packet::tests::tcp(6446, 40001, 0x12, 70, 10, 0);
         let (_, k) = run(&ct, &ipv6_frame(server, client, 6, &back), &lookup);
         assert_eq!(k.ct_state, TRK | EST | RPL);
+        // Another machine's address: left as it is, nothing expected.
+        let eprt = segment(40000, 21, 124, 526, b"EPRT |2|fd00::9|2000|\r\n");
+        let frame = ipv6_frame(client, server, 6, &eprt);
+        assert_eq!(run(&ct, &frame, &lookup).0, frame);
+        let data = packet::tests::tcp(20, 2000, 0x02, 9, 0, 0);
+        let (_, k) = run(&ct, &ipv6_frame(server, v6(9), 6, &data), &lookup);
+        assert_eq!(k.ct_state, TRK | NEW);
+        assert_eq!(ct.expects.stats.created.load(Relaxed), 2);
     }
 
     /// Past the size where batches read ahead: a batch (existing
