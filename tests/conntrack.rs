@@ -1288,6 +1288,32 @@ fn ftp_announcing_another_address_expects_nothing() {
     assert_eq!(active_data(&mut sim, seq, ack), vec![1]);
 }
 
+/// A control connection's expectation goes with it (Linux's
+/// `nf_ct_remove_expectations`): flushed, or timed out after a reset, it
+/// opens nothing any more.
+#[test]
+fn ftp_expectations_go_with_their_control_connection() {
+    let mut sim = helper_firewall("ct(commit,zone=1,helper=ftp)");
+    let data_syn = tcp(VM2, VM1, (20, 2000), SYN, 9000, 0, 0);
+    let port = b"PORT 10,0,0,1,7,208\r\n";
+    let (seq, ack) = ftp_control(&mut sim);
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, port);
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    assert!(expectations(&mut sim).contains("pending:1 "));
+    flush(&mut sim, 0, &[]);
+    assert!(expectations(&mut sim).contains("pending:0 "));
+    assert_eq!(send(&mut sim, 2, &data_syn), Vec::<u32>::new(), "flushed");
+    let (seq, ack) = ftp_control(&mut sim);
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, port);
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    let seq = seq + port.len() as u32;
+    let reset = tcp(VM1, VM2, (40000, 21), RST | ACK, seq, ack, 0);
+    assert_eq!(send(&mut sim, 1, &reset), vec![2]);
+    sim.run("tick 31000");
+    assert_eq!(send(&mut sim, 2, &data_syn), Vec::<u32>::new(), "timed out");
+    assert!(expectations(&mut sim).contains("pending:0 created:2 used:0 timed_out:0"));
+}
+
 #[test]
 fn ftp_without_the_helper_expects_nothing() {
     let mut sim = helper_firewall("ct(commit,zone=1)");

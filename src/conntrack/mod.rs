@@ -932,9 +932,10 @@ impl Conntrack {
         }
     }
 
-    /// Accounts for a connection that went.
+    /// Accounts for a connection that went, and drops what it expected.
     fn gone(&self, id: u32, c: &Conn, notify: &mut Notify<'_>) {
         self.zones.release(c.orig.zone);
+        self.expects.forget(&c.orig);
         self.event(notify, events::Kind::Destroy, id, c);
     }
 
