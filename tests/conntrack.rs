@@ -1297,9 +1297,17 @@ fn ftp_expectations_go_with_their_control_connection() {
     let data_syn = tcp(VM2, VM1, (20, 2000), SYN, 9000, 0, 0);
     let port = b"PORT 10,0,0,1,7,208\r\n";
     let (seq, ack) = ftp_control(&mut sim);
+    // One pending per control connection: a newer announcement replaces
+    // the older (Linux's `max_expected` of 1).
+    let first = b"PORT 10,0,0,1,7,207\r\n";
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, first);
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    let seq = seq + first.len() as u32;
     let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, port);
     assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
-    assert!(expectations(&mut sim).contains("pending:1 "));
+    assert!(expectations(&mut sim).contains("pending:1 created:2"));
+    let replaced = tcp(VM2, VM1, (20, 1999), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &replaced), Vec::<u32>::new(), "replaced");
     flush(&mut sim, 0, &[]);
     assert!(expectations(&mut sim).contains("pending:0 "));
     assert_eq!(send(&mut sim, 2, &data_syn), Vec::<u32>::new(), "flushed");
@@ -1311,7 +1319,7 @@ fn ftp_expectations_go_with_their_control_connection() {
     assert_eq!(send(&mut sim, 1, &reset), vec![2]);
     sim.run("tick 31000");
     assert_eq!(send(&mut sim, 2, &data_syn), Vec::<u32>::new(), "timed out");
-    assert!(expectations(&mut sim).contains("pending:0 created:2 used:0 timed_out:0"));
+    assert!(expectations(&mut sim).contains("pending:0 created:3 used:0 timed_out:0"));
 }
 
 #[test]
