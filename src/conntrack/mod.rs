@@ -176,9 +176,11 @@ fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
-/// The key says an earlier CT action of `zone` tracked the packet.
+/// The key says an earlier CT action of `zone` tracked the packet to a
+/// connection; an invalid packet is tracked again (Linux's
+/// `ovs_ct_executed`).
 fn tracked_in(key: &FlowKey, zone: u16) -> bool {
-    key.ct_state & TRK != 0 && key.ct_zone == zone
+    key.ct_state & (TRK | INV) == TRK && key.ct_zone == zone
 }
 
 /// Applies a masked write of `value` under `mask` to `old`.
@@ -1023,6 +1025,44 @@ mod tests {
             udp: false,
         };
         complete_checksums(&mut again, all).is_ok() && again == f
+    }
+
+    #[test]
+    fn an_invalid_packet_is_tracked_again_by_a_later_action() {
+        let ct = Conntrack::new(3).unwrap();
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let commit = CtAction {
+            commit: true,
+            ..CtAction::default()
+        };
+        let frame = |l4: &[u8], there: bool| {
+            let (src, dst) = if there { (a, b) } else { (b, a) };
+            packet::tests::ipv4_frame(src, dst, 6, l4)
+        };
+        run(
+            &ct,
+            &frame(&packet::tests::tcp(1000, 80, 0x02, 100, 0, 0), true),
+            &commit,
+        );
+        run(
+            &ct,
+            &frame(&packet::tests::tcp(80, 1000, 0x12, 500, 101, 0), false),
+            &commit,
+        );
+        // Far outside the window: invalid, and a commit after it finds it
+        // invalid again rather than taking the connection's state.
+        let stray = frame(
+            &packet::tests::tcp(1000, 80, 0x10, 0x4000_0000, 501, 10),
+            true,
+        );
+        let mut p = OwnedPacket::from_frame(&stray).unwrap();
+        let mut k = FlowKey::default();
+        extract(p.data(), None, &mut k).unwrap();
+        for action in [&CtAction::default(), &commit] {
+            ct.execute(&mut p, &mut k, action, 0, &mut |_| {});
+            assert_eq!(k.ct_state, TRK | INV);
+        }
+        assert_eq!(ct.stats.invalid.load(Relaxed), 2);
     }
 
     #[test]
