@@ -569,7 +569,8 @@ impl Conntrack {
                     }
                     return Ok(valid);
                 }
-                Found::Live(id, Err(Replaced)) | Found::Expired(id) => self.remove(id, notify),
+                Found::Live(id, Err(Replaced)) => self.remove(id, |c| c.has(&view.tuple), notify),
+                Found::Expired(id) => self.remove(id, |c| c.expired(now_ms), notify),
                 Found::Missing => break,
             }
         }
@@ -650,7 +651,7 @@ impl Conntrack {
                 && let Some(victim) = self.table.unreplied_near(&conn.orig)
             {
                 count(&self.stats.early_drops);
-                self.remove(victim, notify);
+                self.remove(victim, |c| !c.seen_reply, notify);
                 inserted = self.table.insert(conn, stored_ext);
             }
             match inserted {
@@ -929,8 +930,9 @@ impl Conntrack {
         }
     }
 
-    fn remove(&self, id: u32, notify: &mut Notify<'_>) {
-        if let Some(c) = self.table.remove(id) {
+    /// Removes connection `id` if `still` holds for it (`Table::remove`).
+    fn remove(&self, id: u32, still: impl FnOnce(&Conn) -> bool, notify: &mut Notify<'_>) {
+        if let Some(c) = self.table.remove(id, still) {
             self.gone(id, &c, notify);
         }
     }
@@ -946,7 +948,7 @@ impl Conntrack {
     pub fn remove_tuple(&self, t: &Tuple, now_ms: u64, notify: &mut Notify<'_>) -> bool {
         match self.table.lookup(t, now_ms, |_| ()) {
             Found::Live(id, ()) | Found::Expired(id) => {
-                self.remove(id, notify);
+                self.remove(id, |c| c.has(t), notify);
                 true
             }
             Found::Missing => false,
