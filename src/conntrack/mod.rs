@@ -91,6 +91,8 @@ pub struct Stats {
     pub nat_failed: AtomicU64,
     /// Packets marked invalid.
     pub invalid: AtomicU64,
+    /// Packets dropped: their commit kept losing races for its tuples.
+    pub clashes: AtomicU64,
 }
 
 /// What the CT action decided for the packet.
@@ -124,6 +126,16 @@ pub type Notify<'a> = dyn FnMut(&events::Event) + 'a;
 
 /// The packet ends its connection and starts a new one.
 struct Replaced;
+
+/// Why `create` gave the packet no stored connection to go on with.
+enum NotCreated {
+    /// A commit could not be honoured: drop the packet.
+    Drop,
+    /// A commit found one of its tuples taken meanwhile (the connection
+    /// committed on another processor, or NAT's choice made at the same
+    /// time for another): look again.
+    Raced,
+}
 
 /// Packets `execute_batch` reads ahead for at once.
 pub const BATCH: usize = 32;
@@ -503,9 +515,10 @@ impl Conntrack {
             return Ok(fill(seen, self.related(&quoted, key, now_ms)));
         }
         let updates = self.listening(events::Kind::Update);
-        // Twice at most: once more after removing a connection the packet
-        // replaces (timed out, reopened, or forced the other way).
-        for _ in 0..2 {
+        // Three passes at most: one more after removing a connection the
+        // packet replaces (timed out, reopened, or forced the other way),
+        // or after its commit lost a race for one of its tuples.
+        for _ in 0..3 {
             let mut changed = None;
             let found = self
                 .table
@@ -571,10 +584,17 @@ impl Conntrack {
                 }
                 Found::Live(id, Err(Replaced)) => self.remove(id, |c| c.has(&view.tuple), notify),
                 Found::Expired(id) => self.remove(id, |c| c.expired(now_ms), notify),
-                Found::Missing => break,
+                Found::Missing => match self.create(view, ct, key, now_ms, notify) {
+                    Ok(created) => return Ok(fill(seen, created)),
+                    Err(NotCreated::Drop) => return Err(()),
+                    Err(NotCreated::Raced) => {}
+                },
             }
         }
-        Ok(fill(seen, self.create(view, ct, key, now_ms, notify)?))
+        // Lost every race: Linux drops a packet whose connection still
+        // clashes when it is confirmed.
+        count(&self.stats.clashes);
+        Err(())
     }
 
     /// An ICMP error: RELATED to the connection of the packet it quotes
@@ -607,7 +627,7 @@ impl Conntrack {
         key: &mut FlowKey,
         now_ms: u64,
         notify: &mut Notify<'_>,
-    ) -> Result<Option<Seen>, ()> {
+    ) -> Result<Option<Seen>, NotCreated> {
         let Some(reply) = view.tuple.reverse() else {
             return Ok(None);
         };
@@ -635,13 +655,13 @@ impl Conntrack {
                 let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;
                 let Some(r) = nat::choose(&self.table, &conn.orig, &n, self.seed, random) else {
                     count(&self.stats.nat_exhausted);
-                    return Err(());
+                    return Err(NotCreated::Drop);
                 };
                 conn.reply = r;
             }
             if !self.zones.try_take(view.tuple.zone) {
                 count(&self.stats.zone_limit);
-                return Err(());
+                return Err(NotCreated::Drop);
             }
             let stored_ext = ext.needed().then_some(ext);
             let mut inserted = self.table.insert(conn, stored_ext);
@@ -665,16 +685,14 @@ impl Conntrack {
                 Err(e) => {
                     self.zones.release(view.tuple.zone);
                     match e {
-                        // Another processor committed it first: it is
-                        // that connection's packet.
-                        Refused::Exists => {}
+                        Refused::Exists => return Err(NotCreated::Raced),
                         Refused::Full => {
                             count(&self.stats.full);
-                            return Err(());
+                            return Err(NotCreated::Drop);
                         }
                         Refused::NoMemory => {
                             count(&self.stats.no_memory);
-                            return Err(());
+                            return Err(NotCreated::Drop);
                         }
                     }
                 }
@@ -1065,6 +1083,55 @@ mod tests {
             assert_eq!(k.ct_state, TRK | INV);
         }
         assert_eq!(ct.stats.invalid.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn commits_racing_for_one_nat_tuple_are_translated_or_dropped() {
+        extern crate std;
+        let ct = Conntrack::new(9).unwrap();
+        let public = [100, 64, 0, 1];
+        let mut one = [0u8; 16];
+        one[..4].copy_from_slice(&public);
+        let commit = CtAction {
+            commit: true,
+            nat: Some(Nat {
+                kind: Some(NatKind::Src),
+                addrs: Some((one, one)),
+                ..Nat::default()
+            }),
+            ..CtAction::default()
+        };
+        // Two hosts, the same source ports, one destination: each pair
+        // first tries the same translated tuple, from two processors.
+        let host = |h: u8| {
+            let (ct, commit) = (&ct, &commit);
+            move || {
+                let mut dropped = 0;
+                for port in 1024..4024u16 {
+                    let udp = [&port.to_be_bytes()[..], &[0, 53, 0, 8, 0, 0]].concat();
+                    let f = packet::tests::ipv4_frame([10, 0, 0, h], [1, 1, 1, 1], 17, &udp);
+                    let mut p = OwnedPacket::from_frame(&f).unwrap();
+                    let mut k = FlowKey::default();
+                    extract(p.data(), None, &mut k).unwrap();
+                    match ct.execute(&mut p, &mut k, commit, 0, &mut |_| {}) {
+                        Verdict::Continue => {
+                            assert_eq!(k.ct_state, TRK | NEW | SNAT, "port {port}");
+                            assert_eq!(&p.data()[26..30], &public, "port {port}");
+                        }
+                        _ => dropped += 1,
+                    }
+                }
+                dropped
+            }
+        };
+        let dropped = std::thread::scope(|s| {
+            let a = s.spawn(host(1));
+            let b = s.spawn(host(2));
+            a.join().unwrap() + b.join().unwrap()
+        });
+        let refused = ct.stats.clashes.load(Relaxed) + ct.stats.nat_exhausted.load(Relaxed);
+        assert_eq!(dropped, refused);
+        assert_eq!(ct.table().len() as u64, 6000 - dropped);
     }
 
     #[test]
