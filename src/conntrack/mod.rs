@@ -91,6 +91,8 @@ pub struct Stats {
     pub nat_failed: AtomicU64,
     /// Packets marked invalid.
     pub invalid: AtomicU64,
+    /// Packets dropped: their commit kept losing races for its tuples.
+    pub clashes: AtomicU64,
 }
 
 /// What the CT action decided for the packet.
@@ -124,6 +126,16 @@ pub type Notify<'a> = dyn FnMut(&events::Event) + 'a;
 
 /// The packet ends its connection and starts a new one.
 struct Replaced;
+
+/// Why `create` gave the packet no stored connection to go on with.
+enum NotCreated {
+    /// A commit could not be honoured: drop the packet.
+    Drop,
+    /// A commit found one of its tuples taken meanwhile (the connection
+    /// committed on another processor, or NAT's choice made at the same
+    /// time for another): look again.
+    Raced,
+}
 
 /// Packets `execute_batch` reads ahead for at once.
 pub const BATCH: usize = 32;
@@ -176,9 +188,11 @@ fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
-/// The key says an earlier CT action of `zone` tracked the packet.
+/// The key says an earlier CT action of `zone` tracked the packet to a
+/// connection; an invalid packet is tracked again (Linux's
+/// `ovs_ct_executed`).
 fn tracked_in(key: &FlowKey, zone: u16) -> bool {
-    key.ct_state & TRK != 0 && key.ct_zone == zone
+    key.ct_state & (TRK | INV) == TRK && key.ct_zone == zone
 }
 
 /// Applies a masked write of `value` under `mask` to `old`.
@@ -501,9 +515,10 @@ impl Conntrack {
             return Ok(fill(seen, self.related(&quoted, key, now_ms)));
         }
         let updates = self.listening(events::Kind::Update);
-        // Twice at most: once more after removing a connection the packet
-        // replaces (timed out, reopened, or forced the other way).
-        for _ in 0..2 {
+        // Three passes at most: one more after removing a connection the
+        // packet replaces (timed out, reopened, or forced the other way),
+        // or after its commit lost a race for one of its tuples.
+        for _ in 0..3 {
             let mut changed = None;
             let found = self
                 .table
@@ -567,11 +582,19 @@ impl Conntrack {
                     }
                     return Ok(valid);
                 }
-                Found::Live(id, Err(Replaced)) | Found::Expired(id) => self.remove(id, notify),
-                Found::Missing => break,
+                Found::Live(id, Err(Replaced)) => self.remove(id, |c| c.has(&view.tuple), notify),
+                Found::Expired(id) => self.remove(id, |c| c.expired(now_ms), notify),
+                Found::Missing => match self.create(view, ct, key, now_ms, notify) {
+                    Ok(created) => return Ok(fill(seen, created)),
+                    Err(NotCreated::Drop) => return Err(()),
+                    Err(NotCreated::Raced) => {}
+                },
             }
         }
-        Ok(fill(seen, self.create(view, ct, key, now_ms, notify)?))
+        // Lost every race: Linux drops a packet whose connection still
+        // clashes when it is confirmed.
+        count(&self.stats.clashes);
+        Err(())
     }
 
     /// An ICMP error: RELATED to the connection of the packet it quotes
@@ -604,7 +627,7 @@ impl Conntrack {
         key: &mut FlowKey,
         now_ms: u64,
         notify: &mut Notify<'_>,
-    ) -> Result<Option<Seen>, ()> {
+    ) -> Result<Option<Seen>, NotCreated> {
         let Some(reply) = view.tuple.reverse() else {
             return Ok(None);
         };
@@ -632,13 +655,13 @@ impl Conntrack {
                 let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;
                 let Some(r) = nat::choose(&self.table, &conn.orig, &n, self.seed, random) else {
                     count(&self.stats.nat_exhausted);
-                    return Err(());
+                    return Err(NotCreated::Drop);
                 };
                 conn.reply = r;
             }
             if !self.zones.try_take(view.tuple.zone) {
                 count(&self.stats.zone_limit);
-                return Err(());
+                return Err(NotCreated::Drop);
             }
             let stored_ext = ext.needed().then_some(ext);
             let mut inserted = self.table.insert(conn, stored_ext);
@@ -648,7 +671,7 @@ impl Conntrack {
                 && let Some(victim) = self.table.unreplied_near(&conn.orig)
             {
                 count(&self.stats.early_drops);
-                self.remove(victim, notify);
+                self.remove(victim, |c| !c.seen_reply, notify);
                 inserted = self.table.insert(conn, stored_ext);
             }
             match inserted {
@@ -662,16 +685,14 @@ impl Conntrack {
                 Err(e) => {
                     self.zones.release(view.tuple.zone);
                     match e {
-                        // Another processor committed it first: it is
-                        // that connection's packet.
-                        Refused::Exists => {}
+                        Refused::Exists => return Err(NotCreated::Raced),
                         Refused::Full => {
                             count(&self.stats.full);
-                            return Err(());
+                            return Err(NotCreated::Drop);
                         }
                         Refused::NoMemory => {
                             count(&self.stats.no_memory);
-                            return Err(());
+                            return Err(NotCreated::Drop);
                         }
                     }
                 }
@@ -926,8 +947,9 @@ impl Conntrack {
         }
     }
 
-    fn remove(&self, id: u32, notify: &mut Notify<'_>) {
-        if let Some(c) = self.table.remove(id) {
+    /// Removes connection `id` if `still` holds for it (`Table::remove`).
+    fn remove(&self, id: u32, still: impl FnOnce(&Conn) -> bool, notify: &mut Notify<'_>) {
+        if let Some(c) = self.table.remove(id, still) {
             self.gone(id, &c, notify);
         }
     }
@@ -944,7 +966,7 @@ impl Conntrack {
     pub fn remove_tuple(&self, t: &Tuple, now_ms: u64, notify: &mut Notify<'_>) -> bool {
         match self.table.lookup(t, now_ms, |_| ()) {
             Found::Live(id, ()) | Found::Expired(id) => {
-                self.remove(id, notify);
+                self.remove(id, |c| c.has(t), notify);
                 true
             }
             Found::Missing => false,
@@ -1023,6 +1045,93 @@ mod tests {
             udp: false,
         };
         complete_checksums(&mut again, all).is_ok() && again == f
+    }
+
+    #[test]
+    fn an_invalid_packet_is_tracked_again_by_a_later_action() {
+        let ct = Conntrack::new(3).unwrap();
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let commit = CtAction {
+            commit: true,
+            ..CtAction::default()
+        };
+        let frame = |l4: &[u8], there: bool| {
+            let (src, dst) = if there { (a, b) } else { (b, a) };
+            packet::tests::ipv4_frame(src, dst, 6, l4)
+        };
+        run(
+            &ct,
+            &frame(&packet::tests::tcp(1000, 80, 0x02, 100, 0, 0), true),
+            &commit,
+        );
+        run(
+            &ct,
+            &frame(&packet::tests::tcp(80, 1000, 0x12, 500, 101, 0), false),
+            &commit,
+        );
+        // Far outside the window: invalid, and a commit after it finds it
+        // invalid again rather than taking the connection's state.
+        let stray = frame(
+            &packet::tests::tcp(1000, 80, 0x10, 0x4000_0000, 501, 10),
+            true,
+        );
+        let mut p = OwnedPacket::from_frame(&stray).unwrap();
+        let mut k = FlowKey::default();
+        extract(p.data(), None, &mut k).unwrap();
+        for action in [&CtAction::default(), &commit] {
+            ct.execute(&mut p, &mut k, action, 0, &mut |_| {});
+            assert_eq!(k.ct_state, TRK | INV);
+        }
+        assert_eq!(ct.stats.invalid.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn commits_racing_for_one_nat_tuple_are_translated_or_dropped() {
+        extern crate std;
+        let ct = Conntrack::new(9).unwrap();
+        let public = [100, 64, 0, 1];
+        let mut one = [0u8; 16];
+        one[..4].copy_from_slice(&public);
+        let commit = CtAction {
+            commit: true,
+            nat: Some(Nat {
+                kind: Some(NatKind::Src),
+                addrs: Some((one, one)),
+                ..Nat::default()
+            }),
+            ..CtAction::default()
+        };
+        // Two hosts, the same source ports, one destination: each pair
+        // first tries the same translated tuple, from two processors.
+        let host = |h: u8| {
+            let (ct, commit) = (&ct, &commit);
+            move || {
+                let mut dropped = 0;
+                for port in 1024..4024u16 {
+                    let udp = [&port.to_be_bytes()[..], &[0, 53, 0, 8, 0, 0]].concat();
+                    let f = packet::tests::ipv4_frame([10, 0, 0, h], [1, 1, 1, 1], 17, &udp);
+                    let mut p = OwnedPacket::from_frame(&f).unwrap();
+                    let mut k = FlowKey::default();
+                    extract(p.data(), None, &mut k).unwrap();
+                    match ct.execute(&mut p, &mut k, commit, 0, &mut |_| {}) {
+                        Verdict::Continue => {
+                            assert_eq!(k.ct_state, TRK | NEW | SNAT, "port {port}");
+                            assert_eq!(&p.data()[26..30], &public, "port {port}");
+                        }
+                        _ => dropped += 1,
+                    }
+                }
+                dropped
+            }
+        };
+        let dropped = std::thread::scope(|s| {
+            let a = s.spawn(host(1));
+            let b = s.spawn(host(2));
+            a.join().unwrap() + b.join().unwrap()
+        });
+        let refused = ct.stats.clashes.load(Relaxed) + ct.stats.nat_exhausted.load(Relaxed);
+        assert_eq!(dropped, refused);
+        assert_eq!(ct.table().len() as u64, 6000 - dropped);
     }
 
     #[test]
