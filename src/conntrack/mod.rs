@@ -556,13 +556,20 @@ impl Conntrack {
                     if updates && before != (c.mark, c.labels, c.seen_reply) {
                         changed = Some(*c);
                     }
-                    let master = ext.is_some_and(|e| e.master.is_some());
-                    seen.state = match (reply, c.seen_reply) {
-                        (true, _) => TRK | EST | RPL,
-                        (false, true) => TRK | EST,
-                        (false, false) if master => TRK | REL,
-                        (false, false) => TRK | NEW,
+                    // A connection a helper expected is related for its whole
+                    // life (Linux's `ovs_ct_update_key`: `ct->master`).
+                    let related = if ext.is_some_and(|e| e.master.is_some()) {
+                        REL
+                    } else {
+                        0
                     };
+                    seen.state = related
+                        | match (reply, c.seen_reply) {
+                            (true, _) => TRK | EST | RPL,
+                            (false, true) => TRK | EST,
+                            (false, false) if related != 0 => TRK,
+                            (false, false) => TRK | NEW,
+                        };
                     show(key, c.mark, &c.labels, &c.orig, ext);
                     seen.found = true;
                     if nat || ext.is_some_and(|e| e.helper.is_some()) {
@@ -700,7 +707,9 @@ impl Conntrack {
         }
         show(key, conn.mark, &conn.labels, &conn.orig, Some(&ext));
         Ok(Some(Seen {
-            state: TRK | if ext.master.is_some() { REL } else { NEW },
+            // Not stored before this packet: new, as Linux shows every
+            // unconfirmed connection, related too if a helper expected it.
+            state: TRK | NEW | if ext.master.is_some() { REL } else { 0 },
             found: false,
             binding: Some(Binding {
                 is_reply: false,
@@ -1204,23 +1213,26 @@ mod tests {
         run(&ct, &ipv6_frame(client, server, 6, &eprt), &lookup);
         let data = packet::tests::tcp(20, 2000, 0x02, 9, 0, 0);
         let (_, k) = run(&ct, &ipv6_frame(server, client, 6, &data), &lookup);
-        assert_eq!(k.ct_state, TRK | REL);
+        assert_eq!(k.ct_state, TRK | NEW | REL, "not stored yet: new too");
         assert_eq!(k.ct_orig, control.ct_orig, "the control connection's tuple");
         // EPSV: the client connects to the server's own address.
         let epsv = segment(21, 40000, 501, 124, b"229 Extended (|||6446|)\r\n");
         run(&ct, &ipv6_frame(server, client, 6, &epsv), &lookup);
         let data = packet::tests::tcp(40001, 6446, 0x02, 9, 0, 0);
         let (_, k) = run(&ct, &ipv6_frame(client, server, 6, &data), &commit);
-        assert_eq!(k.ct_state, TRK | REL);
-        // Committed, the expectation is used up and the connection stays
-        // related until its reply.
+        assert_eq!(k.ct_state, TRK | NEW | REL);
+        // Committed, the expectation is used up and the connection is
+        // related for its whole life, established once replied to.
         assert!(ct.expects.is_empty());
         assert_eq!(ct.expects.stats.used.load(Relaxed), 1);
         let (_, k) = run(&ct, &ipv6_frame(client, server, 6, &data), &lookup);
         assert_eq!(k.ct_state, TRK | REL);
         let back = packet::tests::tcp(6446, 40001, 0x12, 70, 10, 0);
         let (_, k) = run(&ct, &ipv6_frame(server, client, 6, &back), &lookup);
-        assert_eq!(k.ct_state, TRK | EST | RPL);
+        assert_eq!(k.ct_state, TRK | EST | RPL | REL);
+        let ack = packet::tests::tcp(40001, 6446, 0x10, 10, 71, 0);
+        let (_, k) = run(&ct, &ipv6_frame(client, server, 6, &ack), &lookup);
+        assert_eq!(k.ct_state, TRK | EST | REL);
         // Another machine's address: left as it is, nothing expected.
         let eprt = segment(40000, 21, 124, 526, b"EPRT |2|fd00::9|2000|\r\n");
         let frame = ipv6_frame(client, server, 6, &eprt);
