@@ -16,9 +16,14 @@
 //!   reply has been seen, then `+est`; replies are `+est+rpl`;
 //! - an ICMP error quoting a packet of a connection is `+rel` (`+rpl` when
 //!   it travels in that connection's reply direction);
+//! - a connection a helper expected is `+rel` for its whole life, and
+//!   `+new+rel` until stored;
 //! - a packet already tracked in this zone by an earlier CT action (its key
 //!   says so, as Linux's cached `skb->_nfct`) is not run through the
-//!   protocol state machine again; a commit then stores or updates it;
+//!   protocol state machine again; a commit then stores or updates it; a
+//!   packet found invalid is run through again;
+//! - a commit that finds its tuples taken meanwhile by another processor
+//!   looks again, and drops the packet (counted) if it keeps clashing;
 //! - a commit over the zone's limit, or over the table's when no
 //!   never-replied connection nearby can be dropped to make room, drops the
 //!   packet and is counted (Linux's `ovs_ct_commit` error path).
