@@ -15,9 +15,10 @@
 //!   6. `Device::handles` (open handles and dump state; never held while any
 //!      datapath lock is taken)
 //!
-//! `Datapath::conntrack`'s shard locks (`conntrack::table`) rank between 3
-//! and 4: one at a time, except an insertion, which holds its two shards in
-//! shard order; no other lock is taken while one is held.
+//! `Datapath::conntrack`'s shard locks (`conntrack::table`) rank between 4
+//! and 5 (a batch's CT action may run while its METER guard is held): one
+//! at a time, except an insertion, which holds its two shards in shard
+//! order; no other lock is taken while one is held.
 //! The conntrack fragment shards (`conntrack::frag`) and expectation list
 //! (`conntrack::expect`) rank there too: each taken alone, never with a
 //! table shard or each other.

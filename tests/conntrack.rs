@@ -1254,6 +1254,74 @@ fn active_data(sim: &mut Sim, seq: u32, ack: u32) -> Vec<u32> {
     send(sim, 2, &tcp(VM2, VM1, (20, 2000), SYN, 9000, 0, 0))
 }
 
+/// The expectation counters (`frag-status`'s line on them).
+fn expectations(sim: &mut Sim) -> String {
+    let status = sim.run("frag-status");
+    let line = status.iter().find(|l| l.contains("expectations:"));
+    line.expect("expectations shown").clone()
+}
+
+/// An address other than the sender's own, announced, opens nothing and
+/// goes on as it is (Linux's `nf_conntrack_ftp` with `loose` off): a
+/// machine cannot open a way in for a third one.
+#[test]
+fn ftp_announcing_another_address_expects_nothing() {
+    let mut sim = helper_firewall("ct(commit,zone=1,helper=ftp)");
+    let (seq, ack) = ftp_control(&mut sim);
+    let port = b"PORT 192,168,7,9,7,208\r\n";
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, port);
+    assert_eq!(sent(&mut sim, 2, &cmd), vec![cmd.clone()], "unchanged");
+    let syn = tcp(VM2, [192, 168, 7, 9], (20, 2000), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &syn), Vec::<u32>::new(), "not related");
+    // Passive: the server names another machine.
+    let seq = seq + port.len() as u32;
+    let pasv = b"227 Entering Passive Mode (10,0,0,7,39,16).\r\n";
+    let reply = tcp_with(VM2, VM1, (21, 40000), ack, seq, pasv);
+    assert_eq!(sent(&mut sim, 1, &reply), vec![reply.clone()], "unchanged");
+    assert!(
+        expectations(&mut sim).contains("pending:0 created:0"),
+        "{}",
+        expectations(&mut sim)
+    );
+    // The sender's own address still opens the way.
+    let ack = ack + pasv.len() as u32;
+    assert_eq!(active_data(&mut sim, seq, ack), vec![1]);
+}
+
+/// A control connection's expectation goes with it (Linux's
+/// `nf_ct_remove_expectations`): flushed, or timed out after a reset, it
+/// opens nothing any more.
+#[test]
+fn ftp_expectations_go_with_their_control_connection() {
+    let mut sim = helper_firewall("ct(commit,zone=1,helper=ftp)");
+    let data_syn = tcp(VM2, VM1, (20, 2000), SYN, 9000, 0, 0);
+    let port = b"PORT 10,0,0,1,7,208\r\n";
+    let (seq, ack) = ftp_control(&mut sim);
+    // One pending per control connection: a newer announcement replaces
+    // the older (Linux's `max_expected` of 1).
+    let first = b"PORT 10,0,0,1,7,207\r\n";
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, first);
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    let seq = seq + first.len() as u32;
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, port);
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    assert!(expectations(&mut sim).contains("pending:1 created:2"));
+    let replaced = tcp(VM2, VM1, (20, 1999), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &replaced), Vec::<u32>::new(), "replaced");
+    flush(&mut sim, 0, &[]);
+    assert!(expectations(&mut sim).contains("pending:0 "));
+    assert_eq!(send(&mut sim, 2, &data_syn), Vec::<u32>::new(), "flushed");
+    let (seq, ack) = ftp_control(&mut sim);
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, port);
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    let seq = seq + port.len() as u32;
+    let reset = tcp(VM1, VM2, (40000, 21), RST | ACK, seq, ack, 0);
+    assert_eq!(send(&mut sim, 1, &reset), vec![2]);
+    sim.run("tick 31000");
+    assert_eq!(send(&mut sim, 2, &data_syn), Vec::<u32>::new(), "timed out");
+    assert!(expectations(&mut sim).contains("pending:0 created:3 used:0 timed_out:0"));
+}
+
 #[test]
 fn ftp_without_the_helper_expects_nothing() {
     let mut sim = helper_firewall("ct(commit,zone=1)");

@@ -191,6 +191,11 @@ impl Conn {
         Step::Valid
     }
 
+    /// Whether `t` is one of its tuples.
+    pub fn has(&self, t: &Tuple) -> bool {
+        self.orig == *t || self.reply == *t
+    }
+
     pub fn expired(&self, now_ms: u64) -> bool {
         self.expires_ms <= now_ms
     }

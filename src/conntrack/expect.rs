@@ -8,7 +8,7 @@
 //! stores the expected connection uses it up. A control connection has at
 //! most one pending (a newer announcement replaces it, as the helpers'
 //! `max_expected` of 1); all of them together at most [`MAX`], each for
-//! [`TIMEOUT_MS`].
+//! [`TIMEOUT_MS`] or until the control connection goes.
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -139,6 +139,17 @@ impl Expectations {
         Some(found)
     }
 
+    /// Drops the expectations of the control connection `master`, which
+    /// went (Linux's `nf_ct_remove_expectations`): at most `MAX` looked at.
+    pub fn forget(&self, master: &Tuple) {
+        if self.is_empty() {
+            return;
+        }
+        let mut list = self.list.lock();
+        list.retain(|e| e.master != *master);
+        self.len.store(list.len(), Relaxed);
+    }
+
     /// Drops expectations that timed out.
     pub fn expire(&self, now_ms: u64) {
         let mut list = self.list.lock();
@@ -192,5 +203,9 @@ mod tests {
             x.add(t(i), t(10_000 + i), ([2; 16], [1; 16]), 0);
         }
         assert_eq!((x.len(), x.stats.full.load(Relaxed)), (MAX, 5));
+        // A control connection that goes takes its expectation with it.
+        x.forget(&t(10_000));
+        assert_eq!((x.len(), x.find(&t(0), 0, false)), (MAX - 1, None));
+        assert!(x.find(&t(1), 0, false).is_some());
     }
 }

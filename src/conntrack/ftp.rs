@@ -8,8 +8,10 @@
 //! - server to client: `227 ... (h1,h2,h3,h4,p1,p2)` (the PASV reply,
 //!   IPv4) and `229 ... (|||port|)` (EPSV: the server's own address).
 //!
-//! Under NAT the announced address is rewritten to the one the peer sees
-//! (the tracker then moves sequence numbers; see `Conntrack::help`).
+//! An address other than the sender's own expects nothing and is left as
+//! it is (Linux's `loose` off). Under NAT the sender's own is rewritten to
+//! the one the peer sees (the tracker then moves sequence numbers; see
+//! `Conntrack::help`).
 //!
 //! Where this differs from Linux: any segment that starts with a command
 //! is read (Linux reads only one that starts where a line began, and only

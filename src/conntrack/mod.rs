@@ -16,9 +16,14 @@
 //!   reply has been seen, then `+est`; replies are `+est+rpl`;
 //! - an ICMP error quoting a packet of a connection is `+rel` (`+rpl` when
 //!   it travels in that connection's reply direction);
+//! - a connection a helper expected is `+rel` for its whole life, and
+//!   `+new+rel` until stored;
 //! - a packet already tracked in this zone by an earlier CT action (its key
 //!   says so, as Linux's cached `skb->_nfct`) is not run through the
-//!   protocol state machine again; a commit then stores or updates it;
+//!   protocol state machine again; a commit then stores or updates it; a
+//!   packet found invalid is run through again;
+//! - a commit that finds its tuples taken meanwhile by another processor
+//!   looks again, and drops the packet (counted) if it keeps clashing;
 //! - a commit over the zone's limit, or over the table's when no
 //!   never-replied connection nearby can be dropped to make room, drops the
 //!   packet and is counted (Linux's `ovs_ct_commit` error path).
@@ -91,6 +96,8 @@ pub struct Stats {
     pub nat_failed: AtomicU64,
     /// Packets marked invalid.
     pub invalid: AtomicU64,
+    /// Packets dropped: their commit kept losing races for its tuples.
+    pub clashes: AtomicU64,
 }
 
 /// What the CT action decided for the packet.
@@ -124,6 +131,16 @@ pub type Notify<'a> = dyn FnMut(&events::Event) + 'a;
 
 /// The packet ends its connection and starts a new one.
 struct Replaced;
+
+/// Why `create` gave the packet no stored connection to go on with.
+enum NotCreated {
+    /// A commit could not be honoured: drop the packet.
+    Drop,
+    /// A commit found one of its tuples taken meanwhile (the connection
+    /// committed on another processor, or NAT's choice made at the same
+    /// time for another): look again.
+    Raced,
+}
 
 /// Packets `execute_batch` reads ahead for at once.
 pub const BATCH: usize = 32;
@@ -176,9 +193,11 @@ fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
-/// The key says an earlier CT action of `zone` tracked the packet.
+/// The key says an earlier CT action of `zone` tracked the packet to a
+/// connection; an invalid packet is tracked again (Linux's
+/// `ovs_ct_executed`).
 fn tracked_in(key: &FlowKey, zone: u16) -> bool {
-    key.ct_state & TRK != 0 && key.ct_zone == zone
+    key.ct_state & (TRK | INV) == TRK && key.ct_zone == zone
 }
 
 /// Applies a masked write of `value` under `mask` to `old`.
@@ -501,9 +520,10 @@ impl Conntrack {
             return Ok(fill(seen, self.related(&quoted, key, now_ms)));
         }
         let updates = self.listening(events::Kind::Update);
-        // Twice at most: once more after removing a connection the packet
-        // replaces (timed out, reopened, or forced the other way).
-        for _ in 0..2 {
+        // Three passes at most: one more after removing a connection the
+        // packet replaces (timed out, reopened, or forced the other way),
+        // or after its commit lost a race for one of its tuples.
+        for _ in 0..3 {
             let mut changed = None;
             let found = self
                 .table
@@ -541,13 +561,20 @@ impl Conntrack {
                     if updates && before != (c.mark, c.labels, c.seen_reply) {
                         changed = Some(*c);
                     }
-                    let master = ext.is_some_and(|e| e.master.is_some());
-                    seen.state = match (reply, c.seen_reply) {
-                        (true, _) => TRK | EST | RPL,
-                        (false, true) => TRK | EST,
-                        (false, false) if master => TRK | REL,
-                        (false, false) => TRK | NEW,
+                    // A connection a helper expected is related for its whole
+                    // life (Linux's `ovs_ct_update_key`: `ct->master`).
+                    let related = if ext.is_some_and(|e| e.master.is_some()) {
+                        REL
+                    } else {
+                        0
                     };
+                    seen.state = related
+                        | match (reply, c.seen_reply) {
+                            (true, _) => TRK | EST | RPL,
+                            (false, true) => TRK | EST,
+                            (false, false) if related != 0 => TRK,
+                            (false, false) => TRK | NEW,
+                        };
                     show(key, c.mark, &c.labels, &c.orig, ext);
                     seen.found = true;
                     if nat || ext.is_some_and(|e| e.helper.is_some()) {
@@ -567,11 +594,19 @@ impl Conntrack {
                     }
                     return Ok(valid);
                 }
-                Found::Live(id, Err(Replaced)) | Found::Expired(id) => self.remove(id, notify),
-                Found::Missing => break,
+                Found::Live(id, Err(Replaced)) => self.remove(id, |c| c.has(&view.tuple), notify),
+                Found::Expired(id) => self.remove(id, |c| c.expired(now_ms), notify),
+                Found::Missing => match self.create(view, ct, key, now_ms, notify) {
+                    Ok(created) => return Ok(fill(seen, created)),
+                    Err(NotCreated::Drop) => return Err(()),
+                    Err(NotCreated::Raced) => {}
+                },
             }
         }
-        Ok(fill(seen, self.create(view, ct, key, now_ms, notify)?))
+        // Lost every race: Linux drops a packet whose connection still
+        // clashes when it is confirmed.
+        count(&self.stats.clashes);
+        Err(())
     }
 
     /// An ICMP error: RELATED to the connection of the packet it quotes
@@ -604,7 +639,7 @@ impl Conntrack {
         key: &mut FlowKey,
         now_ms: u64,
         notify: &mut Notify<'_>,
-    ) -> Result<Option<Seen>, ()> {
+    ) -> Result<Option<Seen>, NotCreated> {
         let Some(reply) = view.tuple.reverse() else {
             return Ok(None);
         };
@@ -632,13 +667,13 @@ impl Conntrack {
                 let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;
                 let Some(r) = nat::choose(&self.table, &conn.orig, &n, self.seed, random) else {
                     count(&self.stats.nat_exhausted);
-                    return Err(());
+                    return Err(NotCreated::Drop);
                 };
                 conn.reply = r;
             }
             if !self.zones.try_take(view.tuple.zone) {
                 count(&self.stats.zone_limit);
-                return Err(());
+                return Err(NotCreated::Drop);
             }
             let stored_ext = ext.needed().then_some(ext);
             let mut inserted = self.table.insert(conn, stored_ext);
@@ -648,7 +683,7 @@ impl Conntrack {
                 && let Some(victim) = self.table.unreplied_near(&conn.orig)
             {
                 count(&self.stats.early_drops);
-                self.remove(victim, notify);
+                self.remove(victim, |c| !c.seen_reply, notify);
                 inserted = self.table.insert(conn, stored_ext);
             }
             match inserted {
@@ -662,16 +697,14 @@ impl Conntrack {
                 Err(e) => {
                     self.zones.release(view.tuple.zone);
                     match e {
-                        // Another processor committed it first: it is
-                        // that connection's packet.
-                        Refused::Exists => {}
+                        Refused::Exists => return Err(NotCreated::Raced),
                         Refused::Full => {
                             count(&self.stats.full);
-                            return Err(());
+                            return Err(NotCreated::Drop);
                         }
                         Refused::NoMemory => {
                             count(&self.stats.no_memory);
-                            return Err(());
+                            return Err(NotCreated::Drop);
                         }
                     }
                 }
@@ -679,7 +712,9 @@ impl Conntrack {
         }
         show(key, conn.mark, &conn.labels, &conn.orig, Some(&ext));
         Ok(Some(Seen {
-            state: TRK | if ext.master.is_some() { REL } else { NEW },
+            // Not stored before this packet: new, as Linux shows every
+            // unconfirmed connection, related too if a helper expected it.
+            state: TRK | NEW | if ext.master.is_some() { REL } else { 0 },
             found: false,
             binding: Some(Binding {
                 is_reply: false,
@@ -695,9 +730,10 @@ impl Conntrack {
 
     /// Runs `helper` on a packet of its connection: an announced data
     /// connection (FTP) or transfer (TFTP) is expected, from the peer of
-    /// the announcing side. Under NAT the announced address becomes the one
-    /// the peer sees, and the TCP sequence numbers of both directions follow
-    /// the change of length for the rest of the connection (Linux's
+    /// the announcing side, if the FTP sender announced its own address.
+    /// Under NAT the announced address becomes the one the peer sees, and
+    /// the TCP sequence numbers of both directions follow the change of
+    /// length for the rest of the connection (Linux's
     /// `nf_conntrack_ftp`, `nf_nat_ftp`, `nf_ct_seqadj`,
     /// `nf_conntrack_tftp`). False if the packet could not be rewritten.
     fn help<P: Packet>(
@@ -722,38 +758,36 @@ impl Conntrack {
                     .map_or(0, |o| usize::from(o >> 4) * 4);
                 let start = view.l4 + hlen;
                 let payload = frame.get(start..end).unwrap_or_default();
+                // The sender's address and the one its peer sees; the
+                // peer's, and the one the sender sees, as the connection's
+                // tuples have them.
+                let (real, apparent, peer, peer_apparent) = if is_reply {
+                    (reply.src, orig.dst, orig.src, reply.dst)
+                } else {
+                    (orig.src, reply.dst, reply.src, orig.dst)
+                };
                 let mut rewrite = None;
-                if let Some(a) = ftp::announce(payload, is_reply, t.v6 == 1) {
-                    // The sender's address and the one its peer sees; the
-                    // peer's, and the one the sender sees, as the
-                    // connection's tuples have them.
-                    let (real, apparent, peer, peer_apparent) = if is_reply {
-                        (reply.src, orig.dst, orig.src, reply.dst)
-                    } else {
-                        (orig.src, reply.dst, reply.src, orig.dst)
-                    };
-                    let announced = a.addr.unwrap_or(real);
-                    let visible = if announced == real {
-                        apparent
-                    } else {
-                        announced
-                    };
-                    let nat_to = (visible != announced).then_some(announced);
-                    if a.addr.is_some() && nat_to.is_some() {
-                        let Some(text) = a.form.render(&visible, a.port, t.v6 == 1) else {
+                // Another address than the sender's own opens nothing and is
+                // left as it is (Linux's `loose` off): no way in for a third
+                // machine.
+                if let Some(a) = ftp::announce(payload, is_reply, t.v6 == 1)
+                    && a.addr.is_none_or(|x| x == real)
+                {
+                    if a.addr.is_some() && apparent != real {
+                        let Some(text) = a.form.render(&apparent, a.port, t.v6 == 1) else {
                             return false;
                         };
                         rewrite = Some((text, start + a.at.start..start + a.at.end));
                     }
                     let expected = Tuple {
                         src: peer,
-                        dst: visible,
+                        dst: apparent,
                         sport: 0,
                         dport: a.port,
                         ..*t
                     };
-                    let back = (nat_to.unwrap_or(visible), peer_apparent);
-                    self.expects.add(expected, orig, back, now_ms);
+                    self.expects
+                        .add(expected, orig, (real, peer_apparent), now_ms);
                 }
                 self.mangle(pkt, view, &seg, b, rewrite, now_ms)
             }
@@ -932,15 +966,17 @@ impl Conntrack {
         }
     }
 
-    fn remove(&self, id: u32, notify: &mut Notify<'_>) {
-        if let Some(c) = self.table.remove(id) {
+    /// Removes connection `id` if `still` holds for it (`Table::remove`).
+    fn remove(&self, id: u32, still: impl FnOnce(&Conn) -> bool, notify: &mut Notify<'_>) {
+        if let Some(c) = self.table.remove(id, still) {
             self.gone(id, &c, notify);
         }
     }
 
-    /// Accounts for a connection that went.
+    /// Accounts for a connection that went, and drops what it expected.
     fn gone(&self, id: u32, c: &Conn, notify: &mut Notify<'_>) {
         self.zones.release(c.orig.zone);
+        self.expects.forget(&c.orig);
         self.event(notify, events::Kind::Destroy, id, c);
     }
 
@@ -949,7 +985,7 @@ impl Conntrack {
     pub fn remove_tuple(&self, t: &Tuple, now_ms: u64, notify: &mut Notify<'_>) -> bool {
         match self.table.lookup(t, now_ms, |_| ()) {
             Found::Live(id, ()) | Found::Expired(id) => {
-                self.remove(id, notify);
+                self.remove(id, |c| c.has(t), notify);
                 true
             }
             Found::Missing => false,
@@ -1038,6 +1074,93 @@ mod tests {
                 || sums.udp
                 || nat::icmp_checksum(&mut again, &nat::headers_of(&v, f.len(), false)).is_some());
         redone && again == f
+    }
+
+    #[test]
+    fn an_invalid_packet_is_tracked_again_by_a_later_action() {
+        let ct = Conntrack::new(3).unwrap();
+        let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let commit = CtAction {
+            commit: true,
+            ..CtAction::default()
+        };
+        let frame = |l4: &[u8], there: bool| {
+            let (src, dst) = if there { (a, b) } else { (b, a) };
+            packet::tests::ipv4_frame(src, dst, 6, l4)
+        };
+        run(
+            &ct,
+            &frame(&packet::tests::tcp(1000, 80, 0x02, 100, 0, 0), true),
+            &commit,
+        );
+        run(
+            &ct,
+            &frame(&packet::tests::tcp(80, 1000, 0x12, 500, 101, 0), false),
+            &commit,
+        );
+        // Far outside the window: invalid, and a commit after it finds it
+        // invalid again rather than taking the connection's state.
+        let stray = frame(
+            &packet::tests::tcp(1000, 80, 0x10, 0x4000_0000, 501, 10),
+            true,
+        );
+        let mut p = OwnedPacket::from_frame(&stray).unwrap();
+        let mut k = FlowKey::default();
+        extract(p.data(), None, &mut k).unwrap();
+        for action in [&CtAction::default(), &commit] {
+            ct.execute(&mut p, &mut k, action, 0, &mut |_| {});
+            assert_eq!(k.ct_state, TRK | INV);
+        }
+        assert_eq!(ct.stats.invalid.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn commits_racing_for_one_nat_tuple_are_translated_or_dropped() {
+        extern crate std;
+        let ct = Conntrack::new(9).unwrap();
+        let public = [100, 64, 0, 1];
+        let mut one = [0u8; 16];
+        one[..4].copy_from_slice(&public);
+        let commit = CtAction {
+            commit: true,
+            nat: Some(Nat {
+                kind: Some(NatKind::Src),
+                addrs: Some((one, one)),
+                ..Nat::default()
+            }),
+            ..CtAction::default()
+        };
+        // Two hosts, the same source ports, one destination: each pair
+        // first tries the same translated tuple, from two processors.
+        let host = |h: u8| {
+            let (ct, commit) = (&ct, &commit);
+            move || {
+                let mut dropped = 0;
+                for port in 1024..4024u16 {
+                    let udp = [&port.to_be_bytes()[..], &[0, 53, 0, 8, 0, 0]].concat();
+                    let f = packet::tests::ipv4_frame([10, 0, 0, h], [1, 1, 1, 1], 17, &udp);
+                    let mut p = OwnedPacket::from_frame(&f).unwrap();
+                    let mut k = FlowKey::default();
+                    extract(p.data(), None, &mut k).unwrap();
+                    match ct.execute(&mut p, &mut k, commit, 0, &mut |_| {}) {
+                        Verdict::Continue => {
+                            assert_eq!(k.ct_state, TRK | NEW | SNAT, "port {port}");
+                            assert_eq!(&p.data()[26..30], &public, "port {port}");
+                        }
+                        _ => dropped += 1,
+                    }
+                }
+                dropped
+            }
+        };
+        let dropped = std::thread::scope(|s| {
+            let a = s.spawn(host(1));
+            let b = s.spawn(host(2));
+            a.join().unwrap() + b.join().unwrap()
+        });
+        let refused = ct.stats.clashes.load(Relaxed) + ct.stats.nat_exhausted.load(Relaxed);
+        assert_eq!(dropped, refused);
+        assert_eq!(ct.table().len() as u64, 6000 - dropped);
     }
 
     #[test]
@@ -1345,23 +1468,34 @@ mod tests {
         run(&ct, &ipv6_frame(client, server, 6, &eprt), &lookup);
         let data = packet::tests::tcp(20, 2000, 0x02, 9, 0, 0);
         let (_, k) = run(&ct, &ipv6_frame(server, client, 6, &data), &lookup);
-        assert_eq!(k.ct_state, TRK | REL);
+        assert_eq!(k.ct_state, TRK | NEW | REL, "not stored yet: new too");
         assert_eq!(k.ct_orig, control.ct_orig, "the control connection's tuple");
         // EPSV: the client connects to the server's own address.
         let epsv = segment(21, 40000, 501, 124, b"229 Extended (|||6446|)\r\n");
         run(&ct, &ipv6_frame(server, client, 6, &epsv), &lookup);
         let data = packet::tests::tcp(40001, 6446, 0x02, 9, 0, 0);
         let (_, k) = run(&ct, &ipv6_frame(client, server, 6, &data), &commit);
-        assert_eq!(k.ct_state, TRK | REL);
-        // Committed, the expectation is used up and the connection stays
-        // related until its reply.
+        assert_eq!(k.ct_state, TRK | NEW | REL);
+        // Committed, the expectation is used up and the connection is
+        // related for its whole life, established once replied to.
         assert!(ct.expects.is_empty());
         assert_eq!(ct.expects.stats.used.load(Relaxed), 1);
         let (_, k) = run(&ct, &ipv6_frame(client, server, 6, &data), &lookup);
         assert_eq!(k.ct_state, TRK | REL);
         let back = packet::tests::tcp(6446, 40001, 0x12, 70, 10, 0);
         let (_, k) = run(&ct, &ipv6_frame(server, client, 6, &back), &lookup);
-        assert_eq!(k.ct_state, TRK | EST | RPL);
+        assert_eq!(k.ct_state, TRK | EST | RPL | REL);
+        let ack = packet::tests::tcp(40001, 6446, 0x10, 10, 71, 0);
+        let (_, k) = run(&ct, &ipv6_frame(client, server, 6, &ack), &lookup);
+        assert_eq!(k.ct_state, TRK | EST | REL);
+        // Another machine's address: left as it is, nothing expected.
+        let eprt = segment(40000, 21, 124, 526, b"EPRT |2|fd00::9|2000|\r\n");
+        let frame = ipv6_frame(client, server, 6, &eprt);
+        assert_eq!(run(&ct, &frame, &lookup).0, frame);
+        let data = packet::tests::tcp(20, 2000, 0x02, 9, 0, 0);
+        let (_, k) = run(&ct, &ipv6_frame(server, v6(9), 6, &data), &lookup);
+        assert_eq!(k.ct_state, TRK | NEW);
+        assert_eq!(ct.expects.stats.created.load(Relaxed), 2);
     }
 
     /// Past the size where batches read ahead: a batch (existing

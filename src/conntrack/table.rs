@@ -328,7 +328,7 @@ impl Shard {
     }
 
     fn holds(&self, slot: usize, t: &Tuple) -> bool {
-        self.direction(slot, t).is_some()
+        self.conns.get(slot).is_some_and(|c| c.has(t))
     }
 
     /// Stores `conn` and its extension; the connection's slot.
@@ -653,12 +653,18 @@ impl Table {
         Ok(id)
     }
 
-    /// Removes connection `id`; the connection as it was.
-    pub fn remove(&self, id: u32) -> Option<Conn> {
+    /// Removes connection `id` if `still` holds for it, checked under its
+    /// shard's lock; the connection as it was. An id read earlier may name
+    /// a connection stored since in the same slot: `still` tells whether
+    /// the one there is the one meant.
+    pub fn remove(&self, id: u32, still: impl FnOnce(&Conn) -> bool) -> Option<Conn> {
         let (home, slot) = split(id);
         let shard = self.shard(home)?;
         let (ho, conn) = {
             let mut g = shard.lock();
+            if !g.conns.get(slot).is_some_and(still) {
+                return None;
+            }
             let conn = g.take(slot)?;
             let ho = conn.orig.hash(self.seed);
             g.index.remove(ho as u32, id);
@@ -757,7 +763,7 @@ impl Table {
                 }
             });
             for id in dead.into_iter().take(n) {
-                if let Some(c) = self.remove(id) {
+                if let Some(c) = self.remove(id, |c| c.expired(now_ms)) {
                     gone(id, c);
                 }
             }
@@ -789,7 +795,7 @@ impl Table {
                 }
             });
             for id in dead.into_iter().take(n) {
-                if let Some(c) = self.remove(id) {
+                if let Some(c) = self.remove(id, &mut pred) {
                     gone(id, c);
                 }
             }
@@ -814,6 +820,25 @@ impl Table {
 mod tests {
     use super::super::packet::{Kind, View};
     use super::*;
+
+    #[test]
+    fn a_removal_by_an_old_id_spares_a_connection_stored_since_in_its_slot() {
+        let t = Table::new(5, 100).unwrap();
+        let view = udp(7);
+        let conn = |now| Conn::new(&view, view.tuple.reverse().unwrap(), now).unwrap();
+        // Timed out, seen so by one processor, removed and stored anew by
+        // another before the first gets to remove it.
+        let old = t.insert(conn(0), None).unwrap();
+        assert!(t.remove(old, |_| true).is_some());
+        let new = t.insert(conn(1_000_000), None).unwrap();
+        assert_eq!(new, old, "the slot is reused");
+        assert!(t.remove(old, |c| c.expired(1_000)).is_none());
+        assert_eq!(t.len(), 1);
+        assert!(matches!(
+            t.lookup(&view.tuple, 1_000, |_| ()),
+            Found::Live(..)
+        ));
+    }
 
     pub fn udp(n: u32) -> View {
         let mut t = Tuple {
@@ -879,7 +904,7 @@ mod tests {
         let mut all = ids.clone();
         all.sort();
         assert_eq!(seen, all);
-        let removed = t.remove(ids[3]).unwrap();
+        let removed = t.remove(ids[3], |_| true).unwrap();
         assert_eq!(removed.orig, conn(3).orig);
         assert_eq!(t.lookup(&conn(3).reply, 1, |_| ()), Found::Missing);
         assert!(t.insert(conn(3), None).is_ok());
@@ -927,7 +952,7 @@ mod tests {
                 .sum()
         };
         assert_eq!(stored(), 1);
-        assert_eq!(t.remove(a).map(|c| c.ext), Some(None));
+        assert_eq!(t.remove(a, |_| true).map(|c| c.ext), Some(None));
         assert_eq!(stored(), 0);
         // Its slot serves the next one.
         let c = t.insert(conn(1), Some(ext)).unwrap();
@@ -1003,7 +1028,7 @@ mod tests {
                 let mut at = 0;
                 while let Some((next, id, c)) = t.next(at) {
                     if c.orig.sport % 2 == 1 {
-                        t.remove(id).unwrap();
+                        t.remove(id, |_| true).unwrap();
                     }
                     at = next;
                 }
