@@ -567,6 +567,52 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Whatever ranges an action gives (either way round, up to the
+        /// whole address space), a choice is found in an empty table and
+        /// lies in them: the address counted up from the minimum, wrapping
+        /// past the top, no further than the maximum; the port between the
+        /// two ends.
+        #[test]
+        fn any_range_gives_a_choice_in_it(
+            v6 in proptest::bool::ANY,
+            dst in proptest::bool::ANY,
+            ends in proptest::array::uniform2(proptest::prop_oneof![
+                proptest::strategy::Just([0; 16]),
+                proptest::strategy::Just([0xff; 16]),
+                proptest::array::uniform16(proptest::num::u8::ANY),
+            ]),
+            ports in proptest::option::of(proptest::array::uniform2(proptest::num::u16::ANY)),
+            seed in proptest::num::u64::ANY,
+        ) {
+            let table = Table::new(1, 100).unwrap();
+            let mut orig = Tuple {
+                sport: 40000,
+                dport: 80,
+                proto: IPPROTO_TCP,
+                v6: u8::from(v6),
+                ..Tuple::default()
+            };
+            orig.src[..4].copy_from_slice(&[10, 0, 0, 1]);
+            orig.dst[..4].copy_from_slice(&[10, 0, 0, 2]);
+            let [lo, hi] = ends;
+            let nat = Nat {
+                kind: Some(if dst { NatKind::Dst } else { NatKind::Src }),
+                addrs: Some((lo, hi)),
+                ports: ports.map(|[a, b]| (a, b)),
+                ..Nat::default()
+            };
+            let r = choose(&table, &orig, &nat, seed, || 7).unwrap();
+            let (addr, port) = if dst { (r.src, r.sport) } else { (r.dst, r.dport) };
+            let space = if v6 { u128::MAX } else { u128::from(u32::MAX) };
+            let at = |a: &[u8; 16]| addr_u128(a, v6);
+            proptest::prop_assert!(
+                at(&addr).wrapping_sub(at(&lo)) & space <= at(&hi).wrapping_sub(at(&lo)) & space
+            );
+            if let Some([a, b]) = ports {
+                proptest::prop_assert!((a.min(b)..=a.max(b)).contains(&port));
+            }
+        }
+
         /// Whatever a rewrite changes, the IPv4 header checksum and the
         /// transport checksum verify afterwards as a recomputation over the
         /// whole packet would have them; a UDP checksum of 0 stays 0, a
