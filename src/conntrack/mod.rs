@@ -1164,6 +1164,28 @@ mod tests {
     }
 
     #[test]
+    fn an_icmp_connection_shows_its_type_and_code_as_the_original_ports() {
+        let ct = Conntrack::new(3).unwrap();
+        let commit = CtAction {
+            commit: true,
+            ..CtAction::default()
+        };
+        let echo = [8, 0, 0, 0, 0x12, 0x34, 0, 1];
+        let f = packet::tests::ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 1, &echo);
+        let (_, k) = run(&ct, &f, &commit);
+        assert_eq!(k.ct_state, TRK | NEW);
+        assert_eq!(
+            (k.ct_orig.proto, k.ct_orig.src_port, k.ct_orig.dst_port),
+            (1, 8, 0)
+        );
+        let reply = [0, 0, 0, 0, 0x12, 0x34, 0, 1];
+        let f = packet::tests::ipv4_frame([10, 0, 0, 2], [10, 0, 0, 1], 1, &reply);
+        let (_, k) = run(&ct, &f, &CtAction::default());
+        assert_eq!(k.ct_state, TRK | EST | RPL);
+        assert_eq!((k.ct_orig.src_port, k.ct_orig.dst_port), (8, 0));
+    }
+
+    #[test]
     fn ipv6_snat_both_ways_and_icmpv6_echo() {
         let ct = Conntrack::new(3).unwrap();
         let (client, server, public) = (v6(1), v6(2), v6(0x64));

@@ -99,11 +99,18 @@ impl Tuple {
         )
     }
 
-    /// As the flow key's `ct_orig` (Linux's `ovs_ct_orig_tuple`).
+    /// As the flow key's `ct_orig` (Linux's `ovs_ct_orig_tuple`): for ICMP
+    /// the type and code stand where ports would.
     pub fn to_key(&self) -> CtTuple {
+        let (src_port, dst_port) = if self.is_icmp() {
+            let [ty, code] = self.dport.to_be_bytes();
+            (u16::from(ty), u16::from(code))
+        } else {
+            (self.sport, self.dport)
+        };
         let mut t = CtTuple {
-            src_port: self.sport,
-            dst_port: self.dport,
+            src_port,
+            dst_port,
             proto: self.proto,
             ..CtTuple::default()
         };
