@@ -1247,6 +1247,81 @@ mod tests {
         }
     }
 
+    /// The source address and port SNAT gave a UDP datagram of `host`,
+    /// port `sport`, to 10.9.9.9:53.
+    fn snat_udp(
+        ct: &Conntrack,
+        action: &CtAction<'_>,
+        host: u8,
+        sport: u16,
+    ) -> Option<([u8; 4], u16)> {
+        let udp = [&sport.to_be_bytes()[..], &[0, 53, 0, 8, 0, 0]].concat();
+        let f = packet::tests::ipv4_frame([10, 0, 0, host], [10, 9, 9, 9], 17, &udp);
+        let mut p = OwnedPacket::from_frame(&f).unwrap();
+        let mut k = FlowKey::default();
+        extract(p.data(), None, &mut k).unwrap();
+        match ct.execute(&mut p, &mut k, action, 0, &mut |_| {}) {
+            Verdict::Continue => {
+                let d = p.data();
+                Some((
+                    d[26..30].try_into().unwrap(),
+                    u16::from_be_bytes([d[34], d[35]]),
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn snat_keeps_one_address_per_source_and_destination() {
+        let ct = Conntrack::new(5).unwrap();
+        let pool = nat_commit(
+            NatKind::Src,
+            Some((v4([100, 64, 0, 1]), v4([100, 64, 0, 8]))),
+        );
+        for host in 1..5 {
+            let mut used: Vec<_> = (2000..2040)
+                .map(|port| snat_udp(&ct, &pool, host, port).unwrap().0)
+                .collect();
+            used.dedup();
+            assert_eq!(used.len(), 1, "host {host}: {used:?}");
+        }
+    }
+
+    #[test]
+    fn proto_hash_does_not_prefer_the_original_port() {
+        let ct = Conntrack::new(5).unwrap();
+        let mut action = nat_commit(
+            NatKind::Src,
+            Some((v4([100, 64, 0, 1]), v4([100, 64, 0, 1]))),
+        );
+        if let Some(n) = action.nat.as_mut() {
+            n.proto_hash = true;
+        }
+        let moved = (3000..3032)
+            .filter(|&port| snat_udp(&ct, &action, 1, port).unwrap().1 != port)
+            .count();
+        assert!(moved > 16, "{moved} of 32 moved");
+    }
+
+    #[test]
+    fn snat_finds_a_port_past_a_crowded_stretch() {
+        let ct = Conntrack::new(5).unwrap();
+        let one = nat_commit(
+            NatKind::Src,
+            Some((v4([100, 64, 0, 1]), v4([100, 64, 0, 1]))),
+        );
+        // The first host keeps its ports, 4000 in a row; the second, on
+        // the same ports, must look past them every time.
+        for port in 1024..5024 {
+            assert_eq!(snat_udp(&ct, &one, 1, port).map(|(_, p)| p), Some(port));
+        }
+        for port in 1024..5024 {
+            assert!(snat_udp(&ct, &one, 2, port).is_some(), "port {port}");
+        }
+        assert_eq!(ct.stats.nat_exhausted.load(Relaxed), 0);
+    }
+
     fn nat_lookup() -> CtAction<'static> {
         CtAction {
             nat: Some(Nat::default()),
@@ -1286,9 +1361,9 @@ mod tests {
             [0, 0, 0, 1],
         ];
         let mut chosen = Vec::new();
-        for port in 41000..41008 {
-            let syn = packet::tests::tcp(port, 443, 0x02, 1, 0, 0);
-            let f = packet::tests::ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 6, &syn);
+        for host in 11..19 {
+            let syn = packet::tests::tcp(41000, 443, 0x02, 1, 0, 0);
+            let f = packet::tests::ipv4_frame([10, 0, 0, host], [10, 0, 0, 2], 6, &syn);
             let (out, k) = run(&ct, &f, &wrapped);
             assert_eq!(k.ct_state, TRK | NEW | SNAT);
             let a: [u8; 4] = out[26..30].try_into().unwrap();

@@ -6,16 +6,17 @@
 //! A connection's NAT binding is its reply tuple: for SNAT the reply's
 //! destination is the translated source, for DNAT the reply's source is the
 //! translated destination. The choice takes an address of the range from a
-//! hash of the original tuple (of its addresses alone with PERSISTENT; a
-//! range whose maximum is below its minimum wraps past the top of the
-//! address space, as Linux's arithmetic has it), and the original port if
-//! it is in the range and free, else ports from a hash (PROTO_HASH) or from
-//! `random` (PROTO_RANDOM) in the range; with no range given, DNAT keeps the
+//! hash of the original tuple's addresses (of its source alone with
+//! PERSISTENT; a range whose maximum is below its minimum wraps past the
+//! top of the address space, as Linux's arithmetic has it), and the
+//! original port if it is in the range and free (and neither PROTO_HASH nor
+//! PROTO_RANDOM is given), else runs of ports from a hash of the tuple or
+//! from `random` (PROTO_RANDOM) in the range; with no range given, DNAT keeps the
 //! port and SNAT looks in the original port's class (1-511, 600-1023 or
 //! 1024-65535), as Linux does. An ICMP or ICMPv6 query's identifier, the
 //! same both ways, is chosen as a port is, from any with no range given. A
 //! choice is free when no connection of the zone uses it as either tuple.
-//! The search is bounded (`ADDR_TRIES` x `PORT_TRIES`); a commit finding
+//! The search is bounded (`ADDR_TRIES` x `PORT_RUNS`); a commit finding
 //! nothing drops the packet.
 //!
 //! Checksums: the IPv4 header checksum and the transport checksum (whose
@@ -34,7 +35,8 @@ use crate::actions::headers::{get, put};
 use crate::flow::FlowKey;
 
 const ADDR_TRIES: u32 = 16;
-const PORT_TRIES: u32 = 64;
+/// Runs of ports tried at each address: (run, length).
+const PORT_RUNS: [(u32, u32); 3] = [(0, 64), (1, 32), (2, 16)];
 
 pub fn has_ports(proto: u8) -> bool {
     matches!(proto, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP)
@@ -103,12 +105,18 @@ pub fn choose(
         }
         None => (addr_u128(&addr, v6), 0),
     };
-    let mut key = *orig;
-    if nat.persistent {
-        key.sport = 0;
-        key.dport = 0;
-    }
-    let h = key.hash(seed);
+    // The address from the connection's addresses alone, so that one
+    // source talking to one destination always goes out from one address;
+    // from its source alone with PERSISTENT (Linux's `find_best_ips_proto`).
+    let ends = Tuple {
+        dst: if nat.persistent { [0; 16] } else { orig.dst },
+        sport: 0,
+        dport: 0,
+        proto: 0,
+        ..*orig
+    };
+    let h_addr = ends.hash(seed);
+    let h = orig.hash(seed);
     // Where other ports or identifiers are looked for (Linux's
     // `nf_nat_l4proto_unique_tuple`): the range given, its ends in either
     // order; without one, any ICMP identifier, no other port for DNAT (its
@@ -121,22 +129,33 @@ pub fn choose(
         (None, NatKind::Src) => Some(port_class(port)),
     };
     let (pmin, n_ports) = search.map_or((0, 0), |(lo, hi)| (lo, u32::from(hi - lo) + 1));
-    let tries = PORT_TRIES.min(n_ports);
-    // The original port first when it is in the range given, if any.
-    let keep = !(ports || icmp) || nat.ports.is_none_or(|(lo, hi)| (lo..=hi).contains(&port));
+    // The original port first when it is in the range given, if any, and
+    // neither PROTO_HASH nor PROTO_RANDOM asks for another (Linux's
+    // `NF_NAT_RANGE_PROTO_RANDOM_ALL`).
+    let keep = !(ports || icmp)
+        || !(nat.proto_hash || nat.proto_random)
+            && nat.ports.is_none_or(|(lo, hi)| (lo..=hi).contains(&port));
     let first_port = if nat.proto_random {
         random()
     } else {
         (h >> 32) as u32
     };
+    // Runs of consecutive ports, each from a new start and half as long as
+    // the one before, so that a crowded stretch of the range is left
+    // behind (as Linux's `nf_nat_l4proto_unique_tuple` goes "another
+    // round").
+    let runs = PORT_RUNS.map(|(run, len)| {
+        let start = first_port.wrapping_add(run.wrapping_mul(0x9e37_79b9));
+        (start, len.min(n_ports))
+    });
     for a in 0..u128::from(ADDR_TRIES).min(span.saturating_add(1)) {
-        let off = u128::from(h as u32) + a;
+        let off = u128::from(h_addr as u32) + a;
         let off = span.checked_add(1).map_or(off, |n| off % n);
         let address = addr_bytes(amin.wrapping_add(off) & space, v6);
-        let candidates = keep
-            .then_some(port)
-            .into_iter()
-            .chain((0..tries).map(|i| pmin + (first_port.wrapping_add(i) % n_ports) as u16));
+        let others = runs.iter().flat_map(|&(start, len)| {
+            (0..len).map(move |i| pmin + (start.wrapping_add(i) % n_ports) as u16)
+        });
+        let candidates = keep.then_some(port).into_iter().chain(others);
         for p in candidates {
             let mut r = base;
             match kind {
