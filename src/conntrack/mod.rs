@@ -968,15 +968,18 @@ impl Conntrack {
 
     /// Removes connection `id` if `still` holds for it (`Table::remove`).
     fn remove(&self, id: u32, still: impl FnOnce(&Conn) -> bool, notify: &mut Notify<'_>) {
-        if let Some(c) = self.table.remove(id, still) {
-            self.gone(id, &c, notify);
+        if let Some((c, ext)) = self.table.remove(id, still) {
+            self.gone(id, &c, ext, notify);
         }
     }
 
     /// Accounts for a connection that went, and drops what it expected.
-    fn gone(&self, id: u32, c: &Conn, notify: &mut Notify<'_>) {
+    fn gone(&self, id: u32, c: &Conn, ext: Option<Ext>, notify: &mut Notify<'_>) {
         self.zones.release(c.orig.zone);
-        self.expects.forget(&c.orig);
+        // Only a connection with a helper announces expectations.
+        if ext.is_some_and(|e| e.helper.is_some()) {
+            self.expects.forget(&c.orig);
+        }
         self.event(notify, events::Kind::Destroy, id, c);
     }
 
@@ -997,14 +1000,15 @@ impl Conntrack {
     pub fn expire(&self, now_ms: u64, notify: &mut Notify<'_>) {
         self.frags.expire(now_ms);
         self.expects.expire(now_ms);
-        self.table
-            .expire(now_ms, EXPIRE_BUDGET, |id, c| self.gone(id, &c, notify));
+        self.table.expire(now_ms, EXPIRE_BUDGET, |id, c, ext| {
+            self.gone(id, &c, ext, notify)
+        });
     }
 
     /// Removes every connection `pred` selects (flushes, a switch detaching).
     pub fn flush(&self, pred: impl FnMut(&Conn) -> bool, notify: &mut Notify<'_>) {
         self.table
-            .remove_if(pred, |id, c| self.gone(id, &c, notify));
+            .remove_if(pred, |id, c, ext| self.gone(id, &c, ext, notify));
     }
 }
 

@@ -348,13 +348,17 @@ impl Shard {
         }
     }
 
-    /// Takes the connection out of `slot` (and frees its extension); the
-    /// slot stays taken until `conns.release`.
-    fn take(&mut self, slot: usize) -> Option<Conn> {
+    /// Takes the connection out of `slot`, with its extension (whose slot
+    /// is freed); the connection's slot stays taken until `conns.release`.
+    fn take(&mut self, slot: usize) -> Option<(Conn, Option<Ext>)> {
         let mut conn = self.conns.take(slot)?;
-        self.drop_ext(&conn);
-        conn.ext = None;
-        Some(conn)
+        let ext = conn.ext.take().and_then(|e| {
+            let at = e.get() as usize - 1;
+            let ext = self.exts.take(at);
+            self.exts.release(at);
+            ext
+        });
+        Some((conn, ext))
     }
 }
 
@@ -654,21 +658,25 @@ impl Table {
     }
 
     /// Removes connection `id` if `still` holds for it, checked under its
-    /// shard's lock; the connection as it was. An id read earlier may name
+    /// shard's lock; the connection as it was, and its extension. An id read earlier may name
     /// a connection stored since in the same slot: `still` tells whether
     /// the one there is the one meant.
-    pub fn remove(&self, id: u32, still: impl FnOnce(&Conn) -> bool) -> Option<Conn> {
+    pub fn remove(
+        &self,
+        id: u32,
+        still: impl FnOnce(&Conn) -> bool,
+    ) -> Option<(Conn, Option<Ext>)> {
         let (home, slot) = split(id);
         let shard = self.shard(home)?;
-        let (ho, conn) = {
+        let (ho, conn, ext) = {
             let mut g = shard.lock();
             if !g.conns.get(slot).is_some_and(still) {
                 return None;
             }
-            let conn = g.take(slot)?;
+            let (conn, ext) = g.take(slot)?;
             let ho = conn.orig.hash(self.seed);
             g.index.remove(ho as u32, id);
-            (ho, conn)
+            (ho, conn, ext)
         };
         let hr = conn.reply.hash(self.seed);
         if hr != ho
@@ -678,7 +686,7 @@ impl Table {
         }
         shard.lock().conns.release(slot);
         self.count.fetch_sub(1, Relaxed);
-        Some(conn)
+        Some((conn, ext))
     }
 
     /// Visits up to `STEP` slots from `at` (shard << SLOT_BITS | slot) under
@@ -746,8 +754,8 @@ impl Table {
 
     /// Expires timed-out connections, examining at most `budget` slots from
     /// where the previous call stopped; `gone` gets each removed one (with
-    /// its id).
-    pub fn expire(&self, now_ms: u64, budget: usize, mut gone: impl FnMut(u32, Conn)) {
+    /// its id and extension).
+    pub fn expire(&self, now_ms: u64, budget: usize, mut gone: impl FnMut(u32, Conn, Option<Ext>)) {
         let mut at = self.cursor.load(Relaxed);
         let mut seen = 0;
         let mut wrapped = false;
@@ -763,8 +771,8 @@ impl Table {
                 }
             });
             for id in dead.into_iter().take(n) {
-                if let Some(c) = self.remove(id, |c| c.expired(now_ms)) {
-                    gone(id, c);
+                if let Some((c, ext)) = self.remove(id, |c| c.expired(now_ms)) {
+                    gone(id, c, ext);
                 }
             }
             seen += STEP;
@@ -781,7 +789,11 @@ impl Table {
     }
 
     /// Removes every connection `pred` selects; `gone` gets each.
-    pub fn remove_if(&self, mut pred: impl FnMut(&Conn) -> bool, mut gone: impl FnMut(u32, Conn)) {
+    pub fn remove_if(
+        &self,
+        mut pred: impl FnMut(&Conn) -> bool,
+        mut gone: impl FnMut(u32, Conn, Option<Ext>),
+    ) {
         let mut at = Some(0);
         while let Some(here) = at {
             let mut dead = [EMPTY; STEP];
@@ -795,8 +807,8 @@ impl Table {
                 }
             });
             for id in dead.into_iter().take(n) {
-                if let Some(c) = self.remove(id, &mut pred) {
-                    gone(id, c);
+                if let Some((c, ext)) = self.remove(id, &mut pred) {
+                    gone(id, c, ext);
                 }
             }
         }
@@ -904,7 +916,7 @@ mod tests {
         let mut all = ids.clone();
         all.sort();
         assert_eq!(seen, all);
-        let removed = t.remove(ids[3], |_| true).unwrap();
+        let (removed, _) = t.remove(ids[3], |_| true).unwrap();
         assert_eq!(removed.orig, conn(3).orig);
         assert_eq!(t.lookup(&conn(3).reply, 1, |_| ()), Found::Missing);
         assert!(t.insert(conn(3), None).is_ok());
@@ -914,7 +926,7 @@ mod tests {
             Found::Expired(_)
         ));
         let mut gone = 0;
-        t.expire(u64::MAX, 1 << 20, |_, _| gone += 1);
+        t.expire(u64::MAX, 1 << 20, |_, _, _| gone += 1);
         assert_eq!((gone, t.len()), (50, 0));
     }
 
@@ -952,7 +964,11 @@ mod tests {
                 .sum()
         };
         assert_eq!(stored(), 1);
-        assert_eq!(t.remove(a, |_| true).map(|c| c.ext), Some(None));
+        // Removed, it comes out with its extension as written.
+        assert_eq!(
+            t.remove(a, |_| true).map(|(c, e)| (c.ext, e)),
+            Some((None, Some(got)))
+        );
         assert_eq!(stored(), 0);
         // Its slot serves the next one.
         let c = t.insert(conn(1), Some(ext)).unwrap();
@@ -1070,7 +1086,7 @@ mod tests {
             t.insert(conn(n), None).unwrap();
         }
         assert_eq!(t.insert(conn(10), None), Err(Refused::Full));
-        t.remove_if(|c| c.orig.sport < 5, |_, _| {});
+        t.remove_if(|c| c.orig.sport < 5, |_, _, _| {});
         assert_eq!(t.len(), 5);
         assert!(t.insert(conn(10), None).is_ok());
     }
