@@ -786,8 +786,7 @@ impl Conntrack {
                         dport: a.port,
                         ..*t
                     };
-                    self.expects
-                        .add(expected, orig, (real, peer_apparent), now_ms);
+                    self.expect(expected, orig, (real, peer_apparent), now_ms);
                 }
                 self.mangle(pkt, view, &seg, b, rewrite, now_ms)
             }
@@ -801,12 +800,23 @@ impl Conntrack {
                         dport: reply.dport,
                         ..*t
                     };
-                    self.expects
-                        .add(expected, orig, (orig.src, orig.dst), now_ms);
+                    self.expect(expected, orig, (orig.src, orig.dst), now_ms);
                 }
                 true
             }
             _ => true,
+        }
+    }
+
+    /// Expects `expected` for the control connection `master` (`back`: the
+    /// addresses its replies are translated to). If that connection went
+    /// meanwhile, removed on another processor after this packet found it,
+    /// the expectation goes too: its removal may have looked for
+    /// expectations before this one was added.
+    fn expect(&self, expected: Tuple, master: Tuple, back: ([u8; 16], [u8; 16]), now_ms: u64) {
+        self.expects.add(expected, master, back, now_ms);
+        if !self.table.in_use(&master) {
+            self.expects.forget(&master);
         }
     }
 
