@@ -101,7 +101,15 @@ impl Expectations {
     /// go between the `reply` addresses (source, destination).
     pub fn add(&self, tuple: Tuple, master: Tuple, reply: ([u8; 16], [u8; 16]), now_ms: u64) {
         let mut list = self.list.lock();
-        list.retain(|e| e.master != master && e.expires_ms > now_ms);
+        // The control connection's earlier one is replaced; timed-out ones
+        // go (and are counted) to make room.
+        let mut timed_out = 0;
+        list.retain(|e| {
+            let live = e.expires_ms > now_ms;
+            timed_out += u64::from(!live);
+            live && e.master != master
+        });
+        self.stats.timed_out.fetch_add(timed_out, Relaxed);
         if list.len() >= MAX {
             self.stats.full.fetch_add(1, Relaxed);
         } else {
@@ -207,5 +215,8 @@ mod tests {
         x.forget(&t(10_000));
         assert_eq!((x.len(), x.find(&t(0), 0, false)), (MAX - 1, None));
         assert!(x.find(&t(1), 0, false).is_some());
+        // Timed out, they make room for a new one, and are counted.
+        x.add(t(9), t(9), ([2; 16], [1; 16]), TIMEOUT_MS);
+        assert_eq!((x.len(), x.stats.timed_out.load(Relaxed)), (1, MAX as u64));
     }
 }
