@@ -668,6 +668,24 @@ fn nfnl(ty: u16, flags: u16, family: u8, attrs: &[u8]) -> Vec<u8> {
 /// `ovs-dpctl dump-conntrack`: WRITE the dump request, READ until 0
 /// bytes; each message's (family, zone, orig tuple attr, reply tuple attr).
 fn dump_conntrack(sim: &mut Sim) -> Vec<(u8, u16, Vec<u8>, Vec<u8>)> {
+    dump_conntrack_attrs(sim)
+        .into_iter()
+        .map(|(family, attrs)| {
+            let zone = attrs
+                .iter()
+                .find(|(t, _)| *t == 18)
+                .map_or(0, |(_, p)| u16::from_be_bytes([p[0], p[1]]));
+            let (orig, reply) = (get(&attrs, 1).to_vec(), get(&attrs, 2).to_vec());
+            (family, zone, orig, reply)
+        })
+        .collect()
+}
+
+/// A message's attributes: (type, payload).
+type Attrs = Vec<(u16, Vec<u8>)>;
+
+/// `dump_conntrack`: each message's family and attributes.
+fn dump_conntrack_attrs(sim: &mut Sim) -> Vec<(u8, Attrs)> {
     let req = nfnl(0x0101, 0x1 | 0x300, 0, &[]);
     assert_eq!(
         one(sim, &format!("ioctl 1 WRITE {}", hexs(&req))),
@@ -690,19 +708,10 @@ fn dump_conntrack(sim: &mut Sim) -> Vec<(u8, u16, Vec<u8>, Vec<u8>)> {
             .map(|a| a.unwrap())
             .map(|a| (a.ty(), a.payload().to_vec()))
             .collect();
-        let zone = attrs
-            .iter()
-            .find(|(t, _)| *t == 18)
-            .map_or(0, |(_, p)| u16::from_be_bytes([p[0], p[1]]));
         for required in [1, 2, 3, 12] {
             assert!(attrs.iter().any(|(t, _)| *t == required), "CTA {required}");
         }
-        out.push((
-            msg.hdr.cmd,
-            zone,
-            get(&attrs, 1).to_vec(),
-            get(&attrs, 2).to_vec(),
-        ));
+        out.push((msg.hdr.cmd, attrs));
     }
     panic!("the dump does not end");
 }
@@ -792,13 +801,23 @@ fn ct_listener(sim: &mut Sim, h: u32, groups: &[u32]) -> u32 {
 
 /// The next event of handle `h`: (type, flags, family); `None` if none.
 fn next_event(sim: &mut Sim, h: u32) -> Option<(u16, u16, u8)> {
+    next_event_attrs(sim, h).map(|(ty, flags, family, _)| (ty, flags, family))
+}
+
+/// `next_event`, with the message's attributes.
+fn next_event_attrs(sim: &mut Sim, h: u32) -> Option<(u16, u16, u8, Attrs)> {
     let (status, b) = result(&one(sim, &format!("ioctl {h} READ_EVENT -")));
     assert_eq!(status, "SUCCESS");
     if b.is_empty() {
         return None;
     }
     let msg = ovsext::netlink::NlMsg::new_checked(&b).unwrap();
-    Some((msg.hdr.ty, msg.hdr.flags, msg.hdr.cmd))
+    let attrs = msg
+        .attrs()
+        .map(|a| a.unwrap())
+        .map(|a| (a.ty(), a.payload().to_vec()))
+        .collect();
+    Some((msg.hdr.ty, msg.hdr.flags, msg.hdr.cmd, attrs))
 }
 
 #[test]
@@ -1244,6 +1263,82 @@ fn ftp_active_and_passive_data_connections_are_related() {
     assert_eq!(send(&mut sim, 1, &rest), vec![2]);
     let split = tcp(VM2, VM1, (20, 3000), SYN, 9000, 0, 0);
     assert_eq!(send(&mut sim, 2, &split), Vec::<u32>::new());
+}
+
+const CTA_HELP: u16 = 5;
+const CTA_TUPLE_MASTER: u16 = 14;
+
+/// The helper a conntrack message names (`CTA_HELP` { `CTA_HELP_NAME` },
+/// as `nl_ct_parse_helper` reads it), and its master tuple attribute.
+fn helper_and_master(attrs: &[(u16, Vec<u8>)]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let find = |ty| attrs.iter().find(|(t, _)| *t == ty).map(|(_, p)| p.clone());
+    let help = find(CTA_HELP).map(|p| {
+        let inner = nested(&p);
+        assert_eq!(inner.len(), 1, "only CTA_HELP_NAME");
+        get(&inner, 1).to_vec()
+    });
+    (help, find(CTA_TUPLE_MASTER))
+}
+
+/// The dump and the events name a control connection's helper, and give a
+/// connection it expected its master's original tuple (as Linux's
+/// `ctnetlink_dump_helpinfo` and `ctnetlink_dump_master`), so
+/// `ovs-dpctl dump-conntrack` shows `helper=ftp` and `parent=(...)`.
+#[test]
+fn conntrack_messages_carry_the_helper_and_the_master_tuple() {
+    let mut sim = helper_firewall("ct(commit,zone=1,helper=ftp)");
+    ct_listener(&mut sim, 5, &[1, 3]);
+    let (seq, ack) = ftp_control(&mut sim);
+    let (ty, _, _, control) = next_event_attrs(&mut sim, 5).expect("NEW of the control");
+    assert_eq!(ty, 0x0100);
+    assert_eq!(helper_and_master(&control), (Some(b"ftp\0".to_vec()), None));
+    let control_orig = get(&control, 1).to_vec();
+    assert_eq!(active_data(&mut sim, seq, ack), vec![1]);
+    let (ty, _, _, data) = next_event_attrs(&mut sim, 5).expect("NEW of the data");
+    assert_eq!(ty, 0x0100);
+    assert_eq!(helper_and_master(&data), (None, Some(control_orig.clone())));
+    assert_eq!(next_event(&mut sim, 5), None);
+
+    let d = dump_conntrack_attrs(&mut sim);
+    assert_eq!(d.len(), 2);
+    let (ctl, rel): (Vec<_>, Vec<_>) = d
+        .iter()
+        .map(|(_, a)| a)
+        .partition(|a| get(a, 1) == control_orig.as_slice());
+    assert_eq!(helper_and_master(ctl[0]), (Some(b"ftp\0".to_vec()), None));
+    assert_eq!(
+        helper_and_master(rel[0]),
+        (None, Some(control_orig.clone()))
+    );
+    // The master tuple reads back as the control connection's, in its zone.
+    let parsed = |p: &[u8]| ovsext::conntrack::ctnetlink::parse_tuple(p, false, 1);
+    let master = parsed(&helper_and_master(rel[0]).1.unwrap()).unwrap();
+    assert_eq!(Some(master), parsed(&control_orig));
+    assert_eq!((master.sport, master.dport, master.proto), (40000, 21, 6));
+
+    // Going, each is described as it was.
+    flush(&mut sim, 0, &[]);
+    let mut gone: Vec<_> = std::iter::from_fn(|| next_event_attrs(&mut sim, 5))
+        .map(|(ty, _, _, a)| (ty, helper_and_master(&a)))
+        .collect();
+    gone.sort();
+    assert_eq!(
+        gone,
+        [
+            (0x0102, (None, Some(control_orig))),
+            (0x0102, (Some(b"ftp\0".to_vec()), None)),
+        ]
+    );
+}
+
+/// A TFTP control connection names its helper `tftp`.
+#[test]
+fn conntrack_dump_names_the_tftp_helper() {
+    let mut sim = helper_firewall("ct(commit,zone=1,helper=tftp)");
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (3000, 69))), vec![2]);
+    let d = dump_conntrack_attrs(&mut sim);
+    assert_eq!(d.len(), 1);
+    assert_eq!(helper_and_master(&d[0].1), (Some(b"tftp\0".to_vec()), None));
 }
 
 /// Active FTP: the client announces 10.0.0.1:2000 (its `seq`, `ack`);

@@ -253,7 +253,7 @@ proptest! {
         let walk = |ct: &Conntrack| {
             let mut at = 0;
             let mut all = Vec::new();
-            while let Some((next, id, c)) = ct.table().next(at) {
+            while let Some((next, id, c, _)) = ct.table().next(at) {
                 all.push((id, c));
                 at = next;
             }

@@ -69,6 +69,16 @@ pub enum Helper {
     Tftp,
 }
 
+impl Helper {
+    /// Its name, as `OVS_CT_ATTR_HELPER` and `CTA_HELP_NAME` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Helper::Ftp => "ftp",
+            Helper::Tftp => "tftp",
+        }
+    }
+}
+
 /// One CT action, as parsed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CtAction<'a> {

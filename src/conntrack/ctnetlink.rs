@@ -8,7 +8,7 @@
 //! One TCP state is reported for both ends (userspace keeps one): the more
 //! advanced of the two ends' states.
 
-use super::conn::{Conn, L4};
+use super::conn::{Conn, Ext, L4};
 use super::tuple::*;
 use crate::netlink::{MsgHeader, NlBuf, Overflow, attrs};
 
@@ -25,14 +25,17 @@ const CTA_TUPLE_ORIG: u16 = 1;
 const CTA_TUPLE_REPLY: u16 = 2;
 const CTA_STATUS: u16 = 3;
 const CTA_PROTOINFO: u16 = 4;
+const CTA_HELP: u16 = 5;
 const CTA_TIMEOUT: u16 = 7;
 const CTA_MARK: u16 = 8;
 const CTA_COUNTERS_ORIG: u16 = 9;
 const CTA_COUNTERS_REPLY: u16 = 10;
 const CTA_ID: u16 = 12;
+const CTA_TUPLE_MASTER: u16 = 14;
 pub const CTA_ZONE: u16 = 18;
 const CTA_LABELS: u16 = 22;
 
+const CTA_HELP_NAME: u16 = 1;
 const CTA_TUPLE_IP: u16 = 1;
 const CTA_TUPLE_PROTO: u16 = 2;
 const CTA_IP_V4_SRC: u16 = 1;
@@ -125,11 +128,13 @@ fn tuple(b: &mut NlBuf<'_>, ty: u16, t: &Tuple) -> Result<(), Overflow> {
     })
 }
 
-/// Writes the message about connection `c` (id `id`) at `now_ms`.
+/// Writes the message about connection `c` (id `id`, extension `ext`) at
+/// `now_ms`.
 pub fn render(
     b: &mut NlBuf<'_>,
     hdr: &MsgHeader,
     c: &Conn,
+    ext: Option<&Ext>,
     id: u32,
     now_ms: u64,
 ) -> Result<(), Overflow> {
@@ -186,6 +191,12 @@ pub fn render(
     }
     if c.labels != [0; 16] {
         b.put_attr(CTA_LABELS, &c.labels)?;
+    }
+    if let Some(h) = ext.and_then(|e| e.helper) {
+        nest(b, CTA_HELP, |b| b.put_str(CTA_HELP_NAME, h.name()))?;
+    }
+    if let Some(master) = ext.and_then(|e| e.master.as_ref()) {
+        tuple(b, CTA_TUPLE_MASTER, master)?;
     }
     b.end_msg(m);
     Ok(())
@@ -259,7 +270,15 @@ mod tests {
         c.mark = 7;
         let mut buf = [0u8; 512];
         let mut b = NlBuf::new(&mut buf);
-        render(&mut b, &header(MSG_NEW, 0x400, 1, 2, false), &c, 9, 10_000).unwrap();
+        render(
+            &mut b,
+            &header(MSG_NEW, 0x400, 1, 2, false),
+            &c,
+            None,
+            9,
+            10_000,
+        )
+        .unwrap();
         let n = b.len();
         let msg = NlMsg::new_checked(&buf[..n]).unwrap();
         assert_eq!(
@@ -275,5 +294,50 @@ mod tests {
         let reply = msg.find(CTA_TUPLE_REPLY).unwrap();
         assert_eq!(parse_tuple(reply.payload(), false, 5), Some(c.reply));
         assert_eq!(parse_tuple(&[], false, 5), None);
+    }
+
+    #[test]
+    fn the_helper_and_master_tuple_are_told_and_the_largest_fits_an_event() {
+        let f = p::ipv4_frame(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            6,
+            &p::tcp(40000, 80, 2, 1, 0, 0),
+        );
+        let v = packet::parse(&f, None, 5, false).unwrap();
+        let mut c = Conn::new(&v, v.tuple.reverse().unwrap(), 0).unwrap();
+        // IPv6 tuples, mark and labels: the longest message there is.
+        for t in [&mut c.orig, &mut c.reply] {
+            t.v6 = 1;
+            t.src = [0xfe; 16];
+            t.dst[4..].fill(0xfd);
+        }
+        (c.mark, c.labels) = (1, [1; 16]);
+        let ext = Ext {
+            helper: Some(super::super::action::Helper::Ftp),
+            master: Some(c.reply),
+            ..Ext::default()
+        };
+        let mut buf = [0u8; super::super::events::MAX_LEN];
+        let mut b = NlBuf::new(&mut buf);
+        let hdr = header(MSG_NEW, 0, 0, 0, true);
+        render(&mut b, &hdr, &c, Some(&ext), 1, 0).unwrap();
+        let n = b.len();
+        let msg = NlMsg::new_checked(&buf[..n]).unwrap();
+        let help = msg.find(CTA_HELP).unwrap();
+        let name: std::vec::Vec<_> = help.nested().map(|a| a.unwrap()).collect();
+        assert_eq!(name.len(), 1);
+        assert_eq!(
+            (name[0].ty(), name[0].payload()),
+            (CTA_HELP_NAME, &b"ftp\0"[..])
+        );
+        let master = msg.find(CTA_TUPLE_MASTER).unwrap();
+        assert_eq!(parse_tuple(master.payload(), true, 5), Some(c.reply));
+        // Without an extension, neither is there.
+        let mut b = NlBuf::new(&mut buf);
+        render(&mut b, &hdr, &c, None, 1, 0).unwrap();
+        let n = b.len();
+        let msg = NlMsg::new_checked(&buf[..n]).unwrap();
+        assert!(msg.find(CTA_HELP).is_none() && msg.find(CTA_TUPLE_MASTER).is_none());
     }
 }

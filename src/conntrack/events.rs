@@ -5,7 +5,7 @@
 //! EVENTMASK (Linux's `IPCT_*` bits) selects which of its connection's
 //! events are sent; without one, all are.
 
-use super::conn::Conn;
+use super::conn::{Conn, Ext};
 use super::ctnetlink::{self, MSG_DELETE, MSG_NEW};
 use crate::event::group;
 use crate::netlink::{NLM_F_CREATE, NLM_F_EXCL, NlBuf};
@@ -19,7 +19,8 @@ pub const IPCT_LABEL: u32 = 1 << 10;
 /// Every event (no EVENTMASK given).
 pub const ALL: u16 = u16::MAX;
 
-/// Largest rendered event (IPv6 tuples, TCP protoinfo, labels).
+/// Largest rendered event (IPv6 tuples, master tuple included, TCP
+/// protoinfo, labels, helper).
 pub const MAX_LEN: usize = 512;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,12 +49,14 @@ impl Kind {
     }
 }
 
-/// One event about a connection (a copy of it as it was).
+/// One event about a connection (a copy of it and its extension as they
+/// were).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
     pub kind: Kind,
     pub id: u32,
     pub conn: Conn,
+    pub ext: Option<Ext>,
 }
 
 /// Does the connection's event mask let `kind` through?
@@ -71,7 +74,7 @@ impl Event {
         };
         let hdr = ctnetlink::header(ty, flags, 0, 0, self.conn.orig.v6 == 1);
         let mut b = NlBuf::new(buf);
-        ctnetlink::render(&mut b, &hdr, &self.conn, self.id, now_ms).ok()?;
+        ctnetlink::render(&mut b, &hdr, &self.conn, self.ext.as_ref(), self.id, now_ms).ok()?;
         Some(b.len())
     }
 }

@@ -246,13 +246,22 @@ impl Conntrack {
         self.listeners.store(groups, Relaxed);
     }
 
-    /// Sends an event about `conn` if someone listens and its mask lets it.
-    fn event(&self, notify: &mut Notify<'_>, kind: events::Kind, id: u32, conn: &Conn) {
+    /// Sends an event about `conn` (with extension `ext`) if someone
+    /// listens and its mask lets it.
+    fn event(
+        &self,
+        notify: &mut Notify<'_>,
+        kind: events::Kind,
+        id: u32,
+        conn: &Conn,
+        ext: Option<&Ext>,
+    ) {
         if self.listeners.load(Relaxed) & kind.group() != 0 && events::wanted(conn, kind) {
             notify(&events::Event {
                 kind,
                 id,
                 conn: *conn,
+                ext: ext.copied(),
             });
         }
     }
@@ -559,7 +568,7 @@ impl Conntrack {
                         Self::set_metadata(c, ct);
                     }
                     if updates && before != (c.mark, c.labels, c.seen_reply) {
-                        changed = Some(*c);
+                        changed = Some((*c, ext.copied()));
                     }
                     // A connection a helper expected is related for its whole
                     // life (Linux's `ovs_ct_update_key`: `ct->master`).
@@ -589,8 +598,8 @@ impl Conntrack {
                 });
             match found {
                 Found::Live(id, Ok(valid)) => {
-                    if let Some(c) = changed {
-                        self.event(notify, events::Kind::Update, id, &c);
+                    if let Some((c, ext)) = changed {
+                        self.event(notify, events::Kind::Update, id, &c, ext.as_ref());
                     }
                     return Ok(valid);
                 }
@@ -692,7 +701,7 @@ impl Conntrack {
                     if ext.master.is_some() {
                         self.expects.find(&view.tuple, now_ms, true);
                     }
-                    self.event(notify, events::Kind::New, id, &conn);
+                    self.event(notify, events::Kind::New, id, &conn, stored_ext.as_ref());
                 }
                 Err(e) => {
                     self.zones.release(view.tuple.zone);
@@ -990,7 +999,7 @@ impl Conntrack {
         if ext.is_some_and(|e| e.helper.is_some()) {
             self.expects.forget(&c.orig);
         }
-        self.event(notify, events::Kind::Destroy, id, c);
+        self.event(notify, events::Kind::Destroy, id, c, ext.as_ref());
     }
 
     /// Removes the connection with tuple `t` (either way); false if there

@@ -327,6 +327,11 @@ impl Shard {
         }
     }
 
+    /// The extension of `c`, a connection of this shard, if it has one.
+    fn ext_of(&self, c: &Conn) -> Option<&Ext> {
+        c.ext.and_then(|e| self.exts.get(e.get() as usize - 1))
+    }
+
     fn holds(&self, slot: usize, t: &Tuple) -> bool {
         self.conns.get(slot).is_some_and(|c| c.has(t))
     }
@@ -713,19 +718,20 @@ impl Table {
     }
 
     /// The first connection at or after position `at` (as `step` counts
-    /// positions), with its id, and the position after it. A dump's step;
-    /// one lock hold per shard it looks in.
-    pub fn next(&self, at: u64) -> Option<(u64, u32, Conn)> {
+    /// positions), with its id and extension, and the position after it.
+    /// A dump's step; one lock hold per shard it looks in.
+    pub fn next(&self, at: u64) -> Option<(u64, u32, Conn, Option<Ext>)> {
         let (mut s, mut slot) = (
             (at >> SLOT_BITS) as usize,
             (at & ((1 << SLOT_BITS) - 1)) as usize,
         );
         while let Some(shard) = self.shard(s) {
             let g = shard.lock();
-            let found = (slot..g.conns.end()).find_map(|i| g.conns.get(i).map(|c| (i, *c)));
-            if let Some((i, c)) = found {
+            let found = (slot..g.conns.end())
+                .find_map(|i| g.conns.get(i).map(|c| (i, *c, g.ext_of(c).copied())));
+            if let Some((i, c, ext)) = found {
                 let next = ((s as u64) << SLOT_BITS) | (i as u64 + 1);
-                return Some((next, join(s, i), c));
+                return Some((next, join(s, i), c, ext));
             }
             s += 1;
             slot = 0;
@@ -908,7 +914,7 @@ mod tests {
         // A walk sees each connection once.
         let mut at = 0;
         let mut seen = std::vec::Vec::new();
-        while let Some((next, id, _)) = t.next(at) {
+        while let Some((next, id, ..)) = t.next(at) {
             seen.push(id);
             at = next;
         }
@@ -952,6 +958,18 @@ mod tests {
             panic!("extension lost");
         };
         assert_eq!(got.seqadj[1].after, 7);
+        // A walk copies each out with its own extension.
+        let mut walked = std::vec::Vec::new();
+        let mut at = 0;
+        while let Some((next, id, c, e)) = t.next(at) {
+            assert_eq!(c.ext.is_some(), e.is_some());
+            walked.push((id, e));
+            at = next;
+        }
+        walked.sort_by_key(|&(id, _)| id);
+        let mut want = std::vec![(a, Some(got)), (b, None)];
+        want.sort_by_key(|&(id, _)| id);
+        assert_eq!(walked, want);
         let stored = || -> usize {
             t.shards
                 .iter()
@@ -1042,7 +1060,7 @@ mod tests {
                     t.insert(conn(n), None).unwrap();
                 }
                 let mut at = 0;
-                while let Some((next, id, c)) = t.next(at) {
+                while let Some((next, id, c, _)) = t.next(at) {
                     if c.orig.sport % 2 == 1 {
                         t.remove(id, |_| true).unwrap();
                     }

@@ -51,11 +51,11 @@ fn get(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
     }
     let now = ctx.now.ms();
     ctx.dump_one(|dp, cursor, hdr, b| {
-        let Some((next, id, c)) = dp.conntrack.table().next(cursor) else {
+        let Some((next, id, c, ext)) = dp.conntrack.table().next(cursor) else {
             return Ok(None);
         };
         let h = ctnl::header(MSG_NEW, NLM_F_CREATE, hdr.seq, hdr.pid, c.orig.v6 == 1);
-        ctnl::render(b, &h, &c, id, now)?;
+        ctnl::render(b, &h, &c, ext.as_ref(), id, now)?;
         Ok(Some(next))
     })
 }

@@ -177,7 +177,7 @@ pub fn dump_flows(dp: &Datapath, now_ms: u64) -> Vec<String> {
 pub fn dump_conntrack(dp: &Datapath) -> Vec<String> {
     let mut out = Vec::new();
     let mut at = 0;
-    while let Some((next, _, c)) = dp.conntrack.table().next(at) {
+    while let Some((next, _, c, _)) = dp.conntrack.table().next(at) {
         out.push(c.to_string());
         at = next;
     }
