@@ -33,7 +33,7 @@ mod conn;
 pub mod ctnetlink;
 pub mod events;
 pub mod expect;
-mod format;
+pub mod format;
 pub mod frag;
 mod ftp;
 mod icmp;

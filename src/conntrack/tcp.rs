@@ -12,6 +12,7 @@ use super::timeouts::Timeout;
 
 pub const CLOSED: u8 = 0;
 pub const SYN_SENT: u8 = 2;
+pub const SYN_RECV: u8 = 3;
 pub const ESTABLISHED: u8 = 4;
 pub const CLOSING: u8 = 7;
 pub const FIN_WAIT_2: u8 = 9;

@@ -9,6 +9,7 @@ use std::vec::Vec;
 
 use core::sync::atomic::Ordering::Relaxed;
 
+use crate::conntrack::format::Entry;
 use crate::datapath::Datapath;
 use crate::flow::attrs::{MAX_KEY_LEN, emit_key, emit_mask};
 use crate::flow::table::MASK_CACHE_ENTRIES;
@@ -177,8 +178,9 @@ pub fn dump_flows(dp: &Datapath, now_ms: u64) -> Vec<String> {
 pub fn dump_conntrack(dp: &Datapath) -> Vec<String> {
     let mut out = Vec::new();
     let mut at = 0;
-    while let Some((next, _, c, _)) = dp.conntrack.table().next(at) {
-        out.push(c.to_string());
+    while let Some((next, _, conn, ext)) = dp.conntrack.table().next(at) {
+        let ext = ext.as_ref();
+        out.push(Entry { conn: &conn, ext }.to_string());
         at = next;
     }
     out.sort();
