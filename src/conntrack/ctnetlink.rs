@@ -257,8 +257,8 @@ mod tests {
     use super::*;
     use crate::netlink::NlMsg;
 
-    #[test]
-    fn a_connection_renders_and_its_tuple_parses_back() {
+    /// A TCP connection in zone 5 its SYN started.
+    fn syn() -> Conn {
         let f = p::ipv4_frame(
             [10, 0, 0, 1],
             [10, 0, 0, 2],
@@ -266,7 +266,12 @@ mod tests {
             &p::tcp(40000, 80, 2, 1, 0, 0),
         );
         let v = packet::parse(&f, None, 5, false).unwrap();
-        let mut c = Conn::new(&v, v.tuple.reverse().unwrap(), 0).unwrap();
+        Conn::new(&v, v.tuple.reverse().unwrap(), 0).unwrap()
+    }
+
+    #[test]
+    fn a_connection_renders_and_its_tuple_parses_back() {
+        let mut c = syn();
         c.mark = 7;
         let mut buf = [0u8; 512];
         let mut b = NlBuf::new(&mut buf);
@@ -298,14 +303,7 @@ mod tests {
 
     #[test]
     fn the_helper_and_master_tuple_are_told_and_the_largest_fits_an_event() {
-        let f = p::ipv4_frame(
-            [10, 0, 0, 1],
-            [10, 0, 0, 2],
-            6,
-            &p::tcp(40000, 80, 2, 1, 0, 0),
-        );
-        let v = packet::parse(&f, None, 5, false).unwrap();
-        let mut c = Conn::new(&v, v.tuple.reverse().unwrap(), 0).unwrap();
+        let mut c = syn();
         // IPv6 tuples, mark and labels: the longest message there is.
         for t in [&mut c.orig, &mut c.reply] {
             t.v6 = 1;

@@ -4,6 +4,10 @@
 //! reply, DESTROY when it goes (expiry, flush, replacement). A commit's
 //! EVENTMASK (Linux's `IPCT_*` bits) selects which of its connection's
 //! events are sent; without one, all are.
+//!
+//! Every event names the helper and the master tuple when the connection
+//! has them, as the Windows datapath's messages do (reference §4.6); Linux
+//! leaves both out of DESTROY, and the master out of UPDATE.
 
 use super::conn::{Conn, Ext};
 use super::ctnetlink::{self, MSG_DELETE, MSG_NEW};

@@ -162,6 +162,12 @@ mod tests {
         Entry { conn, ext }.to_string()
     }
 
+    /// The line of `c` from where `field` starts.
+    fn from(c: &Conn, field: &str) -> String {
+        let l = line(c, None);
+        l[l.find(field).unwrap()..].to_string()
+    }
+
     #[test]
     fn as_dpctl_prints_it() {
         let mut c = syn(IPPROTO_TCP, 3);
@@ -185,10 +191,7 @@ mod tests {
     #[test]
     fn labels_print_without_leading_zeros() {
         let mut c = syn(IPPROTO_UDP, 0);
-        let tail = |c: &Conn| {
-            let l = line(c, None);
-            l[l.find(",labels").unwrap()..].to_string()
-        };
+        let tail = |c: &Conn| from(c, ",labels");
         // The first byte is the least significant.
         c.labels[0] = 1;
         assert_eq!(tail(&c), ",labels=0x1");
@@ -203,10 +206,7 @@ mod tests {
     #[test]
     fn tcp_states_coalesce_as_userspace_prints_them() {
         let mut c = syn(IPPROTO_TCP, 0);
-        let shown = |c: &Conn| {
-            let l = line(c, None);
-            l[l.find("protoinfo=").unwrap()..].to_string()
-        };
+        let shown = |c: &Conn| from(c, "protoinfo=");
         let L4::Tcp(mut t) = c.l4 else {
             panic!("a TCP connection");
         };
