@@ -1475,3 +1475,27 @@ fn ftp_through_snat_rewrites_the_announcement_and_the_sequence() {
         "translated as its control connection"
     );
 }
+
+/// A READ_EVENT whose buffer cannot hold the next event fails with
+/// BUFFER_TOO_SMALL and leaves the event queued for a bigger read.
+#[test]
+fn a_short_event_read_keeps_the_event() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    ct_listener(&mut sim, 5, &[1]);
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (1, 53))), vec![2]);
+    assert_eq!(
+        one(&mut sim, "ioctl 5 READ_EVENT - 36"),
+        "ioctl 5 READ_EVENT BUFFER_TOO_SMALL -"
+    );
+    let lost = sim
+        .device()
+        .with_datapath(|dp| dp.queues.lock().events.counts())
+        .unwrap();
+    assert_eq!(lost, (1, 0), "still queued, nothing lost");
+    assert_eq!(
+        next_event(&mut sim, 5),
+        Some((0x0100, 0x400 | 0x200, 2)),
+        "NEW"
+    );
+    assert_eq!(next_event(&mut sim, 5), None);
+}
