@@ -1499,3 +1499,23 @@ fn a_short_event_read_keeps_the_event() {
     );
     assert_eq!(next_event(&mut sim, 5), None);
 }
+
+/// Closing a listener's handle stops the events of the groups nobody else
+/// listens to from being rendered.
+#[test]
+fn closing_the_last_listener_stops_events() {
+    use ovsext::event::group;
+    let mut sim = firewall("ct(commit,zone=1)");
+    ct_listener(&mut sim, 5, &[1, 3]);
+    ct_listener(&mut sim, 6, &[3]);
+    let listening = |sim: &Sim| {
+        sim.device()
+            .with_datapath(|dp| dp.conntrack.listeners())
+            .unwrap()
+    };
+    assert_eq!(listening(&sim), group::CT_NEW | group::CT_DESTROY);
+    assert!(sim.run("close 5").is_empty());
+    assert_eq!(listening(&sim), group::CT_DESTROY, "handle 6 still listens");
+    assert!(sim.run("close 6").is_empty());
+    assert_eq!(listening(&sim), 0);
+}

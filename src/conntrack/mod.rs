@@ -246,6 +246,12 @@ impl Conntrack {
         self.listeners.store(groups, Relaxed);
     }
 
+    /// The event groups someone listens to: events of other groups are
+    /// not rendered.
+    pub fn listeners(&self) -> u32 {
+        self.listeners.load(Relaxed)
+    }
+
     /// Sends an event about `conn` if someone listens and its mask lets it.
     fn event(&self, notify: &mut Notify<'_>, kind: events::Kind, id: u32, conn: &Conn) {
         if self.listeners.load(Relaxed) & kind.group() != 0 && events::wanted(conn, kind) {
