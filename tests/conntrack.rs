@@ -1519,3 +1519,24 @@ fn closing_the_last_listener_stops_events() {
     assert!(sim.run("close 6").is_empty());
     assert_eq!(listening(&sim), 0);
 }
+
+/// A limit of 0xffffffff is a limit like any other: GET reports it as set,
+/// for a zone and for the default.
+#[test]
+fn the_largest_zone_limit_reads_back_as_set() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    ct_limits(&mut sim, 1, Some(&[(1, u32::MAX, 0), (-1, u32::MAX, 0)]));
+    assert_eq!(
+        ct_limits(&mut sim, 3, Some(&[(1, 0, 0), (-1, 0, 0), (2, 0, 0)])),
+        vec![(1, u32::MAX, 0), (-1, u32::MAX, 0), (2, u32::MAX, 0)]
+    );
+    assert_eq!(
+        ct_limits(&mut sim, 3, None),
+        vec![(-1, u32::MAX, 0), (1, u32::MAX, 0)]
+    );
+    // Back to the default: zone 1 follows it again.
+    ct_limits(&mut sim, 2, Some(&[(1, 0, 0)]));
+    ct_limits(&mut sim, 1, Some(&[(-1, 7, 0)]));
+    assert_eq!(ct_limits(&mut sim, 3, None), vec![(-1, 7, 0)]);
+    assert_eq!(ct_limits(&mut sim, 3, Some(&[(1, 0, 0)])), vec![(1, 7, 0)]);
+}
