@@ -519,7 +519,7 @@ impl Conntrack {
         if let Kind::IcmpError { quoted, .. } = view.kind {
             return Ok(fill(seen, self.related(&quoted, key, now_ms)));
         }
-        let updates = self.listening(events::Kind::Update);
+        let updates = self.listening(events::Kind::Update(0));
         // Three passes at most: one more after removing a connection the
         // packet replaces (timed out, reopened, or forced the other way),
         // or after its commit lost a race for one of its tuples.
@@ -558,8 +558,14 @@ impl Conntrack {
                     if ct.commit {
                         Self::set_metadata(c, ct);
                     }
-                    if updates && before != (c.mark, c.labels, c.seen_reply) {
-                        changed = Some(*c);
+                    if updates {
+                        let bit = |changed: bool, bit: u32| if changed { bit } else { 0 };
+                        let causes = bit(before.0 != c.mark, events::IPCT_MARK)
+                            | bit(before.1 != c.labels, events::IPCT_LABEL)
+                            | bit(before.2 != c.seen_reply, events::IPCT_REPLY);
+                        if causes != 0 {
+                            changed = Some((*c, causes));
+                        }
                     }
                     // A connection a helper expected is related for its whole
                     // life (Linux's `ovs_ct_update_key`: `ct->master`).
@@ -589,8 +595,8 @@ impl Conntrack {
                 });
             match found {
                 Found::Live(id, Ok(valid)) => {
-                    if let Some(c) = changed {
-                        self.event(notify, events::Kind::Update, id, &c);
+                    if let Some((c, causes)) = changed {
+                        self.event(notify, events::Kind::Update(causes), id, &c);
                     }
                     return Ok(valid);
                 }
