@@ -666,9 +666,6 @@ impl Conntrack {
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
             ext.helper = ct.helper;
-            if let Some(mask) = ct.eventmask {
-                conn.eventmask = mask as u16;
-            }
             if let Some(n) = ct.nat.filter(|n| n.kind.is_some()) {
                 let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;
                 let Some(r) = nat::choose(&self.table, &conn.orig, &n, self.seed, random) else {
@@ -973,7 +970,12 @@ impl Conntrack {
         Some(bits)
     }
 
+    /// What a commit sets: mark, labels, and the events to send (as Linux's
+    /// `ovs_ct_commit` sets the connection's event mask on each commit).
     fn set_metadata(c: &mut Conn, ct: &CtAction<'_>) {
+        if let Some(mask) = ct.eventmask {
+            c.eventmask = mask as u16;
+        }
         if let Some((value, mask)) = ct.mark {
             c.mark = (c.mark & !mask) | (value & mask);
         }
