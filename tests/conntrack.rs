@@ -1049,6 +1049,10 @@ fn ipv4_fragments_reassemble_for_ct_and_leave_cut_as_they_came() {
         assert!(before.iter().all(Vec::is_empty), "held until complete");
         assert_eq!(last, &frags, "id {id}: cut again to the same sizes");
     }
+    // Cut small, over a low path MTU: 77 fragments of 104 bytes.
+    let frags = fragments4(&big_udp4(8000, 4), &[104; 77]);
+    let out = train(&mut sim, &frags);
+    assert_eq!(out.last().unwrap(), &frags, "reassembled and cut again");
     // A whole datagram is not cut.
     let small = big_udp4(1000, 9);
     assert_eq!(
