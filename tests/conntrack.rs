@@ -855,6 +855,36 @@ fn events_new_update_and_destroy() {
 }
 
 #[test]
+fn updates_follow_the_commits_event_mask() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    ct_listener(&mut sim, 6, &[2]);
+    // ovs-vswitchd's default mask (NEW, RELATED, DESTROY, MARK, LABEL)
+    // with a mark; NEW and DESTROY alone without.
+    let commit = |mark: Option<u32>| {
+        let events: u32 = if mark.is_some() { 0x487 } else { 0x5 };
+        let mut ct = [
+            attr(1, &[]),
+            attr(2, &1u16.to_ne_bytes()),
+            attr(8, &events.to_ne_bytes()),
+        ]
+        .concat();
+        if let Some(m) = mark {
+            ct.extend(attr(3, &[m.to_ne_bytes(), u32::MAX.to_ne_bytes()].concat()));
+        }
+        attr(12, &ct)
+    };
+    let lookup = attr(12, &attr(2, &1u16.to_ne_bytes()));
+    execute(&mut sim, &udp(VM1, VM2, (7, 53)), &commit(None));
+    // The first reply is not a cause the mask names: no UPDATE.
+    execute(&mut sim, &udp(VM2, VM1, (53, 7)), &lookup);
+    assert_eq!(next_event(&mut sim, 6), None);
+    // A new mark is, under the mask this commit sets.
+    execute(&mut sim, &udp(VM1, VM2, (7, 53)), &commit(Some(9)));
+    assert_eq!(next_event(&mut sim, 6), Some((0x0100, 0, 2)), "UPDATE");
+    assert_eq!(next_event(&mut sim, 6), None);
+}
+
+#[test]
 fn the_demo_ends_with_the_translated_connection() {
     let mut out = Vec::new();
     ovsext::sim::demo::run(&mut out, false).unwrap();
@@ -1019,6 +1049,10 @@ fn ipv4_fragments_reassemble_for_ct_and_leave_cut_as_they_came() {
         assert!(before.iter().all(Vec::is_empty), "held until complete");
         assert_eq!(last, &frags, "id {id}: cut again to the same sizes");
     }
+    // Cut small, over a low path MTU: 77 fragments of 104 bytes.
+    let frags = fragments4(&big_udp4(8000, 4), &[104; 77]);
+    let out = train(&mut sim, &frags);
+    assert_eq!(out.last().unwrap(), &frags, "reassembled and cut again");
     // A whole datagram is not cut.
     let small = big_udp4(1000, 9);
     assert_eq!(
