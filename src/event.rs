@@ -92,6 +92,8 @@ pub enum Read {
     Message(Vec<u8>),
     /// Nothing queued (0 bytes).
     Empty,
+    /// The next message is longer than the reader's buffer; it stays queued.
+    TooBig,
     /// Events were dropped since the last read; userspace must resync.
     Overrun,
 }
@@ -214,8 +216,8 @@ impl EventQueues {
         self.get_mut(pid).is_some_and(|q| q.pending.cancel(token))
     }
 
-    /// READ_EVENT.
-    pub fn read(&mut self, pid: u32) -> Read {
+    /// READ_EVENT: the oldest message if it fits in `room` bytes.
+    pub fn read(&mut self, pid: u32, room: usize) -> Read {
         let Some(q) = self.get_mut(pid) else {
             return Read::Empty;
         };
@@ -223,12 +225,16 @@ impl EventQueues {
             q.overrun = false;
             return Read::Overrun;
         }
-        let Some(msg) = q.items.pop_front() else {
-            return Read::Empty;
-        };
-        q.bytes = q.bytes.saturating_sub(cost(&msg));
-        self.bytes = self.bytes.saturating_sub(cost(&msg));
-        Read::Message(msg)
+        match q.items.front() {
+            None => Read::Empty,
+            Some(m) if m.len() > room => Read::TooBig,
+            Some(_) => {
+                let msg = q.items.pop_front().unwrap_or_default();
+                q.bytes = q.bytes.saturating_sub(cost(&msg));
+                self.bytes = self.bytes.saturating_sub(cost(&msg));
+                Read::Message(msg)
+            }
+        }
     }
 
     /// Posts a vport event to every queue in the vport group.
@@ -363,15 +369,28 @@ mod tests {
         assert_eq!(e.pend(5, PendToken(2)), Err(PendError::Busy));
         e.post_vport(&ev("vm1"), &mut w);
         assert_eq!(w.into_tokens(), std::vec![PendToken(1)]);
-        let Read::Message(m) = e.read(5) else {
+        let Read::Message(m) = e.read(5, usize::MAX) else {
             panic!()
         };
         let msg = NlMsg::new_checked(&m).unwrap();
         assert_eq!(msg.hdr.pid, 5);
         assert_eq!(msg.hdr.len as usize, m.len());
         assert_eq!(msg.find(ov::ATTR_NAME).unwrap().str(), Some("vm1"));
-        assert_eq!(e.read(5), Read::Empty);
+        assert_eq!(e.read(5, usize::MAX), Read::Empty);
         assert_eq!(e.pend(7, PendToken(3)), Err(PendError::NotSubscribed));
+    }
+
+    #[test]
+    fn a_read_too_short_keeps_the_message() {
+        let mut e = EventQueues::default();
+        let mut w = Wakeups::new();
+        e.join(5, group::VPORT).unwrap();
+        e.post_vport(&ev("vm1"), &mut w);
+        let len = ev("vm1").encoded_len();
+        assert_eq!(e.read(5, len - 1), Read::TooBig);
+        assert_eq!(e.counts(), (1, 0));
+        assert!(matches!(e.read(5, len), Read::Message(m) if m.len() == len));
+        assert_eq!(e.bytes(), 0);
     }
 
     #[test]
@@ -392,8 +411,8 @@ mod tests {
             e.post_vport(&ev("a"), &mut w);
         }
         assert_eq!(e.counts(), (EVENT_QUEUE_MAX, 3));
-        assert_eq!(e.read(5), Read::Overrun);
-        assert!(matches!(e.read(5), Read::Message(_)));
+        assert_eq!(e.read(5, usize::MAX), Read::Overrun);
+        assert!(matches!(e.read(5, usize::MAX), Read::Message(_)));
     }
 
     #[test]
@@ -431,9 +450,9 @@ mod tests {
         assert!(e.bytes() <= EVENT_QUEUE_MAX_BYTES);
         assert!(e.bytes() + cost(&[0; 4096]) > EVENT_QUEUE_MAX_BYTES, "full");
         // Reading gives the room back.
-        assert_eq!(e.read(5), Read::Overrun);
+        assert_eq!(e.read(5, usize::MAX), Read::Overrun);
         let before = e.bytes();
-        assert!(matches!(e.read(5), Read::Message(_)));
+        assert!(matches!(e.read(5, usize::MAX), Read::Message(_)));
         assert!(e.bytes() < before);
         e.post_vport(&big(&pids), &mut w);
         assert_eq!(e.bytes(), before);

@@ -172,6 +172,7 @@ impl Device {
         if let Some(dp) = self.switch.read().as_ref() {
             let mut q = dp.queues.lock();
             q.events.remove(pid, wake);
+            dp.conntrack.set_listeners(q.events.joined());
             let _ = q.upcalls.unsubscribe(pid, wake);
         }
     }

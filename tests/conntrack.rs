@@ -874,6 +874,36 @@ fn events_new_update_and_destroy() {
 }
 
 #[test]
+fn updates_follow_the_commits_event_mask() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    ct_listener(&mut sim, 6, &[2]);
+    // ovs-vswitchd's default mask (NEW, RELATED, DESTROY, MARK, LABEL)
+    // with a mark; NEW and DESTROY alone without.
+    let commit = |mark: Option<u32>| {
+        let events: u32 = if mark.is_some() { 0x487 } else { 0x5 };
+        let mut ct = [
+            attr(1, &[]),
+            attr(2, &1u16.to_ne_bytes()),
+            attr(8, &events.to_ne_bytes()),
+        ]
+        .concat();
+        if let Some(m) = mark {
+            ct.extend(attr(3, &[m.to_ne_bytes(), u32::MAX.to_ne_bytes()].concat()));
+        }
+        attr(12, &ct)
+    };
+    let lookup = attr(12, &attr(2, &1u16.to_ne_bytes()));
+    execute(&mut sim, &udp(VM1, VM2, (7, 53)), &commit(None));
+    // The first reply is not a cause the mask names: no UPDATE.
+    execute(&mut sim, &udp(VM2, VM1, (53, 7)), &lookup);
+    assert_eq!(next_event(&mut sim, 6), None);
+    // A new mark is, under the mask this commit sets.
+    execute(&mut sim, &udp(VM1, VM2, (7, 53)), &commit(Some(9)));
+    assert_eq!(next_event(&mut sim, 6), Some((0x0100, 0, 2)), "UPDATE");
+    assert_eq!(next_event(&mut sim, 6), None);
+}
+
+#[test]
 fn the_demo_ends_with_the_translated_connection() {
     let mut out = Vec::new();
     ovsext::sim::demo::run(&mut out, false).unwrap();
@@ -1038,6 +1068,10 @@ fn ipv4_fragments_reassemble_for_ct_and_leave_cut_as_they_came() {
         assert!(before.iter().all(Vec::is_empty), "held until complete");
         assert_eq!(last, &frags, "id {id}: cut again to the same sizes");
     }
+    // Cut small, over a low path MTU: 77 fragments of 104 bytes.
+    let frags = fragments4(&big_udp4(8000, 4), &[104; 77]);
+    let out = train(&mut sim, &frags);
+    assert_eq!(out.last().unwrap(), &frags, "reassembled and cut again");
     // A whole datagram is not cut.
     let small = big_udp4(1000, 9);
     assert_eq!(
@@ -1569,4 +1603,69 @@ fn ftp_through_snat_rewrites_the_announcement_and_the_sequence() {
         &public,
         "translated as its control connection"
     );
+}
+
+/// A READ_EVENT whose buffer cannot hold the next event fails with
+/// BUFFER_TOO_SMALL and leaves the event queued for a bigger read.
+#[test]
+fn a_short_event_read_keeps_the_event() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    ct_listener(&mut sim, 5, &[1]);
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (1, 53))), vec![2]);
+    assert_eq!(
+        one(&mut sim, "ioctl 5 READ_EVENT - 36"),
+        "ioctl 5 READ_EVENT BUFFER_TOO_SMALL -"
+    );
+    let lost = sim
+        .device()
+        .with_datapath(|dp| dp.queues.lock().events.counts())
+        .unwrap();
+    assert_eq!(lost, (1, 0), "still queued, nothing lost");
+    assert_eq!(
+        next_event(&mut sim, 5),
+        Some((0x0100, 0x400 | 0x200, 2)),
+        "NEW"
+    );
+    assert_eq!(next_event(&mut sim, 5), None);
+}
+
+/// Closing a listener's handle stops the events of the groups nobody else
+/// listens to from being rendered.
+#[test]
+fn closing_the_last_listener_stops_events() {
+    use ovsext::event::group;
+    let mut sim = firewall("ct(commit,zone=1)");
+    ct_listener(&mut sim, 5, &[1, 3]);
+    ct_listener(&mut sim, 6, &[3]);
+    let listening = |sim: &Sim| {
+        sim.device()
+            .with_datapath(|dp| dp.conntrack.listeners())
+            .unwrap()
+    };
+    assert_eq!(listening(&sim), group::CT_NEW | group::CT_DESTROY);
+    assert!(sim.run("close 5").is_empty());
+    assert_eq!(listening(&sim), group::CT_DESTROY, "handle 6 still listens");
+    assert!(sim.run("close 6").is_empty());
+    assert_eq!(listening(&sim), 0);
+}
+
+/// A limit of 0xffffffff is a limit like any other: GET reports it as set,
+/// for a zone and for the default.
+#[test]
+fn the_largest_zone_limit_reads_back_as_set() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    ct_limits(&mut sim, 1, Some(&[(1, u32::MAX, 0), (-1, u32::MAX, 0)]));
+    assert_eq!(
+        ct_limits(&mut sim, 3, Some(&[(1, 0, 0), (-1, 0, 0), (2, 0, 0)])),
+        vec![(1, u32::MAX, 0), (-1, u32::MAX, 0), (2, u32::MAX, 0)]
+    );
+    assert_eq!(
+        ct_limits(&mut sim, 3, None),
+        vec![(-1, u32::MAX, 0), (1, u32::MAX, 0)]
+    );
+    // Back to the default: zone 1 follows it again.
+    ct_limits(&mut sim, 2, Some(&[(1, 0, 0)]));
+    ct_limits(&mut sim, 1, Some(&[(-1, 7, 0)]));
+    assert_eq!(ct_limits(&mut sim, 3, None), vec![(-1, 7, 0)]);
+    assert_eq!(ct_limits(&mut sim, 3, Some(&[(1, 0, 0)])), vec![(1, 7, 0)]);
 }

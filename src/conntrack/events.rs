@@ -3,7 +3,8 @@
 //! UPDATE when a commit changes its mark or labels or it sees its first
 //! reply, DESTROY when it goes (expiry, flush, replacement). A commit's
 //! EVENTMASK (Linux's `IPCT_*` bits) selects which of its connection's
-//! events are sent; without one, all are.
+//! events are sent, by their cause (an UPDATE for a first reply needs
+//! `IPCT_REPLY`, which OVS's default mask lacks); without one, all are.
 //!
 //! Every event names the helper and the master tuple when the connection
 //! has them, as the Windows datapath's messages do (reference §4.6); Linux
@@ -30,7 +31,8 @@ pub const MAX_LEN: usize = 512;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     New,
-    Update,
+    /// What changed: `IPCT_MARK`, `IPCT_LABEL`, `IPCT_REPLY`.
+    Update(u32),
     Destroy,
 }
 
@@ -39,15 +41,16 @@ impl Kind {
     pub fn group(self) -> u32 {
         match self {
             Kind::New => group::CT_NEW,
-            Kind::Update => group::CT_UPDATE,
+            Kind::Update(_) => group::CT_UPDATE,
             Kind::Destroy => group::CT_DESTROY,
         }
     }
 
-    fn mask_bit(self) -> u32 {
+    /// Its causes, as `IPCT_*` bits.
+    fn causes(self) -> u32 {
         match self {
             Kind::New => IPCT_NEW,
-            Kind::Update => IPCT_MARK | IPCT_LABEL | IPCT_REPLY,
+            Kind::Update(changed) => changed,
             Kind::Destroy => IPCT_DESTROY,
         }
     }
@@ -63,9 +66,9 @@ pub struct Event {
     pub ext: Option<Ext>,
 }
 
-/// Does the connection's event mask let `kind` through?
+/// Does the connection's event mask let `kind` through (one of its causes)?
 pub fn wanted(conn: &Conn, kind: Kind) -> bool {
-    u32::from(conn.eventmask) & kind.mask_bit() != 0
+    u32::from(conn.eventmask) & kind.causes() != 0
 }
 
 impl Event {
@@ -73,7 +76,7 @@ impl Event {
     pub fn render(&self, buf: &mut [u8], now_ms: u64) -> Option<usize> {
         let (ty, flags) = match self.kind {
             Kind::New => (MSG_NEW, NLM_F_CREATE | NLM_F_EXCL),
-            Kind::Update => (MSG_NEW, 0),
+            Kind::Update(_) => (MSG_NEW, 0),
             Kind::Destroy => (MSG_DELETE, 0),
         };
         let hdr = ctnetlink::header(ty, flags, 0, 0, self.conn.orig.v6 == 1);

@@ -37,8 +37,10 @@ use crate::sync::Mutex;
 
 /// How long an incomplete datagram is kept (Linux's `ipfrag_time`).
 pub const TIMEOUT_MS: u64 = 30_000;
-/// Fragments a datagram may be cut into (Linux's `ipfrag_max_dist` order).
-pub const MAX_FRAGS: usize = 64;
+/// Fragments a datagram may be cut into: 64 KiB over a path MTU of about
+/// 300 bytes. Linux counts none; here each fragment is checked against all
+/// those held, so their number stays bounded.
+pub const MAX_FRAGS: usize = 256;
 /// Bytes all pending datagrams may hold (Linux's `ipfrag_high_thresh`).
 pub const BUDGET: usize = 4 << 20;
 /// Bytes of one reassembled IP packet, headers included.

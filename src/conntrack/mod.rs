@@ -246,6 +246,12 @@ impl Conntrack {
         self.listeners.store(groups, Relaxed);
     }
 
+    /// The event groups someone listens to: events of other groups are
+    /// not rendered.
+    pub fn listeners(&self) -> u32 {
+        self.listeners.load(Relaxed)
+    }
+
     /// Sends an event about `conn` (with extension `ext`) if someone
     /// listens and its mask lets it.
     fn event(
@@ -528,7 +534,7 @@ impl Conntrack {
         if let Kind::IcmpError { quoted, .. } = view.kind {
             return Ok(fill(seen, self.related(&quoted, key, now_ms)));
         }
-        let updates = self.listening(events::Kind::Update);
+        let updates = self.listening(events::Kind::Update(0));
         // Three passes at most: one more after removing a connection the
         // packet replaces (timed out, reopened, or forced the other way),
         // or after its commit lost a race for one of its tuples.
@@ -567,8 +573,14 @@ impl Conntrack {
                     if ct.commit {
                         Self::set_metadata(c, ct);
                     }
-                    if updates && before != (c.mark, c.labels, c.seen_reply) {
-                        changed = Some((*c, ext.copied()));
+                    if updates {
+                        let bit = |changed: bool, bit: u32| if changed { bit } else { 0 };
+                        let causes = bit(before.0 != c.mark, events::IPCT_MARK)
+                            | bit(before.1 != c.labels, events::IPCT_LABEL)
+                            | bit(before.2 != c.seen_reply, events::IPCT_REPLY);
+                        if causes != 0 {
+                            changed = Some((*c, ext.copied(), causes));
+                        }
                     }
                     // A connection a helper expected is related for its whole
                     // life (Linux's `ovs_ct_update_key`: `ct->master`).
@@ -598,8 +610,8 @@ impl Conntrack {
                 });
             match found {
                 Found::Live(id, Ok(valid)) => {
-                    if let Some((c, ext)) = changed {
-                        self.event(notify, events::Kind::Update, id, &c, ext.as_ref());
+                    if let Some((c, ext, causes)) = changed {
+                        self.event(notify, events::Kind::Update(causes), id, &c, ext.as_ref());
                     }
                     return Ok(valid);
                 }
@@ -669,9 +681,6 @@ impl Conntrack {
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
             ext.helper = ct.helper;
-            if let Some(mask) = ct.eventmask {
-                conn.eventmask = mask as u16;
-            }
             if let Some(n) = ct.nat.filter(|n| n.kind.is_some()) {
                 let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;
                 let Some(r) = nat::choose(&self.table, &conn.orig, &n, self.seed, random) else {
@@ -976,7 +985,12 @@ impl Conntrack {
         Some(bits)
     }
 
+    /// What a commit sets: mark, labels, and the events to send (as Linux's
+    /// `ovs_ct_commit` sets the connection's event mask on each commit).
     fn set_metadata(c: &mut Conn, ct: &CtAction<'_>) {
+        if let Some(mask) = ct.eventmask {
+            c.eventmask = mask as u16;
+        }
         if let Some((value, mask)) = ct.mark {
             c.mark = (c.mark & !mask) | (value & mask);
         }

@@ -4,24 +4,37 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 /// Zones are 16-bit.
 pub const ZONES: usize = 1 << 16;
-/// A zone without a limit of its own uses the default.
-const USE_DEFAULT: u32 = u32::MAX;
+/// Zones a word of the `own` bitmap covers.
+const WORD: usize = u64::BITS as usize;
 
 pub struct Zones {
     default: AtomicU32,
+    /// Each zone's own limit, meaningful while its bit in `own` is set.
     limits: Box<[AtomicU32]>,
+    /// A bit a zone: it has a limit of its own. Kept apart (8 KB) so that
+    /// every u32 is a limit, 0xffffffff included, as Linux stores it.
+    own: Box<[AtomicU64]>,
     counts: Box<[AtomicU32]>,
 }
 
-fn array(value: u32) -> Option<Box<[AtomicU32]>> {
+fn array<T>(len: usize, value: impl FnMut() -> T) -> Option<Box<[T]>> {
     let mut v = Vec::new();
-    v.try_reserve_exact(ZONES).ok()?;
-    v.resize_with(ZONES, || AtomicU32::new(value));
+    v.try_reserve_exact(len).ok()?;
+    v.resize_with(len, value);
     Some(v.into_boxed_slice())
+}
+
+/// `zone`'s word in the `own` bitmap and its bit there.
+fn own_bit(zone: u16) -> (usize, u64) {
+    let z = usize::from(zone);
+    (z / WORD, 1 << (z % WORD))
 }
 
 impl Zones {
@@ -29,8 +42,9 @@ impl Zones {
     pub fn new() -> Option<Zones> {
         Some(Zones {
             default: AtomicU32::new(0),
-            limits: array(USE_DEFAULT)?,
-            counts: array(0)?,
+            limits: array(ZONES, || AtomicU32::new(0))?,
+            own: array(ZONES / WORD, || AtomicU64::new(0))?,
+            counts: array(ZONES, || AtomicU32::new(0))?,
         })
     }
 
@@ -42,31 +56,42 @@ impl Zones {
         self.default.store(limit, Relaxed);
     }
 
+    fn has_own(&self, zone: u16) -> bool {
+        let (word, bit) = own_bit(zone);
+        // Acquire: pairs with `set`, so the limit stored before is seen.
+        self.own
+            .get(word)
+            .is_some_and(|w| w.load(Acquire) & bit != 0)
+    }
+
     /// The limit that applies to `zone`.
     pub fn limit(&self, zone: u16) -> u32 {
-        match self.limits.get(usize::from(zone)).map(|l| l.load(Relaxed)) {
-            Some(USE_DEFAULT) | None => self.default_limit(),
-            Some(l) => l,
+        match self.limits.get(usize::from(zone)) {
+            Some(l) if self.has_own(zone) => l.load(Relaxed),
+            _ => self.default_limit(),
         }
     }
 
     /// Sets `zone`'s own limit (`None`: back to the default).
     pub fn set(&self, zone: u16, limit: Option<u32>) {
-        if let Some(l) = self.limits.get(usize::from(zone)) {
-            l.store(
-                limit.map_or(USE_DEFAULT, |l| l.min(USE_DEFAULT - 1)),
-                Relaxed,
-            );
+        let (word, bit) = own_bit(zone);
+        let (Some(l), Some(w)) = (self.limits.get(usize::from(zone)), self.own.get(word)) else {
+            return;
+        };
+        match limit {
+            Some(limit) => {
+                l.store(limit, Relaxed);
+                w.fetch_or(bit, Release);
+            }
+            None => {
+                w.fetch_and(!bit, Release);
+            }
         }
     }
 
     /// The zones with a limit of their own, in order.
     pub fn with_own_limit(&self) -> impl Iterator<Item = u16> + '_ {
-        (0..=u16::MAX).filter(|&z| {
-            self.limits
-                .get(usize::from(z))
-                .is_some_and(|l| l.load(Relaxed) != USE_DEFAULT)
-        })
+        (0..=u16::MAX).filter(|&z| self.has_own(z))
     }
 
     pub fn count(&self, zone: u16) -> u32 {
@@ -114,5 +139,17 @@ mod tests {
         z.release(2);
         z.release(7);
         assert_eq!((z.count(2), z.count(7)), (3, 0));
+    }
+
+    #[test]
+    fn every_u32_is_a_limit() {
+        let z = Zones::new().unwrap();
+        z.set_default(5);
+        z.set(70, Some(u32::MAX));
+        z.set(63, Some(0));
+        assert_eq!((z.limit(70), z.limit(63), z.limit(64)), (u32::MAX, 0, 5));
+        assert_eq!(z.with_own_limit().collect::<std::vec::Vec<_>>(), [63, 70]);
+        z.set(70, None);
+        assert_eq!(z.limit(70), 5);
     }
 }

@@ -547,7 +547,7 @@ mod tests {
     }
 
     fn next_cmd(dp: &Datapath, pid: u32) -> Option<(u8, std::string::String)> {
-        match dp.queues.lock().events.read(pid) {
+        match dp.queues.lock().events.read(pid, usize::MAX) {
             Read::Message(m) => {
                 let msg = NlMsg::new_checked(&m).unwrap();
                 Some((

@@ -149,10 +149,11 @@ fn copy_out(ctx: &mut Ctx<'_>, msg: &[u8]) -> Result<Reply, Fail> {
 }
 
 fn read_event(ctx: &mut Ctx<'_>) -> Result<Reply, Fail> {
-    let read = ctx.dp.queues.lock().events.read(ctx.pid);
+    let read = ctx.dp.queues.lock().events.read(ctx.pid, ctx.out.len());
     match read {
         event::Read::Message(m) => copy_out(ctx, &m),
         event::Read::Empty => Ok(Reply::Len(0)),
+        event::Read::TooBig => Err(Fail::Ioctl(NtStatus::BUFFER_TOO_SMALL)),
         // Events were lost: fail this read so userspace resynchronizes its ports.
         event::Read::Overrun => Err(Fail::Ioctl(NtStatus::DATA_OVERRUN)),
     }
