@@ -115,6 +115,10 @@ struct Act {
     commit: bool,
     zone: u16,
     nat: u8,
+    /// PERSISTENT, PROTO_HASH, PROTO_RANDOM.
+    flags: u8,
+    /// Which range: two addresses, the same reversed, the whole space.
+    range: u8,
     mark: Option<u32>,
 }
 
@@ -123,12 +127,16 @@ fn act() -> impl Strategy<Value = Act> {
         any::<bool>(),
         0u16..3,
         0u8..5,
+        0u8..8,
+        0u8..3,
         prop::option::of(any::<u32>()),
     )
-        .prop_map(|(commit, zone, nat, mark)| Act {
+        .prop_map(|(commit, zone, nat, flags, range, mark)| Act {
             commit,
             zone,
             nat,
+            flags,
+            range,
             mark,
         })
 }
@@ -145,9 +153,15 @@ fn ct_action(a: &Act) -> CtAction<'static> {
         1 => Some(Nat::default()),
         k if a.commit => Some(Nat {
             kind: Some(if k == 2 { NatKind::Src } else { NatKind::Dst }),
-            addrs: Some((v4([192, 168, 0, 1]), v4([192, 168, 0, 2]))),
+            addrs: Some(match a.range {
+                0 => (v4([192, 168, 0, 1]), v4([192, 168, 0, 2])),
+                1 => (v4([192, 168, 0, 2]), v4([192, 168, 0, 1])),
+                _ => (v4([0; 4]), v4([255; 4])),
+            }),
             ports: (k == 4).then_some((2000, 2003)),
-            ..Nat::default()
+            persistent: a.flags & 1 != 0,
+            proto_hash: a.flags & 2 != 0,
+            proto_random: a.flags & 4 != 0,
         }),
         _ => None,
     };
