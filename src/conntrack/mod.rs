@@ -1156,17 +1156,7 @@ mod tests {
         extern crate std;
         let ct = Conntrack::new(9).unwrap();
         let public = [100, 64, 0, 1];
-        let mut one = [0u8; 16];
-        one[..4].copy_from_slice(&public);
-        let commit = CtAction {
-            commit: true,
-            nat: Some(Nat {
-                kind: Some(NatKind::Src),
-                addrs: Some((one, one)),
-                ..Nat::default()
-            }),
-            ..CtAction::default()
-        };
+        let commit = snat_to(public, public);
         // Two hosts, the same source ports, one destination: each pair
         // first tries the same translated tuple, from two processors.
         let host = |h: u8| {
@@ -1174,17 +1164,12 @@ mod tests {
             move || {
                 let mut dropped = 0;
                 for port in 1024..4024u16 {
-                    let udp = [&port.to_be_bytes()[..], &[0, 53, 0, 8, 0, 0]].concat();
-                    let f = packet::tests::ipv4_frame([10, 0, 0, h], [1, 1, 1, 1], 17, &udp);
-                    let mut p = OwnedPacket::from_frame(&f).unwrap();
-                    let mut k = FlowKey::default();
-                    extract(p.data(), None, &mut k).unwrap();
-                    match ct.execute(&mut p, &mut k, commit, 0, &mut |_| {}) {
-                        Verdict::Continue => {
-                            assert_eq!(k.ct_state, TRK | NEW | SNAT, "port {port}");
-                            assert_eq!(&p.data()[26..30], &public, "port {port}");
+                    match snat_udp(ct, commit, h, port) {
+                        Some((addr, _, state)) => {
+                            assert_eq!(state, TRK | NEW | SNAT, "port {port}");
+                            assert_eq!(addr, public, "port {port}");
                         }
-                        _ => dropped += 1,
+                        None => dropped += 1,
                     }
                 }
                 dropped
@@ -1227,15 +1212,7 @@ mod tests {
         let ct = Conntrack::new(3).unwrap();
         let (client, server, public) = (v6(1), v6(2), v6(0x64));
         let syn = packet::tests::tcp(40000, 443, 0x02, 1, 0, 0);
-        let commit = CtAction {
-            commit: true,
-            nat: Some(Nat {
-                kind: Some(NatKind::Src),
-                addrs: Some((public, public)),
-                ..Nat::default()
-            }),
-            ..CtAction::default()
-        };
+        let commit = nat_commit(NatKind::Src, Some((public, public)));
         let (out, k) = run(&ct, &ipv6_frame(client, server, 6, &syn), &commit);
         assert_eq!(&out[22..38], &public);
         assert_eq!(k.ipv6_src, public);
@@ -1285,13 +1262,13 @@ mod tests {
     }
 
     /// The source address and port SNAT gave a UDP datagram of `host`,
-    /// port `sport`, to 10.9.9.9:53.
+    /// port `sport`, to 10.9.9.9:53, and its `ct_state`; `None` if dropped.
     fn snat_udp(
         ct: &Conntrack,
         action: &CtAction<'_>,
         host: u8,
         sport: u16,
-    ) -> Option<([u8; 4], u16)> {
+    ) -> Option<([u8; 4], u16, u8)> {
         let udp = [&sport.to_be_bytes()[..], &[0, 53, 0, 8, 0, 0]].concat();
         let f = packet::tests::ipv4_frame([10, 0, 0, host], [10, 9, 9, 9], 17, &udp);
         let mut p = OwnedPacket::from_frame(&f).unwrap();
@@ -1303,6 +1280,7 @@ mod tests {
                 Some((
                     d[26..30].try_into().unwrap(),
                     u16::from_be_bytes([d[34], d[35]]),
+                    k.ct_state,
                 ))
             }
             _ => None,
@@ -1312,10 +1290,7 @@ mod tests {
     #[test]
     fn snat_keeps_one_address_per_source_and_destination() {
         let ct = Conntrack::new(5).unwrap();
-        let pool = nat_commit(
-            NatKind::Src,
-            Some((v4([100, 64, 0, 1]), v4([100, 64, 0, 8]))),
-        );
+        let pool = snat_to([100, 64, 0, 1], [100, 64, 0, 8]);
         for host in 1..5 {
             let mut used: Vec<_> = (2000..2040)
                 .map(|port| snat_udp(&ct, &pool, host, port).unwrap().0)
@@ -1328,10 +1303,7 @@ mod tests {
     #[test]
     fn proto_hash_does_not_prefer_the_original_port() {
         let ct = Conntrack::new(5).unwrap();
-        let mut action = nat_commit(
-            NatKind::Src,
-            Some((v4([100, 64, 0, 1]), v4([100, 64, 0, 1]))),
-        );
+        let mut action = snat_to([100, 64, 0, 1], [100, 64, 0, 1]);
         if let Some(n) = action.nat.as_mut() {
             n.proto_hash = true;
         }
@@ -1344,19 +1316,21 @@ mod tests {
     #[test]
     fn snat_finds_a_port_past_a_crowded_stretch() {
         let ct = Conntrack::new(5).unwrap();
-        let one = nat_commit(
-            NatKind::Src,
-            Some((v4([100, 64, 0, 1]), v4([100, 64, 0, 1]))),
-        );
+        let one = snat_to([100, 64, 0, 1], [100, 64, 0, 1]);
         // The first host keeps its ports, 4000 in a row; the second, on
         // the same ports, must look past them every time.
         for port in 1024..5024 {
-            assert_eq!(snat_udp(&ct, &one, 1, port).map(|(_, p)| p), Some(port));
+            assert_eq!(snat_udp(&ct, &one, 1, port).map(|(_, p, _)| p), Some(port));
         }
         for port in 1024..5024 {
             assert!(snat_udp(&ct, &one, 2, port).is_some(), "port {port}");
         }
         assert_eq!(ct.stats.nat_exhausted.load(Relaxed), 0);
+    }
+
+    /// A commit with SNAT to the IPv4 addresses `lo` to `hi`.
+    fn snat_to(lo: [u8; 4], hi: [u8; 4]) -> CtAction<'static> {
+        nat_commit(NatKind::Src, Some((v4(lo), v4(hi))))
     }
 
     fn nat_lookup() -> CtAction<'static> {
