@@ -1390,6 +1390,46 @@ mod tests {
     /// takes another address of the range, and with none left the commit
     /// is refused.
     #[test]
+    fn dnat_with_random_or_hash_but_no_port_range_keeps_the_port() {
+        for flags in [(true, false), (false, true)] {
+            let ct = Conntrack::new(3).unwrap();
+            let mut dnat = nat_commit(NatKind::Dst, Some((v4([10, 0, 0, 9]), v4([10, 0, 0, 9]))));
+            if let Some(n) = dnat.nat.as_mut() {
+                (n.proto_hash, n.proto_random) = flags;
+            }
+            let syn = packet::tests::tcp(40000, 80, 0x02, 1, 0, 0);
+            let f = packet::tests::ipv4_frame([10, 0, 0, 1], [192, 0, 2, 1], 6, &syn);
+            let (out, k) = run(&ct, &f, &dnat);
+            assert_eq!(k.ct_state, TRK | NEW | DNAT, "{flags:?}");
+            assert_eq!(
+                (&out[30..34], &out[36..38]),
+                (&[10, 0, 0, 9][..], &[0, 80][..])
+            );
+        }
+    }
+
+    #[test]
+    fn an_icmpv6_node_information_query_keeps_its_qtype() {
+        let ct = Conntrack::new(3).unwrap();
+        let public = v6(0x64);
+        let commit = nat_commit(NatKind::Src, Some((public, public)));
+        // Type 139, code 0, checksum, Qtype 2 (node name), flags, nonce.
+        let query = [139, 0, 0, 0, 0, 2, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        for host in [1, 2] {
+            let f = ipv6_frame(v6(host), v6(9), 58, &query);
+            let mut p = OwnedPacket::from_frame(&f).unwrap();
+            let mut k = FlowKey::default();
+            extract(p.data(), None, &mut k).unwrap();
+            // The second clashes with the first; its query is never changed.
+            if ct.execute(&mut p, &mut k, &commit, 0, &mut |_| {}) == Verdict::Continue {
+                assert_eq!(&p.data()[22..38], &public);
+                assert_eq!(&p.data()[58..60], &[0, 2], "host {host}");
+            }
+        }
+        assert_eq!(ct.table().len(), 1);
+    }
+
+    #[test]
     fn dnat_without_ports_keeps_the_port() {
         let ct = Conntrack::new(3).unwrap();
         let (client, vip) = ([10, 0, 0, 1], [10, 0, 0, 100]);

@@ -85,7 +85,10 @@ pub fn choose(
     let kind = nat.kind?;
     let v6 = orig.v6 == 1;
     let ports = has_ports(orig.proto);
-    let icmp = orig.is_icmp();
+    // ICMPv6 echo alone has an identifier to change (Linux's
+    // `icmpv6_manip_pkt`); the bytes other ICMPv6 queries keep there
+    // (a Node Information query's Qtype) mean something else.
+    let icmp = orig.is_icmp() && (!v6 || matches!(orig.dport >> 8, 128 | 129));
     // The side that changes, as it is now; an ICMP query's identifier is
     // the same both ways (`sport` in both tuples).
     let (addr, port) = match kind {
@@ -131,8 +134,9 @@ pub fn choose(
     let (pmin, n_ports) = search.map_or((0, 0), |(lo, hi)| (lo, u32::from(hi - lo) + 1));
     // The original port first when it is in the range given, if any, and
     // neither PROTO_HASH nor PROTO_RANDOM asks for another (Linux's
-    // `NF_NAT_RANGE_PROTO_RANDOM_ALL`).
-    let keep = !(ports || icmp)
+    // `NF_NAT_RANGE_PROTO_RANDOM_ALL`); always when there is nowhere else
+    // to look (DNAT without a port range).
+    let keep = search.is_none()
         || !(nat.proto_hash || nat.proto_random)
             && nat.ports.is_none_or(|(lo, hi)| (lo..=hi).contains(&port));
     let first_port = if nat.proto_random {
