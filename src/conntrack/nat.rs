@@ -13,7 +13,7 @@
 //! PROTO_RANDOM is given), else runs of ports from a hash of the tuple or
 //! from `random` (PROTO_RANDOM) in the range; with no range given, DNAT keeps the
 //! port and SNAT looks in the original port's class (1-511, 600-1023 or
-//! 1024-65535), as Linux does. An ICMP or ICMPv6 query's identifier, the
+//! 1024-65535), as Linux does. An ICMP query's or ICMPv6 echo's identifier, the
 //! same both ways, is chosen as a port is, from any with no range given. A
 //! choice is free when no connection of the zone uses it as either tuple.
 //! The search is bounded (`ADDR_TRIES` x `PORT_RUNS`); a commit finding
