@@ -148,11 +148,13 @@ pub const BATCH: usize = 32;
 /// ahead would cost more than it saves.
 const READ_AHEAD_MIN: u32 = 1 << 14;
 
-/// A packet read for tracking, and the hash of its tuple.
+/// A packet read for tracking, the hash of its tuple, and the connection
+/// reading ahead found for it.
 #[derive(Clone, Copy, Default)]
 struct Ahead {
     view: View,
     hash: u64,
+    hint: Option<u32>,
 }
 
 /// What the tracker learns of a packet's connection beyond what it shows
@@ -318,7 +320,14 @@ impl Conntrack {
                     r.then_some(a.hash)
                 });
             if self.table.len() >= READ_AHEAD_MIN {
-                self.prefetch(hashes);
+                let found = self.prefetch(hashes);
+                let read_ones = ahead
+                    .iter_mut()
+                    .zip(read)
+                    .filter_map(|(a, r)| r.then_some(a));
+                for (a, hint) in read_ones.zip(found) {
+                    a.hint = hint;
+                }
             } else {
                 hashes.for_each(drop);
             }
@@ -352,7 +361,8 @@ impl Conntrack {
 
     /// Prefetches the index entry of each of up to `BATCH` hashes as it
     /// comes (as its packet is read), then the connections they name.
-    fn prefetch(&self, hashes: impl Iterator<Item = u64>) {
+    /// The connections found, in the order of `hashes`.
+    fn prefetch(&self, hashes: impl Iterator<Item = u64>) -> [Option<u32>; BATCH] {
         let mut taken = [0; BATCH];
         let n = taken
             .iter_mut()
@@ -362,7 +372,10 @@ impl Conntrack {
                 *t = h;
             })
             .count();
-        self.table.read_ahead(taken.get(..n).unwrap_or_default());
+        let mut found = [None; BATCH];
+        self.table
+            .read_ahead(taken.get(..n).unwrap_or_default(), &mut found);
+        found
     }
 
     /// Reads the packet into `a` as its run will read it, if that is
@@ -540,9 +553,12 @@ impl Conntrack {
         // or after its commit lost a race for one of its tuples.
         for _ in 0..3 {
             let mut changed = None;
-            let found = self
-                .table
-                .lookup_hashed(&view.tuple, hash, now_ms, |(c, ext, reply)| {
+            let found = self.table.lookup_hashed(
+                &view.tuple,
+                hash,
+                ahead.hint,
+                now_ms,
+                |(c, ext, reply)| {
                     if ct.force && reply {
                         return Err(Replaced);
                     }
@@ -607,7 +623,8 @@ impl Conntrack {
                         });
                     }
                     Ok(true)
-                });
+                },
+            );
             match found {
                 Found::Live(id, Ok(valid)) => {
                     if let Some((c, ext, causes)) = changed {

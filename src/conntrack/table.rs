@@ -486,18 +486,20 @@ impl Table {
     /// Finds the connection with tuple `t` one way and runs `f` on it
     /// under its shard's lock.
     pub fn lookup<R>(&self, t: &Tuple, now_ms: u64, f: impl FnOnce(Hit<'_>) -> R) -> Found<R> {
-        self.lookup_hashed(t, self.hash(t), now_ms, f)
+        self.lookup_hashed(t, self.hash(t), None, now_ms, f)
     }
 
-    /// `lookup`, `h` being `t`'s hash.
+    /// `lookup`, `h` being `t`'s hash; `hint`, the connection `read_ahead`
+    /// found for it, is tried first (checked: it may be out of date).
     pub fn lookup_hashed<R>(
         &self,
         t: &Tuple,
         h: u64,
+        hint: Option<u32>,
         now_ms: u64,
         f: impl FnOnce(Hit<'_>) -> R,
     ) -> Found<R> {
-        let Some((id, mut g, slot, reply)) = self.find(t, h) else {
+        let Some((id, mut g, slot, reply)) = self.find(t, h, hint) else {
             return Found::Missing;
         };
         match g.hit(slot, reply) {
@@ -509,11 +511,23 @@ impl Table {
 
     /// The connection with tuple `t` (hash `h`) one way: its id, its
     /// shard locked, its slot, and whether `t` is its reply tuple.
-    fn find(&self, t: &Tuple, h: u64) -> Option<(u32, MutexGuard<'_, Shard>, usize, bool)> {
+    fn find(
+        &self,
+        t: &Tuple,
+        h: u64,
+        hint: Option<u32>,
+    ) -> Option<(u32, MutexGuard<'_, Shard>, usize, bool)> {
         let (s, tag) = (shard_of(h), h as u32);
         let mut remote = [EMPTY; MAX_REMOTE];
         {
             let g = self.shard(s)?.lock();
+            if let Some(id) = hint
+                && let (home, slot) = split(id)
+                && home == s
+                && let Some(reply) = g.direction(slot, t)
+            {
+                return Some((id, g, slot, reply));
+            }
             let mut n = 0;
             let mut local = None;
             for id in g.index.candidates(tag) {
@@ -555,10 +569,11 @@ impl Table {
 
     /// Prefetches the records of the first index entries that tuples with
     /// these hashes find (each entry read under a short lock hold), so
-    /// that their misses overlap; nothing changes. Best after
+    /// that their misses overlap, and tells which connections they name in
+    /// `found`, a hint for `lookup_hashed`; nothing changes. Best after
     /// `prefetch_index` of the same hashes.
-    pub fn read_ahead(&self, hashes: &[u64]) {
-        for &h in hashes {
+    pub fn read_ahead(&self, hashes: &[u64], found: &mut [Option<u32>]) {
+        for (&h, found) in hashes.iter().zip(found) {
             let s = shard_of(h);
             let Some(shard) = self.shard(s) else {
                 continue;
@@ -567,6 +582,7 @@ impl Table {
             let Some(id) = g.index.first(h as u32) else {
                 continue;
             };
+            *found = Some(id);
             let (home, slot) = split(id);
             if home == s {
                 g.conns.prefetch(slot);
@@ -1031,12 +1047,22 @@ mod tests {
             .collect();
         hashes.extend([t.hash(&conn(99).orig), 0, u64::MAX]);
         hashes.iter().for_each(|&h| t.prefetch_index(h));
-        t.read_ahead(&hashes);
+        let mut found = std::vec![None; hashes.len()];
+        t.read_ahead(&hashes, &mut found);
         assert_eq!(t.len(), 20);
         for (n, &id) in ids.iter().enumerate() {
             let c = conn(n as u32);
             assert_eq!(t.lookup(&c.reply, 1, |(.., r)| r), Found::Live(id, true));
+            // Each hash's hint names its connection, and a lookup that
+            // takes it, or a wrong one, finds the same.
+            assert_eq!(found[2 * n], Some(id));
+            let h = t.hash(&c.orig);
+            for hint in [Some(id), Some(ids[(n + 1) % 20]), None] {
+                let got = t.lookup_hashed(&c.orig, h, hint, 1, |(.., r)| r);
+                assert_eq!(got, Found::Live(id, false));
+            }
         }
+        assert_eq!(found[40], None, "no connection");
     }
 
     #[test]
@@ -1076,7 +1102,7 @@ mod tests {
                     passes += 1;
                     for batch in hashes.chunks(32) {
                         batch.iter().for_each(|&h| t.prefetch_index(h));
-                        t.read_ahead(batch);
+                        t.read_ahead(batch, &mut [None; 32]);
                     }
                     for n in (0..N).step_by(97) {
                         if let Found::Live(..) = t.lookup(&conn(n).reply, 1, |(.., r)| r) {
