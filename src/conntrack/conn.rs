@@ -191,9 +191,21 @@ impl Conn {
         Step::Valid
     }
 
+    /// Whether `t` is its reply tuple (or else its original); `None` if it
+    /// is neither.
+    pub fn direction(&self, t: &Tuple) -> Option<bool> {
+        if self.orig == *t {
+            Some(false)
+        } else if self.reply == *t {
+            Some(true)
+        } else {
+            None
+        }
+    }
+
     /// Whether `t` is one of its tuples.
     pub fn has(&self, t: &Tuple) -> bool {
-        self.orig == *t || self.reply == *t
+        self.direction(t).is_some()
     }
 
     pub fn expired(&self, now_ms: u64) -> bool {

@@ -317,14 +317,7 @@ impl Shard {
     /// Whether `t` is the reply tuple (or else the original) of the
     /// connection in `slot`; `None` if it is neither.
     fn direction(&self, slot: usize, t: &Tuple) -> Option<bool> {
-        let c = self.conns.get(slot)?;
-        if c.orig == *t {
-            Some(false)
-        } else if c.reply == *t {
-            Some(true)
-        } else {
-            None
-        }
+        self.conns.get(slot)?.direction(t)
     }
 
     /// The extension of `c`, a connection of this shard, if it has one.
@@ -342,27 +335,25 @@ impl Shard {
             let at = self.exts.alloc(e)?;
             conn.ext = NonZeroU32::new(at as u32 + 1);
         }
-        self.conns.alloc(conn).inspect_err(|_| self.drop_ext(&conn))
+        self.conns.alloc(conn).inspect_err(|_| {
+            self.take_ext(conn.ext);
+        })
     }
 
-    fn drop_ext(&mut self, conn: &Conn) {
-        if let Some(e) = conn.ext {
-            let at = e.get() as usize - 1;
-            self.exts.take(at);
-            self.exts.release(at);
-        }
+    /// Takes out the extension stored at `at` (its slot number + 1),
+    /// freeing its slot.
+    fn take_ext(&mut self, at: Option<NonZeroU32>) -> Option<Ext> {
+        let at = at?.get() as usize - 1;
+        let ext = self.exts.take(at);
+        self.exts.release(at);
+        ext
     }
 
     /// Takes the connection out of `slot`, with its extension (whose slot
     /// is freed); the connection's slot stays taken until `conns.release`.
     fn take(&mut self, slot: usize) -> Option<(Conn, Option<Ext>)> {
         let mut conn = self.conns.take(slot)?;
-        let ext = conn.ext.take().and_then(|e| {
-            let at = e.get() as usize - 1;
-            let ext = self.exts.take(at);
-            self.exts.release(at);
-            ext
-        });
+        let ext = self.take_ext(conn.ext.take());
         Some((conn, ext))
     }
 }
