@@ -164,6 +164,8 @@ struct Seen {
     state: u8,
     /// The connection was stored before this packet.
     found: bool,
+    /// NAT could not rewrite the packet, translated under the lookup.
+    untranslatable: bool,
     /// What NAT and helpers read, taken only for them: most packets need
     /// neither, and this is every packet's path.
     binding: Option<Binding>,
@@ -437,7 +439,11 @@ impl Conntrack {
         let mut view = &ahead.view;
         let mut seen = Seen::default();
         let reparsed;
-        match self.track(ahead, ct, cached, nat, key, now_ms, notify, &mut seen) {
+        match self.track(pkt, ahead, ct, cached, nat, key, now_ms, notify, &mut seen) {
+            Ok(true) if seen.untranslatable => {
+                count(&self.stats.nat_failed);
+                Verdict::Drop
+            }
             Ok(true) => {
                 // Helpers read a packet once: on its first pass, or on the
                 // commit that stores its connection (as Linux's
@@ -531,8 +537,9 @@ impl Conntrack {
     /// metadata in `key` (`nat`: the action translates the packet): false
     /// for invalid, `Err` to drop.
     #[allow(clippy::too_many_arguments)]
-    fn track(
+    fn track<P: Packet>(
         &self,
+        pkt: &mut P,
         ahead: &Ahead,
         ct: &CtAction<'_>,
         cached: bool,
@@ -614,7 +621,15 @@ impl Conntrack {
                         };
                     show(key, c.mark, &c.labels, &c.orig, ext);
                     seen.found = true;
-                    if nat || ext.is_some_and(|e| e.helper.is_some()) {
+                    let helper = ext.is_some_and(|e| e.helper.is_some());
+                    if nat && !helper {
+                        // Translated here, from the record, rather than
+                        // from a copy of its tuples taken out of the lock.
+                        match self.translate(pkt, key, &ahead.view, &c.orig, &c.reply, reply) {
+                            Some(bits) => seen.state |= bits,
+                            None => seen.untranslatable = true,
+                        }
+                    } else if helper {
                         seen.binding = Some(Binding {
                             is_reply: reply,
                             orig: c.orig,
@@ -656,6 +671,7 @@ impl Conntrack {
             Seen {
                 state: TRK | REL | if reply { RPL } else { 0 },
                 found: true,
+                untranslatable: false,
                 binding: Some(Binding {
                     is_reply: reply,
                     orig: c.orig,
@@ -751,6 +767,7 @@ impl Conntrack {
             // unconfirmed connection, related too if a helper expected it.
             state: TRK | NEW | if ext.master.is_some() { REL } else { 0 },
             found: false,
+            untranslatable: false,
             binding: Some(Binding {
                 is_reply: false,
                 orig: conn.orig,
