@@ -101,30 +101,34 @@ struct Scratch<P> {
     tunnel: super::tunnel::Scratch,
 }
 
-/// A bounded queue of recirculating packets.
+/// A bounded queue of recirculating packets. A packet's key is stored
+/// beside it, so that it is copied once in and once out (a key is 560
+/// bytes: moving it with its packet through an `Option` copied it twice more).
 struct Recirc<P> {
-    slots: Vec<Option<(P, FlowKey)>>,
+    slots: Vec<(Option<P>, FlowKey)>,
     /// Slots in use (so the common case, none, costs one compare).
     used: usize,
 }
 
 impl<P> Recirc<P> {
     fn push(&mut self, pkt: P, key: &FlowKey) -> bool {
-        let Some(slot) = self.slots.iter_mut().find(|s| s.is_none()) else {
+        let Some(slot) = self.slots.iter_mut().find(|s| s.0.is_none()) else {
             return false;
         };
-        *slot = Some((pkt, *key));
+        *slot = (Some(pkt), *key);
         self.used += 1;
         true
     }
 
-    fn pop(&mut self) -> Option<(P, FlowKey)> {
+    /// The oldest packet waiting, its key written into `key`.
+    fn pop_into(&mut self, key: &mut FlowKey) -> Option<P> {
         if self.used == 0 {
             return None;
         }
-        let entry = self.slots.iter_mut().find_map(Option::take);
+        let (pkt, k) = self.slots.iter_mut().find(|s| s.0.is_some())?;
+        *key = *k;
         self.used = self.used.saturating_sub(1);
-        entry
+        pkt.take()
     }
 }
 
@@ -138,7 +142,7 @@ impl<P: Packet> RxContext<P> {
     pub fn try_new(cpu: Cpu, seed: u32) -> Option<RxContext<P>> {
         let mut slots = Vec::new();
         slots.try_reserve_exact(RECIRC_LIMIT).ok()?;
-        slots.resize_with(RECIRC_LIMIT, || None);
+        slots.resize_with(RECIRC_LIMIT, || (None, FlowKey::default()));
         let recirc = Recirc { slots, used: 0 };
         let s = Scratch {
             cpu,
@@ -535,13 +539,12 @@ impl View<'_> {
         fx: &mut Effects<'_, E>,
     ) {
         for _ in 0..RECIRC_LIMIT {
-            let Some((pkt, key)) = ctx.s.recirc.pop() else {
+            let Some(pkt) = ctx.s.recirc.pop_into(&mut ctx.key) else {
                 return;
             };
-            ctx.key = key;
             self.pass(ctx, pkt, fx);
         }
-        while ctx.s.recirc.pop().is_some() {
+        while ctx.s.recirc.pop_into(&mut ctx.key).is_some() {
             self.recirc_dropped(ctx.s.cpu);
         }
     }
