@@ -562,10 +562,10 @@ impl Conntrack {
         }
         let updates = self.listening(events::Kind::Update(0));
         // A packet an earlier action of the zone translated carries the
-        // reverse of its connection's other tuple: it is found by that
-        // (Linux finds the connection the packet still holds,
-        // `skb_nfct_cached`), or a commit of a retransmitted SYN, or of a
-        // datagram sent again before any reply, would clash with itself.
+        // reverse of its connection's other tuple: it is found by that,
+        // the other way (Linux's `ovs_ct_find_existing` when `natted`), or
+        // a commit of a retransmitted SYN, or of a datagram sent again
+        // before any reply, would clash with its own connection.
         let translated = cached && key.ct_state & (SNAT | DNAT) != 0;
         let back = if translated {
             view.tuple.reverse()
