@@ -609,6 +609,88 @@ fn dnat_to_a_backend() {
     assert!(checksums_ok(&back[0]));
 }
 
+/// A service as Antrea and OVN build one: DNAT to the backend in one zone,
+/// then SNAT (masquerade) in another; replies are translated back through
+/// both zones in turn. A TCP connection opens (its SYN sent twice), carries
+/// data both ways and closes, every packet translated both ways.
+#[test]
+fn a_service_dnat_then_masquerade_in_two_zones() {
+    let mut sim = setup();
+    let tcp_flow = "eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(),tcp_flags(0/0)";
+    let flows = [
+        ("recirc_id(0),in_port(1)", "ct(zone=1,nat),recirc(1)"),
+        (
+            "recirc_id(1),ct_state(+new+trk),in_port(1)",
+            "ct(commit,zone=1,nat(dst=10.0.0.2:8080)),recirc(2)",
+        ),
+        (
+            "recirc_id(1),ct_state(+est-rpl+trk),in_port(1)",
+            "recirc(2)",
+        ),
+        ("recirc_id(2),in_port(1)", "ct(zone=2,nat),recirc(3)"),
+        (
+            "recirc_id(3),ct_state(+new+trk),in_port(1)",
+            "ct(commit,zone=2,nat(src=10.0.0.254)),2",
+        ),
+        ("recirc_id(3),ct_state(+est-rpl+trk),in_port(1)", "2"),
+        ("recirc_id(0),in_port(2)", "ct(zone=2,nat),recirc(4)"),
+        (
+            "recirc_id(4),ct_state(+est+rpl+trk),in_port(2)",
+            "ct(zone=1,nat),recirc(5)",
+        ),
+        ("recirc_id(5),ct_state(+est+rpl+trk),in_port(2)", "1"),
+    ];
+    for (i, (flow, actions)) in flows.iter().enumerate() {
+        install(
+            &mut sim,
+            300 + i as u32,
+            &format!("{flow},{tcp_flow}"),
+            actions,
+        );
+    }
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let fields = |f: &[u8]| {
+        assert!(checksums_ok(f));
+        let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+        (
+            <[u8; 4]>::try_from(&f[26..30]).unwrap(),
+            port(34),
+            <[u8; 4]>::try_from(&f[30..34]).unwrap(),
+            port(36),
+        )
+    };
+    let c = (40000, 80);
+    let to_vm2 = |sim: &mut Sim, flags, seq, ack, data| {
+        let out = sent(sim, 2, &tcp(VM1, vip, c, flags, seq, ack, data));
+        assert_eq!(out.len(), 1, "flags {flags:#x} seq {seq}");
+        fields(&out[0])
+    };
+    let syn = to_vm2(&mut sim, SYN, 100, 0, 0);
+    let (src, p, dst, dport) = syn;
+    assert_eq!((src, dst, dport), (masq, VM2, 8080));
+    assert_eq!(to_vm2(&mut sim, SYN, 100, 0, 0), syn, "the SYN again");
+    let to_vm1 = |sim: &mut Sim, flags, seq, ack, data| {
+        let out = sent(sim, 1, &tcp(VM2, masq, (8080, p), flags, seq, ack, data));
+        assert_eq!(out.len(), 1, "reply flags {flags:#x} seq {seq}");
+        fields(&out[0])
+    };
+    let back = (vip, 80, VM1, 40000);
+    assert_eq!(to_vm1(&mut sim, SYN | ACK, 500, 101, 0), back);
+    assert_eq!(to_vm2(&mut sim, ACK, 101, 501, 0), syn);
+    assert_eq!(to_vm2(&mut sim, ACK | PSH, 101, 501, 10), syn);
+    assert_eq!(to_vm1(&mut sim, ACK | PSH, 501, 111, 20), back);
+    assert_eq!(to_vm2(&mut sim, FIN | ACK, 111, 521, 0), syn);
+    assert_eq!(to_vm1(&mut sim, FIN | ACK, 521, 112, 0), back);
+    assert_eq!(to_vm2(&mut sim, ACK, 112, 522, 0), syn);
+    let clashes = sim.device().with_datapath(|dp| {
+        dp.conntrack
+            .stats
+            .clashes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    assert_eq!(clashes.unwrap(), 0);
+}
+
 const CT_LIMIT: u16 = 0x18;
 
 fn zone_limits(entries: &[(i32, u32, u32)]) -> Vec<u8> {
