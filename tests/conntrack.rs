@@ -609,45 +609,74 @@ fn dnat_to_a_backend() {
     assert!(checksums_ok(&back[0]));
 }
 
-/// A service as Antrea and OVN build one: DNAT to the backend in one zone,
-/// then SNAT (masquerade) in another; replies are translated back through
-/// both zones in turn. A TCP connection opens (its SYN sent twice), carries
-/// data both ways and closes, every packet translated both ways.
+/// A service as Antrea and OVN build one: DNAT to the backend (`backend`)
+/// in zone 1, then SNAT (masquerade) to 10.0.0.254 in zone 2; replies are
+/// translated back through both zones in turn. Packets from vm1 leave by
+/// vm2's port, and replies from vm2 leave by vm1's; `hairpin`: the
+/// backend is vm1 itself, so everything leaves by vm1's port.
+fn service(backend: &str, hairpin: bool) -> Sim {
+    let mut sim = setup();
+    let (out, back_in) = if hairpin { ("1", 1) } else { ("2", 2) };
+    let (to_vip, to_masq) = ("dst=10.96.0.10,", "dst=10.0.0.254,");
+    let flows = [
+        (
+            "recirc_id(0),in_port(1)".to_string(),
+            to_vip,
+            "ct(zone=1,nat),recirc(1)".to_string(),
+        ),
+        (
+            "recirc_id(1),ct_state(+new+trk),in_port(1)".to_string(),
+            "",
+            format!("ct(commit,zone=1,nat(dst={backend})),recirc(2)"),
+        ),
+        (
+            "recirc_id(1),ct_state(+est-rpl+trk),in_port(1)".to_string(),
+            "",
+            "recirc(2)".to_string(),
+        ),
+        (
+            "recirc_id(2),in_port(1)".to_string(),
+            "",
+            "ct(zone=2,nat),recirc(3)".to_string(),
+        ),
+        (
+            "recirc_id(3),ct_state(+new+trk),in_port(1)".to_string(),
+            "",
+            format!("ct(commit,zone=2,nat(src=10.0.0.254)),{out}"),
+        ),
+        (
+            "recirc_id(3),ct_state(+est-rpl+trk),in_port(1)".to_string(),
+            "",
+            out.to_string(),
+        ),
+        (
+            format!("recirc_id(0),in_port({back_in})"),
+            to_masq,
+            "ct(zone=2,nat),recirc(4)".to_string(),
+        ),
+        (
+            format!("recirc_id(4),ct_state(+est+rpl+trk),in_port({back_in})"),
+            "",
+            "ct(zone=1,nat),recirc(5)".to_string(),
+        ),
+        (
+            format!("recirc_id(5),ct_state(+est+rpl+trk),in_port({back_in})"),
+            "",
+            "1".to_string(),
+        ),
+    ];
+    for (i, (flow, dst, actions)) in flows.iter().enumerate() {
+        let l3 = format!("eth(),eth_type(0x0800),ipv4({dst}proto=6,frag=no),tcp(),tcp_flags(0/0)");
+        install(&mut sim, 300 + i as u32, &format!("{flow},{l3}"), actions);
+    }
+    sim
+}
+
+/// A connection to `service`: it opens (its SYN sent twice), carries data
+/// both ways and closes, every packet translated both ways.
 #[test]
 fn a_service_dnat_then_masquerade_in_two_zones() {
-    let mut sim = setup();
-    let tcp_flow = "eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(),tcp_flags(0/0)";
-    let flows = [
-        ("recirc_id(0),in_port(1)", "ct(zone=1,nat),recirc(1)"),
-        (
-            "recirc_id(1),ct_state(+new+trk),in_port(1)",
-            "ct(commit,zone=1,nat(dst=10.0.0.2:8080)),recirc(2)",
-        ),
-        (
-            "recirc_id(1),ct_state(+est-rpl+trk),in_port(1)",
-            "recirc(2)",
-        ),
-        ("recirc_id(2),in_port(1)", "ct(zone=2,nat),recirc(3)"),
-        (
-            "recirc_id(3),ct_state(+new+trk),in_port(1)",
-            "ct(commit,zone=2,nat(src=10.0.0.254)),2",
-        ),
-        ("recirc_id(3),ct_state(+est-rpl+trk),in_port(1)", "2"),
-        ("recirc_id(0),in_port(2)", "ct(zone=2,nat),recirc(4)"),
-        (
-            "recirc_id(4),ct_state(+est+rpl+trk),in_port(2)",
-            "ct(zone=1,nat),recirc(5)",
-        ),
-        ("recirc_id(5),ct_state(+est+rpl+trk),in_port(2)", "1"),
-    ];
-    for (i, (flow, actions)) in flows.iter().enumerate() {
-        install(
-            &mut sim,
-            300 + i as u32,
-            &format!("{flow},{tcp_flow}"),
-            actions,
-        );
-    }
+    let mut sim = service("10.0.0.2:8080", false);
     let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
     let fields = |f: &[u8]| {
         assert!(checksums_ok(f));
@@ -682,6 +711,11 @@ fn a_service_dnat_then_masquerade_in_two_zones() {
     assert_eq!(to_vm2(&mut sim, FIN | ACK, 111, 521, 0), syn);
     assert_eq!(to_vm1(&mut sim, FIN | ACK, 521, 112, 0), back);
     assert_eq!(to_vm2(&mut sim, ACK, 112, 522, 0), syn);
+    // The client opens again from the same port: both zones' closed
+    // connections give way to the new one.
+    assert_eq!(to_vm2(&mut sim, SYN, 9000, 0, 0), syn, "reopened");
+    assert_eq!(to_vm1(&mut sim, SYN | ACK, 7000, 9001, 0), back);
+    assert_eq!(to_vm2(&mut sim, ACK, 9001, 7001, 0), syn);
     let clashes = sim.device().with_datapath(|dp| {
         dp.conntrack
             .stats
@@ -689,6 +723,39 @@ fn a_service_dnat_then_masquerade_in_two_zones() {
             .load(std::sync::atomic::Ordering::Relaxed)
     });
     assert_eq!(clashes.unwrap(), 0);
+}
+
+/// A client that is its own service's backend: its packets come back to
+/// it from the masquerading address, and its replies reach it from the
+/// service's address.
+#[test]
+fn a_service_hairpin_to_its_own_client() {
+    let mut sim = service("10.0.0.1:8080", true);
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let mut rx = |frame: Vec<u8>| {
+        let out: Vec<_> = sim
+            .run(&format!("rx 1 {}", hexs(&frame)))
+            .iter()
+            .filter_map(|l| l.strip_prefix("tx 1 ").map(unhex))
+            .collect();
+        assert_eq!(out.len(), 1);
+        let f = &out[0];
+        assert!(checksums_ok(f));
+        let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+        (
+            <[u8; 4]>::try_from(&f[26..30]).unwrap(),
+            port(34),
+            <[u8; 4]>::try_from(&f[30..34]).unwrap(),
+            port(36),
+        )
+    };
+    let syn = rx(tcp(VM1, vip, (40000, 80), SYN, 100, 0, 0));
+    let (src, p, dst, dport) = syn;
+    assert_eq!((src, dst, dport), (masq, VM1, 8080));
+    let back = (vip, 80, VM1, 40000);
+    assert_eq!(rx(tcp(VM1, masq, (8080, p), SYN | ACK, 500, 101, 0)), back);
+    assert_eq!(rx(tcp(VM1, vip, (40000, 80), ACK, 101, 501, 0)), syn);
+    assert_eq!(rx(tcp(VM1, masq, (8080, p), ACK | PSH, 501, 101, 3)), back);
 }
 
 const CT_LIMIT: u16 = 0x18;
