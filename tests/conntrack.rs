@@ -613,8 +613,9 @@ fn dnat_to_a_backend() {
 /// in zone 1, then SNAT (masquerade) to 10.0.0.254 in zone 2; replies are
 /// translated back through both zones in turn. Packets from vm1 leave by
 /// vm2's port, and replies from vm2 leave by vm1's; `hairpin`: the
-/// backend is vm1 itself, so everything leaves by vm1's port.
-fn service(backend: &str, hairpin: bool) -> Sim {
+/// backend is vm1 itself, so everything leaves by vm1's port. `l4`: the
+/// transport the flows match, `tcp` or `udp` (fragments too).
+fn service(backend: &str, hairpin: bool, l4: &str) -> Sim {
     let mut sim = setup();
     let (out, back_in) = if hairpin { ("1", 1) } else { ("2", 2) };
     let (to_vip, to_masq) = ("dst=10.96.0.10,", "dst=10.0.0.254,");
@@ -666,7 +667,11 @@ fn service(backend: &str, hairpin: bool) -> Sim {
         ),
     ];
     for (i, (flow, dst, actions)) in flows.iter().enumerate() {
-        let l3 = format!("eth(),eth_type(0x0800),ipv4({dst}proto=6,frag=no),tcp(),tcp_flags(0/0)");
+        let l3 = match l4 {
+            "tcp" => format!("ipv4({dst}proto=6,frag=no),tcp(),tcp_flags(0/0)"),
+            _ => format!("ipv4({dst}proto=17),udp()"),
+        };
+        let l3 = format!("eth(),eth_type(0x0800),{l3}");
         install(&mut sim, 300 + i as u32, &format!("{flow},{l3}"), actions);
     }
     sim
@@ -676,7 +681,7 @@ fn service(backend: &str, hairpin: bool) -> Sim {
 /// both ways and closes, every packet translated both ways.
 #[test]
 fn a_service_dnat_then_masquerade_in_two_zones() {
-    let mut sim = service("10.0.0.2:8080", false);
+    let mut sim = service("10.0.0.2:8080", false, "tcp");
     let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
     let fields = |f: &[u8]| {
         assert!(checksums_ok(f));
@@ -730,7 +735,7 @@ fn a_service_dnat_then_masquerade_in_two_zones() {
 /// service's address.
 #[test]
 fn a_service_hairpin_to_its_own_client() {
-    let mut sim = service("10.0.0.1:8080", true);
+    let mut sim = service("10.0.0.1:8080", true, "tcp");
     let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
     let mut rx = |frame: Vec<u8>| {
         let out: Vec<_> = sim
@@ -756,6 +761,55 @@ fn a_service_hairpin_to_its_own_client() {
     assert_eq!(rx(tcp(VM1, masq, (8080, p), SYN | ACK, 500, 101, 0)), back);
     assert_eq!(rx(tcp(VM1, vip, (40000, 80), ACK, 101, 501, 0)), syn);
     assert_eq!(rx(tcp(VM1, masq, (8080, p), ACK | PSH, 501, 101, 3)), back);
+}
+
+/// A DNS answer too big for one frame comes back from the service's
+/// backend in fragments: reassembled for the masquerading zone,
+/// translated back through both zones, and cut again as it came.
+#[test]
+fn a_fragmented_answer_through_a_two_zone_service() {
+    let mut sim = service("10.0.0.2:53", false, "udp");
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let query = sent(&mut sim, 2, &udp(VM1, vip, (5353, 53)));
+    assert_eq!(query.len(), 1);
+    let q = &query[0];
+    assert_eq!((&q[26..30], &q[30..34]), (&masq[..], &VM2[..]));
+    let p = u16::from_be_bytes([q[34], q[35]]);
+    // The answer: 3000 bytes from vm2:53 to the masquerading address.
+    let mut h = 53u16.to_be_bytes().to_vec();
+    h.extend_from_slice(&p.to_be_bytes());
+    h.extend_from_slice(&3008u16.to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend((0..3000).map(|i| (i * 7) as u8));
+    let mut answer = ipv4_frame(VM2, masq, 17, &h);
+    answer[18..20].copy_from_slice(&77u16.to_be_bytes());
+    ip_checksum(&mut answer);
+    let frags = fragments4(&answer, &[1480, 1480, 48]);
+    let mut out = Vec::new();
+    for f in &frags {
+        out = sim
+            .run(&format!("rx 2 {}", hexs(f)))
+            .iter()
+            .filter_map(|l| l.strip_prefix("tx 1 ").map(unhex))
+            .collect();
+    }
+    assert_eq!(out.len(), 3, "cut again as it came");
+    // Put back together, it is the answer from the service to vm1:5353.
+    let mut data = Vec::new();
+    for (f, sent) in out.iter().zip(&frags) {
+        assert_eq!(f.len(), sent.len());
+        assert_eq!((&f[26..30], &f[30..34]), (&vip[..], &VM1[..]));
+        assert_eq!(csum(&f[14..34]), 0, "the IPv4 header checksum");
+        data.extend_from_slice(&f[34..]);
+    }
+    assert_eq!(&data[0..4], &[0, 53, 0x14, 0xe9], "ports 53 -> 5353");
+    assert_eq!(&data[8..], &h[8..]);
+    let mut whole = out[0][..34].to_vec();
+    whole.extend_from_slice(&data);
+    whole[16..18].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+    whole[20..22].copy_from_slice(&[0, 0]);
+    ip_checksum(&mut whole);
+    assert!(checksums_ok(&whole), "the UDP checksum, translated");
 }
 
 const CT_LIMIT: u16 = 0x18;
