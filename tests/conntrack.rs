@@ -341,6 +341,99 @@ fn send(sim: &mut Sim, port: u32, frame: &[u8]) -> Vec<u32> {
         .collect()
 }
 
+/// A TCP segment with a given window and options (padded to words).
+#[allow(clippy::too_many_arguments)]
+fn tcp_win(
+    src: [u8; 4],
+    dst: [u8; 4],
+    ports: (u16, u16),
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    win: u16,
+    opts: &[u8],
+    data: usize,
+) -> Vec<u8> {
+    let mut opts = opts.to_vec();
+    while opts.len() % 4 != 0 {
+        opts.push(1);
+    }
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&seq.to_be_bytes());
+    h.extend_from_slice(&ack.to_be_bytes());
+    h.push(((20 + opts.len()) / 4 << 4) as u8);
+    h.push(flags);
+    h.extend_from_slice(&win.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0, 0]);
+    h.extend(opts);
+    h.extend(std::iter::repeat_n(b'd', data));
+    ipv4_frame(src, dst, 6, &h)
+}
+
+/// A bulk transfer with window scaling, as hosts send it: a window of
+/// megabytes in flight before the first acknowledgement, delayed and
+/// cumulative acknowledgements, a retransmission of data already
+/// acknowledged, keepalives and a zero-window probe: every segment is
+/// valid and goes through.
+#[test]
+fn a_bulk_transfer_with_window_scaling_goes_through() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    let (p, r) = ((40000, 80), (80, 40000));
+    let (mss, ws7) = ([2, 4, 5, 0xb4], [3, 3, 7]);
+    let syn_opts = [&mss[..], &[1], &ws7[..]].concat();
+    let c = |sim: &mut Sim, flags, seq, ack, win, data| {
+        send(
+            sim,
+            1,
+            &tcp_win(VM1, VM2, p, flags, seq, ack, win, &[], data),
+        )
+    };
+    let s = |sim: &mut Sim, flags, seq, ack, win, data| {
+        send(
+            sim,
+            2,
+            &tcp_win(VM2, VM1, r, flags, seq, ack, win, &[], data),
+        )
+    };
+    let syn = tcp_win(VM1, VM2, p, SYN, 1000, 0, 65535, &syn_opts, 0);
+    assert_eq!(send(&mut sim, 1, &syn), vec![2]);
+    let synack = tcp_win(VM2, VM1, r, SYN | ACK, 5000, 1001, 65535, &syn_opts, 0);
+    assert_eq!(send(&mut sim, 2, &synack), vec![1]);
+    // The client's window: 16384 << 7 = 2 MiB.
+    assert_eq!(c(&mut sim, ACK, 1001, 5001, 16384, 0), vec![2]);
+    assert_eq!(c(&mut sim, ACK | PSH, 1001, 5001, 16384, 100), vec![2]);
+    // The server sends 1200 segments (1.7 MB) before any acknowledgement,
+    // then the client acknowledges every second one, late.
+    let seg = 1448u32;
+    let mut seq = 5001u32;
+    for i in 0..1200u32 {
+        assert_eq!(
+            s(&mut sim, ACK, seq, 1101, 512, seg as usize),
+            vec![1],
+            "segment {i}"
+        );
+        seq = seq.wrapping_add(seg);
+    }
+    for i in (2..=1200u32).step_by(2) {
+        let ack = 5001 + i * seg;
+        assert_eq!(c(&mut sim, ACK, 1101, ack, 16384, 0), vec![2], "ack {i}");
+    }
+    // A segment sent again after it was acknowledged.
+    assert_eq!(
+        s(&mut sim, ACK, seq - 10 * seg, 1101, 512, seg as usize),
+        vec![1]
+    );
+    // Keepalives both ways (one byte before what the other end has
+    // acknowledged), and a probe of a closed window.
+    assert_eq!(c(&mut sim, ACK, 1100, seq, 16384, 0), vec![2]);
+    assert_eq!(c(&mut sim, ACK, 1100, seq, 16384, 1), vec![2]);
+    assert_eq!(s(&mut sim, ACK, seq - 1, 1101, 512, 0), vec![1]);
+    assert_eq!(c(&mut sim, ACK, 1101, seq, 0, 0), vec![2], "zero window");
+    assert_eq!(s(&mut sim, ACK, seq, 1101, 512, 1), vec![1], "window probe");
+}
+
 #[test]
 fn tcp_through_a_stateful_firewall() {
     let mut sim = firewall("ct(commit,zone=1)");
