@@ -69,12 +69,15 @@ impl Default for View {
     }
 }
 
-/// Reads `frame` (an Ethernet frame) for tracking in `zone`. `fragment`: the flow key says it is
-/// a fragment still (one that could not be read for reassembly).
+/// Reads `frame` (an Ethernet frame) for tracking in `zone`. `large`: the
+/// frame is a large send its sender left the NIC to cut (LSO), whose IPv4
+/// total length may be zero (LSOv2 leaves it so; more than 64 KiB does not
+/// fit in it): the IP packet is then the rest of the frame, as Linux takes
+/// a GSO packet's (`skb_ip_totlen`).
 #[inline]
-pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, fragment: bool) -> Option<View> {
+pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, large: bool) -> Option<View> {
     let mut view = View::default();
-    parse_into(frame, oob_vlan, zone, fragment, &mut view).then_some(view)
+    parse_into(frame, oob_vlan, zone, large, &mut view).then_some(view)
 }
 
 /// `parse`, written into `view` field by field (false: not readable, and
@@ -85,17 +88,17 @@ pub fn parse_into(
     frame: &[u8],
     oob_vlan: Option<u16>,
     zone: u16,
-    fragment: bool,
+    large: bool,
     view: &mut View,
 ) -> bool {
-    if fragment {
-        return false;
-    }
-    let Some(ip) =
+    let Some(mut ip) =
         headers::l2(frame, oob_vlan).and_then(|l2| headers::ip_at(frame, l2.eth_type, l2.l3))
     else {
         return false;
     };
+    if large && !ip.v6 && get::<2>(frame, ip.l3 + 2) == Some([0, 0]) {
+        ip.end = frame.len();
+    }
     let (Some(l4), Some((src, dst))) = (ip.l4, addresses(frame, ip.v6, ip.l3)) else {
         return false;
     };
