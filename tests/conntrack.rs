@@ -355,7 +355,7 @@ fn tcp_win(
     data: usize,
 ) -> Vec<u8> {
     let mut opts = opts.to_vec();
-    while opts.len() % 4 != 0 {
+    while !opts.len().is_multiple_of(4) {
         opts.push(1);
     }
     let mut h = Vec::new();
@@ -363,7 +363,7 @@ fn tcp_win(
     h.extend_from_slice(&ports.1.to_be_bytes());
     h.extend_from_slice(&seq.to_be_bytes());
     h.extend_from_slice(&ack.to_be_bytes());
-    h.push(((20 + opts.len()) / 4 << 4) as u8);
+    h.push((((20 + opts.len()) / 4) << 4) as u8);
     h.push(flags);
     h.extend_from_slice(&win.to_be_bytes());
     h.extend_from_slice(&[0, 0, 0, 0]);
@@ -497,7 +497,7 @@ fn a_large_send_with_a_zero_ip_length_is_tracked_whole() {
     // The server opens its window: 16384 << 7 = 2 MiB.
     let open = tcp_win(VM2, VM1, r, ACK, 5001, 1001, 16384, &[], 0);
     assert_eq!(send(&mut sim, 2, &open), vec![1]);
-    let mut large = |seq: u32| {
+    let large = |seq: u32| {
         let mut f = tcp_win(VM1, VM2, p, ACK | PSH, seq, 5001, 2048, &[], 100_000);
         f[16..18].copy_from_slice(&[0, 0]);
         ip_checksum(&mut f);

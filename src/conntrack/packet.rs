@@ -352,7 +352,13 @@ pub(super) mod tests {
             Kind::Tcp(s) => assert_eq!((s.flags, s.seq, s.payload, s.win), (2, 7, 3, 0xffff)),
             k => panic!("{k:?}"),
         }
-        assert!(parse(&f, None, 0, true).is_none(), "fragments");
+        // A zero IPv4 total length: the rest of the frame for a large send
+        // only.
+        let mut zero = f.clone();
+        zero[16..18].copy_from_slice(&[0, 0]);
+        assert!(parse(&zero, None, 0, false).is_none(), "not a large send");
+        let large = parse(&zero, None, 0, true).unwrap();
+        assert_eq!((large.len, large.kind), (v.len, v.kind));
         assert!(parse(&f[..40], None, 0, false).is_none(), "cut short");
         let echo = ipv4_frame([1; 4], [2; 4], 1, &[8, 0, 0, 0, 0, 9, 0, 1]);
         let v = parse(&echo, None, 0, false).unwrap();
