@@ -925,11 +925,9 @@ impl Conntrack {
             return true;
         }
         let seq = seg.seq.wrapping_add(mine.seq(seg.seq) as u32);
-        let ack = if seg.flags & packet::TCP_ACK != 0 {
-            seg.ack.wrapping_sub(theirs.ack(seg.ack) as u32)
-        } else {
-            seg.ack
-        };
+        let acks = seg.flags & packet::TCP_ACK != 0;
+        let unmove = |n: u32| n.wrapping_sub(theirs.ack(n) as u32);
+        let ack = if acks { unmove(seg.ack) } else { seg.ack };
         let sums = crate::offload::Checksums {
             ip: view.tuple.v6 == 0,
             tcp: true,
@@ -938,8 +936,31 @@ impl Conntrack {
         pkt.data_mut().is_some_and(|f| {
             headers::put(f, view.l4 + 4, seq.to_be_bytes()).is_some()
                 && headers::put(f, view.l4 + 8, ack.to_be_bytes()).is_some()
+                && (!acks || Self::unmove_sack(f, view.l4, unmove).is_some())
                 && crate::offload::complete_checksums(f, sums).is_ok()
         })
+    }
+
+    /// Moves the edges of the SACK blocks of the TCP header at `l4` as its
+    /// acknowledgement (Linux's `nf_ct_sack_adjust`).
+    fn unmove_sack(f: &mut [u8], l4: usize, unmove: impl Fn(u32) -> u32) -> Option<()> {
+        let hlen = usize::from(*f.get(l4 + 12)? >> 4) * 4;
+        let opts = l4 + 20..l4 + hlen.max(20);
+        // At most ten edges fit in 40 bytes of options.
+        let mut edges = [0usize; 10];
+        let mut n = 0;
+        for (slot, at) in edges
+            .iter_mut()
+            .zip(packet::sack_edges(f.get(opts.clone())?))
+        {
+            *slot = opts.start + at;
+            n += 1;
+        }
+        for &at in edges.get(..n)? {
+            let edge = u32::from_be_bytes(headers::get(f, at)?);
+            headers::put(f, at, unmove(edge).to_be_bytes())?;
+        }
+        Some(())
     }
 
     /// Rewrites the packet of a connection (`orig`, `reply`) as its NAT
@@ -1678,6 +1699,49 @@ mod tests {
         let (_, k) = run(&ct, &ipv6_frame(server, v6(9), 6, &data), &lookup);
         assert_eq!(k.ct_state, TRK | NEW);
         assert_eq!(ct.expects.stats.created.load(Relaxed), 2);
+    }
+
+    /// An FTP control connection 10.0.0.1:40000 -> 10.0.0.2:21 through
+    /// SNAT to 10.0.0.100, set up (client's next sequence 101, server's
+    /// 501), and the client's PORT for 2000 sent, two bytes longer.
+    fn ftp_through_snat() -> Conntrack {
+        let ct = Conntrack::new(3).unwrap();
+        let commit = CtAction {
+            helper: Some(Helper::Ftp),
+            ..snat_to([10, 0, 0, 100], [10, 0, 0, 100])
+        };
+        let (client, server, public) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 100]);
+        let frame = |src, dst, l4: &[u8]| packet::tests::ipv4_frame(src, dst, 6, l4);
+        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
+        run(&ct, &frame(client, server, &syn), &commit);
+        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
+        run(&ct, &frame(server, public, &synack), &nat_lookup());
+        let port = segment(40000, 21, 101, 501, b"PORT 10,0,0,1,7,208\r\n");
+        let (out, _) = run(&ct, &frame(client, server, &port), &nat_lookup());
+        assert_eq!(out.len(), frame(client, server, &port).len() + 2);
+        ct
+    }
+
+    /// The server's SACK blocks, like its acknowledgement, are read back
+    /// into the client's numbering (Linux's `nf_ct_sack_adjust`).
+    #[test]
+    fn sack_blocks_follow_a_rewrite() {
+        let ct = ftp_through_snat();
+        // Acknowledged up to the PORT (124 for the server, 122 for the
+        // client), with 130..140 and 150..160 of the client's later data.
+        let mut l4 = packet::tests::tcp(21, 40000, 0x10, 501, 124, 0);
+        l4[12] = 0xa0;
+        l4.extend_from_slice(&[1, 1, 5, 18]);
+        for edge in [132u32, 142, 152, 162] {
+            l4.extend_from_slice(&edge.to_be_bytes());
+        }
+        let f = packet::tests::ipv4_frame([10, 0, 0, 2], [10, 0, 0, 100], 6, &l4);
+        let (out, _) = run(&ct, &f, &nat_lookup());
+        assert!(checksums_ok(&out));
+        let word = |at: usize| u32::from_be_bytes(out[at..at + 4].try_into().unwrap());
+        assert_eq!(word(42), 122, "the acknowledgement");
+        let edges: Vec<u32> = (0..4).map(|i| word(58 + 4 * i)).collect();
+        assert_eq!(edges, [130, 140, 150, 160]);
     }
 
     /// Past the size where batches read ahead: a batch (existing
