@@ -928,9 +928,13 @@ impl Conntrack {
         let acks = seg.flags & packet::TCP_ACK != 0;
         let unmove = |n: u32| n.wrapping_sub(theirs.ack(n) as u32);
         let ack = if acks { unmove(seg.ack) } else { seg.ack };
+        // A checksum left to the NIC holds the pseudo-header sum, which
+        // follows the length (a large send's leaves the length out).
+        let offload = pkt.offload();
+        let (partial, large) = (offload.checksums.tcp, offload.lso.is_some());
         let sums = crate::offload::Checksums {
             ip: view.tuple.v6 == 0,
-            tcp: true,
+            tcp: !partial && !large,
             udp: false,
         };
         pkt.data_mut().is_some_and(|f| {
@@ -938,6 +942,7 @@ impl Conntrack {
                 && headers::put(f, view.l4 + 8, ack.to_be_bytes()).is_some()
                 && (!acks || Self::unmove_sack(f, view.l4, unmove).is_some())
                 && crate::offload::complete_checksums(f, sums).is_ok()
+                && (!partial || large || crate::offload::tcp_pseudo_sum(f).is_ok())
         })
     }
 
@@ -1701,10 +1706,12 @@ mod tests {
         assert_eq!(ct.expects.stats.created.load(Relaxed), 2);
     }
 
+    const PORT: &[u8] = b"PORT 10,0,0,1,7,208\r\n";
+
     /// An FTP control connection 10.0.0.1:40000 -> 10.0.0.2:21 through
     /// SNAT to 10.0.0.100, set up (client's next sequence 101, server's
-    /// 501), and the client's PORT for 2000 sent, two bytes longer.
-    fn ftp_through_snat() -> Conntrack {
+    /// 501); with `port`, the client's `PORT` sent too (two bytes longer).
+    fn ftp_through_snat(port: bool) -> Conntrack {
         let ct = Conntrack::new(3).unwrap();
         let commit = CtAction {
             helper: Some(Helper::Ftp),
@@ -1716,17 +1723,61 @@ mod tests {
         run(&ct, &frame(client, server, &syn), &commit);
         let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
         run(&ct, &frame(server, public, &synack), &nat_lookup());
-        let port = segment(40000, 21, 101, 501, b"PORT 10,0,0,1,7,208\r\n");
-        let (out, _) = run(&ct, &frame(client, server, &port), &nat_lookup());
-        assert_eq!(out.len(), frame(client, server, &port).len() + 2);
+        if port {
+            let cmd = segment(40000, 21, 101, 501, PORT);
+            let (out, _) = run(&ct, &frame(client, server, &cmd), &nat_lookup());
+            assert_eq!(out.len(), frame(client, server, &cmd).len() + 2);
+        }
         ct
+    }
+
+    /// A TCP checksum left to the NIC holds the pseudo-header sum; after
+    /// a rewrite changed the segment's length it still does, for the new
+    /// length (Linux's `nf_nat_csum_recalc` on `CHECKSUM_PARTIAL`).
+    #[test]
+    fn a_rewrite_keeps_a_checksum_left_to_the_nic_partial() {
+        use crate::offload::{Request, fold, sum};
+        let ct = ftp_through_snat(false);
+        let pseudo = |f: &[u8]| {
+            let len = u16::from_be_bytes([f[16], f[17]]) - 20;
+            fold(sum(&f[26..34]) + 6 + u64::from(len))
+        };
+        let mut f = packet::tests::ipv4_frame(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            6,
+            &segment(40000, 21, 101, 501, PORT),
+        );
+        let ps = pseudo(&f);
+        f[50..52].copy_from_slice(&ps.to_be_bytes());
+        let mut p = crate::packet::tests::Offloaded {
+            p: OwnedPacket::from_frame(&f).unwrap(),
+            req: Request {
+                checksums: Checksums {
+                    ip: true,
+                    tcp: true,
+                    udp: false,
+                },
+                lso: None,
+            },
+        };
+        let mut k = FlowKey::default();
+        extract(p.data(), None, &mut k).unwrap();
+        let v = ct.execute(&mut p, &mut k, &nat_lookup(), 0, &mut |_| {});
+        assert_eq!(v, Verdict::Continue);
+        let out = p.data();
+        assert_eq!(
+            (out.len(), &out[26..30]),
+            (f.len() + 2, &[10, 0, 0, 100][..])
+        );
+        assert_eq!(u16::from_be_bytes([out[50], out[51]]), pseudo(out));
     }
 
     /// The server's SACK blocks, like its acknowledgement, are read back
     /// into the client's numbering (Linux's `nf_ct_sack_adjust`).
     #[test]
     fn sack_blocks_follow_a_rewrite() {
-        let ct = ftp_through_snat();
+        let ct = ftp_through_snat(true);
         // Acknowledged up to the PORT (124 for the server, 122 for the
         // client), with 130..140 and 150..160 of the client's later data.
         let mut l4 = packet::tests::tcp(21, 40000, 0x10, 501, 124, 0);
