@@ -1289,7 +1289,7 @@ fn ftp_active_and_passive_data_connections_are_related() {
     assert_eq!(send(&mut sim, 2, &reply), vec![1]);
     let data = tcp(VM1, VM2, (40100, 10000), SYN, 1, 0, 0);
     assert_eq!(send(&mut sim, 1, &data), vec![2]);
-    // A PORT split over two segments announces nothing (as on Linux).
+    // A PORT split over two segments announces nothing.
     let ack = ack + pasv.len() as u32;
     let half = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,");
     assert_eq!(send(&mut sim, 1, &half), vec![2]);

@@ -1,7 +1,7 @@
 //! The FTP helper's parser (Linux's `nf_conntrack_ftp`): the data port a
-//! control connection announces. Like Linux, a segment is read only when
-//! it starts with the command or reply and holds it whole: a PORT split
-//! over two segments announces nothing.
+//! control connection announces. A segment is read only when it starts
+//! with the command or reply and holds it whole: a PORT split over two
+//! segments announces nothing.
 //!
 //! - client to server: `PORT h1,h2,h3,h4,p1,p2` (IPv4) and
 //!   `EPRT |af|address|port|`;
@@ -15,9 +15,11 @@
 //!
 //! Where this differs from Linux: any segment that starts with a command
 //! is read (Linux reads only one that starts where a line began, and only
-//! once the connection is established); the announced port is kept (Linux
-//! picks another when the translated one is taken); IPv6 addresses are
-//! written in full, uncompressed.
+//! once the connection is established); a command cut short or not
+//! well formed goes on as it is (Linux drops it, for its sender to send it
+//! again whole); the announced port is kept (Linux picks another when the
+//! translated one is taken); IPv6 addresses are written in full,
+//! uncompressed.
 
 /// A data port announced: where the data connection goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,40 +99,43 @@ impl Form {
 
 /// Reads the announcement in `payload` (a TCP segment's data) sent by the
 /// client (`from_server` false) or the server, on a connection over IPv6
-/// or not.
+/// or not, by the rules of Linux's `try_rfc959`, `try_rfc1123`,
+/// `try_eprt` and `try_epsv_response`: no blanks among the numbers, each
+/// number in range, a port of 0 refused where a port is written alone.
 pub fn announce(payload: &[u8], from_server: bool, v6: bool) -> Option<Announce> {
     let (pattern, body) = payload.split_at_checked(4)?;
     let (text, form) = match (pattern.to_ascii_uppercase().as_slice(), from_server) {
-        (b"PORT", false) if !v6 => (line(body.strip_prefix(b" ")?, b'\r')?, Form::Rfc959),
-        (b"EPRT", false) => (line(body.strip_prefix(b" ")?, b'\r')?, Form::Eprt),
-        (b"227 ", true) if !v6 => (within(body)?, Form::Rfc959),
-        (b"229 ", true) => (within(body)?, Form::Epsv),
+        (b"PORT", false) if !v6 => (body.strip_prefix(b" ")?, Form::Rfc959),
+        (b"EPRT", false) => (body.strip_prefix(b" ")?, Form::Eprt),
+        // RFC 1123: a 227 reply's numbers start at its first digit, in
+        // parentheses or not.
+        (b"227 ", true) if !v6 => {
+            let first = body.iter().position(u8::is_ascii_digit)?;
+            (body.get(first..)?, Form::Rfc959)
+        }
+        (b"229 ", true) => {
+            let open = body.iter().position(|&c| c == b'(')?;
+            (body.get(open + 1..)?, Form::Epsv)
+        }
         _ => return None,
     };
-    let (addr, port) = match form {
-        Form::Rfc959 => rfc959(text)?,
+    let (addr, port, len) = match form {
+        // A PORT command's numbers end the line; a reply's end anywhere.
+        Form::Rfc959 => rfc959(text, (!from_server).then_some(b'\r'))?,
         Form::Eprt => eprt(text, v6)?,
-        Form::Epsv => (None, epsv(text)?),
+        Form::Epsv => {
+            let (port, len) = epsv(text)?;
+            (None, port, len)
+        }
     };
     // `text` lies within `payload`: its offset is the distance between them.
     let start = (text.as_ptr() as usize).checked_sub(payload.as_ptr() as usize)?;
     Some(Announce {
         addr,
         port,
-        at: start..start + text.len(),
+        at: start..start + len,
         form,
     })
-}
-
-/// The text before `term` (which must come: the command is whole).
-fn line(b: &[u8], term: u8) -> Option<&[u8]> {
-    b.get(..b.iter().position(|&c| c == term || c == b'\n')?)
-}
-
-/// The text between the first `(` and the `)` after it.
-fn within(b: &[u8]) -> Option<&[u8]> {
-    let rest = b.get(b.iter().position(|&c| c == b'(')? + 1..)?;
-    rest.get(..rest.iter().position(|&c| c == b')')?)
 }
 
 /// A decimal number of at most `max`.
@@ -144,12 +149,17 @@ fn number(b: &[u8], max: u32) -> Option<u32> {
     (n <= max).then_some(n)
 }
 
-/// `h1,h2,h3,h4,p1,p2`.
-fn rfc959(b: &[u8]) -> Option<(Option<[u8; 16]>, u16)> {
-    let mut parts = b.split(|&c| c == b',');
+/// `h1,h2,h3,h4,p1,p2` followed by `term` (by any other character if
+/// `None`); the address, the port and the length of the numbers.
+fn rfc959(b: &[u8], term: Option<u8>) -> Option<(Option<[u8; 16]>, u16, usize)> {
+    let end = b.iter().position(|&c| !c.is_ascii_digit() && c != b',')?;
+    if term.is_some_and(|t| b.get(end) != Some(&t)) {
+        return None;
+    }
+    let mut parts = b.get(..end)?.split(|&c| c == b',');
     let mut v = [0u8; 6];
     for slot in &mut v {
-        *slot = number(parts.next()?.trim_ascii(), 255)? as u8;
+        *slot = number(parts.next()?, 255)? as u8;
     }
     if parts.next().is_some() {
         return None;
@@ -157,29 +167,44 @@ fn rfc959(b: &[u8]) -> Option<(Option<[u8; 16]>, u16)> {
     let [a, b, c, d, p1, p2] = v;
     let mut addr = [0u8; 16];
     addr[..4].copy_from_slice(&[a, b, c, d]);
-    Some((Some(addr), u16::from_be_bytes([p1, p2])))
+    Some((Some(addr), u16::from_be_bytes([p1, p2]), end))
 }
 
-/// `<d>af<d>address<d>port<d>`, the family that of the connection.
-fn eprt(b: &[u8], v6: bool) -> Option<(Option<[u8; 16]>, u16)> {
-    let (&d, rest) = b.split_first()?;
-    let mut parts = rest.split(|&c| c == d);
-    let af = number(parts.next()?, 2)?;
-    let text = parts.next()?;
-    let port = number(parts.next()?, 65535)? as u16;
-    if parts.next() != Some(&[][..]) || (af == 2) != v6 || af == 0 {
+/// Whether `d` may delimit EPRT and EPSV fields: printable, not a digit.
+fn delimiter(d: u8) -> bool {
+    (33..=126).contains(&d) && !d.is_ascii_digit()
+}
+
+/// `<d>af<d>address<d>port<d>`, `af` that of the connection (1: IPv4,
+/// 2: IPv6); the address, the port and the length of it all.
+fn eprt(b: &[u8], v6: bool) -> Option<(Option<[u8; 16]>, u16, usize)> {
+    let &[d, af, d2, ..] = b.first_chunk::<3>()?;
+    if !delimiter(d) || d2 != d || af != if v6 { b'2' } else { b'1' } {
         return None;
     }
+    let rest = b.get(3..)?;
+    let end = rest.iter().position(|&c| c == d)?;
+    let text = rest.get(..end)?;
     let addr = if v6 { ipv6(text)? } else { ipv4(text)? };
-    Some((Some(addr), port))
+    let (port, len) = port_before(rest.get(end + 1..)?, d)?;
+    Some((Some(addr), port, 3 + end + 1 + len))
 }
 
-/// `<d><d><d>port<d>`.
-fn epsv(b: &[u8]) -> Option<u16> {
-    let (&d, rest) = b.split_first()?;
-    let rest = rest.strip_prefix(&[d, d][..])?;
-    let port = rest.strip_suffix(&[d][..])?;
-    Some(number(port, 65535)? as u16)
+/// `<d><d><d>port<d>`: the port and the length of it all.
+fn epsv(b: &[u8]) -> Option<(u16, usize)> {
+    let &[d, d2, d3, ..] = b.first_chunk::<3>()?;
+    if !delimiter(d) || d2 != d || d3 != d {
+        return None;
+    }
+    let (port, len) = port_before(b.get(3..)?, d)?;
+    Some((port, 3 + len))
+}
+
+/// A port other than 0 and the delimiter `d` after it; the length of both.
+fn port_before(b: &[u8], d: u8) -> Option<(u16, usize)> {
+    let end = b.iter().position(|&c| c == d)?;
+    let port = number(b.get(..end)?, 65535)?;
+    (port != 0).then_some((port as u16, end + 1))
 }
 
 /// Dotted decimal.
@@ -302,7 +327,6 @@ mod tests {
             (b"EPRT |2|10.0.0.1|2000|\r\n", false, false),
             (b"EPRT |1|10.0.0.1|70000|\r\n", false, false),
             (b"xPORT 10,0,0,1,7,208\r\n", false, false),
-            (b"227 Entering Passive Mode 10,0,0,2,39,16\r\n", true, false),
             (b"229 (||6446|)\r\n", true, false),
         ] {
             assert_eq!(ap(p, from_server, v6), None, "{p:?}");
@@ -313,7 +337,82 @@ mod tests {
         assert_eq!(ipv6(b"1:2:3:4:5:6:7:8:9"), None);
     }
 
+    /// Linux's rules: a 227 reply's numbers from its first digit (RFC
+    /// 1123), with or without parentheses; no blanks among the numbers and
+    /// a PORT ended by CR (`try_number`); EPRT and EPSV delimiters
+    /// printable and not digits, the family one character, and a port
+    /// of 0 refused (`try_eprt`, `get_port`).
+    #[test]
+    fn linux_rules_for_odd_text() {
+        let bare = b"227 Entering Passive Mode 10,0,0,2,39,16\r\n";
+        let a = announce(bare, true, false).unwrap();
+        assert_eq!((a.addr, a.port), (v4([10, 0, 0, 2]), 10000));
+        assert_eq!(&bare[a.at], b"10,0,0,2,39,16");
+        let a = announce(b"227 =10,0,0,2,39,16 ok\r\n", true, false).unwrap();
+        assert_eq!(a.at, 5..19);
+        for (p, from_server, v6) in [
+            (&b"PORT 10, 0, 0, 1, 7, 208\r\n"[..], false, false),
+            (b"PORT 10,0,0,1,7,208 \r\n", false, false),
+            (b"PORT 10,0,0,1,7,208\n", false, false),
+            (b"PORT 10,0,0,1,7,208", false, false),
+            (b"PORT 10,0,0,1,7,208,9\r\n", false, false),
+            (
+                b"227 Entering Passive Mode (10, 0,0,2,39,16)\r\n",
+                true,
+                false,
+            ),
+            (b"227 Entering Passive Mode (10,0,0,2,39,16", true, false),
+            (b"227 Mode 2 (10,0,0,2,39,16)\r\n", true, false),
+            (b"EPRT |1|10.0.0.1|0|\r\n", false, false),
+            (b"EPRT 1110.0.0.11200011\r\n", false, false),
+            (b"EPRT  1 10.0.0.1 2000 \r\n", false, false),
+            (b"EPRT |01|10.0.0.1|2000|\r\n", false, false),
+            (b"EPRT |1|10.0.0.1|2000\r\n", false, false),
+            (b"229 Extended (|||0|)\r\n", true, true),
+            (b"229 Extended (4446464)\r\n", true, true),
+            (b"229 Extended (|||64 46|)\r\n", true, true),
+        ] {
+            assert_eq!(
+                ap(p, from_server, v6),
+                None,
+                "{:?}",
+                core::str::from_utf8(p)
+            );
+        }
+        // The text stops at the last delimiter: what follows is not read.
+        let a = announce(b"EPRT |1|10.0.0.1|2000|", false, false).unwrap();
+        assert_eq!((a.port, a.at), (2000, 5..22));
+    }
+
     proptest! {
+        /// What `render` writes reads back as the same address and port,
+        /// at the place it was written, in every form.
+        #[test]
+        fn rendered_text_reads_back(
+            addr: [u8; 16],
+            port in 1u16..,
+            v6: bool,
+            form in prop_oneof![Just(Form::Rfc959), Just(Form::Eprt), Just(Form::Epsv)],
+            tail in "[ -~]{0,8}",
+        ) {
+            let v6 = v6 && form != Form::Rfc959;
+            let addr = if v6 { addr } else { v4(addr[..4].try_into().unwrap()).unwrap() };
+            let (head, end, from_server, want): (&[u8], &[u8], _, _) = match form {
+                Form::Rfc959 => (b"227 Entering Passive Mode (", b").\r\n", true, Some(addr)),
+                Form::Eprt => (b"EPRT ", b"\r\n", false, Some(addr)),
+                Form::Epsv => (b"229 Extended (", b")\r\n", true, None),
+            };
+            let text = form.render(&addr, port, v6).unwrap();
+            let mut p = head.to_vec();
+            p.extend_from_slice(text.bytes());
+            p.extend_from_slice(end);
+            p.extend_from_slice(tail.as_bytes());
+            let a = announce(&p, from_server, v6).unwrap();
+            prop_assert_eq!((a.addr, a.port, a.form), (want, port, form));
+            prop_assert_eq!(&p[a.at], text.bytes());
+        }
+
+
         #[test]
         fn never_panics(p in proptest::collection::vec(any::<u8>(), 0..80), s: bool, v6: bool) {
             let _ = announce(&p, s, v6);
