@@ -453,7 +453,6 @@ impl Conntrack {
                     && (if seen.found { !cached } else { ct.commit })
                 {
                     if !self.help(helper, pkt, view, b, now_ms) {
-                        count(&self.stats.nat_failed);
                         return Verdict::Drop;
                     }
                     // The payload may have changed length.
@@ -709,7 +708,7 @@ impl Conntrack {
         // NAT as the helper said: where the announcement really pointed,
         // and the peer as the other side knows it.
         if let Some(e) = expected {
-            (conn.reply.src, conn.reply.dst) = e.reply;
+            (conn.reply.src, conn.reply.dst, conn.reply.sport) = e.reply;
         }
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
@@ -783,11 +782,13 @@ impl Conntrack {
     /// Runs `helper` on a packet of its connection: an announced data
     /// connection (FTP) or transfer (TFTP) is expected, from the peer of
     /// the announcing side, if the FTP sender announced its own address.
-    /// Under NAT the announced address becomes the one the peer sees, and
-    /// the TCP sequence numbers of both directions follow the change of
-    /// length for the rest of the connection (Linux's
+    /// Under NAT the announced address becomes the one the peer sees (and
+    /// the port the next free one if another control connection expects
+    /// it), and the TCP sequence numbers of both directions follow the
+    /// change of length for the rest of the connection (Linux's
     /// `nf_conntrack_ftp`, `nf_nat_ftp`, `nf_ct_seqadj`,
-    /// `nf_conntrack_tftp`). False if the packet could not be rewritten.
+    /// `nf_conntrack_tftp`, `nf_nat_tftp`). False to drop the packet: it
+    /// could not be rewritten, or what it announces not be expected.
     fn help<P: Packet>(
         &self,
         helper: Helper,
@@ -801,6 +802,7 @@ impl Conntrack {
         };
         let (orig, is_reply) = (b.orig, b.is_reply);
         let t = &view.tuple;
+        let natted = reply.reverse() != Some(orig);
         let end = (view.l3 + view.len as usize).min(pkt.len());
         match (helper, view.kind) {
             (Helper::Ftp, Kind::Tcp(seg)) => {
@@ -825,12 +827,6 @@ impl Conntrack {
                 if let Some(a) = ftp::announce(payload, is_reply, t.v6 == 1)
                     && a.addr.is_none_or(|x| x == real)
                 {
-                    if a.addr.is_some() && apparent != real {
-                        let Some(text) = a.form.render(&apparent, a.port, t.v6 == 1) else {
-                            return false;
-                        };
-                        rewrite = Some((text, start + a.at.start..start + a.at.end));
-                    }
                     let expected = Tuple {
                         src: peer,
                         dst: apparent,
@@ -838,9 +834,23 @@ impl Conntrack {
                         dport: a.port,
                         ..*t
                     };
-                    self.expect(expected, orig, (real, peer_apparent), now_ms);
+                    let back = (real, peer_apparent, a.port);
+                    let Ok(port) = self.expect(expected, orig, back, natted, now_ms) else {
+                        return false;
+                    };
+                    if (a.addr.is_some() && apparent != real) || port != a.port {
+                        let Some(text) = a.form.render(&apparent, port, t.v6 == 1) else {
+                            count(&self.stats.nat_failed);
+                            return false;
+                        };
+                        rewrite = Some((text, start + a.at.start..start + a.at.end));
+                    }
                 }
-                self.mangle(pkt, view, &seg, b, rewrite, now_ms)
+                let done = self.mangle(pkt, view, &seg, b, rewrite, now_ms);
+                if !done {
+                    count(&self.stats.nat_failed);
+                }
+                done
             }
             (Helper::Tftp, Kind::Plain) if t.proto == tuple::IPPROTO_UDP && !is_reply => {
                 let payload = pkt.data().get(view.l4 + 8..end).unwrap_or_default();
@@ -852,7 +862,9 @@ impl Conntrack {
                         dport: reply.dport,
                         ..*t
                     };
-                    self.expect(expected, orig, (orig.src, orig.dst), now_ms);
+                    // The transfer's replies go back to the client's own port.
+                    let back = (orig.src, orig.dst, orig.sport);
+                    return self.expect(expected, orig, back, false, now_ms).is_ok();
                 }
                 true
             }
@@ -861,15 +873,26 @@ impl Conntrack {
     }
 
     /// Expects `expected` for the control connection `master` (`back`: the
-    /// addresses its replies are translated to). If that connection went
-    /// meanwhile, removed on another processor after this packet found it,
-    /// the expectation goes too: its removal may have looked for
+    /// addresses and port its replies are translated to; `move_port`: see
+    /// `Expectations::add`), and the port expected. If that connection
+    /// went meanwhile, removed on another processor after this packet
+    /// found it, the expectation goes too: its removal may have looked for
     /// expectations before this one was added.
-    fn expect(&self, expected: Tuple, master: Tuple, back: ([u8; 16], [u8; 16]), now_ms: u64) {
-        self.expects.add(expected, master, back, now_ms);
+    fn expect(
+        &self,
+        expected: Tuple,
+        master: Tuple,
+        back: expect::Reply,
+        move_port: bool,
+        now_ms: u64,
+    ) -> Result<u16, expect::Refused> {
+        let port = self
+            .expects
+            .add(expected, master, back, now_ms, move_port)?;
         if !self.table.in_use(&master) {
             self.expects.forget(&master);
         }
+        Ok(port)
     }
 
     /// Replaces the bytes at `rewrite`'s range with its text (recording
