@@ -10,16 +10,15 @@
 //!
 //! An address other than the sender's own expects nothing and is left as
 //! it is (Linux's `loose` off). Under NAT the sender's own is rewritten to
-//! the one the peer sees (the tracker then moves sequence numbers; see
+//! the one the peer sees, and a port another control connection expects
+//! to the next free one (the tracker then moves sequence numbers; see
 //! `Conntrack::help`).
 //!
 //! Where this differs from Linux: any segment that starts with a command
 //! is read (Linux reads only one that starts where a line began, and only
 //! once the connection is established); a command cut short or not
 //! well formed goes on as it is (Linux drops it, for its sender to send it
-//! again whole); the announced port is kept (Linux picks another when the
-//! translated one is taken); IPv6 addresses are written in full,
-//! uncompressed.
+//! again whole); IPv6 addresses are written in full, uncompressed.
 
 /// A data port announced: where the data connection goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
