@@ -357,6 +357,18 @@ pub fn complete_checksums(frame: &mut [u8], want: Checksums) -> Result<(), Unfit
     Ok(())
 }
 
+/// Whether a TCP frame's checksum verifies.
+pub fn tcp_checksum_ok(frame: &[u8]) -> bool {
+    let Ok(h) = locate(frame) else {
+        return false;
+    };
+    let seg =
+        h.l4.filter(|_| h.proto == IPPROTO_TCP)
+            .and_then(|l4| frame.get(l4..h.end));
+    seg.and_then(|seg| pseudo(frame, &h, seg.len()).map(|p| fold(p + sum(seg)) == 0xffff))
+        .unwrap_or(false)
+}
+
 /// Writes into a TCP frame's checksum field what a sender leaving that
 /// checksum to the NIC puts there: the pseudo-header sum, for the
 /// segment's present length.

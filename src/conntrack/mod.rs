@@ -807,6 +807,14 @@ impl Conntrack {
         match (helper, view.kind) {
             (Helper::Ftp, Kind::Tcp(seg)) => {
                 let frame = pkt.data();
+                // A segment whose checksum is wrong goes on as it is, to be
+                // dropped by its receiver (Linux's tracker finds it invalid):
+                // neither read nor summed afresh.
+                let offload = pkt.offload();
+                let left_to_nic = offload.checksums.tcp || offload.lso.is_some();
+                if !left_to_nic && !crate::offload::tcp_checksum_ok(frame) {
+                    return true;
+                }
                 let hlen = frame
                     .get(view.l4 + 12)
                     .map_or(0, |o| usize::from(o >> 4) * 4);
@@ -1752,6 +1760,30 @@ mod tests {
             assert_eq!(out.len(), frame(client, server, &cmd).len() + 2);
         }
         ct
+    }
+
+    /// A segment whose TCP checksum is wrong stays wrong: the helper
+    /// neither reads it nor sums it afresh (Linux's tracker finds it
+    /// invalid first, and moves sequence numbers with checksum updates).
+    #[test]
+    fn a_corrupt_segment_is_not_given_a_good_checksum() {
+        let ct = ftp_through_snat(true);
+        let frame = |l4: &[u8]| {
+            let mut f = packet::tests::ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 6, l4);
+            let last = f.len() - 3;
+            f[last] ^= 0x20;
+            f
+        };
+        // Its checksum still does not verify, and it is left as it came.
+        let noop = segment(40000, 21, 122, 501, b"NOOP\r\n");
+        let (out, _) = run(&ct, &frame(&noop), &nat_lookup());
+        assert_eq!(&out[38..42], &122u32.to_be_bytes());
+        assert!(!checksums_ok(&out));
+        // A PORT in it is not read.
+        let port = segment(40000, 21, 128, 501, b"PORT 10,0,0,1,7,209\r\n");
+        let (out, _) = run(&ct, &frame(&port), &nat_lookup());
+        assert!(!checksums_ok(&out));
+        assert_eq!(ct.expects.stats.created.load(Relaxed), 1);
     }
 
     /// A TCP checksum left to the NIC holds the pseudo-header sum; after
