@@ -706,14 +706,16 @@ impl Conntrack {
             ..Ext::default()
         };
         // NAT as the helper said: where the announcement really pointed,
-        // and the peer as the other side knows it.
+        // and the peer as the other side knows it. Where that translates,
+        // it is the connection's NAT, whatever NAT a commit asks for.
         if let Some(e) = expected {
             (conn.reply.src, conn.reply.dst, conn.reply.sport) = e.reply;
         }
+        let follows = conn.reply != reply;
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
             ext.helper = ct.helper;
-            if let Some(n) = ct.nat.filter(|n| n.kind.is_some()) {
+            if let Some(n) = ct.nat.filter(|n| n.kind.is_some() && !follows) {
                 let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;
                 let Some(r) = nat::choose(&self.table, &conn.orig, &n, self.seed, random) else {
                     count(&self.stats.nat_exhausted);
@@ -1762,9 +1764,29 @@ mod tests {
         ct
     }
 
+    /// A connection expected by a control connection under NAT follows
+    /// its NAT: a NAT the commit asks for besides is not applied (Linux's
+    /// `nf_nat_follow_master` sets both up when the connection is made,
+    /// and OVS's NAT then finds them done).
+    #[test]
+    fn an_expected_connection_follows_its_control_connections_nat() {
+        let ct = ftp_through_snat(true);
+        let elsewhere = nat_commit(NatKind::Dst, Some((v4([10, 9, 9, 9]), v4([10, 9, 9, 9]))));
+        let syn = packet::tests::tcp(20, 2000, 0x02, 9000, 0, 0);
+        let f = packet::tests::ipv4_frame([10, 0, 0, 2], [10, 0, 0, 100], 6, &syn);
+        let (out, k) = run(&ct, &f, &elsewhere);
+        assert_eq!(k.ct_state & (REL | DNAT), REL | DNAT);
+        assert_eq!(
+            &out[30..34],
+            &[10, 0, 0, 1],
+            "to the client that announced it"
+        );
+        assert!(checksums_ok(&out));
+    }
+
     /// A segment whose TCP checksum is wrong stays wrong: the helper
     /// neither reads it nor sums it afresh (Linux's tracker finds it
-    /// invalid first, and moves sequence numbers with checksum updates).
+    /// invalid before any helper runs).
     #[test]
     fn a_corrupt_segment_is_not_given_a_good_checksum() {
         let ct = ftp_through_snat(true);
