@@ -560,6 +560,29 @@ fn snat_pipeline_translates_both_ways_and_icmp_errors() {
     assert_eq!(s, 0xffff);
 }
 
+/// A SYN sent again before any reply is still `+new` after the first CT
+/// action translated it; committing it finds its connection and it leaves
+/// as the first did (it clashed with its own connection and was dropped).
+#[test]
+fn a_retransmitted_syn_leaves_translated_as_the_first() {
+    let mut sim = pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,nat(src=192.168.100.1:5000-5010))",
+    );
+    let syn = tcp(VM1, VM2, (40000, 80), SYN, 100, 0, 0);
+    let first = sent(&mut sim, 2, &syn);
+    assert_eq!(first.len(), 1);
+    let again = sent(&mut sim, 2, &syn);
+    assert_eq!(again, first, "the same translation");
+    // A datagram sent twice before any reply, likewise.
+    let dns = udp(VM1, VM2, (5353, 53));
+    let first = sent(&mut sim, 2, &dns);
+    assert_eq!(first.len(), 1);
+    assert_eq!(sent(&mut sim, 2, &dns), first);
+    let table = sim.device().with_datapath(|dp| dp.conntrack.table().len());
+    assert_eq!(table.unwrap(), 2);
+}
+
 #[test]
 fn dnat_to_a_backend() {
     let vip = [10, 96, 0, 1];
@@ -584,6 +607,88 @@ fn dnat_to_a_backend() {
         (&vip[..], 80)
     );
     assert!(checksums_ok(&back[0]));
+}
+
+/// A service as Antrea and OVN build one: DNAT to the backend in one zone,
+/// then SNAT (masquerade) in another; replies are translated back through
+/// both zones in turn. A TCP connection opens (its SYN sent twice), carries
+/// data both ways and closes, every packet translated both ways.
+#[test]
+fn a_service_dnat_then_masquerade_in_two_zones() {
+    let mut sim = setup();
+    let tcp_flow = "eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(),tcp_flags(0/0)";
+    let flows = [
+        ("recirc_id(0),in_port(1)", "ct(zone=1,nat),recirc(1)"),
+        (
+            "recirc_id(1),ct_state(+new+trk),in_port(1)",
+            "ct(commit,zone=1,nat(dst=10.0.0.2:8080)),recirc(2)",
+        ),
+        (
+            "recirc_id(1),ct_state(+est-rpl+trk),in_port(1)",
+            "recirc(2)",
+        ),
+        ("recirc_id(2),in_port(1)", "ct(zone=2,nat),recirc(3)"),
+        (
+            "recirc_id(3),ct_state(+new+trk),in_port(1)",
+            "ct(commit,zone=2,nat(src=10.0.0.254)),2",
+        ),
+        ("recirc_id(3),ct_state(+est-rpl+trk),in_port(1)", "2"),
+        ("recirc_id(0),in_port(2)", "ct(zone=2,nat),recirc(4)"),
+        (
+            "recirc_id(4),ct_state(+est+rpl+trk),in_port(2)",
+            "ct(zone=1,nat),recirc(5)",
+        ),
+        ("recirc_id(5),ct_state(+est+rpl+trk),in_port(2)", "1"),
+    ];
+    for (i, (flow, actions)) in flows.iter().enumerate() {
+        install(
+            &mut sim,
+            300 + i as u32,
+            &format!("{flow},{tcp_flow}"),
+            actions,
+        );
+    }
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let fields = |f: &[u8]| {
+        assert!(checksums_ok(f));
+        let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+        (
+            <[u8; 4]>::try_from(&f[26..30]).unwrap(),
+            port(34),
+            <[u8; 4]>::try_from(&f[30..34]).unwrap(),
+            port(36),
+        )
+    };
+    let c = (40000, 80);
+    let to_vm2 = |sim: &mut Sim, flags, seq, ack, data| {
+        let out = sent(sim, 2, &tcp(VM1, vip, c, flags, seq, ack, data));
+        assert_eq!(out.len(), 1, "flags {flags:#x} seq {seq}");
+        fields(&out[0])
+    };
+    let syn = to_vm2(&mut sim, SYN, 100, 0, 0);
+    let (src, p, dst, dport) = syn;
+    assert_eq!((src, dst, dport), (masq, VM2, 8080));
+    assert_eq!(to_vm2(&mut sim, SYN, 100, 0, 0), syn, "the SYN again");
+    let to_vm1 = |sim: &mut Sim, flags, seq, ack, data| {
+        let out = sent(sim, 1, &tcp(VM2, masq, (8080, p), flags, seq, ack, data));
+        assert_eq!(out.len(), 1, "reply flags {flags:#x} seq {seq}");
+        fields(&out[0])
+    };
+    let back = (vip, 80, VM1, 40000);
+    assert_eq!(to_vm1(&mut sim, SYN | ACK, 500, 101, 0), back);
+    assert_eq!(to_vm2(&mut sim, ACK, 101, 501, 0), syn);
+    assert_eq!(to_vm2(&mut sim, ACK | PSH, 101, 501, 10), syn);
+    assert_eq!(to_vm1(&mut sim, ACK | PSH, 501, 111, 20), back);
+    assert_eq!(to_vm2(&mut sim, FIN | ACK, 111, 521, 0), syn);
+    assert_eq!(to_vm1(&mut sim, FIN | ACK, 521, 112, 0), back);
+    assert_eq!(to_vm2(&mut sim, ACK, 112, 522, 0), syn);
+    let clashes = sim.device().with_datapath(|dp| {
+        dp.conntrack
+            .stats
+            .clashes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    assert_eq!(clashes.unwrap(), 0);
 }
 
 const CT_LIMIT: u16 = 0x18;
@@ -1778,4 +1883,123 @@ fn the_largest_zone_limit_reads_back_as_set() {
     ct_limits(&mut sim, 1, Some(&[(-1, 7, 0)]));
     assert_eq!(ct_limits(&mut sim, 3, None), vec![(-1, 7, 0)]);
     assert_eq!(ct_limits(&mut sim, 3, Some(&[(1, 0, 0)])), vec![(1, 7, 0)]);
+}
+
+/// Collects what a chain sends, in order.
+#[derive(Default)]
+struct Chained(Vec<(u32, Vec<u8>)>);
+
+impl ovsext::datapath::receive::Egress<ovsext::packet::OwnedPacket> for Chained {
+    fn send(&mut self, port: u32, _: u16, pkt: ovsext::packet::OwnedPacket) {
+        use ovsext::packet::Packet;
+        self.0.push((port, pkt.data().to_vec()));
+    }
+}
+
+/// Sends `frames` (each with the port it comes in from) as one chain
+/// after another of `LOOKUP_BATCH` frames; what leaves, in order.
+fn chains(sim: &mut Sim, frames: &[(u32, Vec<u8>)]) -> Vec<(u32, Vec<u8>)> {
+    use ovsext::datapath::receive::{Effects, RxContext};
+    use ovsext::packet::OwnedPacket;
+    let mut ctx = RxContext::try_new(ovsext::percpu::Cpu::Pinned(0), 1).unwrap();
+    let (mut sent, mut wake) = (Chained::default(), ovsext::pend::Wakeups::new());
+    for chain in frames.chunks(ovsext::flow::table::LOOKUP_BATCH) {
+        let chain = chain
+            .iter()
+            .map(|(port, f)| ((*port, 0), OwnedPacket::from_frame(f).unwrap()));
+        sim.device()
+            .with_datapath(|dp| {
+                let mut fx = Effects {
+                    egress: &mut sent,
+                    wake: &mut wake,
+                };
+                dp.receive_batch(
+                    &mut ctx,
+                    chain,
+                    ovsext::platform::time::Now::from_ms(1),
+                    &mut fx,
+                );
+            })
+            .unwrap();
+    }
+    sent.0
+}
+
+/// Chains of frames through `ct(zone=1,nat)` into a table large enough
+/// that each chain's connections are read ahead with its flows: every
+/// frame is tracked and translated as it would be alone. A translated
+/// packet cleared and tracked again in the same zone is read afresh (it
+/// is no connection's packet any more), not as it was read ahead.
+#[test]
+fn chains_into_a_large_table_are_tracked_as_their_frames_alone() {
+    let mut sim = setup();
+    let udp_flow = "eth(),eth_type(0x0800),ipv4(proto=17,frag=no),udp()";
+    let flows = [
+        ("recirc_id(0),in_port(1)", "ct(zone=1,nat),recirc(1)"),
+        ("recirc_id(0),in_port(2)", "ct(zone=1,nat),recirc(1)"),
+        (
+            "recirc_id(1),ct_state(+new+trk),in_port(1)",
+            "ct(commit,zone=1,nat(src=10.9.9.9)),recirc(2)",
+        ),
+        ("recirc_id(1),ct_state(+est-rpl+trk),in_port(1)", "2"),
+        ("recirc_id(1),ct_state(+est+rpl+trk),in_port(2)", "1"),
+        ("recirc_id(2),in_port(1)", "ct_clear,ct(zone=1),recirc(3)"),
+        ("recirc_id(3),ct_state(+new+trk),in_port(1)", "2"),
+    ];
+    for (i, (flow, actions)) in flows.iter().enumerate() {
+        install(
+            &mut sim,
+            200 + i as u32,
+            &format!("{flow},{udp_flow}"),
+            actions,
+        );
+    }
+    let server = [10, 1, 0, 1];
+    let public = [10, 9, 9, 9];
+    let client = |i: u32| [10, 0, (i >> 8) as u8, i as u8];
+    let sport = |i: u32| 1024 + i as u16;
+    // Enough connections that the tracker reads ahead.
+    let n = 17_000u32;
+    let new: Vec<_> = (0..n)
+        .map(|i| (1, udp(client(i), server, (sport(i), 53))))
+        .collect();
+    let out = chains(&mut sim, &new);
+    assert_eq!(out.len(), n as usize);
+    for (i, (port, f)) in out.iter().enumerate() {
+        assert_eq!(*port, 2);
+        assert_eq!((&f[26..30], &f[30..34]), (&public[..], &server[..]), "{i}");
+        assert!(checksums_ok(f));
+    }
+    // Then mixed chains: a packet of each connection, the server's reply,
+    // and new connections, each translated as its connection says.
+    let mut mixed = Vec::new();
+    for i in 0..n + 500 {
+        mixed.push((1, udp(client(i), server, (sport(i), 53))));
+        if i < n {
+            mixed.push((2, udp(server, public, (53, sport(i)))));
+        }
+    }
+    let out = chains(&mut sim, &mixed);
+    assert_eq!(out.len(), mixed.len(), "none dropped, none read stale");
+    let clashes = sim.device().with_datapath(|dp| {
+        dp.conntrack
+            .stats
+            .clashes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    assert_eq!(clashes.unwrap(), 0);
+    for ((from, sent), (port, f)) in mixed.iter().zip(&out) {
+        assert!(checksums_ok(f));
+        if *from == 1 {
+            assert_eq!(*port, 2);
+            assert_eq!(&f[26..30], &public);
+            assert_eq!(&f[34..36], &sent[34..36], "the port is kept");
+        } else {
+            let i = u32::from(u16::from_be_bytes([sent[36], sent[37]])) - 1024;
+            assert_eq!(*port, 1);
+            assert_eq!(&f[26..30], &server);
+            assert_eq!(&f[30..34], &client(i), "translated back");
+            assert_eq!(&f[36..38], &sport(i).to_be_bytes());
+        }
+    }
 }
