@@ -1563,18 +1563,20 @@ fn ftp_without_the_helper_expects_nothing() {
     assert_eq!(active_data(&mut sim, seq, ack), Vec::<u32>::new());
 }
 
+/// A UDP datagram carrying `data`.
+fn udp_with(src: [u8; 4], dst: [u8; 4], ports: (u16, u16), data: &[u8]) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend_from_slice(data);
+    ipv4_frame(src, dst, 17, &h)
+}
+
 #[test]
 fn tftp_reply_from_a_new_port_is_related() {
     let mut sim = helper_firewall("ct(commit,zone=1,helper=tftp)");
-    let udp_with = |src, dst, ports: (u16, u16), data: &[u8]| {
-        let mut h = Vec::new();
-        h.extend_from_slice(&ports.0.to_be_bytes());
-        h.extend_from_slice(&ports.1.to_be_bytes());
-        h.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
-        h.extend_from_slice(&[0, 0]);
-        h.extend_from_slice(data);
-        ipv4_frame(src, dst, 17, &h)
-    };
     let rrq = udp_with(VM1, VM2, (3000, 69), b"\x00\x01boot.img\x00octet\x00");
     assert_eq!(send(&mut sim, 1, &rrq), vec![2]);
     let block = udp_with(VM2, VM1, (4000, 3000), b"\x00\x03\x00\x01data");
@@ -1795,15 +1797,6 @@ fn tftp_through_snat_that_moves_the_port_answers_the_clients_port() {
         "ct(commit,zone=1,helper=tftp,nat(src=10.0.0.100:5000-5000))",
     );
     let public = [10, 0, 0, 100];
-    let udp_with = |src, dst, ports: (u16, u16), data: &[u8]| {
-        let mut h = Vec::new();
-        h.extend_from_slice(&ports.0.to_be_bytes());
-        h.extend_from_slice(&ports.1.to_be_bytes());
-        h.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
-        h.extend_from_slice(&[0, 0]);
-        h.extend_from_slice(data);
-        ipv4_frame(src, dst, 17, &h)
-    };
     let rrq = udp_with(VM1, VM2, (3000, 69), b"\x00\x01boot.img\x00octet\x00");
     let out = sent(&mut sim, 2, &rrq);
     assert_eq!(
