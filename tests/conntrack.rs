@@ -1394,14 +1394,41 @@ fn ftp_active_and_passive_data_connections_are_related() {
     assert_eq!(send(&mut sim, 2, &reply), vec![1]);
     let data = tcp(VM1, VM2, (40100, 10000), SYN, 1, 0, 0);
     assert_eq!(send(&mut sim, 1, &data), vec![2]);
-    // A PORT split over two segments announces nothing.
+    // A PORT split over two segments: the first, cut short, is dropped
+    // (Linux's partial match); the rest, in the middle of a line, is not
+    // read. Sent again whole, it announces.
     let ack = ack + pasv.len() as u32;
     let half = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,");
-    assert_eq!(send(&mut sim, 1, &half), vec![2]);
+    assert_eq!(send(&mut sim, 1, &half), Vec::<u32>::new(), "dropped");
+    let partial = sim.device().with_datapath(|dp| {
+        dp.conntrack
+            .stats
+            .partial
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    assert_eq!(partial, Some(1), "counted");
     let rest = tcp_with(VM1, VM2, (40000, 21), seq + 14, ack, b"11,184\r\n");
     assert_eq!(send(&mut sim, 1, &rest), vec![2]);
     let split = tcp(VM2, VM1, (20, 3000), SYN, 9000, 0, 0);
     assert_eq!(send(&mut sim, 2, &split), Vec::<u32>::new());
+    let whole = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,11,184\r\n");
+    assert_eq!(send(&mut sim, 1, &whole), vec![2]);
+    assert_eq!(send(&mut sim, 2, &split), vec![1], "related");
+    // A command in the middle of a line is not one.
+    let seq = seq + 22;
+    let site = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"SITE X ");
+    assert_eq!(send(&mut sim, 1, &site), vec![2]);
+    let cmd = tcp_with(
+        VM1,
+        VM2,
+        (40000, 21),
+        seq + 7,
+        ack,
+        b"PORT 10,0,0,1,11,185\r\n",
+    );
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    let mid = tcp(VM2, VM1, (20, 3001), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &mid), Vec::<u32>::new());
 }
 
 const CTA_HELP: u16 = 5;

@@ -63,6 +63,8 @@ pub struct Ext {
     /// `[original, reply]`: how a helper's rewrites moved the sequence
     /// numbers of each direction.
     pub seqadj: [SeqAdj; 2],
+    /// `[original, reply]`: where the FTP helper saw lines start.
+    pub lines: [super::ftp::Lines; 2],
 }
 
 impl Ext {

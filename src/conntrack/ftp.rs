@@ -1,11 +1,12 @@
 //! The FTP helper's parser (Linux's `nf_conntrack_ftp`): the data port a
-//! control connection announces. A segment is read only when it starts
-//! with the command or reply and holds it whole: a PORT split over two
-//! segments announces nothing.
+//! control connection announces. As on Linux, only a segment that starts
+//! a line is read, and one that starts with a command or reply cut short
+//! or not well formed is dropped, for its sender to send it again whole
+//! (a PORT split over two segments announces once sent again in one).
 //!
 //! - client to server: `PORT h1,h2,h3,h4,p1,p2` (IPv4) and
 //!   `EPRT |af|address|port|`;
-//! - server to client: `227 ... (h1,h2,h3,h4,p1,p2)` (the PASV reply,
+//! - server to client: `227 ... h1,h2,h3,h4,p1,p2` (the PASV reply,
 //!   IPv4) and `229 ... (|||port|)` (EPSV: the server's own address).
 //!
 //! An address other than the sender's own expects nothing and is left as
@@ -14,11 +15,11 @@
 //! to the next free one (the tracker then moves sequence numbers; see
 //! `Conntrack::help`).
 //!
-//! Where this differs from Linux: any segment that starts with a command
-//! is read (Linux reads only one that starts where a line began, and only
-//! once the connection is established); a command cut short or not
-//! well formed goes on as it is (Linux drops it, for its sender to send it
-//! again whole); IPv6 addresses are written in full, uncompressed.
+//! Where this differs from Linux: before a line has ended in a direction,
+//! its segments are taken to start lines (Linux reads none of them; the
+//! stream's first segment does start one), and segments are read before
+//! the connection is established (Linux waits for traffic both ways); IPv6
+//! addresses are written in full, uncompressed.
 
 /// A data port announced: where the data connection goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,27 +97,50 @@ impl Form {
     }
 }
 
-/// Reads the announcement in `payload` (a TCP segment's data) sent by the
-/// client (`from_server` false) or the server, on a connection over IPv6
-/// or not, by the rules of Linux's `try_rfc959`, `try_rfc1123`,
-/// `try_eprt` and `try_epsv_response`: no blanks among the numbers, each
-/// number in range, a port of 0 refused where a port is written alone.
-pub fn announce(payload: &[u8], from_server: bool, v6: bool) -> Option<Announce> {
-    let (pattern, body) = payload.split_at_checked(4)?;
-    let (text, form) = match (pattern.to_ascii_uppercase().as_slice(), from_server) {
-        (b"PORT", false) if !v6 => (body.strip_prefix(b" ")?, Form::Rfc959),
-        (b"EPRT", false) => (body.strip_prefix(b" ")?, Form::Eprt),
+/// A command or reply was there, cut short or not well formed (Linux's
+/// partial match: its segment is dropped, for its sender to send it again
+/// whole).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partial;
+
+/// Reads the announcement in `payload` (a TCP segment's data that starts a
+/// line) sent by the client (`from_server` false) or the server, on a
+/// connection over IPv6 or not, by the rules of Linux's `find_pattern`,
+/// `try_rfc959`, `try_rfc1123`, `try_eprt` and `try_epsv_response`: no
+/// blanks among the numbers, each number in range, a port of 0 refused
+/// where a port is written alone. `None`: no command or reply of the
+/// helper's (or an IPv4 one on IPv6, which names no address of it).
+pub fn announce(payload: &[u8], from_server: bool, v6: bool) -> Option<Result<Announce, Partial>> {
+    let patterns: [(&[u8], Form); 2] = if from_server {
+        [(b"227 ", Form::Rfc959), (b"229 ", Form::Epsv)]
+    } else {
+        [(b"PORT", Form::Rfc959), (b"EPRT", Form::Eprt)]
+    };
+    // Linux compares as much as there is: a segment shorter than the
+    // pattern and the start of it is cut short.
+    let n = payload.len().min(4);
+    let (_, form) = patterns.into_iter().find(|(p, _)| {
+        n > 0
+            && p.get(..n)
+                .is_some_and(|p| p.eq_ignore_ascii_case(payload.get(..n).unwrap_or_default()))
+    })?;
+    match read(payload, from_server, form, v6) {
+        Some(_) if v6 && form == Form::Rfc959 => None,
+        Some(a) => Some(Ok(a)),
+        None => Some(Err(Partial)),
+    }
+}
+
+/// The announcement of `form` in `payload`, which starts with its pattern.
+fn read(payload: &[u8], from_server: bool, form: Form, v6: bool) -> Option<Announce> {
+    let body = payload.get(4..)?;
+    let after = |c: u8| body.get(body.iter().position(|&x| x == c)? + 1..);
+    let text = match form {
         // RFC 1123: a 227 reply's numbers start at its first digit, in
         // parentheses or not.
-        (b"227 ", true) if !v6 => {
-            let first = body.iter().position(u8::is_ascii_digit)?;
-            (body.get(first..)?, Form::Rfc959)
-        }
-        (b"229 ", true) => {
-            let open = body.iter().position(|&c| c == b'(')?;
-            (body.get(open + 1..)?, Form::Epsv)
-        }
-        _ => return None,
+        Form::Rfc959 if from_server => body.get(body.iter().position(u8::is_ascii_digit)?..)?,
+        Form::Epsv => after(b'(')?,
+        Form::Rfc959 | Form::Eprt => after(b' ')?,
     };
     let (addr, port, len) = match form {
         // A PORT command's numbers end the line; a reply's end anywhere.
@@ -135,6 +159,50 @@ pub fn announce(payload: &[u8], from_server: bool, v6: bool) -> Option<Announce>
         at: start..start + len,
         form,
     })
+}
+
+/// Where lines start in one direction of a control connection (Linux's
+/// `seq_aft_nl`): the sequence numbers after the last two segments that
+/// ended a line. Before any, a segment is taken to start one (the
+/// stream's first does).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lines {
+    after: [u32; 2],
+    n: u8,
+}
+
+impl Lines {
+    /// Whether the segment at `seq` starts a line.
+    pub fn starts(&self, seq: u32) -> bool {
+        self.n == 0 || self.known().contains(&seq)
+    }
+
+    fn known(&self) -> &[u32] {
+        self.after.get(..usize::from(self.n)).unwrap_or_default()
+    }
+
+    /// A segment ended a line just before `seq`: remembered, in place of
+    /// the older of two if it comes after that (Linux's `update_nl_seq`).
+    /// False if nothing changed.
+    pub fn ended(&mut self, seq: u32) -> bool {
+        if self.known().contains(&seq) {
+            return false;
+        }
+        if let Some(slot) = self.after.get_mut(usize::from(self.n)) {
+            *slot = seq;
+            self.n += 1;
+            return true;
+        }
+        let [a, b] = self.after;
+        let older = usize::from((a.wrapping_sub(b) as i32) >= 0);
+        match self.after.get_mut(older) {
+            Some(old) if (seq.wrapping_sub(*old) as i32) > 0 => {
+                *old = seq;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A decimal number of at most `max`.
@@ -277,7 +345,7 @@ mod tests {
 
     /// The address and port announced.
     fn ap(p: &[u8], from_server: bool, v6: bool) -> Option<(Option<[u8; 16]>, u16)> {
-        announce(p, from_server, v6).map(|a| (a.addr, a.port))
+        announce(p, from_server, v6)?.ok().map(|a| (a.addr, a.port))
     }
 
     #[test]
@@ -287,7 +355,7 @@ mod tests {
         assert_eq!(ap(b"port 10,0,0,1,7,208\r\n", false, false), port);
         let pasv = b"227 Entering Passive Mode (10,0,0,2,39,16).\r\n";
         assert_eq!(ap(pasv, true, false), Some((v4([10, 0, 0, 2]), 10000)));
-        let a = announce(pasv, true, false).unwrap();
+        let a = announce(pasv, true, false).unwrap().unwrap();
         assert_eq!(
             (&pasv[a.at.clone()], a.form),
             (&b"10,0,0,2,39,16"[..], Form::Rfc959)
@@ -298,7 +366,7 @@ mod tests {
         six[15] = 1;
         let eprt = b"EPRT |2|fd00::1|2000|\r\n";
         assert_eq!(ap(eprt, false, true), Some((Some(six), 2000)));
-        let a = announce(eprt, false, true).unwrap();
+        let a = announce(eprt, false, true).unwrap().unwrap();
         assert_eq!(&eprt[a.at.clone()], b"|2|fd00::1|2000|");
         // Rendered back, it reads the same.
         let mut again = b"EPRT ".to_vec();
@@ -344,10 +412,12 @@ mod tests {
     #[test]
     fn linux_rules_for_odd_text() {
         let bare = b"227 Entering Passive Mode 10,0,0,2,39,16\r\n";
-        let a = announce(bare, true, false).unwrap();
+        let a = announce(bare, true, false).unwrap().unwrap();
         assert_eq!((a.addr, a.port), (v4([10, 0, 0, 2]), 10000));
         assert_eq!(&bare[a.at], b"10,0,0,2,39,16");
-        let a = announce(b"227 =10,0,0,2,39,16 ok\r\n", true, false).unwrap();
+        let a = announce(b"227 =10,0,0,2,39,16 ok\r\n", true, false)
+            .unwrap()
+            .unwrap();
         assert_eq!(a.at, 5..19);
         for (p, from_server, v6) in [
             (&b"PORT 10, 0, 0, 1, 7, 208\r\n"[..], false, false),
@@ -379,8 +449,72 @@ mod tests {
             );
         }
         // The text stops at the last delimiter: what follows is not read.
-        let a = announce(b"EPRT |1|10.0.0.1|2000|", false, false).unwrap();
+        let a = announce(b"EPRT |1|10.0.0.1|2000|", false, false)
+            .unwrap()
+            .unwrap();
         assert_eq!((a.port, a.at), (2000, 5..22));
+    }
+
+    /// Linux's `find_pattern`: a segment that is the start of a pattern,
+    /// or has the pattern without what follows it well formed, is cut
+    /// short; one that is not the pattern is nothing; an IPv4 form on
+    /// IPv6 is read but names nothing.
+    #[test]
+    fn cut_short_or_nothing() {
+        for (p, from_server, v6) in [
+            (&b"P"[..], false, false),
+            (b"epr", false, true),
+            (b"PORT", false, false),
+            (b"PORT 10,0,0,1,", false, false),
+            (b"PORT 10, 0,0,1,7,208\r\n", false, false),
+            (b"EPRT |2|10.0.0.1|2000|\r\n", false, false),
+            (b"22", true, false),
+            (b"227 Entering Passive Mode\r\n", true, false),
+            (
+                b"229 Entering Extended Passive Mode |||6446|\r\n",
+                true,
+                false,
+            ),
+        ] {
+            assert_eq!(announce(p, from_server, v6), Some(Err(Partial)), "{p:?}");
+        }
+        for (p, from_server, v6) in [
+            (&b""[..], false, false),
+            (b"xPORT 10,0,0,1,7,208\r\n", false, false),
+            (b"PASV\r\n", false, false),
+            (b"PORT 10,0,0,1,7,208\r\n", true, false),
+            (b"PORT 10,0,0,1,7,208\r\n", false, true),
+            (b"200 PORT command successful\r\n", true, false),
+            (
+                b"227 Entering Passive Mode (10,0,0,2,39,16)\r\n",
+                true,
+                true,
+            ),
+        ] {
+            assert_eq!(announce(p, from_server, v6), None, "{p:?}");
+        }
+        // Linux skips to the first blank after the command.
+        assert_eq!(
+            ap(b"PORTX 10,0,0,1,7,208\r\n", false, false).map(|a| a.1),
+            Some(2000)
+        );
+    }
+
+    /// Lines start at the stream's first segment, then after segments
+    /// that end one: the last two are remembered, an older one not taken
+    /// in place of a newer (Linux's `update_nl_seq`), across the wrap.
+    #[test]
+    fn where_lines_start() {
+        let mut l = Lines::default();
+        assert!(l.starts(7));
+        assert!(l.ended(u32::MAX - 2));
+        assert!(!l.ended(u32::MAX - 2));
+        assert!((l.starts(u32::MAX - 2), l.starts(7)) == (true, false));
+        assert!(l.ended(5));
+        assert!(l.starts(u32::MAX - 2) && l.starts(5));
+        assert!(!l.ended(u32::MAX - 9), "older than both");
+        assert!(l.ended(30));
+        assert!(!l.starts(u32::MAX - 2) && l.starts(5) && l.starts(30));
     }
 
     proptest! {
@@ -406,7 +540,7 @@ mod tests {
             p.extend_from_slice(text.bytes());
             p.extend_from_slice(end);
             p.extend_from_slice(tail.as_bytes());
-            let a = announce(&p, from_server, v6).unwrap();
+            let a = announce(&p, from_server, v6).unwrap().unwrap();
             prop_assert_eq!((a.addr, a.port, a.form), (want, port, form));
             prop_assert_eq!(&p[a.at], text.bytes());
         }

@@ -98,6 +98,9 @@ pub struct Stats {
     pub invalid: AtomicU64,
     /// Packets dropped: their commit kept losing races for its tuples.
     pub clashes: AtomicU64,
+    /// Packets dropped: they started a line with an FTP command or reply
+    /// cut short or not well formed.
+    pub partial: AtomicU64,
 }
 
 /// What the CT action decided for the packet.
@@ -848,11 +851,37 @@ impl Conntrack {
                 } else {
                     (orig.src, reply.dst, reply.src, orig.dst)
                 };
+                // Only a segment that starts a line is read; one that starts
+                // a command cut short or not well formed is dropped, for its
+                // sender to send it again whole (Linux's `find_nl_seq`,
+                // partial matches).
+                let dir = usize::from(is_reply);
+                let lines = b.ext.and_then(|e| e.lines.get(dir).copied());
+                let lines = lines.unwrap_or_default();
+                let found = lines
+                    .starts(seg.seq)
+                    .then(|| ftp::announce(payload, is_reply, t.v6 == 1))
+                    .flatten();
+                if let Some(Err(ftp::Partial)) = found {
+                    count(&self.stats.partial);
+                    return false;
+                }
+                if payload.last() == Some(&b'\n') {
+                    let next = seg.seq.wrapping_add(payload.len() as u32);
+                    let mut known = lines;
+                    if known.ended(next) {
+                        self.table.lookup(&orig, now_ms, |(_, ext, _)| {
+                            if let Some(l) = ext.and_then(|e| e.lines.get_mut(dir)) {
+                                l.ended(next);
+                            }
+                        });
+                    }
+                }
                 let mut rewrite = None;
                 // Another address than the sender's own opens nothing and is
                 // left as it is (Linux's `loose` off): no way in for a third
                 // machine.
-                if let Some(a) = ftp::announce(payload, is_reply, t.v6 == 1)
+                if let Some(Ok(a)) = found
                     && a.addr.is_none_or(|x| x == real)
                 {
                     let expected = Tuple {
