@@ -1855,6 +1855,64 @@ mod tests {
         assert_eq!(ct.expects.stats.created.load(Relaxed), 1);
     }
 
+    /// Over IPv6 through SNAT, an EPRT leaves with the public address, the
+    /// payload length and checksum following the longer text, and the
+    /// server's connection to it reaches the client.
+    #[test]
+    fn ftp_eprt_through_ipv6_snat() {
+        let ct = Conntrack::new(3).unwrap();
+        let (client, server, public) = (v6(1), v6(2), v6(100));
+        let commit = CtAction {
+            helper: Some(Helper::Ftp),
+            ..nat_commit(NatKind::Src, Some((public, public)))
+        };
+        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
+        run(&ct, &ipv6_frame(client, server, 6, &syn), &commit);
+        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
+        run(&ct, &ipv6_frame(server, public, 6, &synack), &nat_lookup());
+        let eprt = segment(40000, 21, 101, 501, b"EPRT |2|fd00::1|2000|\r\n");
+        let (out, _) = run(&ct, &ipv6_frame(client, server, 6, &eprt), &nat_lookup());
+        let text = b"EPRT |2|fd00:0:0:0:0:0:0:64|2000|\r\n";
+        assert_eq!(&out[74..], text);
+        let payload_len = u16::from_be_bytes([out[18], out[19]]);
+        assert_eq!(usize::from(payload_len), 20 + text.len());
+        assert!(checksums_ok(&out));
+        let data = packet::tests::tcp(20, 2000, 0x02, 9, 0, 0);
+        let (out, k) = run(&ct, &ipv6_frame(server, public, 6, &data), &commit);
+        assert_eq!(k.ct_state & REL, REL);
+        assert_eq!(&out[38..54], &client);
+    }
+
+    proptest::proptest! {
+        /// Whatever a client sends on a control connection through SNAT,
+        /// the tracker does not panic, and what it lets through has
+        /// checksums that verify.
+        #[test]
+        fn any_control_data_through_snat(data in proptest::collection::vec(control_text(), 0..6)) {
+            let ct = ftp_through_snat(false);
+            let l4 = segment(40000, 21, 101, 501, &data.concat());
+            let f = packet::tests::ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 6, &l4);
+            let (v, out, _) = execute(&ct, &f, &nat_lookup());
+            if v == Verdict::Continue {
+                proptest::prop_assert!(checksums_ok(&out));
+            }
+        }
+    }
+
+    /// Pieces of FTP control text: whole commands, their characters, bytes.
+    fn control_text() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(b"PORT 10,0,0,1,7,208\r\n".to_vec()),
+            Just(b"EPRT |1|10.0.0.1|9|".to_vec()),
+            proptest::collection::vec(
+                proptest::sample::select(b"0123456789,|. PORTE\r\n(".to_vec()),
+                0..6
+            ),
+            proptest::collection::vec(any::<u8>(), 0..8),
+        ]
+    }
+
     /// A TCP checksum left to the NIC holds the pseudo-header sum; after
     /// a rewrite changed the segment's length it still does, for the new
     /// length (Linux's `nf_nat_csum_recalc` on `CHECKSUM_PARTIAL`).
