@@ -341,6 +341,99 @@ fn send(sim: &mut Sim, port: u32, frame: &[u8]) -> Vec<u32> {
         .collect()
 }
 
+/// A TCP segment with a given window and options (padded to words).
+#[allow(clippy::too_many_arguments)]
+fn tcp_win(
+    src: [u8; 4],
+    dst: [u8; 4],
+    ports: (u16, u16),
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    win: u16,
+    opts: &[u8],
+    data: usize,
+) -> Vec<u8> {
+    let mut opts = opts.to_vec();
+    while opts.len() % 4 != 0 {
+        opts.push(1);
+    }
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&seq.to_be_bytes());
+    h.extend_from_slice(&ack.to_be_bytes());
+    h.push(((20 + opts.len()) / 4 << 4) as u8);
+    h.push(flags);
+    h.extend_from_slice(&win.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0, 0]);
+    h.extend(opts);
+    h.extend(std::iter::repeat_n(b'd', data));
+    ipv4_frame(src, dst, 6, &h)
+}
+
+/// A bulk transfer with window scaling, as hosts send it: a window of
+/// megabytes in flight before the first acknowledgement, delayed and
+/// cumulative acknowledgements, a retransmission of data already
+/// acknowledged, keepalives and a zero-window probe: every segment is
+/// valid and goes through.
+#[test]
+fn a_bulk_transfer_with_window_scaling_goes_through() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    let (p, r) = ((40000, 80), (80, 40000));
+    let (mss, ws7) = ([2, 4, 5, 0xb4], [3, 3, 7]);
+    let syn_opts = [&mss[..], &[1], &ws7[..]].concat();
+    let c = |sim: &mut Sim, flags, seq, ack, win, data| {
+        send(
+            sim,
+            1,
+            &tcp_win(VM1, VM2, p, flags, seq, ack, win, &[], data),
+        )
+    };
+    let s = |sim: &mut Sim, flags, seq, ack, win, data| {
+        send(
+            sim,
+            2,
+            &tcp_win(VM2, VM1, r, flags, seq, ack, win, &[], data),
+        )
+    };
+    let syn = tcp_win(VM1, VM2, p, SYN, 1000, 0, 65535, &syn_opts, 0);
+    assert_eq!(send(&mut sim, 1, &syn), vec![2]);
+    let synack = tcp_win(VM2, VM1, r, SYN | ACK, 5000, 1001, 65535, &syn_opts, 0);
+    assert_eq!(send(&mut sim, 2, &synack), vec![1]);
+    // The client's window: 16384 << 7 = 2 MiB.
+    assert_eq!(c(&mut sim, ACK, 1001, 5001, 16384, 0), vec![2]);
+    assert_eq!(c(&mut sim, ACK | PSH, 1001, 5001, 16384, 100), vec![2]);
+    // The server sends 1200 segments (1.7 MB) before any acknowledgement,
+    // then the client acknowledges every second one, late.
+    let seg = 1448u32;
+    let mut seq = 5001u32;
+    for i in 0..1200u32 {
+        assert_eq!(
+            s(&mut sim, ACK, seq, 1101, 512, seg as usize),
+            vec![1],
+            "segment {i}"
+        );
+        seq = seq.wrapping_add(seg);
+    }
+    for i in (2..=1200u32).step_by(2) {
+        let ack = 5001 + i * seg;
+        assert_eq!(c(&mut sim, ACK, 1101, ack, 16384, 0), vec![2], "ack {i}");
+    }
+    // A segment sent again after it was acknowledged.
+    assert_eq!(
+        s(&mut sim, ACK, seq - 10 * seg, 1101, 512, seg as usize),
+        vec![1]
+    );
+    // Keepalives both ways (one byte before what the other end has
+    // acknowledged), and a probe of a closed window.
+    assert_eq!(c(&mut sim, ACK, 1100, seq, 16384, 0), vec![2]);
+    assert_eq!(c(&mut sim, ACK, 1100, seq, 16384, 1), vec![2]);
+    assert_eq!(s(&mut sim, ACK, seq - 1, 1101, 512, 0), vec![1]);
+    assert_eq!(c(&mut sim, ACK, 1101, seq, 0, 0), vec![2], "zero window");
+    assert_eq!(s(&mut sim, ACK, seq, 1101, 512, 1), vec![1], "window probe");
+}
+
 #[test]
 fn tcp_through_a_stateful_firewall() {
     let mut sim = firewall("ct(commit,zone=1)");
@@ -609,45 +702,79 @@ fn dnat_to_a_backend() {
     assert!(checksums_ok(&back[0]));
 }
 
-/// A service as Antrea and OVN build one: DNAT to the backend in one zone,
-/// then SNAT (masquerade) in another; replies are translated back through
-/// both zones in turn. A TCP connection opens (its SYN sent twice), carries
-/// data both ways and closes, every packet translated both ways.
+/// A service as Antrea and OVN build one: DNAT to the backend (`backend`)
+/// in zone 1, then SNAT (masquerade) to 10.0.0.254 in zone 2; replies are
+/// translated back through both zones in turn. Packets from vm1 leave by
+/// vm2's port, and replies from vm2 leave by vm1's; `hairpin`: the
+/// backend is vm1 itself, so everything leaves by vm1's port. `l4`: the
+/// transport the flows match, `tcp` or `udp` (fragments too).
+fn service(backend: &str, hairpin: bool, l4: &str) -> Sim {
+    let mut sim = setup();
+    let (out, back_in) = if hairpin { ("1", 1) } else { ("2", 2) };
+    let (to_vip, to_masq) = ("dst=10.96.0.10,", "dst=10.0.0.254,");
+    let flows = [
+        (
+            "recirc_id(0),in_port(1)".to_string(),
+            to_vip,
+            "ct(zone=1,nat),recirc(1)".to_string(),
+        ),
+        (
+            "recirc_id(1),ct_state(+new+trk),in_port(1)".to_string(),
+            "",
+            format!("ct(commit,zone=1,nat(dst={backend})),recirc(2)"),
+        ),
+        (
+            "recirc_id(1),ct_state(+est-rpl+trk),in_port(1)".to_string(),
+            "",
+            "recirc(2)".to_string(),
+        ),
+        (
+            "recirc_id(2),in_port(1)".to_string(),
+            "",
+            "ct(zone=2,nat),recirc(3)".to_string(),
+        ),
+        (
+            "recirc_id(3),ct_state(+new+trk),in_port(1)".to_string(),
+            "",
+            format!("ct(commit,zone=2,nat(src=10.0.0.254)),{out}"),
+        ),
+        (
+            "recirc_id(3),ct_state(+est-rpl+trk),in_port(1)".to_string(),
+            "",
+            out.to_string(),
+        ),
+        (
+            format!("recirc_id(0),in_port({back_in})"),
+            to_masq,
+            "ct(zone=2,nat),recirc(4)".to_string(),
+        ),
+        (
+            format!("recirc_id(4),ct_state(+est+rpl+trk),in_port({back_in})"),
+            "",
+            "ct(zone=1,nat),recirc(5)".to_string(),
+        ),
+        (
+            format!("recirc_id(5),ct_state(+est+rpl+trk),in_port({back_in})"),
+            "",
+            "1".to_string(),
+        ),
+    ];
+    for (i, (flow, dst, actions)) in flows.iter().enumerate() {
+        let l3 = match l4 {
+            "tcp" => format!("ipv4({dst}proto=6,frag=no),tcp(),tcp_flags(0/0)"),
+            _ => format!("ipv4({dst}proto=17),udp()"),
+        };
+        let l3 = format!("eth(),eth_type(0x0800),{l3}");
+        install(&mut sim, 300 + i as u32, &format!("{flow},{l3}"), actions);
+    }
+    sim
+}
+
+/// A connection to `service`: it opens (its SYN sent twice), carries data
+/// both ways and closes, every packet translated both ways.
 #[test]
 fn a_service_dnat_then_masquerade_in_two_zones() {
-    let mut sim = setup();
-    let tcp_flow = "eth(),eth_type(0x0800),ipv4(proto=6,frag=no),tcp(),tcp_flags(0/0)";
-    let flows = [
-        ("recirc_id(0),in_port(1)", "ct(zone=1,nat),recirc(1)"),
-        (
-            "recirc_id(1),ct_state(+new+trk),in_port(1)",
-            "ct(commit,zone=1,nat(dst=10.0.0.2:8080)),recirc(2)",
-        ),
-        (
-            "recirc_id(1),ct_state(+est-rpl+trk),in_port(1)",
-            "recirc(2)",
-        ),
-        ("recirc_id(2),in_port(1)", "ct(zone=2,nat),recirc(3)"),
-        (
-            "recirc_id(3),ct_state(+new+trk),in_port(1)",
-            "ct(commit,zone=2,nat(src=10.0.0.254)),2",
-        ),
-        ("recirc_id(3),ct_state(+est-rpl+trk),in_port(1)", "2"),
-        ("recirc_id(0),in_port(2)", "ct(zone=2,nat),recirc(4)"),
-        (
-            "recirc_id(4),ct_state(+est+rpl+trk),in_port(2)",
-            "ct(zone=1,nat),recirc(5)",
-        ),
-        ("recirc_id(5),ct_state(+est+rpl+trk),in_port(2)", "1"),
-    ];
-    for (i, (flow, actions)) in flows.iter().enumerate() {
-        install(
-            &mut sim,
-            300 + i as u32,
-            &format!("{flow},{tcp_flow}"),
-            actions,
-        );
-    }
+    let mut sim = service("10.0.0.2:8080", false, "tcp");
     let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
     let fields = |f: &[u8]| {
         assert!(checksums_ok(f));
@@ -682,6 +809,11 @@ fn a_service_dnat_then_masquerade_in_two_zones() {
     assert_eq!(to_vm2(&mut sim, FIN | ACK, 111, 521, 0), syn);
     assert_eq!(to_vm1(&mut sim, FIN | ACK, 521, 112, 0), back);
     assert_eq!(to_vm2(&mut sim, ACK, 112, 522, 0), syn);
+    // The client opens again from the same port: both zones' closed
+    // connections give way to the new one.
+    assert_eq!(to_vm2(&mut sim, SYN, 9000, 0, 0), syn, "reopened");
+    assert_eq!(to_vm1(&mut sim, SYN | ACK, 7000, 9001, 0), back);
+    assert_eq!(to_vm2(&mut sim, ACK, 9001, 7001, 0), syn);
     let clashes = sim.device().with_datapath(|dp| {
         dp.conntrack
             .stats
@@ -689,6 +821,88 @@ fn a_service_dnat_then_masquerade_in_two_zones() {
             .load(std::sync::atomic::Ordering::Relaxed)
     });
     assert_eq!(clashes.unwrap(), 0);
+}
+
+/// A client that is its own service's backend: its packets come back to
+/// it from the masquerading address, and its replies reach it from the
+/// service's address.
+#[test]
+fn a_service_hairpin_to_its_own_client() {
+    let mut sim = service("10.0.0.1:8080", true, "tcp");
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let mut rx = |frame: Vec<u8>| {
+        let out: Vec<_> = sim
+            .run(&format!("rx 1 {}", hexs(&frame)))
+            .iter()
+            .filter_map(|l| l.strip_prefix("tx 1 ").map(unhex))
+            .collect();
+        assert_eq!(out.len(), 1);
+        let f = &out[0];
+        assert!(checksums_ok(f));
+        let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+        (
+            <[u8; 4]>::try_from(&f[26..30]).unwrap(),
+            port(34),
+            <[u8; 4]>::try_from(&f[30..34]).unwrap(),
+            port(36),
+        )
+    };
+    let syn = rx(tcp(VM1, vip, (40000, 80), SYN, 100, 0, 0));
+    let (src, p, dst, dport) = syn;
+    assert_eq!((src, dst, dport), (masq, VM1, 8080));
+    let back = (vip, 80, VM1, 40000);
+    assert_eq!(rx(tcp(VM1, masq, (8080, p), SYN | ACK, 500, 101, 0)), back);
+    assert_eq!(rx(tcp(VM1, vip, (40000, 80), ACK, 101, 501, 0)), syn);
+    assert_eq!(rx(tcp(VM1, masq, (8080, p), ACK | PSH, 501, 101, 3)), back);
+}
+
+/// A DNS answer too big for one frame comes back from the service's
+/// backend in fragments: reassembled for the masquerading zone,
+/// translated back through both zones, and cut again as it came.
+#[test]
+fn a_fragmented_answer_through_a_two_zone_service() {
+    let mut sim = service("10.0.0.2:53", false, "udp");
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let query = sent(&mut sim, 2, &udp(VM1, vip, (5353, 53)));
+    assert_eq!(query.len(), 1);
+    let q = &query[0];
+    assert_eq!((&q[26..30], &q[30..34]), (&masq[..], &VM2[..]));
+    let p = u16::from_be_bytes([q[34], q[35]]);
+    // The answer: 3000 bytes from vm2:53 to the masquerading address.
+    let mut h = 53u16.to_be_bytes().to_vec();
+    h.extend_from_slice(&p.to_be_bytes());
+    h.extend_from_slice(&3008u16.to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend((0..3000).map(|i| (i * 7) as u8));
+    let mut answer = ipv4_frame(VM2, masq, 17, &h);
+    answer[18..20].copy_from_slice(&77u16.to_be_bytes());
+    ip_checksum(&mut answer);
+    let frags = fragments4(&answer, &[1480, 1480, 48]);
+    let mut out = Vec::new();
+    for f in &frags {
+        out = sim
+            .run(&format!("rx 2 {}", hexs(f)))
+            .iter()
+            .filter_map(|l| l.strip_prefix("tx 1 ").map(unhex))
+            .collect();
+    }
+    assert_eq!(out.len(), 3, "cut again as it came");
+    // Put back together, it is the answer from the service to vm1:5353.
+    let mut data = Vec::new();
+    for (f, sent) in out.iter().zip(&frags) {
+        assert_eq!(f.len(), sent.len());
+        assert_eq!((&f[26..30], &f[30..34]), (&vip[..], &VM1[..]));
+        assert_eq!(csum(&f[14..34]), 0, "the IPv4 header checksum");
+        data.extend_from_slice(&f[34..]);
+    }
+    assert_eq!(&data[0..4], &[0, 53, 0x14, 0xe9], "ports 53 -> 5353");
+    assert_eq!(&data[8..], &h[8..]);
+    let mut whole = out[0][..34].to_vec();
+    whole.extend_from_slice(&data);
+    whole[16..18].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+    whole[20..22].copy_from_slice(&[0, 0]);
+    ip_checksum(&mut whole);
+    assert!(checksums_ok(&whole), "the UDP checksum, translated");
 }
 
 const CT_LIMIT: u16 = 0x18;
