@@ -355,7 +355,7 @@ fn tcp_win(
     data: usize,
 ) -> Vec<u8> {
     let mut opts = opts.to_vec();
-    while opts.len() % 4 != 0 {
+    while !opts.len().is_multiple_of(4) {
         opts.push(1);
     }
     let mut h = Vec::new();
@@ -363,7 +363,7 @@ fn tcp_win(
     h.extend_from_slice(&ports.1.to_be_bytes());
     h.extend_from_slice(&seq.to_be_bytes());
     h.extend_from_slice(&ack.to_be_bytes());
-    h.push(((20 + opts.len()) / 4 << 4) as u8);
+    h.push((((20 + opts.len()) / 4) << 4) as u8);
     h.push(flags);
     h.extend_from_slice(&win.to_be_bytes());
     h.extend_from_slice(&[0, 0, 0, 0]);
