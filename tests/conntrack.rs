@@ -434,6 +434,102 @@ fn a_bulk_transfer_with_window_scaling_goes_through() {
     assert_eq!(s(&mut sim, ACK, seq, 1101, 512, 1), vec![1], "window probe");
 }
 
+/// A frame its sender left the NIC to cut (LSO).
+struct LargeSend(ovsext::packet::OwnedPacket);
+
+impl ovsext::packet::Packet for LargeSend {
+    fn data(&self) -> &[u8] {
+        self.0.data()
+    }
+    fn data_mut(&mut self) -> Option<&mut [u8]> {
+        self.0.data_mut()
+    }
+    fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+        self.0.push_front(n)
+    }
+    fn pull_front(&mut self, n: usize) -> bool {
+        self.0.pull_front(n)
+    }
+    fn truncate(&mut self, len: usize) {
+        self.0.truncate(len)
+    }
+    fn oob_vlan(&self) -> Option<u16> {
+        None
+    }
+    fn set_oob_vlan(&mut self, _: Option<u16>) {}
+    fn offload(&self) -> ovsext::offload::Request {
+        ovsext::offload::Request {
+            checksums: ovsext::offload::Checksums::NONE,
+            lso: Some(ovsext::offload::Lso {
+                mss: 1448,
+                v2: true,
+            }),
+        }
+    }
+    fn try_clone(&self) -> Option<LargeSend> {
+        self.0.try_clone().map(LargeSend)
+    }
+}
+
+impl ovsext::datapath::receive::Egress<LargeSend> for Chained {
+    fn send(&mut self, port: u32, _: u16, pkt: LargeSend) {
+        use ovsext::packet::Packet;
+        self.0.push((port, pkt.data().to_vec()));
+    }
+}
+
+/// A large send from a VM comes through the tracker whole, its IPv4 total
+/// length left zero as LSOv2 senders leave it (more than 64 KiB does not
+/// fit in it): its payload is the rest of the frame, and the connection
+/// follows it.
+#[test]
+fn a_large_send_with_a_zero_ip_length_is_tracked_whole() {
+    use ovsext::datapath::receive::{Effects, RxContext};
+    let mut sim = firewall("ct(commit,zone=1)");
+    let (p, r) = ((40000, 80), (80, 40000));
+    let ws = [3, 3, 7];
+    let syn = tcp_win(VM1, VM2, p, SYN, 1000, 0, 65535, &ws, 0);
+    assert_eq!(send(&mut sim, 1, &syn), vec![2]);
+    let synack = tcp_win(VM2, VM1, r, SYN | ACK, 5000, 1001, 65535, &ws, 0);
+    assert_eq!(send(&mut sim, 2, &synack), vec![1]);
+    let ack = tcp_win(VM1, VM2, p, ACK, 1001, 5001, 2048, &[], 0);
+    assert_eq!(send(&mut sim, 1, &ack), vec![2]);
+    // The server opens its window: 16384 << 7 = 2 MiB.
+    let open = tcp_win(VM2, VM1, r, ACK, 5001, 1001, 16384, &[], 0);
+    assert_eq!(send(&mut sim, 2, &open), vec![1]);
+    let large = |seq: u32| {
+        let mut f = tcp_win(VM1, VM2, p, ACK | PSH, seq, 5001, 2048, &[], 100_000);
+        f[16..18].copy_from_slice(&[0, 0]);
+        ip_checksum(&mut f);
+        let pkt = LargeSend(ovsext::packet::OwnedPacket::from_frame(&f).unwrap());
+        let mut ctx = RxContext::try_new(ovsext::percpu::Cpu::Pinned(0), 1).unwrap();
+        let (mut sent, mut wake) = (Chained::default(), ovsext::pend::Wakeups::new());
+        sim.device()
+            .with_datapath(|dp| {
+                let mut fx = Effects {
+                    egress: &mut sent,
+                    wake: &mut wake,
+                };
+                let now = ovsext::platform::time::Now::from_ms(1);
+                dp.receive_batch(&mut ctx, [((1, 0), pkt)], now, &mut fx);
+            })
+            .unwrap();
+        sent.0.into_iter().map(|(port, _)| port).collect::<Vec<_>>()
+    };
+    assert_eq!(large(1001), vec![2]);
+    assert_eq!(large(101_001), vec![2]);
+    // Both acknowledged at once: the tracker saw all their bytes.
+    let acked = tcp_win(VM2, VM1, r, ACK, 5001, 201_001, 16384, &[], 0);
+    assert_eq!(send(&mut sim, 2, &acked), vec![1]);
+    let invalid = sim.device().with_datapath(|dp| {
+        dp.conntrack
+            .stats
+            .invalid
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    assert_eq!(invalid.unwrap(), 0);
+}
+
 #[test]
 fn tcp_through_a_stateful_firewall() {
     let mut sim = firewall("ct(commit,zone=1)");

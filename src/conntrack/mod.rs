@@ -400,7 +400,9 @@ impl Conntrack {
     /// Reads the packet into `a`, its tuple's hash too; whether it could.
     #[inline]
     fn parse<P: Packet>(&self, pkt: &P, zone: u16, fragment: bool, a: &mut Ahead) -> bool {
-        let read = packet::parse_into(pkt.data(), pkt.oob_vlan(), zone, fragment, &mut a.view);
+        let large = pkt.offload().lso.is_some();
+        let read =
+            !fragment && packet::parse_into(pkt.data(), pkt.oob_vlan(), zone, large, &mut a.view);
         if read {
             a.hash = self.table.hash(&a.view.tuple);
         }
@@ -465,7 +467,8 @@ impl Conntrack {
                         return Verdict::Drop;
                     }
                     // The payload may have changed length.
-                    match packet::parse(pkt.data(), pkt.oob_vlan(), zone, false) {
+                    let large = pkt.offload().lso.is_some();
+                    match packet::parse(pkt.data(), pkt.oob_vlan(), zone, large) {
                         Some(v) => {
                             reparsed = v;
                             view = &reparsed;
