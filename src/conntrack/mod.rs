@@ -1886,6 +1886,47 @@ mod tests {
         assert_eq!(&out[38..54], &client);
     }
 
+    /// A server behind DNAT: its 227 leaves with the address the client
+    /// knows it by, two bytes longer, so the server's later segments move
+    /// on by two and the client's acknowledgements back by two (the reply
+    /// direction's corrections), and the client's data connection reaches
+    /// the server.
+    #[test]
+    fn pasv_through_dnat_moves_the_replies_sequence() {
+        let ct = Conntrack::new(3).unwrap();
+        let (client, server, vip) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 200]);
+        let commit = CtAction {
+            helper: Some(Helper::Ftp),
+            ..nat_commit(NatKind::Dst, Some((v4(server), v4(server))))
+        };
+        let frame = |src, dst, l4: &[u8]| packet::tests::ipv4_frame(src, dst, 6, l4);
+        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
+        run(&ct, &frame(client, vip, &syn), &commit);
+        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
+        run(&ct, &frame(server, client, &synack), &nat_lookup());
+        let text = b"227 Entering Passive Mode (10,0,0,2,39,16)\r\n";
+        let pasv = segment(21, 40000, 501, 101, text);
+        let (out, _) = run(&ct, &frame(server, client, &pasv), &nat_lookup());
+        assert_eq!(
+            &out[54..],
+            b"227 Entering Passive Mode (10,0,0,200,39,16)\r\n"
+        );
+        assert!(checksums_ok(&out));
+        let next = 501 + text.len() as u32;
+        let ok = segment(21, 40000, next, 101, b"200 OK\r\n");
+        let (out, _) = run(&ct, &frame(server, client, &ok), &nat_lookup());
+        assert_eq!(&out[38..42], &(next + 2).to_be_bytes());
+        let ack = segment(40000, 21, 101, next + 2 + 8, b"");
+        let (out, k) = run(&ct, &frame(client, vip, &ack), &nat_lookup());
+        assert_eq!(k.ct_state & (EST | INV), EST);
+        assert_eq!(&out[42..46], &(next + 8).to_be_bytes());
+        assert!(checksums_ok(&out));
+        let data = packet::tests::tcp(40100, 10000, 0x02, 1, 0, 0);
+        let (out, k) = run(&ct, &frame(client, vip, &data), &commit);
+        assert_eq!(k.ct_state & REL, REL);
+        assert_eq!(&out[30..34], &server);
+    }
+
     proptest::proptest! {
         /// Whatever a client sends on a control connection through SNAT,
         /// the tracker does not panic, and what it lets through has
