@@ -170,8 +170,6 @@ struct Seen {
     state: u8,
     /// The connection was stored before this packet.
     found: bool,
-    /// This packet's commit gave the connection its helper.
-    helper_added: bool,
     /// NAT could not rewrite the packet, translated under the lookup.
     untranslatable: bool,
     /// What NAT and helpers read, taken only for them: most packets need
@@ -463,11 +461,7 @@ impl Conntrack {
                 // `__ovs_ct_lookup`).
                 if let Some(b) = &seen.binding
                     && let Some(helper) = b.ext.and_then(|e| e.helper)
-                    && (if seen.found {
-                        !cached || seen.helper_added
-                    } else {
-                        ct.commit
-                    })
+                    && (if seen.found { !cached } else { ct.commit })
                 {
                     if !self.help(helper, pkt, view, b, now_ms) {
                         return Verdict::Drop;
@@ -651,12 +645,7 @@ impl Conntrack {
                         };
                     show(key, c.mark, &c.labels, &c.orig, ext);
                     seen.found = true;
-                    // A commit naming a helper gives one to a connection
-                    // that has none, and it reads this packet too (Linux's
-                    // `add_helper`); it is stored once the lookup is done.
-                    let has = ext.is_some_and(|e| e.helper.is_some());
-                    seen.helper_added = ct.commit && ct.helper.is_some() && !has;
-                    let helper = has || seen.helper_added;
+                    let helper = ext.is_some_and(|e| e.helper.is_some());
                     if nat && !helper {
                         // Translated here, from the record, rather than
                         // from a copy of its tuples taken out of the lock.
@@ -665,15 +654,11 @@ impl Conntrack {
                             None => seen.untranslatable = true,
                         }
                     } else if helper {
-                        let ext = ext.copied().unwrap_or_default();
                         seen.binding = Some(Binding {
                             is_reply: reply,
                             orig: c.orig,
                             reply: Some(c.reply),
-                            ext: Some(Ext {
-                                helper: ext.helper.or(ct.helper),
-                                ..ext
-                            }),
+                            ext: ext.copied(),
                         });
                     }
                     Ok(true)
@@ -682,17 +667,6 @@ impl Conntrack {
                 Found::Live(id, Ok(valid)) => {
                     if let Some((c, ext, causes)) = changed {
                         self.event(notify, events::Kind::Update(causes), id, &c, ext.as_ref());
-                    }
-                    // Without room for it, the commit fails (Linux's
-                    // `__nf_ct_try_assign_helper` error).
-                    if seen.helper_added
-                        && self
-                            .table
-                            .with_ext(tuple, now_ms, |e| e.helper = e.helper.or(ct.helper))
-                            .is_none()
-                    {
-                        count(&self.stats.no_memory);
-                        return Err(());
                     }
                     return Ok(valid);
                 }
@@ -720,7 +694,6 @@ impl Conntrack {
             Seen {
                 state: TRK | REL | if reply { RPL } else { 0 },
                 found: true,
-                helper_added: false,
                 untranslatable: false,
                 binding: Some(Binding {
                     is_reply: reply,
@@ -819,7 +792,6 @@ impl Conntrack {
             // unconfirmed connection, related too if a helper expected it.
             state: TRK | NEW | if ext.master.is_some() { REL } else { 0 },
             found: false,
-            helper_added: false,
             untranslatable: false,
             binding: Some(Binding {
                 is_reply: false,
@@ -1953,42 +1925,6 @@ mod tests {
         let (out, k) = run(&ct, &frame(client, vip, &data), &commit);
         assert_eq!(k.ct_state & REL, REL);
         assert_eq!(&out[30..34], &server);
-    }
-
-    /// A connection committed without a helper gets one from a later
-    /// commit that names it, which reads that packet and the following
-    /// ones (Linux's `__ovs_ct_lookup` attaching it: `add_helper`).
-    #[test]
-    fn a_later_commit_attaches_a_helper() {
-        let ct = Conntrack::new(3).unwrap();
-        let (client, server) = ([10, 0, 0, 1], [10, 0, 0, 2]);
-        let frame = |src, dst, l4: &[u8]| packet::tests::ipv4_frame(src, dst, 6, l4);
-        let plain = CtAction {
-            commit: true,
-            ..CtAction::default()
-        };
-        let with_ftp = CtAction {
-            helper: Some(Helper::Ftp),
-            ..plain
-        };
-        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
-        run(&ct, &frame(client, server, &syn), &plain);
-        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
-        run(&ct, &frame(server, client, &synack), &CtAction::default());
-        let port = segment(40000, 21, 101, 501, b"PORT 10,0,0,1,7,208\r\n");
-        run(&ct, &frame(client, server, &port), &with_ftp);
-        assert_eq!(
-            ct.expects.stats.created.load(Relaxed),
-            1,
-            "read as committed"
-        );
-        let data = packet::tests::tcp(20, 2000, 0x02, 9, 0, 0);
-        let (_, k) = run(&ct, &frame(server, client, &data), &CtAction::default());
-        assert_eq!(k.ct_state & REL, REL);
-        // Later packets are read too, without a helper in their action.
-        let port = segment(40000, 21, 122, 501, b"PORT 10,0,0,1,7,209\r\n");
-        run(&ct, &frame(client, server, &port), &CtAction::default());
-        assert_eq!(ct.expects.stats.created.load(Relaxed), 2);
     }
 
     proptest::proptest! {

@@ -550,20 +550,6 @@ impl Table {
         None
     }
 
-    /// Runs `f` on the extension of the live connection with tuple `t`,
-    /// giving it one first if it has none; `None` if there is no such
-    /// connection, or no room for an extension.
-    pub fn with_ext<R>(&self, t: &Tuple, now_ms: u64, f: impl FnOnce(&mut Ext) -> R) -> Option<R> {
-        let (_, mut g, slot, _) = self.find(t, self.hash(t), None)?;
-        let Shard { conns, exts, .. } = &mut *g;
-        let c = conns.get_mut(slot).filter(|c| !c.expired(now_ms))?;
-        if c.ext.is_none() {
-            let at = exts.alloc(Ext::default()).ok()?;
-            c.ext = NonZeroU32::new(at as u32 + 1);
-        }
-        exts.get_mut(c.ext?.get() as usize - 1).map(f)
-    }
-
     /// Prefetches the index entry a lookup of a tuple hashed `h` reads
     /// first; takes no lock.
     pub fn prefetch_index(&self, h: u64) {
