@@ -1927,6 +1927,31 @@ mod tests {
         assert_eq!(&out[30..34], &server);
     }
 
+    /// A connection stored without a helper does not get one from a later
+    /// commit that names it (Linux attaches a helper only to a connection
+    /// not yet confirmed).
+    #[test]
+    fn a_later_commit_attaches_no_helper() {
+        let ct = Conntrack::new(3).unwrap();
+        let (client, server) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let frame = |src, dst, l4: &[u8]| packet::tests::ipv4_frame(src, dst, 6, l4);
+        let plain = CtAction {
+            commit: true,
+            ..CtAction::default()
+        };
+        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
+        run(&ct, &frame(client, server, &syn), &plain);
+        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
+        run(&ct, &frame(server, client, &synack), &CtAction::default());
+        let port = segment(40000, 21, 101, 501, b"PORT 10,0,0,1,7,208\r\n");
+        let with_ftp = CtAction {
+            helper: Some(Helper::Ftp),
+            ..plain
+        };
+        run(&ct, &frame(client, server, &port), &with_ftp);
+        assert_eq!(ct.expects.stats.created.load(Relaxed), 0);
+    }
+
     proptest::proptest! {
         /// Whatever a client sends on a control connection through SNAT,
         /// the tracker does not panic, and what it lets through has
