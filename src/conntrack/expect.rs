@@ -10,8 +10,9 @@
 //! `max_expected` of 1); all of them together at most [`MAX`], each for
 //! [`TIMEOUT_MS`] or until the control connection goes. Two control
 //! connections never expect the same connection: the second is refused,
-//! or under NAT expects the next free port (Linux's `expect_clash` and
-//! `nf_nat_exp_find_port`).
+//! or under NAT expects a free port above the announced one (Linux's
+//! `expect_clash` and `nf_nat_exp_find_port`, which tries up to 128 random
+//! ones; here the next free one is taken, always found if there is one).
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
