@@ -1,6 +1,8 @@
 //! The control device: open handles, the six IOCTLs and their buffer rules,
 //! message validation, and dispatch to the families (`OvsDeviceControl`).
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::datapath::Datapath;
 use crate::datapath::receive::Egress;
 use crate::family::{self, Ctx, DevOp, Fail, Reply};
@@ -89,6 +91,9 @@ pub struct Device {
     handles: Mutex<Handles>,
     /// Mixed into the seeds of the datapath's hash tables (`Datapath::new`).
     hash_seed: u64,
+    /// The wall clock (ns since the Unix epoch) when the datapath's clock
+    /// read zero, as the platform last told it; 0: not known.
+    wall_epoch_ns: AtomicU64,
 }
 
 fn error_reply(out: &mut [u8], req: &MsgHeader, errno: Errno) -> Outcome {
@@ -195,14 +200,24 @@ impl Device {
     pub fn attach(&self, cpus: usize) -> Result<(), NtStatus> {
         let mut sw = self.switch.write();
         if sw.is_none() {
-            let dp = Datapath::new(cpus, self.hash_seed);
-            *sw = Some(dp.ok_or_else(crate::diag::attach_failed)?);
+            let dp = Datapath::new(cpus, self.hash_seed).ok_or_else(crate::diag::attach_failed)?;
+            dp.conntrack
+                .set_wall_epoch(self.wall_epoch_ns.load(Ordering::Relaxed));
+            *sw = Some(dp);
             log::info!(
                 "switch attached: datapath {} on {cpus} processors",
                 crate::ovs::dp::NAME
             );
         }
         Ok(())
+    }
+
+    /// Where the datapath's clock stands in calendar time (see
+    /// `Conntrack::set_wall_epoch`): the platform tells it when it loads
+    /// and on each upkeep tick.
+    pub fn set_wall_epoch(&self, ns: u64) {
+        self.wall_epoch_ns.store(ns, Ordering::Relaxed);
+        self.with_datapath(|dp| dp.conntrack.set_wall_epoch(ns));
     }
 
     /// The switch detaches: every vport, flow, queue and pended request goes.

@@ -1204,6 +1204,31 @@ fn flush(sim: &mut Sim, family: u8, attrs: &[u8]) -> String {
     one(sim, &format!("ioctl 1 TRANSACT {}", hexs(&req)))
 }
 
+/// A dumped connection says when it was committed (`CTA_TIMESTAMP`, the
+/// `start=` of `ovs-dpctl dump-conntrack -s`, which Antrea's flow exporter
+/// reads), in calendar time: the simulator's clock starts at
+/// 2026-01-01T00:00:00Z.
+#[test]
+fn a_dumped_connection_tells_when_it_started() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    sim.run("tick 5000");
+    assert_eq!(send(&mut sim, 1, &udp(VM1, VM2, (1, 53))), vec![2]);
+    sim.run("tick 2000");
+    let d = dump_conntrack_attrs(&mut sim);
+    assert_eq!(d.len(), 1);
+    let ts = &d[0]
+        .1
+        .iter()
+        .find(|(t, _)| *t == 20)
+        .expect("CTA_TIMESTAMP")
+        .1;
+    let start: Vec<_> = ovsext::netlink::attrs(ts).map(|a| a.unwrap()).collect();
+    assert_eq!(start.len(), 1, "START only");
+    assert_eq!(start[0].ty(), 1);
+    let ns = u64::from_be_bytes(start[0].payload().try_into().unwrap());
+    assert_eq!(ns, ovsext::sim::SIM_WALL_EPOCH_NS + 5_000_000_000);
+}
+
 #[test]
 fn dump_and_flush_conntrack() {
     let mut sim = firewall("ct(commit,zone=1)");

@@ -48,6 +48,10 @@ pub struct Conn {
     pub eventmask: u16,
     /// Where the table keeps its `Ext`, if it has one (a slot number + 1).
     pub(super) ext: Option<NonZeroU32>,
+    /// When it was committed, in ns since the Unix epoch (0: not known),
+    /// for `CTA_TIMESTAMP` (what `ovs-dpctl dump-conntrack -s` shows as
+    /// `start=`).
+    pub started_ns: u64,
 }
 
 /// What only a connection with a helper, or one a helper expected, carries
@@ -171,6 +175,7 @@ impl Conn {
             seen_reply: false,
             eventmask: super::events::ALL,
             ext: None,
+            started_ns: 0,
         })
     }
 

@@ -33,6 +33,7 @@ const CTA_COUNTERS_REPLY: u16 = 10;
 const CTA_ID: u16 = 12;
 const CTA_TUPLE_MASTER: u16 = 14;
 pub const CTA_ZONE: u16 = 18;
+const CTA_TIMESTAMP: u16 = 20;
 const CTA_LABELS: u16 = 22;
 
 const CTA_HELP_NAME: u16 = 1;
@@ -51,6 +52,7 @@ const CTA_PROTO_ICMP_CODE: u16 = 6;
 const CTA_PROTO_ICMPV6_ID: u16 = 7;
 const CTA_PROTO_ICMPV6_TYPE: u16 = 8;
 const CTA_PROTO_ICMPV6_CODE: u16 = 9;
+const CTA_TIMESTAMP_START: u16 = 1;
 const CTA_COUNTERS_PACKETS: u16 = 1;
 const CTA_COUNTERS_BYTES: u16 = 2;
 const CTA_PROTOINFO_TCP: u16 = 1;
@@ -185,6 +187,11 @@ pub fn render(
             b.put_be64(CTA_COUNTERS_BYTES, ctr.bytes)
         })?;
     }
+    if c.started_ns != 0 {
+        nest(b, CTA_TIMESTAMP, |b| {
+            b.put_be64(CTA_TIMESTAMP_START, c.started_ns)
+        })?;
+    }
     b.put_be32(CTA_ID, id)?;
     if c.orig.zone != 0 {
         b.put_be16(CTA_ZONE, c.orig.zone)?;
@@ -273,6 +280,7 @@ mod tests {
     fn a_connection_renders_and_its_tuple_parses_back() {
         let mut c = syn();
         c.mark = 7;
+        c.started_ns = 1_796_688_000_123_456_789;
         let mut buf = [0u8; 512];
         let mut b = NlBuf::new(&mut buf);
         render(
@@ -294,6 +302,13 @@ mod tests {
         assert_eq!(msg.find(CTA_MARK).unwrap().be32(), Some(7));
         assert_eq!(msg.find(CTA_TIMEOUT).unwrap().be32(), Some(20));
         assert_eq!(msg.find(CTA_ID).unwrap().be32(), Some(9));
+        let ts = msg.find(CTA_TIMESTAMP).unwrap();
+        let start: std::vec::Vec<_> = ts.nested().map(|a| a.unwrap()).collect();
+        assert_eq!(start.len(), 1);
+        assert_eq!(
+            (start[0].ty(), start[0].be64()),
+            (CTA_TIMESTAMP_START, Some(c.started_ns))
+        );
         let orig = msg.find(CTA_TUPLE_ORIG).unwrap();
         assert_eq!(parse_tuple(orig.payload(), false, 5), Some(c.orig));
         let reply = msg.find(CTA_TUPLE_REPLY).unwrap();

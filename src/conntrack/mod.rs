@@ -128,6 +128,9 @@ pub struct Conntrack {
     pub expects: expect::Expectations,
     /// The event groups some handle listens to (`event::group::CT_*`).
     listeners: AtomicU32,
+    /// The wall clock (ns since the Unix epoch) when the datapath's clock
+    /// read zero; 0 while the platform has not told it.
+    wall_epoch_ns: AtomicU64,
 }
 
 /// Where events go (the datapath renders and queues them).
@@ -258,11 +261,28 @@ impl Conntrack {
             frags: frag::Reassembly::new(seed.rotate_left(17))?,
             expects: expect::Expectations::new()?,
             listeners: AtomicU32::new(0),
+            wall_epoch_ns: AtomicU64::new(0),
         })
     }
 
     pub fn table(&self) -> &Table {
         &self.table
+    }
+
+    /// Where the datapath's clock stands in calendar time: the wall clock
+    /// (ns since the Unix epoch) when it read zero (the platform tells it
+    /// at attach and on each upkeep tick, following clock changes).
+    pub fn set_wall_epoch(&self, ns: u64) {
+        self.wall_epoch_ns.store(ns, Relaxed);
+    }
+
+    /// The wall-clock time (ns since the Unix epoch) of `now_ms` on the
+    /// datapath's clock; 0 if not known.
+    fn wall_ns(&self, now_ms: u64) -> u64 {
+        match self.wall_epoch_ns.load(Relaxed) {
+            0 => 0,
+            epoch => epoch.saturating_add(now_ms.saturating_mul(1_000_000)),
+        }
     }
 
     /// The event groups handles have joined (after a subscription changes).
@@ -745,6 +765,7 @@ impl Conntrack {
         let follows = conn.reply != reply;
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
+            conn.started_ns = self.wall_ns(now_ms);
             ext.helper = ct.helper;
             if let Some(n) = ct.nat.filter(|n| n.kind.is_some() && !follows) {
                 let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;

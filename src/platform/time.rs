@@ -31,6 +31,17 @@ impl Now {
     }
 }
 
+/// 100-ns intervals from 1601 (Windows system time) to 1970 (the Unix epoch).
+const UNIX_EPOCH_IN_SYSTEM_TIME: i64 = 116_444_736_000_000_000;
+
+/// Nanoseconds since the Unix epoch of a Windows system time (100-ns
+/// intervals since 1601); 0 for a time before 1970.
+pub fn unix_ns_of_system_time(t: i64) -> u64 {
+    u64::try_from(t.saturating_sub(UNIX_EPOCH_IN_SYSTEM_TIME))
+        .unwrap_or(0)
+        .saturating_mul(100)
+}
+
 /// `counter` ticks of a clock running at `frequency` ticks/s. A negative
 /// counter or a frequency that is not positive gives 0.
 pub fn ticks_to_now(counter: i64, frequency: i64) -> Now {
@@ -53,6 +64,16 @@ mod tests {
 
     fn ms(counter: i64, frequency: i64) -> u64 {
         ticks_to_now(counter, frequency).ms()
+    }
+
+    #[test]
+    fn system_time_to_unix_ns() {
+        assert_eq!(unix_ns_of_system_time(UNIX_EPOCH_IN_SYSTEM_TIME), 0);
+        // 2026-12-08T00:00:00Z.
+        let t = UNIX_EPOCH_IN_SYSTEM_TIME + 1_796_688_000 * 10_000_000 + 5;
+        assert_eq!(unix_ns_of_system_time(t), 1_796_688_000_000_000_500);
+        assert_eq!(unix_ns_of_system_time(0), 0);
+        assert_eq!(unix_ns_of_system_time(i64::MIN), 0);
     }
 
     #[test]

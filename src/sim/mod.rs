@@ -103,6 +103,10 @@ fn comment(lines: Vec<String>, out: &mut Vec<String>) {
     out.extend(lines.into_iter().map(|l| format!("# {l}")));
 }
 
+/// The simulator's clock reads zero at 2026-01-01T00:00:00Z, so that the
+/// calendar times it reports (a connection's start) are the same each run.
+pub const SIM_WALL_EPOCH_NS: u64 = 1_767_225_600 * 1_000_000_000;
+
 pub fn status_name(s: NtStatus) -> String {
     s.name()
         .map_or_else(|| format!("0x{:08X}", s.0), String::from)
@@ -114,8 +118,10 @@ fn code_name(c: u32, as_written: &str) -> String {
 
 impl Sim {
     pub fn new() -> Sim {
+        let device = Device::new();
+        device.set_wall_epoch(SIM_WALL_EPOCH_NS);
         Sim {
-            device: Device::new(),
+            device,
             activation: Activation::new(),
             // The simulator runs where memory is plentiful.
             rx: RxContext::try_new(Cpu::Pinned(0), 0x5eed).expect("receive context"),

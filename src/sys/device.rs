@@ -70,6 +70,7 @@ pub fn create() -> NdisStatus {
     let status = csq::init();
     if status.is_success() {
         let dev = Device::with_hash_seed(super::time::hash_seed());
+        dev.set_wall_epoch(super::time::wall_epoch_ns());
         DEVICE.store(Box::into_raw(Box::new(dev)), Ordering::Release);
     }
     status

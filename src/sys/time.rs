@@ -2,8 +2,8 @@
 //! `time_msec()` uses on Windows (see `platform::time`).
 #![cfg(windows)]
 
-use super::ndis::ffi::KeQueryPerformanceCounter;
-use crate::platform::time::{Now, ticks_to_now};
+use super::ndis::ffi::{KeQueryPerformanceCounter, KeQuerySystemTimePrecise};
+use crate::platform::time::{Now, ticks_to_now, unix_ns_of_system_time};
 
 /// A seed for the datapath's hash tables, which nobody sending packets can
 /// know: the performance counter's ticks when the driver loads, mixed with
@@ -23,4 +23,14 @@ pub fn now() -> Now {
     // SAFETY: the frequency out-parameter is valid for the call.
     let counter = unsafe { KeQueryPerformanceCounter(&mut frequency) };
     ticks_to_now(counter, frequency)
+}
+
+/// The wall clock (ns since the Unix epoch) when the datapath's clock read
+/// zero, at any IRQL: what a reading of `now` is in calendar time.
+pub fn wall_epoch_ns() -> u64 {
+    let since_boot = now();
+    let mut system_time = 0i64;
+    // SAFETY: the out-parameter is valid for the call.
+    unsafe { KeQuerySystemTimePrecise(&mut system_time) };
+    unix_ns_of_system_time(system_time).saturating_sub(since_boot.ns)
 }

@@ -25,6 +25,7 @@ const TAG: u32 = u32::from_le_bytes(*b"OVSt");
 unsafe extern "system" fn tick(_: *mut c_void, _: *mut c_void, _: *mut c_void, _: *mut c_void) {
     if let Some(dev) = device() {
         let mut wake = crate::pend::Wakeups::new();
+        dev.set_wall_epoch(super::time::wall_epoch_ns());
         dev.maintain(super::time::now().ms(), &mut wake);
         super::device::complete_wakeups(wake);
         super::underlay::kick_if_unresolved(dev);

@@ -296,6 +296,8 @@ unsafe extern "system" {
 unsafe extern "system" {
     /// Returns the counter; stores its frequency (ticks/s) when asked.
     pub fn KeQueryPerformanceCounter(performance_frequency: *mut i64) -> i64;
+    /// Stores the system time: 100-ns intervals since 1601, UTC.
+    pub fn KeQuerySystemTimePrecise(current_time: *mut i64);
 }
 
 /// `KeRaiseIrql`: the previous IRQL, to hand back to `KeLowerIrql`.
