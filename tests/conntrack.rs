@@ -1144,14 +1144,32 @@ fn execute_honours_the_mru_and_df() {
         execute_with_mru(&mut sim, &whole, "2", 4000),
         vec![whole.clone()]
     );
-    // DF set and longer than the MRU: dropped.
-    let mut df = whole.clone();
-    df[20] |= 0x40;
-    ip_checksum(&mut df);
+    // DF set and longer than the MRU: cut all the same, the fragments
+    // without DF (as Linux's `ovs_fragment`).
     assert_eq!(
-        execute_with_mru(&mut sim, &df, "2", 1500),
-        Vec::<Vec<u8>>::new()
+        execute_with_mru(&mut sim, &with_df(&whole), "2", 1500),
+        frags
     );
+}
+
+/// `frame` (Ethernet/IPv4) with DF set.
+fn with_df(frame: &[u8]) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    f[20] |= 0x40;
+    ip_checksum(&mut f);
+    f
+}
+
+/// Fragments that carry DF (as a router that refragments a DF datagram
+/// sends them) are reassembled, tracked and leave cut as they came, DF
+/// cleared as Linux's output does.
+#[test]
+fn fragments_with_df_get_through() {
+    let mut sim = fragment_pipeline();
+    let frags = fragments4(&big_udp4(3000, 12), &[1480, 1480, 48]);
+    let with: Vec<Vec<u8>> = frags.iter().map(|f| with_df(f)).collect();
+    let out = train(&mut sim, &with);
+    assert_eq!(out[2], frags);
 }
 
 /// A UDP datagram from fd00::1 to fd00::2 with `n` bytes of data, as an

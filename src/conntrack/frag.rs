@@ -24,9 +24,10 @@
 //! Where this differs from Linux: the limits are per table, not per
 //! network namespace, and a full table evicts the oldest datagram among the
 //! [`PROBE`] slots a new one may take rather than the oldest of all; an
-//! IPv4 datagram keeps its first fragment's header whole (options too) and
-//! its DF bit; an IPv6 fragment whose next header differs from the others'
-//! drops the datagram (Linux takes the first fragment's).
+//! IPv4 datagram keeps its first fragment's header whole (options too); an
+//! IPv6 fragment whose next header differs from the others'
+//! drops the datagram (Linux takes the first fragment's). As in Linux, an
+//! IPv4 datagram has DF when its largest fragment had it.
 
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -83,8 +84,6 @@ pub struct Stats {
     pub evicted: AtomicU64,
     /// Packets cut to their MRU on output.
     pub refragmented: AtomicU64,
-    /// Packets dropped on output: longer than their MRU with DF set.
-    pub df_dropped: AtomicU64,
     /// Packets dropped on output: they could not be cut (no memory, or
     /// not readable as IP).
     pub refrag_failed: AtomicU64,
@@ -102,14 +101,13 @@ impl Stats {
     ) -> Result<T, super::refrag::Refused> {
         count(match &cut {
             Ok(_) => &self.refragmented,
-            Err(super::refrag::Refused::DontFragment) => &self.df_dropped,
             Err(_) => &self.refrag_failed,
         });
         cut
     }
 
     /// The counters, named, in order.
-    pub fn named(&self) -> [(&'static str, u64); 13] {
+    pub fn named(&self) -> [(&'static str, u64); 12] {
         let c = |a: &AtomicU64| a.load(Relaxed);
         [
             ("held", c(&self.held)),
@@ -123,7 +121,6 @@ impl Stats {
             ("no_room", c(&self.no_room)),
             ("evicted", c(&self.evicted)),
             ("refragmented", c(&self.refragmented)),
-            ("df_dropped", c(&self.df_dropped)),
             ("refrag_failed", c(&self.refrag_failed)),
         ]
     }
@@ -273,13 +270,14 @@ struct Pending {
     head: Vec<u8>,
     l3: usize,
     next_at: usize,
-    df: bool,
     data: Vec<u8>,
     /// Byte ranges received, in arrival order.
     ranges: Vec<(usize, usize)>,
     /// Where the datagram ends, once its last fragment came.
     end: Option<usize>,
     max_size: usize,
+    /// The largest fragment with DF set, 0 if none.
+    max_df_size: usize,
     /// Bytes charged to the budget.
     charge: usize,
 }
@@ -492,11 +490,11 @@ impl Reassembly {
             head: Vec::new(),
             l3: 0,
             next_at: 0,
-            df: false,
             data: Vec::new(),
             ranges: Vec::new(),
             end: None,
             max_size: 0,
+            max_df_size: 0,
             charge: 0,
         };
         if !self.recharge(&mut p) {
@@ -574,7 +572,6 @@ impl Reassembly {
             p.head.extend_from_slice(f.head);
             p.l3 = f.l3;
             p.next_at = f.next_at;
-            p.df = f.df;
         }
         p.proto = f.proto;
         p.ranges.push((f.offset, end));
@@ -582,6 +579,9 @@ impl Reassembly {
             p.end = Some(end);
         }
         p.max_size = p.max_size.max(f.size);
+        if f.df {
+            p.max_df_size = p.max_df_size.max(f.size);
+        }
         let got: usize = p.ranges.iter().map(|&(a, b)| b - a).sum();
         let complete = !p.head.is_empty() && p.end == Some(got);
         if !complete {
@@ -610,7 +610,13 @@ impl Reassembly {
                 .map(|b| *b = p.proto)
                 .and_then(|()| headers::put(&mut frame, p.l3 + 4, payload.to_be_bytes()))
         } else {
-            let flags: u16 = if p.df { 0x4000 } else { 0 };
+            // DF only if the largest fragment had it: a DF datagram is never
+            // longer than what its sender let through unfragmented.
+            let flags: u16 = if p.max_df_size == p.max_size {
+                0x4000
+            } else {
+                0
+            };
             headers::put(&mut frame, p.l3 + 2, (ip_len as u16).to_be_bytes())
                 .and_then(|()| headers::put(&mut frame, p.l3 + 6, flags.to_be_bytes()))
                 .and_then(|()| crate::offload::ipv4_checksum(&mut frame, p.l3))
@@ -813,6 +819,38 @@ pub(crate) mod tests {
         assert_eq!(out, [Outcome::Held, Outcome::Dropped]);
         assert_eq!(r.stats.malformed.load(Relaxed), 3);
         assert_eq!(r.pending(), 0);
+    }
+
+    /// Sets or clears DF in an Ethernet/IPv4 frame, checksum again.
+    pub fn set_df(f: &mut [u8], df: bool) {
+        f[20] = f[20] & !0x40 | if df { 0x40 } else { 0 };
+        crate::offload::ipv4_checksum(f, 14).unwrap();
+    }
+
+    /// The datagram has DF when its largest fragment had it, whatever the
+    /// first had (Linux's `max_df_size == max_size`).
+    #[test]
+    fn df_follows_the_largest_fragment() {
+        let whole = udp4(3000, 21);
+        let r = Reassembly::new(0).unwrap();
+        for (dfs, want) in [
+            ([true, false, false], false),
+            ([false, true, false], true),
+            ([true, true, true], true),
+            ([false, false, true], false),
+        ] {
+            let mut frags = cut4(&whole, &[1000, 1480, 528]);
+            for (f, df) in frags.iter_mut().zip(dfs) {
+                set_df(f, df);
+            }
+            let Some(Outcome::Complete(d)) = feed(&r, &frags).pop() else {
+                panic!("{dfs:?}: not reassembled");
+            };
+            let mut expect = whole.clone();
+            set_df(&mut expect, want);
+            assert_eq!(d.frame, expect, "{dfs:?}");
+            assert_eq!(d.mru, 1500);
+        }
     }
 
     #[test]

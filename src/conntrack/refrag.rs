@@ -6,9 +6,9 @@
 //! the headers: IPv4 repeats the whole header (options too) with its
 //! offset, MF and checksum; IPv6 repeats the unfragmentable part (the
 //! header, hop-by-hop and routing headers) and adds a fragment header with
-//! a fresh id (a counter; Linux draws a hashed one). Where Linux ignores DF
-//! on a reassembled packet, an IPv4 packet with DF set is not cut here: it
-//! is dropped and counted. Linux repeats only the IPv4 options marked for
+//! a fresh id (a counter; Linux draws a hashed one). DF does not stop the
+//! cut, and the fragments leave without it (Linux's `ovs_fragment` clears
+//! the control block that would keep it). Linux repeats only the IPv4 options marked for
 //! copying; this repeats them all. Output to a tunnel port does not cut
 //! (Linux cuts before encapsulation); nor do userspace upcalls, which carry
 //! the MRU instead.
@@ -21,8 +21,6 @@ use crate::packet::Packet;
 /// Why a packet could not be cut.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refused {
-    /// IPv4 with Don't Fragment set.
-    DontFragment,
     /// Not IP, cut short, or an MRU too small for 8 bytes of data.
     Unfit,
     /// A copy could not be had.
@@ -68,10 +66,7 @@ pub fn fragment<P: Packet>(pkt: &P, id: u32, emit: &mut dyn FnMut(P)) -> Result<
             put(f, unfrag + 4, id.to_be_bytes())
         })
     } else {
-        let [ver_ihl, _, _, _, _, _, f0, _] = get::<8>(frame, ip.l3).ok_or(Refused::Unfit)?;
-        if f0 & 0x40 != 0 {
-            return Err(Refused::DontFragment);
-        }
+        let [ver_ihl] = get::<1>(frame, ip.l3).ok_or(Refused::Unfit)?;
         let hlen = usize::from(ver_ihl & 0x0f) * 4;
         let start = ip.l3 + hlen;
         let cut = Cut {
@@ -159,7 +154,7 @@ impl Cut {
 
 #[cfg(test)]
 mod tests {
-    use super::super::frag::tests::{cut4, cut6, udp4, udp6};
+    use super::super::frag::tests::{cut4, cut6, set_df, udp4, udp6};
     use super::super::frag::{Outcome, Reassembly, fragment as read};
     use super::*;
     use crate::packet::OwnedPacket;
@@ -183,10 +178,12 @@ mod tests {
         assert!(needed(&p));
         p.set_mru(4000);
         assert!(!needed(&p));
-        // DF set: refused.
+        // DF set: cut all the same, and the fragments leave without it
+        // (Linux's `ovs_fragment` clears the control block that would keep
+        // it, and `ip_do_fragment` does not look at DF).
         let mut df = whole.clone();
-        df[20] |= 0x40;
-        assert_eq!(cut(&df, 1500), Err(Refused::DontFragment));
+        set_df(&mut df, true);
+        assert_eq!(cut(&df, 1500).unwrap(), cut4(&whole, &[1480, 1480, 48]));
         assert_eq!(cut(&whole, 27), Err(Refused::Unfit));
     }
 
