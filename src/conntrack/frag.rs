@@ -76,7 +76,8 @@ pub struct Stats {
     pub too_many: AtomicU64,
     /// Fragments or datagrams dropped as malformed: empty, a middle piece
     /// not a multiple of 8 bytes, past the end another fragment set, a
-    /// second end, another protocol for the same IPv6 id.
+    /// second end, another protocol for the same IPv6 id, Not-ECT mixed
+    /// with ECN-capable fragments.
     pub malformed: AtomicU64,
     /// Datagrams dropped: the memory budget was spent.
     pub no_room: AtomicU64,
@@ -185,6 +186,8 @@ pub struct Fragment<'f> {
     size: usize,
     /// IPv4 Don't Fragment.
     df: bool,
+    /// The ECN codepoint.
+    ecn: u8,
 }
 
 impl Fragment<'_> {
@@ -232,10 +235,11 @@ pub fn fragment(frame: &[u8], oob_vlan: Option<u16>, space: u32) -> Option<Fragm
             next_at,
             size: ip.end - l3,
             df: false,
+            ecn: get::<2>(frame, l3).map_or(0, |[_, b]| b >> 4 & 3),
         })
     } else {
         let h: [u8; 20] = get(frame, l3)?;
-        let [ver_ihl, _, t0, t1, i0, i1, f0, f1, _, proto, ..] = h;
+        let [ver_ihl, tos, t0, t1, i0, i1, f0, f1, _, proto, ..] = h;
         let hlen = usize::from(ver_ihl & 0x0f) * 4;
         let total = usize::from(u16::from_be_bytes([t0, t1]));
         let field = u16::from_be_bytes([f0, f1]);
@@ -257,6 +261,7 @@ pub fn fragment(frame: &[u8], oob_vlan: Option<u16>, space: u32) -> Option<Fragm
             next_at: 0,
             size: total,
             df: field & 0x4000 != 0,
+            ecn: tos & 3,
         })
     }
 }
@@ -278,6 +283,8 @@ struct Pending {
     max_size: usize,
     /// The largest fragment with DF set, 0 if none.
     max_df_size: usize,
+    /// The ECN codepoints the fragments carried, one bit each.
+    ecn: u8,
     /// Bytes charged to the budget.
     charge: usize,
 }
@@ -288,6 +295,19 @@ impl Pending {
             + self.head.capacity()
             + self.data.capacity()
             + self.ranges.capacity() * core::mem::size_of::<(usize, usize)>()
+    }
+}
+
+/// What the ECN codepoints of a datagram's fragments (`seen`, one bit
+/// each) make of it (RFC 3168 5.3, as Linux's `ip_frag_ecn_table`): CE to
+/// mark it with, or 0; `None` when Not-ECT is mixed with ECN-capable.
+fn ecn_mark(seen: u8) -> Option<u8> {
+    const NOT_ECT: u8 = 1;
+    const CE: u8 = 1 << 3;
+    match seen {
+        s if s & NOT_ECT != 0 && s != NOT_ECT => None,
+        s if s & CE != 0 && s != CE => Some(3),
+        _ => Some(0),
     }
 }
 
@@ -495,6 +515,7 @@ impl Reassembly {
             end: None,
             max_size: 0,
             max_df_size: 0,
+            ecn: 0,
             charge: 0,
         };
         if !self.recharge(&mut p) {
@@ -582,6 +603,7 @@ impl Reassembly {
         if f.df {
             p.max_df_size = p.max_df_size.max(f.size);
         }
+        p.ecn |= 1 << f.ecn;
         let got: usize = p.ranges.iter().map(|&(a, b)| b - a).sum();
         let complete = !p.head.is_empty() && p.end == Some(got);
         if !complete {
@@ -589,6 +611,9 @@ impl Reassembly {
         }
         if p.head.len() - p.l3 + got > MAX_DATAGRAM {
             return Err(Fail::TooBig);
+        }
+        if ecn_mark(p.ecn).is_none() {
+            return Err(Fail::Malformed);
         }
         Ok(Merged::Complete)
     }
@@ -602,22 +627,28 @@ impl Reassembly {
         }
         frame.extend_from_slice(&p.data);
         let ip_len = frame.len() - p.l3;
+        let ce = ecn_mark(p.ecn).unwrap_or(0);
         let written = if p.id.v6 {
             // The fragment header is gone: its next header takes its place.
             let payload = (ip_len - 40) as u16;
             frame
                 .get_mut(p.next_at)
                 .map(|b| *b = p.proto)
+                .and_then(|()| frame.get_mut(p.l3 + 1))
+                .map(|b| *b |= ce << 4)
                 .and_then(|()| headers::put(&mut frame, p.l3 + 4, payload.to_be_bytes()))
         } else {
-            // DF only if the largest fragment had it: a DF datagram is never
-            // longer than what its sender let through unfragmented.
+            // DF only if the largest fragment had it (a small DF fragment
+            // beside larger ones without it does not make the whole DF).
             let flags: u16 = if p.max_df_size == p.max_size {
                 0x4000
             } else {
                 0
             };
-            headers::put(&mut frame, p.l3 + 2, (ip_len as u16).to_be_bytes())
+            frame
+                .get_mut(p.l3 + 1)
+                .map(|b| *b |= ce)
+                .and_then(|()| headers::put(&mut frame, p.l3 + 2, (ip_len as u16).to_be_bytes()))
                 .and_then(|()| headers::put(&mut frame, p.l3 + 6, flags.to_be_bytes()))
                 .and_then(|()| crate::offload::ipv4_checksum(&mut frame, p.l3))
         };
@@ -851,6 +882,62 @@ pub(crate) mod tests {
             assert_eq!(d.frame, expect, "{dfs:?}");
             assert_eq!(d.mru, 1500);
         }
+    }
+
+    /// RFC 3168 5.3 as Linux's `ip_frag_ecn_table`: CE on any fragment
+    /// marks the datagram when the others are ECN-capable; Not-ECT mixed
+    /// with ECN-capable fragments drops it. IPv4 and IPv6 alike.
+    #[test]
+    fn ecn_marks_of_the_fragments_combine() {
+        const NOT_ECT: u8 = 0;
+        const ECT1: u8 = 1;
+        const ECT0: u8 = 2;
+        const CE: u8 = 3;
+        let r = Reassembly::new(0).unwrap();
+        for v6 in [false, true] {
+            let whole = if v6 { udp6(3000) } else { udp4(3000, 22) };
+            // Where the ECN field lies and how to set it.
+            let set = |f: &mut Vec<u8>, ecn: u8| {
+                if v6 {
+                    f[15] = f[15] & 0xcf | ecn << 4;
+                } else {
+                    f[15] = f[15] & 0xfc | ecn;
+                    crate::offload::ipv4_checksum(f, 14).unwrap();
+                }
+            };
+            for (ecns, want) in [
+                ([ECT0, CE, ECT0], Some(CE)),
+                ([ECT1, ECT1, CE], Some(CE)),
+                ([ECT0, ECT1, ECT0], Some(ECT0)),
+                ([CE, CE, CE], Some(CE)),
+                ([NOT_ECT, NOT_ECT, NOT_ECT], Some(NOT_ECT)),
+                ([NOT_ECT, CE, NOT_ECT], None),
+                ([ECT0, ECT0, NOT_ECT], None),
+            ] {
+                let mut frags = if v6 {
+                    cut6(&whole, &[1448, 1448, 112], 5)
+                } else {
+                    cut4(&whole, &[1480, 1480, 48])
+                };
+                for (f, ecn) in frags.iter_mut().zip(ecns) {
+                    set(f, ecn);
+                }
+                let got = feed(&r, &frags).pop().unwrap();
+                match want {
+                    Some(ecn) => {
+                        let mut expect = whole.clone();
+                        set(&mut expect, ecn);
+                        assert!(
+                            matches!(&got, Outcome::Complete(d) if d.frame == expect),
+                            "v6 {v6} {ecns:?}: {got:?}"
+                        );
+                    }
+                    None => assert_eq!(got, Outcome::Dropped, "v6 {v6} {ecns:?}"),
+                }
+                assert_eq!(r.pending(), 0);
+            }
+        }
+        assert_eq!(r.stats.malformed.load(Relaxed), 4);
     }
 
     #[test]
