@@ -12,7 +12,8 @@
 //! - any overlap that is not an exact duplicate drops the whole datagram
 //!   (RFC 5722 for IPv6; IPv4 the same, as Linux since 4.19); an exact
 //!   duplicate is ignored;
-//! - a datagram holds at most [`MAX_DATAGRAM`] bytes of IP packet and
+//! - a datagram holds at most [`MAX_DATAGRAM`] bytes of IP packet (IPv6's
+//!   fixed header not counted, as its payload length) and
 //!   [`MAX_FRAGS`] fragments; all pending datagrams together at most
 //!   [`BUDGET`] bytes, and at most [`SLOTS`] of them: a new datagram that
 //!   finds no free slot where it hashes evicts the oldest there;
@@ -44,7 +45,8 @@ pub const TIMEOUT_MS: u64 = 30_000;
 pub const MAX_FRAGS: usize = 256;
 /// Bytes all pending datagrams may hold (Linux's `ipfrag_high_thresh`).
 pub const BUDGET: usize = 4 << 20;
-/// Bytes of one reassembled IP packet, headers included.
+/// Bytes of one reassembled IP packet: IPv4's total length, IPv6's
+/// payload length (extension headers counted, the fixed header not).
 pub const MAX_DATAGRAM: usize = 65_535;
 const SHARDS: usize = 16;
 /// Pending datagrams at most, all shards together.
@@ -141,6 +143,11 @@ struct Id {
 }
 
 impl Id {
+    /// The bytes of the IP header `MAX_DATAGRAM` does not count.
+    fn uncounted(&self) -> usize {
+        if self.v6 { 40 } else { 0 }
+    }
+
     /// FNV-1a, then mixed with the table's `seed` (splitmix64's finaliser),
     /// so that whoever sends fragments cannot choose ids that share a slot
     /// with another's without knowing the seed.
@@ -418,7 +425,7 @@ impl Reassembly {
             count(&self.stats.malformed);
             return Outcome::Dropped;
         }
-        if end + (f.head.len() - f.l3) > MAX_DATAGRAM {
+        if (end + (f.head.len() - f.l3)).saturating_sub(f.id.uncounted()) > MAX_DATAGRAM {
             count(&self.stats.too_big);
             return Outcome::Dropped;
         }
@@ -609,7 +616,7 @@ impl Reassembly {
         if !complete {
             return Ok(Merged::Held);
         }
-        if p.head.len() - p.l3 + got > MAX_DATAGRAM {
+        if (p.head.len() - p.l3 + got).saturating_sub(p.id.uncounted()) > MAX_DATAGRAM {
             return Err(Fail::TooBig);
         }
         if ecn_mark(p.ecn).is_none() {
@@ -1021,6 +1028,30 @@ pub(crate) mod tests {
             [Outcome::Held, Outcome::Dropped]
         );
         assert_eq!(r.stats.malformed.load(Relaxed), 1);
+    }
+
+    /// IPv6's limit is on the payload length: the 40-byte fixed header
+    /// is not counted (Linux's `IPV6_MAXPLEN`), where IPv4's total length
+    /// counts its header.
+    #[test]
+    fn ipv6_payloads_of_64_kib_reassemble() {
+        let r = Reassembly::new(0).unwrap();
+        let whole = udp6(65_535 - 8);
+        let sizes = [1448; 46];
+        let frags = cut6(&whole, &sizes, 8);
+        assert_eq!(frags.len(), 46);
+        let last = feed(&r, &frags).pop().unwrap();
+        assert!(
+            matches!(&last, Outcome::Complete(d) if d.frame == whole),
+            "{last:?}"
+        );
+        // One byte more is too big.
+        let mut over = frags.last().unwrap().clone();
+        over.push(0);
+        let len = u16::from_be_bytes([over[18], over[19]]) + 1;
+        over[18..20].copy_from_slice(&len.to_be_bytes());
+        assert_eq!(feed(&r, &[over]), [Outcome::Dropped]);
+        assert_eq!(r.stats.too_big.load(Relaxed), 1);
     }
 
     use proptest::prelude::*;
