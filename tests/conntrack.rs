@@ -1226,6 +1226,28 @@ fn ipv6_fragments_reassemble_for_ct_and_leave_cut_to_the_mru() {
     }
 }
 
+/// An IPv6 first fragment that stops inside the upper-layer header (RFC
+/// 8200 4.5) is not reassembled, as Linux's `nf_ct_frag6_gather`: it is
+/// tracked invalid and its datagram never completes. One that holds the
+/// header is.
+#[test]
+fn ipv6_first_fragments_must_hold_the_upper_layer_header() {
+    let mut sim = fragment_pipeline();
+    // A destination options header (PadN) before UDP.
+    let mut whole = big_udp6(3000);
+    whole[20] = 60;
+    let len = u16::from_be_bytes([whole[18], whole[19]]) + 8;
+    whole[18..20].copy_from_slice(&len.to_be_bytes());
+    whole.splice(54..54, [17, 0, 1, 4, 0, 0, 0, 0]);
+    let short = fragments6(&whole, &[8, 1448, 1448, 112], 0xabcd_0002);
+    let out = train(&mut sim, &short);
+    assert!(out.iter().all(Vec::is_empty), "{out:?}");
+    let held = fragments6(&whole, &[16, 1448, 1448, 104], 0xabcd_0003);
+    let out = train(&mut sim, &held);
+    assert!(out[..3].iter().all(Vec::is_empty));
+    assert!(!out[3].is_empty(), "reassembled and sent");
+}
+
 // ---- helpers: FTP and TFTP data connections are related ----
 
 /// A TCP segment carrying `data`.

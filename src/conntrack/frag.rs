@@ -213,8 +213,9 @@ impl Fragment<'_> {
 }
 
 /// Reads the IP fragment in `frame`, to be held in key namespace `space`
-/// (a conntrack zone or [`UNDERLAY`]); `None` if it is not one or cannot
-/// be read (the CT action then marks it invalid).
+/// (a conntrack zone or [`UNDERLAY`]); `None` if it is not one, cannot
+/// be read, or is an IPv6 first fragment short of its upper-layer header
+/// (the CT action then marks it invalid).
 pub fn fragment(frame: &[u8], oob_vlan: Option<u16>, space: u32) -> Option<Fragment<'_>> {
     let l2 = headers::l2(frame, oob_vlan)?;
     let ip = headers::ip_at(frame, l2.eth_type, l2.l3)?;
@@ -228,13 +229,23 @@ pub fn fragment(frame: &[u8], oob_vlan: Option<u16>, space: u32) -> Option<Fragm
         let (next_at, fh) = ip.frag?;
         let [proto, _, f0, f1, i0, i1, i2, i3] = get(frame, fh)?;
         let field = u16::from_be_bytes([f0, f1]);
+        let offset = usize::from(field & 0xfff8);
+        // RFC 8200 4.5 (Linux's `ipv6frag_thdr_truncated`): a first
+        // fragment holds every header through the upper-layer one.
+        if offset == 0
+            && ip
+                .l4
+                .is_some_and(|l4| l4.off + upper_header(l4.proto) > ip.end)
+        {
+            return None;
+        }
         id.src = get(frame, l3 + 8)?;
         id.dst = get(frame, l3 + 24)?;
         id.id = u32::from_be_bytes([i0, i1, i2, i3]);
         Some(Fragment {
             id,
             proto,
-            offset: usize::from(field & 0xfff8),
+            offset,
             more: field & 1 != 0,
             payload: frame.get(fh + 8..ip.end)?,
             head: frame.get(..fh)?,
@@ -270,6 +281,17 @@ pub fn fragment(frame: &[u8], oob_vlan: Option<u16>, space: u32) -> Option<Fragm
             df: field & 0x4000 != 0,
             ecn: tos & 3,
         })
+    }
+}
+
+/// The bytes of upper-layer header an IPv6 first fragment must hold (as
+/// Linux counts them; none after "no next header").
+fn upper_header(proto: u8) -> usize {
+    match proto {
+        headers::IPPROTO_TCP => 20,
+        headers::IPPROTO_UDP | headers::IPPROTO_ICMPV6 => 8,
+        headers::NEXTHDR_NONE => 0,
+        _ => 1,
     }
 }
 
@@ -1052,6 +1074,34 @@ pub(crate) mod tests {
         over[18..20].copy_from_slice(&len.to_be_bytes());
         assert_eq!(feed(&r, &[over]), [Outcome::Dropped]);
         assert_eq!(r.stats.too_big.load(Relaxed), 1);
+    }
+
+    /// RFC 8200 4.5, as Linux's `ipv6frag_thdr_truncated`: an IPv6 first
+    /// fragment that stops before the end of the upper-layer header (here
+    /// after a destination options header, before UDP's) is not taken in;
+    /// one that holds it is.
+    #[test]
+    fn ipv6_first_fragments_hold_the_upper_layer_header() {
+        // fd00::1 > fd00::2: destination options (PadN), then UDP.
+        let mut l4 = std::vec![17, 0, 1, 4, 0, 0, 0, 0, 0x30, 0x39, 0, 53, 0x05, 0xc8, 0, 0];
+        l4.extend((0..1472).map(|i| i as u8));
+        let v6 = crate::conntrack::tests::v6;
+        let whole = crate::conntrack::tests::ipv6_frame(v6(1), v6(2), 60, &l4);
+        let r = Reassembly::new(0).unwrap();
+        let short = cut6(&whole, &[8, 1480], 1);
+        assert_eq!(fragment(&short[0], None, 0), None);
+        assert!(fragment(&short[1], None, 0).is_some());
+        let held = cut6(&whole, &[16, 1480], 2);
+        let out = feed(&r, &held).pop().unwrap();
+        assert!(
+            matches!(&out, Outcome::Complete(d) if d.frame == whole),
+            "{out:?}"
+        );
+        // Without an upper-layer header to look for (no next header), or
+        // a later fragment: taken in.
+        let mut none = short[0].clone();
+        none[54] = 59;
+        assert!(fragment(&none, None, 0).is_some());
     }
 
     use proptest::prelude::*;
