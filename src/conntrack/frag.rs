@@ -76,8 +76,9 @@ pub struct Stats {
     pub too_big: AtomicU64,
     /// Datagrams dropped: more than `MAX_FRAGS` fragments.
     pub too_many: AtomicU64,
-    /// Fragments or datagrams dropped as malformed: empty, a middle piece
-    /// not a multiple of 8 bytes, past the end another fragment set, a
+    /// Fragments or datagrams dropped as malformed: empty (an IPv4 one
+    /// with its datagram), an IPv6 middle piece not a multiple of 8 bytes
+    /// (IPv4's is trimmed to one), past the end another fragment set, a
     /// second end, another protocol for the same IPv6 id, Not-ECT mixed
     /// with ECN-capable fragments.
     pub malformed: AtomicU64,
@@ -268,16 +269,25 @@ pub fn fragment(frame: &[u8], oob_vlan: Option<u16>, space: u32) -> Option<Fragm
         id.dst[..4].copy_from_slice(frame.get(l3 + 16..l3 + 20)?);
         id.proto = proto;
         id.id = u32::from(u16::from_be_bytes([i0, i1]));
+        let more = field & 0x2000 != 0;
+        let data = frame.get(l3 + hlen..l3 + total)?;
+        // A middle fragment counts up to a multiple of 8 bytes (Linux's
+        // `ip_frag_queue` trims it).
+        let payload = if more {
+            data.get(..data.len() & !7)?
+        } else {
+            data
+        };
         Some(Fragment {
             id,
             proto,
             offset: usize::from(field & 0x1fff) * 8,
-            more: field & 0x2000 != 0,
-            payload: frame.get(l3 + hlen..l3 + total)?,
+            more,
+            payload,
             head: frame.get(..l3 + hlen)?,
             l3,
             next_at: 0,
-            size: total,
+            size: hlen + payload.len(),
             df: field & 0x4000 != 0,
             ecn: tos & 3,
         })
@@ -442,8 +452,11 @@ impl Reassembly {
     pub fn add(&self, f: &Fragment<'_>, now_ms: u64) -> Outcome {
         let len = f.payload.len();
         let end = f.offset + len;
+        // An empty IPv4 fragment drops its datagram (Linux's
+        // `ip_frag_queue`); an IPv6 one goes alone.
+        let discard = len == 0 && !f.id.v6;
         // Empty, or a middle piece that is not a multiple of 8 bytes.
-        if len == 0 || f.more && !len.is_multiple_of(8) {
+        if !discard && (len == 0 || f.more && !len.is_multiple_of(8)) {
             count(&self.stats.malformed);
             return Outcome::Dropped;
         }
@@ -456,10 +469,14 @@ impl Reassembly {
             return Outcome::Dropped;
         };
         let mut shard = shard.lock();
-        let Some(slot) = self.slot(&mut shard, &f.id, hash, now_ms) else {
+        let Some(slot) = self.slot(&mut shard, &f.id, hash, now_ms, !discard) else {
+            if discard {
+                count(&self.stats.malformed);
+            }
             return Outcome::Dropped;
         };
         let result = match slot.as_mut() {
+            Some(_) if discard => Err(Fail::Malformed),
             Some(p) => self.merge(p, f, end),
             None => Err(Fail::NoRoom),
         };
@@ -495,14 +512,15 @@ impl Reassembly {
         }
     }
 
-    /// The slot of datagram `id`: its own, a free one, or the oldest one
-    /// in reach, evicted.
+    /// The slot of datagram `id`: its own, or (if `create`) a free one or
+    /// the oldest one in reach, evicted.
     fn slot<'s>(
         &self,
         shard: &'s mut Shard,
         id: &Id,
         hash: u64,
         now_ms: u64,
+        create: bool,
     ) -> Option<&'s mut Option<Pending>> {
         let start = (hash >> 32) as usize % SLOTS_PER_SHARD;
         let reach = |i: usize| (start + i) % SLOTS_PER_SHARD;
@@ -520,6 +538,9 @@ impl Reassembly {
                     free.get_or_insert(i);
                 }
             }
+        }
+        if !create {
+            return None;
         }
         let at = match (free, oldest) {
             (Some(i), _) => i,
@@ -859,13 +880,13 @@ pub(crate) mod tests {
         far[20..22].copy_from_slice(&8190u16.to_be_bytes());
         assert_eq!(feed(&r, &[far]), [Outcome::Dropped]);
         assert_eq!(r.stats.too_big.load(Relaxed), 1);
-        // Zero-length and odd-sized middle fragments.
+        // Zero-length middle fragments, one after trimming to 8 bytes.
         let mut empty = frags[0].clone();
         empty.truncate(34);
         empty[16..18].copy_from_slice(&20u16.to_be_bytes());
         let mut odd = frags[0].clone();
-        odd.truncate(34 + 13);
-        odd[16..18].copy_from_slice(&33u16.to_be_bytes());
+        odd.truncate(34 + 5);
+        odd[16..18].copy_from_slice(&25u16.to_be_bytes());
         assert_eq!(
             feed(&r, &[empty, odd]),
             [Outcome::Dropped, Outcome::Dropped]
@@ -1104,6 +1125,66 @@ pub(crate) mod tests {
         assert!(fragment(&none, None, 0).is_some());
     }
 
+    /// An IPv4 middle fragment whose length is not a multiple of 8 is
+    /// trimmed to one (Linux's `ip_frag_queue`), and one left empty drops
+    /// its datagram; IPv6's is dropped alone.
+    #[test]
+    fn ipv4_middle_fragments_are_trimmed_to_8_bytes() {
+        let whole = udp4(3000, 23);
+        let frags = cut4(&whole, &[1480, 1480, 48]);
+        let r = Reassembly::new(0).unwrap();
+        // Five bytes too many on the first and the second.
+        let long = |f: &Vec<u8>| {
+            let mut f = f.clone();
+            f.extend_from_slice(&[0xee; 5]);
+            let len = u16::from_be_bytes([f[16], f[17]]) + 5;
+            f[16..18].copy_from_slice(&len.to_be_bytes());
+            crate::offload::ipv4_checksum(&mut f, 14).unwrap();
+            f
+        };
+        let out = feed(&r, &[long(&frags[0]), long(&frags[1]), frags[2].clone()]);
+        assert_eq!(
+            out[2],
+            Outcome::Complete(Datagram {
+                frame: whole.clone(),
+                mru: 1500
+            })
+        );
+        // Seven bytes at offset 1480: nothing left once trimmed, and the
+        // datagram goes.
+        let mut tiny = frags[1].clone();
+        tiny.truncate(34 + 7);
+        tiny[16..18].copy_from_slice(&27u16.to_be_bytes());
+        crate::offload::ipv4_checksum(&mut tiny, 14).unwrap();
+        let out = feed(
+            &r,
+            &[frags[0].clone(), tiny, frags[1].clone(), frags[2].clone()],
+        );
+        assert_eq!(
+            out,
+            [
+                Outcome::Held,
+                Outcome::Dropped,
+                Outcome::Held,
+                Outcome::Held
+            ]
+        );
+        assert_eq!(r.stats.malformed.load(Relaxed), 1);
+        r.expire(TIMEOUT_MS);
+        // IPv6: a middle fragment of 1444 bytes is dropped alone.
+        let whole = udp6(3000);
+        let frags = cut6(&whole, &[1448, 1448, 112], 6);
+        let mut odd = frags[1].clone();
+        odd.truncate(odd.len() - 4);
+        odd[18..20].copy_from_slice(&(8u16 + 1444).to_be_bytes());
+        let out = feed(
+            &r,
+            &[frags[0].clone(), odd, frags[1].clone(), frags[2].clone()],
+        );
+        assert_eq!(out[1], Outcome::Dropped);
+        assert!(matches!(&out[3], Outcome::Complete(d) if d.frame == whole));
+    }
+
     use proptest::prelude::*;
 
     proptest! {
@@ -1136,6 +1217,9 @@ pub(crate) mod tests {
                 .count();
             let covered: usize = sizes.iter().sum();
             let complete = covered >= n + 8 && (2..=MAX_FRAGS).contains(&pieces);
+            // Cuts past the end make empty fragments, which (IPv4) would
+            // drop the datagram: a sender sends none.
+            train.truncate(pieces);
             // Shuffle, and duplicate some.
             for (i, o) in order.iter().enumerate() {
                 let len = train.len();
