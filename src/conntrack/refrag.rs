@@ -126,21 +126,27 @@ impl Cut {
         if self.per < 8 {
             return Err(Refused::Unfit);
         }
+        // Every fragment is copied from the headers and one fragment's room,
+        // not from the whole packet: cutting costs what the packet is long.
+        let to = self.start + self.shift;
+        let mut base = pkt.try_clone().ok_or(Refused::NoMemory)?;
+        base.truncate(to + self.per);
+        let whole = pkt.data();
         let mut off = 0;
         let mut n_frags = 0;
         while off < self.len {
             let n = self.per.min(self.len - off);
             let more = off + n < self.len;
-            let mut copy = pkt.try_clone().ok_or(Refused::NoMemory)?;
+            let mut copy = base.try_clone().ok_or(Refused::NoMemory)?;
             let f = copy.data_mut().ok_or(Refused::NoMemory)?;
             let from = self.start + off;
-            let to = self.start + self.shift;
-            // Both ranges lie within the frame (the data is longer than
-            // one fragment's, or the first is cut at offset 0).
-            if from + n > f.len() || to + n > f.len() {
+            // Both ranges lie within their frames (the data is longer than
+            // one fragment's, so the room was there to keep).
+            let (Some(data), Some(room)) = (whole.get(from..from + n), f.get_mut(to..to + n))
+            else {
                 return Err(Refused::Unfit);
-            }
-            f.copy_within(from..from + n, to);
+            };
+            room.copy_from_slice(data);
             header(f, off, n, more).ok_or(Refused::Unfit)?;
             copy.truncate(to + n);
             copy.set_mru(0);
@@ -185,6 +191,66 @@ mod tests {
         set_df(&mut df, true);
         assert_eq!(cut(&df, 1500).unwrap(), cut4(&whole, &[1480, 1480, 48]));
         assert_eq!(cut(&whole, 27), Err(Refused::Unfit));
+    }
+
+    /// A packet that counts the bytes its copies take.
+    #[derive(Debug)]
+    struct Counting(OwnedPacket, std::rc::Rc<core::cell::Cell<usize>>);
+
+    impl Packet for Counting {
+        fn data(&self) -> &[u8] {
+            self.0.data()
+        }
+        fn data_mut(&mut self) -> Option<&mut [u8]> {
+            self.0.data_mut()
+        }
+        fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+            self.0.push_front(n)
+        }
+        fn pull_front(&mut self, n: usize) -> bool {
+            self.0.pull_front(n)
+        }
+        fn truncate(&mut self, len: usize) {
+            self.0.truncate(len)
+        }
+        fn oob_vlan(&self) -> Option<u16> {
+            self.0.oob_vlan()
+        }
+        fn set_oob_vlan(&mut self, tci: Option<u16>) {
+            self.0.set_oob_vlan(tci)
+        }
+        fn mru(&self) -> u16 {
+            self.0.mru()
+        }
+        fn set_mru(&mut self, mru: u16) {
+            self.0.set_mru(mru)
+        }
+        fn try_clone(&self) -> Option<Counting> {
+            self.1.set(self.1.get() + self.0.len());
+            Some(Counting(self.0.try_clone()?, self.1.clone()))
+        }
+    }
+
+    /// Each fragment copies its own bytes, not the whole packet: cutting
+    /// costs in proportion to the packet, not to the packet times the
+    /// number of fragments.
+    #[test]
+    fn cutting_copies_each_byte_a_bounded_number_of_times() {
+        for (whole, mru) in [(udp4(65_000, 9), 296), (udp6(65_000), 296)] {
+            let copied = std::rc::Rc::new(core::cell::Cell::new(0));
+            let mut p = Counting(OwnedPacket::from_frame(&whole).unwrap(), copied.clone());
+            p.set_mru(mru);
+            let mut out = Vec::new();
+            let n = fragment(&p, 7, &mut |f: Counting| out.push(f.0.data().to_vec())).unwrap();
+            assert!(n > 200, "{n}");
+            let sent: usize = out.iter().map(Vec::len).sum();
+            assert!(
+                copied.get() <= whole.len() + sent + usize::from(mru),
+                "{} bytes copied for {} sent",
+                copied.get(),
+                sent
+            );
+        }
     }
 
     #[test]
