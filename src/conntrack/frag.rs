@@ -621,10 +621,14 @@ impl Reassembly {
         }
         // Grow what is held, within the budget, before writing.
         let head_need = if f.offset == 0 { f.head.len() } else { 0 };
-        let data_need = end.saturating_sub(p.data.len());
-        p.data
-            .try_reserve_exact(data_need)
-            .map_err(|_| Fail::NoRoom)?;
+        // Geometrically (each growth copies what is held), up to what a
+        // datagram may hold.
+        if end > p.data.capacity() {
+            let want = end.max(p.data.capacity().saturating_mul(2).min(MAX_DATAGRAM));
+            p.data
+                .try_reserve_exact(want - p.data.len())
+                .map_err(|_| Fail::NoRoom)?;
+        }
         p.head
             .try_reserve_exact(head_need)
             .map_err(|_| Fail::NoRoom)?;
@@ -1183,6 +1187,43 @@ pub(crate) mod tests {
         );
         assert_eq!(out[1], Outcome::Dropped);
         assert!(matches!(&out[3], Outcome::Complete(d) if d.frame == whole));
+    }
+
+    /// The data capacity of the one datagram pending.
+    fn held_capacity(r: &Reassembly) -> usize {
+        r.shards
+            .iter()
+            .flat_map(|s| {
+                s.lock()
+                    .iter()
+                    .flatten()
+                    .map(|p| p.data.capacity())
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    }
+
+    /// Fragments that come in order grow what is held geometrically: each
+    /// growth copies what is there, so growing by each fragment's length
+    /// would copy the datagram once per fragment.
+    #[test]
+    fn held_data_grows_geometrically() {
+        let whole = udp4(60_000, 24);
+        let frags = cut4(&whole, &[240; 251]);
+        let r = Reassembly::new(0).unwrap();
+        let mut growths = 0;
+        let mut capacity = 0;
+        for f in &frags[..250] {
+            assert_eq!(r.add(&fragment(f, None, 1).unwrap(), 0), Outcome::Held);
+            let now = held_capacity(&r);
+            growths += usize::from(now != capacity);
+            capacity = now;
+        }
+        assert!(growths <= 16, "{growths} growths");
+        assert!(capacity <= 2 * MAX_DATAGRAM, "{capacity}");
+        let last = r.add(&fragment(&frags[250], None, 1).unwrap(), 0);
+        assert!(matches!(&last, Outcome::Complete(d) if d.frame == whole));
+        assert_eq!(r.used(), 0);
     }
 
     use proptest::prelude::*;
