@@ -17,7 +17,8 @@
 //!   [`MAX_FRAGS`] fragments; all pending datagrams together at most
 //!   [`BUDGET`] bytes, and at most [`SLOTS`] of them: a new datagram that
 //!   finds no free slot where it hashes evicts the oldest there;
-//! - a datagram not complete after [`TIMEOUT_MS`] is dropped by the upkeep.
+//! - a datagram not complete after [`TIMEOUT_MS`] (IPv6: [`TIMEOUT_V6_MS`])
+//!   is dropped by the upkeep.
 //!
 //! Every step is bounded: a fragment looks at [`PROBE`] slots of one shard
 //! and at most [`MAX_FRAGS`] ranges; expiry visits each slot once.
@@ -37,8 +38,11 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use crate::actions::headers::{self, get};
 use crate::sync::Mutex;
 
-/// How long an incomplete datagram is kept (Linux's `ipfrag_time`).
+/// How long an incomplete IPv4 datagram is kept (Linux's `ipfrag_time`).
 pub const TIMEOUT_MS: u64 = 30_000;
+/// How long an incomplete IPv6 datagram is kept (Linux's
+/// `IPV6_FRAG_TIMEOUT`, RFC 8200's 60 seconds).
+pub const TIMEOUT_V6_MS: u64 = 60_000;
 /// Fragments a datagram may be cut into: 64 KiB over a path MTU of about
 /// 300 bytes. Linux counts none; here each fragment is checked against all
 /// those held, so their number stays bounded.
@@ -66,7 +70,8 @@ pub struct Stats {
     pub held: AtomicU64,
     /// Datagrams reassembled.
     pub reassembled: AtomicU64,
-    /// Datagrams dropped incomplete after `TIMEOUT_MS`.
+    /// Datagrams dropped incomplete after `TIMEOUT_MS` (IPv6:
+    /// `TIMEOUT_V6_MS`).
     pub timed_out: AtomicU64,
     /// Exact duplicates of a fragment held (dropped alone).
     pub duplicate: AtomicU64,
@@ -144,6 +149,11 @@ struct Id {
 }
 
 impl Id {
+    /// How long the datagram waits for its fragments.
+    fn timeout_ms(&self) -> u64 {
+        if self.v6 { TIMEOUT_V6_MS } else { TIMEOUT_MS }
+    }
+
     /// The bytes of the IP header `MAX_DATAGRAM` does not count.
     fn uncounted(&self) -> usize {
         if self.v6 { 40 } else { 0 }
@@ -717,7 +727,7 @@ impl Reassembly {
         })
     }
 
-    /// Upkeep: drops datagrams older than `TIMEOUT_MS`, one shard lock at
+    /// Upkeep: drops datagrams older than their timeout, one shard lock at
     /// a time.
     pub fn expire(&self, now_ms: u64) {
         for shard in &self.shards {
@@ -725,7 +735,7 @@ impl Reassembly {
             for slot in shard.iter_mut() {
                 if slot
                     .as_ref()
-                    .is_some_and(|p| now_ms.saturating_sub(p.born_ms) >= TIMEOUT_MS)
+                    .is_some_and(|p| now_ms.saturating_sub(p.born_ms) >= p.id.timeout_ms())
                     && let Some(p) = slot.take()
                 {
                     self.release(p.charge);
@@ -1226,6 +1236,28 @@ pub(crate) mod tests {
         assert_eq!(r.used(), 0);
     }
 
+    /// An incomplete IPv4 datagram goes after 30 s, an IPv6 one after 60 s
+    /// (Linux's `ipfrag_time` and `IPV6_FRAG_TIMEOUT`).
+    #[test]
+    fn ipv6_datagrams_wait_60_seconds() {
+        let r = Reassembly::new(0).unwrap();
+        let v4 = cut4(&udp4(3000, 25), &[1480, 1480, 48]);
+        let whole6 = udp6(3000);
+        let v6 = cut6(&whole6, &[1448, 1448, 112], 25);
+        feed(&r, &[v4[0].clone(), v6[0].clone(), v6[1].clone()]);
+        r.expire(TIMEOUT_MS - 1);
+        assert_eq!(r.pending(), 2);
+        r.expire(TIMEOUT_MS);
+        assert_eq!(r.pending(), 1);
+        r.expire(TIMEOUT_V6_MS - 1);
+        let last = r.add(&fragment(&v6[2], None, 1).unwrap(), TIMEOUT_V6_MS - 1);
+        assert!(matches!(&last, Outcome::Complete(d) if d.frame == whole6));
+        feed(&r, &[v6[0].clone()]);
+        r.expire(TIMEOUT_V6_MS);
+        assert_eq!((r.pending(), r.used()), (0, 0));
+        assert_eq!(r.stats.timed_out.load(Relaxed), 2);
+    }
+
     use proptest::prelude::*;
 
     proptest! {
@@ -1300,7 +1332,7 @@ pub(crate) mod tests {
                 }
                 prop_assert!(r.used() <= budget);
             }
-            r.expire(TIMEOUT_MS + 100);
+            r.expire(TIMEOUT_V6_MS + 100);
             prop_assert_eq!((r.pending(), r.used()), (0, 0));
         }
     }
