@@ -2,16 +2,16 @@
 //! when it leaves by a port (Linux's `ovs_fragment` over `ip_do_fragment`
 //! and `ip6_fragment`).
 //!
-//! Each fragment is a copy of the packet with its data moved down behind
-//! the headers: IPv4 repeats the whole header (options too) with its
+//! Each fragment is a copy of the packet's headers and its piece of the
+//! data: IPv4 repeats the whole header (options too) with its
 //! offset, MF and checksum; IPv6 repeats the unfragmentable part (the
 //! header, hop-by-hop and routing headers) and adds a fragment header with
 //! a fresh id (a counter; Linux draws a hashed one). DF does not stop the
 //! cut, and the fragments leave without it (Linux's `ovs_fragment` clears
-//! the control block that would keep it). Linux repeats only the IPv4 options marked for
-//! copying; this repeats them all. Output to a tunnel port does not cut
-//! (Linux cuts before encapsulation); nor do userspace upcalls, which carry
-//! the MRU instead.
+//! the control block that would keep it). Linux repeats only the IPv4
+//! options marked for copying; this repeats them all. Output to a tunnel
+//! port cuts before encapsulating, each fragment in a tunnel packet of its
+//! own, as Linux; userspace upcalls do not cut, they carry the MRU.
 
 use crate::actions::headers::{
     self, NEXTHDR_DEST, NEXTHDR_FRAGMENT, NEXTHDR_HOP, NEXTHDR_ROUTING, get, put,
