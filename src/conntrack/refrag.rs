@@ -253,6 +253,64 @@ mod tests {
         }
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any datagram cut to any MRU comes back whole from the
+        /// reassembler (IPv4 without DF), every fragment within the MRU;
+        /// any bytes at all, cut, never panic.
+        #[test]
+        fn cut_and_put_back(
+            n in 1usize..9000,
+            mru in 0u16..3000,
+            v6 in any::<bool>(),
+            df in any::<bool>(),
+            junk in proptest::collection::vec(any::<u8>(), 0..200),
+            exts in proptest::collection::vec(
+                prop_oneof![Just(NEXTHDR_HOP), Just(NEXTHDR_ROUTING), Just(NEXTHDR_DEST)],
+                0..4,
+            ),
+        ) {
+            let mut whole = if v6 { udp6(n) } else { udp4(n, 5) };
+            if v6 {
+                // Extension headers of 8 bytes each before UDP.
+                for &ext in exts.iter().rev() {
+                    let next = whole[20];
+                    whole.splice(54..54, [next, 0, 1, 4, 0, 0, 0, 0]);
+                    whole[20] = ext;
+                    let len = u16::from_be_bytes([whole[18], whole[19]]) + 8;
+                    whole[18..20].copy_from_slice(&len.to_be_bytes());
+                }
+            }
+            if df && !v6 {
+                set_df(&mut whole, true);
+            }
+            let mut p = OwnedPacket::from_frame(&whole).unwrap();
+            p.set_mru(mru);
+            let mut out = Vec::new();
+            let cut = fragment(&p, 9, &mut |f: OwnedPacket| out.push(f.data().to_vec()));
+            // (The reassembler takes at most MAX_FRAGS of them.)
+            if needed(&p) && cut.is_ok() && out.len() <= super::super::frag::MAX_FRAGS {
+                let r = Reassembly::new(0).unwrap();
+                let mut done = None;
+                for f in &out {
+                    prop_assert!(f.len() - 14 <= usize::from(mru));
+                    if let Outcome::Complete(d) = r.add(&read(f, None, 0).unwrap(), 0) {
+                        done = Some(d.frame);
+                    }
+                }
+                let mut expect = whole.clone();
+                if !v6 {
+                    set_df(&mut expect, false);
+                }
+                prop_assert_eq!(done, Some(expect));
+            }
+            let mut j = OwnedPacket::from_frame(&[&whole[..14], &junk[..]].concat()).unwrap();
+            j.set_mru(mru);
+            let _ = fragment(&j, 9, &mut |_| {});
+        }
+    }
+
     #[test]
     fn ipv6_cuts_with_fragment_headers() {
         let whole = udp6(3000);
