@@ -42,7 +42,8 @@ fn fragments(whole: &[u8]) -> Vec<Vec<u8>> {
     let mut p = OwnedPacket::from_frame(whole).unwrap();
     p.set_mru(1500);
     let mut out = Vec::new();
-    refrag::fragment(&p, 1, &mut |f: OwnedPacket| out.push(f.data().to_vec())).unwrap();
+    let ids = Reassembly::new(0).unwrap();
+    refrag::fragment(&p, &ids, &mut |f: OwnedPacket| out.push(f.data().to_vec())).unwrap();
     out
 }
 
@@ -73,11 +74,12 @@ fn reassembly() -> f64 {
 fn refragmentation() -> f64 {
     let mut p = OwnedPacket::from_frame(&datagram(2972, 1)).unwrap();
     p.set_mru(1500);
+    let ids = Reassembly::new(0).unwrap();
     best(|| {
         let t = Instant::now();
         for _ in 0..N {
             let mut n = 0;
-            refrag::fragment(&p, 1, &mut |f: OwnedPacket| n += black_box(f).len()).unwrap();
+            refrag::fragment(&p, &ids, &mut |f: OwnedPacket| n += black_box(f).len()).unwrap();
             black_box(n);
         }
         t.elapsed().as_nanos() as f64 / N as f64

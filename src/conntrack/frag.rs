@@ -440,9 +440,20 @@ impl Reassembly {
         })
     }
 
-    /// An id for the fragments of one IPv6 packet cut on output.
-    pub fn next_id(&self) -> u32 {
-        self.ids.fetch_add(1, Relaxed)
+    /// An id for the fragments of one IPv6 packet from `src` to `dst` cut
+    /// on output: a counter offset by a keyed hash of the addresses (as
+    /// Linux's `ipv6_select_ident`), so that one pair's ids do not tell
+    /// another's.
+    pub fn next_id(&self, src: [u8; 16], dst: [u8; 16]) -> u32 {
+        let pair = Id {
+            v6: true,
+            src,
+            dst,
+            ..Id::default()
+        };
+        // Another key than the slots': the hash is not theirs to learn.
+        let offset = pair.hash(!self.seed) as u32;
+        offset.wrapping_add(self.ids.fetch_add(1, Relaxed))
     }
 
     /// Bytes the pending datagrams hold.
@@ -1256,6 +1267,22 @@ pub(crate) mod tests {
         r.expire(TIMEOUT_V6_MS);
         assert_eq!((r.pending(), r.used()), (0, 0));
         assert_eq!(r.stats.timed_out.load(Relaxed), 2);
+    }
+
+    /// The IPv6 fragment ids output draws are keyed by the addresses and
+    /// the table's seed (as Linux's `ipv6_select_ident`): one pair's ids
+    /// say nothing of another's, nor of another table's.
+    #[test]
+    fn output_ids_are_keyed_by_the_addresses() {
+        let r = Reassembly::new(0x5eed).unwrap();
+        let (a, b, c) = ([1; 16], [2; 16], [3; 16]);
+        let ab = r.next_id(a, b);
+        let ac = r.next_id(a, c);
+        assert_ne!(r.next_id(a, b), ab);
+        let gap = ac.wrapping_sub(ab).min(ab.wrapping_sub(ac));
+        assert!(gap > 1_000_000, "{ab:#x} {ac:#x}");
+        let other = Reassembly::new(0x5eee).unwrap();
+        assert_ne!(other.next_id(a, b), ab);
     }
 
     use proptest::prelude::*;

@@ -6,13 +6,14 @@
 //! data: IPv4 repeats the whole header (options too) with its
 //! offset, MF and checksum; IPv6 repeats the unfragmentable part (the
 //! header, hop-by-hop and routing headers) and adds a fragment header with
-//! a fresh id (a counter; Linux draws a hashed one). DF does not stop the
+//! a fresh id (keyed by the addresses, as Linux's). DF does not stop the
 //! cut, and the fragments leave without it (Linux's `ovs_fragment` clears
 //! the control block that would keep it). Linux repeats only the IPv4
 //! options marked for copying; this repeats them all. Output to a tunnel
 //! port cuts before encapsulating, each fragment in a tunnel packet of its
 //! own, as Linux; userspace upcalls do not cut, they carry the MRU.
 
+use super::frag::Reassembly;
 use crate::actions::headers::{
     self, NEXTHDR_DEST, NEXTHDR_FRAGMENT, NEXTHDR_HOP, NEXTHDR_ROUTING, get, put,
 };
@@ -41,12 +42,20 @@ fn ip_of<P: Packet>(pkt: &P) -> Option<headers::Ip> {
 }
 
 /// Cuts `pkt` into fragments of at most its MRU, handing each to `emit`
-/// in order; IPv6 fragments carry `id`. Returns how many were emitted.
-pub fn fragment<P: Packet>(pkt: &P, id: u32, emit: &mut dyn FnMut(P)) -> Result<usize, Refused> {
+/// in order; IPv6 fragments carry an id `ids` draws. Returns how many were
+/// emitted.
+pub fn fragment<P: Packet>(
+    pkt: &P,
+    ids: &Reassembly,
+    emit: &mut dyn FnMut(P),
+) -> Result<usize, Refused> {
     let ip = ip_of(pkt).ok_or(Refused::Unfit)?;
     let frame = pkt.data();
     let mru = usize::from(pkt.mru());
     if ip.v6 {
+        let src = get(frame, ip.l3 + 8).ok_or(Refused::Unfit)?;
+        let dst = get(frame, ip.l3 + 24).ok_or(Refused::Unfit)?;
+        let id = ids.next_id(src, dst);
         let (next_at, unfrag) = unfragmentable(frame, ip.l3).ok_or(Refused::Unfit)?;
         let next = *frame.get(next_at).ok_or(Refused::Unfit)?;
         let per = (mru.saturating_sub(unfrag - ip.l3 + 8)) & !7;
@@ -170,7 +179,8 @@ mod tests {
         let mut p = OwnedPacket::from_frame(frame).unwrap();
         p.set_mru(mru);
         let mut out = Vec::new();
-        fragment(&p, 7, &mut |f: OwnedPacket| out.push(f.data().to_vec()))?;
+        let ids = Reassembly::new(0).unwrap();
+        fragment(&p, &ids, &mut |f: OwnedPacket| out.push(f.data().to_vec()))?;
         Ok(out)
     }
 
@@ -241,7 +251,8 @@ mod tests {
             let mut p = Counting(OwnedPacket::from_frame(&whole).unwrap(), copied.clone());
             p.set_mru(mru);
             let mut out = Vec::new();
-            let n = fragment(&p, 7, &mut |f: Counting| out.push(f.0.data().to_vec())).unwrap();
+            let ids = Reassembly::new(0).unwrap();
+            let n = fragment(&p, &ids, &mut |f: Counting| out.push(f.0.data().to_vec())).unwrap();
             assert!(n > 200, "{n}");
             let sent: usize = out.iter().map(Vec::len).sum();
             assert!(
@@ -288,10 +299,10 @@ mod tests {
             let mut p = OwnedPacket::from_frame(&whole).unwrap();
             p.set_mru(mru);
             let mut out = Vec::new();
-            let cut = fragment(&p, 9, &mut |f: OwnedPacket| out.push(f.data().to_vec()));
+            let r = Reassembly::new(0).unwrap();
+            let cut = fragment(&p, &r, &mut |f: OwnedPacket| out.push(f.data().to_vec()));
             // (The reassembler takes at most MAX_FRAGS of them.)
             if needed(&p) && cut.is_ok() && out.len() <= super::super::frag::MAX_FRAGS {
-                let r = Reassembly::new(0).unwrap();
                 let mut done = None;
                 for f in &out {
                     prop_assert!(f.len() - 14 <= usize::from(mru));
@@ -307,7 +318,7 @@ mod tests {
             }
             let mut j = OwnedPacket::from_frame(&[&whole[..14], &junk[..]].concat()).unwrap();
             j.set_mru(mru);
-            let _ = fragment(&j, 9, &mut |_| {});
+            let _ = fragment(&j, &r, &mut |_| {});
         }
     }
 
@@ -315,7 +326,10 @@ mod tests {
     fn ipv6_cuts_with_fragment_headers() {
         let whole = udp6(3000);
         let frags = cut(&whole, 1496).unwrap();
-        assert_eq!(frags, cut6(&whole, &[1448, 1448, 112], 7));
+        // The id a table of the same seed draws first for the addresses.
+        let addr = |at: usize| whole[at..at + 16].try_into().unwrap();
+        let id = Reassembly::new(0).unwrap().next_id(addr(22), addr(38));
+        assert_eq!(frags, cut6(&whole, &[1448, 1448, 112], id));
         let r = Reassembly::new(0).unwrap();
         let outs: Vec<Outcome> = frags
             .iter()

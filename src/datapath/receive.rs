@@ -211,7 +211,7 @@ impl View<'_> {
 fn cut_to_mru<P: Packet>(dp: &Datapath, v: &Vport, pkt: P, send: &mut dyn FnMut(P)) {
     if pkt.mru() != 0 && refrag::needed(&pkt) {
         let frags = &dp.conntrack.frags;
-        let cut = refrag::fragment(&pkt, frags.next_id(), send);
+        let cut = refrag::fragment(&pkt, frags, send);
         if frags.stats.refragmented(cut).is_err() {
             v.stats.tx_dropped.fetch_add(1, Relaxed);
         }
