@@ -140,13 +140,20 @@ impl Cut {
         let to = self.start + self.shift;
         let mut base = pkt.try_clone().ok_or(Refused::NoMemory)?;
         base.truncate(to + self.per);
+        let mut base = Some(base);
         let whole = pkt.data();
         let mut off = 0;
         let mut n_frags = 0;
         while off < self.len {
             let n = self.per.min(self.len - off);
             let more = off + n < self.len;
-            let mut copy = base.try_clone().ok_or(Refused::NoMemory)?;
+            // The last fragment takes the base itself.
+            let copy = if more {
+                base.as_ref().and_then(P::try_clone)
+            } else {
+                base.take()
+            };
+            let mut copy = copy.ok_or(Refused::NoMemory)?;
             let f = copy.data_mut().ok_or(Refused::NoMemory)?;
             let from = self.start + off;
             // Both ranges lie within their frames (the data is longer than
