@@ -9,9 +9,10 @@
 //! fragment's headers, the payloads in order); the others end there.
 //!
 //! Safety, as the datagrams come from the wire:
-//! - any overlap that is not an exact duplicate drops the whole datagram
-//!   (RFC 5722 for IPv6; IPv4 the same, as Linux since 4.19); an exact
-//!   duplicate is ignored;
+//! - a fragment that lies within a run of those held (fragments that came
+//!   each where the last one ended) is a duplicate, ignored; any other
+//!   overlap drops the whole datagram (RFC 5722 for IPv6; IPv4 the same,
+//!   as Linux's `inet_frag_queue_insert` since 4.19);
 //! - a datagram holds at most [`MAX_DATAGRAM`] bytes of IP packet (IPv6's
 //!   fixed header not counted, as its payload length) and
 //!   [`MAX_FRAGS`] fragments; all pending datagrams together at most
@@ -73,7 +74,7 @@ pub struct Stats {
     /// Datagrams dropped incomplete after `TIMEOUT_MS` (IPv6:
     /// `TIMEOUT_V6_MS`).
     pub timed_out: AtomicU64,
-    /// Exact duplicates of a fragment held (dropped alone).
+    /// Fragments within a run of those held (dropped alone).
     pub duplicate: AtomicU64,
     /// Datagrams dropped: two fragments overlap.
     pub overlap: AtomicU64,
@@ -325,8 +326,11 @@ struct Pending {
     l3: usize,
     next_at: usize,
     data: Vec<u8>,
-    /// Byte ranges received, in arrival order.
+    /// The runs of bytes received: fragments that came each where the
+    /// last one held ended make one (as Linux's `frag_run_len`).
     ranges: Vec<(usize, usize)>,
+    /// Fragments held.
+    pieces: usize,
     /// Where the datagram ends, once its last fragment came.
     end: Option<usize>,
     max_size: usize,
@@ -383,7 +387,7 @@ pub enum Outcome {
 /// What a fragment did to its datagram.
 enum Merged {
     Held,
-    /// An exact copy of one held: ignored.
+    /// Within a run of those held: ignored.
     Duplicate,
     Complete,
 }
@@ -583,6 +587,7 @@ impl Reassembly {
             next_at: 0,
             data: Vec::new(),
             ranges: Vec::new(),
+            pieces: 0,
             end: None,
             max_size: 0,
             max_df_size: 0,
@@ -621,23 +626,25 @@ impl Reassembly {
 
     /// Adds `f` (ending at `end`) to `p`.
     fn merge(&self, p: &mut Pending, f: &Fragment<'_>, end: usize) -> Result<Merged, Fail> {
-        if p.id.v6 && !p.ranges.is_empty() && p.proto != f.proto {
+        if p.id.v6 && p.pieces != 0 && p.proto != f.proto {
             return Err(Fail::Malformed);
         }
-        if p.ranges.contains(&(f.offset, end)) {
+        // Where the datagram ends first (Linux's order), then duplicates
+        // and overlaps (`inet_frag_queue_insert`).
+        let past = |limit: usize| p.ranges.iter().any(|&(_, b)| b > limit);
+        match (f.more, p.end) {
+            (false, Some(last)) if end != last => return Err(Fail::Malformed),
+            (false, None) if past(end) => return Err(Fail::Malformed),
+            (true, Some(last)) if end > last => return Err(Fail::Malformed),
+            _ => {}
+        }
+        if p.ranges.iter().any(|&(a, b)| a <= f.offset && end <= b) {
             return Ok(Merged::Duplicate);
         }
         if p.ranges.iter().any(|&(a, b)| f.offset < b && a < end) {
             return Err(Fail::Overlap);
         }
-        let past = |limit: usize| p.ranges.iter().any(|&(_, b)| b > limit);
-        match (f.more, p.end) {
-            (false, Some(_)) => return Err(Fail::Malformed),
-            (false, None) if past(end) => return Err(Fail::Malformed),
-            (true, Some(last)) if end > last => return Err(Fail::Malformed),
-            _ => {}
-        }
-        if p.ranges.len() >= MAX_FRAGS {
+        if p.pieces >= MAX_FRAGS {
             return Err(Fail::TooMany);
         }
         // Grow what is held, within the budget, before writing.
@@ -670,7 +677,12 @@ impl Reassembly {
             p.next_at = f.next_at;
         }
         p.proto = f.proto;
-        p.ranges.push((f.offset, end));
+        // One that starts where the last one held ends extends its run.
+        match p.ranges.iter_mut().max_by_key(|&&mut (_, b)| b) {
+            Some(tail) if tail.1 == f.offset => tail.1 = end,
+            _ => p.ranges.push((f.offset, end)),
+        }
+        p.pieces += 1;
         if !f.more {
             p.end = Some(end);
         }
@@ -1283,6 +1295,64 @@ pub(crate) mod tests {
         assert!(gap > 1_000_000, "{ab:#x} {ac:#x}");
         let other = Reassembly::new(0x5eee).unwrap();
         assert_ne!(other.next_id(a, b), ab);
+    }
+
+    /// As Linux's `inet_frag_queue_insert`: a fragment that lies within a
+    /// run of those held (fragments that came in order, each where the one
+    /// before ended) is a duplicate, ignored; one that straddles runs, or
+    /// reaches out of one, drops the datagram.
+    #[test]
+    fn fragments_within_a_run_are_duplicates() {
+        let whole = udp4(3000, 26);
+        let frags = cut4(&whole, &[1480, 1480, 48]);
+        // A fragment of the datagram's data at `offset`, `len` bytes.
+        let piece = |offset: usize, len: usize| {
+            let mut f = whole[..34].to_vec();
+            f.extend_from_slice(&whole[34 + offset..34 + offset + len]);
+            f[16..18].copy_from_slice(&((20 + len) as u16).to_be_bytes());
+            f[20..22].copy_from_slice(&(0x2000 | (offset / 8) as u16).to_be_bytes());
+            crate::offload::ipv4_checksum(&mut f, 14).unwrap();
+            f
+        };
+        let r = Reassembly::new(0).unwrap();
+        // In order: one run of 2960 bytes; a piece inside either fragment,
+        // or across the two, is a duplicate.
+        let out = feed(
+            &r,
+            &[
+                frags[0].clone(),
+                frags[1].clone(),
+                piece(8, 16),
+                piece(1000, 1000),
+                frags[2].clone(),
+            ],
+        );
+        assert_eq!(out[2..4], [Outcome::Held, Outcome::Held]);
+        assert!(matches!(&out[4], Outcome::Complete(d) if d.frame == whole));
+        assert_eq!(r.stats.duplicate.load(Relaxed), 2);
+        // Reversed: two runs; a piece inside one is a duplicate, one across
+        // both an overlap.
+        let out = feed(
+            &r,
+            &[
+                frags[1].clone(),
+                frags[0].clone(),
+                piece(1480, 8),
+                piece(1000, 1000),
+            ],
+        );
+        assert_eq!(out[3], Outcome::Dropped);
+        assert_eq!(r.stats.duplicate.load(Relaxed), 3);
+        assert_eq!(r.stats.overlap.load(Relaxed), 1);
+        // A piece with MF cleared ends the datagram short of data held:
+        // malformed, before it is a duplicate.
+        let mut short_end = piece(8, 16);
+        short_end[20] &= !0x20;
+        crate::offload::ipv4_checksum(&mut short_end, 14).unwrap();
+        let out = feed(&r, &[frags[0].clone(), frags[1].clone(), short_end]);
+        assert_eq!(out[2], Outcome::Dropped);
+        assert_eq!(r.stats.malformed.load(Relaxed), 1);
+        assert_eq!(r.pending(), 0);
     }
 
     use proptest::prelude::*;
