@@ -341,6 +341,195 @@ fn send(sim: &mut Sim, port: u32, frame: &[u8]) -> Vec<u32> {
         .collect()
 }
 
+/// A TCP segment with a given window and options (padded to words).
+#[allow(clippy::too_many_arguments)]
+fn tcp_win(
+    src: [u8; 4],
+    dst: [u8; 4],
+    ports: (u16, u16),
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    win: u16,
+    opts: &[u8],
+    data: usize,
+) -> Vec<u8> {
+    let mut opts = opts.to_vec();
+    while !opts.len().is_multiple_of(4) {
+        opts.push(1);
+    }
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&seq.to_be_bytes());
+    h.extend_from_slice(&ack.to_be_bytes());
+    h.push((((20 + opts.len()) / 4) << 4) as u8);
+    h.push(flags);
+    h.extend_from_slice(&win.to_be_bytes());
+    h.extend_from_slice(&[0, 0, 0, 0]);
+    h.extend(opts);
+    h.extend(std::iter::repeat_n(b'd', data));
+    ipv4_frame(src, dst, 6, &h)
+}
+
+/// A bulk transfer with window scaling, as hosts send it: a window of
+/// megabytes in flight before the first acknowledgement, delayed and
+/// cumulative acknowledgements, a retransmission of data already
+/// acknowledged, keepalives and a zero-window probe: every segment is
+/// valid and goes through.
+#[test]
+fn a_bulk_transfer_with_window_scaling_goes_through() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    let (p, r) = ((40000, 80), (80, 40000));
+    let (mss, ws7) = ([2, 4, 5, 0xb4], [3, 3, 7]);
+    let syn_opts = [&mss[..], &[1], &ws7[..]].concat();
+    let c = |sim: &mut Sim, flags, seq, ack, win, data| {
+        send(
+            sim,
+            1,
+            &tcp_win(VM1, VM2, p, flags, seq, ack, win, &[], data),
+        )
+    };
+    let s = |sim: &mut Sim, flags, seq, ack, win, data| {
+        send(
+            sim,
+            2,
+            &tcp_win(VM2, VM1, r, flags, seq, ack, win, &[], data),
+        )
+    };
+    let syn = tcp_win(VM1, VM2, p, SYN, 1000, 0, 65535, &syn_opts, 0);
+    assert_eq!(send(&mut sim, 1, &syn), vec![2]);
+    let synack = tcp_win(VM2, VM1, r, SYN | ACK, 5000, 1001, 65535, &syn_opts, 0);
+    assert_eq!(send(&mut sim, 2, &synack), vec![1]);
+    // The client's window: 16384 << 7 = 2 MiB.
+    assert_eq!(c(&mut sim, ACK, 1001, 5001, 16384, 0), vec![2]);
+    assert_eq!(c(&mut sim, ACK | PSH, 1001, 5001, 16384, 100), vec![2]);
+    // The server sends 1200 segments (1.7 MB) before any acknowledgement,
+    // then the client acknowledges every second one, late.
+    let seg = 1448u32;
+    let mut seq = 5001u32;
+    for i in 0..1200u32 {
+        assert_eq!(
+            s(&mut sim, ACK, seq, 1101, 512, seg as usize),
+            vec![1],
+            "segment {i}"
+        );
+        seq = seq.wrapping_add(seg);
+    }
+    for i in (2..=1200u32).step_by(2) {
+        let ack = 5001 + i * seg;
+        assert_eq!(c(&mut sim, ACK, 1101, ack, 16384, 0), vec![2], "ack {i}");
+    }
+    // A segment sent again after it was acknowledged.
+    assert_eq!(
+        s(&mut sim, ACK, seq - 10 * seg, 1101, 512, seg as usize),
+        vec![1]
+    );
+    // Keepalives both ways (one byte before what the other end has
+    // acknowledged), and a probe of a closed window.
+    assert_eq!(c(&mut sim, ACK, 1100, seq, 16384, 0), vec![2]);
+    assert_eq!(c(&mut sim, ACK, 1100, seq, 16384, 1), vec![2]);
+    assert_eq!(s(&mut sim, ACK, seq - 1, 1101, 512, 0), vec![1]);
+    assert_eq!(c(&mut sim, ACK, 1101, seq, 0, 0), vec![2], "zero window");
+    assert_eq!(s(&mut sim, ACK, seq, 1101, 512, 1), vec![1], "window probe");
+}
+
+/// A frame its sender left the NIC to cut (LSO).
+struct LargeSend(ovsext::packet::OwnedPacket);
+
+impl ovsext::packet::Packet for LargeSend {
+    fn data(&self) -> &[u8] {
+        self.0.data()
+    }
+    fn data_mut(&mut self) -> Option<&mut [u8]> {
+        self.0.data_mut()
+    }
+    fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+        self.0.push_front(n)
+    }
+    fn pull_front(&mut self, n: usize) -> bool {
+        self.0.pull_front(n)
+    }
+    fn truncate(&mut self, len: usize) {
+        self.0.truncate(len)
+    }
+    fn oob_vlan(&self) -> Option<u16> {
+        None
+    }
+    fn set_oob_vlan(&mut self, _: Option<u16>) {}
+    fn offload(&self) -> ovsext::offload::Request {
+        ovsext::offload::Request {
+            checksums: ovsext::offload::Checksums::NONE,
+            lso: Some(ovsext::offload::Lso {
+                mss: 1448,
+                v2: true,
+            }),
+        }
+    }
+    fn try_clone(&self) -> Option<LargeSend> {
+        self.0.try_clone().map(LargeSend)
+    }
+}
+
+impl ovsext::datapath::receive::Egress<LargeSend> for Chained {
+    fn send(&mut self, port: u32, _: u16, pkt: LargeSend) {
+        use ovsext::packet::Packet;
+        self.0.push((port, pkt.data().to_vec()));
+    }
+}
+
+/// A large send from a VM comes through the tracker whole, its IPv4 total
+/// length left zero as LSOv2 senders leave it (more than 64 KiB does not
+/// fit in it): its payload is the rest of the frame, and the connection
+/// follows it.
+#[test]
+fn a_large_send_with_a_zero_ip_length_is_tracked_whole() {
+    use ovsext::datapath::receive::{Effects, RxContext};
+    let mut sim = firewall("ct(commit,zone=1)");
+    let (p, r) = ((40000, 80), (80, 40000));
+    let ws = [3, 3, 7];
+    let syn = tcp_win(VM1, VM2, p, SYN, 1000, 0, 65535, &ws, 0);
+    assert_eq!(send(&mut sim, 1, &syn), vec![2]);
+    let synack = tcp_win(VM2, VM1, r, SYN | ACK, 5000, 1001, 65535, &ws, 0);
+    assert_eq!(send(&mut sim, 2, &synack), vec![1]);
+    let ack = tcp_win(VM1, VM2, p, ACK, 1001, 5001, 2048, &[], 0);
+    assert_eq!(send(&mut sim, 1, &ack), vec![2]);
+    // The server opens its window: 16384 << 7 = 2 MiB.
+    let open = tcp_win(VM2, VM1, r, ACK, 5001, 1001, 16384, &[], 0);
+    assert_eq!(send(&mut sim, 2, &open), vec![1]);
+    let large = |seq: u32| {
+        let mut f = tcp_win(VM1, VM2, p, ACK | PSH, seq, 5001, 2048, &[], 100_000);
+        f[16..18].copy_from_slice(&[0, 0]);
+        ip_checksum(&mut f);
+        let pkt = LargeSend(ovsext::packet::OwnedPacket::from_frame(&f).unwrap());
+        let mut ctx = RxContext::try_new(ovsext::percpu::Cpu::Pinned(0), 1).unwrap();
+        let (mut sent, mut wake) = (Chained::default(), ovsext::pend::Wakeups::new());
+        sim.device()
+            .with_datapath(|dp| {
+                let mut fx = Effects {
+                    egress: &mut sent,
+                    wake: &mut wake,
+                };
+                let now = ovsext::platform::time::Now::from_ms(1);
+                dp.receive_batch(&mut ctx, [((1, 0), pkt)], now, &mut fx);
+            })
+            .unwrap();
+        sent.0.into_iter().map(|(port, _)| port).collect::<Vec<_>>()
+    };
+    assert_eq!(large(1001), vec![2]);
+    assert_eq!(large(101_001), vec![2]);
+    // Both acknowledged at once: the tracker saw all their bytes.
+    let acked = tcp_win(VM2, VM1, r, ACK, 5001, 201_001, 16384, &[], 0);
+    assert_eq!(send(&mut sim, 2, &acked), vec![1]);
+    let invalid = sim.device().with_datapath(|dp| {
+        dp.conntrack
+            .stats
+            .invalid
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    assert_eq!(invalid.unwrap(), 0);
+}
+
 #[test]
 fn tcp_through_a_stateful_firewall() {
     let mut sim = firewall("ct(commit,zone=1)");
@@ -560,6 +749,29 @@ fn snat_pipeline_translates_both_ways_and_icmp_errors() {
     assert_eq!(s, 0xffff);
 }
 
+/// A SYN sent again before any reply is still `+new` after the first CT
+/// action translated it; committing it finds its connection and it leaves
+/// as the first did (it clashed with its own connection and was dropped).
+#[test]
+fn a_retransmitted_syn_leaves_translated_as_the_first() {
+    let mut sim = pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,nat(src=192.168.100.1:5000-5010))",
+    );
+    let syn = tcp(VM1, VM2, (40000, 80), SYN, 100, 0, 0);
+    let first = sent(&mut sim, 2, &syn);
+    assert_eq!(first.len(), 1);
+    let again = sent(&mut sim, 2, &syn);
+    assert_eq!(again, first, "the same translation");
+    // A datagram sent twice before any reply, likewise.
+    let dns = udp(VM1, VM2, (5353, 53));
+    let first = sent(&mut sim, 2, &dns);
+    assert_eq!(first.len(), 1);
+    assert_eq!(sent(&mut sim, 2, &dns), first);
+    let table = sim.device().with_datapath(|dp| dp.conntrack.table().len());
+    assert_eq!(table.unwrap(), 2);
+}
+
 #[test]
 fn dnat_to_a_backend() {
     let vip = [10, 96, 0, 1];
@@ -584,6 +796,209 @@ fn dnat_to_a_backend() {
         (&vip[..], 80)
     );
     assert!(checksums_ok(&back[0]));
+}
+
+/// A service as Antrea and OVN build one: DNAT to the backend (`backend`)
+/// in zone 1, then SNAT (masquerade) to 10.0.0.254 in zone 2; replies are
+/// translated back through both zones in turn. Packets from vm1 leave by
+/// vm2's port, and replies from vm2 leave by vm1's; `hairpin`: the
+/// backend is vm1 itself, so everything leaves by vm1's port. `l4`: the
+/// transport the flows match, `tcp` or `udp` (fragments too).
+fn service(backend: &str, hairpin: bool, l4: &str) -> Sim {
+    let mut sim = setup();
+    let (out, back_in) = if hairpin { ("1", 1) } else { ("2", 2) };
+    let (to_vip, to_masq) = ("dst=10.96.0.10,", "dst=10.0.0.254,");
+    let flows = [
+        (
+            "recirc_id(0),in_port(1)".to_string(),
+            to_vip,
+            "ct(zone=1,nat),recirc(1)".to_string(),
+        ),
+        (
+            "recirc_id(1),ct_state(+new+trk),in_port(1)".to_string(),
+            "",
+            format!("ct(commit,zone=1,nat(dst={backend})),recirc(2)"),
+        ),
+        (
+            "recirc_id(1),ct_state(+est-rpl+trk),in_port(1)".to_string(),
+            "",
+            "recirc(2)".to_string(),
+        ),
+        (
+            "recirc_id(2),in_port(1)".to_string(),
+            "",
+            "ct(zone=2,nat),recirc(3)".to_string(),
+        ),
+        (
+            "recirc_id(3),ct_state(+new+trk),in_port(1)".to_string(),
+            "",
+            format!("ct(commit,zone=2,nat(src=10.0.0.254)),{out}"),
+        ),
+        (
+            "recirc_id(3),ct_state(+est-rpl+trk),in_port(1)".to_string(),
+            "",
+            out.to_string(),
+        ),
+        (
+            format!("recirc_id(0),in_port({back_in})"),
+            to_masq,
+            "ct(zone=2,nat),recirc(4)".to_string(),
+        ),
+        (
+            format!("recirc_id(4),ct_state(+est+rpl+trk),in_port({back_in})"),
+            "",
+            "ct(zone=1,nat),recirc(5)".to_string(),
+        ),
+        (
+            format!("recirc_id(5),ct_state(+est+rpl+trk),in_port({back_in})"),
+            "",
+            "1".to_string(),
+        ),
+    ];
+    for (i, (flow, dst, actions)) in flows.iter().enumerate() {
+        let l3 = match l4 {
+            "tcp" => format!("ipv4({dst}proto=6,frag=no),tcp(),tcp_flags(0/0)"),
+            _ => format!("ipv4({dst}proto=17),udp()"),
+        };
+        let l3 = format!("eth(),eth_type(0x0800),{l3}");
+        install(&mut sim, 300 + i as u32, &format!("{flow},{l3}"), actions);
+    }
+    sim
+}
+
+/// A connection to `service`: it opens (its SYN sent twice), carries data
+/// both ways and closes, every packet translated both ways.
+#[test]
+fn a_service_dnat_then_masquerade_in_two_zones() {
+    let mut sim = service("10.0.0.2:8080", false, "tcp");
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let fields = |f: &[u8]| {
+        assert!(checksums_ok(f));
+        let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+        (
+            <[u8; 4]>::try_from(&f[26..30]).unwrap(),
+            port(34),
+            <[u8; 4]>::try_from(&f[30..34]).unwrap(),
+            port(36),
+        )
+    };
+    let c = (40000, 80);
+    let to_vm2 = |sim: &mut Sim, flags, seq, ack, data| {
+        let out = sent(sim, 2, &tcp(VM1, vip, c, flags, seq, ack, data));
+        assert_eq!(out.len(), 1, "flags {flags:#x} seq {seq}");
+        fields(&out[0])
+    };
+    let syn = to_vm2(&mut sim, SYN, 100, 0, 0);
+    let (src, p, dst, dport) = syn;
+    assert_eq!((src, dst, dport), (masq, VM2, 8080));
+    assert_eq!(to_vm2(&mut sim, SYN, 100, 0, 0), syn, "the SYN again");
+    let to_vm1 = |sim: &mut Sim, flags, seq, ack, data| {
+        let out = sent(sim, 1, &tcp(VM2, masq, (8080, p), flags, seq, ack, data));
+        assert_eq!(out.len(), 1, "reply flags {flags:#x} seq {seq}");
+        fields(&out[0])
+    };
+    let back = (vip, 80, VM1, 40000);
+    assert_eq!(to_vm1(&mut sim, SYN | ACK, 500, 101, 0), back);
+    assert_eq!(to_vm2(&mut sim, ACK, 101, 501, 0), syn);
+    assert_eq!(to_vm2(&mut sim, ACK | PSH, 101, 501, 10), syn);
+    assert_eq!(to_vm1(&mut sim, ACK | PSH, 501, 111, 20), back);
+    assert_eq!(to_vm2(&mut sim, FIN | ACK, 111, 521, 0), syn);
+    assert_eq!(to_vm1(&mut sim, FIN | ACK, 521, 112, 0), back);
+    assert_eq!(to_vm2(&mut sim, ACK, 112, 522, 0), syn);
+    // The client opens again from the same port: both zones' closed
+    // connections give way to the new one.
+    assert_eq!(to_vm2(&mut sim, SYN, 9000, 0, 0), syn, "reopened");
+    assert_eq!(to_vm1(&mut sim, SYN | ACK, 7000, 9001, 0), back);
+    assert_eq!(to_vm2(&mut sim, ACK, 9001, 7001, 0), syn);
+    let clashes = sim.device().with_datapath(|dp| {
+        dp.conntrack
+            .stats
+            .clashes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    assert_eq!(clashes.unwrap(), 0);
+}
+
+/// A client that is its own service's backend: its packets come back to
+/// it from the masquerading address, and its replies reach it from the
+/// service's address.
+#[test]
+fn a_service_hairpin_to_its_own_client() {
+    let mut sim = service("10.0.0.1:8080", true, "tcp");
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let mut rx = |frame: Vec<u8>| {
+        let out: Vec<_> = sim
+            .run(&format!("rx 1 {}", hexs(&frame)))
+            .iter()
+            .filter_map(|l| l.strip_prefix("tx 1 ").map(unhex))
+            .collect();
+        assert_eq!(out.len(), 1);
+        let f = &out[0];
+        assert!(checksums_ok(f));
+        let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+        (
+            <[u8; 4]>::try_from(&f[26..30]).unwrap(),
+            port(34),
+            <[u8; 4]>::try_from(&f[30..34]).unwrap(),
+            port(36),
+        )
+    };
+    let syn = rx(tcp(VM1, vip, (40000, 80), SYN, 100, 0, 0));
+    let (src, p, dst, dport) = syn;
+    assert_eq!((src, dst, dport), (masq, VM1, 8080));
+    let back = (vip, 80, VM1, 40000);
+    assert_eq!(rx(tcp(VM1, masq, (8080, p), SYN | ACK, 500, 101, 0)), back);
+    assert_eq!(rx(tcp(VM1, vip, (40000, 80), ACK, 101, 501, 0)), syn);
+    assert_eq!(rx(tcp(VM1, masq, (8080, p), ACK | PSH, 501, 101, 3)), back);
+}
+
+/// A DNS answer too big for one frame comes back from the service's
+/// backend in fragments: reassembled for the masquerading zone,
+/// translated back through both zones, and cut again as it came.
+#[test]
+fn a_fragmented_answer_through_a_two_zone_service() {
+    let mut sim = service("10.0.0.2:53", false, "udp");
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let query = sent(&mut sim, 2, &udp(VM1, vip, (5353, 53)));
+    assert_eq!(query.len(), 1);
+    let q = &query[0];
+    assert_eq!((&q[26..30], &q[30..34]), (&masq[..], &VM2[..]));
+    let p = u16::from_be_bytes([q[34], q[35]]);
+    // The answer: 3000 bytes from vm2:53 to the masquerading address.
+    let mut h = 53u16.to_be_bytes().to_vec();
+    h.extend_from_slice(&p.to_be_bytes());
+    h.extend_from_slice(&3008u16.to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend((0..3000).map(|i| (i * 7) as u8));
+    let mut answer = ipv4_frame(VM2, masq, 17, &h);
+    answer[18..20].copy_from_slice(&77u16.to_be_bytes());
+    ip_checksum(&mut answer);
+    let frags = fragments4(&answer, &[1480, 1480, 48]);
+    let mut out = Vec::new();
+    for f in &frags {
+        out = sim
+            .run(&format!("rx 2 {}", hexs(f)))
+            .iter()
+            .filter_map(|l| l.strip_prefix("tx 1 ").map(unhex))
+            .collect();
+    }
+    assert_eq!(out.len(), 3, "cut again as it came");
+    // Put back together, it is the answer from the service to vm1:5353.
+    let mut data = Vec::new();
+    for (f, sent) in out.iter().zip(&frags) {
+        assert_eq!(f.len(), sent.len());
+        assert_eq!((&f[26..30], &f[30..34]), (&vip[..], &VM1[..]));
+        assert_eq!(csum(&f[14..34]), 0, "the IPv4 header checksum");
+        data.extend_from_slice(&f[34..]);
+    }
+    assert_eq!(&data[0..4], &[0, 53, 0x14, 0xe9], "ports 53 -> 5353");
+    assert_eq!(&data[8..], &h[8..]);
+    let mut whole = out[0][..34].to_vec();
+    whole.extend_from_slice(&data);
+    whole[16..18].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+    whole[20..22].copy_from_slice(&[0, 0]);
+    ip_checksum(&mut whole);
+    assert!(checksums_ok(&whole), "the UDP checksum, translated");
 }
 
 const CT_LIMIT: u16 = 0x18;
@@ -1708,4 +2123,123 @@ fn the_largest_zone_limit_reads_back_as_set() {
     ct_limits(&mut sim, 1, Some(&[(-1, 7, 0)]));
     assert_eq!(ct_limits(&mut sim, 3, None), vec![(-1, 7, 0)]);
     assert_eq!(ct_limits(&mut sim, 3, Some(&[(1, 0, 0)])), vec![(1, 7, 0)]);
+}
+
+/// Collects what a chain sends, in order.
+#[derive(Default)]
+struct Chained(Vec<(u32, Vec<u8>)>);
+
+impl ovsext::datapath::receive::Egress<ovsext::packet::OwnedPacket> for Chained {
+    fn send(&mut self, port: u32, _: u16, pkt: ovsext::packet::OwnedPacket) {
+        use ovsext::packet::Packet;
+        self.0.push((port, pkt.data().to_vec()));
+    }
+}
+
+/// Sends `frames` (each with the port it comes in from) as one chain
+/// after another of `LOOKUP_BATCH` frames; what leaves, in order.
+fn chains(sim: &mut Sim, frames: &[(u32, Vec<u8>)]) -> Vec<(u32, Vec<u8>)> {
+    use ovsext::datapath::receive::{Effects, RxContext};
+    use ovsext::packet::OwnedPacket;
+    let mut ctx = RxContext::try_new(ovsext::percpu::Cpu::Pinned(0), 1).unwrap();
+    let (mut sent, mut wake) = (Chained::default(), ovsext::pend::Wakeups::new());
+    for chain in frames.chunks(ovsext::flow::table::LOOKUP_BATCH) {
+        let chain = chain
+            .iter()
+            .map(|(port, f)| ((*port, 0), OwnedPacket::from_frame(f).unwrap()));
+        sim.device()
+            .with_datapath(|dp| {
+                let mut fx = Effects {
+                    egress: &mut sent,
+                    wake: &mut wake,
+                };
+                dp.receive_batch(
+                    &mut ctx,
+                    chain,
+                    ovsext::platform::time::Now::from_ms(1),
+                    &mut fx,
+                );
+            })
+            .unwrap();
+    }
+    sent.0
+}
+
+/// Chains of frames through `ct(zone=1,nat)` into a table large enough
+/// that each chain's connections are read ahead with its flows: every
+/// frame is tracked and translated as it would be alone. A translated
+/// packet cleared and tracked again in the same zone is read afresh (it
+/// is no connection's packet any more), not as it was read ahead.
+#[test]
+fn chains_into_a_large_table_are_tracked_as_their_frames_alone() {
+    let mut sim = setup();
+    let udp_flow = "eth(),eth_type(0x0800),ipv4(proto=17,frag=no),udp()";
+    let flows = [
+        ("recirc_id(0),in_port(1)", "ct(zone=1,nat),recirc(1)"),
+        ("recirc_id(0),in_port(2)", "ct(zone=1,nat),recirc(1)"),
+        (
+            "recirc_id(1),ct_state(+new+trk),in_port(1)",
+            "ct(commit,zone=1,nat(src=10.9.9.9)),recirc(2)",
+        ),
+        ("recirc_id(1),ct_state(+est-rpl+trk),in_port(1)", "2"),
+        ("recirc_id(1),ct_state(+est+rpl+trk),in_port(2)", "1"),
+        ("recirc_id(2),in_port(1)", "ct_clear,ct(zone=1),recirc(3)"),
+        ("recirc_id(3),ct_state(+new+trk),in_port(1)", "2"),
+    ];
+    for (i, (flow, actions)) in flows.iter().enumerate() {
+        install(
+            &mut sim,
+            200 + i as u32,
+            &format!("{flow},{udp_flow}"),
+            actions,
+        );
+    }
+    let server = [10, 1, 0, 1];
+    let public = [10, 9, 9, 9];
+    let client = |i: u32| [10, 0, (i >> 8) as u8, i as u8];
+    let sport = |i: u32| 1024 + i as u16;
+    // Enough connections that the tracker reads ahead.
+    let n = 17_000u32;
+    let new: Vec<_> = (0..n)
+        .map(|i| (1, udp(client(i), server, (sport(i), 53))))
+        .collect();
+    let out = chains(&mut sim, &new);
+    assert_eq!(out.len(), n as usize);
+    for (i, (port, f)) in out.iter().enumerate() {
+        assert_eq!(*port, 2);
+        assert_eq!((&f[26..30], &f[30..34]), (&public[..], &server[..]), "{i}");
+        assert!(checksums_ok(f));
+    }
+    // Then mixed chains: a packet of each connection, the server's reply,
+    // and new connections, each translated as its connection says.
+    let mut mixed = Vec::new();
+    for i in 0..n + 500 {
+        mixed.push((1, udp(client(i), server, (sport(i), 53))));
+        if i < n {
+            mixed.push((2, udp(server, public, (53, sport(i)))));
+        }
+    }
+    let out = chains(&mut sim, &mixed);
+    assert_eq!(out.len(), mixed.len(), "none dropped, none read stale");
+    let clashes = sim.device().with_datapath(|dp| {
+        dp.conntrack
+            .stats
+            .clashes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    assert_eq!(clashes.unwrap(), 0);
+    for ((from, sent), (port, f)) in mixed.iter().zip(&out) {
+        assert!(checksums_ok(f));
+        if *from == 1 {
+            assert_eq!(*port, 2);
+            assert_eq!(&f[26..30], &public);
+            assert_eq!(&f[34..36], &sent[34..36], "the port is kept");
+        } else {
+            let i = u32::from(u16::from_be_bytes([sent[36], sent[37]])) - 1024;
+            assert_eq!(*port, 1);
+            assert_eq!(&f[26..30], &server);
+            assert_eq!(&f[30..34], &client(i), "translated back");
+            assert_eq!(&f[36..38], &sport(i).to_be_bytes());
+        }
+    }
 }

@@ -148,13 +148,16 @@ pub const BATCH: usize = 32;
 /// ahead would cost more than it saves.
 const READ_AHEAD_MIN: u32 = 1 << 14;
 
-/// A packet read for tracking, the hash of its tuple, and the connection
-/// reading ahead found for it.
+/// A packet read for tracking ahead of its CT action (`read_ahead`): its
+/// tuple and the fields its connection's state needs, the hash of its
+/// tuple, and the connection reading ahead found for it.
 #[derive(Clone, Copy, Default)]
-struct Ahead {
+pub struct Ahead {
     view: View,
     hash: u64,
     hint: Option<u32>,
+    /// The packet was read (else the rest says nothing).
+    read: bool,
 }
 
 /// What the tracker learns of a packet's connection beyond what it shows
@@ -195,6 +198,13 @@ fn show(key: &mut FlowKey, mark: u32, labels: &[u8; 16], orig: &Tuple, ext: Opti
 
 fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
+}
+
+/// A CT action of `zone` reads the packet of `key` straight away: not a
+/// fragment, not a packet without an Ethernet header, not one an earlier
+/// action of the zone tracked.
+fn readable(key: &FlowKey, zone: u16) -> bool {
+    key.mac_proto == MAC_PROTO_ETHERNET && key.ip_frag == k::FRAG_NONE && !tracked_in(key, zone)
 }
 
 /// The key says an earlier CT action of `zone` tracked the packet to a
@@ -311,87 +321,85 @@ impl Conntrack {
             // Reading a packet and reading ahead change nothing, so the
             // packets still run in order, each as `execute` would run it.
             let mut ahead = [Ahead::default(); BATCH];
-            let mut read = [false; BATCH];
-            let slots = ahead.iter_mut().zip(&mut read);
-            let hashes = pkts
-                .iter()
-                .zip(keys.iter())
-                .zip(slots)
-                .filter_map(|((p, k), (a, r))| {
-                    *r = self.read(p, k, ct.zone, a);
-                    r.then_some(a.hash)
-                });
-            if self.table.len() >= READ_AHEAD_MIN {
-                let found = self.prefetch(hashes);
-                let read_ones = ahead
-                    .iter_mut()
-                    .zip(read)
-                    .filter_map(|(a, r)| r.then_some(a));
-                for (a, hint) in read_ones.zip(found) {
-                    a.hint = hint;
-                }
-            } else {
-                hashes.for_each(drop);
-            }
-            for (((pkt, key), v), (a, r)) in pkts
+            let read = pkts.iter().zip(keys.iter()).map(Some);
+            self.read_ahead(ct.zone, read, &mut ahead);
+            for (((pkt, key), v), a) in pkts
                 .iter_mut()
                 .zip(keys.iter_mut())
                 .zip(verdicts.iter_mut())
-                .zip(ahead.iter().zip(read))
+                .zip(&ahead)
             {
-                *v = self.run(pkt, key, ct, now_ms, notify, r.then_some(a));
+                *v = self.run(pkt, key, ct, now_ms, notify, a.read.then_some(a));
             }
         }
     }
 
-    /// Reads ahead (as `execute_batch` does) for up to `BATCH` packets a
-    /// CT action of `zone` will run next; a hint, nothing changes.
+    /// Reads up to `BATCH` packets a CT action of `zone` will run next,
+    /// each into its slot of `ahead` (marked unread for a packet not given
+    /// or not read straight away: a fragment, one the action leaves
+    /// alone), and in a table too large for the cache reads ahead the
+    /// connections they will look up, so that their cache misses overlap.
+    /// Nothing changes; `execute_read` then runs each packet from its slot.
     pub fn read_ahead<'a, P: Packet + 'a>(
         &self,
         zone: u16,
-        pkts: impl IntoIterator<Item = (&'a P, &'a FlowKey)>,
+        pkts: impl IntoIterator<Item = Option<(&'a P, &'a FlowKey)>>,
+        ahead: &mut [Ahead],
     ) {
-        if self.table.len() < READ_AHEAD_MIN {
-            return;
+        let large = self.table.len() >= READ_AHEAD_MIN;
+        // Each index entry is prefetched as its packet is read, the
+        // connections they name once all are read.
+        let (mut hashes, mut n) = ([0; BATCH], 0);
+        for (p, a) in pkts.into_iter().zip(ahead.iter_mut()) {
+            a.read = p.is_some_and(|(p, k)| self.read(p, k, zone, a));
+            if a.read
+                && large
+                && let Some(h) = hashes.get_mut(n)
+            {
+                self.table.prefetch_index(a.hash);
+                *h = a.hash;
+                n += 1;
+            }
         }
-        let mut a = Ahead::default();
-        self.prefetch(
-            pkts.into_iter()
-                .filter_map(|(p, k)| self.read(p, k, zone, &mut a).then_some(a.hash)),
-        );
+        if large {
+            let mut found = [None; BATCH];
+            self.table
+                .read_ahead(hashes.get(..n).unwrap_or_default(), &mut found);
+            let read = ahead.iter_mut().filter(|a| a.read);
+            for (a, hint) in read.zip(found) {
+                a.hint = hint;
+            }
+        }
     }
 
-    /// Prefetches the index entry of each of up to `BATCH` hashes as it
-    /// comes (as its packet is read), then the connections they name.
-    /// The connections found, in the order of `hashes`.
-    fn prefetch(&self, hashes: impl Iterator<Item = u64>) -> [Option<u32>; BATCH] {
-        let mut taken = [0; BATCH];
-        let n = taken
-            .iter_mut()
-            .zip(hashes)
-            .map(|(t, h)| {
-                self.table.prefetch_index(h);
-                *t = h;
-            })
-            .count();
-        let mut found = [None; BATCH];
-        self.table
-            .read_ahead(taken.get(..n).unwrap_or_default(), &mut found);
-        found
+    /// `execute`, for a packet `read_ahead` read into `ahead` (for this
+    /// action's zone, nothing having changed the packet since).
+    pub fn execute_read<P: Packet>(
+        &self,
+        pkt: &mut P,
+        key: &mut FlowKey,
+        ct: &CtAction<'_>,
+        now_ms: u64,
+        notify: &mut Notify<'_>,
+        ahead: Option<&Ahead>,
+    ) -> Verdict {
+        let ahead =
+            ahead.filter(|a| a.read && a.view.tuple.zone == ct.zone && readable(key, ct.zone));
+        self.run(pkt, key, ct, now_ms, notify, ahead)
     }
 
     /// Reads the packet into `a` as its run will read it, if that is
-    /// straight away (not a fragment, not a packet the action leaves
-    /// alone); whether it did.
+    /// straight away (`readable`); whether it did.
     fn read<P: Packet>(&self, pkt: &P, key: &FlowKey, zone: u16, a: &mut Ahead) -> bool {
-        let plain = key.mac_proto == MAC_PROTO_ETHERNET && key.ip_frag == k::FRAG_NONE;
-        plain && !tracked_in(key, zone) && self.parse(pkt, zone, false, a)
+        readable(key, zone) && self.parse(pkt, zone, false, a)
     }
 
     /// Reads the packet into `a`, its tuple's hash too; whether it could.
     #[inline]
     fn parse<P: Packet>(&self, pkt: &P, zone: u16, fragment: bool, a: &mut Ahead) -> bool {
-        let read = packet::parse_into(pkt.data(), pkt.oob_vlan(), zone, fragment, &mut a.view);
+        let large = pkt.offload().lso.is_some();
+        let read =
+            !fragment && packet::parse_into(pkt.data(), pkt.oob_vlan(), zone, large, &mut a.view);
         if read {
             a.hash = self.table.hash(&a.view.tuple);
         }
@@ -457,7 +465,8 @@ impl Conntrack {
                         return Verdict::Drop;
                     }
                     // The payload may have changed length.
-                    match packet::parse(pkt.data(), pkt.oob_vlan(), zone, false) {
+                    let large = pkt.offload().lso.is_some();
+                    match packet::parse(pkt.data(), pkt.oob_vlan(), zone, large) {
                         Some(v) => {
                             reparsed = v;
                             view = &reparsed;
@@ -555,17 +564,30 @@ impl Conntrack {
             return Ok(fill(seen, self.related(&quoted, key, now_ms)));
         }
         let updates = self.listening(events::Kind::Update(0));
+        // A packet an earlier action of the zone translated carries the
+        // reverse of its connection's other tuple: it is found by that,
+        // the other way (Linux's `ovs_ct_find_existing` when `natted`), or
+        // a commit of a retransmitted SYN, or of a datagram sent again
+        // before any reply, would clash with its own connection.
+        let translated = cached && key.ct_state & (SNAT | DNAT) != 0;
+        let back = if translated {
+            view.tuple.reverse()
+        } else {
+            None
+        };
+        let (tuple, hash, hint) = match &back {
+            Some(t) => (t, self.table.hash(t), None),
+            None => (&view.tuple, hash, ahead.hint),
+        };
         // Three passes at most: one more after removing a connection the
         // packet replaces (timed out, reopened, or forced the other way),
         // or after its commit lost a race for one of its tuples.
         for _ in 0..3 {
             let mut changed = None;
-            let found = self.table.lookup_hashed(
-                &view.tuple,
-                hash,
-                ahead.hint,
-                now_ms,
-                |(c, ext, reply)| {
+            let found = self
+                .table
+                .lookup_hashed(tuple, hash, hint, now_ms, |(c, ext, reply)| {
+                    let reply = reply != back.is_some();
                     if ct.force && reply {
                         return Err(Replaced);
                     }
@@ -638,8 +660,7 @@ impl Conntrack {
                         });
                     }
                     Ok(true)
-                },
-            );
+                });
             match found {
                 Found::Live(id, Ok(valid)) => {
                     if let Some((c, ext, causes)) = changed {
@@ -647,7 +668,7 @@ impl Conntrack {
                     }
                     return Ok(valid);
                 }
-                Found::Live(id, Err(Replaced)) => self.remove(id, |c| c.has(&view.tuple), notify),
+                Found::Live(id, Err(Replaced)) => self.remove(id, |c| c.has(tuple), notify),
                 Found::Expired(id) => self.remove(id, |c| c.expired(now_ms), notify),
                 Found::Missing => match self.create(view, ct, key, now_ms, notify) {
                     Ok(created) => return Ok(fill(seen, created)),
@@ -1682,7 +1703,8 @@ mod tests {
 
     /// Past the size where batches read ahead: a batch (existing
     /// connections both ways, new ones, a packet tracked already) runs as
-    /// its packets one by one, and reading ahead changes nothing.
+    /// its packets one by one, whether run as a batch or each from what
+    /// reading ahead read of it, and reading ahead changes nothing.
     #[test]
     fn a_batch_that_reads_ahead_runs_as_its_packets_one_by_one() {
         let udp = |n: u32, reply: bool| {
@@ -1705,8 +1727,12 @@ mod tests {
             zone: 4,
             ..CtAction::default()
         };
-        let (one, many) = (Conntrack::new(9).unwrap(), Conntrack::new(9).unwrap());
-        for ct in [&one, &many] {
+        let (one, many, read) = (
+            Conntrack::new(9).unwrap(),
+            Conntrack::new(9).unwrap(),
+            Conntrack::new(9).unwrap(),
+        );
+        for ct in [&one, &many, &read] {
             for n in 0..READ_AHEAD_MIN {
                 let (mut p, mut k) = udp(n, false);
                 ct.execute(&mut p, &mut k, &commit, 0, &mut |_| {});
@@ -1719,8 +1745,17 @@ mod tests {
         batch[5].1.ct_zone = 4;
         let (mut pkts, mut keys): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let (mut pkts_b, mut keys_b) = (pkts.clone(), keys.clone());
-        many.read_ahead(4, pkts.iter().zip(&keys));
-        assert_eq!(many.table().len(), READ_AHEAD_MIN);
+        let (mut pkts_r, mut keys_r) = (pkts.clone(), keys.clone());
+        let mut ahead = [Ahead::default(); BATCH];
+        read.read_ahead(4, pkts_r.iter().zip(&keys_r).map(Some), &mut ahead);
+        assert_eq!(read.table().len(), READ_AHEAD_MIN);
+        assert!(ahead.iter().any(|a| a.hint.is_some()));
+        let verdicts_r: Vec<_> = pkts_r
+            .iter_mut()
+            .zip(&mut keys_r)
+            .zip(&ahead)
+            .map(|((p, k), a)| read.execute_read(p, k, &commit, 1, &mut |_| {}, Some(a)))
+            .collect();
         let verdicts: Vec<_> = pkts
             .iter_mut()
             .zip(&mut keys)
@@ -1737,6 +1772,8 @@ mod tests {
         );
         assert_eq!(verdicts, verdicts_b);
         assert_eq!(keys, keys_b);
+        assert_eq!(verdicts, verdicts_r);
+        assert_eq!(keys, keys_r);
         assert!(keys.iter().any(|k| k.ct_state == TRK | EST | RPL));
         assert!(keys.iter().any(|k| k.ct_state == TRK | NEW));
         assert_eq!(one.table().len(), many.table().len());

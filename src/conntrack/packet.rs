@@ -69,12 +69,15 @@ impl Default for View {
     }
 }
 
-/// Reads `frame` (an Ethernet frame) for tracking in `zone`. `fragment`: the flow key says it is
-/// a fragment still (one that could not be read for reassembly).
+/// Reads `frame` (an Ethernet frame) for tracking in `zone`. `large`: the
+/// frame is a large send its sender left the NIC to cut (LSO), whose IPv4
+/// total length may be zero (LSOv2 leaves it so; more than 64 KiB does not
+/// fit in it): the IP packet is then the rest of the frame, as Linux takes
+/// a GSO packet's (`skb_ip_totlen`).
 #[inline]
-pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, fragment: bool) -> Option<View> {
+pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, large: bool) -> Option<View> {
     let mut view = View::default();
-    parse_into(frame, oob_vlan, zone, fragment, &mut view).then_some(view)
+    parse_into(frame, oob_vlan, zone, large, &mut view).then_some(view)
 }
 
 /// `parse`, written into `view` field by field (false: not readable, and
@@ -85,17 +88,17 @@ pub fn parse_into(
     frame: &[u8],
     oob_vlan: Option<u16>,
     zone: u16,
-    fragment: bool,
+    large: bool,
     view: &mut View,
 ) -> bool {
-    if fragment {
-        return false;
-    }
-    let Some(ip) =
+    let Some(mut ip) =
         headers::l2(frame, oob_vlan).and_then(|l2| headers::ip_at(frame, l2.eth_type, l2.l3))
     else {
         return false;
     };
+    if large && !ip.v6 && get::<2>(frame, ip.l3 + 2) == Some([0, 0]) {
+        ip.end = frame.len();
+    }
     let (Some(l4), Some((src, dst))) = (ip.l4, addresses(frame, ip.v6, ip.l3)) else {
         return false;
     };
@@ -349,7 +352,13 @@ pub(super) mod tests {
             Kind::Tcp(s) => assert_eq!((s.flags, s.seq, s.payload, s.win), (2, 7, 3, 0xffff)),
             k => panic!("{k:?}"),
         }
-        assert!(parse(&f, None, 0, true).is_none(), "fragments");
+        // A zero IPv4 total length: the rest of the frame for a large send
+        // only.
+        let mut zero = f.clone();
+        zero[16..18].copy_from_slice(&[0, 0]);
+        assert!(parse(&zero, None, 0, false).is_none(), "not a large send");
+        let large = parse(&zero, None, 0, true).unwrap();
+        assert_eq!((large.len, large.kind), (v.len, v.kind));
         assert!(parse(&f[..40], None, 0, false).is_none(), "cut short");
         let echo = ipv4_frame([1; 4], [2; 4], 1, &[8, 0, 0, 0, 0, 9, 0, 1]);
         let v = parse(&echo, None, 0, false).unwrap();

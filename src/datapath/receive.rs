@@ -10,9 +10,9 @@ use core::sync::atomic::Ordering::Relaxed;
 
 use super::{Datapath, FlowActions, Ports};
 use crate::actions::{self, Env, ExecContext, Userspace};
-use crate::conntrack::Verdict;
 use crate::conntrack::action::{self, Family};
 use crate::conntrack::refrag;
+use crate::conntrack::{self, Verdict};
 use crate::flow::FlowKey;
 use crate::flow::extract::{extract_typed, packet_hash};
 use crate::flow::key::MAC_PROTO_ETHERNET;
@@ -100,6 +100,12 @@ struct Scratch<P> {
     recirc: Recirc<P>,
     rng: u32,
     tunnel: super::tunnel::Scratch,
+    /// The batch's packets as their leading CT action reads them, read
+    /// ahead with their flows (`read_ahead_ct`).
+    ct_ahead: Vec<conntrack::Ahead>,
+    /// Which of `ct_ahead` the packet about to run takes; none for
+    /// recirculated and executed packets.
+    ct_current: Option<usize>,
 }
 
 /// A bounded queue of recirculating packets. A packet's key is stored
@@ -145,12 +151,17 @@ impl<P: Packet> RxContext<P> {
         slots.try_reserve_exact(RECIRC_LIMIT).ok()?;
         slots.resize_with(RECIRC_LIMIT, || (None, FlowKey::default()));
         let recirc = Recirc { slots, used: 0 };
+        let mut ct_ahead = Vec::new();
+        ct_ahead.try_reserve_exact(LOOKUP_BATCH).ok()?;
+        ct_ahead.resize(LOOKUP_BATCH, conntrack::Ahead::default());
         let s = Scratch {
             cpu,
             exec: ExecContext::try_new()?,
             recirc,
             rng: seed | 1,
             tunnel: super::tunnel::Scratch::try_new()?,
+            ct_ahead,
+            ct_current: None,
         };
         let mut pkts = Vec::new();
         pkts.try_reserve_exact(LOOKUP_BATCH).ok()?;
@@ -230,6 +241,9 @@ struct DpEnv<'a, 'v, P, E: ?Sized> {
     rng: &'a mut u32,
     tunnel: &'a mut super::tunnel::Scratch,
     in_port: u32,
+    /// The packet as its leading CT action reads it, if read ahead; taken
+    /// by the first CT action.
+    ct_ahead: Option<&'a conntrack::Ahead>,
 }
 
 impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
@@ -310,7 +324,9 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
             Ok(ct) => {
                 let (dp, now, wake) = (self.view.dp, self.view.now.ms(), &mut *self.wake);
                 let mut notify = |ev: &_| dp.post_ct_event(ev, now, wake);
-                dp.conntrack.execute(pkt, key, &ct, now, &mut notify)
+                let ahead = self.ct_ahead.take();
+                dp.conntrack
+                    .execute_read(pkt, key, &ct, now, &mut notify, ahead)
             }
             Err(_) => Verdict::Drop,
         }
@@ -403,7 +419,7 @@ impl View<'_> {
             // before any runs, so that their cache misses overlap too.
             let hits = found.iter().take(n).filter_map(|(f, _)| f.as_ref());
             hits.for_each(|f| prefetch::address(f.actions().bytes().as_ptr().addr()));
-            self.read_ahead_ct(&ctx.batch, &found, n);
+            self.read_ahead_ct(&ctx.batch, &found, n, &mut ctx.s.ct_ahead);
             for (i, found) in found.into_iter().enumerate().take(n) {
                 let b = &mut ctx.batch;
                 let (Some(pkt), Some(key), Some(&hash)) = (
@@ -413,20 +429,24 @@ impl View<'_> {
                 ) else {
                     continue;
                 };
+                ctx.s.ct_current = Some(i);
                 self.resolve(&mut ctx.s, fx, pkt, key, hash, found);
+                ctx.s.ct_current = None;
                 self.drain_recirc(ctx, fx);
             }
         }
     }
 
-    /// Packets whose actions start with a CT action have the connections
-    /// they will look up read ahead together, as their flows were (those
-    /// of the first such action's zone).
+    /// Packets whose actions start with a CT action are read for it ahead,
+    /// into `ahead`, and the connections they will look up read ahead
+    /// together, as their flows were (those of the first such action's
+    /// zone; the others' slots are emptied).
     fn read_ahead_ct<P: Packet>(
         &self,
         b: &Batch<P>,
         found: &[(Option<FlowRef<'_, FlowActions>>, LookupStats)],
         n: usize,
+        ahead: &mut [conntrack::Ahead],
     ) {
         let mut zones = [None; LOOKUP_BATCH];
         for (z, (f, _)) in zones.iter_mut().zip(found.iter().take(n)) {
@@ -434,13 +454,12 @@ impl View<'_> {
                 .as_ref()
                 .and_then(|f| action::leading_zone(f.actions().bytes()));
         }
-        let Some(zone) = zones.iter().flatten().next().copied() else {
-            return;
-        };
-        let pkts = b.pkts.iter().zip(&b.keys).zip(zones);
+        let zone = zones.iter().flatten().next().copied();
+        let pkts = b.pkts.iter().zip(&b.keys).zip(zones).take(n);
         self.dp.conntrack.read_ahead(
-            zone,
-            pkts.filter_map(|((p, k), z)| (z == Some(zone)).then_some((p.as_ref()?, k))),
+            zone.unwrap_or_default(),
+            pkts.map(|((p, k), z)| z.filter(|_| z == zone).and(p.as_ref().map(|p| (p, k)))),
+            ahead,
         );
     }
 
@@ -628,6 +647,7 @@ impl View<'_> {
             rng: &mut s.rng,
             tunnel: &mut s.tunnel,
             in_port: key.in_port,
+            ct_ahead: s.ct_current.take().and_then(|i| s.ct_ahead.get(i)),
         };
         actions::execute(&mut s.exec, &mut env, pkt, key, actions);
     }
