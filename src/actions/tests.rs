@@ -9,7 +9,7 @@ use super::testing::*;
 use super::{DEFER_CAPACITY, ExecContext, NEST_LEVELS, Outcome, execute};
 use crate::flow::FlowKey;
 use crate::ovs::{action as a, key as k};
-use crate::packet::{OwnedPacket, Packet};
+use crate::packet::{Packet, Watched};
 
 fn frame() -> Vec<u8> {
     ipv4(eth(&[], 0x0800), UDP, &udp(1000, 53))
@@ -91,43 +91,6 @@ fn drop_stops_the_list() {
     assert_eq!((out.explicit, out.dropped()), (1, 1));
 }
 
-/// A packet whose copies cannot be had.
-#[derive(Debug)]
-struct NoCopy(OwnedPacket);
-
-impl Packet for NoCopy {
-    fn data(&self) -> &[u8] {
-        self.0.data()
-    }
-    fn data_mut(&mut self) -> Option<&mut [u8]> {
-        self.0.data_mut()
-    }
-    fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
-        self.0.push_front(n)
-    }
-    fn pull_front(&mut self, n: usize) -> bool {
-        self.0.pull_front(n)
-    }
-    fn truncate(&mut self, len: usize) {
-        self.0.truncate(len)
-    }
-    fn oob_vlan(&self) -> Option<u16> {
-        self.0.oob_vlan()
-    }
-    fn set_oob_vlan(&mut self, tci: Option<u16>) {
-        self.0.set_oob_vlan(tci)
-    }
-    fn mru(&self) -> u16 {
-        self.0.mru()
-    }
-    fn set_mru(&mut self, mru: u16) {
-        self.0.set_mru(mru)
-    }
-    fn try_clone(&self) -> Option<NoCopy> {
-        None
-    }
-}
-
 #[test]
 fn out_of_memory_skips_copies_only() {
     let mut ctx = ExecContext::try_new().unwrap();
@@ -143,7 +106,7 @@ fn out_of_memory_skips_copies_only() {
     let out = execute(
         &mut ctx,
         &mut env,
-        NoCopy(packet(&frame())),
+        Watched::no_copies(packet(&frame())),
         &mut key,
         &acts,
     );

@@ -179,7 +179,7 @@ mod tests {
     use super::super::frag::tests::{cut4, cut6, set_df, udp4, udp6};
     use super::super::frag::{Outcome, Reassembly, fragment as read};
     use super::*;
-    use crate::packet::OwnedPacket;
+    use crate::packet::{OwnedPacket, Watched};
     use std::vec::Vec;
 
     fn cut(frame: &[u8], mru: u16) -> Result<Vec<Vec<u8>>, Refused> {
@@ -210,62 +210,23 @@ mod tests {
         assert_eq!(cut(&whole, 27), Err(Refused::Unfit));
     }
 
-    /// A packet that counts the bytes its copies take.
-    #[derive(Debug)]
-    struct Counting(OwnedPacket, std::rc::Rc<core::cell::Cell<usize>>);
-
-    impl Packet for Counting {
-        fn data(&self) -> &[u8] {
-            self.0.data()
-        }
-        fn data_mut(&mut self) -> Option<&mut [u8]> {
-            self.0.data_mut()
-        }
-        fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
-            self.0.push_front(n)
-        }
-        fn pull_front(&mut self, n: usize) -> bool {
-            self.0.pull_front(n)
-        }
-        fn truncate(&mut self, len: usize) {
-            self.0.truncate(len)
-        }
-        fn oob_vlan(&self) -> Option<u16> {
-            self.0.oob_vlan()
-        }
-        fn set_oob_vlan(&mut self, tci: Option<u16>) {
-            self.0.set_oob_vlan(tci)
-        }
-        fn mru(&self) -> u16 {
-            self.0.mru()
-        }
-        fn set_mru(&mut self, mru: u16) {
-            self.0.set_mru(mru)
-        }
-        fn try_clone(&self) -> Option<Counting> {
-            self.1.set(self.1.get() + self.0.len());
-            Some(Counting(self.0.try_clone()?, self.1.clone()))
-        }
-    }
-
     /// Each fragment copies its own bytes, not the whole packet: cutting
     /// costs in proportion to the packet, not to the packet times the
     /// number of fragments.
     #[test]
     fn cutting_copies_each_byte_a_bounded_number_of_times() {
         for (whole, mru) in [(udp4(65_000, 9), 296), (udp6(65_000), 296)] {
-            let copied = std::rc::Rc::new(core::cell::Cell::new(0));
-            let mut p = Counting(OwnedPacket::from_frame(&whole).unwrap(), copied.clone());
+            let mut p = Watched::new(OwnedPacket::from_frame(&whole).unwrap());
             p.set_mru(mru);
             let mut out = Vec::new();
             let ids = Reassembly::new(0).unwrap();
-            let n = fragment(&p, &ids, &mut |f: Counting| out.push(f.0.data().to_vec())).unwrap();
+            let n = fragment(&p, &ids, &mut |f: Watched| out.push(f.pkt.data().to_vec())).unwrap();
             assert!(n > 200, "{n}");
             let sent: usize = out.iter().map(Vec::len).sum();
             assert!(
-                copied.get() <= whole.len() + sent + usize::from(mru),
+                p.copied.get() <= whole.len() + sent + usize::from(mru),
                 "{} bytes copied for {} sent",
-                copied.get(),
+                p.copied.get(),
                 sent
             );
         }
