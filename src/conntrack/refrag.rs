@@ -3,13 +3,14 @@
 //! and `ip6_fragment`).
 //!
 //! Each fragment is a copy of the packet's headers and its piece of the
-//! data: IPv4 repeats the whole header (options too) with its
-//! offset, MF and checksum; IPv6 repeats the unfragmentable part (the
-//! header, hop-by-hop and routing headers) and adds a fragment header with
-//! a fresh id (keyed by the addresses, as Linux's). DF does not stop the
-//! cut, and the fragments leave without it (Linux's `ovs_fragment` clears
-//! the control block that would keep it). Linux repeats only the IPv4
-//! options marked for copying; this repeats them all. Output to a tunnel
+//! data: IPv4 repeats the whole header with its offset, MF and checksum,
+//! every option too (Linux's `ovs_fragment` clears the control block, so
+//! `ip_options_fragment` finds no options to blank in later fragments);
+//! IPv6 repeats the unfragmentable part (the header, hop-by-hop and
+//! routing headers) and adds a fragment header with a fresh id (keyed by
+//! the addresses, as Linux's). DF does not stop the cut, and the fragments
+//! leave without it (the cleared control block no longer asks for it).
+//! Output to a tunnel
 //! port cuts before encapsulating, each fragment in a tunnel packet of its
 //! own, as Linux; userspace upcalls do not cut, they carry the MRU.
 
