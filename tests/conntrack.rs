@@ -919,6 +919,60 @@ fn a_service_dnat_then_masquerade_in_two_zones() {
     assert_eq!(clashes.unwrap(), 0);
 }
 
+/// The backend's ICMP error about a service connection's packet (a port
+/// it cannot reach, a path too small) reaches the client through both
+/// zones: from the service's address, quoting the packet as the client
+/// sent it, every checksum right.
+#[test]
+fn an_icmp_error_from_a_service_backend_reaches_the_client() {
+    let mut sim = service("10.0.0.2:8080", false, "tcp");
+    let icmp = |dst: &str| format!("eth(),eth_type(0x0800),ipv4({dst}proto=1,frag=no),icmp()");
+    let flows = [
+        (
+            "recirc_id(0),in_port(2)",
+            "dst=10.0.0.254,",
+            "ct(zone=2,nat),recirc(4)",
+        ),
+        (
+            "recirc_id(4),ct_state(+rel+rpl+trk),in_port(2)",
+            "",
+            "ct(zone=1,nat),recirc(5)",
+        ),
+        ("recirc_id(5),ct_state(+rel+rpl+trk),in_port(2)", "", "1"),
+    ];
+    for (i, (flow, dst, actions)) in flows.iter().enumerate() {
+        install(
+            &mut sim,
+            400 + i as u32,
+            &format!("{flow},{}", icmp(dst)),
+            actions,
+        );
+    }
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let syn = sent(&mut sim, 2, &tcp(VM1, vip, (40000, 80), SYN, 100, 0, 0));
+    assert_eq!(syn.len(), 1);
+    // Port unreachable, quoting the SYN as the backend got it.
+    let mut body = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    body.extend_from_slice(&syn[0][14..14 + 28]);
+    let err = sent(&mut sim, 1, &ipv4_frame(VM2, masq, 1, &body));
+    assert_eq!(err.len(), 1, "+rel+rpl in both zones");
+    let e = &err[0];
+    assert!(checksums_ok(e));
+    assert_eq!((&e[26..30], &e[30..34]), (&vip[..], &VM1[..]), "outer");
+    let quoted = &e[42..];
+    assert_eq!(
+        (&quoted[12..16], &quoted[16..20]),
+        (&VM1[..], &vip[..]),
+        "quoted addresses"
+    );
+    assert_eq!(
+        &quoted[20..24],
+        &[0x9c, 0x40, 0, 80],
+        "quoted ports 40000 -> 80"
+    );
+    assert_eq!(csum(&quoted[..20]), 0, "quoted IPv4 header checksum");
+}
+
 /// A client that is its own service's backend: its packets come back to
 /// it from the masquerading address, and its replies reach it from the
 /// service's address.
