@@ -1549,6 +1549,32 @@ fn ipv4_fragments_reassemble_for_ct_and_leave_cut_as_they_came() {
     );
 }
 
+/// A datagram reassembled for tracking is measured by `check_pkt_len` as
+/// its largest fragment was (as Linux measures its MRU): fragments of 1500
+/// bytes pass a 1514-byte check as they would one by one, and leave cut as
+/// they came.
+#[test]
+fn check_pkt_len_sees_a_reassembled_datagram_as_its_fragments() {
+    let mut sim = setup();
+    for (j, frag) in ["first", "later"].iter().enumerate() {
+        install(
+            &mut sim,
+            300 + j as u32,
+            &format!("recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag={frag})"),
+            "ct(zone=1),recirc(2)",
+        );
+    }
+    install(
+        &mut sim,
+        302,
+        "recirc_id(2),ct_state(+new+trk),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)",
+        "check_pkt_len(size=1514,gt(drop),le(2))",
+    );
+    let frags = fragments4(&big_udp4(3000, 30), &[1480, 1480, 48]);
+    let out = train(&mut sim, &frags);
+    assert_eq!(out[2], frags);
+}
+
 #[test]
 fn overlapping_and_incomplete_fragments_go_nowhere() {
     let mut sim = fragment_pipeline();

@@ -536,6 +536,29 @@ fn check_pkt_len(max: u16, greater: &[Vec<u8>], less_equal: &[Vec<u8>]) -> Vec<u
     )
 }
 
+/// A reassembled packet is measured by its MRU and L2 header, not its
+/// whole length (Linux's `execute_check_pkt_len`): a datagram that came
+/// in fragments of 1500 bytes fits a 1514-byte check, as each fragment
+/// leaving would.
+#[test]
+fn check_pkt_len_measures_a_reassembled_packet_by_its_mru() {
+    let big = ipv4(
+        eth(&[], 0x0800),
+        UDP,
+        &[udp(1000, 53), vec![0; 3000]].concat(),
+    );
+    for (max, port) in [(1514, 20), (1513, 10)] {
+        let mut ctx = ExecContext::try_new().unwrap();
+        let mut env = Recorder::default();
+        let mut key = key_of(&big);
+        let mut p = packet(&big);
+        p.set_mru(1500);
+        let acts = check_pkt_len(max, &[output(10)], &[output(20)]);
+        execute(&mut ctx, &mut env, p, &mut key, &acts);
+        assert_eq!(env.ports(), [port], "max {max}");
+    }
+}
+
 #[test]
 fn check_pkt_len_branches() {
     let len = frame().len() as u16;
