@@ -119,6 +119,21 @@ pub enum Drop {
     RecircLimit,
     /// Output to a vport no Hyper-V NIC is bound to.
     OutputUnbound,
+    /// Its new connection did not fit in the connection tracker's table
+    /// (and no unreplied connection could be dropped for it).
+    CtFull,
+    /// Its new connection was committed in a zone at its limit.
+    CtZoneLimit(u16),
+    /// No address and port were free to NAT its new connection to, in a
+    /// zone.
+    NatExhausted(u16),
+    /// NAT, or a helper, could not rewrite it.
+    NatFailed,
+    /// Its new connection clashed with others committed at the same time,
+    /// again and again.
+    CtClash,
+    /// No memory for its new connection.
+    CtNoMemory,
 }
 
 impl fmt::Display for Drop {
@@ -128,6 +143,16 @@ impl fmt::Display for Drop {
             Drop::UpcallLost => "its upcall could not be queued",
             Drop::RecircLimit => "recirculated beyond the limit",
             Drop::OutputUnbound => "output to a vport with no Hyper-V NIC bound",
+            Drop::CtFull => "the connection table is full",
+            Drop::CtZoneLimit(zone) => {
+                return write!(f, "conntrack zone {zone} is at its connection limit");
+            }
+            Drop::NatExhausted(zone) => {
+                return write!(f, "no NAT address and port free in conntrack zone {zone}");
+            }
+            Drop::NatFailed => "NAT could not rewrite it",
+            Drop::CtClash => "its connection kept clashing with others committed at once",
+            Drop::CtNoMemory => "no memory for its connection",
         })
     }
 }

@@ -132,6 +132,26 @@ fn operator_events_are_logged() {
         "WARN packet dropped on vport 1: the frame does not parse",
     );
 
+    // The connection tracker says why it drops: no NAT port left.
+    let (key, mask) = ovsext::flow::text::parse_flow(
+        "in_port(1),eth(),eth_type(0x0800),ipv4(proto=17,frag=no),udp()",
+    )
+    .unwrap();
+    let nat =
+        ovsext::flow::text::parse_actions("ct(commit,zone=5,nat(src=10.9.9.9:5000))").unwrap();
+    common::flow_put(&mut sim, 9, &key, &mask, &nat);
+    let udp = |src: [u8; 4]| {
+        let mut f = vec![0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 8, 0];
+        let l4 = [0x03, 0xe8, 0, 53, 0, 8, 0, 0];
+        f.extend(common::ipv4_packet(src, [10, 0, 0, 2], 17, &l4));
+        format!("rx 3 {}", ovsext::sim::hex(&f))
+    };
+    run(&mut sim, &[udp([10, 0, 0, 1]), udp([10, 0, 0, 3])]);
+    expect(
+        &taken(),
+        "WARN packet dropped on vport 1: no NAT address and port free in conntrack zone 5",
+    );
+
     // The NIC goes: the vport is unbound.
     run(&mut sim, &["unport 3".into()]);
     let r = taken();

@@ -51,6 +51,7 @@ pub mod zone;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use crate::actions::headers;
+use crate::diag::{self, Drop};
 use crate::flow::FlowKey;
 use crate::flow::key::{CtTuple, MAC_PROTO_ETHERNET};
 use crate::ovs::key as k;
@@ -198,6 +199,12 @@ fn show(key: &mut FlowKey, mark: u32, labels: &[u8; 16], orig: &Tuple, ext: Opti
 
 fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
+}
+
+/// Counts a packet the tracker drops in `c`, and tells the operator why.
+fn dropped(c: &AtomicU64, why: Drop, key: &FlowKey) {
+    count(c);
+    diag::dropped(why, Some(key.in_port));
 }
 
 /// A CT action of `zone` reads the packet of `key` straight away: not a
@@ -449,7 +456,7 @@ impl Conntrack {
         let reparsed;
         match self.track(pkt, ahead, ct, cached, nat, key, now_ms, notify, &mut seen) {
             Ok(true) if seen.untranslatable => {
-                count(&self.stats.nat_failed);
+                dropped(&self.stats.nat_failed, Drop::NatFailed, key);
                 Verdict::Drop
             }
             Ok(true) => {
@@ -461,7 +468,7 @@ impl Conntrack {
                     && (if seen.found { !cached } else { ct.commit })
                 {
                     if !self.help(helper, pkt, view, b, now_ms) {
-                        count(&self.stats.nat_failed);
+                        dropped(&self.stats.nat_failed, Drop::NatFailed, key);
                         return Verdict::Drop;
                     }
                     // The payload may have changed length.
@@ -481,7 +488,7 @@ impl Conntrack {
                     match self.translate(pkt, key, view, &b.orig, &reply, b.is_reply) {
                         Some(bits) => seen.state |= bits,
                         None => {
-                            count(&self.stats.nat_failed);
+                            dropped(&self.stats.nat_failed, Drop::NatFailed, key);
                             return Verdict::Drop;
                         }
                     }
@@ -679,7 +686,7 @@ impl Conntrack {
         }
         // Lost every race: Linux drops a packet whose connection still
         // clashes when it is confirmed.
-        count(&self.stats.clashes);
+        dropped(&self.stats.clashes, Drop::CtClash, key);
         Err(())
     }
 
@@ -738,13 +745,15 @@ impl Conntrack {
             if let Some(n) = ct.nat.filter(|n| n.kind.is_some()) {
                 let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;
                 let Some(r) = nat::choose(&self.table, &conn.orig, &n, self.seed, random) else {
-                    count(&self.stats.nat_exhausted);
+                    let why = Drop::NatExhausted(view.tuple.zone);
+                    dropped(&self.stats.nat_exhausted, why, key);
                     return Err(NotCreated::Drop);
                 };
                 conn.reply = r;
             }
             if !self.zones.try_take(view.tuple.zone) {
-                count(&self.stats.zone_limit);
+                let why = Drop::CtZoneLimit(view.tuple.zone);
+                dropped(&self.stats.zone_limit, why, key);
                 return Err(NotCreated::Drop);
             }
             let stored_ext = ext.needed().then_some(ext);
@@ -771,11 +780,11 @@ impl Conntrack {
                     match e {
                         Refused::Exists => return Err(NotCreated::Raced),
                         Refused::Full => {
-                            count(&self.stats.full);
+                            dropped(&self.stats.full, Drop::CtFull, key);
                             return Err(NotCreated::Drop);
                         }
                         Refused::NoMemory => {
-                            count(&self.stats.no_memory);
+                            dropped(&self.stats.no_memory, Drop::CtNoMemory, key);
                             return Err(NotCreated::Drop);
                         }
                     }
