@@ -24,13 +24,16 @@
 //! Every step is bounded: a fragment looks at [`PROBE`] slots of one shard
 //! and at most [`MAX_FRAGS`] ranges; expiry visits each slot once.
 //!
+//! As in Linux, an IPv4 datagram keeps its first fragment's header whole
+//! (options too) and has DF when its largest fragment had it.
+//!
 //! Where this differs from Linux: the limits are per table, not per
 //! network namespace, and a full table evicts the oldest datagram among the
-//! [`PROBE`] slots a new one may take rather than the oldest of all; an
-//! IPv4 datagram keeps its first fragment's header whole (options too); an
-//! IPv6 fragment whose next header differs from the others'
-//! drops the datagram (Linux takes the first fragment's). As in Linux, an
-//! IPv4 datagram has DF when its largest fragment had it.
+//! [`PROBE`] slots a new one may take rather than the oldest of all; Linux
+//! counts no fragments; an IPv6 fragment whose next header differs from
+//! the others' drops the datagram (Linux takes the first fragment's); an
+//! IPv6 middle fragment not a multiple of 8 bytes is dropped alone (Linux
+//! drops the datagram held and lets the fragment go on unreassembled).
 
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
