@@ -127,7 +127,7 @@ pub enum Drop {
     /// No address and port were free to NAT its new connection to, in a
     /// zone.
     NatExhausted(u16),
-    /// NAT, or a helper, could not rewrite it.
+    /// NAT could not rewrite it.
     NatFailed,
     /// Its new connection clashed with others committed at the same time,
     /// again and again.

@@ -357,6 +357,33 @@ pub fn complete_checksums(frame: &mut [u8], want: Checksums) -> Result<(), Unfit
     Ok(())
 }
 
+/// Whether a TCP frame's checksum verifies.
+pub fn tcp_checksum_ok(frame: &[u8]) -> bool {
+    let Ok(h) = locate(frame) else {
+        return false;
+    };
+    let seg =
+        h.l4.filter(|_| h.proto == IPPROTO_TCP)
+            .and_then(|l4| frame.get(l4..h.end));
+    seg.and_then(|seg| pseudo(frame, &h, seg.len()).map(|p| fold(p + sum(seg)) == 0xffff))
+        .unwrap_or(false)
+}
+
+/// Writes into a TCP frame's checksum field what a sender leaving that
+/// checksum to the NIC puts there: the pseudo-header sum, for the
+/// segment's present length.
+pub fn tcp_pseudo_sum(frame: &mut [u8]) -> Result<(), Unfit> {
+    let h = locate(frame)?;
+    let l4 =
+        h.l4.filter(|_| h.proto == IPPROTO_TCP)
+            .ok_or(Unfit::WrongProtocol)?;
+    if h.end < l4 + TCP_HLEN_MIN {
+        return Err(Unfit::BadHeaders);
+    }
+    let s = pseudo(frame, &h, h.end - l4).ok_or(Unfit::BadHeaders)?;
+    put16(frame, l4 + 16, fold(s)).ok_or(Unfit::BadHeaders)
+}
+
 /// A TCP super-frame and how it is cut: every segment carries the headers
 /// (Ethernet through TCP options) and at most `mss` payload bytes.
 #[derive(Clone, Copy, Debug)]

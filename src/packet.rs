@@ -255,8 +255,48 @@ impl Packet for Watched {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A packet whose sender left offloads to the NIC.
+    pub(crate) struct Offloaded {
+        pub p: OwnedPacket,
+        pub req: Request,
+    }
+
+    impl Packet for Offloaded {
+        fn data(&self) -> &[u8] {
+            self.p.data()
+        }
+        fn data_mut(&mut self) -> Option<&mut [u8]> {
+            self.p.data_mut()
+        }
+        fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+            self.p.push_front(n)
+        }
+        fn pull_front(&mut self, n: usize) -> bool {
+            self.p.pull_front(n)
+        }
+        fn truncate(&mut self, len: usize) {
+            self.p.truncate(len)
+        }
+        fn oob_vlan(&self) -> Option<u16> {
+            None
+        }
+        fn set_oob_vlan(&mut self, _: Option<u16>) {}
+        fn offload(&self) -> Request {
+            self.req
+        }
+        fn clear_offload(&mut self) {
+            self.req = Request::NONE;
+        }
+        fn try_clone(&self) -> Option<Offloaded> {
+            Some(Offloaded {
+                p: self.p.try_clone()?,
+                req: self.req,
+            })
+        }
+    }
 
     #[test]
     fn push_pull_truncate() {

@@ -1824,14 +1824,41 @@ fn ftp_active_and_passive_data_connections_are_related() {
     assert_eq!(send(&mut sim, 2, &reply), vec![1]);
     let data = tcp(VM1, VM2, (40100, 10000), SYN, 1, 0, 0);
     assert_eq!(send(&mut sim, 1, &data), vec![2]);
-    // A PORT split over two segments announces nothing (as on Linux).
+    // A PORT split over two segments: the first, cut short, is dropped
+    // (Linux's partial match); the rest, in the middle of a line, is not
+    // read. Sent again whole, it announces.
     let ack = ack + pasv.len() as u32;
     let half = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,");
-    assert_eq!(send(&mut sim, 1, &half), vec![2]);
+    assert_eq!(send(&mut sim, 1, &half), Vec::<u32>::new(), "dropped");
+    let partial = sim.device().with_datapath(|dp| {
+        dp.conntrack
+            .stats
+            .partial
+            .load(std::sync::atomic::Ordering::Relaxed)
+    });
+    assert_eq!(partial, Some(1), "counted");
     let rest = tcp_with(VM1, VM2, (40000, 21), seq + 14, ack, b"11,184\r\n");
     assert_eq!(send(&mut sim, 1, &rest), vec![2]);
     let split = tcp(VM2, VM1, (20, 3000), SYN, 9000, 0, 0);
     assert_eq!(send(&mut sim, 2, &split), Vec::<u32>::new());
+    let whole = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"PORT 10,0,0,1,11,184\r\n");
+    assert_eq!(send(&mut sim, 1, &whole), vec![2]);
+    assert_eq!(send(&mut sim, 2, &split), vec![1], "related");
+    // A command in the middle of a line is not one.
+    let seq = seq + 22;
+    let site = tcp_with(VM1, VM2, (40000, 21), seq, ack, b"SITE X ");
+    assert_eq!(send(&mut sim, 1, &site), vec![2]);
+    let cmd = tcp_with(
+        VM1,
+        VM2,
+        (40000, 21),
+        seq + 7,
+        ack,
+        b"PORT 10,0,0,1,11,185\r\n",
+    );
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    let mid = tcp(VM2, VM1, (20, 3001), SYN, 9000, 0, 0);
+    assert_eq!(send(&mut sim, 2, &mid), Vec::<u32>::new());
 }
 
 const CTA_HELP: u16 = 5;
@@ -1993,18 +2020,20 @@ fn ftp_without_the_helper_expects_nothing() {
     assert_eq!(active_data(&mut sim, seq, ack), Vec::<u32>::new());
 }
 
+/// A UDP datagram carrying `data`.
+fn udp_with(src: [u8; 4], dst: [u8; 4], ports: (u16, u16), data: &[u8]) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend_from_slice(data);
+    ipv4_frame(src, dst, 17, &h)
+}
+
 #[test]
 fn tftp_reply_from_a_new_port_is_related() {
     let mut sim = helper_firewall("ct(commit,zone=1,helper=tftp)");
-    let udp_with = |src, dst, ports: (u16, u16), data: &[u8]| {
-        let mut h = Vec::new();
-        h.extend_from_slice(&ports.0.to_be_bytes());
-        h.extend_from_slice(&ports.1.to_be_bytes());
-        h.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
-        h.extend_from_slice(&[0, 0]);
-        h.extend_from_slice(data);
-        ipv4_frame(src, dst, 17, &h)
-    };
     let rrq = udp_with(VM1, VM2, (3000, 69), b"\x00\x01boot.img\x00octet\x00");
     assert_eq!(send(&mut sim, 1, &rrq), vec![2]);
     let block = udp_with(VM2, VM1, (4000, 3000), b"\x00\x03\x00\x01data");
@@ -2138,6 +2167,107 @@ fn ftp_through_snat_rewrites_the_announcement_and_the_sequence() {
         &public,
         "translated as its control connection"
     );
+}
+
+/// Two machines behind one SNAT address announce the same port to one
+/// server: the second announcement is moved to the next port no
+/// expectation takes, and each data connection reaches the machine that
+/// announced it, at the port it announced (Linux's `nf_nat_ftp`).
+#[test]
+fn ftp_through_snat_moves_a_port_another_client_announced() {
+    let mut sim = helper_pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,helper=ftp,nat(src=10.0.0.100))",
+    );
+    let (public, vm3) = ([10, 0, 0, 100], [10, 0, 0, 3]);
+    for (client, sport, text, out_text) in [
+        (
+            VM1,
+            40000,
+            "PORT 10,0,0,1,7,208\r\n",
+            "PORT 10,0,0,100,7,208\r\n",
+        ),
+        (
+            vm3,
+            40001,
+            "PORT 10,0,0,3,7,208\r\n",
+            "PORT 10,0,0,100,7,209\r\n",
+        ),
+    ] {
+        let (c, s) = ((sport, 21), (21, sport));
+        assert_eq!(
+            sent(&mut sim, 2, &tcp(client, VM2, c, SYN, 100, 0, 0)).len(),
+            1
+        );
+        let synack = tcp(VM2, public, s, SYN | ACK, 500, 101, 0);
+        assert_eq!(sent(&mut sim, 1, &synack).len(), 1);
+        let out = sent(
+            &mut sim,
+            2,
+            &tcp_with(client, VM2, c, 101, 501, text.as_bytes()),
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(tcp_payload(&out[0]).0, out_text.as_bytes());
+        assert!(checksums_ok(&out[0]));
+    }
+    for (port, to) in [(2000, VM1), (2001, vm3)] {
+        let out = sent(&mut sim, 1, &tcp(VM2, public, (20, port), SYN, 9000, 0, 0));
+        assert_eq!(out.len(), 1, "port {port}: related, let in");
+        assert_eq!(
+            (&out[0][30..34], &out[0][36..38]),
+            (&to[..], &2000u16.to_be_bytes()[..])
+        );
+        assert!(checksums_ok(&out[0]));
+    }
+}
+
+/// Without NAT, an announcement another control connection made already
+/// is dropped (Linux's `nf_conntrack_ftp` when `nf_ct_expect_related`
+/// fails): the data connection would have been related to the other.
+#[test]
+fn ftp_announcing_what_another_control_connection_expects_is_dropped() {
+    let mut sim = helper_firewall("ct(commit,zone=1,helper=ftp)");
+    let (seq, ack) = ftp_control(&mut sim);
+    let port = b"PORT 10,0,0,1,7,208\r\n";
+    let cmd = tcp_with(VM1, VM2, (40000, 21), seq, ack, port);
+    assert_eq!(send(&mut sim, 1, &cmd), vec![2]);
+    // A second control connection from vm1 announces the same.
+    let c = (40001, 21);
+    assert_eq!(
+        send(&mut sim, 1, &tcp(VM1, VM2, c, SYN, 100, 0, 0)),
+        vec![2]
+    );
+    let synack = tcp(VM2, VM1, (21, 40001), SYN | ACK, 500, 101, 0);
+    assert_eq!(send(&mut sim, 2, &synack), vec![1]);
+    let again = tcp_with(VM1, VM2, c, 101, 501, port);
+    assert_eq!(send(&mut sim, 1, &again), Vec::<u32>::new(), "dropped");
+    assert!(expectations(&mut sim).contains("pending:1 created:1"));
+    assert!(expectations(&mut sim).contains("clashes:1"));
+}
+
+/// A TFTP client whose source port SNAT changed gets the transfer back at
+/// its own port (Linux's `nf_nat_tftp` maps it back to the request's).
+#[test]
+fn tftp_through_snat_that_moves_the_port_answers_the_clients_port() {
+    let mut sim = helper_pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,helper=tftp,nat(src=10.0.0.100:5000-5000))",
+    );
+    let public = [10, 0, 0, 100];
+    let rrq = udp_with(VM1, VM2, (3000, 69), b"\x00\x01boot.img\x00octet\x00");
+    let out = sent(&mut sim, 2, &rrq);
+    assert_eq!(
+        (&out[0][26..30], &out[0][34..36]),
+        (&public[..], &5000u16.to_be_bytes()[..])
+    );
+    let block = udp_with(VM2, public, (4000, 5000), b"\x00\x03\x00\x01data");
+    let out = sent(&mut sim, 1, &block);
+    assert_eq!(out.len(), 1, "related, let in");
+    assert_eq!(
+        (&out[0][30..34], &out[0][36..38]),
+        (&VM1[..], &3000u16.to_be_bytes()[..])
+    );
+    assert!(checksums_ok(&out[0]));
 }
 
 /// A READ_EVENT whose buffer cannot hold the next event fails with

@@ -63,6 +63,8 @@ pub struct Ext {
     /// `[original, reply]`: how a helper's rewrites moved the sequence
     /// numbers of each direction.
     pub seqadj: [SeqAdj; 2],
+    /// `[original, reply]`: where the FTP helper saw lines start.
+    pub lines: [super::ftp::Lines; 2],
 }
 
 impl Ext {
@@ -103,12 +105,17 @@ impl SeqAdj {
     }
 
     /// A rewrite of the segment at `seq` that changed its length by `delta`.
+    /// Only one position is kept: once set, it moves only forwards, so a
+    /// segment before it rewritten again (sent again) changes nothing
+    /// (Linux's `nf_ct_seqadj_set`).
     pub fn moved(&self, seq: u32, delta: i32) -> SeqAdj {
-        let base = self.seq(seq);
+        if self.before != self.after && seq.wrapping_sub(self.pos) as i32 <= 0 {
+            return *self;
+        }
         SeqAdj {
             pos: seq,
-            before: base,
-            after: base.wrapping_add(delta),
+            before: self.after,
+            after: self.after.wrapping_add(delta),
         }
     }
 }
@@ -210,5 +217,29 @@ impl Conn {
 
     pub fn expired(&self, now_ms: u64) -> bool {
         self.expires_ms <= now_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rewrites at 100 and then 200 (each two bytes longer); the first
+    /// segment sent again, and rewritten again, moves nothing (Linux's
+    /// `nf_ct_seqadj_set` moves the position only forwards once set):
+    /// data between the two still moves by two, acknowledged or sent.
+    #[test]
+    fn a_rewrite_sent_again_keeps_the_later_position() {
+        let a = SeqAdj::default().moved(100, 2);
+        assert_eq!((a.pos, a.before, a.after), (100, 0, 2));
+        let b = a.moved(200, 2);
+        assert_eq!((b.pos, b.before, b.after), (200, 2, 4));
+        assert_eq!(b.moved(100, 2), b, "the first again");
+        assert_eq!(b.moved(200, 2), b, "the second again");
+        assert_eq!((b.seq(150), b.seq(201)), (2, 4));
+        assert_eq!((b.ack(202), b.ack(203)), (2, 4));
+        // Past the position, a rewrite moves it on; wrapping included.
+        let c = SeqAdj::default().moved(u32::MAX - 1, -3).moved(5, 1);
+        assert_eq!((c.pos, c.before, c.after), (5, -3, -2));
     }
 }

@@ -99,6 +99,9 @@ pub struct Stats {
     pub invalid: AtomicU64,
     /// Packets dropped: their commit kept losing races for its tuples.
     pub clashes: AtomicU64,
+    /// Packets dropped: they started a line with an FTP command or reply
+    /// cut short or not well formed.
+    pub partial: AtomicU64,
 }
 
 /// What the CT action decided for the packet.
@@ -468,7 +471,6 @@ impl Conntrack {
                     && (if seen.found { !cached } else { ct.commit })
                 {
                     if !self.help(helper, pkt, view, b, now_ms) {
-                        dropped(&self.stats.nat_failed, Drop::NatFailed, key);
                         return Verdict::Drop;
                     }
                     // The payload may have changed length.
@@ -735,14 +737,16 @@ impl Conntrack {
             ..Ext::default()
         };
         // NAT as the helper said: where the announcement really pointed,
-        // and the peer as the other side knows it.
+        // and the peer as the other side knows it. Where that translates,
+        // it is the connection's NAT, whatever NAT a commit asks for.
         if let Some(e) = expected {
-            (conn.reply.src, conn.reply.dst) = e.reply;
+            (conn.reply.src, conn.reply.dst, conn.reply.sport) = e.reply;
         }
+        let follows = conn.reply != reply;
         if ct.commit {
             Self::set_metadata(&mut conn, ct);
             ext.helper = ct.helper;
-            if let Some(n) = ct.nat.filter(|n| n.kind.is_some()) {
+            if let Some(n) = ct.nat.filter(|n| n.kind.is_some() && !follows) {
                 let random = || self.draws.fetch_add(0x9e37_79b9, Relaxed) ^ now_ms as u32;
                 let Some(r) = nat::choose(&self.table, &conn.orig, &n, self.seed, random) else {
                     let why = Drop::NatExhausted(view.tuple.zone);
@@ -813,11 +817,13 @@ impl Conntrack {
     /// Runs `helper` on a packet of its connection: an announced data
     /// connection (FTP) or transfer (TFTP) is expected, from the peer of
     /// the announcing side, if the FTP sender announced its own address.
-    /// Under NAT the announced address becomes the one the peer sees, and
-    /// the TCP sequence numbers of both directions follow the change of
-    /// length for the rest of the connection (Linux's
+    /// Under NAT the announced address becomes the one the peer sees (and
+    /// the port the next free one if another control connection expects
+    /// it), and the TCP sequence numbers of both directions follow the
+    /// change of length for the rest of the connection (Linux's
     /// `nf_conntrack_ftp`, `nf_nat_ftp`, `nf_ct_seqadj`,
-    /// `nf_conntrack_tftp`). False if the packet could not be rewritten.
+    /// `nf_conntrack_tftp`, `nf_nat_tftp`). False to drop the packet: it
+    /// could not be rewritten, or what it announces not be expected.
     fn help<P: Packet>(
         &self,
         helper: Helper,
@@ -831,10 +837,19 @@ impl Conntrack {
         };
         let (orig, is_reply) = (b.orig, b.is_reply);
         let t = &view.tuple;
+        let natted = reply.reverse() != Some(orig);
         let end = (view.l3 + view.len as usize).min(pkt.len());
         match (helper, view.kind) {
             (Helper::Ftp, Kind::Tcp(seg)) => {
                 let frame = pkt.data();
+                // A segment whose checksum is wrong goes on as it is, to be
+                // dropped by its receiver (Linux's tracker finds it invalid):
+                // neither read nor summed afresh.
+                let offload = pkt.offload();
+                let left_to_nic = offload.checksums.tcp || offload.lso.is_some();
+                if !left_to_nic && !crate::offload::tcp_checksum_ok(frame) {
+                    return true;
+                }
                 let hlen = frame
                     .get(view.l4 + 12)
                     .map_or(0, |o| usize::from(o >> 4) * 4);
@@ -848,19 +863,39 @@ impl Conntrack {
                 } else {
                     (orig.src, reply.dst, reply.src, orig.dst)
                 };
+                // Only a segment that starts a line is read; one that starts
+                // a command cut short or not well formed is dropped, for its
+                // sender to send it again whole (Linux's `find_nl_seq`,
+                // partial matches).
+                let dir = usize::from(is_reply);
+                let lines = b.ext.and_then(|e| e.lines.get(dir).copied());
+                let lines = lines.unwrap_or_default();
+                let found = lines
+                    .starts(seg.seq)
+                    .then(|| ftp::announce(payload, is_reply, t.v6 == 1))
+                    .flatten();
+                if let Some(Err(ftp::Partial)) = found {
+                    count(&self.stats.partial);
+                    return false;
+                }
+                if payload.last() == Some(&b'\n') {
+                    let next = seg.seq.wrapping_add(payload.len() as u32);
+                    let mut known = lines;
+                    if known.ended(next) {
+                        self.table.lookup(&orig, now_ms, |(_, ext, _)| {
+                            if let Some(l) = ext.and_then(|e| e.lines.get_mut(dir)) {
+                                l.ended(next);
+                            }
+                        });
+                    }
+                }
                 let mut rewrite = None;
                 // Another address than the sender's own opens nothing and is
                 // left as it is (Linux's `loose` off): no way in for a third
                 // machine.
-                if let Some(a) = ftp::announce(payload, is_reply, t.v6 == 1)
+                if let Some(Ok(a)) = found
                     && a.addr.is_none_or(|x| x == real)
                 {
-                    if a.addr.is_some() && apparent != real {
-                        let Some(text) = a.form.render(&apparent, a.port, t.v6 == 1) else {
-                            return false;
-                        };
-                        rewrite = Some((text, start + a.at.start..start + a.at.end));
-                    }
                     let expected = Tuple {
                         src: peer,
                         dst: apparent,
@@ -868,9 +903,23 @@ impl Conntrack {
                         dport: a.port,
                         ..*t
                     };
-                    self.expect(expected, orig, (real, peer_apparent), now_ms);
+                    let back = (real, peer_apparent, a.port);
+                    let Ok(port) = self.expect(expected, orig, back, natted, now_ms) else {
+                        return false;
+                    };
+                    if (a.addr.is_some() && apparent != real) || port != a.port {
+                        let Some(text) = a.form.render(&apparent, port, t.v6 == 1) else {
+                            count(&self.stats.nat_failed);
+                            return false;
+                        };
+                        rewrite = Some((text, start + a.at.start..start + a.at.end));
+                    }
                 }
-                self.mangle(pkt, view, &seg, b, rewrite, now_ms)
+                let done = self.mangle(pkt, view, &seg, b, rewrite, now_ms);
+                if !done {
+                    count(&self.stats.nat_failed);
+                }
+                done
             }
             (Helper::Tftp, Kind::Plain) if t.proto == tuple::IPPROTO_UDP && !is_reply => {
                 let payload = pkt.data().get(view.l4 + 8..end).unwrap_or_default();
@@ -882,7 +931,9 @@ impl Conntrack {
                         dport: reply.dport,
                         ..*t
                     };
-                    self.expect(expected, orig, (orig.src, orig.dst), now_ms);
+                    // The transfer's replies go back to the client's own port.
+                    let back = (orig.src, orig.dst, orig.sport);
+                    return self.expect(expected, orig, back, false, now_ms).is_ok();
                 }
                 true
             }
@@ -891,15 +942,26 @@ impl Conntrack {
     }
 
     /// Expects `expected` for the control connection `master` (`back`: the
-    /// addresses its replies are translated to). If that connection went
-    /// meanwhile, removed on another processor after this packet found it,
-    /// the expectation goes too: its removal may have looked for
+    /// addresses and port its replies are translated to; `move_port`: see
+    /// `Expectations::add`), and the port expected. If that connection
+    /// went meanwhile, removed on another processor after this packet
+    /// found it, the expectation goes too: its removal may have looked for
     /// expectations before this one was added.
-    fn expect(&self, expected: Tuple, master: Tuple, back: ([u8; 16], [u8; 16]), now_ms: u64) {
-        self.expects.add(expected, master, back, now_ms);
+    fn expect(
+        &self,
+        expected: Tuple,
+        master: Tuple,
+        back: expect::Reply,
+        move_port: bool,
+        now_ms: u64,
+    ) -> Result<u16, expect::Refused> {
+        let port = self
+            .expects
+            .add(expected, master, back, now_ms, move_port)?;
         if !self.table.in_use(&master) {
             self.expects.forget(&master);
         }
+        Ok(port)
     }
 
     /// Replaces the bytes at `rewrite`'s range with its text (recording
@@ -955,21 +1017,47 @@ impl Conntrack {
             return true;
         }
         let seq = seg.seq.wrapping_add(mine.seq(seg.seq) as u32);
-        let ack = if seg.flags & packet::TCP_ACK != 0 {
-            seg.ack.wrapping_sub(theirs.ack(seg.ack) as u32)
-        } else {
-            seg.ack
-        };
+        let acks = seg.flags & packet::TCP_ACK != 0;
+        let unmove = |n: u32| n.wrapping_sub(theirs.ack(n) as u32);
+        let ack = if acks { unmove(seg.ack) } else { seg.ack };
+        // A checksum left to the NIC holds the pseudo-header sum, which
+        // follows the length (a large send's leaves the length out).
+        let offload = pkt.offload();
+        let (partial, large) = (offload.checksums.tcp, offload.lso.is_some());
         let sums = crate::offload::Checksums {
             ip: view.tuple.v6 == 0,
-            tcp: true,
+            tcp: !partial && !large,
             udp: false,
         };
         pkt.data_mut().is_some_and(|f| {
             headers::put(f, view.l4 + 4, seq.to_be_bytes()).is_some()
                 && headers::put(f, view.l4 + 8, ack.to_be_bytes()).is_some()
+                && (!acks || Self::unmove_sack(f, view.l4, unmove).is_some())
                 && crate::offload::complete_checksums(f, sums).is_ok()
+                && (!partial || large || crate::offload::tcp_pseudo_sum(f).is_ok())
         })
+    }
+
+    /// Moves the edges of the SACK blocks of the TCP header at `l4` as its
+    /// acknowledgement (Linux's `nf_ct_sack_adjust`).
+    fn unmove_sack(f: &mut [u8], l4: usize, unmove: impl Fn(u32) -> u32) -> Option<()> {
+        let hlen = usize::from(*f.get(l4 + 12)? >> 4) * 4;
+        let opts = l4 + 20..l4 + hlen.max(20);
+        // At most ten edges fit in 40 bytes of options.
+        let mut edges = [0usize; 10];
+        let mut n = 0;
+        for (slot, at) in edges
+            .iter_mut()
+            .zip(packet::sack_edges(f.get(opts.clone())?))
+        {
+            *slot = opts.start + at;
+            n += 1;
+        }
+        for &at in edges.get(..n)? {
+            let edge = u32::from_be_bytes(headers::get(f, at)?);
+            headers::put(f, at, unmove(edge).to_be_bytes())?;
+        }
+        Some(())
     }
 
     /// Rewrites the packet of a connection (`orig`, `reply`) as its NAT
@@ -1708,6 +1796,263 @@ mod tests {
         let (_, k) = run(&ct, &ipv6_frame(server, v6(9), 6, &data), &lookup);
         assert_eq!(k.ct_state, TRK | NEW);
         assert_eq!(ct.expects.stats.created.load(Relaxed), 2);
+    }
+
+    const PORT: &[u8] = b"PORT 10,0,0,1,7,208\r\n";
+
+    /// An FTP control connection 10.0.0.1:40000 -> 10.0.0.2:21 through
+    /// SNAT to 10.0.0.100, set up (client's next sequence 101, server's
+    /// 501); with `port`, the client's `PORT` sent too (two bytes longer).
+    fn ftp_through_snat(port: bool) -> Conntrack {
+        let ct = Conntrack::new(3).unwrap();
+        let commit = CtAction {
+            helper: Some(Helper::Ftp),
+            ..snat_to([10, 0, 0, 100], [10, 0, 0, 100])
+        };
+        let (client, server, public) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 100]);
+        let frame = |src, dst, l4: &[u8]| packet::tests::ipv4_frame(src, dst, 6, l4);
+        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
+        run(&ct, &frame(client, server, &syn), &commit);
+        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
+        run(&ct, &frame(server, public, &synack), &nat_lookup());
+        if port {
+            let cmd = segment(40000, 21, 101, 501, PORT);
+            let (out, _) = run(&ct, &frame(client, server, &cmd), &nat_lookup());
+            assert_eq!(out.len(), frame(client, server, &cmd).len() + 2);
+        }
+        ct
+    }
+
+    /// A connection expected by a control connection under NAT follows
+    /// its NAT: a NAT the commit asks for besides is not applied (Linux's
+    /// `nf_nat_follow_master` sets both up when the connection is made,
+    /// and OVS's NAT then finds them done).
+    #[test]
+    fn an_expected_connection_follows_its_control_connections_nat() {
+        let ct = ftp_through_snat(true);
+        let elsewhere = nat_commit(NatKind::Dst, Some((v4([10, 9, 9, 9]), v4([10, 9, 9, 9]))));
+        let syn = packet::tests::tcp(20, 2000, 0x02, 9000, 0, 0);
+        let f = packet::tests::ipv4_frame([10, 0, 0, 2], [10, 0, 0, 100], 6, &syn);
+        let (out, k) = run(&ct, &f, &elsewhere);
+        assert_eq!(k.ct_state & (REL | DNAT), REL | DNAT);
+        assert_eq!(
+            &out[30..34],
+            &[10, 0, 0, 1],
+            "to the client that announced it"
+        );
+        assert!(checksums_ok(&out));
+    }
+
+    /// A segment whose TCP checksum is wrong stays wrong: the helper
+    /// neither reads it nor sums it afresh (Linux's tracker finds it
+    /// invalid before any helper runs).
+    #[test]
+    fn a_corrupt_segment_is_not_given_a_good_checksum() {
+        let ct = ftp_through_snat(true);
+        let frame = |l4: &[u8]| {
+            let mut f = packet::tests::ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 6, l4);
+            let last = f.len() - 3;
+            f[last] ^= 0x20;
+            f
+        };
+        // Its checksum still does not verify, and it is left as it came.
+        let noop = segment(40000, 21, 122, 501, b"NOOP\r\n");
+        let (out, _) = run(&ct, &frame(&noop), &nat_lookup());
+        assert_eq!(&out[38..42], &122u32.to_be_bytes());
+        assert!(!checksums_ok(&out));
+        // A PORT in it is not read.
+        let port = segment(40000, 21, 128, 501, b"PORT 10,0,0,1,7,209\r\n");
+        let (out, _) = run(&ct, &frame(&port), &nat_lookup());
+        assert!(!checksums_ok(&out));
+        assert_eq!(ct.expects.stats.created.load(Relaxed), 1);
+    }
+
+    /// Over IPv6 through SNAT, an EPRT leaves with the public address, the
+    /// payload length and checksum following the longer text, and the
+    /// server's connection to it reaches the client.
+    #[test]
+    fn ftp_eprt_through_ipv6_snat() {
+        let ct = Conntrack::new(3).unwrap();
+        let (client, server, public) = (v6(1), v6(2), v6(100));
+        let commit = CtAction {
+            helper: Some(Helper::Ftp),
+            ..nat_commit(NatKind::Src, Some((public, public)))
+        };
+        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
+        run(&ct, &ipv6_frame(client, server, 6, &syn), &commit);
+        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
+        run(&ct, &ipv6_frame(server, public, 6, &synack), &nat_lookup());
+        let eprt = segment(40000, 21, 101, 501, b"EPRT |2|fd00::1|2000|\r\n");
+        let (out, _) = run(&ct, &ipv6_frame(client, server, 6, &eprt), &nat_lookup());
+        let text = b"EPRT |2|fd00:0:0:0:0:0:0:64|2000|\r\n";
+        assert_eq!(&out[74..], text);
+        let payload_len = u16::from_be_bytes([out[18], out[19]]);
+        assert_eq!(usize::from(payload_len), 20 + text.len());
+        assert!(checksums_ok(&out));
+        let data = packet::tests::tcp(20, 2000, 0x02, 9, 0, 0);
+        let (out, k) = run(&ct, &ipv6_frame(server, public, 6, &data), &commit);
+        assert_eq!(k.ct_state & REL, REL);
+        assert_eq!(&out[38..54], &client);
+    }
+
+    /// A server behind DNAT: its 227 leaves with the address the client
+    /// knows it by, two bytes longer, so the server's later segments move
+    /// on by two and the client's acknowledgements back by two (the reply
+    /// direction's corrections), and the client's data connection reaches
+    /// the server.
+    #[test]
+    fn pasv_through_dnat_moves_the_replies_sequence() {
+        let ct = Conntrack::new(3).unwrap();
+        let (client, server, vip) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 200]);
+        let commit = CtAction {
+            helper: Some(Helper::Ftp),
+            ..nat_commit(NatKind::Dst, Some((v4(server), v4(server))))
+        };
+        let frame = |src, dst, l4: &[u8]| packet::tests::ipv4_frame(src, dst, 6, l4);
+        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
+        run(&ct, &frame(client, vip, &syn), &commit);
+        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
+        run(&ct, &frame(server, client, &synack), &nat_lookup());
+        let text = b"227 Entering Passive Mode (10,0,0,2,39,16)\r\n";
+        let pasv = segment(21, 40000, 501, 101, text);
+        let (out, _) = run(&ct, &frame(server, client, &pasv), &nat_lookup());
+        assert_eq!(
+            &out[54..],
+            b"227 Entering Passive Mode (10,0,0,200,39,16)\r\n"
+        );
+        assert!(checksums_ok(&out));
+        let next = 501 + text.len() as u32;
+        let ok = segment(21, 40000, next, 101, b"200 OK\r\n");
+        let (out, _) = run(&ct, &frame(server, client, &ok), &nat_lookup());
+        assert_eq!(&out[38..42], &(next + 2).to_be_bytes());
+        let ack = segment(40000, 21, 101, next + 2 + 8, b"");
+        let (out, k) = run(&ct, &frame(client, vip, &ack), &nat_lookup());
+        assert_eq!(k.ct_state & (EST | INV), EST);
+        assert_eq!(&out[42..46], &(next + 8).to_be_bytes());
+        assert!(checksums_ok(&out));
+        let data = packet::tests::tcp(40100, 10000, 0x02, 1, 0, 0);
+        let (out, k) = run(&ct, &frame(client, vip, &data), &commit);
+        assert_eq!(k.ct_state & REL, REL);
+        assert_eq!(&out[30..34], &server);
+    }
+
+    /// A connection stored without a helper does not get one from a later
+    /// commit that names it (Linux attaches a helper only to a connection
+    /// not yet confirmed).
+    #[test]
+    fn a_later_commit_attaches_no_helper() {
+        let ct = Conntrack::new(3).unwrap();
+        let (client, server) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let frame = |src, dst, l4: &[u8]| packet::tests::ipv4_frame(src, dst, 6, l4);
+        let plain = CtAction {
+            commit: true,
+            ..CtAction::default()
+        };
+        let syn = packet::tests::tcp(40000, 21, 0x02, 100, 0, 0);
+        run(&ct, &frame(client, server, &syn), &plain);
+        let synack = packet::tests::tcp(21, 40000, 0x12, 500, 101, 0);
+        run(&ct, &frame(server, client, &synack), &CtAction::default());
+        let port = segment(40000, 21, 101, 501, b"PORT 10,0,0,1,7,208\r\n");
+        let with_ftp = CtAction {
+            helper: Some(Helper::Ftp),
+            ..plain
+        };
+        run(&ct, &frame(client, server, &port), &with_ftp);
+        assert_eq!(ct.expects.stats.created.load(Relaxed), 0);
+    }
+
+    proptest::proptest! {
+        /// Whatever a client sends on a control connection through SNAT,
+        /// the tracker does not panic, and what it lets through has
+        /// checksums that verify.
+        #[test]
+        fn any_control_data_through_snat(data in proptest::collection::vec(control_text(), 0..6)) {
+            let ct = ftp_through_snat(false);
+            let l4 = segment(40000, 21, 101, 501, &data.concat());
+            let f = packet::tests::ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 6, &l4);
+            let (v, out, _) = execute(&ct, &f, &nat_lookup());
+            if v == Verdict::Continue {
+                proptest::prop_assert!(checksums_ok(&out));
+            }
+        }
+    }
+
+    /// Pieces of FTP control text: whole commands, their characters, bytes.
+    fn control_text() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(b"PORT 10,0,0,1,7,208\r\n".to_vec()),
+            Just(b"EPRT |1|10.0.0.1|9|".to_vec()),
+            proptest::collection::vec(
+                proptest::sample::select(b"0123456789,|. PORTE\r\n(".to_vec()),
+                0..6
+            ),
+            proptest::collection::vec(any::<u8>(), 0..8),
+        ]
+    }
+
+    /// A TCP checksum left to the NIC holds the pseudo-header sum; after
+    /// a rewrite changed the segment's length it still does, for the new
+    /// length (Linux's `nf_nat_csum_recalc` on `CHECKSUM_PARTIAL`).
+    #[test]
+    fn a_rewrite_keeps_a_checksum_left_to_the_nic_partial() {
+        use crate::offload::{Request, fold, sum};
+        let ct = ftp_through_snat(false);
+        let pseudo = |f: &[u8]| {
+            let len = u16::from_be_bytes([f[16], f[17]]) - 20;
+            fold(sum(&f[26..34]) + 6 + u64::from(len))
+        };
+        let mut f = packet::tests::ipv4_frame(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            6,
+            &segment(40000, 21, 101, 501, PORT),
+        );
+        let ps = pseudo(&f);
+        f[50..52].copy_from_slice(&ps.to_be_bytes());
+        let mut p = crate::packet::tests::Offloaded {
+            p: OwnedPacket::from_frame(&f).unwrap(),
+            req: Request {
+                checksums: Checksums {
+                    ip: true,
+                    tcp: true,
+                    udp: false,
+                },
+                lso: None,
+            },
+        };
+        let mut k = FlowKey::default();
+        extract(p.data(), None, &mut k).unwrap();
+        let v = ct.execute(&mut p, &mut k, &nat_lookup(), 0, &mut |_| {});
+        assert_eq!(v, Verdict::Continue);
+        let out = p.data();
+        assert_eq!(
+            (out.len(), &out[26..30]),
+            (f.len() + 2, &[10, 0, 0, 100][..])
+        );
+        assert_eq!(u16::from_be_bytes([out[50], out[51]]), pseudo(out));
+    }
+
+    /// The server's SACK blocks, like its acknowledgement, are read back
+    /// into the client's numbering (Linux's `nf_ct_sack_adjust`).
+    #[test]
+    fn sack_blocks_follow_a_rewrite() {
+        let ct = ftp_through_snat(true);
+        // Acknowledged up to the PORT (124 for the server, 122 for the
+        // client), with 130..140 and 150..160 of the client's later data.
+        let mut l4 = packet::tests::tcp(21, 40000, 0x10, 501, 124, 0);
+        l4[12] = 0xa0;
+        l4.extend_from_slice(&[1, 1, 5, 18]);
+        for edge in [132u32, 142, 152, 162] {
+            l4.extend_from_slice(&edge.to_be_bytes());
+        }
+        let f = packet::tests::ipv4_frame([10, 0, 0, 2], [10, 0, 0, 100], 6, &l4);
+        let (out, _) = run(&ct, &f, &nat_lookup());
+        assert!(checksums_ok(&out));
+        let word = |at: usize| u32::from_be_bytes(out[at..at + 4].try_into().unwrap());
+        assert_eq!(word(42), 122, "the acknowledgement");
+        let edges: Vec<u32> = (0..4).map(|i| word(58 + 4 * i)).collect();
+        assert_eq!(edges, [130, 140, 150, 160]);
     }
 
     /// Past the size where batches read ahead: a batch (existing

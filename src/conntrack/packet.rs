@@ -18,6 +18,7 @@ pub const TCP_URG: u16 = 0x20;
 const TCPOPT_EOL: u8 = 0;
 const TCPOPT_NOP: u8 = 1;
 const TCPOPT_WINDOW: u8 = 3;
+const TCPOPT_SACK: u8 = 5;
 
 /// A TCP segment's fields.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -283,21 +284,41 @@ fn segment(body: &[u8]) -> Option<Segment> {
 }
 
 /// The window scale option among TCP options (capped at 14).
-fn window_scale(mut opts: &[u8]) -> Option<u8> {
-    while let Some((&kind, rest)) = opts.split_first() {
-        match kind {
-            TCPOPT_EOL => return None,
-            TCPOPT_NOP => opts = rest,
-            _ => {
-                let len = usize::from(*rest.first()?).max(2);
-                if kind == TCPOPT_WINDOW && len == 3 {
-                    return rest.get(1).map(|&s| s.min(14));
+fn window_scale(opts: &[u8]) -> Option<u8> {
+    let (_, body) = options(opts).find(|(kind, body)| *kind == TCPOPT_WINDOW && body.len() == 1)?;
+    opts.get(body.start).map(|&s| s.min(14))
+}
+
+/// Where the edges (sequence numbers) of the SACK blocks lie among TCP
+/// options `opts`.
+pub fn sack_edges(opts: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    options(opts)
+        .filter(|(kind, body)| *kind == TCPOPT_SACK && !body.is_empty() && body.len() % 8 == 0)
+        .flat_map(|(_, body)| body.step_by(4))
+}
+
+/// The TCP options in `opts` other than EOL and NOP: each one's kind and
+/// where its body lies. The walk stops at EOL and at an option whose
+/// length is impossible (as Linux's `tcp_options`).
+fn options(opts: &[u8]) -> impl Iterator<Item = (u8, core::ops::Range<usize>)> + '_ {
+    let mut at = 0;
+    core::iter::from_fn(move || {
+        loop {
+            match *opts.get(at)? {
+                TCPOPT_EOL => return None,
+                TCPOPT_NOP => at += 1,
+                kind => {
+                    let len = usize::from(*opts.get(at + 1)?);
+                    if len < 2 || at + len > opts.len() {
+                        return None;
+                    }
+                    let body = at + 2..at + len;
+                    at += len;
+                    return Some((kind, body));
                 }
-                opts = opts.get(len..)?;
             }
         }
-    }
-    None
+    })
 }
 
 #[cfg(test)]
@@ -401,5 +422,19 @@ pub(super) mod tests {
         assert_eq!(window_scale(&[0, 3, 3, 7]), None);
         assert_eq!(window_scale(&[2]), None);
         assert_eq!(window_scale(&[5, 0]), None);
+    }
+
+    #[test]
+    fn sack_block_edges() {
+        let two = [1, 1, 5, 18, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4];
+        assert_eq!(sack_edges(&two).collect::<Vec<_>>(), [4, 8, 12, 16]);
+        // Not a whole number of blocks, cut short, after EOL: none.
+        for bad in [
+            &[5, 6, 0, 0, 0, 1][..],
+            &[5, 10, 0, 0, 0, 1],
+            &[0, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+        ] {
+            assert_eq!(sack_edges(bad).count(), 0, "{bad:?}");
+        }
     }
 }

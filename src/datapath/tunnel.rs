@@ -292,50 +292,11 @@ mod tests {
     use super::*;
     use crate::offload::{Checksums, Lso, Request};
     use crate::packet::OwnedPacket;
+    use crate::packet::tests::Offloaded;
     use crate::switch::{NicIndex, PortId, PortKind};
     use crate::tunnel::underlay::{Prefix, Route};
     use crate::vport::VportStats;
     use std::vec::Vec;
-
-    /// A packet whose sender left offloads to the NIC.
-    struct Offloaded {
-        p: OwnedPacket,
-        req: Request,
-    }
-
-    impl Packet for Offloaded {
-        fn data(&self) -> &[u8] {
-            self.p.data()
-        }
-        fn data_mut(&mut self) -> Option<&mut [u8]> {
-            self.p.data_mut()
-        }
-        fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
-            self.p.push_front(n)
-        }
-        fn pull_front(&mut self, n: usize) -> bool {
-            self.p.pull_front(n)
-        }
-        fn truncate(&mut self, len: usize) {
-            self.p.truncate(len)
-        }
-        fn oob_vlan(&self) -> Option<u16> {
-            None
-        }
-        fn set_oob_vlan(&mut self, _: Option<u16>) {}
-        fn offload(&self) -> Request {
-            self.req
-        }
-        fn clear_offload(&mut self) {
-            self.req = Request::NONE;
-        }
-        fn try_clone(&self) -> Option<Offloaded> {
-            Some(Offloaded {
-                p: self.p.try_clone()?,
-                req: self.req,
-            })
-        }
-    }
 
     #[derive(Default)]
     struct Out(Vec<Offloaded>);

@@ -208,12 +208,13 @@ pub fn frag_status(dp: &Datapath) -> Vec<String> {
         ),
         format!("  {}", counters(&f.stats.named())),
         format!(
-            "expectations: pending:{} created:{} used:{} timed_out:{} full:{}",
+            "expectations: pending:{} created:{} used:{} timed_out:{} full:{} clashes:{}",
             x.len(),
             load(&x.stats.created),
             load(&x.stats.used),
             load(&x.stats.timed_out),
-            load(&x.stats.full)
+            load(&x.stats.full),
+            load(&x.stats.clashes)
         ),
     ]
 }
