@@ -270,8 +270,13 @@ mod tests {
             let mut out = Vec::new();
             let r = Reassembly::new(0).unwrap();
             let cut = fragment(&p, &r, &mut |f: OwnedPacket| out.push(f.data().to_vec()));
-            // (The reassembler takes at most MAX_FRAGS of them.)
-            if needed(&p) && cut.is_ok() && out.len() <= super::super::frag::MAX_FRAGS {
+            // The reassembler takes at most MAX_FRAGS of them, and an IPv6
+            // first fragment only with every header through UDP's (RFC 8200
+            // 4.5): an MRU that leaves no room for them is userspace's to
+            // give, never a reassembled packet's.
+            let headers = whole.len() - 14 - n + 8 + 8;
+            let fits = !v6 || usize::from(mru) >= headers;
+            if needed(&p) && cut.is_ok() && fits && out.len() <= super::super::frag::MAX_FRAGS {
                 let mut done = None;
                 for f in &out {
                     prop_assert!(f.len() - 14 <= usize::from(mru));
