@@ -32,8 +32,9 @@
 //! [`PROBE`] slots a new one may take rather than the oldest of all; Linux
 //! counts no fragments; an IPv6 fragment whose next header differs from
 //! the others' drops the datagram (Linux takes the first fragment's); an
-//! IPv6 middle fragment not a multiple of 8 bytes is dropped alone (Linux
-//! drops the datagram held and lets the fragment go on unreassembled).
+//! IPv6 middle fragment not a multiple of 8 bytes, which drops the
+//! datagram held and goes on unreassembled as in Linux, is then tracked
+//! invalid (Linux tracks one at offset 0 by its upper-layer header).
 
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -87,7 +88,7 @@ pub struct Stats {
     pub too_many: AtomicU64,
     /// Fragments or datagrams dropped as malformed: empty (an IPv4 one
     /// with its datagram), an IPv6 middle piece not a multiple of 8 bytes
-    /// (IPv4's is trimmed to one), past the end another fragment set, a
+    /// (with its datagram; IPv4's is trimmed to one), past the end another fragment set, a
     /// second end, another protocol for the same IPv6 id, Not-ECT mixed
     /// with ECN-capable fragments.
     pub malformed: AtomicU64,
@@ -385,6 +386,10 @@ pub enum Outcome {
     Complete(Datagram),
     /// Dropped, and counted.
     Dropped,
+    /// Not taken: an IPv6 middle fragment not a multiple of 8 bytes, which
+    /// dropped the datagram held (counted) and goes on as it came, not
+    /// reassembled (Linux's `nf_ct_frag6_gather` on -EPROTO).
+    Passed,
 }
 
 /// What a fragment did to its datagram.
@@ -480,11 +485,18 @@ impl Reassembly {
     pub fn add(&self, f: &Fragment<'_>, now_ms: u64) -> Outcome {
         let len = f.payload.len();
         let end = f.offset + len;
-        // An empty IPv4 fragment drops its datagram (Linux's
-        // `ip_frag_queue`); an IPv6 one goes alone.
-        let discard = len == 0 && !f.id.v6;
-        // Empty, or a middle piece that is not a multiple of 8 bytes.
-        if !discard && (len == 0 || f.more && !len.is_multiple_of(8)) {
+        // An IPv6 middle fragment not a multiple of 8 bytes drops the
+        // datagram held and goes on (Linux's `nf_ct_frag6_queue`); so does
+        // an empty IPv4 one, which ends there (`ip_frag_queue`).
+        let passes = f.id.v6 && f.more && !len.is_multiple_of(8);
+        let discard = passes || len == 0 && !f.id.v6;
+        let discarded = if passes {
+            Outcome::Passed
+        } else {
+            Outcome::Dropped
+        };
+        // An empty IPv6 fragment goes alone.
+        if len == 0 && !discard {
             count(&self.stats.malformed);
             return Outcome::Dropped;
         }
@@ -501,7 +513,7 @@ impl Reassembly {
             if discard {
                 count(&self.stats.malformed);
             }
-            return Outcome::Dropped;
+            return discarded;
         };
         let result = match slot.as_mut() {
             Some(_) if discard => Err(Fail::Malformed),
@@ -535,7 +547,7 @@ impl Reassembly {
                     Fail::Malformed => &self.stats.malformed,
                     Fail::NoRoom => &self.stats.no_room,
                 });
-                Outcome::Dropped
+                discarded
             }
         }
     }
@@ -1167,7 +1179,7 @@ pub(crate) mod tests {
 
     /// An IPv4 middle fragment whose length is not a multiple of 8 is
     /// trimmed to one (Linux's `ip_frag_queue`), and one left empty drops
-    /// its datagram; IPv6's is dropped alone.
+    /// its datagram; IPv6's drops its datagram and goes on untouched.
     #[test]
     fn ipv4_middle_fragments_are_trimmed_to_8_bytes() {
         let whole = udp4(3000, 23);
@@ -1211,7 +1223,9 @@ pub(crate) mod tests {
         );
         assert_eq!(r.stats.malformed.load(Relaxed), 1);
         r.expire(TIMEOUT_MS);
-        // IPv6: a middle fragment of 1444 bytes is dropped alone.
+        // IPv6: a middle fragment of 1444 bytes drops the datagram held and
+        // goes on as it came (Linux's `nf_ct_frag6_queue`, -EPROTO); the
+        // rest starts a datagram that never completes.
         let whole = udp6(3000);
         let frags = cut6(&whole, &[1448, 1448, 112], 6);
         let mut odd = frags[1].clone();
@@ -1219,10 +1233,22 @@ pub(crate) mod tests {
         odd[18..20].copy_from_slice(&(8u16 + 1444).to_be_bytes());
         let out = feed(
             &r,
-            &[frags[0].clone(), odd, frags[1].clone(), frags[2].clone()],
+            &[
+                frags[0].clone(),
+                odd.clone(),
+                frags[1].clone(),
+                frags[2].clone(),
+            ],
         );
-        assert_eq!(out[1], Outcome::Dropped);
-        assert!(matches!(&out[3], Outcome::Complete(d) if d.frame == whole));
+        assert_eq!(
+            out,
+            [Outcome::Held, Outcome::Passed, Outcome::Held, Outcome::Held]
+        );
+        assert_eq!(r.stats.malformed.load(Relaxed), 2);
+        // With nothing held, it goes on all the same.
+        r.expire(TIMEOUT_V6_MS);
+        assert_eq!(feed(&r, &[odd]), [Outcome::Passed]);
+        assert_eq!(r.pending(), 0);
     }
 
     /// The data capacity of the one datagram pending.
