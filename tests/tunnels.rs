@@ -1005,3 +1005,119 @@ fn set_tunnel_is_validated_at_install() {
         assert_eq!(errno(&one(&mut sim, &ioctl(1, "TRANSACT", &r)), &r), -22);
     }
 }
+
+/// Installs `flow` (text, with its mask) with `actions` (text).
+fn install_text(sim: &mut Sim, seq: u32, flow: &str, actions: &str) {
+    let (key, mask) = ovsext::flow::text::parse_flow(flow).unwrap();
+    let actions = ovsext::flow::text::parse_actions(actions).unwrap();
+    let r = Req::new(FLOW, 1, 1, seq, DPID)
+        .flags(0x1 | 0x400)
+        .raw(1, &key)
+        .raw(7, &mask)
+        .raw(2, &actions);
+    let line = one(sim, &ioctl(1, "TRANSACT", &r));
+    assert!(
+        line.starts_with("ioctl 1 TRANSACT SUCCESS "),
+        "{flow} {line}"
+    );
+}
+
+/// A connection tracked on both sides of a VXLAN tunnel, as Antrea's
+/// encapsulation mode runs it: host A's VM is masqueraded to 10.0.0.100
+/// and its frames tunnelled to host B, where the decapsulated frame is
+/// tracked and committed before delivery; B's reply, tracked there as a
+/// reply, is tunnelled back and translated back on A.
+#[test]
+fn a_connection_is_tracked_and_translated_across_a_tunnel() {
+    let (mut a, mut b) = (host(false), host(true));
+    let ip = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    let to = |peer: &str| format!("set(tunnel(tun_id=0x5,dst={peer},ttl=64,flags(df|key))),3");
+    let flows_a = [
+        (
+            "recirc_id(0),in_port(1)",
+            "ct(zone=1,nat),recirc(1)".to_string(),
+        ),
+        (
+            "recirc_id(1),in_port(1),ct_state(+new+trk)",
+            format!(
+                "ct(commit,zone=1,nat(src=10.0.0.100)),{}",
+                to("192.168.1.20")
+            ),
+        ),
+        (
+            "recirc_id(1),in_port(1),ct_state(+est-rpl+trk)",
+            to("192.168.1.20"),
+        ),
+        (
+            "recirc_id(0),in_port(3)",
+            "ct(zone=1,nat),recirc(2)".to_string(),
+        ),
+        (
+            "recirc_id(2),in_port(3),ct_state(+est+rpl+trk)",
+            "1".to_string(),
+        ),
+    ];
+    let flows_b = [
+        (
+            "recirc_id(0),in_port(3)",
+            "ct(zone=1),recirc(1)".to_string(),
+        ),
+        (
+            "recirc_id(1),in_port(3),ct_state(+new+trk)",
+            "ct(commit,zone=1),1".to_string(),
+        ),
+        (
+            "recirc_id(1),in_port(3),ct_state(+est-rpl+trk)",
+            "1".to_string(),
+        ),
+        (
+            "recirc_id(0),in_port(1)",
+            "ct(zone=1),recirc(2)".to_string(),
+        ),
+        (
+            "recirc_id(2),in_port(1),ct_state(+est+rpl+trk)",
+            to("192.168.1.10"),
+        ),
+    ];
+    for (sim, flows) in [(&mut a, &flows_a), (&mut b, &flows_b)] {
+        for (i, (flow, actions)) in flows.iter().enumerate() {
+            install_text(sim, 60 + i as u32, &format!("{flow},{ip}"), actions);
+        }
+    }
+    let through = |sim: &mut Sim, port: u32, frame: &[u8], want: u32| {
+        let out = tx_frames(&sim.run(&format!("rx {port} {}", ovsext::sim::hex(frame))));
+        assert_eq!(out.len(), 1, "{port}");
+        assert_eq!(out[0].0, want);
+        out[0].1.clone()
+    };
+    for round in 0..2 {
+        // A's VM to B's: masqueraded, tunnelled, tracked on B, delivered.
+        let frame = inner(4000);
+        let wire = through(&mut a, VM, &frame, UPLINK);
+        assert_eq!(&wire[42..50], &[8, 0, 0, 0, 0, 0, 5, 0], "VXLAN, VNI 5");
+        let delivered = through(&mut b, UPLINK, &wire, VM);
+        assert_eq!(
+            &delivered[26..30],
+            &[10, 0, 0, 100],
+            "masqueraded ({round})"
+        );
+        assert_eq!(&delivered[30..34], &frame[30..34]);
+        assert_eq!(csum(&[&delivered[14..34]]), 0);
+        // B's VM answers the masquerading address: tunnelled back to A,
+        // where it is translated back to A's VM.
+        let mut answer = delivered.clone();
+        answer[26..30].copy_from_slice(&delivered[30..34]);
+        answer[30..34].copy_from_slice(&delivered[26..30]);
+        answer[34..36].copy_from_slice(&delivered[36..38]);
+        answer[36..38].copy_from_slice(&delivered[34..36]);
+        answer[24..26].copy_from_slice(&[0, 0]);
+        let c = csum(&[&answer[14..34]]);
+        answer[24..26].copy_from_slice(&c.to_be_bytes());
+        let back = through(&mut b, VM, &answer, UPLINK);
+        let home = through(&mut a, UPLINK, &back, VM);
+        assert_eq!(&home[26..30], &frame[30..34]);
+        assert_eq!(&home[30..34], &frame[26..30], "translated back ({round})");
+        assert_eq!(&home[36..38], &frame[34..36]);
+        assert_eq!(csum(&[&home[14..34]]), 0);
+    }
+}
