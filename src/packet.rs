@@ -181,6 +181,79 @@ impl Packet for OwnedPacket {
     }
 }
 
+/// A packet for tests that counts the bytes its copies take and may
+/// refuse them.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct Watched {
+    pub pkt: OwnedPacket,
+    /// Bytes `try_clone` copied, of this packet and its copies together.
+    pub copied: alloc::rc::Rc<core::cell::Cell<usize>>,
+    /// Whether copies can be had.
+    pub copies: bool,
+}
+
+#[cfg(test)]
+impl Watched {
+    pub fn new(pkt: OwnedPacket) -> Watched {
+        Watched {
+            pkt,
+            copied: Default::default(),
+            copies: true,
+        }
+    }
+
+    /// A packet whose copies cannot be had.
+    pub fn no_copies(pkt: OwnedPacket) -> Watched {
+        Watched {
+            copies: false,
+            ..Watched::new(pkt)
+        }
+    }
+}
+
+#[cfg(test)]
+impl Packet for Watched {
+    fn data(&self) -> &[u8] {
+        self.pkt.data()
+    }
+    fn data_mut(&mut self) -> Option<&mut [u8]> {
+        self.pkt.data_mut()
+    }
+    fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+        self.pkt.push_front(n)
+    }
+    fn pull_front(&mut self, n: usize) -> bool {
+        self.pkt.pull_front(n)
+    }
+    fn truncate(&mut self, len: usize) {
+        self.pkt.truncate(len)
+    }
+    fn oob_vlan(&self) -> Option<u16> {
+        self.pkt.oob_vlan()
+    }
+    fn set_oob_vlan(&mut self, tci: Option<u16>) {
+        self.pkt.set_oob_vlan(tci)
+    }
+    fn mru(&self) -> u16 {
+        self.pkt.mru()
+    }
+    fn set_mru(&mut self, mru: u16) {
+        self.pkt.set_mru(mru)
+    }
+    fn try_clone(&self) -> Option<Watched> {
+        if !self.copies {
+            return None;
+        }
+        self.copied.set(self.copied.get() + self.pkt.len());
+        Some(Watched {
+            pkt: self.pkt.try_clone()?,
+            copied: self.copied.clone(),
+            copies: true,
+        })
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -1574,6 +1574,32 @@ fn ipv4_fragments_reassemble_for_ct_and_leave_cut_as_they_came() {
     );
 }
 
+/// A datagram reassembled for tracking is measured by `check_pkt_len` as
+/// its largest fragment was (as Linux measures its MRU): fragments of 1500
+/// bytes pass a 1514-byte check as they would one by one, and leave cut as
+/// they came.
+#[test]
+fn check_pkt_len_sees_a_reassembled_datagram_as_its_fragments() {
+    let mut sim = setup();
+    for (j, frag) in ["first", "later"].iter().enumerate() {
+        install(
+            &mut sim,
+            300 + j as u32,
+            &format!("recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag={frag})"),
+            "ct(zone=1),recirc(2)",
+        );
+    }
+    install(
+        &mut sim,
+        302,
+        "recirc_id(2),ct_state(+new+trk),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)",
+        "check_pkt_len(size=1514,gt(drop),le(2))",
+    );
+    let frags = fragments4(&big_udp4(3000, 30), &[1480, 1480, 48]);
+    let out = train(&mut sim, &frags);
+    assert_eq!(out[2], frags);
+}
+
 #[test]
 fn overlapping_and_incomplete_fragments_go_nowhere() {
     let mut sim = fragment_pipeline();
@@ -1638,14 +1664,32 @@ fn execute_honours_the_mru_and_df() {
         execute_with_mru(&mut sim, &whole, "2", 4000),
         vec![whole.clone()]
     );
-    // DF set and longer than the MRU: dropped.
-    let mut df = whole.clone();
-    df[20] |= 0x40;
-    ip_checksum(&mut df);
+    // DF set and longer than the MRU: cut all the same, the fragments
+    // without DF (as Linux's `ovs_fragment`).
     assert_eq!(
-        execute_with_mru(&mut sim, &df, "2", 1500),
-        Vec::<Vec<u8>>::new()
+        execute_with_mru(&mut sim, &with_df(&whole), "2", 1500),
+        frags
     );
+}
+
+/// `frame` (Ethernet/IPv4) with DF set.
+fn with_df(frame: &[u8]) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    f[20] |= 0x40;
+    ip_checksum(&mut f);
+    f
+}
+
+/// Fragments that carry DF (as a router that refragments a DF datagram
+/// sends them) are reassembled, tracked and leave cut as they came, DF
+/// cleared as Linux's output does.
+#[test]
+fn fragments_with_df_get_through() {
+    let mut sim = fragment_pipeline();
+    let frags = fragments4(&big_udp4(3000, 12), &[1480, 1480, 48]);
+    let with: Vec<Vec<u8>> = frags.iter().map(|f| with_df(f)).collect();
+    let out = train(&mut sim, &with);
+    assert_eq!(out[2], frags);
 }
 
 /// A UDP datagram from fd00::1 to fd00::2 with `n` bytes of data, as an
@@ -1700,6 +1744,28 @@ fn ipv6_fragments_reassemble_for_ct_and_leave_cut_to_the_mru() {
             assert_eq!((&got[..58], &got[62..]), (&want[..58], &want[62..]));
         }
     }
+}
+
+/// An IPv6 first fragment that stops inside the upper-layer header (RFC
+/// 8200 4.5) is not reassembled, as Linux's `nf_ct_frag6_gather`: it is
+/// tracked invalid and its datagram never completes. One that holds the
+/// header is.
+#[test]
+fn ipv6_first_fragments_must_hold_the_upper_layer_header() {
+    let mut sim = fragment_pipeline();
+    // A destination options header (PadN) before UDP.
+    let mut whole = big_udp6(3000);
+    whole[20] = 60;
+    let len = u16::from_be_bytes([whole[18], whole[19]]) + 8;
+    whole[18..20].copy_from_slice(&len.to_be_bytes());
+    whole.splice(54..54, [17, 0, 1, 4, 0, 0, 0, 0]);
+    let short = fragments6(&whole, &[8, 1448, 1448, 112], 0xabcd_0002);
+    let out = train(&mut sim, &short);
+    assert!(out.iter().all(Vec::is_empty), "{out:?}");
+    let held = fragments6(&whole, &[16, 1448, 1448, 104], 0xabcd_0003);
+    let out = train(&mut sim, &held);
+    assert!(out[..3].iter().all(Vec::is_empty));
+    assert!(!out[3].is_empty(), "reassembled and sent");
 }
 
 // ---- helpers: FTP and TFTP data connections are related ----

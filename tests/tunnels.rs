@@ -834,6 +834,39 @@ fn packet_execute_encapsulates_and_takes_a_tunnel_key() {
     );
 }
 
+/// A packet carrying an MRU (reassembled by a CT action, or given back by
+/// userspace with one) is cut to it before it is encapsulated, each
+/// fragment in a tunnel packet of its own, as Linux's `do_output` cuts
+/// before the tunnel vport sends.
+#[test]
+fn a_packet_with_an_mru_is_cut_before_encapsulation() {
+    let mut sim = host(false);
+    let frame = inner_with(5001, &[0x5a; 2972]);
+    let key = miss(&mut sim, VM, &frame);
+    let exec = Req::new(PACKET, 3, 1, 72, DPID)
+        .raw(1, &frame)
+        .raw(2, &key)
+        .raw(3, &[set_tunnel(&v4_key(0x34, &[])), output(VXLAN)].concat())
+        .u16(9, 1500);
+    let out = run(&mut sim, &[ioctl(1, "TRANSACT", &exec)]);
+    let tx = tx_frames(&out);
+    // Inner IPv4 header at 64: after Ethernet, IPv4, UDP, VXLAN, Ethernet.
+    let inner: Vec<(u16, u16)> = tx
+        .iter()
+        .map(|(port, f)| {
+            assert_eq!(*port, UPLINK);
+            let ip = &f[64..84];
+            (
+                u16::from_be_bytes([ip[2], ip[3]]),
+                u16::from_be_bytes([ip[6], ip[7]]),
+            )
+        })
+        .collect();
+    assert_eq!(inner, [(1500, 0x2000), (1500, 0x2000 | 185), (40, 370)]);
+    let data: Vec<u8> = tx.iter().flat_map(|(_, f)| f[84..].to_vec()).collect();
+    assert_eq!(data, frame[34..]);
+}
+
 #[test]
 fn userspace_action_reports_the_egress_tunnel_key() {
     let mut sim = host(false);

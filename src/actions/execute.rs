@@ -300,20 +300,22 @@ impl<'a, P: Packet, E: Env<P>> Run<'_, 'a, P, E> {
                             return;
                         }
                     }
-                    a::SAMPLE | a::CLONE | a::CHECK_PKT_LEN => match self.branch(act, pkt.len()) {
-                        Ok(Some(nested)) if last => {
-                            list = nested;
-                            continue 'list;
-                        }
-                        Ok(Some(nested)) => self.nested(levels, &pkt, meta, key, nested),
-                        Ok(None) if last => return,
-                        Ok(None) => {}
-                        Err(f) => {
-                            if self.fail(f) {
-                                return;
+                    a::SAMPLE | a::CLONE | a::CHECK_PKT_LEN => {
+                        match self.branch(act, measured(&pkt, key)) {
+                            Ok(Some(nested)) if last => {
+                                list = nested;
+                                continue 'list;
+                            }
+                            Ok(Some(nested)) => self.nested(levels, &pkt, meta, key, nested),
+                            Ok(None) if last => return,
+                            Ok(None) => {}
+                            Err(f) => {
+                                if self.fail(f) {
+                                    return;
+                                }
                             }
                         }
-                    },
+                    }
                     a::CT => match self.env.conntrack(&mut pkt, key, act.payload()) {
                         Verdict::Continue => {}
                         // A fragment kept until its datagram is whole.
@@ -584,6 +586,16 @@ fn clone_list(payload: &[u8]) -> &[u8] {
     match attrs(payload).next() {
         Some(Ok(first)) if first.ty() == CLONE_ATTR_EXEC => after(payload, &first),
         _ => payload,
+    }
+}
+
+/// The length `check_pkt_len` measures: a reassembled packet's MRU and L2
+/// header (what its largest fragment was, as Linux's
+/// `execute_check_pkt_len`), else the packet's.
+fn measured<P: Packet>(pkt: &P, key: &FlowKey) -> usize {
+    match pkt.mru() {
+        0 => pkt.len(),
+        mru => usize::from(mru) + mpls::mac_len(pkt, key).unwrap_or(0),
     }
 }
 

@@ -25,6 +25,7 @@ pub(crate) const NEXTHDR_HOP: u8 = 0;
 pub(crate) const NEXTHDR_ROUTING: u8 = 43;
 pub(crate) const NEXTHDR_FRAGMENT: u8 = 44;
 const NEXTHDR_AUTH: u8 = 51;
+pub(crate) const NEXTHDR_NONE: u8 = 59;
 pub(crate) const NEXTHDR_DEST: u8 = 60;
 
 /// `N` bytes at `at`, if the frame has them.

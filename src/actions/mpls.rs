@@ -25,7 +25,7 @@ fn is_mpls(ty: u16) -> bool {
 
 /// Where the network header starts: past the L2 header of an Ethernet
 /// packet, at 0 for one without.
-fn mac_len<P: Packet>(pkt: &P, key: &FlowKey) -> Result<usize, Fault> {
+pub(super) fn mac_len<P: Packet>(pkt: &P, key: &FlowKey) -> Result<usize, Fault> {
     if key.mac_proto != MAC_PROTO_ETHERNET {
         return Ok(0);
     }

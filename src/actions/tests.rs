@@ -9,7 +9,7 @@ use super::testing::*;
 use super::{DEFER_CAPACITY, ExecContext, NEST_LEVELS, Outcome, execute};
 use crate::flow::FlowKey;
 use crate::ovs::{action as a, key as k};
-use crate::packet::{OwnedPacket, Packet};
+use crate::packet::{Packet, Watched};
 
 fn frame() -> Vec<u8> {
     ipv4(eth(&[], 0x0800), UDP, &udp(1000, 53))
@@ -91,43 +91,6 @@ fn drop_stops_the_list() {
     assert_eq!((out.explicit, out.dropped()), (1, 1));
 }
 
-/// A packet whose copies cannot be had.
-#[derive(Debug)]
-struct NoCopy(OwnedPacket);
-
-impl Packet for NoCopy {
-    fn data(&self) -> &[u8] {
-        self.0.data()
-    }
-    fn data_mut(&mut self) -> Option<&mut [u8]> {
-        self.0.data_mut()
-    }
-    fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
-        self.0.push_front(n)
-    }
-    fn pull_front(&mut self, n: usize) -> bool {
-        self.0.pull_front(n)
-    }
-    fn truncate(&mut self, len: usize) {
-        self.0.truncate(len)
-    }
-    fn oob_vlan(&self) -> Option<u16> {
-        self.0.oob_vlan()
-    }
-    fn set_oob_vlan(&mut self, tci: Option<u16>) {
-        self.0.set_oob_vlan(tci)
-    }
-    fn mru(&self) -> u16 {
-        self.0.mru()
-    }
-    fn set_mru(&mut self, mru: u16) {
-        self.0.set_mru(mru)
-    }
-    fn try_clone(&self) -> Option<NoCopy> {
-        None
-    }
-}
-
 #[test]
 fn out_of_memory_skips_copies_only() {
     let mut ctx = ExecContext::try_new().unwrap();
@@ -143,7 +106,7 @@ fn out_of_memory_skips_copies_only() {
     let out = execute(
         &mut ctx,
         &mut env,
-        NoCopy(packet(&frame())),
+        Watched::no_copies(packet(&frame())),
         &mut key,
         &acts,
     );
@@ -571,6 +534,29 @@ fn check_pkt_len(max: u16, greater: &[Vec<u8>], less_equal: &[Vec<u8>]) -> Vec<u
             nest(a::CHECK_PKT_LEN_IF_LESS_EQUAL, less_equal),
         ],
     )
+}
+
+/// A reassembled packet is measured by its MRU and L2 header, not its
+/// whole length (Linux's `execute_check_pkt_len`): a datagram that came
+/// in fragments of 1500 bytes fits a 1514-byte check, as each fragment
+/// leaving would.
+#[test]
+fn check_pkt_len_measures_a_reassembled_packet_by_its_mru() {
+    let big = ipv4(
+        eth(&[], 0x0800),
+        UDP,
+        &[udp(1000, 53), vec![0; 3000]].concat(),
+    );
+    for (max, port) in [(1514, 20), (1513, 10)] {
+        let mut ctx = ExecContext::try_new().unwrap();
+        let mut env = Recorder::default();
+        let mut key = key_of(&big);
+        let mut p = packet(&big);
+        p.set_mru(1500);
+        let acts = check_pkt_len(max, &[output(10)], &[output(20)]);
+        execute(&mut ctx, &mut env, p, &mut key, &acts);
+        assert_eq!(env.ports(), [port], "max {max}");
+    }
 }
 
 #[test]

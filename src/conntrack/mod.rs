@@ -533,8 +533,8 @@ impl Conntrack {
 
     /// A fragment: held, or the datagram it completed becomes the packet,
     /// its key read again and its MRU set (Linux's
-    /// `ovs_ct_handle_fragments`). A fragment that cannot be read goes on
-    /// (to be marked invalid).
+    /// `ovs_ct_handle_fragments`). A fragment that cannot be read, or that
+    /// the reassembly passes on, goes on (to be marked invalid).
     fn defragment<P: Packet>(
         &self,
         pkt: &mut P,
@@ -549,6 +549,7 @@ impl Conntrack {
         match outcome {
             frag::Outcome::Held => Verdict::Held,
             frag::Outcome::Dropped => Verdict::Drop,
+            frag::Outcome::Passed => Verdict::Continue,
             frag::Outcome::Complete(d) => {
                 let whole = pkt.replace(&d.frame)
                     && crate::flow::extract::extract_typed(pkt.data(), pkt.oob_vlan(), key).is_ok();

@@ -28,6 +28,7 @@ use crate::switch::{NicIndex, NicState, PortId, UNBOUND};
 use crate::sync::ReadGuard;
 use crate::sys::prefetch;
 use crate::upcall::{self, Extra};
+use crate::vport::Vport;
 
 /// Where packets leave the datapath. Implementations only queue: they must
 /// not call back into the core (its read locks are held while they run).
@@ -215,6 +216,21 @@ impl View<'_> {
     }
 }
 
+/// Hands `pkt`, leaving by vport `v`, to `send`: in fragments if it is a
+/// reassembled packet longer than its MRU (Linux's `do_output`), counting
+/// on `v` one that could not be cut.
+fn cut_to_mru<P: Packet>(dp: &Datapath, v: &Vport, pkt: P, send: &mut dyn FnMut(P)) {
+    if pkt.mru() != 0 && refrag::needed(&pkt) {
+        let frags = &dp.conntrack.frags;
+        let cut = refrag::fragment(&pkt, frags, send);
+        if frags.stats.refragmented(cut).is_err() {
+            v.stats.tx_dropped.fetch_add(1, Relaxed);
+        }
+    } else {
+        send(pkt);
+    }
+}
+
 /// What actions see of the datapath while they run.
 struct DpEnv<'a, 'v, P, E: ?Sized> {
     view: &'a View<'v>,
@@ -236,22 +252,12 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
             return;
         };
         match v.binding {
-            // A reassembled packet longer than its MRU leaves in fragments.
-            Some((port, nic)) if pkt.mru() != 0 && refrag::needed(&pkt) => {
-                let egress = &mut *self.egress;
-                let frags = &self.view.dp.conntrack.frags;
-                let mut send = |f: P| {
-                    v.stats.tx(self.cpu, f.len());
-                    egress.send(port, nic, f);
-                };
-                let cut = refrag::fragment(&pkt, frags.next_id(), &mut send);
-                if frags.stats.refragmented(cut).is_err() {
-                    v.stats.tx_dropped.fetch_add(1, Relaxed);
-                }
-            }
             Some((port, nic)) => {
-                v.stats.tx(self.cpu, pkt.len());
-                self.egress.send(port, nic, pkt);
+                let (egress, cpu) = (&mut *self.egress, self.cpu);
+                cut_to_mru(self.view.dp, v, pkt, &mut |f: P| {
+                    v.stats.tx(cpu, f.len());
+                    egress.send(port, nic, f);
+                });
             }
             None => {
                 crate::diag::dropped(crate::diag::Drop::OutputUnbound, Some(port_no));
@@ -261,19 +267,16 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
     }
 
     fn output_tunnel(&mut self, port_no: u32, pkt: P, tunnel: &[u8], key: &FlowKey) {
-        match self.view.ports.vports.get(port_no) {
-            Some(v) if v.ty.is_tunnel() => super::tunnel::output(
-                self.view.ports,
-                self.cpu,
-                v,
-                pkt,
-                tunnel,
-                key,
-                self.egress,
-                self.tunnel,
-            ),
-            _ => self.output(port_no, pkt),
-        }
+        let (view, cpu) = (self.view, self.cpu);
+        let Some(v) = view.ports.vports.get(port_no).filter(|v| v.ty.is_tunnel()) else {
+            return self.output(port_no, pkt);
+        };
+        let (egress, scratch) = (&mut *self.egress, &mut *self.tunnel);
+        // Each fragment is encapsulated on its own (Linux cuts before the
+        // tunnel vport sends).
+        cut_to_mru(view.dp, v, pkt, &mut |p: P| {
+            super::tunnel::output(view.ports, cpu, v, p, tunnel, key, egress, scratch)
+        });
     }
 
     fn userspace(&mut self, pkt: &P, key: &FlowKey, up: &Userspace<'_>) {

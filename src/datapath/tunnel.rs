@@ -246,7 +246,8 @@ pub(super) fn receive<P: Packet>(
     let mut mru = 0;
     match held {
         None => {}
-        Some(Outcome::Held | Outcome::Dropped) => return None,
+        // The host's own reassembly drops an odd-sized outer fragment.
+        Some(Outcome::Held | Outcome::Dropped | Outcome::Passed) => return None,
         Some(Outcome::Complete(d)) => {
             if !pkt.replace(&d.frame) {
                 frags.stats.no_room.fetch_add(1, Relaxed);
