@@ -11,6 +11,7 @@ use super::{Env, Fault, Outcome, Userspace, Verdict, eth, hash, mpls, nsh, vlan}
 use crate::flow::FlowKey;
 use crate::flow::key::MAC_PROTO_ETHERNET;
 use crate::netlink::{Attr, NLA_HDRLEN, align, attrs};
+use crate::offload::Segments;
 use crate::ovs::action as a;
 use crate::packet::Packet;
 
@@ -590,12 +591,18 @@ fn clone_list(payload: &[u8]) -> &[u8] {
 }
 
 /// The length `check_pkt_len` measures: a reassembled packet's MRU and L2
-/// header (what its largest fragment was, as Linux's
-/// `execute_check_pkt_len`), else the packet's.
+/// header (what its largest fragment was), else the packet's; a large send
+/// its sender left the NIC to cut, by its largest frame once cut (as
+/// Linux's `execute_check_pkt_len` with `skb_gso_validate_mac_len`).
 fn measured<P: Packet>(pkt: &P, key: &FlowKey) -> usize {
-    match pkt.mru() {
+    let whole = match pkt.mru() {
         0 => pkt.len(),
         mru => usize::from(mru) + mpls::mac_len(pkt, key).unwrap_or(0),
+    };
+    let segments = pkt.offload().lso.map(|lso| Segments::new(pkt.data(), lso));
+    match segments {
+        Some(Ok(s)) => whole.min(s.largest()),
+        _ => whole,
     }
 }
 

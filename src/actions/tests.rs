@@ -559,6 +559,37 @@ fn check_pkt_len_measures_a_reassembled_packet_by_its_mru() {
     }
 }
 
+/// A large send its sender left the NIC to cut is measured by its largest
+/// frame once cut (Linux's `skb_gso_validate_mac_len`): an MTU check does
+/// not send a VM's every TCP large send down its too-big branch.
+#[test]
+fn check_pkt_len_measures_a_large_send_by_its_segments() {
+    use crate::offload::{Checksums, Lso, Request};
+    use crate::packet::tests::Offloaded;
+    let mut tcp = crate::actions::testing::tcp(1000, 80);
+    tcp.extend(vec![0; 20_000]);
+    let big = ipv4(eth(&[], 0x0800), TCP, &tcp);
+    // Each frame once cut: 14 + 20 + 20 + 1448 bytes.
+    for (max, port) in [(1502, 20), (1501, 10)] {
+        let mut ctx = ExecContext::try_new().unwrap();
+        let mut env = Recorder::default();
+        let mut key = key_of(&big);
+        let p = Offloaded {
+            p: packet(&big),
+            req: Request {
+                checksums: Checksums::NONE,
+                lso: Some(Lso {
+                    mss: 1448,
+                    v2: true,
+                }),
+            },
+        };
+        let acts = check_pkt_len(max, &[output(10)], &[output(20)]);
+        execute(&mut ctx, &mut env, p, &mut key, &acts);
+        assert_eq!(env.ports(), [port], "max {max}");
+    }
+}
+
 #[test]
 fn check_pkt_len_branches() {
     let len = frame().len() as u16;
