@@ -191,6 +191,8 @@ pub(crate) struct Watched {
     pub copied: alloc::rc::Rc<core::cell::Cell<usize>>,
     /// Whether copies can be had.
     pub copies: bool,
+    /// What its sender left to the NIC.
+    pub req: Request,
 }
 
 #[cfg(test)]
@@ -200,6 +202,7 @@ impl Watched {
             pkt,
             copied: Default::default(),
             copies: true,
+            req: Request::NONE,
         }
     }
 
@@ -241,6 +244,12 @@ impl Packet for Watched {
     fn set_mru(&mut self, mru: u16) {
         self.pkt.set_mru(mru)
     }
+    fn offload(&self) -> Request {
+        self.req
+    }
+    fn clear_offload(&mut self) {
+        self.req = Request::NONE;
+    }
     fn try_clone(&self) -> Option<Watched> {
         if !self.copies {
             return None;
@@ -250,6 +259,7 @@ impl Packet for Watched {
             pkt: self.pkt.try_clone()?,
             copied: self.copied.clone(),
             copies: true,
+            req: self.req,
         })
     }
 }

@@ -179,8 +179,21 @@ pub(super) fn output<P: Packet, E: Egress<P> + ?Sized>(
         v.stats.tx_errors.fetch_add(1, Relaxed);
         return;
     };
-    for i in 0..segments.count() {
-        let Some(mut seg) = pkt.try_clone() else {
+    // Each segment is a copy of a base cut to the largest segment's length,
+    // not of the whole packet: cutting costs what the packet is long.
+    let mut base = pkt.try_clone();
+    if let Some(b) = base.as_mut() {
+        b.truncate(segments.largest());
+    }
+    let count = segments.count();
+    for i in 0..count {
+        // The last segment takes the base itself.
+        let copy = if i + 1 < count {
+            base.as_ref().and_then(P::try_clone)
+        } else {
+            base.take()
+        };
+        let Some(mut seg) = copy else {
             v.stats.tx_dropped.fetch_add(1, Relaxed);
             continue;
         };
@@ -363,6 +376,17 @@ mod tests {
 
     /// Encapsulates `frame` towards `dst` through a VXLAN vport.
     fn send_via(ports: &Ports, dst: [u8; 4], req: Request, frame: &[u8]) -> Vec<Offloaded> {
+        let pkt = Offloaded {
+            p: OwnedPacket::from_frame(frame).unwrap(),
+            req,
+        };
+        let mut out = Out::default();
+        encapsulate(ports, dst, pkt, &mut out);
+        out.0
+    }
+
+    /// `output` of `pkt` towards `dst` through a VXLAN vport.
+    fn encapsulate<P: Packet>(ports: &Ports, dst: [u8; 4], pkt: P, out: &mut impl Egress<P>) {
         let v = Vport {
             port_no: 3,
             name: "vxlan".into(),
@@ -375,11 +399,6 @@ mod tests {
             stats: VportStats::new(1).unwrap(),
         };
         let nest = [[8, 0, 2, 0].as_slice(), &dst, &[5, 0, 4, 0, 64, 0, 0, 0]].concat();
-        let pkt = Offloaded {
-            p: OwnedPacket::from_frame(frame).unwrap(),
-            req,
-        };
-        let mut out = Out::default();
         let mut s = Scratch::try_new().unwrap();
         output(
             ports,
@@ -388,10 +407,40 @@ mod tests {
             pkt,
             &nest,
             &FlowKey::default(),
-            &mut out,
+            out,
             &mut s,
         );
-        out.0
+    }
+
+    /// A large send of 64 KiB cut into 45 segments copies each byte a
+    /// bounded number of times, not the whole packet per segment.
+    #[test]
+    fn cutting_a_large_send_copies_each_byte_a_bounded_number_of_times() {
+        struct Kept(Vec<usize>);
+        impl Egress<crate::packet::Watched> for Kept {
+            fn send(&mut self, _: PortId, _: NicIndex, pkt: crate::packet::Watched) {
+                self.0.push(pkt.len());
+            }
+        }
+        let frame = tcp(64_000);
+        let mut pkt = crate::packet::Watched::new(OwnedPacket::from_frame(&frame).unwrap());
+        pkt.req = Request {
+            checksums: Checksums::NONE,
+            lso: Some(Lso {
+                mss: 1448,
+                v2: true,
+            }),
+        };
+        let copied = pkt.copied.clone();
+        let mut out = Kept(Vec::new());
+        encapsulate(&ports(), [10, 0, 0, 2], pkt, &mut out);
+        assert_eq!(out.0.len(), 45);
+        let sent: usize = out.0.iter().sum();
+        assert!(
+            copied.get() <= frame.len() + sent,
+            "{} bytes copied for {sent} sent",
+            copied.get()
+        );
     }
 
     #[test]
