@@ -436,12 +436,6 @@ impl<'a> Segments<'a> {
         self.count
     }
 
-    /// The length of its largest frame once cut (headers and at most an
-    /// MSS of payload).
-    pub fn largest(&self) -> usize {
-        self.hdr_len + self.mss.min(self.payload_len)
-    }
-
     /// The TCP payload bytes of all segments together.
     pub fn payload_len(&self) -> usize {
         self.payload_len

@@ -601,7 +601,8 @@ fn measured<P: Packet>(pkt: &P, key: &FlowKey) -> usize {
     };
     let segments = pkt.offload().lso.map(|lso| Segments::new(pkt.data(), lso));
     match segments {
-        Some(Ok(s)) => whole.min(s.largest()),
+        // The first segment is the longest.
+        Some(Ok(s)) => whole.min(s.len_of(0)),
         _ => whole,
     }
 }

@@ -183,7 +183,8 @@ pub(super) fn output<P: Packet, E: Egress<P> + ?Sized>(
     // not of the whole packet: cutting costs what the packet is long.
     let mut base = pkt.try_clone();
     if let Some(b) = base.as_mut() {
-        b.truncate(segments.largest());
+        // The first segment is the longest.
+        b.truncate(segments.len_of(0));
     }
     let count = segments.count();
     for i in 0..count {
