@@ -2478,3 +2478,131 @@ fn chains_into_a_large_table_are_tracked_as_their_frames_alone() {
         }
     }
 }
+
+// ---- scenarios as ovs-vswitchd and the CNIs drive the datapath ----
+
+/// Subscribes handle 1 (PID 1, the vports' upcall PID) to packets.
+fn take_upcalls(sim: &mut Sim) {
+    let sub = Req::new(0x11, 3, 1, 50, 1).u8(2, 1).u32(3, 1);
+    assert_eq!(one(sim, &ioctl(1, "WRITE", &sub)), "ioctl 1 WRITE SUCCESS -");
+}
+
+/// The next upcall on handle 1: (key, packet).
+fn upcall(sim: &mut Sim) -> (Vec<u8>, Vec<u8>) {
+    let (hdr, a) = reply(&one(sim, "ioctl 1 READ_PACKET -"));
+    assert_eq!((hdr.ty, hdr.cmd), (PACKET, 1), "a miss");
+    (get(&a, 2).to_vec(), get(&a, 1).to_vec())
+}
+
+/// `OVS_PACKET_CMD_EXECUTE` of `frame` with the upcall's `key` and
+/// `actions` (ovs-vswitchd's handling of a miss); the frames it sends by
+/// each port.
+fn execute_upcall(sim: &mut Sim, frame: &[u8], key: &[u8], actions: &str) -> Vec<(u32, Vec<u8>)> {
+    let acts = ovsext::flow::text::parse_actions(actions).unwrap();
+    let exec = Req::new(PACKET, 3, 1, 60, DPID)
+        .raw(1, frame)
+        .raw(2, key)
+        .raw(3, &acts);
+    sim.run(&ioctl(1, "TRANSACT", &exec))
+        .iter()
+        .filter_map(|l| l.strip_prefix("tx "))
+        .map(|l| {
+            let (port, hex) = l.split_once(' ').unwrap();
+            (port.parse().unwrap(), unhex(hex))
+        })
+        .collect()
+}
+
+/// The value of the key attribute `ty` in a key stream.
+fn key_attr(key: &[u8], ty: u16) -> Vec<u8> {
+    ovsext::netlink::attrs(key)
+        .map(|a| a.unwrap())
+        .find(|a| a.ty() == ty)
+        .map(|a| a.payload().to_vec())
+        .unwrap_or_else(|| panic!("no key attribute {ty}"))
+}
+
+fn clashes(sim: &Sim) -> u64 {
+    sim.device()
+        .with_datapath(|dp| {
+            dp.conntrack
+                .stats
+                .clashes
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
+        .unwrap()
+}
+
+/// A first packet misses after `ct(zone=1,nat),recirc(1)`: it goes up
+/// untranslated with its ct fields, and ovs-vswitchd executes it with
+/// that key and `ct(commit,zone=1,nat(src=...)),mark`, output: it is
+/// committed and translated once. A later packet of the connection that
+/// misses goes up translated, and executing it with the commit again
+/// leaves it translated once more, not twice (Linux's
+/// `ovs_ct_find_existing` for a packet whose key says it was NATed).
+#[test]
+fn a_miss_after_ct_nat_is_committed_by_execute_and_translated_once() {
+    let mut sim = setup();
+    take_upcalls(&mut sim);
+    let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    for (i, (flow, acts)) in [
+        ("recirc_id(0),in_port(1)", "ct(zone=1,nat),recirc(1)"),
+        ("recirc_id(0),in_port(2)", "ct(zone=1,nat),recirc(1)"),
+        (
+            "recirc_id(1),ct_state(+est+rpl+trk),ct_mark(0x9),in_port(2)",
+            "1",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        install(&mut sim, 500 + i as u32, &format!("{flow},{base}"), acts);
+    }
+    let commit = "ct(commit,zone=1,mark=0x9/0xff,nat(src=192.168.100.1:6000-6010)),2";
+    let public = [192, 168, 100, 1];
+    let syn = tcp(VM1, VM2, (40000, 80), SYN, 100, 0, 0);
+    assert_eq!(send(&mut sim, 1, &syn), Vec::<u32>::new());
+    let (key, pkt) = upcall(&mut sim);
+    assert_eq!(pkt, syn, "not translated before its commit");
+    let state = u32_of(&key_attr(&key, k::CT_STATE));
+    assert_eq!(state, k::CS_TRACKED | k::CS_NEW);
+    assert_eq!(key_attr(&key, k::CT_ZONE), 1u16.to_ne_bytes());
+    let out = execute_upcall(&mut sim, &pkt, &key, commit);
+    assert_eq!(out.len(), 1);
+    let (port, f) = &out[0];
+    assert_eq!(*port, 2);
+    assert_eq!(&f[26..30], &public);
+    let sport = u16::from_be_bytes([f[34], f[35]]);
+    assert!((6000..=6010).contains(&sport), "{sport}");
+    assert!(checksums_ok(f));
+    let d = dump_conntrack(&mut sim);
+    assert_eq!(d.len(), 1, "committed once");
+    // The reply matches the mark set at the commit and is translated back.
+    let back = sent(
+        &mut sim,
+        1,
+        &tcp(VM2, public, (80, sport), SYN | ACK, 500, 101, 0),
+    );
+    assert_eq!(back.len(), 1, "+est+rpl, ct_mark 9");
+    assert_eq!(&back[0][30..34], &VM1);
+    assert_eq!(&back[0][36..38], &40000u16.to_be_bytes());
+    assert!(checksums_ok(&back[0]));
+    // The client's ACK misses too (no flow for +est-rpl) and goes up
+    // translated, with the NAT bit and the mark in its key.
+    let ack = tcp(VM1, VM2, (40000, 80), ACK, 101, 501, 0);
+    assert_eq!(send(&mut sim, 1, &ack), Vec::<u32>::new());
+    let (key, pkt) = upcall(&mut sim);
+    assert_eq!(&pkt[26..30], &public);
+    assert_eq!(&pkt[34..36], &sport.to_be_bytes());
+    let state = u32_of(&key_attr(&key, k::CT_STATE));
+    assert_eq!(
+        state,
+        k::CS_TRACKED | k::CS_ESTABLISHED | k::CS_SRC_NAT
+    );
+    assert_eq!(u32_of(&key_attr(&key, k::CT_MARK)), 9);
+    let out = execute_upcall(&mut sim, &pkt, &key, commit);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].1, pkt, "translated once only");
+    assert_eq!(dump_conntrack(&mut sim).len(), 1);
+    assert_eq!(clashes(&sim), 0);
+}
