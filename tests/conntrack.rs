@@ -803,11 +803,17 @@ fn dnat_to_a_backend() {
 /// translated back through both zones in turn. Packets from vm1 leave by
 /// vm2's port, and replies from vm2 leave by vm1's; `hairpin`: the
 /// backend is vm1 itself, so everything leaves by vm1's port. `l4`: the
-/// transport the flows match, `tcp` or `udp` (fragments too).
+/// transport the flows match, `tcp` or `udp` (fragments too), or over
+/// IPv6 `tcp6` or `udp6` (service fd00:96::10, masquerading as fd00::fe).
 fn service(backend: &str, hairpin: bool, l4: &str) -> Sim {
     let mut sim = setup();
     let (out, back_in) = if hairpin { ("1", 1) } else { ("2", 2) };
-    let (to_vip, to_masq) = ("dst=10.96.0.10,", "dst=10.0.0.254,");
+    let v6 = l4.ends_with('6');
+    let (to_vip, to_masq, masq) = if v6 {
+        ("dst=fd00:96::10,", "dst=fd00::fe,", "[fd00::fe]")
+    } else {
+        ("dst=10.96.0.10,", "dst=10.0.0.254,", "10.0.0.254")
+    };
     let flows = [
         (
             "recirc_id(0),in_port(1)".to_string(),
@@ -832,7 +838,7 @@ fn service(backend: &str, hairpin: bool, l4: &str) -> Sim {
         (
             "recirc_id(3),ct_state(+new+trk),in_port(1)".to_string(),
             "",
-            format!("ct(commit,zone=2,nat(src=10.0.0.254)),{out}"),
+            format!("ct(commit,zone=2,nat(src={masq})),{out}"),
         ),
         (
             "recirc_id(3),ct_state(+est-rpl+trk),in_port(1)".to_string(),
@@ -857,10 +863,12 @@ fn service(backend: &str, hairpin: bool, l4: &str) -> Sim {
     ];
     for (i, (flow, dst, actions)) in flows.iter().enumerate() {
         let l3 = match l4 {
-            "tcp" => format!("ipv4({dst}proto=6,frag=no),tcp(),tcp_flags(0/0)"),
-            _ => format!("ipv4({dst}proto=17),udp()"),
+            "tcp" => format!("eth_type(0x0800),ipv4({dst}proto=6,frag=no),tcp(),tcp_flags(0/0)"),
+            "udp" => format!("eth_type(0x0800),ipv4({dst}proto=17),udp()"),
+            "tcp6" => format!("eth_type(0x86dd),ipv6({dst}proto=6,frag=no),tcp(),tcp_flags(0/0)"),
+            _ => format!("eth_type(0x86dd),ipv6({dst}proto=17,frag=no),udp()"),
         };
-        let l3 = format!("eth(),eth_type(0x0800),{l3}");
+        let l3 = format!("eth(),{l3}");
         install(&mut sim, 300 + i as u32, &format!("{flow},{l3}"), actions);
     }
     sim
@@ -2484,7 +2492,10 @@ fn chains_into_a_large_table_are_tracked_as_their_frames_alone() {
 /// Subscribes handle 1 (PID 1, the vports' upcall PID) to packets.
 fn take_upcalls(sim: &mut Sim) {
     let sub = Req::new(0x11, 3, 1, 50, 1).u8(2, 1).u32(3, 1);
-    assert_eq!(one(sim, &ioctl(1, "WRITE", &sub)), "ioctl 1 WRITE SUCCESS -");
+    assert_eq!(
+        one(sim, &ioctl(1, "WRITE", &sub)),
+        "ioctl 1 WRITE SUCCESS -"
+    );
 }
 
 /// The next upcall on handle 1: (key, packet).
@@ -2595,14 +2606,150 @@ fn a_miss_after_ct_nat_is_committed_by_execute_and_translated_once() {
     assert_eq!(&pkt[26..30], &public);
     assert_eq!(&pkt[34..36], &sport.to_be_bytes());
     let state = u32_of(&key_attr(&key, k::CT_STATE));
-    assert_eq!(
-        state,
-        k::CS_TRACKED | k::CS_ESTABLISHED | k::CS_SRC_NAT
-    );
+    assert_eq!(state, k::CS_TRACKED | k::CS_ESTABLISHED | k::CS_SRC_NAT);
     assert_eq!(u32_of(&key_attr(&key, k::CT_MARK)), 9);
     let out = execute_upcall(&mut sim, &pkt, &key, commit);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].1, pkt, "translated once only");
     assert_eq!(dump_conntrack(&mut sim).len(), 1);
     assert_eq!(clashes(&sim), 0);
+}
+
+const C6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const B6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+const VIP6: [u8; 16] = [0xfd, 0, 0, 0x96, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
+const MASQ6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe];
+
+/// The checksum of an IPv6 upper-layer packet `l4` of protocol `proto`.
+fn l4_sum6(src: &[u8], dst: &[u8], proto: u8, l4: &[u8]) -> u16 {
+    let len = (l4.len() as u32).to_be_bytes();
+    csum(&[src, dst, &len[..], &[0, 0, 0, proto], l4].concat())
+}
+
+/// An Ethernet/IPv6 frame carrying `l4` of protocol `proto` (TCP, UDP or
+/// ICMPv6), its checksum right.
+fn ipv6_frame(src: [u8; 16], dst: [u8; 16], proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut f = vec![0, 0x15, 0x5d, 0, 0, 2, 0, 0x15, 0x5d, 0, 0, 1, 0x86, 0xdd];
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[proto, 64]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    let mut l4 = l4.to_vec();
+    let at = match proto {
+        6 => 16,
+        17 => 6,
+        _ => 2,
+    };
+    l4[at..at + 2].fill(0);
+    let c = l4_sum6(&src, &dst, proto, &l4);
+    l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    f.extend(l4);
+    f
+}
+
+/// The transport checksum of an Ethernet/IPv6 frame verifies.
+fn checksums6_ok(f: &[u8]) -> bool {
+    l4_sum6(&f[22..38], &f[38..54], f[20], &f[54..]) == 0
+}
+
+fn tcp6(src: [u8; 16], dst: [u8; 16], ports: (u16, u16), flags: u8, seq: u32, ack: u32) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&seq.to_be_bytes());
+    h.extend_from_slice(&ack.to_be_bytes());
+    h.extend_from_slice(&[0x50, flags, 0x20, 0x00, 0, 0, 0, 0]);
+    ipv6_frame(src, dst, 6, &h)
+}
+
+fn udp6(src: [u8; 16], dst: [u8; 16], ports: (u16, u16)) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&ports.0.to_be_bytes());
+    h.extend_from_slice(&ports.1.to_be_bytes());
+    h.extend_from_slice(&[0, 13, 0, 0]);
+    h.extend_from_slice(b"hello");
+    ipv6_frame(src, dst, 17, &h)
+}
+
+/// An IPv6 frame's (source, source port, destination, destination port),
+/// its checksum verified.
+fn fields6(f: &[u8]) -> ([u8; 16], u16, [u8; 16], u16) {
+    assert!(checksums6_ok(f));
+    let port = |at: usize| u16::from_be_bytes([f[at], f[at + 1]]);
+    (
+        f[22..38].try_into().unwrap(),
+        port(54),
+        f[38..54].try_into().unwrap(),
+        port(56),
+    )
+}
+
+/// An IPv6 service: TCP and UDP through DNAT in zone 1 and masquerade in
+/// zone 2, both ways, every checksum right; a "packet too big" from the
+/// backend about the TCP connection reaches the client from the service,
+/// quoting the packet as the client sent it.
+#[test]
+fn an_ipv6_service_dnat_then_masquerade_in_two_zones() {
+    for l4 in ["tcp6", "udp6"] {
+        let mut sim = service("[fd00::2]:8080", false, l4);
+        let c = (40000, 80);
+        let first = |flags| match l4 {
+            "tcp6" => tcp6(C6, VIP6, c, flags, 100, 0),
+            _ => udp6(C6, VIP6, c),
+        };
+        let out = sent(&mut sim, 2, &first(SYN));
+        assert_eq!(out.len(), 1, "{l4}");
+        let (src, p, dst, dport) = fields6(&out[0]);
+        assert_eq!((src, dst, dport), (MASQ6, B6, 8080), "{l4}");
+        let answer = match l4 {
+            "tcp6" => tcp6(B6, MASQ6, (8080, p), SYN | ACK, 500, 101),
+            _ => udp6(B6, MASQ6, (8080, p)),
+        };
+        let back = sent(&mut sim, 1, &answer);
+        assert_eq!(back.len(), 1, "{l4} reply");
+        assert_eq!(fields6(&back[0]), (VIP6, 80, C6, 40000), "{l4}");
+        if l4 == "udp6" {
+            continue;
+        }
+        let icmp =
+            |dst: &str| format!("eth(),eth_type(0x86dd),ipv6({dst}proto=58,frag=no),icmpv6()");
+        let icmp_flows = [
+            (
+                "recirc_id(0),in_port(2)",
+                "dst=fd00::fe,",
+                "ct(zone=2,nat),recirc(4)",
+            ),
+            (
+                "recirc_id(4),ct_state(+rel+rpl+trk),in_port(2)",
+                "",
+                "ct(zone=1,nat),recirc(5)",
+            ),
+            ("recirc_id(5),ct_state(+rel+rpl+trk),in_port(2)", "", "1"),
+        ];
+        for (i, (flow, dst, acts)) in icmp_flows.iter().enumerate() {
+            install(
+                &mut sim,
+                600 + i as u32,
+                &format!("{flow},{}", icmp(dst)),
+                acts,
+            );
+        }
+        // Packet too big (type 2), MTU 1280, quoting the SYN as it arrived.
+        let mut body = vec![2, 0, 0, 0, 0, 0, 5, 0];
+        body.extend_from_slice(&out[0][14..]);
+        let err = sent(&mut sim, 1, &ipv6_frame(B6, MASQ6, 58, &body));
+        assert_eq!(err.len(), 1, "+rel+rpl in both zones");
+        let e = &err[0];
+        assert!(checksums6_ok(e), "ICMPv6 checksum");
+        assert_eq!((&e[22..38], &e[38..54]), (&VIP6[..], &C6[..]), "outer");
+        let quoted = &e[62..];
+        assert_eq!((&quoted[8..24], &quoted[24..40]), (&C6[..], &VIP6[..]));
+        assert_eq!(&quoted[40..44], &[0x9c, 0x40, 0, 80], "quoted ports");
+        assert_eq!(
+            l4_sum6(&quoted[8..24], &quoted[24..40], 6, &quoted[40..]),
+            0,
+            "the quoted segment's checksum, as the client sent it"
+        );
+    }
 }
