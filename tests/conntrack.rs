@@ -2368,28 +2368,46 @@ fn the_largest_zone_limit_reads_back_as_set() {
     assert_eq!(ct_limits(&mut sim, 3, Some(&[(1, 0, 0)])), vec![(1, 7, 0)]);
 }
 
-/// Collects what a chain sends, in order.
+/// Collects what a chain sends, in order, an out-of-band VLAN tag shown
+/// in band.
 #[derive(Default)]
 struct Chained(Vec<(u32, Vec<u8>)>);
 
 impl ovsext::datapath::receive::Egress<ovsext::packet::OwnedPacket> for Chained {
     fn send(&mut self, port: u32, _: u16, pkt: ovsext::packet::OwnedPacket) {
         use ovsext::packet::Packet;
-        self.0.push((port, pkt.data().to_vec()));
+        let f = match pkt.oob_vlan() {
+            Some(tci) => tagged(pkt.data(), tci),
+            None => pkt.data().to_vec(),
+        };
+        self.0.push((port, f));
     }
 }
 
 /// Sends `frames` (each with the port it comes in from) as one chain
 /// after another of `LOOKUP_BATCH` frames; what leaves, in order.
 fn chains(sim: &mut Sim, frames: &[(u32, Vec<u8>)]) -> Vec<(u32, Vec<u8>)> {
+    chains_tagged(sim, frames, None)
+}
+
+/// `chains`, every frame carrying the VLAN tag `tci` out of band (as the
+/// switch gives it in a packet's 802.1Q information).
+fn chains_tagged(
+    sim: &mut Sim,
+    frames: &[(u32, Vec<u8>)],
+    tci: Option<u16>,
+) -> Vec<(u32, Vec<u8>)> {
     use ovsext::datapath::receive::{Effects, RxContext};
     use ovsext::packet::OwnedPacket;
+    use ovsext::packet::Packet;
     let mut ctx = RxContext::try_new(ovsext::percpu::Cpu::Pinned(0), 1).unwrap();
     let (mut sent, mut wake) = (Chained::default(), ovsext::pend::Wakeups::new());
     for chain in frames.chunks(ovsext::flow::table::LOOKUP_BATCH) {
-        let chain = chain
-            .iter()
-            .map(|(port, f)| ((*port, 0), OwnedPacket::from_frame(f).unwrap()));
+        let chain = chain.iter().map(|(port, f)| {
+            let mut pkt = OwnedPacket::from_frame(f).unwrap();
+            pkt.set_oob_vlan(tci);
+            ((*port, 0), pkt)
+        });
         sim.device()
             .with_datapath(|dp| {
                 let mut fx = Effects {
@@ -2751,5 +2769,110 @@ fn an_ipv6_service_dnat_then_masquerade_in_two_zones() {
             0,
             "the quoted segment's checksum, as the client sent it"
         );
+    }
+}
+
+/// `f` with an 802.1Q tag of `tci` after its Ethernet addresses.
+fn tagged(f: &[u8], tci: u16) -> Vec<u8> {
+    [&f[..12], &[0x81, 0x00], &tci.to_be_bytes()[..], &f[12..]].concat()
+}
+
+/// `f` without the 802.1Q tag `tci` it must carry.
+fn untagged(f: &[u8], tci: u16) -> Vec<u8> {
+    assert_eq!(
+        &f[12..16],
+        &[&[0x81, 0x00][..], &tci.to_be_bytes()[..]].concat()
+    );
+    [&f[..12], &f[16..]].concat()
+}
+
+/// Frames tagged for VLAN 10 (in band, and out of band as the switch
+/// gives them) through SNAT and back: the tag stays, the addresses, ports
+/// and checksums behind it are translated as in an untagged frame, and an
+/// ICMP error about the connection is translated back with its quoted
+/// header.
+#[test]
+fn vlan_tagged_frames_through_snat() {
+    for oob in [false, true] {
+        vlan_through_snat(oob);
+    }
+}
+
+fn vlan_through_snat(oob: bool) {
+    let mut sim = setup();
+    let m = |e: &str| {
+        format!(
+            "eth(),eth_type(0x8100),vlan(vid=10,pcp=1),encap(eth_type(0x0800),ipv4({e}frag=no))"
+        )
+    };
+    let flows = [
+        ("recirc_id(0),in_port(1)", "", "ct(zone=1,nat),recirc(1)"),
+        ("recirc_id(0),in_port(2)", "", "ct(zone=1,nat),recirc(1)"),
+        (
+            "recirc_id(1),ct_state(+new+trk),in_port(1)",
+            "",
+            "ct(commit,zone=1,nat(src=192.168.100.1:5000-5010)),2",
+        ),
+        ("recirc_id(1),ct_state(+est-rpl+trk),in_port(1)", "", "2"),
+        ("recirc_id(1),ct_state(+est+rpl+trk),in_port(2)", "", "1"),
+        ("recirc_id(1),ct_state(+rel+rpl+trk),in_port(2)", "", "1"),
+    ];
+    for (i, (flow, e, acts)) in flows.iter().enumerate() {
+        install(&mut sim, 700 + i as u32, &format!("{flow},{}", m(e)), acts);
+    }
+    let public = [192, 168, 100, 1];
+    let tci = 0x200a;
+    // What leaves by `port` of `frame` sent in from the other port.
+    let sent = |sim: &mut Sim, port: u32, frame: &[u8]| -> Vec<Vec<u8>> {
+        if !oob {
+            return sent(sim, port, &tagged(frame, tci));
+        }
+        let from = if port == 1 { 2 } else { 1 };
+        let out = chains_tagged(sim, &[(from, frame.to_vec())], Some(tci));
+        out.into_iter()
+            .filter(|(p, _)| *p == port)
+            .map(|(_, f)| f)
+            .collect()
+    };
+    for (i, l4) in ["tcp", "udp"].iter().enumerate() {
+        let sport = 40000 + i as u16;
+        let first = match *l4 {
+            "tcp" => tcp(VM1, VM2, (sport, 80), SYN, 100, 0, 0),
+            _ => udp(VM1, VM2, (sport, 80)),
+        };
+        let out = sent(&mut sim, 2, &first);
+        assert_eq!(out.len(), 1, "{l4} {oob}");
+        let o = untagged(&out[0], tci);
+        assert!(checksums_ok(&o), "{l4}");
+        assert_eq!((&o[26..30], &o[30..34]), (&public[..], &VM2[..]));
+        let port = u16::from_be_bytes([o[34], o[35]]);
+        assert!((5000..=5010).contains(&port), "{l4} {port}");
+        assert_eq!(
+            &o[36..38],
+            &first[36..38],
+            "{l4}: the destination port kept"
+        );
+        let answer = match *l4 {
+            "tcp" => tcp(VM2, public, (80, port), SYN | ACK, 500, 101, 0),
+            _ => udp(VM2, public, (80, port)),
+        };
+        let back = sent(&mut sim, 1, &answer);
+        assert_eq!(back.len(), 1, "{l4} reply");
+        let b = untagged(&back[0], tci);
+        assert!(checksums_ok(&b), "{l4} reply");
+        assert_eq!(
+            (&b[30..34], &b[36..38]),
+            (&VM1[..], &sport.to_be_bytes()[..])
+        );
+        // Port unreachable about the translated datagram.
+        let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&o[14..14 + 28]);
+        let err = sent(&mut sim, 1, &ipv4_frame(VM2, public, 1, &icmp));
+        assert_eq!(err.len(), 1, "{l4} +rel+rpl");
+        let e = untagged(&err[0], tci);
+        assert!(checksums_ok(&e));
+        assert_eq!((&e[30..34], &e[42 + 12..42 + 16]), (&VM1[..], &VM1[..]));
+        assert_eq!(&e[62..64], &sport.to_be_bytes(), "quoted port");
+        assert_eq!(csum(&e[42..62]), 0, "quoted IPv4 header checksum");
     }
 }
