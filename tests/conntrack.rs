@@ -2939,3 +2939,51 @@ fn ipv4_options_through_snat() {
         assert_eq!(csum(&quoted[..28]), 0, "quoted IPv4 header checksum");
     }
 }
+
+/// A TCP connection through SNAT reset by either end, then opened again
+/// from the same port: the reset goes through translated, the new SYN
+/// replaces the closed connection and its handshake goes both ways.
+#[test]
+fn a_connection_reset_by_either_end_reopens_through_snat() {
+    let mut sim = pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,nat(src=192.168.100.1:5000-5010))",
+    );
+    let public = [192, 168, 100, 1];
+    let p = (40000, 80);
+    let mut isn = 100;
+    for client_resets in [true, false, true] {
+        let out = sent(&mut sim, 2, &tcp(VM1, VM2, p, SYN, isn, 0, 0));
+        assert_eq!(out.len(), 1, "SYN {isn}");
+        assert!(checksums_ok(&out[0]));
+        let port = u16::from_be_bytes([out[0][34], out[0][35]]);
+        let srv = |flags, seq, ack| tcp(VM2, public, (80, port), flags, seq, ack, 0);
+        let back = sent(&mut sim, 1, &srv(SYN | ACK, 7000, isn + 1));
+        assert_eq!(back.len(), 1, "SYN|ACK {isn}");
+        assert_eq!(&back[0][30..34], &VM1);
+        let ack = tcp(VM1, VM2, p, ACK | PSH, isn + 1, 7001, 4);
+        assert_eq!(sent(&mut sim, 2, &ack).len(), 1, "data {isn}");
+        if client_resets {
+            let rst = tcp(VM1, VM2, p, RST | ACK, isn + 5, 7001, 0);
+            let out = sent(&mut sim, 2, &rst);
+            assert_eq!(out.len(), 1, "client RST {isn}");
+            assert_eq!(
+                (&out[0][26..30], &out[0][34..36]),
+                (&public[..], &port.to_be_bytes()[..])
+            );
+            assert!(checksums_ok(&out[0]));
+        } else {
+            let back = sent(&mut sim, 1, &srv(RST | ACK, 7001, isn + 5));
+            assert_eq!(back.len(), 1, "server RST {isn}");
+            assert_eq!(
+                (&back[0][30..34], &back[0][36..38]),
+                (&VM1[..], &p.0.to_be_bytes()[..])
+            );
+            assert!(checksums_ok(&back[0]));
+        }
+        isn += 100_000;
+    }
+    let table = sim.device().with_datapath(|dp| dp.conntrack.table().len());
+    assert_eq!(table.unwrap(), 1, "each reopening replaced the last");
+    assert_eq!(clashes(&sim), 0);
+}
