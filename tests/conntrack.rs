@@ -2987,3 +2987,68 @@ fn a_connection_reset_by_either_end_reopens_through_snat() {
     assert_eq!(table.unwrap(), 1, "each reopening replaced the last");
     assert_eq!(clashes(&sim), 0);
 }
+
+/// One datagram flow tracked in two zones: the zone where it was answered
+/// times out first, the other zone's connection stays, and the same ports
+/// open a new connection in the first zone afterwards.
+#[test]
+fn one_zones_connection_expires_while_the_others_stays() {
+    let mut sim = firewall("ct(commit,zone=1)");
+    let (q, a) = (udp(VM1, VM2, (5000, 53)), udp(VM2, VM1, (53, 5000)));
+    assert_eq!(send(&mut sim, 1, &q), vec![2]);
+    assert_eq!(send(&mut sim, 2, &a), vec![1], "answered: 30 s");
+    let commit2 = ovsext::flow::text::parse_actions("ct(commit,zone=2)").unwrap();
+    sim.run("tick 10000");
+    execute(&mut sim, &q, &commit2);
+    let zones = |sim: &mut Sim| {
+        let mut z: Vec<u16> = dump_conntrack(sim).iter().map(|e| e.1).collect();
+        z.sort();
+        z
+    };
+    assert_eq!(zones(&mut sim), [1, 2]);
+    sim.run("tick 21000");
+    assert_eq!(
+        zones(&mut sim),
+        [2],
+        "zone 1's went after 30 s, zone 2's has 60"
+    );
+    assert_eq!(send(&mut sim, 2, &a), vec![], "zone 1 knows it no more");
+    assert_eq!(send(&mut sim, 1, &q), vec![2], "new in zone 1");
+    assert_eq!(send(&mut sim, 2, &a), vec![1]);
+    assert_eq!(zones(&mut sim), [1, 2]);
+    sim.run("tick 40000");
+    assert_eq!(zones(&mut sim), Vec::<u16>::new());
+}
+
+/// A UDP exchange with a two-zone service goes on while one zone or the
+/// other is flushed (`ovs-appctl dpctl/flush-conntrack zone=N`): the next
+/// query is committed again in the flushed zone, translated as before,
+/// and its answer comes back through both zones.
+#[test]
+fn flushing_one_zone_of_a_service_while_traffic_continues() {
+    let mut sim = service("10.0.0.2:53", false, "udp");
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let query = udp(VM1, vip, (5353, 53));
+    let first = sent(&mut sim, 2, &query);
+    assert_eq!(first.len(), 1);
+    let p = u16::from_be_bytes([first[0][34], first[0][35]]);
+    let answer = udp(VM2, masq, (53, p));
+    let round = |sim: &mut Sim, what: &str| {
+        let out = sent(sim, 2, &query);
+        assert_eq!(out, first, "{what}: the query as the first");
+        let back = sent(sim, 1, &answer);
+        assert_eq!(back.len(), 1, "{what}: the answer");
+        assert_eq!((&back[0][26..30], &back[0][30..34]), (&vip[..], &VM1[..]));
+        assert_eq!(&back[0][34..38], &[0, 53, 0x14, 0xe9]);
+        assert!(checksums_ok(&back[0]));
+    };
+    round(&mut sim, "before");
+    for zone in [2u16, 1] {
+        let line = flush(&mut sim, 0, &attr(18, &zone.to_be_bytes()));
+        assert_eq!(result(&line).1.len(), 24, "flushed zone {zone}");
+        let zones: Vec<u16> = dump_conntrack(&mut sim).iter().map(|e| e.1).collect();
+        assert_eq!(zones, [3 - zone], "zone {zone} only");
+        round(&mut sim, &format!("zone {zone} flushed"));
+        assert_eq!(dump_conntrack(&mut sim).len(), 2);
+    }
+}
