@@ -3052,3 +3052,60 @@ fn flushing_one_zone_of_a_service_while_traffic_continues() {
         assert_eq!(dump_conntrack(&mut sim).len(), 2);
     }
 }
+
+/// ct_mark and ct_label bits set by separate commits with masks, as OVN
+/// and Antrea keep independent bits in them: the first commit (by
+/// ovs-vswitchd's execute of a miss) sets some, a later commit of an
+/// established packet others, keeping the first; flows after each
+/// recirculation match exactly what was set, both ways, through SNAT.
+#[test]
+fn masked_marks_and_labels_set_by_commits_across_recirculation_and_an_upcall() {
+    let mut sim = setup();
+    take_upcalls(&mut sim);
+    let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    let flows = [
+        ("recirc_id(0),in_port(1)", "ct(zone=1,nat),recirc(1)"),
+        ("recirc_id(0),in_port(2)", "ct(zone=1,nat),recirc(3)"),
+        (
+            "recirc_id(1),ct_state(-new+est-rpl+trk),in_port(1)",
+            "ct(commit,zone=1,mark=0x1/0x1,label=0x100/0x100),recirc(2)",
+        ),
+        ("recirc_id(2),ct_mark(0x10),ct_label(0x1),in_port(1)", "2"),
+        ("recirc_id(2),ct_mark(0x11),ct_label(0x101),in_port(1)", "2"),
+        (
+            "recirc_id(3),ct_state(+est+rpl+trk),ct_mark(0x10),ct_label(0x1),in_port(2)",
+            "1",
+        ),
+        (
+            "recirc_id(3),ct_state(+est+rpl+trk),ct_mark(0x11),ct_label(0x101),in_port(2)",
+            "1",
+        ),
+    ];
+    for (i, (flow, acts)) in flows.iter().enumerate() {
+        install(&mut sim, 800 + i as u32, &format!("{flow},{base}"), acts);
+    }
+    let public = [192, 168, 100, 1];
+    let p = (40000, 80);
+    // The SYN misses at recirc_id(1); ovs-vswitchd commits it.
+    let syn = tcp(VM1, VM2, p, SYN, 100, 0, 0);
+    assert_eq!(send(&mut sim, 1, &syn), Vec::<u32>::new());
+    let (key, pkt) = upcall(&mut sim);
+    let commit = "ct(commit,zone=1,mark=0x10/0xf0,label=0x1/0x1,nat(src=192.168.100.1)),recirc(2)";
+    let out = execute_upcall(&mut sim, &pkt, &key, commit);
+    assert_eq!(out.len(), 1, "mark 0x10, label 0x1 after the commit");
+    assert_eq!((out[0].0, &out[0].1[26..30]), (2, &public[..]));
+    let port = u16::from_be_bytes([out[0].1[34], out[0].1[35]]);
+    let srv = |flags, seq, ack| tcp(VM2, public, (80, port), flags, seq, ack, 0);
+    assert_eq!(send(&mut sim, 2, &srv(SYN | ACK, 500, 101)), vec![1]);
+    // The ACK is committed again with other bits: mark 0x11, label 0x101.
+    let ack = tcp(VM1, VM2, p, ACK, 101, 501, 0);
+    assert_eq!(send(&mut sim, 1, &ack), vec![2]);
+    assert_eq!(send(&mut sim, 2, &srv(ACK | PSH, 501, 101)), vec![1]);
+    let d = dump_conntrack_attrs(&mut sim);
+    assert_eq!(d.len(), 1);
+    assert_eq!(get(&d[0].1, 8), &0x11u32.to_be_bytes(), "CTA_MARK");
+    let mut labels = [0u8; 16];
+    labels[0] = 1;
+    labels[1] = 1;
+    assert_eq!(get(&d[0].1, 22), &labels, "CTA_LABELS");
+}
