@@ -3109,3 +3109,43 @@ fn masked_marks_and_labels_set_by_commits_across_recirculation_and_an_upcall() {
     labels[1] = 1;
     assert_eq!(get(&d[0].1, 22), &labels, "CTA_LABELS");
 }
+
+/// A limit of one connection in a service's masquerading zone: a second
+/// client's packet is translated and committed in the service's zone but
+/// refused (dropped) in the masquerading one, which keeps counting one;
+/// once the zone is flushed the second client gets through and the
+/// first's next packet is the one refused. A connection a new SYN reopens
+/// replaces the old one within the limit.
+#[test]
+fn zone_limits_with_nat_count_and_refuse_per_zone() {
+    let mut sim = service("10.0.0.2:8080", false, "tcp");
+    let vip = [10, 96, 0, 10];
+    ct_limits(&mut sim, 1, Some(&[(2, 1, 0)]));
+    let syn = |sport: u16, seq| tcp(VM1, vip, (sport, 80), SYN, seq, 0, 0);
+    assert_eq!(sent(&mut sim, 2, &syn(40000, 100)).len(), 1);
+    assert!(
+        sent(&mut sim, 2, &syn(40001, 100)).is_empty(),
+        "over zone 2's limit"
+    );
+    let counts = |sim: &mut Sim| ct_limits(sim, 3, Some(&[(1, 0, 0), (2, 0, 0)]));
+    assert_eq!(counts(&mut sim), vec![(1, 0, 2), (2, 1, 1)]);
+    flush(&mut sim, 0, &attr(18, &2u16.to_be_bytes()));
+    assert_eq!(counts(&mut sim), vec![(1, 0, 2), (2, 1, 0)]);
+    assert_eq!(sent(&mut sim, 2, &syn(40001, 100)).len(), 1, "now in");
+    assert!(
+        sent(&mut sim, 2, &syn(40000, 100)).is_empty(),
+        "now refused"
+    );
+    assert_eq!(counts(&mut sim), vec![(1, 0, 2), (2, 1, 1)]);
+    // The second client's connection reset and opened again.
+    let out = sent(
+        &mut sim,
+        2,
+        &tcp(VM1, vip, (40001, 80), RST | ACK, 101, 0, 0),
+    );
+    assert_eq!(out.len(), 1, "the reset");
+    assert_eq!(sent(&mut sim, 2, &syn(40001, 90_000)).len(), 1, "reopened");
+    assert_eq!(counts(&mut sim), vec![(1, 0, 2), (2, 1, 1)]);
+    sim.run("tick 31000");
+    assert_eq!(counts(&mut sim), vec![(1, 0, 0), (2, 1, 0)]);
+}
