@@ -294,8 +294,12 @@ fn firewall(commit: &str) -> Sim {
 
 /// `firewall` with `first` as the first CT action.
 fn pipeline(first: &str, commit: &str) -> Sim {
+    pipeline_of("eth(),eth_type(0x0800),ipv4(frag=no)", first, commit)
+}
+
+/// `pipeline` for frames matching `base`.
+fn pipeline_of(base: &str, first: &str, commit: &str) -> Sim {
     let mut sim = setup();
-    let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
     let flows = [
         (
             format!("recirc_id(0),in_port(1),{base}"),
@@ -3148,4 +3152,61 @@ fn zone_limits_with_nat_count_and_refuse_per_zone() {
     assert_eq!(counts(&mut sim), vec![(1, 0, 2), (2, 1, 1)]);
     sim.run("tick 31000");
     assert_eq!(counts(&mut sim), vec![(1, 0, 0), (2, 1, 0)]);
+}
+
+/// ICMPv6 echo through IPv6 SNAT: the identifier and source translated
+/// and back, the ICMPv6 checksum (over the pseudo-header) right; and an
+/// IPv6 packet with a hop-by-hop options header (as MLD reports carry a
+/// router alert) before its UDP header is tracked and translated behind
+/// it.
+#[test]
+fn icmpv6_echo_and_extension_headers_through_ipv6_snat() {
+    let mut sim = pipeline_of(
+        "eth(),eth_type(0x86dd),ipv6(frag=no)",
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,nat(src=[fd00::fe]))",
+    );
+    let echo = |src, dst, ty: u8, id: u16| {
+        let mut b = vec![ty, 0, 0, 0];
+        b.extend_from_slice(&id.to_be_bytes());
+        b.extend_from_slice(&[0, 1, b'p', b'i', b'n', b'g']);
+        ipv6_frame(src, dst, 58, &b)
+    };
+    let out = sent(&mut sim, 2, &echo(C6, B6, 128, 0x1234));
+    assert_eq!(out.len(), 1);
+    let o = &out[0];
+    assert!(checksums6_ok(o), "echo request");
+    assert_eq!((&o[22..38], &o[38..54]), (&MASQ6[..], &B6[..]));
+    let id = u16::from_be_bytes([o[58], o[59]]);
+    let back = sent(&mut sim, 1, &echo(B6, MASQ6, 129, id));
+    assert_eq!(back.len(), 1, "echo reply");
+    let b = &back[0];
+    assert!(checksums6_ok(b));
+    assert_eq!((&b[22..38], &b[38..54]), (&B6[..], &C6[..]));
+    assert_eq!(&b[58..60], &0x1234u16.to_be_bytes());
+    // UDP behind a hop-by-hop header (router alert, padding).
+    let hbh = |f: &[u8]| {
+        let mut g = f[..54].to_vec();
+        g[20] = 0;
+        let len = u16::from_be_bytes([g[18], g[19]]) + 8;
+        g[18..20].copy_from_slice(&len.to_be_bytes());
+        g.extend_from_slice(&[17, 0, 5, 2, 0, 0, 1, 0]);
+        g.extend_from_slice(&f[54..]);
+        g
+    };
+    let q = hbh(&udp6(C6, B6, (5353, 53)));
+    let out = sent(&mut sim, 2, &q);
+    assert_eq!(out.len(), 1, "tracked behind the header");
+    let o = &out[0];
+    assert_eq!((&o[22..38], &o[54..62]), (&MASQ6[..], &q[54..62]));
+    let udp_at = |f: &[u8]| l4_sum6(&f[22..38], &f[38..54], 17, &f[62..]);
+    assert_eq!(udp_at(o), 0, "the UDP checksum behind the header");
+    let port = u16::from_be_bytes([o[62], o[63]]);
+    let back = sent(&mut sim, 1, &hbh(&udp6(B6, MASQ6, (53, port))));
+    assert_eq!(back.len(), 1);
+    assert_eq!(
+        (&back[0][38..54], &back[0][64..66]),
+        (&C6[..], &5353u16.to_be_bytes()[..])
+    );
+    assert_eq!(udp_at(&back[0]), 0);
 }
