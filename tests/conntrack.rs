@@ -870,7 +870,9 @@ fn service(backend: &str, hairpin: bool, l4: &str) -> Sim {
             "tcp" => format!("eth_type(0x0800),ipv4({dst}proto=6,frag=no),tcp(),tcp_flags(0/0)"),
             "udp" => format!("eth_type(0x0800),ipv4({dst}proto=17),udp()"),
             "tcp6" => format!("eth_type(0x86dd),ipv6({dst}proto=6,frag=no),tcp(),tcp_flags(0/0)"),
-            _ => format!("eth_type(0x86dd),ipv6({dst}proto=17,frag=no),udp()"),
+            // Later IPv6 fragments show the fragment header's protocol
+            // (44), not UDP: the flows leave the protocol out.
+            _ => format!("eth_type(0x86dd),ipv6({dst})"),
         };
         let l3 = format!("eth(),{l3}");
         install(&mut sim, 300 + i as u32, &format!("{flow},{l3}"), actions);
@@ -3209,4 +3211,47 @@ fn icmpv6_echo_and_extension_headers_through_ipv6_snat() {
         (&C6[..], &5353u16.to_be_bytes()[..])
     );
     assert_eq!(udp_at(&back[0]), 0);
+}
+
+/// `a_fragmented_answer_through_a_two_zone_service` over IPv6: the answer
+/// in fragments is reassembled for the masquerading zone, translated back
+/// through both zones and cut again, its UDP checksum right once put back
+/// together.
+#[test]
+fn a_fragmented_ipv6_answer_through_a_two_zone_service() {
+    let mut sim = service("[fd00::2]:53", false, "udp6");
+    let query = sent(&mut sim, 2, &udp6(C6, VIP6, (5353, 53)));
+    assert_eq!(query.len(), 1);
+    let (src, p, dst, _) = fields6(&query[0]);
+    assert_eq!((src, dst), (MASQ6, B6));
+    let mut h = 53u16.to_be_bytes().to_vec();
+    h.extend_from_slice(&p.to_be_bytes());
+    h.extend_from_slice(&3008u16.to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend((0..3000).map(|i| (i * 7) as u8));
+    let answer = ipv6_frame(B6, MASQ6, 17, &h);
+    let frags = fragments6(&answer, &[1448, 1448, 112], 0x77);
+    let mut out = Vec::new();
+    for f in &frags {
+        out = sim
+            .run(&format!("rx 2 {}", hexs(f)))
+            .iter()
+            .filter_map(|l| l.strip_prefix("tx 1 ").map(unhex))
+            .collect();
+    }
+    assert_eq!(out.len(), 3, "cut again");
+    let mut data = Vec::new();
+    for f in &out {
+        assert_eq!((&f[22..38], &f[38..54]), (&VIP6[..], &C6[..]));
+        assert_eq!(f[20], 44, "a fragment header");
+        data.extend_from_slice(&f[62..]);
+    }
+    assert_eq!(data.len(), h.len());
+    assert_eq!(&data[0..4], &[0, 53, 0x14, 0xe9], "ports 53 -> 5353");
+    assert_eq!(&data[8..], &h[8..]);
+    assert_eq!(
+        l4_sum6(&VIP6, &C6, 17, &data),
+        0,
+        "the UDP checksum, translated"
+    );
 }
