@@ -3255,3 +3255,44 @@ fn a_fragmented_ipv6_answer_through_a_two_zone_service() {
         "the UDP checksum, translated"
     );
 }
+
+/// A UDP datagram sent without a checksum (0, allowed over IPv4) keeps
+/// none through SNAT both ways, and an ICMP error quoting it is
+/// translated back with the quoted checksum still 0 (Linux's
+/// `udp_manip_pkt` leaves a zero checksum alone).
+#[test]
+fn udp_without_a_checksum_through_snat_keeps_none() {
+    let mut sim = pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,nat(src=192.168.100.1:5000-5010))",
+    );
+    let public = [192, 168, 100, 1];
+    let bare = |f: Vec<u8>| {
+        let mut f = f;
+        f[40..42].fill(0);
+        f
+    };
+    let out = sent(&mut sim, 2, &bare(udp(VM1, VM2, (4000, 53))));
+    assert_eq!(out.len(), 1);
+    assert_eq!(&out[0][26..30], &public);
+    assert_eq!(&out[0][40..42], &[0, 0], "no checksum");
+    assert_eq!(csum(&out[0][14..34]), 0);
+    let port = u16::from_be_bytes([out[0][34], out[0][35]]);
+    let back = sent(&mut sim, 1, &bare(udp(VM2, public, (53, port))));
+    assert_eq!(back.len(), 1);
+    assert_eq!(
+        (&back[0][30..34], &back[0][40..42]),
+        (&VM1[..], &[0, 0][..])
+    );
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&out[0][14..14 + 28]);
+    let err = sent(&mut sim, 1, &ipv4_frame(VM2, public, 1, &icmp));
+    assert_eq!(err.len(), 1);
+    let e = &err[0];
+    assert!(checksums_ok(e));
+    assert_eq!(
+        (&e[42 + 12..42 + 16], &e[62..64]),
+        (&VM1[..], &4000u16.to_be_bytes()[..])
+    );
+    assert_eq!(&e[68..70], &[0, 0], "the quoted checksum stays none");
+}
