@@ -3296,3 +3296,41 @@ fn udp_without_a_checksum_through_snat_keeps_none() {
     );
     assert_eq!(&e[68..70], &[0, 0], "the quoted checksum stays none");
 }
+
+/// The client answers a datagram of the server with an ICMP port
+/// unreachable: the error travels the connection's original direction
+/// and leaves as the server must see it, from the public address and
+/// quoting the datagram as the server sent it (`+rel`, not `+rpl`).
+#[test]
+fn an_icmp_error_from_the_client_side_of_snat_leaves_translated() {
+    let mut sim = pipeline(
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,nat(src=192.168.100.1:5000-5010))",
+    );
+    install(
+        &mut sim,
+        900,
+        "recirc_id(1),ct_state(+rel-rpl+trk),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)",
+        "2",
+    );
+    let public = [192, 168, 100, 1];
+    let out = sent(&mut sim, 2, &udp(VM1, VM2, (4000, 53)));
+    assert_eq!(out.len(), 1);
+    let port = u16::from_be_bytes([out[0][34], out[0][35]]);
+    let answer = udp(VM2, public, (53, port));
+    let back = sent(&mut sim, 1, &answer);
+    assert_eq!(back.len(), 1);
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&back[0][14..14 + 28]);
+    let err = sent(&mut sim, 2, &ipv4_frame(VM1, VM2, 1, &icmp));
+    assert_eq!(err.len(), 1, "+rel-rpl");
+    let e = &err[0];
+    assert!(checksums_ok(e));
+    assert_eq!((&e[26..30], &e[30..34]), (&public[..], &VM2[..]), "outer");
+    let quoted = &e[42..];
+    assert_eq!(
+        &quoted[..28],
+        &answer[14..42],
+        "the datagram as the server sent it"
+    );
+}
