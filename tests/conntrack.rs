@@ -2612,6 +2612,15 @@ fn a_miss_after_ct_nat_is_committed_by_execute_and_translated_once() {
     assert!(checksums_ok(f));
     let d = dump_conntrack(&mut sim);
     assert_eq!(d.len(), 1, "committed once");
+    // The SYN sent again before ovs-vswitchd installed a flow for it goes
+    // up translated (its connection is stored now), still new, and
+    // leaves as the first.
+    assert_eq!(send(&mut sim, 1, &syn), Vec::<u32>::new());
+    let (again, pkt) = upcall(&mut sim);
+    assert_eq!(&pkt[26..30], &public);
+    let state = u32_of(&key_attr(&again, k::CT_STATE));
+    assert_eq!(state, k::CS_TRACKED | k::CS_NEW | k::CS_SRC_NAT);
+    assert_eq!(execute_upcall(&mut sim, &pkt, &again, commit), out);
     // The reply matches the mark set at the commit and is translated back.
     let back = sent(
         &mut sim,
