@@ -3416,3 +3416,45 @@ fn sctp_through_snat_and_an_icmp_error_quoting_8_bytes_of_it() {
     );
     assert_eq!(csum(&quoted[..20]), 0);
 }
+
+/// A router's "packet too big" about a datagram the client sent through
+/// IPv6 SNAT in fragments quotes the first fragment, its fragment header
+/// before the UDP header: it is related to the connection (found through
+/// the extension header, as Linux's `ipv6_skip_exthdr` finds it) and
+/// reaches the client with the quoted datagram translated back.
+#[test]
+fn a_packet_too_big_quoting_a_first_fragment_through_ipv6_snat() {
+    let mut sim = pipeline_of(
+        "eth(),eth_type(0x86dd),ipv6(frag=no)",
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,nat(src=[fd00::fe]))",
+    );
+    let router = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99];
+    let out = sent(&mut sim, 2, &udp6(C6, B6, (5353, 53)));
+    assert_eq!(out.len(), 1);
+    let o = &out[0];
+    // The datagram as its first fragment: a fragment header after the
+    // IPv6 header, offset 0, more to come.
+    let mut first = o[14..54].to_vec();
+    first[6] = 44;
+    let len = u16::from_be_bytes([first[4], first[5]]) + 8;
+    first[4..6].copy_from_slice(&len.to_be_bytes());
+    first.extend_from_slice(&[17, 0, 0, 1, 0, 0, 0, 9]);
+    first.extend_from_slice(&o[54..]);
+    let mut body = vec![2, 0, 0, 0, 0, 0, 5, 0];
+    body.extend_from_slice(&first);
+    let err = sent(&mut sim, 1, &ipv6_frame(router, MASQ6, 58, &body));
+    assert_eq!(err.len(), 1, "+rel+rpl");
+    let e = &err[0];
+    assert!(checksums6_ok(e));
+    assert_eq!((&e[22..38], &e[38..54]), (&router[..], &C6[..]), "outer");
+    let quoted = &e[62..];
+    assert_eq!(&quoted[8..24], &C6, "quoted source");
+    assert_eq!(&quoted[40..48], &first[40..48], "the fragment header kept");
+    assert_eq!(&quoted[48..50], &5353u16.to_be_bytes(), "quoted port");
+    assert_eq!(
+        l4_sum6(&quoted[8..24], &quoted[24..40], 17, &quoted[48..]),
+        0,
+        "the quoted UDP checksum, as the client sent it"
+    );
+}

@@ -31,7 +31,7 @@ use super::packet::View;
 use super::table::Table;
 use super::tuple::*;
 use crate::actions::checksum;
-use crate::actions::headers::{get, put};
+use crate::actions::headers::{self, get, put};
 use crate::flow::FlowKey;
 
 const ADDR_TRIES: u32 = 16;
@@ -395,16 +395,18 @@ pub fn headers_of(view: &View, frame_len: usize, partial: bool) -> Headers {
 
 /// The headers of the packet an ICMP error quotes at `l3` (up to `end`).
 pub fn quoted_headers(f: &[u8], l3: usize, end: usize, q: &Tuple) -> Option<Headers> {
-    let hlen = if q.v6 == 1 {
-        40
+    let l4 = if q.v6 == 1 {
+        headers::ip_at(f.get(..end)?, headers::ETH_P_IPV6, l3)?
+            .l4?
+            .off
     } else {
-        usize::from(*f.get(l3)? & 0x0f) * 4
+        l3 + usize::from(*f.get(l3)? & 0x0f) * 4
     };
     Some(Headers {
         v6: q.v6 == 1,
         l3,
         proto: q.proto,
-        l4: l3 + hlen,
+        l4,
         end,
         partial: false,
     })

@@ -214,8 +214,11 @@ fn quoted(inner: &[u8], v6: bool, zone: u16) -> Option<Tuple> {
         ..Tuple::default()
     };
     let off = if v6 {
-        t.proto = *inner.get(6)?;
-        40
+        // Past any extension headers (a first fragment's, say), as
+        // Linux's `ipv6_skip_exthdr` goes.
+        let l4 = headers::ip_at(inner, headers::ETH_P_IPV6, 0)?.l4?;
+        t.proto = l4.proto;
+        l4.off
     } else {
         let [ver_ihl, ..] = get::<1>(inner, 0)?;
         t.proto = *inner.get(9)?;
