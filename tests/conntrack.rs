@@ -250,6 +250,11 @@ fn tcp(
     ack: u32,
     data: usize,
 ) -> Vec<u8> {
+    ipv4_frame(src, dst, 6, &tcp_segment(ports, flags, seq, ack, data))
+}
+
+/// A TCP header (no options, checksum 0) and `data` bytes of data.
+fn tcp_segment(ports: (u16, u16), flags: u8, seq: u32, ack: u32, data: usize) -> Vec<u8> {
     let mut h = Vec::new();
     h.extend_from_slice(&ports.0.to_be_bytes());
     h.extend_from_slice(&ports.1.to_be_bytes());
@@ -257,16 +262,21 @@ fn tcp(
     h.extend_from_slice(&ack.to_be_bytes());
     h.extend_from_slice(&[0x50, flags, 0x20, 0x00, 0, 0, 0, 0]);
     h.extend(std::iter::repeat_n(b'x', data));
-    ipv4_frame(src, dst, 6, &h)
+    h
 }
 
 fn udp(src: [u8; 4], dst: [u8; 4], ports: (u16, u16)) -> Vec<u8> {
+    ipv4_frame(src, dst, 17, &udp_datagram(ports))
+}
+
+/// A UDP header (checksum 0) and five bytes of data.
+fn udp_datagram(ports: (u16, u16)) -> Vec<u8> {
     let mut h = Vec::new();
     h.extend_from_slice(&ports.0.to_be_bytes());
     h.extend_from_slice(&ports.1.to_be_bytes());
     h.extend_from_slice(&[0, 13, 0, 0]);
     h.extend_from_slice(b"hello");
-    ipv4_frame(src, dst, 17, &h)
+    h
 }
 
 fn hexs(b: &[u8]) -> String {
@@ -655,6 +665,14 @@ fn icmp_echo_and_related_errors() {
     assert_eq!(send(&mut sim, 2, &ipv4_frame(VM2, VM1, 1, &icmp)), vec![]);
 }
 
+/// An ICMP port unreachable from `src` to `dst` quoting the IPv4 header
+/// and 8 bytes of transport header of the Ethernet frame `about`.
+fn port_unreachable(src: [u8; 4], dst: [u8; 4], about: &[u8]) -> Vec<u8> {
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&about[14..14 + 28]);
+    ipv4_frame(src, dst, 1, &icmp)
+}
+
 /// Frames leaving by `port`.
 fn sent(sim: &mut Sim, port: u32, frame: &[u8]) -> Vec<Vec<u8>> {
     let prefix = format!("tx {port} ");
@@ -733,9 +751,7 @@ fn snat_pipeline_translates_both_ways_and_icmp_errors() {
     assert_ne!(u16::from_be_bytes([out2[0][34], out2[0][35]]), port);
     // An ICMP error from vm2 about the translated packet reaches vm1 with
     // the quoted header translated back.
-    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
-    icmp.extend_from_slice(&ack[0][14..14 + 28]);
-    let err = sent(&mut sim, 1, &ipv4_frame(VM2, public, 1, &icmp));
+    let err = sent(&mut sim, 1, &port_unreachable(VM2, public, &ack[0]));
     assert_eq!(err.len(), 1, "+rel+rpl");
     let e = &err[0];
     assert_eq!(&e[30..34], &VM1, "outer destination");
@@ -933,20 +949,22 @@ fn a_service_dnat_then_masquerade_in_two_zones() {
     assert_eq!(clashes.unwrap(), 0);
 }
 
-/// The backend's ICMP error about a service connection's packet (a port
-/// it cannot reach, a path too small) reaches the client through both
-/// zones: from the service's address, quoting the packet as the client
-/// sent it, every checksum right.
-#[test]
-fn an_icmp_error_from_a_service_backend_reaches_the_client() {
-    let mut sim = service("10.0.0.2:8080", false, "tcp");
-    let icmp = |dst: &str| format!("eth(),eth_type(0x0800),ipv4({dst}proto=1,frag=no),icmp()");
-    let flows = [
+/// Flows that take ICMP (or ICMPv6) errors from `service`'s backend back
+/// to its client, related in both zones.
+fn service_icmp_errors(sim: &mut Sim, v6: bool) {
+    let (l3, masq) = if v6 {
         (
-            "recirc_id(0),in_port(2)",
+            "eth_type(0x86dd),ipv6(DSTproto=58,frag=no),icmpv6()",
+            "dst=fd00::fe,",
+        )
+    } else {
+        (
+            "eth_type(0x0800),ipv4(DSTproto=1,frag=no),icmp()",
             "dst=10.0.0.254,",
-            "ct(zone=2,nat),recirc(4)",
-        ),
+        )
+    };
+    let flows = [
+        ("recirc_id(0),in_port(2)", masq, "ct(zone=2,nat),recirc(4)"),
         (
             "recirc_id(4),ct_state(+rel+rpl+trk),in_port(2)",
             "",
@@ -955,20 +973,24 @@ fn an_icmp_error_from_a_service_backend_reaches_the_client() {
         ("recirc_id(5),ct_state(+rel+rpl+trk),in_port(2)", "", "1"),
     ];
     for (i, (flow, dst, actions)) in flows.iter().enumerate() {
-        install(
-            &mut sim,
-            400 + i as u32,
-            &format!("{flow},{}", icmp(dst)),
-            actions,
-        );
+        let m = l3.replace("DST", dst);
+        install(sim, 400 + i as u32, &format!("{flow},eth(),{m}"), actions);
     }
+}
+
+/// The backend's ICMP error about a service connection's packet (a port
+/// it cannot reach, a path too small) reaches the client through both
+/// zones: from the service's address, quoting the packet as the client
+/// sent it, every checksum right.
+#[test]
+fn an_icmp_error_from_a_service_backend_reaches_the_client() {
+    let mut sim = service("10.0.0.2:8080", false, "tcp");
+    service_icmp_errors(&mut sim, false);
     let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
     let syn = sent(&mut sim, 2, &tcp(VM1, vip, (40000, 80), SYN, 100, 0, 0));
     assert_eq!(syn.len(), 1);
     // Port unreachable, quoting the SYN as the backend got it.
-    let mut body = vec![3, 3, 0, 0, 0, 0, 0, 0];
-    body.extend_from_slice(&syn[0][14..14 + 28]);
-    let err = sent(&mut sim, 1, &ipv4_frame(VM2, masq, 1, &body));
+    let err = sent(&mut sim, 1, &port_unreachable(VM2, masq, &syn[0]));
     assert_eq!(err.len(), 1, "+rel+rpl in both zones");
     let e = &err[0];
     assert!(checksums_ok(e));
@@ -1020,6 +1042,30 @@ fn a_service_hairpin_to_its_own_client() {
     assert_eq!(rx(tcp(VM1, masq, (8080, p), ACK | PSH, 501, 101, 3)), back);
 }
 
+/// A UDP datagram of 3000 bytes of data from port 53 to `port`.
+fn dns_answer(port: u16) -> Vec<u8> {
+    let mut h = 53u16.to_be_bytes().to_vec();
+    h.extend_from_slice(&port.to_be_bytes());
+    h.extend_from_slice(&3008u16.to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend((0..3000).map(|i| (i * 7) as u8));
+    h
+}
+
+/// Fragments `frags` in from vm2 one at a time; what the last one sends
+/// to vm1.
+fn answer_fragments(sim: &mut Sim, frags: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for f in frags {
+        out = sim
+            .run(&format!("rx 2 {}", hexs(f)))
+            .iter()
+            .filter_map(|l| l.strip_prefix("tx 1 ").map(unhex))
+            .collect();
+    }
+    out
+}
+
 /// A DNS answer too big for one frame comes back from the service's
 /// backend in fragments: reassembled for the masquerading zone,
 /// translated back through both zones, and cut again as it came.
@@ -1033,23 +1079,12 @@ fn a_fragmented_answer_through_a_two_zone_service() {
     assert_eq!((&q[26..30], &q[30..34]), (&masq[..], &VM2[..]));
     let p = u16::from_be_bytes([q[34], q[35]]);
     // The answer: 3000 bytes from vm2:53 to the masquerading address.
-    let mut h = 53u16.to_be_bytes().to_vec();
-    h.extend_from_slice(&p.to_be_bytes());
-    h.extend_from_slice(&3008u16.to_be_bytes());
-    h.extend_from_slice(&[0, 0]);
-    h.extend((0..3000).map(|i| (i * 7) as u8));
+    let h = dns_answer(p);
     let mut answer = ipv4_frame(VM2, masq, 17, &h);
     answer[18..20].copy_from_slice(&77u16.to_be_bytes());
     ip_checksum(&mut answer);
     let frags = fragments4(&answer, &[1480, 1480, 48]);
-    let mut out = Vec::new();
-    for f in &frags {
-        out = sim
-            .run(&format!("rx 2 {}", hexs(f)))
-            .iter()
-            .filter_map(|l| l.strip_prefix("tx 1 ").map(unhex))
-            .collect();
-    }
+    let out = answer_fragments(&mut sim, &frags);
     assert_eq!(out.len(), 3, "cut again as it came");
     // Put back together, it is the answer from the service to vm1:5353.
     let mut data = Vec::new();
@@ -2687,22 +2722,11 @@ fn checksums6_ok(f: &[u8]) -> bool {
 }
 
 fn tcp6(src: [u8; 16], dst: [u8; 16], ports: (u16, u16), flags: u8, seq: u32, ack: u32) -> Vec<u8> {
-    let mut h = Vec::new();
-    h.extend_from_slice(&ports.0.to_be_bytes());
-    h.extend_from_slice(&ports.1.to_be_bytes());
-    h.extend_from_slice(&seq.to_be_bytes());
-    h.extend_from_slice(&ack.to_be_bytes());
-    h.extend_from_slice(&[0x50, flags, 0x20, 0x00, 0, 0, 0, 0]);
-    ipv6_frame(src, dst, 6, &h)
+    ipv6_frame(src, dst, 6, &tcp_segment(ports, flags, seq, ack, 0))
 }
 
 fn udp6(src: [u8; 16], dst: [u8; 16], ports: (u16, u16)) -> Vec<u8> {
-    let mut h = Vec::new();
-    h.extend_from_slice(&ports.0.to_be_bytes());
-    h.extend_from_slice(&ports.1.to_be_bytes());
-    h.extend_from_slice(&[0, 13, 0, 0]);
-    h.extend_from_slice(b"hello");
-    ipv6_frame(src, dst, 17, &h)
+    ipv6_frame(src, dst, 17, &udp_datagram(ports))
 }
 
 /// An IPv6 frame's (source, source port, destination, destination port),
@@ -2745,29 +2769,7 @@ fn an_ipv6_service_dnat_then_masquerade_in_two_zones() {
         if l4 == "udp6" {
             continue;
         }
-        let icmp =
-            |dst: &str| format!("eth(),eth_type(0x86dd),ipv6({dst}proto=58,frag=no),icmpv6()");
-        let icmp_flows = [
-            (
-                "recirc_id(0),in_port(2)",
-                "dst=fd00::fe,",
-                "ct(zone=2,nat),recirc(4)",
-            ),
-            (
-                "recirc_id(4),ct_state(+rel+rpl+trk),in_port(2)",
-                "",
-                "ct(zone=1,nat),recirc(5)",
-            ),
-            ("recirc_id(5),ct_state(+rel+rpl+trk),in_port(2)", "", "1"),
-        ];
-        for (i, (flow, dst, acts)) in icmp_flows.iter().enumerate() {
-            install(
-                &mut sim,
-                600 + i as u32,
-                &format!("{flow},{}", icmp(dst)),
-                acts,
-            );
-        }
+        service_icmp_errors(&mut sim, true);
         // Packet too big (type 2), MTU 1280, quoting the SYN as it arrived.
         let mut body = vec![2, 0, 0, 0, 0, 0, 5, 0];
         body.extend_from_slice(&out[0][14..]);
@@ -2880,9 +2882,7 @@ fn vlan_through_snat(oob: bool) {
             (&VM1[..], &sport.to_be_bytes()[..])
         );
         // Port unreachable about the translated datagram.
-        let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
-        icmp.extend_from_slice(&o[14..14 + 28]);
-        let err = sent(&mut sim, 1, &ipv4_frame(VM2, public, 1, &icmp));
+        let err = sent(&mut sim, 1, &port_unreachable(VM2, public, &o));
         assert_eq!(err.len(), 1, "{l4} +rel+rpl");
         let e = untagged(&err[0], tci);
         assert!(checksums_ok(&e));
@@ -3233,21 +3233,10 @@ fn a_fragmented_ipv6_answer_through_a_two_zone_service() {
     assert_eq!(query.len(), 1);
     let (src, p, dst, _) = fields6(&query[0]);
     assert_eq!((src, dst), (MASQ6, B6));
-    let mut h = 53u16.to_be_bytes().to_vec();
-    h.extend_from_slice(&p.to_be_bytes());
-    h.extend_from_slice(&3008u16.to_be_bytes());
-    h.extend_from_slice(&[0, 0]);
-    h.extend((0..3000).map(|i| (i * 7) as u8));
+    let h = dns_answer(p);
     let answer = ipv6_frame(B6, MASQ6, 17, &h);
     let frags = fragments6(&answer, &[1448, 1448, 112], 0x77);
-    let mut out = Vec::new();
-    for f in &frags {
-        out = sim
-            .run(&format!("rx 2 {}", hexs(f)))
-            .iter()
-            .filter_map(|l| l.strip_prefix("tx 1 ").map(unhex))
-            .collect();
-    }
+    let out = answer_fragments(&mut sim, &frags);
     assert_eq!(out.len(), 3, "cut again");
     let mut data = Vec::new();
     for f in &out {
@@ -3293,9 +3282,7 @@ fn udp_without_a_checksum_through_snat_keeps_none() {
         (&back[0][30..34], &back[0][40..42]),
         (&VM1[..], &[0, 0][..])
     );
-    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
-    icmp.extend_from_slice(&out[0][14..14 + 28]);
-    let err = sent(&mut sim, 1, &ipv4_frame(VM2, public, 1, &icmp));
+    let err = sent(&mut sim, 1, &port_unreachable(VM2, public, &out[0]));
     assert_eq!(err.len(), 1);
     let e = &err[0];
     assert!(checksums_ok(e));
@@ -3329,9 +3316,7 @@ fn an_icmp_error_from_the_client_side_of_snat_leaves_translated() {
     let answer = udp(VM2, public, (53, port));
     let back = sent(&mut sim, 1, &answer);
     assert_eq!(back.len(), 1);
-    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
-    icmp.extend_from_slice(&back[0][14..14 + 28]);
-    let err = sent(&mut sim, 2, &ipv4_frame(VM1, VM2, 1, &icmp));
+    let err = sent(&mut sim, 2, &port_unreachable(VM1, VM2, &back[0]));
     assert_eq!(err.len(), 1, "+rel-rpl");
     let e = &err[0];
     assert!(checksums_ok(e));
