@@ -2676,6 +2676,12 @@ fn a_miss_after_ct_nat_is_committed_by_execute_and_translated_once() {
     let state = u32_of(&key_attr(&key, k::CT_STATE));
     assert_eq!(state, k::CS_TRACKED | k::CS_ESTABLISHED | k::CS_SRC_NAT);
     assert_eq!(u32_of(&key_attr(&key, k::CT_MARK)), 9);
+    let orig = key_attr(&key, k::CT_ORIG_TUPLE_IPV4);
+    assert_eq!(
+        &orig[..13],
+        &[&VM1[..], &VM2, &[0x9c, 0x40, 0, 80, 6]].concat()[..],
+        "the original tuple, as the client sent it"
+    );
     let out = execute_upcall(&mut sim, &pkt, &key, commit);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].1, pkt, "translated once only");
@@ -3442,4 +3448,31 @@ fn a_packet_too_big_quoting_a_first_fragment_through_ipv6_snat() {
         0,
         "the quoted UDP checksum, as the client sent it"
     );
+}
+
+/// Two clients behind the same port ask a two-zone service from the same
+/// source port: the masquerading zone gives the second another port, and
+/// each answer reaches its own client, from the service.
+#[test]
+fn two_clients_from_one_port_through_a_masquerading_service() {
+    let mut sim = service("10.0.0.2:53", false, "udp");
+    let (vip, masq) = ([10, 96, 0, 10], [10, 0, 0, 254]);
+    let vm3 = [10, 0, 0, 3];
+    let mut ports = Vec::new();
+    for client in [VM1, vm3] {
+        let out = sent(&mut sim, 2, &udp(client, vip, (5353, 53)));
+        assert_eq!(out.len(), 1);
+        assert_eq!((&out[0][26..30], &out[0][30..34]), (&masq[..], &VM2[..]));
+        assert!(checksums_ok(&out[0]));
+        ports.push(u16::from_be_bytes([out[0][34], out[0][35]]));
+    }
+    assert_ne!(ports[0], ports[1], "one masquerading port each");
+    for (client, port) in [(vm3, ports[1]), (VM1, ports[0])] {
+        let back = sent(&mut sim, 1, &udp(VM2, masq, (53, port)));
+        assert_eq!(back.len(), 1);
+        let b = &back[0];
+        assert!(checksums_ok(b));
+        assert_eq!((&b[26..30], &b[30..34]), (&vip[..], &client[..]));
+        assert_eq!(&b[34..38], &[0, 53, 0x14, 0xe9]);
+    }
 }
