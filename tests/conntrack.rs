@@ -3476,3 +3476,36 @@ fn two_clients_from_one_port_through_a_masquerading_service() {
         assert_eq!(&b[34..38], &[0, 53, 0x14, 0xe9]);
     }
 }
+
+/// A router's "packet too big" about a ping sent through IPv6 SNAT quotes
+/// the echo request as translated; the client gets it with the quoted
+/// request as it sent it: its source, identifier and ICMPv6 checksum
+/// (over the pseudo-header) restored.
+#[test]
+fn a_packet_too_big_about_a_ping_through_ipv6_snat() {
+    let mut sim = pipeline_of(
+        "eth(),eth_type(0x86dd),ipv6(frag=no)",
+        "ct(zone=1,nat)",
+        "ct(commit,zone=1,nat(src=[fd00::fe]))",
+    );
+    let router = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99];
+    let mut b = vec![128, 0, 0, 0, 0x12, 0x34, 0, 1];
+    b.extend(std::iter::repeat_n(b'p', 1400));
+    let ping = ipv6_frame(C6, B6, 58, &b);
+    let out = sent(&mut sim, 2, &ping);
+    assert_eq!(out.len(), 1);
+    assert!(checksums6_ok(&out[0]));
+    let mut body = vec![2, 0, 0, 0, 0, 0, 5, 0];
+    body.extend_from_slice(&out[0][14..14 + 1232]);
+    let err = sent(&mut sim, 1, &ipv6_frame(router, MASQ6, 58, &body));
+    assert_eq!(err.len(), 1, "+rel+rpl");
+    let e = &err[0];
+    assert!(checksums6_ok(e));
+    assert_eq!(&e[38..54], &C6, "outer destination");
+    let quoted = &e[62..];
+    assert_eq!(
+        quoted,
+        &ping[14..14 + 1232],
+        "the request as the client sent it"
+    );
+}
