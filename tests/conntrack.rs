@@ -3509,3 +3509,54 @@ fn a_packet_too_big_about_a_ping_through_ipv6_snat() {
         "the request as the client sent it"
     );
 }
+
+/// A fragmented answer tagged for VLAN 10 through SNAT: reassembled
+/// behind the tag, translated back and cut again as it came, each
+/// fragment keeping the tag.
+#[test]
+fn vlan_tagged_fragments_through_snat() {
+    let mut sim = setup();
+    let tci = 0x200a;
+    let m = "eth(),eth_type(0x8100),vlan(vid=10,pcp=1),encap(eth_type(0x0800),ipv4(proto=17),udp())";
+    let flows = [
+        ("recirc_id(0),in_port(1)", "ct(zone=1,nat),recirc(1)"),
+        ("recirc_id(0),in_port(2)", "ct(zone=1,nat),recirc(1)"),
+        (
+            "recirc_id(1),ct_state(+new+trk),in_port(1)",
+            "ct(commit,zone=1,nat(src=192.168.100.1)),2",
+        ),
+        ("recirc_id(1),ct_state(+est+rpl+trk),in_port(2)", "1"),
+    ];
+    for (i, (flow, acts)) in flows.iter().enumerate() {
+        install(&mut sim, 950 + i as u32, &format!("{flow},{m}"), acts);
+    }
+    let public = [192, 168, 100, 1];
+    let out = sent(&mut sim, 2, &tagged(&udp(VM1, VM2, (5353, 53)), tci));
+    assert_eq!(out.len(), 1);
+    let q = untagged(&out[0], tci);
+    assert_eq!(&q[26..30], &public);
+    let p = u16::from_be_bytes([q[34], q[35]]);
+    let mut answer = ipv4_frame(VM2, public, 17, &dns_answer(p));
+    answer[18..20].copy_from_slice(&78u16.to_be_bytes());
+    ip_checksum(&mut answer);
+    let frags = fragments4(&answer, &[1480, 1480, 48]);
+    let tagged_frags: Vec<_> = frags.iter().map(|f| tagged(f, tci)).collect();
+    let out = answer_fragments(&mut sim, &tagged_frags);
+    assert_eq!(out.len(), 3, "cut again as it came");
+    let mut data = Vec::new();
+    for (f, sent) in out.iter().zip(&frags) {
+        let f = untagged(f, tci);
+        assert_eq!(f.len(), sent.len());
+        assert_eq!((&f[26..30], &f[30..34]), (&VM2[..], &VM1[..]));
+        assert_eq!(&f[20..22], &sent[20..22], "the same offsets");
+        assert_eq!(csum(&f[14..34]), 0);
+        data.extend_from_slice(&f[34..]);
+    }
+    assert_eq!(&data[0..4], &[0, 53, 0x14, 0xe9]);
+    let mut whole = answer[..34].to_vec();
+    whole[30..34].copy_from_slice(&VM1);
+    whole.extend_from_slice(&data);
+    whole[20..22].fill(0);
+    ip_checksum(&mut whole);
+    assert!(checksums_ok(&whole), "the UDP checksum, translated");
+}
