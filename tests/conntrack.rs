@@ -3517,7 +3517,8 @@ fn a_packet_too_big_about_a_ping_through_ipv6_snat() {
 fn vlan_tagged_fragments_through_snat() {
     let mut sim = setup();
     let tci = 0x200a;
-    let m = "eth(),eth_type(0x8100),vlan(vid=10,pcp=1),encap(eth_type(0x0800),ipv4(proto=17),udp())";
+    let m =
+        "eth(),eth_type(0x8100),vlan(vid=10,pcp=1),encap(eth_type(0x0800),ipv4(proto=17),udp())";
     let flows = [
         ("recirc_id(0),in_port(1)", "ct(zone=1,nat),recirc(1)"),
         ("recirc_id(0),in_port(2)", "ct(zone=1,nat),recirc(1)"),
@@ -3559,4 +3560,56 @@ fn vlan_tagged_fragments_through_snat() {
     whole[20..22].fill(0);
     ip_checksum(&mut whole);
     assert!(checksums_ok(&whole), "the UDP checksum, translated");
+}
+
+/// A commit of an ICMP error (`+rel`) sets the mark and labels of the
+/// connection it is related to, and shows them in the key, as Linux's
+/// `ovs_ct_commit` sets them on the connection the error is attached to:
+/// later packets of the connection match them.
+#[test]
+fn a_commit_of_a_related_icmp_error_marks_its_connection() {
+    let mut sim = setup();
+    let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
+    let flows = [
+        ("recirc_id(0),in_port(1)", "ct(zone=1),recirc(1)"),
+        ("recirc_id(0),in_port(2)", "ct(zone=1),recirc(1)"),
+        (
+            "recirc_id(1),ct_state(+new+trk),in_port(1)",
+            "ct(commit,zone=1),2",
+        ),
+        (
+            "recirc_id(1),ct_state(+rel+rpl+trk),in_port(2)",
+            "ct(commit,zone=1,mark=0x5/0xff,label=0x2/0x2),recirc(2)",
+        ),
+        ("recirc_id(2),ct_mark(0x5),ct_label(0x2),in_port(2)", "1"),
+        (
+            "recirc_id(1),ct_state(+est+rpl+trk),ct_mark(0x5),ct_label(0x2),in_port(2)",
+            "1",
+        ),
+    ];
+    for (i, (flow, acts)) in flows.iter().enumerate() {
+        install(&mut sim, 970 + i as u32, &format!("{flow},{base}"), acts);
+    }
+    let q = udp(VM1, VM2, (5000, 53));
+    assert_eq!(send(&mut sim, 1, &q), vec![2]);
+    let answer = udp(VM2, VM1, (53, 5000));
+    assert_eq!(
+        send(&mut sim, 2, &answer),
+        Vec::<u32>::new(),
+        "not marked yet"
+    );
+    let err = port_unreachable(VM2, VM1, &q);
+    assert_eq!(
+        send(&mut sim, 2, &err),
+        vec![1],
+        "the mark shown after the commit"
+    );
+    assert_eq!(
+        send(&mut sim, 2, &answer),
+        vec![1],
+        "the connection is marked"
+    );
+    let d = dump_conntrack_attrs(&mut sim);
+    assert_eq!(d.len(), 1, "nothing else stored");
+    assert_eq!(get(&d[0].1, 8), &5u32.to_be_bytes());
 }

@@ -195,6 +195,15 @@ struct Binding {
     ext: Option<Ext>,
 }
 
+/// The update events a change of a connection's mark, labels or replied
+/// state (from `before`) causes.
+fn update_causes(before: (u32, [u8; 16], bool), c: &Conn) -> u32 {
+    let bit = |changed: bool, bit: u32| if changed { bit } else { 0 };
+    bit(before.0 != c.mark, events::IPCT_MARK)
+        | bit(before.1 != c.labels, events::IPCT_LABEL)
+        | bit(before.2 != c.seen_reply, events::IPCT_REPLY)
+}
+
 /// Shows a connection's metadata in the key: its mark, labels and original
 /// tuple (`orig`, or its master's if a helper expected it).
 fn show(key: &mut FlowKey, mark: u32, labels: &[u8; 16], orig: &Tuple, ext: Option<&Ext>) {
@@ -591,7 +600,7 @@ impl Conntrack {
         let (view, hash) = (&ahead.view, ahead.hash);
         let fill = |seen: &mut Seen, s: Option<Seen>| s.map(|s| *seen = s).is_some();
         if let Kind::IcmpError { quoted, .. } = view.kind {
-            return Ok(fill(seen, self.related(&quoted, key, now_ms)));
+            return Ok(fill(seen, self.related(&quoted, ct, key, now_ms, notify)));
         }
         let updates = self.listening(events::Kind::Update(0));
         // A packet an earlier action of the zone translated carries the
@@ -649,10 +658,7 @@ impl Conntrack {
                         Self::set_metadata(c, ct);
                     }
                     if updates {
-                        let bit = |changed: bool, bit: u32| if changed { bit } else { 0 };
-                        let causes = bit(before.0 != c.mark, events::IPCT_MARK)
-                            | bit(before.1 != c.labels, events::IPCT_LABEL)
-                            | bit(before.2 != c.seen_reply, events::IPCT_REPLY);
+                        let causes = update_causes(before, c);
                         if causes != 0 {
                             changed = Some((*c, ext.copied(), causes));
                         }
@@ -714,10 +720,31 @@ impl Conntrack {
     }
 
     /// An ICMP error: RELATED to the connection of the packet it quotes
-    /// (which travelled the other way), if there is one.
-    fn related(&self, quoted: &Tuple, key: &mut FlowKey, now_ms: u64) -> Option<Seen> {
+    /// (which travelled the other way), if there is one. A commit sets
+    /// that connection's mark and labels (Linux's `ovs_ct_commit` sets
+    /// them on the connection the error is attached to).
+    fn related(
+        &self,
+        quoted: &Tuple,
+        ct: &CtAction<'_>,
+        key: &mut FlowKey,
+        now_ms: u64,
+        notify: &mut Notify<'_>,
+    ) -> Option<Seen> {
         let back = quoted.reverse()?;
-        match self.table.lookup(&back, now_ms, |(c, _, reply)| {
+        let updates = ct.commit && self.listening(events::Kind::Update(0));
+        let mut changed = None;
+        let found = self.table.lookup(&back, now_ms, |(c, ext, reply)| {
+            if ct.commit {
+                let before = (c.mark, c.labels, c.seen_reply);
+                Self::set_metadata(c, ct);
+                if updates {
+                    let causes = update_causes(before, c);
+                    if causes != 0 {
+                        changed = Some((*c, ext.map(|e| *e), causes));
+                    }
+                }
+            }
             show(key, c.mark, &c.labels, &c.orig, None);
             Seen {
                 state: TRK | REL | if reply { RPL } else { 0 },
@@ -730,8 +757,14 @@ impl Conntrack {
                     ext: None,
                 }),
             }
-        }) {
-            Found::Live(_, seen) => Some(seen),
+        });
+        match found {
+            Found::Live(id, seen) => {
+                if let Some((c, ext, causes)) = changed {
+                    self.event(notify, events::Kind::Update(causes), id, &c, ext.as_ref());
+                }
+                Some(seen)
+            }
             _ => None,
         }
     }
