@@ -590,16 +590,17 @@ impl Conntrack {
     ) -> Result<bool, ()> {
         let (view, hash) = (&ahead.view, ahead.hash);
         let fill = |seen: &mut Seen, s: Option<Seen>| s.map(|s| *seen = s).is_some();
-        if let Kind::IcmpError { quoted, .. } = view.kind {
-            return Ok(fill(seen, self.related(&quoted, key, now_ms)));
-        }
-        let updates = self.listening(events::Kind::Update(0));
         // A packet an earlier action of the zone translated carries the
         // reverse of its connection's other tuple: it is found by that,
         // the other way (Linux's `ovs_ct_find_existing` when `natted`), or
         // a commit of a retransmitted SYN, or of a datagram sent again
         // before any reply, would clash with its own connection.
         let translated = cached && key.ct_state & (SNAT | DNAT) != 0;
+        if let Kind::IcmpError { quoted, .. } = view.kind {
+            let related = self.related(&quoted, translated, key, now_ms);
+            return Ok(fill(seen, related));
+        }
+        let updates = self.listening(events::Kind::Update(0));
         let back = if translated {
             view.tuple.reverse()
         } else {
@@ -714,10 +715,23 @@ impl Conntrack {
     }
 
     /// An ICMP error: RELATED to the connection of the packet it quotes
-    /// (which travelled the other way), if there is one.
-    fn related(&self, quoted: &Tuple, key: &mut FlowKey, now_ms: u64) -> Option<Seen> {
-        let back = quoted.reverse()?;
+    /// (which travelled the other way), if there is one. Once `translated`,
+    /// the quoted packet is as the other side of the translation saw it:
+    /// a tuple of the connection the way the error does not go.
+    fn related(
+        &self,
+        quoted: &Tuple,
+        translated: bool,
+        key: &mut FlowKey,
+        now_ms: u64,
+    ) -> Option<Seen> {
+        let back = if translated {
+            *quoted
+        } else {
+            quoted.reverse()?
+        };
         match self.table.lookup(&back, now_ms, |(c, _, reply)| {
+            let reply = reply != translated;
             show(key, c.mark, &c.labels, &c.orig, None);
             Seen {
                 state: TRK | REL | if reply { RPL } else { 0 },
@@ -1761,6 +1775,44 @@ mod tests {
             let t = tuple_of(&inner);
             assert_eq!((t.src, t.dst, t.sport), (b, target, 1));
             assert!(checksums_ok(&inner), "the quoted echo's checksums");
+        }
+    }
+
+    /// An ICMP error a CT action translated, committed by a later action
+    /// of the zone (OVN's `ct_commit_nat` of related traffic), stays
+    /// related to its connection the same way, its NAT bit kept, as Linux
+    /// keeps the connection the packet holds; it was invalid.
+    #[test]
+    fn a_translated_icmp_error_committed_again_stays_related() {
+        for ipv6 in [false, true] {
+            let ct = Conntrack::new(3).unwrap();
+            let addr = |a: [u8; 4]| if ipv6 { v6(a[3]) } else { v4(a) };
+            let (host, target, public) = (
+                addr([10, 0, 0, 1]),
+                addr([8, 8, 8, 8]),
+                addr([192, 0, 2, 100]),
+            );
+            let (request, unreachable) = if ipv6 { (128, 1) } else { (8, 3) };
+            let echo = [request, 0, 0, 0, 0, 9, 0, 7];
+            let snat = nat_commit(NatKind::Src, Some((public, public)));
+            let (sent, _) = run(&ct, &icmp_frame(host, target, ipv6, &echo), &snat);
+            // The target answers the echo with an error, which comes back
+            // translated, then is committed in the same zone.
+            let body = [&[unreachable, 0, 0, 0, 0, 0, 0, 0][..], &sent[14..]].concat();
+            let error = icmp_frame(target, public, ipv6, &body);
+            let mut p = OwnedPacket::from_frame(&error).unwrap();
+            let mut k = FlowKey::default();
+            extract(p.data(), None, &mut k).unwrap();
+            ct.execute(&mut p, &mut k, &nat_lookup(), 0, &mut |_| {});
+            assert_eq!(k.ct_state, TRK | REL | RPL | DNAT, "{ipv6}");
+            let commit = CtAction {
+                commit: true,
+                ..nat_lookup()
+            };
+            let v = ct.execute(&mut p, &mut k, &commit, 0, &mut |_| {});
+            assert_eq!(v, Verdict::Continue);
+            assert_eq!(k.ct_state, TRK | REL | RPL | DNAT, "{ipv6}");
+            assert_ne!(k.ct_orig, CtTuple::default(), "{ipv6}");
         }
     }
 
