@@ -174,8 +174,6 @@ struct Seen {
     state: u8,
     /// The connection was stored before this packet.
     found: bool,
-    /// NAT could not rewrite the packet, translated under the lookup.
-    untranslatable: bool,
     /// What NAT and helpers read, taken only for them: most packets need
     /// neither, and this is every packet's path.
     binding: Option<Binding>,
@@ -477,11 +475,7 @@ impl Conntrack {
         let mut view = &ahead.view;
         let mut seen = Seen::default();
         let reparsed;
-        match self.track(pkt, ahead, ct, cached, nat, key, now_ms, notify, &mut seen) {
-            Ok(true) if seen.untranslatable => {
-                dropped(&self.stats.nat_failed, Drop::NatFailed, key);
-                Verdict::Drop
-            }
+        match self.track(ahead, ct, cached, nat, key, now_ms, notify, &mut seen) {
             Ok(true) => {
                 // Helpers read a packet once: on its first pass, or on the
                 // commit that stores its connection (as Linux's
@@ -576,9 +570,8 @@ impl Conntrack {
     /// metadata in `key` (`nat`: the action translates the packet): false
     /// for invalid, `Err` to drop.
     #[allow(clippy::too_many_arguments)]
-    fn track<P: Packet>(
+    fn track(
         &self,
-        pkt: &mut P,
         ahead: &Ahead,
         ct: &CtAction<'_>,
         cached: bool,
@@ -674,15 +667,9 @@ impl Conntrack {
                         };
                     show(key, c.mark, &c.labels, &c.orig, ext);
                     seen.found = true;
-                    let helper = ext.is_some_and(|e| e.helper.is_some());
-                    if nat && !helper {
-                        // Translated here, from the record, rather than
-                        // from a copy of its tuples taken out of the lock.
-                        match self.translate(pkt, key, &ahead.view, &c.orig, &c.reply, reply) {
-                            Some(bits) => seen.state |= bits,
-                            None => seen.untranslatable = true,
-                        }
-                    } else if helper {
+                    // Translated once the lock is dropped: making the
+                    // packet writable may take a buffer from the platform.
+                    if nat || ext.is_some_and(|e| e.helper.is_some()) {
                         seen.binding = Some(Binding {
                             is_reply: reply,
                             orig: c.orig,
@@ -736,7 +723,6 @@ impl Conntrack {
             Seen {
                 state: TRK | REL | if reply { RPL } else { 0 },
                 found: true,
-                untranslatable: false,
                 binding: Some(Binding {
                     is_reply: reply,
                     orig: c.orig,
@@ -837,7 +823,6 @@ impl Conntrack {
             // unconfirmed connection, related too if a helper expected it.
             state: TRK | NEW | if ext.master.is_some() { REL } else { 0 },
             found: false,
-            untranslatable: false,
             binding: Some(Binding {
                 is_reply: false,
                 orig: conn.orig,
@@ -1775,6 +1760,84 @@ mod tests {
             let t = tuple_of(&inner);
             assert_eq!((t.src, t.dst, t.sport), (b, target, 1));
             assert!(checksums_ok(&inner), "the quoted echo's checksums");
+        }
+    }
+
+    /// A packet that tells whether a shard of `table` was locked when it
+    /// was made writable (which on Windows may copy it into a buffer from
+    /// the platform's pool).
+    struct Guarded<'a> {
+        pkt: OwnedPacket,
+        table: &'a table::Table,
+        written_locked: bool,
+    }
+
+    impl Packet for Guarded<'_> {
+        fn data(&self) -> &[u8] {
+            self.pkt.data()
+        }
+        fn data_mut(&mut self) -> Option<&mut [u8]> {
+            self.written_locked |= self.table.locked();
+            self.pkt.data_mut()
+        }
+        fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+            self.written_locked |= self.table.locked();
+            self.pkt.push_front(n)
+        }
+        fn pull_front(&mut self, n: usize) -> bool {
+            self.pkt.pull_front(n)
+        }
+        fn truncate(&mut self, len: usize) {
+            self.pkt.truncate(len)
+        }
+        fn oob_vlan(&self) -> Option<u16> {
+            self.pkt.oob_vlan()
+        }
+        fn set_oob_vlan(&mut self, tci: Option<u16>) {
+            self.pkt.set_oob_vlan(tci)
+        }
+        fn try_clone(&self) -> Option<Self> {
+            Some(Guarded {
+                pkt: self.pkt.try_clone()?,
+                ..*self
+            })
+        }
+    }
+
+    /// NAT rewrites a packet of a connection found in the table with no
+    /// shard of it locked: making a frame writable may take a buffer from
+    /// the platform, which no critical section calls into (`sync`).
+    #[test]
+    fn a_found_connections_packet_is_rewritten_with_no_shard_locked() {
+        let ct = Conntrack::new(3).unwrap();
+        let snat = nat_commit(NatKind::Src, Some((v4([192, 0, 2, 1]), v4([192, 0, 2, 1]))));
+        let udp = |s: [u8; 4], d: [u8; 4], sport: u16, dport: u16| {
+            let l4 = [
+                &sport.to_be_bytes()[..],
+                &dport.to_be_bytes(),
+                &[0, 8, 0, 0],
+            ]
+            .concat();
+            packet::tests::ipv4_frame(s, d, 17, &l4)
+        };
+        let out = udp([10, 0, 0, 1], [10, 9, 9, 9], 4000, 53);
+        let (sent, _) = run(&ct, &out, &snat);
+        let port = u16::from_be_bytes([sent[34], sent[35]]);
+        let frames = [out, udp([10, 9, 9, 9], [192, 0, 2, 1], 53, port)];
+        for (f, action) in frames.iter().zip([snat, nat_lookup()]) {
+            let mut p = Guarded {
+                pkt: OwnedPacket::from_frame(f).unwrap(),
+                table: &ct.table,
+                written_locked: false,
+            };
+            let mut k = FlowKey::default();
+            extract(p.data(), None, &mut k).unwrap();
+            assert_eq!(
+                ct.execute(&mut p, &mut k, &action, 0, &mut |_| {}),
+                Verdict::Continue
+            );
+            assert_ne!(k.ct_state & (SNAT | DNAT), 0);
+            assert!(!p.written_locked);
         }
     }
 
