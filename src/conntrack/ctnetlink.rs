@@ -319,13 +319,15 @@ mod tests {
     #[test]
     fn the_helper_and_master_tuple_are_told_and_the_largest_fits_an_event() {
         let mut c = syn();
-        // IPv6 tuples, mark and labels: the longest message there is.
+        // IPv6 tuples, mark, labels and start time: the longest message
+        // there is.
         for t in [&mut c.orig, &mut c.reply] {
             t.v6 = 1;
             t.src = [0xfe; 16];
             t.dst[4..].fill(0xfd);
         }
         (c.mark, c.labels) = (1, [1; 16]);
+        c.started_ns = 1_796_688_000_000_000_000;
         let ext = Ext {
             helper: Some(super::super::action::Helper::Ftp),
             master: Some(c.reply),
