@@ -1224,7 +1224,7 @@ mod tests {
     use super::*;
     use crate::flow::extract::extract;
     use crate::offload::{Checksums, complete_checksums};
-    use crate::packet::OwnedPacket;
+    use crate::packet::{OwnedPacket, Watched};
     use std::vec::Vec;
 
     pub(super) fn v6(last: u8) -> [u8; 16] {
@@ -1763,53 +1763,12 @@ mod tests {
         }
     }
 
-    /// A packet that tells whether a shard of `table` was locked when it
-    /// was made writable (which on Windows may copy it into a buffer from
-    /// the platform's pool).
-    struct Guarded<'a> {
-        pkt: OwnedPacket,
-        table: &'a table::Table,
-        written_locked: bool,
-    }
-
-    impl Packet for Guarded<'_> {
-        fn data(&self) -> &[u8] {
-            self.pkt.data()
-        }
-        fn data_mut(&mut self) -> Option<&mut [u8]> {
-            self.written_locked |= self.table.locked();
-            self.pkt.data_mut()
-        }
-        fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
-            self.written_locked |= self.table.locked();
-            self.pkt.push_front(n)
-        }
-        fn pull_front(&mut self, n: usize) -> bool {
-            self.pkt.pull_front(n)
-        }
-        fn truncate(&mut self, len: usize) {
-            self.pkt.truncate(len)
-        }
-        fn oob_vlan(&self) -> Option<u16> {
-            self.pkt.oob_vlan()
-        }
-        fn set_oob_vlan(&mut self, tci: Option<u16>) {
-            self.pkt.set_oob_vlan(tci)
-        }
-        fn try_clone(&self) -> Option<Self> {
-            Some(Guarded {
-                pkt: self.pkt.try_clone()?,
-                ..*self
-            })
-        }
-    }
-
     /// NAT rewrites a packet of a connection found in the table with no
     /// shard of it locked: making a frame writable may take a buffer from
     /// the platform, which no critical section calls into (`sync`).
     #[test]
     fn a_found_connections_packet_is_rewritten_with_no_shard_locked() {
-        let ct = Conntrack::new(3).unwrap();
+        let ct = std::sync::Arc::new(Conntrack::new(3).unwrap());
         let snat = nat_commit(NatKind::Src, Some((v4([192, 0, 2, 1]), v4([192, 0, 2, 1]))));
         let udp = |s: [u8; 4], d: [u8; 4], sport: u16, dport: u16| {
             let l4 = [
@@ -1825,11 +1784,9 @@ mod tests {
         let port = u16::from_be_bytes([sent[34], sent[35]]);
         let frames = [out, udp([10, 9, 9, 9], [192, 0, 2, 1], 53, port)];
         for (f, action) in frames.iter().zip([snat, nat_lookup()]) {
-            let mut p = Guarded {
-                pkt: OwnedPacket::from_frame(f).unwrap(),
-                table: &ct.table,
-                written_locked: false,
-            };
+            let mut p = Watched::new(OwnedPacket::from_frame(f).unwrap());
+            let table = ct.clone();
+            p.on_write = Some(std::rc::Rc::new(move || table.table.locked()));
             let mut k = FlowKey::default();
             extract(p.data(), None, &mut k).unwrap();
             assert_eq!(
@@ -1837,7 +1794,7 @@ mod tests {
                 Verdict::Continue
             );
             assert_ne!(k.ct_state & (SNAT | DNAT), 0);
-            assert!(!p.written_locked);
+            assert!(!p.flagged.get());
         }
     }
 
