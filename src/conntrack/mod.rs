@@ -174,9 +174,20 @@ struct Seen {
     state: u8,
     /// The connection was stored before this packet.
     found: bool,
+    /// What NAT does to the packet of a connection found without a helper,
+    /// worked out under the lookup (`None` inside: it cannot be).
+    translation: Option<Option<Translation>>,
     /// What NAT and helpers read, taken only for them: most packets need
     /// neither, and this is every packet's path.
     binding: Option<Binding>,
+}
+
+/// What NAT does to a packet that is not an ICMP error: the NAT bits for
+/// its key, and the rewrite of its headers (`None`: they stay).
+#[derive(Clone, Copy)]
+struct Translation {
+    bits: u8,
+    rewrite: Option<nat::Rewrite>,
 }
 
 /// A connection's tuples and extension, as NAT and helpers read them.
@@ -203,6 +214,46 @@ fn show(key: &mut FlowKey, mark: u32, labels: &[u8; 16], orig: &Tuple, ext: Opti
 
 fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
+}
+
+/// The NAT bits of a packet in direction `is_reply` of a connection with
+/// these translations.
+fn nat_bits(is_reply: bool, snat: bool, dnat: bool) -> u8 {
+    match (is_reply, snat, dnat) {
+        (_, true, true) => SNAT | DNAT,
+        (false, true, _) | (true, _, true) => SNAT,
+        (_, false, false) => 0,
+        _ => DNAT,
+    }
+}
+
+/// Whether the packet's transport checksum holds the pseudo-header sum
+/// (its sender left it to the NIC).
+fn partial<P: Packet>(pkt: &P) -> bool {
+    let c = pkt.offload().checksums;
+    c.tcp || c.udp
+}
+
+/// What NAT does to a packet (`view`, not an ICMP error) in direction
+/// `is_reply` of the connection (`orig`, `reply`): worked out from the
+/// connection alone, nothing of the packet written; `None` if it cannot be.
+fn translation(view: &View, orig: &Tuple, reply: &Tuple, is_reply: bool) -> Option<Translation> {
+    let (snat, dnat) = nat::kinds(orig, reply);
+    if !snat && !dnat {
+        return Some(Translation {
+            bits: 0,
+            rewrite: None,
+        });
+    }
+    let target = if is_reply {
+        orig.reverse()?
+    } else {
+        reply.reverse()?
+    };
+    Some(Translation {
+        bits: nat_bits(is_reply, snat, dnat),
+        rewrite: nat::Rewrite::between(&view.tuple, &target),
+    })
 }
 
 /// Counts a packet the tracker drops in `c`, and tells the operator why.
@@ -476,6 +527,10 @@ impl Conntrack {
         let mut seen = Seen::default();
         let reparsed;
         match self.track(ahead, ct, cached, nat, key, now_ms, notify, &mut seen) {
+            Ok(true) if matches!(seen.translation, Some(None)) => {
+                dropped(&self.stats.nat_failed, Drop::NatFailed, key);
+                Verdict::Drop
+            }
             Ok(true) => {
                 // Helpers read a packet once: on its first pass, or on the
                 // commit that stores its connection (as Linux's
@@ -497,7 +552,15 @@ impl Conntrack {
                         None => return Verdict::Drop,
                     }
                 }
-                if nat
+                if let Some(Some(t)) = &seen.translation {
+                    match Self::rewrite(pkt, key, view, t) {
+                        Some(bits) => seen.state |= bits,
+                        None => {
+                            dropped(&self.stats.nat_failed, Drop::NatFailed, key);
+                            return Verdict::Drop;
+                        }
+                    }
+                } else if nat
                     && let Some(b) = &seen.binding
                     && let Some(reply) = b.reply
                 {
@@ -570,6 +633,7 @@ impl Conntrack {
     /// metadata in `key` (`nat`: the action translates the packet): false
     /// for invalid, `Err` to drop.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn track(
         &self,
         ahead: &Ahead,
@@ -667,9 +731,13 @@ impl Conntrack {
                         };
                     show(key, c.mark, &c.labels, &c.orig, ext);
                     seen.found = true;
-                    // Translated once the lock is dropped: making the
-                    // packet writable may take a buffer from the platform.
-                    if nat || ext.is_some_and(|e| e.helper.is_some()) {
+                    // Worked out here from the record, the packet rewritten
+                    // once the lock is dropped: making it writable may take a
+                    // buffer from the platform.
+                    let helper = ext.is_some_and(|e| e.helper.is_some());
+                    if nat && !helper {
+                        seen.translation = Some(translation(&ahead.view, &c.orig, &c.reply, reply));
+                    } else if helper {
                         seen.binding = Some(Binding {
                             is_reply: reply,
                             orig: c.orig,
@@ -723,6 +791,7 @@ impl Conntrack {
             Seen {
                 state: TRK | REL | if reply { RPL } else { 0 },
                 found: true,
+                translation: None,
                 binding: Some(Binding {
                     is_reply: reply,
                     orig: c.orig,
@@ -823,6 +892,7 @@ impl Conntrack {
             // unconfirmed connection, related too if a helper expected it.
             state: TRK | NEW | if ext.master.is_some() { REL } else { 0 },
             found: false,
+            translation: None,
             binding: Some(Binding {
                 is_reply: false,
                 orig: conn.orig,
@@ -1093,29 +1163,19 @@ impl Conntrack {
         reply: &Tuple,
         is_reply: bool,
     ) -> Option<u8> {
-        let ports = nat::has_ports(orig.proto);
-        let dnat = orig.dst != reply.src || ports && orig.dport != reply.sport;
-        // An ICMP query's identifier (`sport` both ways) goes with DNAT if
-        // that moved the address, else with SNAT.
-        let id = orig.is_icmp() && orig.sport != reply.sport;
-        let snat = orig.src != reply.dst || ports && orig.sport != reply.dport || id && !dnat;
+        let Kind::IcmpError { quoted, inner_l3 } = view.kind else {
+            return Self::rewrite(pkt, key, view, &translation(view, orig, reply, is_reply)?);
+        };
+        let (snat, dnat) = nat::kinds(orig, reply);
         if !snat && !dnat {
             return Some(0);
         }
-        let bits = match (is_reply, snat, dnat) {
-            (_, true, true) => SNAT | DNAT,
-            (false, true, _) | (true, _, true) => SNAT,
-            _ => DNAT,
-        };
-        let partial = {
-            let c = pkt.offload().checksums;
-            c.tcp || c.udp
-        };
+        let bits = nat_bits(is_reply, snat, dnat);
         let len = pkt.len();
+        let outer = nat::headers_of(view, len, partial(pkt));
         let f = pkt.data_mut()?;
-        let outer = nat::headers_of(view, len, partial);
-        match view.kind {
-            Kind::IcmpError { quoted, inner_l3 } => {
+        {
+            {
                 // The quoted packet travelled the other way: it becomes
                 // that packet as the other side of the translation saw it.
                 let inner_to = if is_reply { orig } else { reply };
@@ -1141,21 +1201,27 @@ impl Conntrack {
                 nat::icmp_checksum(f, &outer)?;
                 nat::update_key(key, &rw, view.tuple.v6 == 1, false);
             }
-            _ => {
-                let target = if is_reply {
-                    orig.reverse()?
-                } else {
-                    reply.reverse()?
-                };
-                if let Some(rw) = nat::Rewrite::between(&view.tuple, &target) {
-                    nat::apply(f, &outer, &rw)?;
-                    // The key has no ICMP identifier (its ports are the type
-                    // and code).
-                    nat::update_key(key, &rw, view.tuple.v6 == 1, ports);
-                }
-            }
         }
         Some(bits)
+    }
+
+    /// Rewrites the packet `view` describes as `t` says; its NAT bits
+    /// (`None`: the packet could not be rewritten).
+    fn rewrite<P: Packet>(
+        pkt: &mut P,
+        key: &mut FlowKey,
+        view: &View,
+        t: &Translation,
+    ) -> Option<u8> {
+        if let Some(rw) = &t.rewrite {
+            let outer = nat::headers_of(view, pkt.len(), partial(pkt));
+            nat::apply(pkt.data_mut()?, &outer, rw)?;
+            // The key has no ICMP identifier (its ports are the type and
+            // code).
+            let ports = nat::has_ports(view.tuple.proto);
+            nat::update_key(key, rw, view.tuple.v6 == 1, ports);
+        }
+        Some(t.bits)
     }
 
     /// What a commit sets: mark, labels, and the events to send (as Linux's
