@@ -182,9 +182,8 @@ impl Packet for OwnedPacket {
 }
 
 /// A packet for tests that counts the bytes its copies take and may
-/// refuse them.
+/// refuse them, and may be asked about the moments it is made writable.
 #[cfg(test)]
-#[derive(Debug)]
 pub(crate) struct Watched {
     pub pkt: OwnedPacket,
     /// Bytes `try_clone` copied, of this packet and its copies together.
@@ -193,6 +192,10 @@ pub(crate) struct Watched {
     pub copies: bool,
     /// What its sender left to the NIC.
     pub req: Request,
+    /// Asked each time the packet is made writable (whether a lock is
+    /// held then, say); `flagged` keeps whether it ever said yes.
+    pub on_write: Option<alloc::rc::Rc<dyn Fn() -> bool>>,
+    pub flagged: alloc::rc::Rc<core::cell::Cell<bool>>,
 }
 
 #[cfg(test)]
@@ -203,6 +206,14 @@ impl Watched {
             copied: Default::default(),
             copies: true,
             req: Request::NONE,
+            on_write: None,
+            flagged: Default::default(),
+        }
+    }
+
+    fn written(&self) {
+        if self.on_write.as_ref().is_some_and(|f| f()) {
+            self.flagged.set(true);
         }
     }
 
@@ -221,9 +232,11 @@ impl Packet for Watched {
         self.pkt.data()
     }
     fn data_mut(&mut self) -> Option<&mut [u8]> {
+        self.written();
         self.pkt.data_mut()
     }
     fn push_front(&mut self, n: usize) -> Option<&mut [u8]> {
+        self.written();
         self.pkt.push_front(n)
     }
     fn pull_front(&mut self, n: usize) -> bool {
@@ -260,6 +273,8 @@ impl Packet for Watched {
             copied: self.copied.clone(),
             copies: true,
             req: self.req,
+            on_write: self.on_write.clone(),
+            flagged: self.flagged.clone(),
         })
     }
 }

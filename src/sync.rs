@@ -95,6 +95,14 @@ impl<T> Mutex<T> {
     }
 }
 
+#[cfg(test)]
+impl<T> Mutex<T> {
+    /// Whether some holder has the lock now.
+    pub fn is_locked(&self) -> bool {
+        self.0.is_locked()
+    }
+}
+
 impl<T> Deref for MutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -283,18 +283,6 @@ fn hexs(b: &[u8]) -> String {
     ovsext::sim::hex(b)
 }
 
-fn install(sim: &mut Sim, seq: u32, flow: &str, actions: &str) {
-    let (key, mask) = ovsext::flow::text::parse_flow(flow).unwrap();
-    let actions = ovsext::flow::text::parse_actions(actions).unwrap();
-    let r = Req::new(FLOW, 1, 1, seq, DPID)
-        .flags(0x1 | 0x400)
-        .raw(1, &key)
-        .raw(7, &mask)
-        .raw(2, &actions);
-    let line = one(sim, &ioctl(1, "TRANSACT", &r));
-    assert!(!is_error(&line), "{flow} {line}");
-}
-
 /// Every frame through `ct(zone=1)` then, by state: new from vm1 is
 /// committed and goes to vm2, established goes on both ways, replies
 /// return to vm1, invalid is dropped. `commit` is the committing CT action.
@@ -341,7 +329,7 @@ fn pipeline_of(base: &str, first: &str, commit: &str) -> Sim {
         ),
     ];
     for (i, (flow, actions)) in flows.iter().enumerate() {
-        install(&mut sim, 100 + i as u32, flow, actions);
+        install_text(&mut sim, 100 + i as u32, flow, actions);
     }
     sim
 }
@@ -485,20 +473,12 @@ impl ovsext::packet::Packet for LargeSend {
     }
 }
 
-impl ovsext::datapath::receive::Egress<LargeSend> for Chained {
-    fn send(&mut self, port: u32, _: u16, pkt: LargeSend) {
-        use ovsext::packet::Packet;
-        self.0.push((port, pkt.data().to_vec()));
-    }
-}
-
 /// A large send from a VM comes through the tracker whole, its IPv4 total
 /// length left zero as LSOv2 senders leave it (more than 64 KiB does not
 /// fit in it): its payload is the rest of the frame, and the connection
 /// follows it.
 #[test]
 fn a_large_send_with_a_zero_ip_length_is_tracked_whole() {
-    use ovsext::datapath::receive::{Effects, RxContext};
     let mut sim = firewall("ct(commit,zone=1)");
     let (p, r) = ((40000, 80), (80, 40000));
     let ws = [3, 3, 7];
@@ -516,18 +496,8 @@ fn a_large_send_with_a_zero_ip_length_is_tracked_whole() {
         f[16..18].copy_from_slice(&[0, 0]);
         ip_checksum(&mut f);
         let pkt = LargeSend(ovsext::packet::OwnedPacket::from_frame(&f).unwrap());
-        let mut ctx = RxContext::try_new(ovsext::percpu::Cpu::Pinned(0), 1).unwrap();
-        let (mut sent, mut wake) = (Chained::default(), ovsext::pend::Wakeups::new());
-        sim.device()
-            .with_datapath(|dp| {
-                let mut fx = Effects {
-                    egress: &mut sent,
-                    wake: &mut wake,
-                };
-                let now = ovsext::platform::time::Now::from_ms(1);
-                dp.receive_batch(&mut ctx, [((1, 0), pkt)], now, &mut fx);
-            })
-            .unwrap();
+        let mut sent = Sent::default();
+        receive_chain(&sim, [((1, 0), pkt)], &mut sent);
         sent.0.into_iter().map(|(port, _)| port).collect::<Vec<_>>()
     };
     assert_eq!(large(1001), vec![2]);
@@ -891,7 +861,7 @@ fn service(backend: &str, hairpin: bool, l4: &str) -> Sim {
             _ => format!("eth_type(0x86dd),ipv6({dst})"),
         };
         let l3 = format!("eth(),{l3}");
-        install(&mut sim, 300 + i as u32, &format!("{flow},{l3}"), actions);
+        install_text(&mut sim, 300 + i as u32, &format!("{flow},{l3}"), actions);
     }
     sim
 }
@@ -974,7 +944,7 @@ fn service_icmp_errors(sim: &mut Sim, v6: bool) {
     ];
     for (i, (flow, dst, actions)) in flows.iter().enumerate() {
         let m = l3.replace("DST", dst);
-        install(sim, 400 + i as u32, &format!("{flow},eth(),{m}"), actions);
+        install_text(sim, 400 + i as u32, &format!("{flow},eth(),{m}"), actions);
     }
 }
 
@@ -1465,13 +1435,13 @@ fn the_demo_ends_with_the_translated_connection() {
 fn flows_match_ct_fields_and_execute_keeps_ct_metadata() {
     let mut sim = setup();
     let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
-    install(
+    install_text(
         &mut sim,
         1,
         &format!("recirc_id(0),in_port(1),{base}"),
         "ct(commit,zone=3,mark=0x7/0xff),recirc(2)",
     );
-    install(
+    install_text(
         &mut sim,
         2,
         &format!("recirc_id(2),in_port(1),ct_state(+trk),ct_zone(3),ct_mark(0x7),{base}"),
@@ -1565,14 +1535,14 @@ fn fragment_pipeline() -> Sim {
     for (i, (ty, l3)) in [(0x0800, "ipv4"), (0x86dd, "ipv6")].iter().enumerate() {
         let seq = 200 + 4 * i as u32;
         for (j, frag) in ["no", "first", "later"].iter().enumerate() {
-            install(
+            install_text(
                 &mut sim,
                 seq + j as u32,
                 &format!("recirc_id(0),in_port(1),eth(),eth_type({ty:#06x}),{l3}(frag={frag})"),
                 "ct(zone=1),recirc(1)",
             );
         }
-        install(
+        install_text(
             &mut sim,
             seq + 3,
             &format!(
@@ -1631,14 +1601,14 @@ fn ipv4_fragments_reassemble_for_ct_and_leave_cut_as_they_came() {
 fn check_pkt_len_sees_a_reassembled_datagram_as_its_fragments() {
     let mut sim = setup();
     for (j, frag) in ["first", "later"].iter().enumerate() {
-        install(
+        install_text(
             &mut sim,
             300 + j as u32,
             &format!("recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag={frag})"),
             "ct(zone=1),recirc(2)",
         );
     }
-    install(
+    install_text(
         &mut sim,
         302,
         "recirc_id(2),ct_state(+new+trk),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)",
@@ -1850,14 +1820,14 @@ fn helper_firewall(commit: &str) -> Sim {
 fn helper_pipeline(first: &str, commit: &str) -> Sim {
     let mut sim = pipeline(first, commit);
     let base = "eth(),eth_type(0x0800),ipv4(frag=no)";
-    install(
+    install_text(
         &mut sim,
         299,
         &format!("recirc_id(1),ct_state(+est+rpl+trk),in_port(1),{base}"),
         "2",
     );
     for (i, (from, to)) in [(1, 2), (2, 1)].iter().enumerate() {
-        install(
+        install_text(
             &mut sim,
             300 + i as u32,
             &format!("recirc_id(1),ct_state(+rel-rpl+trk),in_port({from}),{base}"),
@@ -2129,7 +2099,7 @@ fn a_reassembled_miss_goes_up_with_its_mru() {
         "ioctl 1 WRITE SUCCESS -"
     );
     for (i, frag) in ["first", "later"].iter().enumerate() {
-        install(
+        install_text(
             &mut sim,
             400 + i as u32,
             &format!("recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(frag={frag})"),
@@ -2409,22 +2379,6 @@ fn the_largest_zone_limit_reads_back_as_set() {
     assert_eq!(ct_limits(&mut sim, 3, Some(&[(1, 0, 0)])), vec![(1, 7, 0)]);
 }
 
-/// Collects what a chain sends, in order, an out-of-band VLAN tag shown
-/// in band.
-#[derive(Default)]
-struct Chained(Vec<(u32, Vec<u8>)>);
-
-impl ovsext::datapath::receive::Egress<ovsext::packet::OwnedPacket> for Chained {
-    fn send(&mut self, port: u32, _: u16, pkt: ovsext::packet::OwnedPacket) {
-        use ovsext::packet::Packet;
-        let f = match pkt.oob_vlan() {
-            Some(tci) => tagged(pkt.data(), tci),
-            None => pkt.data().to_vec(),
-        };
-        self.0.push((port, f));
-    }
-}
-
 /// Sends `frames` (each with the port it comes in from) as one chain
 /// after another of `LOOKUP_BATCH` frames; what leaves, in order.
 fn chains(sim: &mut Sim, frames: &[(u32, Vec<u8>)]) -> Vec<(u32, Vec<u8>)> {
@@ -2438,31 +2392,15 @@ fn chains_tagged(
     frames: &[(u32, Vec<u8>)],
     tci: Option<u16>,
 ) -> Vec<(u32, Vec<u8>)> {
-    use ovsext::datapath::receive::{Effects, RxContext};
-    use ovsext::packet::OwnedPacket;
     use ovsext::packet::Packet;
-    let mut ctx = RxContext::try_new(ovsext::percpu::Cpu::Pinned(0), 1).unwrap();
-    let (mut sent, mut wake) = (Chained::default(), ovsext::pend::Wakeups::new());
+    let mut sent = Sent::default();
     for chain in frames.chunks(ovsext::flow::table::LOOKUP_BATCH) {
         let chain = chain.iter().map(|(port, f)| {
-            let mut pkt = OwnedPacket::from_frame(f).unwrap();
+            let mut pkt = ovsext::packet::OwnedPacket::from_frame(f).unwrap();
             pkt.set_oob_vlan(tci);
             ((*port, 0), pkt)
         });
-        sim.device()
-            .with_datapath(|dp| {
-                let mut fx = Effects {
-                    egress: &mut sent,
-                    wake: &mut wake,
-                };
-                dp.receive_batch(
-                    &mut ctx,
-                    chain,
-                    ovsext::platform::time::Now::from_ms(1),
-                    &mut fx,
-                );
-            })
-            .unwrap();
+        receive_chain(sim, chain, &mut sent);
     }
     sent.0
 }
@@ -2489,7 +2427,7 @@ fn chains_into_a_large_table_are_tracked_as_their_frames_alone() {
         ("recirc_id(3),ct_state(+new+trk),in_port(1)", "2"),
     ];
     for (i, (flow, actions)) in flows.iter().enumerate() {
-        install(
+        install_text(
             &mut sim,
             200 + i as u32,
             &format!("{flow},{udp_flow}"),
@@ -2626,7 +2564,7 @@ fn a_miss_after_ct_nat_is_committed_by_execute_and_translated_once() {
     .iter()
     .enumerate()
     {
-        install(&mut sim, 500 + i as u32, &format!("{flow},{base}"), acts);
+        install_text(&mut sim, 500 + i as u32, &format!("{flow},{base}"), acts);
     }
     let commit = "ct(commit,zone=1,mark=0x9/0xff,nat(src=192.168.100.1:6000-6010)),2";
     let public = [192, 168, 100, 1];
@@ -2841,7 +2779,7 @@ fn vlan_through_snat(oob: bool) {
         ("recirc_id(1),ct_state(+rel+rpl+trk),in_port(2)", "", "1"),
     ];
     for (i, (flow, e, acts)) in flows.iter().enumerate() {
-        install(&mut sim, 700 + i as u32, &format!("{flow},{}", m(e)), acts);
+        install_text(&mut sim, 700 + i as u32, &format!("{flow},{}", m(e)), acts);
     }
     let public = [192, 168, 100, 1];
     let tci = 0x200a;
@@ -3103,7 +3041,7 @@ fn masked_marks_and_labels_set_by_commits_across_recirculation_and_an_upcall() {
         ),
     ];
     for (i, (flow, acts)) in flows.iter().enumerate() {
-        install(&mut sim, 800 + i as u32, &format!("{flow},{base}"), acts);
+        install_text(&mut sim, 800 + i as u32, &format!("{flow},{base}"), acts);
     }
     let public = [192, 168, 100, 1];
     let p = (40000, 80);
@@ -3309,7 +3247,7 @@ fn an_icmp_error_from_the_client_side_of_snat_leaves_translated() {
         "ct(zone=1,nat)",
         "ct(commit,zone=1,nat(src=192.168.100.1:5000-5010))",
     );
-    install(
+    install_text(
         &mut sim,
         900,
         "recirc_id(1),ct_state(+rel-rpl+trk),in_port(1),eth(),eth_type(0x0800),ipv4(frag=no)",
@@ -3529,7 +3467,7 @@ fn vlan_tagged_fragments_through_snat() {
         ("recirc_id(1),ct_state(+est+rpl+trk),in_port(2)", "1"),
     ];
     for (i, (flow, acts)) in flows.iter().enumerate() {
-        install(&mut sim, 950 + i as u32, &format!("{flow},{m}"), acts);
+        install_text(&mut sim, 950 + i as u32, &format!("{flow},{m}"), acts);
     }
     let public = [192, 168, 100, 1];
     let out = sent(&mut sim, 2, &tagged(&udp(VM1, VM2, (5353, 53)), tci));
@@ -3588,7 +3526,7 @@ fn a_commit_of_a_related_icmp_error_marks_its_connection() {
         ),
     ];
     for (i, (flow, acts)) in flows.iter().enumerate() {
-        install(&mut sim, 970 + i as u32, &format!("{flow},{base}"), acts);
+        install_text(&mut sim, 970 + i as u32, &format!("{flow},{base}"), acts);
     }
     let q = udp(VM1, VM2, (5000, 53));
     assert_eq!(send(&mut sim, 1, &q), vec![2]);

@@ -1048,26 +1048,12 @@ fn the_recirculation_limit_drops_without_counting_lost_upcalls() {
     assert_eq!(t.n_hit, 1 + ovsext::datapath::receive::RECIRC_LIMIT as u64);
 }
 
-/// Collects what a chain sends, in order.
-#[derive(Default)]
-struct Sent(Vec<(u32, Vec<u8>)>);
-
-impl ovsext::datapath::receive::Egress<ovsext::packet::OwnedPacket> for Sent {
-    fn send(&mut self, port: u32, _: u16, pkt: ovsext::packet::OwnedPacket) {
-        use ovsext::packet::Packet;
-        self.0.push((port, pkt.data().to_vec()));
-    }
-}
-
 /// A chain longer than one lookup batch, mixing hits, misses, a runt and a
 /// frame from a port no vport is bound to: every frame is handled as if it
 /// came alone, and the hits leave in the order they came.
 #[test]
 fn chains_are_looked_up_in_batches_and_stay_in_order() {
-    use ovsext::datapath::receive::{Effects, RxContext};
     use ovsext::packet::OwnedPacket;
-    use ovsext::pend::Wakeups;
-    use ovsext::percpu::Cpu;
 
     let mut sim = setup();
     install(&mut sim, 1, IPV4_FROM_1, &output(2));
@@ -1095,22 +1081,8 @@ fn chains_are_looked_up_in_batches_and_stay_in_order() {
         };
         chain.push(((port, 0), OwnedPacket::from_frame(&frame).unwrap()));
     }
-    let mut ctx = RxContext::try_new(Cpu::Pinned(0), 1).unwrap();
-    let (mut sent, mut wake) = (Sent::default(), Wakeups::new());
-    sim.device()
-        .with_datapath(|dp| {
-            let mut fx = Effects {
-                egress: &mut sent,
-                wake: &mut wake,
-            };
-            dp.receive_batch(
-                &mut ctx,
-                chain,
-                ovsext::platform::time::Now::from_ms(1),
-                &mut fx,
-            );
-        })
-        .unwrap();
+    let mut sent = Sent::default();
+    receive_chain(&sim, chain, &mut sent);
     assert_eq!(sent.0, want);
     let t = sim.device().with_datapath(|dp| dp.totals()).unwrap();
     assert_eq!(

@@ -1006,22 +1006,6 @@ fn set_tunnel_is_validated_at_install() {
     }
 }
 
-/// Installs `flow` (text, with its mask) with `actions` (text).
-fn install_text(sim: &mut Sim, seq: u32, flow: &str, actions: &str) {
-    let (key, mask) = ovsext::flow::text::parse_flow(flow).unwrap();
-    let actions = ovsext::flow::text::parse_actions(actions).unwrap();
-    let r = Req::new(FLOW, 1, 1, seq, DPID)
-        .flags(0x1 | 0x400)
-        .raw(1, &key)
-        .raw(7, &mask)
-        .raw(2, &actions);
-    let line = one(sim, &ioctl(1, "TRANSACT", &r));
-    assert!(
-        line.starts_with("ioctl 1 TRANSACT SUCCESS "),
-        "{flow} {line}"
-    );
-}
-
 /// A connection tracked on both sides of a VXLAN tunnel, as Antrea's
 /// encapsulation mode runs it: host A's VM is masqueraded to 10.0.0.100
 /// and its frames tunnelled to host B, where the decapsulated frame is

@@ -147,11 +147,11 @@ pub fn render(
     if c.seen_reply {
         status |= IPS_SEEN_REPLY;
     }
-    let ports = matches!(c.orig.proto, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP);
-    if c.orig.src != c.reply.dst || ports && c.orig.sport != c.reply.dport {
+    let (snat, dnat) = super::nat::kinds(&c.orig, &c.reply);
+    if snat {
         status |= IPS_SRC_NAT;
     }
-    if c.orig.dst != c.reply.src || ports && c.orig.dport != c.reply.sport {
+    if dnat {
         status |= IPS_DST_NAT;
     }
     b.put_be32(CTA_STATUS, status)?;

@@ -174,11 +174,20 @@ struct Seen {
     state: u8,
     /// The connection was stored before this packet.
     found: bool,
-    /// NAT could not rewrite the packet, translated under the lookup.
-    untranslatable: bool,
+    /// What NAT does to the packet of a connection found without a helper,
+    /// worked out under the lookup (`None` inside: it cannot be).
+    translation: Option<Option<Translation>>,
     /// What NAT and helpers read, taken only for them: most packets need
     /// neither, and this is every packet's path.
     binding: Option<Binding>,
+}
+
+/// What NAT does to a packet that is not an ICMP error: the NAT bits for
+/// its key, and the rewrite of its headers (`None`: they stay).
+#[derive(Clone, Copy)]
+struct Translation {
+    bits: u8,
+    rewrite: Option<nat::Rewrite>,
 }
 
 /// A connection's tuples and extension, as NAT and helpers read them.
@@ -214,6 +223,46 @@ fn show(key: &mut FlowKey, mark: u32, labels: &[u8; 16], orig: &Tuple, ext: Opti
 
 fn count(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
+}
+
+/// The NAT bits of a packet in direction `is_reply` of a connection with
+/// these translations.
+fn nat_bits(is_reply: bool, snat: bool, dnat: bool) -> u8 {
+    match (is_reply, snat, dnat) {
+        (_, true, true) => SNAT | DNAT,
+        (false, true, _) | (true, _, true) => SNAT,
+        (_, false, false) => 0,
+        _ => DNAT,
+    }
+}
+
+/// Whether the packet's transport checksum holds the pseudo-header sum
+/// (its sender left it to the NIC).
+fn partial<P: Packet>(pkt: &P) -> bool {
+    let c = pkt.offload().checksums;
+    c.tcp || c.udp
+}
+
+/// What NAT does to a packet (`view`, not an ICMP error) in direction
+/// `is_reply` of the connection (`orig`, `reply`): worked out from the
+/// connection alone, nothing of the packet written; `None` if it cannot be.
+fn translation(view: &View, orig: &Tuple, reply: &Tuple, is_reply: bool) -> Option<Translation> {
+    let (snat, dnat) = nat::kinds(orig, reply);
+    if !snat && !dnat {
+        return Some(Translation {
+            bits: 0,
+            rewrite: None,
+        });
+    }
+    let target = if is_reply {
+        orig.reverse()?
+    } else {
+        reply.reverse()?
+    };
+    Some(Translation {
+        bits: nat_bits(is_reply, snat, dnat),
+        rewrite: nat::Rewrite::between(&view.tuple, &target),
+    })
 }
 
 /// Counts a packet the tracker drops in `c`, and tells the operator why.
@@ -486,8 +535,8 @@ impl Conntrack {
         let mut view = &ahead.view;
         let mut seen = Seen::default();
         let reparsed;
-        match self.track(pkt, ahead, ct, cached, nat, key, now_ms, notify, &mut seen) {
-            Ok(true) if seen.untranslatable => {
+        match self.track(ahead, ct, cached, nat, key, now_ms, notify, &mut seen) {
+            Ok(true) if matches!(seen.translation, Some(None)) => {
                 dropped(&self.stats.nat_failed, Drop::NatFailed, key);
                 Verdict::Drop
             }
@@ -512,7 +561,15 @@ impl Conntrack {
                         None => return Verdict::Drop,
                     }
                 }
-                if nat
+                if let Some(Some(t)) = &seen.translation {
+                    match Self::rewrite(pkt, key, view, t) {
+                        Some(bits) => seen.state |= bits,
+                        None => {
+                            dropped(&self.stats.nat_failed, Drop::NatFailed, key);
+                            return Verdict::Drop;
+                        }
+                    }
+                } else if nat
                     && let Some(b) = &seen.binding
                     && let Some(reply) = b.reply
                 {
@@ -585,9 +642,9 @@ impl Conntrack {
     /// metadata in `key` (`nat`: the action translates the packet): false
     /// for invalid, `Err` to drop.
     #[allow(clippy::too_many_arguments)]
-    fn track<P: Packet>(
+    #[inline]
+    fn track(
         &self,
-        pkt: &mut P,
         ahead: &Ahead,
         ct: &CtAction<'_>,
         cached: bool,
@@ -599,16 +656,17 @@ impl Conntrack {
     ) -> Result<bool, ()> {
         let (view, hash) = (&ahead.view, ahead.hash);
         let fill = |seen: &mut Seen, s: Option<Seen>| s.map(|s| *seen = s).is_some();
-        if let Kind::IcmpError { quoted, .. } = view.kind {
-            return Ok(fill(seen, self.related(&quoted, ct, key, now_ms, notify)));
-        }
-        let updates = self.listening(events::Kind::Update(0));
         // A packet an earlier action of the zone translated carries the
         // reverse of its connection's other tuple: it is found by that,
         // the other way (Linux's `ovs_ct_find_existing` when `natted`), or
         // a commit of a retransmitted SYN, or of a datagram sent again
         // before any reply, would clash with its own connection.
         let translated = cached && key.ct_state & (SNAT | DNAT) != 0;
+        if let Kind::IcmpError { quoted, .. } = view.kind {
+            let related = self.related(&quoted, translated, ct, key, now_ms, notify);
+            return Ok(fill(seen, related));
+        }
+        let updates = self.listening(events::Kind::Update(0));
         let back = if translated {
             view.tuple.reverse()
         } else {
@@ -679,14 +737,12 @@ impl Conntrack {
                         };
                     show(key, c.mark, &c.labels, &c.orig, ext);
                     seen.found = true;
+                    // Worked out here from the record, the packet rewritten
+                    // once the lock is dropped: making it writable may take a
+                    // buffer from the platform.
                     let helper = ext.is_some_and(|e| e.helper.is_some());
                     if nat && !helper {
-                        // Translated here, from the record, rather than
-                        // from a copy of its tuples taken out of the lock.
-                        match self.translate(pkt, key, &ahead.view, &c.orig, &c.reply, reply) {
-                            Some(bits) => seen.state |= bits,
-                            None => seen.untranslatable = true,
-                        }
+                        seen.translation = Some(translation(&ahead.view, &c.orig, &c.reply, reply));
                     } else if helper {
                         seen.binding = Some(Binding {
                             is_reply: reply,
@@ -720,21 +776,29 @@ impl Conntrack {
     }
 
     /// An ICMP error: RELATED to the connection of the packet it quotes
-    /// (which travelled the other way), if there is one. A commit sets
-    /// that connection's mark and labels (Linux's `ovs_ct_commit` sets
-    /// them on the connection the error is attached to).
+    /// (which travelled the other way), if there is one. Once `translated`,
+    /// the quoted packet is as the other side of the translation saw it:
+    /// a tuple of the connection the way the error does not go. A commit
+    /// sets that connection's mark and labels (Linux's `ovs_ct_commit`
+    /// sets them on the connection the error is attached to).
     fn related(
         &self,
         quoted: &Tuple,
+        translated: bool,
         ct: &CtAction<'_>,
         key: &mut FlowKey,
         now_ms: u64,
         notify: &mut Notify<'_>,
     ) -> Option<Seen> {
-        let back = quoted.reverse()?;
+        let back = if translated {
+            *quoted
+        } else {
+            quoted.reverse()?
+        };
         let updates = ct.commit && self.listening(events::Kind::Update(0));
         let mut changed = None;
         let found = self.table.lookup(&back, now_ms, |(c, ext, reply)| {
+            let reply = reply != translated;
             if ct.commit {
                 let before = (c.mark, c.labels, c.seen_reply);
                 Self::set_metadata(c, ct);
@@ -749,7 +813,7 @@ impl Conntrack {
             Seen {
                 state: TRK | REL | if reply { RPL } else { 0 },
                 found: true,
-                untranslatable: false,
+                translation: None,
                 binding: Some(Binding {
                     is_reply: reply,
                     orig: c.orig,
@@ -856,7 +920,7 @@ impl Conntrack {
             // unconfirmed connection, related too if a helper expected it.
             state: TRK | NEW | if ext.master.is_some() { REL } else { 0 },
             found: false,
-            untranslatable: false,
+            translation: None,
             binding: Some(Binding {
                 is_reply: false,
                 orig: conn.orig,
@@ -1127,29 +1191,19 @@ impl Conntrack {
         reply: &Tuple,
         is_reply: bool,
     ) -> Option<u8> {
-        let ports = nat::has_ports(orig.proto);
-        let dnat = orig.dst != reply.src || ports && orig.dport != reply.sport;
-        // An ICMP query's identifier (`sport` both ways) goes with DNAT if
-        // that moved the address, else with SNAT.
-        let id = orig.is_icmp() && orig.sport != reply.sport;
-        let snat = orig.src != reply.dst || ports && orig.sport != reply.dport || id && !dnat;
+        let Kind::IcmpError { quoted, inner_l3 } = view.kind else {
+            return Self::rewrite(pkt, key, view, &translation(view, orig, reply, is_reply)?);
+        };
+        let (snat, dnat) = nat::kinds(orig, reply);
         if !snat && !dnat {
             return Some(0);
         }
-        let bits = match (is_reply, snat, dnat) {
-            (_, true, true) => SNAT | DNAT,
-            (false, true, _) | (true, _, true) => SNAT,
-            _ => DNAT,
-        };
-        let partial = {
-            let c = pkt.offload().checksums;
-            c.tcp || c.udp
-        };
+        let bits = nat_bits(is_reply, snat, dnat);
         let len = pkt.len();
+        let outer = nat::headers_of(view, len, partial(pkt));
         let f = pkt.data_mut()?;
-        let outer = nat::headers_of(view, len, partial);
-        match view.kind {
-            Kind::IcmpError { quoted, inner_l3 } => {
+        {
+            {
                 // The quoted packet travelled the other way: it becomes
                 // that packet as the other side of the translation saw it.
                 let inner_to = if is_reply { orig } else { reply };
@@ -1175,21 +1229,27 @@ impl Conntrack {
                 nat::icmp_checksum(f, &outer)?;
                 nat::update_key(key, &rw, view.tuple.v6 == 1, false);
             }
-            _ => {
-                let target = if is_reply {
-                    orig.reverse()?
-                } else {
-                    reply.reverse()?
-                };
-                if let Some(rw) = nat::Rewrite::between(&view.tuple, &target) {
-                    nat::apply(f, &outer, &rw)?;
-                    // The key has no ICMP identifier (its ports are the type
-                    // and code).
-                    nat::update_key(key, &rw, view.tuple.v6 == 1, ports);
-                }
-            }
         }
         Some(bits)
+    }
+
+    /// Rewrites the packet `view` describes as `t` says; its NAT bits
+    /// (`None`: the packet could not be rewritten).
+    fn rewrite<P: Packet>(
+        pkt: &mut P,
+        key: &mut FlowKey,
+        view: &View,
+        t: &Translation,
+    ) -> Option<u8> {
+        if let Some(rw) = &t.rewrite {
+            let outer = nat::headers_of(view, pkt.len(), partial(pkt));
+            nat::apply(pkt.data_mut()?, &outer, rw)?;
+            // The key has no ICMP identifier (its ports are the type and
+            // code).
+            let ports = nat::has_ports(view.tuple.proto);
+            nat::update_key(key, rw, view.tuple.v6 == 1, ports);
+        }
+        Some(t.bits)
     }
 
     /// What a commit sets: mark, labels, and the events to send (as Linux's
@@ -1258,7 +1318,7 @@ mod tests {
     use super::*;
     use crate::flow::extract::extract;
     use crate::offload::{Checksums, complete_checksums};
-    use crate::packet::OwnedPacket;
+    use crate::packet::{OwnedPacket, Watched};
     use std::vec::Vec;
 
     pub(super) fn v6(last: u8) -> [u8; 16] {
@@ -1794,6 +1854,79 @@ mod tests {
             let t = tuple_of(&inner);
             assert_eq!((t.src, t.dst, t.sport), (b, target, 1));
             assert!(checksums_ok(&inner), "the quoted echo's checksums");
+        }
+    }
+
+    /// NAT rewrites a packet of a connection found in the table with no
+    /// shard of it locked: making a frame writable may take a buffer from
+    /// the platform, which no critical section calls into (`sync`).
+    #[test]
+    fn a_found_connections_packet_is_rewritten_with_no_shard_locked() {
+        let ct = std::sync::Arc::new(Conntrack::new(3).unwrap());
+        let snat = nat_commit(NatKind::Src, Some((v4([192, 0, 2, 1]), v4([192, 0, 2, 1]))));
+        let udp = |s: [u8; 4], d: [u8; 4], sport: u16, dport: u16| {
+            let l4 = [
+                &sport.to_be_bytes()[..],
+                &dport.to_be_bytes(),
+                &[0, 8, 0, 0],
+            ]
+            .concat();
+            packet::tests::ipv4_frame(s, d, 17, &l4)
+        };
+        let out = udp([10, 0, 0, 1], [10, 9, 9, 9], 4000, 53);
+        let (sent, _) = run(&ct, &out, &snat);
+        let port = u16::from_be_bytes([sent[34], sent[35]]);
+        let frames = [out, udp([10, 9, 9, 9], [192, 0, 2, 1], 53, port)];
+        for (f, action) in frames.iter().zip([snat, nat_lookup()]) {
+            let mut p = Watched::new(OwnedPacket::from_frame(f).unwrap());
+            let table = ct.clone();
+            p.on_write = Some(std::rc::Rc::new(move || table.table.locked()));
+            let mut k = FlowKey::default();
+            extract(p.data(), None, &mut k).unwrap();
+            assert_eq!(
+                ct.execute(&mut p, &mut k, &action, 0, &mut |_| {}),
+                Verdict::Continue
+            );
+            assert_ne!(k.ct_state & (SNAT | DNAT), 0);
+            assert!(!p.flagged.get());
+        }
+    }
+
+    /// An ICMP error a CT action translated, committed by a later action
+    /// of the zone (OVN's `ct_commit_nat` of related traffic), stays
+    /// related to its connection the same way, its NAT bit kept, as Linux
+    /// keeps the connection the packet holds; it was invalid.
+    #[test]
+    fn a_translated_icmp_error_committed_again_stays_related() {
+        for ipv6 in [false, true] {
+            let ct = Conntrack::new(3).unwrap();
+            let addr = |a: [u8; 4]| if ipv6 { v6(a[3]) } else { v4(a) };
+            let (host, target, public) = (
+                addr([10, 0, 0, 1]),
+                addr([8, 8, 8, 8]),
+                addr([192, 0, 2, 100]),
+            );
+            let (request, unreachable) = if ipv6 { (128, 1) } else { (8, 3) };
+            let echo = [request, 0, 0, 0, 0, 9, 0, 7];
+            let snat = nat_commit(NatKind::Src, Some((public, public)));
+            let (sent, _) = run(&ct, &icmp_frame(host, target, ipv6, &echo), &snat);
+            // The target answers the echo with an error, which comes back
+            // translated, then is committed in the same zone.
+            let body = [&[unreachable, 0, 0, 0, 0, 0, 0, 0][..], &sent[14..]].concat();
+            let error = icmp_frame(target, public, ipv6, &body);
+            let mut p = OwnedPacket::from_frame(&error).unwrap();
+            let mut k = FlowKey::default();
+            extract(p.data(), None, &mut k).unwrap();
+            ct.execute(&mut p, &mut k, &nat_lookup(), 0, &mut |_| {});
+            assert_eq!(k.ct_state, TRK | REL | RPL | DNAT, "{ipv6}");
+            let commit = CtAction {
+                commit: true,
+                ..nat_lookup()
+            };
+            let v = ct.execute(&mut p, &mut k, &commit, 0, &mut |_| {});
+            assert_eq!(v, Verdict::Continue);
+            assert_eq!(k.ct_state, TRK | REL | RPL | DNAT, "{ipv6}");
+            assert_ne!(k.ct_orig, CtTuple::default(), "{ipv6}");
         }
     }
 

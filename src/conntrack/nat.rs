@@ -187,6 +187,17 @@ pub fn choose(
     None
 }
 
+/// Which translations a connection's tuples (`orig`, and `reply` as NAT
+/// bound it) say it has: (SNAT, DNAT). An ICMP query's identifier (`sport`
+/// both ways) goes with DNAT if that moved the address, else with SNAT.
+pub fn kinds(orig: &Tuple, reply: &Tuple) -> (bool, bool) {
+    let ports = has_ports(orig.proto);
+    let dnat = orig.dst != reply.src || ports && orig.dport != reply.sport;
+    let id = orig.is_icmp() && orig.sport != reply.sport;
+    let snat = orig.src != reply.dst || ports && orig.sport != reply.dport || id && !dnat;
+    (snat, dnat)
+}
+
 /// What a rewrite changes: each field that is `Some`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rewrite {

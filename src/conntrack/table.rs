@@ -469,6 +469,12 @@ impl Table {
         self.shards.get(i).map(|c| &c.shard)
     }
 
+    /// Whether some shard is locked now.
+    #[cfg(test)]
+    pub fn locked(&self) -> bool {
+        self.shards.iter().any(|c| c.shard.is_locked())
+    }
+
     /// The hash of `t` the table files it under.
     pub fn hash(&self, t: &Tuple) -> u64 {
         t.hash(self.seed)

@@ -180,3 +180,56 @@ pub const T_TP_DST: u16 = 10;
 pub const T_VXLAN_OPTS: u16 = 11;
 pub const T_IPV6_SRC: u16 = 12;
 pub const T_IPV6_DST: u16 = 13;
+
+/// Installs `flow` (OVS's text, its mask from the text) with `actions`
+/// (text) through `flow_put`; panics if the datapath refuses it.
+pub fn install_text(sim: &mut Sim, seq: u32, flow: &str, actions: &str) {
+    let (key, mask) = ovsext::flow::text::parse_flow(flow).unwrap();
+    let actions = ovsext::flow::text::parse_actions(actions).unwrap();
+    let line = flow_put(sim, seq, &key, &mask, &actions);
+    assert!(
+        line.starts_with("ioctl 1 TRANSACT SUCCESS "),
+        "{flow} {line}"
+    );
+    let (hdr, _) = reply(&line);
+    assert_ne!(hdr.ty, 2, "{flow} {line}");
+}
+
+/// What chains of frames send, in order: (vport, frame), an out-of-band
+/// VLAN tag shown in band, as it goes on the wire.
+#[derive(Default)]
+pub struct Sent(pub Vec<(u32, Vec<u8>)>);
+
+impl<P: ovsext::packet::Packet> ovsext::datapath::receive::Egress<P> for Sent {
+    fn send(&mut self, port: u32, _: u16, pkt: P) {
+        let f = pkt.data();
+        let f = match pkt.oob_vlan() {
+            Some(tci) => [&f[..12], &[0x81, 0x00], &tci.to_be_bytes()[..], &f[12..]].concat(),
+            None => f.to_vec(),
+        };
+        self.0.push((port, f));
+    }
+}
+
+/// Sends `chain` (each packet with the Hyper-V port and NIC it comes in
+/// from) through `receive_batch` as one chain, at 1 ms; what left is
+/// added to `sent`.
+pub fn receive_chain<P: ovsext::packet::Packet>(
+    sim: &Sim,
+    chain: impl IntoIterator<Item = ((u32, u16), P)>,
+    sent: &mut Sent,
+) {
+    use ovsext::datapath::receive::{Effects, RxContext};
+    let mut ctx = RxContext::try_new(ovsext::percpu::Cpu::Pinned(0), 1).unwrap();
+    let mut wake = ovsext::pend::Wakeups::new();
+    sim.device()
+        .with_datapath(|dp| {
+            let mut fx = Effects {
+                egress: sent,
+                wake: &mut wake,
+            };
+            let now = ovsext::platform::time::Now::from_ms(1);
+            dp.receive_batch(&mut ctx, chain, now, &mut fx);
+        })
+        .unwrap();
+}
