@@ -799,17 +799,19 @@ impl Conntrack {
         let mut changed = None;
         let found = self.table.lookup(&back, now_ms, |(c, ext, reply)| {
             let reply = reply != translated;
+            let ext = ext.map(|e| &*e);
             if ct.commit {
                 let before = (c.mark, c.labels, c.seen_reply);
                 Self::set_metadata(c, ct);
                 if updates {
                     let causes = update_causes(before, c);
                     if causes != 0 {
-                        changed = Some((*c, ext.map(|e| *e), causes));
+                        changed = Some((*c, ext.copied(), causes));
                     }
                 }
             }
-            show(key, c.mark, &c.labels, &c.orig, None);
+            // A connection a helper expected shows its master's tuple.
+            show(key, c.mark, &c.labels, &c.orig, ext);
             Seen {
                 state: TRK | REL | if reply { RPL } else { 0 },
                 found: true,
@@ -2029,6 +2031,28 @@ mod tests {
             "to the client that announced it"
         );
         assert!(checksums_ok(&out));
+    }
+
+    /// An ICMP error about a connection a helper expected shows the
+    /// control connection's original tuple, as every packet of that
+    /// connection does (Linux's `__ovs_ct_update_key` reads the master's).
+    #[test]
+    fn an_icmp_error_about_an_expected_connection_shows_its_masters_tuple() {
+        let ct = ftp_through_snat(true);
+        let commit = CtAction {
+            commit: true,
+            ..nat_lookup()
+        };
+        let syn = packet::tests::tcp(20, 2000, 0x02, 9000, 0, 0);
+        let f = packet::tests::ipv4_frame([10, 0, 0, 2], [10, 0, 0, 100], 6, &syn);
+        let (sent, data) = run(&ct, &f, &commit);
+        assert_eq!(data.ct_state & REL, REL);
+        // The client refuses the SYN as it reached it.
+        let body = [&[3, 3, 0, 0, 0, 0, 0, 0][..], &sent[14..]].concat();
+        let err = icmp_frame(v4([10, 0, 0, 1]), v4([10, 0, 0, 2]), false, &body);
+        let (_, k) = run(&ct, &err, &nat_lookup());
+        assert_eq!(k.ct_state & (TRK | REL | RPL), TRK | REL | RPL);
+        assert_eq!(k.ct_orig, data.ct_orig, "the control connection's tuple");
     }
 
     /// A segment whose TCP checksum is wrong stays wrong: the helper
