@@ -3551,3 +3551,24 @@ fn a_commit_of_a_related_icmp_error_marks_its_connection() {
     assert_eq!(d.len(), 1, "nothing else stored");
     assert_eq!(get(&d[0].1, 8), &5u32.to_be_bytes());
 }
+
+/// A commit of an ICMP error that changes its connection's mark sends the
+/// connection's UPDATE, once (Linux's `nf_conntrack_confirm` delivers the
+/// events the commit cached on the confirmed connection); a commit that
+/// changes nothing sends none.
+#[test]
+fn a_commit_of_a_related_icmp_error_sends_the_update() {
+    let mut sim = setup();
+    ct_listener(&mut sim, 6, &[2]);
+    let acts = |s: &str| ovsext::flow::text::parse_actions(s).unwrap();
+    let q = udp(VM1, VM2, (5000, 53));
+    execute(&mut sim, &q, &acts("ct(commit,zone=1)"));
+    assert_eq!(next_event(&mut sim, 6), None);
+    let err = port_unreachable(VM2, VM1, &q);
+    let mark = acts("ct(commit,zone=1,mark=0x9/0xff)");
+    execute(&mut sim, &err, &mark);
+    assert_eq!(next_event(&mut sim, 6), Some((0x0100, 0, 2)), "UPDATE");
+    assert_eq!(next_event(&mut sim, 6), None);
+    execute(&mut sim, &err, &mark);
+    assert_eq!(next_event(&mut sim, 6), None, "the mark it holds");
+}
