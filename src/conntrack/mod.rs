@@ -2245,6 +2245,71 @@ mod tests {
         assert_eq!(u16::from_be_bytes([out[50], out[51]]), pseudo(out));
     }
 
+    /// A reply found in the table, its TCP or UDP checksum left to the NIC
+    /// (holding the pseudo-header sum), is translated back address and
+    /// port, its checksum field the pseudo-header sum of the new addresses
+    /// (the ports are not in it), as Linux's `inet_proto_csum_replace4`
+    /// updates a `CHECKSUM_PARTIAL` field.
+    #[test]
+    fn a_reply_left_to_the_nic_keeps_a_pseudo_header_sum_through_nat() {
+        use crate::offload::{Request, fold, sum};
+        for (proto, at) in [(6u8, 50), (17, 40)] {
+            let ct = Conntrack::new(3).unwrap();
+            let mut commit = snat_to([10, 0, 0, 100], [10, 0, 0, 100]);
+            if let Some(n) = commit.nat.as_mut() {
+                n.ports = Some((1000, 1000));
+            }
+            let l4 = |sport: u16, dport: u16, flags: u8| {
+                if proto == 6 {
+                    packet::tests::tcp(sport, dport, flags, 1, 1, 0)
+                } else {
+                    [sport.to_be_bytes(), dport.to_be_bytes(), [0, 12], [0, 0]]
+                        .concat()
+                        .into_iter()
+                        .chain([1, 2, 3, 4])
+                        .collect()
+                }
+            };
+            let (client, server, public) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 100]);
+            let f = packet::tests::ipv4_frame(client, server, proto, &l4(40000, 80, 0x02));
+            let (out, _) = run(&ct, &f, &commit);
+            assert_eq!((&out[26..30], &out[34..36]), (&public[..], &[3, 0xe8][..]));
+            let pseudo = |f: &[u8]| {
+                let len = u16::from_be_bytes([f[16], f[17]]) - 20;
+                fold(sum(&f[26..34]) + u64::from(proto) + u64::from(len))
+            };
+            let mut f = packet::tests::ipv4_frame(server, public, proto, &l4(80, 1000, 0x12));
+            let ps = pseudo(&f);
+            f[at..at + 2].copy_from_slice(&ps.to_be_bytes());
+            let mut p = crate::packet::tests::Offloaded {
+                p: OwnedPacket::from_frame(&f).unwrap(),
+                req: Request {
+                    checksums: Checksums {
+                        ip: false,
+                        tcp: proto == 6,
+                        udp: proto == 17,
+                    },
+                    lso: None,
+                },
+            };
+            let mut k = FlowKey::default();
+            extract(p.data(), None, &mut k).unwrap();
+            let v = ct.execute(&mut p, &mut k, &nat_lookup(), 0, &mut |_| {});
+            assert_eq!(v, Verdict::Continue);
+            assert_eq!(k.ct_state, TRK | EST | RPL | DNAT, "{proto}");
+            let out = p.data();
+            assert_eq!(
+                (&out[30..34], &out[36..38]),
+                (&client[..], &[0x9c, 0x40][..])
+            );
+            assert_eq!(
+                u16::from_be_bytes([out[at], out[at + 1]]),
+                pseudo(out),
+                "{proto}"
+            );
+        }
+    }
+
     /// The server's SACK blocks, like its acknowledgement, are read back
     /// into the client's numbering (Linux's `nf_ct_sack_adjust`).
     #[test]
