@@ -316,6 +316,47 @@ mod tests {
         assert_eq!(parse_tuple(&[], false, 5), None);
     }
 
+    /// The NAT status bits a connection's tuples tell, as Linux sets them
+    /// when its NAT binding changed the tuple: an ICMP echo's identifier
+    /// moved alone is SNAT's, moved with the destination DNAT's.
+    #[test]
+    fn the_nat_status_follows_the_binding_and_an_echos_identifier() {
+        let status = |c: &Conn| {
+            let mut buf = [0u8; 512];
+            let mut b = NlBuf::new(&mut buf);
+            render(&mut b, &header(MSG_NEW, 0, 1, 2, false), c, None, 1, 0).unwrap();
+            let n = b.len();
+            let msg = NlMsg::new_checked(&buf[..n]).unwrap();
+            msg.find(CTA_STATUS).unwrap().be32().unwrap() & (IPS_SRC_NAT | IPS_DST_NAT)
+        };
+        let echo = p::ipv4_frame([10, 0, 0, 1], [10, 0, 0, 2], 1, &[8, 0, 0, 0, 0, 7, 0, 1]);
+        let v = packet::parse(&echo, None, 0, false).unwrap();
+        let plain = Conn::new(&v, v.tuple.reverse().unwrap(), 0).unwrap();
+        let (public, backend) = ([10, 0, 0, 100], [10, 0, 0, 9]);
+        let mut cases = std::vec::Vec::new();
+        cases.push((plain, 0));
+        let mut id = plain;
+        id.reply.sport = 8;
+        cases.push((id, IPS_SRC_NAT));
+        let mut snat = id;
+        snat.reply.dst[..4].copy_from_slice(&public);
+        cases.push((snat, IPS_SRC_NAT));
+        let mut dnat = id;
+        dnat.reply.src[..4].copy_from_slice(&backend);
+        cases.push((dnat, IPS_DST_NAT));
+        let mut both = dnat;
+        both.reply.dst[..4].copy_from_slice(&public);
+        cases.push((both, IPS_SRC_NAT | IPS_DST_NAT));
+        let mut tcp = syn();
+        tcp.reply.dport = 1024;
+        cases.push((tcp, IPS_SRC_NAT));
+        tcp.reply.sport = 8080;
+        cases.push((tcp, IPS_SRC_NAT | IPS_DST_NAT));
+        for (i, (c, want)) in cases.iter().enumerate() {
+            assert_eq!(status(c), *want, "case {i}");
+        }
+    }
+
     #[test]
     fn the_helper_and_master_tuple_are_told_and_the_largest_fits_an_event() {
         let mut c = syn();
