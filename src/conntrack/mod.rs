@@ -40,6 +40,7 @@ mod icmp;
 mod nat;
 mod other;
 mod packet;
+pub mod parsed;
 pub mod refrag;
 pub mod table;
 mod tcp;

@@ -106,6 +106,8 @@ struct Scratch<P> {
     /// Which of `ct_ahead` the packet about to run takes; none for
     /// recirculated and executed packets.
     ct_current: Option<usize>,
+    /// The CT actions this processor parsed last.
+    ct_parsed: conntrack::parsed::Parsed,
 }
 
 /// A bounded queue of recirculating packets. A packet's key is stored
@@ -162,6 +164,7 @@ impl<P: Packet> RxContext<P> {
             tunnel: super::tunnel::Scratch::try_new()?,
             ct_ahead,
             ct_current: None,
+            ct_parsed: conntrack::parsed::Parsed::default(),
         };
         let mut pkts = Vec::new();
         pkts.try_reserve_exact(LOOKUP_BATCH).ok()?;
@@ -244,6 +247,7 @@ struct DpEnv<'a, 'v, P, E: ?Sized> {
     /// The packet as its leading CT action reads it, if read ahead; taken
     /// by the first CT action.
     ct_ahead: Option<&'a conntrack::Ahead>,
+    ct_parsed: &'a mut conntrack::parsed::Parsed,
 }
 
 impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
@@ -319,7 +323,7 @@ impl<P: Packet, E: Egress<P> + ?Sized> Env<P> for DpEnv<'_, '_, P, E> {
     fn conntrack(&mut self, pkt: &mut P, key: &mut FlowKey, ct: &[u8]) -> Verdict {
         // Validated at install; a list that no longer parses (the key's
         // Ethertype changed since) drops the packet.
-        let parsed = Family::of_eth_type(key.eth_type).and_then(|f| action::parse(ct, f));
+        let parsed = Family::of_eth_type(key.eth_type).and_then(|f| self.ct_parsed.parse(ct, f));
         match parsed {
             Ok(ct) => {
                 let (dp, now, wake) = (self.view.dp, self.view.now.ms(), &mut *self.wake);
@@ -648,6 +652,7 @@ impl View<'_> {
             tunnel: &mut s.tunnel,
             in_port: key.in_port,
             ct_ahead: s.ct_current.take().and_then(|i| s.ct_ahead.get(i)),
+            ct_parsed: &mut s.ct_parsed,
         };
         actions::execute(&mut s.exec, &mut env, pkt, key, actions);
     }

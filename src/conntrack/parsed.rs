@@ -1,0 +1,130 @@
+//! The CT actions a processor parsed last, kept by their payload bytes: the
+//! flows of a pipeline run the same few CT actions on every packet, which
+//! Linux parses once, at install (`ovs_ct_copy_action`). A kept action lacks
+//! its timeout policy's name, which execution never reads (the Windows
+//! userspace installs no timeout policies).
+
+use super::action::{self, CtAction, Family};
+use crate::netlink::Errno;
+
+/// Longest payload kept.
+const MAX_PAYLOAD: usize = 128;
+/// Actions kept.
+const SLOTS: usize = 2;
+
+struct Kept {
+    family: Family,
+    len: usize,
+    payload: [u8; MAX_PAYLOAD],
+    ct: CtAction<'static>,
+}
+
+/// The last `SLOTS` actions parsed, replaced in turn.
+#[derive(Default)]
+pub struct Parsed {
+    slots: [Option<Kept>; SLOTS],
+    next: usize,
+}
+
+impl Parsed {
+    /// `action::parse(payload, family)`, from what was kept if it was parsed
+    /// before.
+    pub fn parse<'a>(&mut self, payload: &'a [u8], family: Family) -> Result<CtAction<'a>, Errno> {
+        let kept = self
+            .slots
+            .iter()
+            .flatten()
+            .find(|k| k.family == family && k.payload.get(..k.len) == Some(payload));
+        if let Some(k) = kept {
+            return Ok(k.ct);
+        }
+        let ct = action::parse(payload, family)?;
+        let mut kept = Kept {
+            family,
+            len: payload.len(),
+            payload: [0; MAX_PAYLOAD],
+            ct: without_timeout(&ct),
+        };
+        if let Some(dst) = kept.payload.get_mut(..payload.len()) {
+            dst.copy_from_slice(payload);
+            if let Some(slot) = self.slots.get_mut(self.next) {
+                *slot = Some(kept);
+                self.next = (self.next + 1) % SLOTS;
+            }
+        }
+        Ok(ct)
+    }
+}
+
+/// `ct` without its timeout policy's name, which borrows the payload.
+fn without_timeout(ct: &CtAction<'_>) -> CtAction<'static> {
+    let CtAction {
+        commit,
+        force,
+        zone,
+        mark,
+        labels,
+        nat,
+        eventmask,
+        timeout: _,
+        helper,
+    } = *ct;
+    CtAction {
+        commit,
+        force,
+        zone,
+        mark,
+        labels,
+        nat,
+        eventmask,
+        timeout: None,
+        helper,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::netlink::NlBuf;
+    use crate::ovs::action as act;
+
+    fn payload(zone: u16, commit: bool) -> std::vec::Vec<u8> {
+        let mut buf = [0u8; 64];
+        let mut b = NlBuf::new(&mut buf);
+        if commit {
+            b.put_attr(act::CT_COMMIT, &[]).unwrap();
+        }
+        b.put_u16(act::CT_ZONE, zone).unwrap();
+        b.put_attr(act::CT_TIMEOUT, b"policy\0").unwrap();
+        let n = b.len();
+        buf[..n].to_vec()
+    }
+
+    #[test]
+    fn kept_actions_are_what_parsing_gives_less_the_timeout_name() {
+        let mut p = Parsed::default();
+        let (a, b, c) = (payload(1, false), payload(2, true), payload(3, false));
+        fn fresh(bytes: &[u8], family: Family) -> CtAction<'_> {
+            action::parse(bytes, family).unwrap()
+        }
+        fn kept(bytes: &[u8], family: Family) -> CtAction<'_> {
+            CtAction {
+                timeout: None,
+                ..fresh(bytes, family)
+            }
+        }
+        assert!(fresh(&a, Family::V4).timeout.is_some());
+        assert_eq!(p.parse(&a, Family::V4), Ok(fresh(&a, Family::V4)));
+        assert_eq!(p.parse(&a, Family::V4), Ok(kept(&a, Family::V4)));
+        // Kept for its family only.
+        assert_eq!(p.parse(&a, Family::V6), Ok(fresh(&a, Family::V6)));
+        // Two are kept, replaced in turn: `b` took the place of `a` for V4.
+        assert_eq!(p.parse(&b, Family::V4), Ok(fresh(&b, Family::V4)));
+        assert_eq!(p.parse(&a, Family::V6), Ok(kept(&a, Family::V6)));
+        assert_eq!(p.parse(&b, Family::V4), Ok(kept(&b, Family::V4)));
+        assert_eq!(p.parse(&a, Family::V4), Ok(fresh(&a, Family::V4)));
+        assert_eq!(p.parse(&c, Family::V4).map(|ct| ct.zone), Ok(3));
+        // What does not parse is refused.
+        assert_eq!(p.parse(&[1, 0], Family::V4), Err(Errno::Inval));
+    }
+}
