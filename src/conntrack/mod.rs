@@ -238,10 +238,10 @@ fn nat_bits(is_reply: bool, snat: bool, dnat: bool) -> u8 {
 }
 
 /// Whether the packet's transport checksum holds the pseudo-header sum
-/// (its sender left it to the NIC).
+/// (its sender left it to the NIC, as every large send does).
 fn partial<P: Packet>(pkt: &P) -> bool {
-    let c = pkt.offload().checksums;
-    c.tcp || c.udp
+    let o = pkt.offload();
+    o.checksums.tcp || o.checksums.udp || o.lso.is_some()
 }
 
 /// What NAT does to a packet (`view`, not an ICMP error) in direction
@@ -2309,6 +2309,53 @@ mod tests {
                 "{proto}"
             );
         }
+    }
+
+    /// A large send holds the pseudo-header sum in its TCP checksum field
+    /// (the NIC sums each segment it cuts): NAT of its connection updates
+    /// that sum for the new addresses and leaves the ports out of it, as
+    /// Linux does for a GSO packet (`CHECKSUM_PARTIAL`).
+    #[test]
+    fn a_large_send_keeps_a_pseudo_header_sum_through_nat() {
+        use crate::offload::{Lso, Request, fold, sum};
+        let ct = Conntrack::new(3).unwrap();
+        let mut commit = snat_to([10, 0, 0, 100], [10, 0, 0, 100]);
+        if let Some(n) = commit.nat.as_mut() {
+            n.ports = Some((1000, 1000));
+        }
+        let (client, server, public) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 100]);
+        let frame = |src, dst, l4: &[u8]| packet::tests::ipv4_frame(src, dst, 6, l4);
+        let syn = packet::tests::tcp(40000, 80, 0x02, 1, 0, 0);
+        run(&ct, &frame(client, server, &syn), &commit);
+        let synack = packet::tests::tcp(80, 1000, 0x12, 500, 2, 0);
+        run(&ct, &frame(server, public, &synack), &nat_lookup());
+        let mut f = frame(
+            client,
+            server,
+            &packet::tests::tcp(40000, 80, 0x18, 2, 501, 3000),
+        );
+        // The pseudo-header sum without the length, as LSOv2 senders leave it.
+        let pseudo = |f: &[u8]| fold(sum(&f[26..34]) + 6);
+        let ps = pseudo(&f);
+        f[50..52].copy_from_slice(&ps.to_be_bytes());
+        let mut p = crate::packet::tests::Offloaded {
+            p: OwnedPacket::from_frame(&f).unwrap(),
+            req: Request {
+                checksums: Checksums::NONE,
+                lso: Some(Lso {
+                    mss: 1448,
+                    v2: true,
+                }),
+            },
+        };
+        let mut k = FlowKey::default();
+        extract(p.data(), None, &mut k).unwrap();
+        let v = ct.execute(&mut p, &mut k, &nat_lookup(), 0, &mut |_| {});
+        assert_eq!(v, Verdict::Continue);
+        assert_eq!(k.ct_state, TRK | EST | SNAT);
+        let out = p.data();
+        assert_eq!((&out[26..30], &out[34..36]), (&public[..], &[3, 0xe8][..]));
+        assert_eq!(u16::from_be_bytes([out[50], out[51]]), pseudo(out));
     }
 
     /// The server's SACK blocks, like its acknowledgement, are read back
