@@ -4,6 +4,8 @@
 //! its timeout policy's name, which execution never reads (the Windows
 //! userspace installs no timeout policies).
 
+use alloc::vec::Vec;
+
 use super::action::{self, CtAction, Family};
 use crate::netlink::Errno;
 
@@ -13,44 +15,65 @@ const MAX_PAYLOAD: usize = 128;
 const SLOTS: usize = 2;
 
 struct Kept {
-    family: Family,
+    /// Payload bytes (0: the slot is empty).
     len: usize,
+    family: Family,
     payload: [u8; MAX_PAYLOAD],
     ct: CtAction<'static>,
 }
 
-/// The last `SLOTS` actions parsed, replaced in turn.
-#[derive(Default)]
+const EMPTY: Kept = Kept {
+    len: 0,
+    family: Family::V4,
+    payload: [0; MAX_PAYLOAD],
+    ct: CtAction {
+        commit: false,
+        force: false,
+        zone: 0,
+        mark: None,
+        labels: None,
+        nat: None,
+        eventmask: None,
+        timeout: None,
+        helper: None,
+    },
+};
+
+/// The last `SLOTS` actions parsed, replaced in turn. The slots are on the
+/// heap: the receive path's context, which holds this, is built on the
+/// stack of an `OVS_PACKET_CMD_EXECUTE` (see `tests/stack.rs`).
 pub struct Parsed {
-    slots: [Option<Kept>; SLOTS],
+    slots: Vec<Kept>,
     next: usize,
 }
 
 impl Parsed {
+    /// Empty slots; `None` when out of memory.
+    pub fn try_new() -> Option<Parsed> {
+        let mut slots = Vec::new();
+        slots.try_reserve_exact(SLOTS).ok()?;
+        slots.extend((0..SLOTS).map(|_| EMPTY));
+        Some(Parsed { slots, next: 0 })
+    }
+
     /// `action::parse(payload, family)`, from what was kept if it was parsed
     /// before.
     pub fn parse<'a>(&mut self, payload: &'a [u8], family: Family) -> Result<CtAction<'a>, Errno> {
         let kept = self
             .slots
             .iter()
-            .flatten()
-            .find(|k| k.family == family && k.payload.get(..k.len) == Some(payload));
+            .find(|k| k.len != 0 && k.family == family && k.payload.get(..k.len) == Some(payload));
         if let Some(k) = kept {
             return Ok(k.ct);
         }
         let ct = action::parse(payload, family)?;
-        let mut kept = Kept {
-            family,
-            len: payload.len(),
-            payload: [0; MAX_PAYLOAD],
-            ct: without_timeout(&ct),
-        };
-        if let Some(dst) = kept.payload.get_mut(..payload.len()) {
+        // Written in place: a `Kept` is too big to build on the stack.
+        if let Some(k) = self.slots.get_mut(self.next)
+            && let Some(dst) = k.payload.get_mut(..payload.len())
+        {
             dst.copy_from_slice(payload);
-            if let Some(slot) = self.slots.get_mut(self.next) {
-                *slot = Some(kept);
-                self.next = (self.next + 1) % SLOTS;
-            }
+            (k.len, k.family, k.ct) = (payload.len(), family, without_timeout(&ct));
+            self.next = (self.next + 1) % SLOTS;
         }
         Ok(ct)
     }
@@ -102,7 +125,7 @@ mod tests {
 
     #[test]
     fn kept_actions_are_what_parsing_gives_less_the_timeout_name() {
-        let mut p = Parsed::default();
+        let mut p = Parsed::try_new().unwrap();
         let (a, b, c) = (payload(1, false), payload(2, true), payload(3, false));
         fn fresh(bytes: &[u8], family: Family) -> CtAction<'_> {
             action::parse(bytes, family).unwrap()

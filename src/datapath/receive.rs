@@ -164,7 +164,7 @@ impl<P: Packet> RxContext<P> {
             tunnel: super::tunnel::Scratch::try_new()?,
             ct_ahead,
             ct_current: None,
-            ct_parsed: conntrack::parsed::Parsed::default(),
+            ct_parsed: conntrack::parsed::Parsed::try_new()?,
         };
         let mut pkts = Vec::new();
         pkts.try_reserve_exact(LOOKUP_BATCH).ok()?;
