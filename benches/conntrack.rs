@@ -109,7 +109,7 @@ fn reply_ack(i: u32) -> Buf {
 }
 
 /// Opens connection `i` (SYN committed, SYN-ACK, ACK) through `commit`.
-fn open(ct: &Conntrack, i: u32, commit: &CtAction<'_>, lookup: &CtAction<'_>) {
+fn open(ct: &Conntrack, i: u32, commit: &CtAction, lookup: &CtAction) {
     let (src, sport) = addrs(i);
     let mut syn = tcp(src, SERVER, sport, 80, 0x02, 100, 0);
     let mut k = key_of(&syn, 1);

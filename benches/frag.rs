@@ -110,7 +110,7 @@ fn segment(flags: u8, seq: u32, ack: u32, data: &[u8]) -> Vec<u8> {
     f
 }
 
-fn run(ct: &Conntrack, frame: &[u8], action: &CtAction<'_>) {
+fn run(ct: &Conntrack, frame: &[u8], action: &CtAction) {
     let mut p = OwnedPacket::from_frame(frame).unwrap();
     let mut k = FlowKey::default();
     extract(p.data(), None, &mut k).unwrap();

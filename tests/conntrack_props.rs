@@ -147,7 +147,7 @@ fn v4(a: [u8; 4]) -> [u8; 16] {
     x
 }
 
-fn ct_action(a: &Act) -> CtAction<'static> {
+fn ct_action(a: &Act) -> CtAction {
     let nat = match a.nat {
         0 => None,
         1 => Some(Nat::default()),

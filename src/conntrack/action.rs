@@ -81,7 +81,7 @@ impl Helper {
 
 /// One CT action, as parsed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CtAction<'a> {
+pub struct CtAction {
     pub commit: bool,
     pub force: bool,
     pub zone: u16,
@@ -91,8 +91,9 @@ pub struct CtAction<'a> {
     pub labels: Option<([u8; 16], [u8; 16])>,
     pub nat: Option<Nat>,
     pub eventmask: Option<u32>,
-    /// The timeout policy's name, NUL included.
-    pub timeout: Option<&'a [u8]>,
+    /// A timeout policy is named (it stays in the flow's actions; none is
+    /// applied, see the module note).
+    pub timeout: bool,
     pub helper: Option<Helper>,
 }
 
@@ -114,7 +115,7 @@ pub fn leading_zone(actions: &[u8]) -> Option<u16> {
 }
 
 /// `parse_ct` of a CT action for a flow of `family`.
-pub fn parse(payload: &[u8], family: Family) -> Result<CtAction<'_>, Errno> {
+pub fn parse(payload: &[u8], family: Family) -> Result<CtAction, Errno> {
     let mut ct = CtAction::default();
     for a in attrs(payload) {
         let a = a.map_err(|_| Errno::Inval)?;
@@ -177,7 +178,7 @@ pub fn parse(payload: &[u8], family: Family) -> Result<CtAction<'_>, Errno> {
                 if !has_nul(p) {
                     return Err(Errno::Inval);
                 }
-                ct.timeout = Some(p);
+                ct.timeout = true;
             }
             _ => return Err(Errno::Inval),
         }
@@ -288,7 +289,7 @@ mod tests {
         v
     }
 
-    fn ct(parts: &[Vec<u8>]) -> Result<CtAction<'static>, Errno> {
+    fn ct(parts: &[Vec<u8>]) -> Result<CtAction, Errno> {
         let bytes: &'static [u8] = Vec::leak(parts.concat());
         parse(bytes, Family::V4)
     }
@@ -327,7 +328,7 @@ mod tests {
         assert_eq!((c.zone, c.mark), (5, Some((1, 0xff))));
         assert_eq!(c.labels, Some(([1; 16], [0xf0; 16])));
         assert_eq!(c.eventmask, Some(u32::MAX));
-        assert_eq!(c.timeout, Some(&b"tp\0"[..]));
+        assert!(c.timeout);
         assert!(ct(&[a(act::CT_FORCE_COMMIT, &[])]).unwrap().commit);
         for bad in [
             a(act::CT_COMMIT, &[0; 4]),

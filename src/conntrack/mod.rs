@@ -385,7 +385,7 @@ impl Conntrack {
         &self,
         pkt: &mut P,
         key: &mut FlowKey,
-        ct: &CtAction<'_>,
+        ct: &CtAction,
         now_ms: u64,
         notify: &mut Notify<'_>,
     ) -> Verdict {
@@ -400,7 +400,7 @@ impl Conntrack {
         &self,
         pkts: &mut [P],
         keys: &mut [FlowKey],
-        ct: &CtAction<'_>,
+        ct: &CtAction,
         now_ms: u64,
         notify: &mut Notify<'_>,
         verdicts: &mut [Verdict],
@@ -467,7 +467,7 @@ impl Conntrack {
         &self,
         pkt: &mut P,
         key: &mut FlowKey,
-        ct: &CtAction<'_>,
+        ct: &CtAction,
         now_ms: u64,
         notify: &mut Notify<'_>,
         ahead: Option<&Ahead>,
@@ -500,7 +500,7 @@ impl Conntrack {
         &self,
         pkt: &mut P,
         key: &mut FlowKey,
-        ct: &CtAction<'_>,
+        ct: &CtAction,
         now_ms: u64,
         notify: &mut Notify<'_>,
         ahead: Option<&Ahead>,
@@ -647,7 +647,7 @@ impl Conntrack {
     fn track(
         &self,
         ahead: &Ahead,
-        ct: &CtAction<'_>,
+        ct: &CtAction,
         cached: bool,
         nat: bool,
         key: &mut FlowKey,
@@ -786,7 +786,7 @@ impl Conntrack {
         &self,
         quoted: &Tuple,
         translated: bool,
-        ct: &CtAction<'_>,
+        ct: &CtAction,
         key: &mut FlowKey,
         now_ms: u64,
         notify: &mut Notify<'_>,
@@ -840,7 +840,7 @@ impl Conntrack {
     fn create(
         &self,
         view: &View,
-        ct: &CtAction<'_>,
+        ct: &CtAction,
         key: &mut FlowKey,
         now_ms: u64,
         notify: &mut Notify<'_>,
@@ -1257,7 +1257,7 @@ impl Conntrack {
 
     /// What a commit sets: mark, labels, and the events to send (as Linux's
     /// `ovs_ct_commit` sets the connection's event mask on each commit).
-    fn set_metadata(c: &mut Conn, ct: &CtAction<'_>) {
+    fn set_metadata(c: &mut Conn, ct: &CtAction) {
         if let Some(mask) = ct.eventmask {
             c.eventmask = mask as u16;
         }
@@ -1351,7 +1351,7 @@ mod tests {
         f
     }
 
-    fn execute(ct: &Conntrack, f: &[u8], action: &CtAction<'_>) -> (Verdict, Vec<u8>, FlowKey) {
+    fn execute(ct: &Conntrack, f: &[u8], action: &CtAction) -> (Verdict, Vec<u8>, FlowKey) {
         let mut p = OwnedPacket::from_frame(f).unwrap();
         let mut k = FlowKey::default();
         extract(p.data(), None, &mut k).unwrap();
@@ -1359,7 +1359,7 @@ mod tests {
         (v, p.data().to_vec(), k)
     }
 
-    fn run(ct: &Conntrack, f: &[u8], action: &CtAction<'_>) -> (Vec<u8>, FlowKey) {
+    fn run(ct: &Conntrack, f: &[u8], action: &CtAction) -> (Vec<u8>, FlowKey) {
         let (v, f, k) = execute(ct, f, action);
         assert_eq!(v, Verdict::Continue);
         (f, k)
@@ -1519,7 +1519,7 @@ mod tests {
         x
     }
 
-    fn nat_commit(kind: NatKind, addrs: Option<([u8; 16], [u8; 16])>) -> CtAction<'static> {
+    fn nat_commit(kind: NatKind, addrs: Option<([u8; 16], [u8; 16])>) -> CtAction {
         CtAction {
             commit: true,
             nat: Some(Nat {
@@ -1535,7 +1535,7 @@ mod tests {
     /// port `sport`, to 10.9.9.9:53, and its `ct_state`; `None` if dropped.
     fn snat_udp(
         ct: &Conntrack,
-        action: &CtAction<'_>,
+        action: &CtAction,
         host: u8,
         sport: u16,
     ) -> Option<([u8; 4], u16, u8)> {
@@ -1599,11 +1599,11 @@ mod tests {
     }
 
     /// A commit with SNAT to the IPv4 addresses `lo` to `hi`.
-    fn snat_to(lo: [u8; 4], hi: [u8; 4]) -> CtAction<'static> {
+    fn snat_to(lo: [u8; 4], hi: [u8; 4]) -> CtAction {
         nat_commit(NatKind::Src, Some((v4(lo), v4(hi))))
     }
 
-    fn nat_lookup() -> CtAction<'static> {
+    fn nat_lookup() -> CtAction {
         CtAction {
             nat: Some(Nat::default()),
             ..CtAction::default()

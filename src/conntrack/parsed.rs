@@ -1,8 +1,6 @@
 //! The CT actions a processor parsed last, kept by their payload bytes: the
 //! flows of a pipeline run the same few CT actions on every packet, which
-//! Linux parses once, at install (`ovs_ct_copy_action`). A kept action lacks
-//! its timeout policy's name, which execution never reads (the Windows
-//! userspace installs no timeout policies).
+//! Linux parses once, at install (`ovs_ct_copy_action`).
 
 use alloc::vec::Vec;
 
@@ -19,7 +17,7 @@ struct Kept {
     len: usize,
     family: Family,
     payload: [u8; MAX_PAYLOAD],
-    ct: CtAction<'static>,
+    ct: CtAction,
 }
 
 const EMPTY: Kept = Kept {
@@ -34,7 +32,7 @@ const EMPTY: Kept = Kept {
         labels: None,
         nat: None,
         eventmask: None,
-        timeout: None,
+        timeout: false,
         helper: None,
     },
 };
@@ -58,7 +56,7 @@ impl Parsed {
 
     /// `action::parse(payload, family)`, from what was kept if it was parsed
     /// before.
-    pub fn parse<'a>(&mut self, payload: &'a [u8], family: Family) -> Result<CtAction<'a>, Errno> {
+    pub fn parse(&mut self, payload: &[u8], family: Family) -> Result<CtAction, Errno> {
         let kept = self
             .slots
             .iter()
@@ -72,36 +70,10 @@ impl Parsed {
             && let Some(dst) = k.payload.get_mut(..payload.len())
         {
             dst.copy_from_slice(payload);
-            (k.len, k.family, k.ct) = (payload.len(), family, without_timeout(&ct));
+            (k.len, k.family, k.ct) = (payload.len(), family, ct);
             self.next = (self.next + 1) % SLOTS;
         }
         Ok(ct)
-    }
-}
-
-/// `ct` without its timeout policy's name, which borrows the payload.
-fn without_timeout(ct: &CtAction<'_>) -> CtAction<'static> {
-    let CtAction {
-        commit,
-        force,
-        zone,
-        mark,
-        labels,
-        nat,
-        eventmask,
-        timeout: _,
-        helper,
-    } = *ct;
-    CtAction {
-        commit,
-        force,
-        zone,
-        mark,
-        labels,
-        nat,
-        eventmask,
-        timeout: None,
-        helper,
     }
 }
 
@@ -124,29 +96,31 @@ mod tests {
     }
 
     #[test]
-    fn kept_actions_are_what_parsing_gives_less_the_timeout_name() {
+    fn kept_actions_are_what_parsing_gives() {
         let mut p = Parsed::try_new().unwrap();
         let (a, b, c) = (payload(1, false), payload(2, true), payload(3, false));
-        fn fresh(bytes: &[u8], family: Family) -> CtAction<'_> {
-            action::parse(bytes, family).unwrap()
+        let parse = |bytes: &[u8], family| action::parse(bytes, family);
+        // Kept per family; two kept, replaced in turn; each read back as
+        // parsing gives it.
+        for (bytes, family) in [
+            (&a, Family::V4),
+            (&a, Family::V4),
+            (&a, Family::V6),
+            (&b, Family::V4),
+            (&a, Family::V6),
+            (&b, Family::V4),
+            (&a, Family::V4),
+            (&c, Family::V4),
+        ] {
+            assert_eq!(p.parse(bytes, family), parse(bytes, family));
         }
-        fn kept(bytes: &[u8], family: Family) -> CtAction<'_> {
-            CtAction {
-                timeout: None,
-                ..fresh(bytes, family)
-            }
-        }
-        assert!(fresh(&a, Family::V4).timeout.is_some());
-        assert_eq!(p.parse(&a, Family::V4), Ok(fresh(&a, Family::V4)));
-        assert_eq!(p.parse(&a, Family::V4), Ok(kept(&a, Family::V4)));
-        // Kept for its family only.
-        assert_eq!(p.parse(&a, Family::V6), Ok(fresh(&a, Family::V6)));
-        // Two are kept, replaced in turn: `b` took the place of `a` for V4.
-        assert_eq!(p.parse(&b, Family::V4), Ok(fresh(&b, Family::V4)));
-        assert_eq!(p.parse(&a, Family::V6), Ok(kept(&a, Family::V6)));
-        assert_eq!(p.parse(&b, Family::V4), Ok(kept(&b, Family::V4)));
-        assert_eq!(p.parse(&a, Family::V4), Ok(fresh(&a, Family::V4)));
-        assert_eq!(p.parse(&c, Family::V4).map(|ct| ct.zone), Ok(3));
+        // The last two distinct ones are kept: `c` took the slot of `b`.
+        let kept: std::vec::Vec<_> = p
+            .slots
+            .iter()
+            .map(|k| (k.payload[..k.len].to_vec(), k.family))
+            .collect();
+        assert_eq!(kept, [(c.clone(), Family::V4), (a.clone(), Family::V4)]);
         // What does not parse is refused.
         assert_eq!(p.parse(&[1, 0], Family::V4), Err(Errno::Inval));
     }
