@@ -486,7 +486,7 @@ impl Conntrack {
     /// Reads the packet into `a`, its tuple's hash too; whether it could.
     #[inline]
     fn parse<P: Packet>(&self, pkt: &P, zone: u16, fragment: bool, a: &mut Ahead) -> bool {
-        let large = pkt.offload().lso.is_some();
+        let large = || pkt.offload().lso.is_some();
         let read =
             !fragment && packet::parse_into(pkt.data(), pkt.oob_vlan(), zone, large, &mut a.view);
         if read {

@@ -78,7 +78,7 @@ impl Default for View {
 #[inline]
 pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, large: bool) -> Option<View> {
     let mut view = View::default();
-    parse_into(frame, oob_vlan, zone, large, &mut view).then_some(view)
+    parse_into(frame, oob_vlan, zone, || large, &mut view).then_some(view)
 }
 
 /// `parse`, written into `view` field by field (false: not readable, and
@@ -89,7 +89,7 @@ pub fn parse_into(
     frame: &[u8],
     oob_vlan: Option<u16>,
     zone: u16,
-    large: bool,
+    large: impl FnOnce() -> bool,
     view: &mut View,
 ) -> bool {
     let Some(mut ip) =
@@ -97,7 +97,8 @@ pub fn parse_into(
     else {
         return false;
     };
-    if large && !ip.v6 && get::<2>(frame, ip.l3 + 2) == Some([0, 0]) {
+    // Asked only then: most packets never need to know.
+    if !ip.v6 && get::<2>(frame, ip.l3 + 2) == Some([0, 0]) && large() {
         ip.end = frame.len();
     }
     let (Some(l4), Some((src, dst))) = (ip.l4, addresses(frame, ip.v6, ip.l3)) else {
