@@ -183,12 +183,13 @@ fn ct_step(n: u32, nat: bool, replies: bool) -> (f64, f64, f64) {
     let batched = best(|| {
         let t = Instant::now();
         let mut verdicts = [Verdict::Continue; BATCH];
+        let mut pkts = [frames[0]; BATCH];
         for _ in 0..rounds {
             for f in frames.chunks(BATCH) {
                 let k = &mut keys[..f.len()];
-                // Fresh copies of the frames (NAT rewrites them); the keys'
-                // conntrack fields cleared, as for packets fresh from a port.
-                let mut pkts = [f[0]; BATCH];
+                // Fresh copies of the frames (NAT rewrites them), one copy
+                // each as the peer reloads its packets; the keys' conntrack
+                // fields cleared, as for packets fresh from a port.
                 pkts[..f.len()].copy_from_slice(f);
                 k.iter_mut().for_each(FlowKey::clear_conntrack);
                 ct.execute_batch(

@@ -247,6 +247,9 @@ fn partial<P: Packet>(pkt: &P) -> bool {
 /// What NAT does to a packet (`view`, not an ICMP error) in direction
 /// `is_reply` of the connection (`orig`, `reply`): worked out from the
 /// connection alone, nothing of the packet written; `None` if it cannot be.
+/// Inlined, so that it is built where it is kept (returned through memory,
+/// the wide loads that copy it would wait for the stores that wrote it).
+#[inline(always)]
 fn translation(view: &View, orig: &Tuple, reply: &Tuple, is_reply: bool) -> Option<Translation> {
     let (snat, dnat) = nat::kinds(orig, reply);
     if !snat && !dnat {

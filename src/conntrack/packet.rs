@@ -150,8 +150,9 @@ fn addresses(frame: &[u8], v6: bool, l3: usize) -> Option<([u8; 16], [u8; 16])> 
 /// The tuple's identifiers (source and destination port, or ICMP
 /// identifier and type and code) from the transport header `body` of
 /// protocol `proto` (which starts at frame offset `off`), and the kind of
-/// packet.
-#[inline]
+/// packet. Inlined for the reason `parse_into` writes its fields one by
+/// one.
+#[inline(always)]
 fn transport(
     proto: u8,
     v6: bool,

@@ -496,24 +496,27 @@ impl Table {
         now_ms: u64,
         f: impl FnOnce(Hit<'_>) -> R,
     ) -> Found<R> {
-        let Some((id, mut g, slot, reply)) = self.find(t, h, hint) else {
+        let Some((mut g, id, reply)) = self.find(t, h, hint) else {
             return Found::Missing;
         };
-        match g.hit(slot, reply) {
+        match g.hit(split(id).1, reply) {
             Some((c, ..)) if c.expired(now_ms) => Found::Expired(id),
             Some(hit) => Found::Live(id, f(hit)),
             None => Found::Missing,
         }
     }
 
-    /// The connection with tuple `t` (hash `h`) one way: its id, its
-    /// shard locked, its slot, and whether `t` is its reply tuple.
+    /// The connection with tuple `t` (hash `h`) one way: its shard
+    /// locked, its id, and whether `t` is its reply tuple. Inlined: a
+    /// result returned through memory and read back at once stalls the
+    /// loads that read it (they cannot be forwarded from the stores).
+    #[inline]
     fn find(
         &self,
         t: &Tuple,
         h: u64,
         hint: Option<u32>,
-    ) -> Option<(u32, MutexGuard<'_, Shard>, usize, bool)> {
+    ) -> Option<(MutexGuard<'_, Shard>, u32, bool)> {
         let (s, tag) = (shard_of(h), h as u32);
         let mut remote = [EMPTY; MAX_REMOTE];
         {
@@ -523,7 +526,7 @@ impl Table {
                 && home == s
                 && let Some(reply) = g.direction(slot, t)
             {
-                return Some((id, g, slot, reply));
+                return Some((g, id, reply));
             }
             let mut n = 0;
             let mut local = None;
@@ -531,7 +534,7 @@ impl Table {
                 let (home, slot) = split(id);
                 if home == s {
                     if let Some(reply) = g.direction(slot, t) {
-                        local = Some((id, slot, reply));
+                        local = Some((id, reply));
                         break;
                     }
                 } else if let Some(r) = remote.get_mut(n) {
@@ -539,8 +542,8 @@ impl Table {
                     n += 1;
                 }
             }
-            if let Some((id, slot, reply)) = local {
-                return Some((id, g, slot, reply));
+            if let Some((id, reply)) = local {
+                return Some((g, id, reply));
             }
         }
         for id in remote.into_iter().filter(|&id| id != EMPTY) {
@@ -550,7 +553,7 @@ impl Table {
             };
             let g = shard.lock();
             if let Some(reply) = g.direction(slot, t) {
-                return Some((id, g, slot, reply));
+                return Some((g, id, reply));
             }
         }
         None
