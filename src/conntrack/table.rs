@@ -475,7 +475,10 @@ impl Table {
         self.shards.iter().any(|c| c.shard.is_locked())
     }
 
-    /// The hash of `t` the table files it under.
+    /// The hash of `t` the table files it under. Inlined: a tuple just
+    /// written field by field is then hashed from what was written, not
+    /// read back with loads that would wait for those stores.
+    #[inline]
     pub fn hash(&self, t: &Tuple) -> u64 {
         t.hash(self.seed)
     }
@@ -510,7 +513,7 @@ impl Table {
     /// locked, its id, and whether `t` is its reply tuple. Inlined: a
     /// result returned through memory and read back at once stalls the
     /// loads that read it (they cannot be forwarded from the stores).
-    #[inline]
+    #[inline(always)]
     fn find(
         &self,
         t: &Tuple,
