@@ -490,12 +490,17 @@ impl Conntrack {
     #[inline]
     fn parse<P: Packet>(&self, pkt: &P, zone: u16, fragment: bool, a: &mut Ahead) -> bool {
         let large = || pkt.offload().lso.is_some();
-        let read =
-            !fragment && packet::parse_into(pkt.data(), pkt.oob_vlan(), zone, large, &mut a.view);
-        if read {
-            a.hash = self.table.hash(&a.view.tuple);
+        if fragment {
+            return false;
         }
-        read
+        // Hashed from the tuple as read, not as written into `a`.
+        match packet::parse_into(pkt.data(), pkt.oob_vlan(), zone, large, &mut a.view) {
+            Some(t) => {
+                a.hash = self.table.hash(&t);
+                true
+            }
+            None => false,
+        }
     }
 
     /// `execute`, with the packet already read if `ahead` says so.

@@ -78,12 +78,14 @@ impl Default for View {
 #[inline]
 pub fn parse(frame: &[u8], oob_vlan: Option<u16>, zone: u16, large: bool) -> Option<View> {
     let mut view = View::default();
-    parse_into(frame, oob_vlan, zone, || large, &mut view).then_some(view)
+    parse_into(frame, oob_vlan, zone, || large, &mut view).map(|_| view)
 }
 
-/// `parse`, written into `view` field by field (false: not readable, and
-/// `view` is left half written). A view built elsewhere and copied whole
-/// stalls the wide loads that copy it, as its fields were just written.
+/// `parse`, written into `view` field by field; the tuple too, as a value
+/// its caller can hash without reading back what was just written (`None`:
+/// not readable, and `view` is left half written). A view built elsewhere
+/// and copied whole, or fields read back at once with wider loads than
+/// wrote them, stall those loads.
 #[inline]
 pub fn parse_into(
     frame: &[u8],
@@ -91,27 +93,19 @@ pub fn parse_into(
     zone: u16,
     large: impl FnOnce() -> bool,
     view: &mut View,
-) -> bool {
-    let Some(mut ip) =
-        headers::l2(frame, oob_vlan).and_then(|l2| headers::ip_at(frame, l2.eth_type, l2.l3))
-    else {
-        return false;
-    };
+) -> Option<Tuple> {
+    let mut ip =
+        headers::l2(frame, oob_vlan).and_then(|l2| headers::ip_at(frame, l2.eth_type, l2.l3))?;
     // Asked only then: most packets never need to know.
     if !ip.v6 && get::<2>(frame, ip.l3 + 2) == Some([0, 0]) && large() {
         ip.end = frame.len();
     }
-    let (Some(l4), Some((src, dst))) = (ip.l4, addresses(frame, ip.v6, ip.l3)) else {
-        return false;
-    };
+    let (l4, (src, dst)) = (ip.l4?, addresses(frame, ip.v6, ip.l3)?);
     let end = ip.end;
-    let Some(((sport, dport), kind)) = frame
+    let ((sport, dport), kind) = frame
         .get(l4.off..end)
-        .and_then(|body| transport(l4.proto, ip.v6, zone, body, l4.off))
-    else {
-        return false;
-    };
-    view.tuple = Tuple {
+        .and_then(|body| transport(l4.proto, ip.v6, zone, body, l4.off))?;
+    let tuple = Tuple {
         src,
         dst,
         sport,
@@ -120,11 +114,12 @@ pub fn parse_into(
         proto: l4.proto,
         v6: u8::from(ip.v6),
     };
+    view.tuple = tuple;
     view.kind = kind;
     view.l3 = ip.l3;
     view.l4 = l4.off;
     view.len = u32::try_from(end.saturating_sub(ip.l3)).unwrap_or(u32::MAX);
-    true
+    Some(tuple)
 }
 
 /// The addresses of the IP header at `l3` (its version checked), as a
