@@ -439,8 +439,10 @@ impl Conntrack {
         ahead: &mut [Ahead],
     ) {
         let large = self.table.len() >= READ_AHEAD_MIN;
-        // Each index entry is prefetched as its packet is read, the
-        // connections they name once all are read.
+        // The index entries are prefetched once all packets are read, in a
+        // loop of their own, then the connections they name: a prefetch
+        // whose page is not in the TLB holds up what follows it until the
+        // page is walked, and in a tight loop those walks overlap.
         let (mut hashes, mut n) = ([0; BATCH], 0);
         for (p, a) in pkts.into_iter().zip(ahead.iter_mut()) {
             a.read = p.is_some_and(|(p, k)| self.read(p, k, zone, a));
@@ -448,12 +450,14 @@ impl Conntrack {
                 && large
                 && let Some(h) = hashes.get_mut(n)
             {
-                self.table.prefetch_index(a.hash);
                 *h = a.hash;
                 n += 1;
             }
         }
         if large {
+            for &h in hashes.get(..n).unwrap_or_default() {
+                self.table.prefetch_index(h);
+            }
             let mut found = [None; BATCH];
             self.table
                 .read_ahead(hashes.get(..n).unwrap_or_default(), &mut found);
