@@ -702,7 +702,8 @@ impl Conntrack {
                         return Err(Replaced);
                     }
                     let ext = ext.map(|e| &*e);
-                    let before = (c.mark, c.labels, c.seen_reply);
+                    // Kept only for listeners: most packets have none.
+                    let before = updates.then(|| (c.mark, c.labels, c.seen_reply));
                     // Acknowledgements of data a helper rewrote are read as
                     // the sender meant them.
                     let unmoved;
@@ -728,7 +729,7 @@ impl Conntrack {
                     if ct.commit {
                         Self::set_metadata(c, ct);
                     }
-                    if updates {
+                    if let Some(before) = before {
                         let causes = update_causes(before, c);
                         if causes != 0 {
                             changed = Some((*c, ext.copied(), causes));
