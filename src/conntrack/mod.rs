@@ -703,7 +703,7 @@ impl Conntrack {
                     }
                     let ext = ext.map(|e| &*e);
                     // Kept only for listeners: most packets have none.
-                    let before = updates.then(|| (c.mark, c.labels, c.seen_reply));
+                    let before = updates.then_some((c.mark, c.labels, c.seen_reply));
                     // Acknowledgements of data a helper rewrote are read as
                     // the sender meant them.
                     let unmoved;
