@@ -25,10 +25,11 @@
 //! connection carries stays small. Slabs grow a quarter at a time.
 //!
 //! A lookup misses the cache twice, on the index entry and then on the
-//! record. A batch overlaps those misses: `prefetch_index` asks for each
-//! packet's index entry as soon as its hash is known (no lock: each shard
-//! publishes where its index lies), and `read_ahead` then asks for the
-//! records those entries name, all before the first packet is looked up.
+//! record. A batch overlaps those misses: once its packets are read and
+//! hashed, `prefetch_index` asks for each one's index entry (no lock: each
+//! shard publishes where its index lies), and `read_ahead` then asks for
+//! the records those entries name, all before the first packet is looked
+//! up.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
