@@ -455,12 +455,12 @@ impl Conntrack {
             }
         }
         if large {
-            for &h in hashes.get(..n).unwrap_or_default() {
+            let hashes = hashes.get(..n).unwrap_or_default();
+            for &h in hashes {
                 self.table.prefetch_index(h);
             }
             let mut found = [None; BATCH];
-            self.table
-                .read_ahead(hashes.get(..n).unwrap_or_default(), &mut found);
+            self.table.read_ahead(hashes, &mut found);
             let read = ahead.iter_mut().filter(|a| a.read);
             for (a, hint) in read.zip(found) {
                 a.hint = hint;
