@@ -1250,7 +1250,10 @@ impl Conntrack {
     }
 
     /// Rewrites the packet `view` describes as `t` says; its NAT bits
-    /// (`None`: the packet could not be rewritten).
+    /// (`None`: the packet could not be rewritten). Inlined where the
+    /// translation was worked out, as what it calls (it is every NAT
+    /// packet's path).
+    #[inline(always)]
     fn rewrite<P: Packet>(
         pkt: &mut P,
         key: &mut FlowKey,

@@ -253,7 +253,11 @@ fn change<const N: usize>(old: [u8; N], new: Option<[u8; N]>) -> ([u8; N], u32) 
 /// once for all the fields it covers (their words and the checksums all
 /// taken in the machine's byte order, see `checksum::delta`). `None` if the
 /// frame does not hold what it should (every field is read before any is
-/// written, so nothing is then half written).
+/// written, so nothing is then half written). Inlined, as `headers_of` and
+/// `update_key`: their arguments are built just before they run, and
+/// passed through memory they would be read back by loads that wait for
+/// the stores that wrote them.
+#[inline(always)]
 pub fn apply(f: &mut [u8], h: &Headers, rw: &Rewrite) -> Option<()> {
     if h.v6 {
         apply_sized(f, h, rw.src, rw.dst, rw)
@@ -335,6 +339,7 @@ fn apply_sized<const N: usize>(
 }
 
 /// The key's addresses (and ports, with `ports`) after `rw`.
+#[inline(always)]
 pub fn update_key(key: &mut FlowKey, rw: &Rewrite, v6: bool, ports: bool) {
     let v4 = |a: &[u8; 16]| u32::from_be_bytes(first4(a));
     if let Some(a) = &rw.src {
@@ -393,6 +398,7 @@ pub fn icmp_checksum(f: &mut [u8], h: &Headers) -> Option<()> {
 }
 
 /// The headers of the packet `view` describes in `frame`.
+#[inline(always)]
 pub fn headers_of(view: &View, frame_len: usize, partial: bool) -> Headers {
     Headers {
         v6: view.tuple.v6 == 1,
