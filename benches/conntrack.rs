@@ -2,7 +2,7 @@
 //! connections (plain, with SNAT, and replies) at 1k, 100k and 1M connections, in
 //! batches of 32 as the peer's `conntrack_execute` runs and one by one; the
 //! whole pipeline extract -> lookup -> ct(zone,nat) -> recirc -> lookup ->
-//! output through `Datapath::receive_batch`; commits per second into a
+//! output through `Datapath::receive_batch` (plain and with SNAT); commits per second into a
 //! table of 100k; and the table's bytes per connection.
 //! Prints figures; asserts nothing about time.
 
@@ -294,18 +294,25 @@ fn pipeline_bed() -> Bed {
     bed
 }
 
-/// ns per packet through the whole pipeline for established connections.
-fn pipeline(n: u32) -> f64 {
+/// ns per packet through the whole pipeline for established connections,
+/// committed with SNAT if `nat` (their packets then leave translated).
+fn pipeline(n: u32, nat: bool) -> f64 {
     let bed = pipeline_bed();
     let dev = &bed.dev;
     dev.with_datapath(|dp| {
         let commit = CtAction {
             commit: true,
             zone: 1,
+            nat: nat.then(snat),
+            ..CtAction::default()
+        };
+        let lookup = CtAction {
+            zone: 1,
+            nat: nat.then(Nat::default),
             ..CtAction::default()
         };
         for i in 0..n {
-            open(&dp.conntrack, i, &commit, &commit);
+            open(&dp.conntrack, i, &commit, &lookup);
         }
     });
     let order: Vec<u32> = (0..n).map(|i| i.wrapping_mul(2_654_435_761) % n).collect();
@@ -381,8 +388,9 @@ fn main() {
             continue;
         }
         println!(
-            "  {n:>9} connections: pipeline extract+lookup+ct(zone,nat)+recirc+lookup+output {:6.1} ns/packet (chains of {BATCH})",
-            pipeline(n)
+            "  {n:>9} connections: pipeline extract+lookup+ct(zone,nat)+recirc+lookup+output {:6.1} ns/packet, with SNAT {:6.1} ns/packet (chains of {BATCH})",
+            pipeline(n, false),
+            pipeline(n, true)
         );
     }
     if want("commits", 100_000) {
