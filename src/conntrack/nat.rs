@@ -546,6 +546,34 @@ mod tests {
         assert_eq!(&u[40..42], &[0, 0]);
     }
 
+    /// An echo's identifier is rewritten where a port pair's first port
+    /// would be; the sequence number after it stays.
+    #[test]
+    fn an_echo_keeps_its_sequence_number() {
+        // Echo request: type 8, code 0, checksum, identifier 7, sequence 9.
+        let mut echo = [8, 0, 0, 0, 0, 7, 0, 9, 1, 2, 3];
+        let sum = !ones_sum(&[&echo]);
+        echo[2..4].copy_from_slice(&sum.to_be_bytes());
+        let mut f = p::ipv4_frame([10, 0, 0, 1], [8, 8, 8, 8], 1, &echo);
+        let v = packet::parse(&f, None, 0, false).unwrap();
+        assert_eq!((v.tuple.sport, v.tuple.dport), (7, 0x0800));
+        let h = headers_of(&v, f.len(), false);
+        let rw = Rewrite {
+            src: Some(v4([1, 1, 1, 1])),
+            sport: Some(4242),
+            ..Rewrite::default()
+        };
+        apply(&mut f, &h, &rw).unwrap();
+        assert_eq!(ones_sum(&[&f[14..34]]), 0xffff, "the IPv4 header checksum");
+        assert_eq!(&f[26..30], &[1, 1, 1, 1]);
+        assert_eq!(
+            &f[38..42],
+            &[0x10, 0x92, 0, 9],
+            "identifier 4242, sequence 9"
+        );
+        assert_eq!(ones_sum(&[&f[34..]]), 0xffff, "the ICMP checksum");
+    }
+
     #[test]
     fn a_partial_checksum_stays_the_pseudo_header_sum() {
         let mut f = p::ipv4_frame(
