@@ -525,14 +525,7 @@ mod tests {
             &p::tcp(40000, 80, 0x18, 1, 1, 9),
         );
         assert!(verify(&f));
-        let v = packet::parse(&f, None, 0, false).unwrap();
-        let h = headers_of(&v, f.len(), false);
-        let rw = Rewrite {
-            src: Some(v4([1, 1, 1, 1])),
-            sport: Some(5000),
-            ..Rewrite::default()
-        };
-        apply(&mut f, &h, &rw).unwrap();
+        snat_to_1111(&mut f, 5000).unwrap();
         assert!(verify(&f));
         assert_eq!(&f[26..30], &[1, 1, 1, 1]);
         assert_eq!(&f[34..36], &5000u16.to_be_bytes());
@@ -540,10 +533,21 @@ mod tests {
         let mut u = p::ipv4_frame([10, 0, 0, 1], [8, 8, 8, 8], 17, &[0, 1, 0, 2, 0, 8, 0, 0]);
         u[40] = 0;
         u[41] = 0;
-        let v = packet::parse(&u, None, 0, false).unwrap();
-        let h = headers_of(&v, u.len(), false);
-        apply(&mut u, &h, &rw).unwrap();
+        snat_to_1111(&mut u, 5000).unwrap();
         assert_eq!(&u[40..42], &[0, 0]);
+    }
+
+    /// Rewrites the source of the packet in `f` to 1.1.1.1 and its source
+    /// port (or echo identifier) to `sport`.
+    fn snat_to_1111(f: &mut [u8], sport: u16) -> Option<()> {
+        let v = packet::parse(f, None, 0, false)?;
+        let h = headers_of(&v, f.len(), false);
+        let rw = Rewrite {
+            src: Some(v4([1, 1, 1, 1])),
+            sport: Some(sport),
+            ..Rewrite::default()
+        };
+        apply(f, &h, &rw)
     }
 
     /// An echo's identifier is rewritten where a port pair's first port
@@ -557,13 +561,7 @@ mod tests {
         let mut f = p::ipv4_frame([10, 0, 0, 1], [8, 8, 8, 8], 1, &echo);
         let v = packet::parse(&f, None, 0, false).unwrap();
         assert_eq!((v.tuple.sport, v.tuple.dport), (7, 0x0800));
-        let h = headers_of(&v, f.len(), false);
-        let rw = Rewrite {
-            src: Some(v4([1, 1, 1, 1])),
-            sport: Some(4242),
-            ..Rewrite::default()
-        };
-        apply(&mut f, &h, &rw).unwrap();
+        snat_to_1111(&mut f, 4242).unwrap();
         assert_eq!(ones_sum(&[&f[14..34]]), 0xffff, "the IPv4 header checksum");
         assert_eq!(&f[26..30], &[1, 1, 1, 1]);
         assert_eq!(
