@@ -86,8 +86,10 @@ pub struct L2 {
     pub l3: usize,
 }
 
-/// `None` if the frame is shorter than an Ethernet header.
-#[inline]
+/// `None` if the frame is shorter than an Ethernet header. Inlined: a
+/// caller that reads only the type and where the payload starts (the
+/// connection tracker, on every packet) then skips the rest.
+#[inline(always)]
 pub fn l2(frame: &[u8], oob_vlan: Option<u16>) -> Option<L2> {
     let mut ty = be16(frame, 12)?;
     let mut at = 12;

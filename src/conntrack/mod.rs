@@ -534,10 +534,12 @@ impl Conntrack {
             }
         }
         let fragment = key.ip_frag != k::FRAG_NONE;
-        let mut parsed = Ahead::default();
+        // Built only for a packet not read ahead.
+        let mut parsed;
         let ahead = match ahead {
             Some(a) => a,
             None => {
+                parsed = Ahead::default();
                 if !(ethernet && self.parse(pkt, zone, fragment, &mut parsed)) {
                     self.invalid(key, zone);
                     return Verdict::Continue;
