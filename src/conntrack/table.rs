@@ -316,7 +316,9 @@ impl Shard {
     }
 
     /// Whether `t` is the reply tuple (or else the original) of the
-    /// connection in `slot`; `None` if it is neither.
+    /// connection in `slot`; `None` if it is neither. Inlined into the
+    /// lookup, which runs it on every packet.
+    #[inline(always)]
     fn direction(&self, slot: usize, t: &Tuple) -> Option<bool> {
         self.conns.get(slot)?.direction(t)
     }

@@ -24,6 +24,31 @@ const WSCALE_MASK: u8 = 0x0f;
 /// Largest shift an ACK may be ahead by (`MAXACKWINDOW`): 64 KiB + 1500.
 const MAX_ACK_WINDOW: i64 = 0xffff + 1500;
 
+/// What an accepted segment tells of the window: its window (scaled by
+/// `sws`), where its data ends, and what it acknowledges.
+struct Edges {
+    win: u32,
+    end: u32,
+    ack: u32,
+    sws: u8,
+}
+
+impl Edges {
+    /// Moves the sender's and the receiver's edges for the segment. Inlined
+    /// into its two callers: it is on every segment's path.
+    #[inline(always)]
+    fn slide(&self, src: &mut Peer, dst: &mut Peer) {
+        src.max_win = src.max_win.max(self.win);
+        if seq_gt(self.end, src.seqlo) {
+            src.seqlo = self.end;
+        }
+        let reach = self.ack.wrapping_add(self.win << self.sws);
+        if seq_ge(reach, dst.seqhi) {
+            dst.seqhi = self.ack.wrapping_add((self.win << self.sws).max(1));
+        }
+    }
+}
+
 /// One end of a connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Peer {
@@ -203,18 +228,9 @@ impl Tcp {
             && ackskew >= -MAX_ACK_WINDOW
             && ackskew <= MAX_ACK_WINDOW << sws
             && rst_ok;
-        let slide = |src: &mut Peer, dst: &mut Peer| {
-            src.max_win = src.max_win.max(win);
-            if seq_gt(end, src.seqlo) {
-                src.seqlo = end;
-            }
-            let reach = ack.wrapping_add(win << sws);
-            if seq_ge(reach, dst.seqhi) {
-                dst.seqhi = ack.wrapping_add((win << sws).max(1));
-            }
-        };
+        let edges = Edges { win, end, ack, sws };
         if in_window {
-            slide(src, dst);
+            edges.slide(src, dst);
             if flags & TCP_FIN != 0 && src.state < CLOSING {
                 src.state = CLOSING;
             }
@@ -247,7 +263,7 @@ impl Tcp {
         {
             // Shotgunned SYNs, a stream picked up late, stray segments
             // right after a close: accepted without refreshing the timeout.
-            slide(src, dst);
+            edges.slide(src, dst);
             if flags & TCP_FIN != 0 && src.state < CLOSING {
                 src.state = CLOSING;
             }
