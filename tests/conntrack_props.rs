@@ -10,7 +10,7 @@ mod common;
 
 use common::{csum, ipv4_packet};
 use ovsext::conntrack::action::{CtAction, Family, Nat, NatKind, parse};
-use ovsext::conntrack::{Conntrack, Verdict};
+use ovsext::conntrack::{Ahead, BATCH, Conntrack, Verdict};
 use ovsext::flow::FlowKey;
 use ovsext::flow::extract::extract;
 use ovsext::packet::{OwnedPacket, Packet};
@@ -221,8 +221,10 @@ proptest! {
         prop_assert_eq!((0..3).map(|z| ct.zones.count(z)).sum::<u32>(), 0);
     }
 
-    /// `execute_batch` reads ahead and then runs each packet as `execute`
-    /// does: the same verdicts, keys, packets, events and connections.
+    /// Packets read ahead `BATCH` at a time, as the datapath reads a
+    /// batch's leading CT action, and then run from what was read, run as
+    /// `execute` runs them: the same verdicts, keys, packets, events and
+    /// connections.
     #[test]
     fn a_batch_runs_as_its_packets_one_by_one(
         batches in vec((vec((pkt(), any::<bool>()), 1..40), act()), 1..8),
@@ -256,7 +258,15 @@ proptest! {
                 *v = one.execute(p, k, &action, now, &mut |e| seen_one.push(*e));
             }
             let mut verdicts_b = vec![Verdict::Drop; frames.len()];
-            many.execute_batch(&mut frames_b, &mut keys_b, &action, now, &mut |e| seen_many.push(*e), &mut verdicts_b);
+            let mut ahead = [Ahead::default(); BATCH];
+            let chunks = frames_b.chunks_mut(BATCH).zip(keys_b.chunks_mut(BATCH));
+            for ((frames, keys), verdicts) in chunks.zip(verdicts_b.chunks_mut(BATCH)) {
+                many.read_ahead(action.zone, frames.iter().zip(keys.iter()).map(Some), &mut ahead);
+                let each = frames.iter_mut().zip(keys.iter_mut()).zip(verdicts.iter_mut());
+                for (((p, k), v), a) in each.zip(&ahead) {
+                    *v = many.execute_read(p, k, &action, now, &mut |e| seen_many.push(*e), Some(a));
+                }
+            }
             prop_assert_eq!(verdicts, verdicts_b);
             prop_assert_eq!(keys, keys_b);
             for (a, b) in frames.iter().zip(&frames_b) {

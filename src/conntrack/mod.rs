@@ -150,7 +150,7 @@ enum NotCreated {
     Raced,
 }
 
-/// Packets `execute_batch` reads ahead for at once.
+/// Packets `read_ahead` reads ahead for at once.
 pub const BATCH: usize = 32;
 /// Below this many connections the table stays in cache, and reading
 /// ahead would cost more than it saves.
@@ -393,37 +393,6 @@ impl Conntrack {
         notify: &mut Notify<'_>,
     ) -> Verdict {
         self.run(pkt, key, ct, now_ms, notify, None)
-    }
-
-    /// Runs packets one after the other through the CT action `ct`, as
-    /// `execute` each, `verdicts` getting each one's verdict; but reads
-    /// ahead, `BATCH` packets at a time, the index entries and connections
-    /// they will look up, so that their cache misses overlap.
-    pub fn execute_batch<P: Packet>(
-        &self,
-        pkts: &mut [P],
-        keys: &mut [FlowKey],
-        ct: &CtAction,
-        now_ms: u64,
-        notify: &mut Notify<'_>,
-        verdicts: &mut [Verdict],
-    ) {
-        let chunks = pkts.chunks_mut(BATCH).zip(keys.chunks_mut(BATCH));
-        for ((pkts, keys), verdicts) in chunks.zip(verdicts.chunks_mut(BATCH)) {
-            // Reading a packet and reading ahead change nothing, so the
-            // packets still run in order, each as `execute` would run it.
-            let mut ahead = [Ahead::default(); BATCH];
-            let read = pkts.iter().zip(keys.iter()).map(Some);
-            self.read_ahead(ct.zone, read, &mut ahead);
-            for (((pkt, key), v), a) in pkts
-                .iter_mut()
-                .zip(keys.iter_mut())
-                .zip(verdicts.iter_mut())
-                .zip(&ahead)
-            {
-                *v = self.run(pkt, key, ct, now_ms, notify, a.read.then_some(a));
-            }
-        }
     }
 
     /// Reads up to `BATCH` packets a CT action of `zone` will run next,
@@ -2400,8 +2369,8 @@ mod tests {
 
     /// Past the size where batches read ahead: a batch (existing
     /// connections both ways, new ones, a packet tracked already) runs as
-    /// its packets one by one, whether run as a batch or each from what
-    /// reading ahead read of it, and reading ahead changes nothing.
+    /// its packets one by one when each runs from what reading ahead read
+    /// of it, and reading ahead changes nothing.
     #[test]
     fn a_batch_that_reads_ahead_runs_as_its_packets_one_by_one() {
         let udp = |n: u32, reply: bool| {
@@ -2424,12 +2393,8 @@ mod tests {
             zone: 4,
             ..CtAction::default()
         };
-        let (one, many, read) = (
-            Conntrack::new(9).unwrap(),
-            Conntrack::new(9).unwrap(),
-            Conntrack::new(9).unwrap(),
-        );
-        for ct in [&one, &many, &read] {
+        let (one, read) = (Conntrack::new(9).unwrap(), Conntrack::new(9).unwrap());
+        for ct in [&one, &read] {
             for n in 0..READ_AHEAD_MIN {
                 let (mut p, mut k) = udp(n, false);
                 ct.execute(&mut p, &mut k, &commit, 0, &mut |_| {});
@@ -2441,7 +2406,6 @@ mod tests {
         batch[5].1.ct_state = TRK | EST;
         batch[5].1.ct_zone = 4;
         let (mut pkts, mut keys): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let (mut pkts_b, mut keys_b) = (pkts.clone(), keys.clone());
         let (mut pkts_r, mut keys_r) = (pkts.clone(), keys.clone());
         let mut ahead = [Ahead::default(); BATCH];
         read.read_ahead(4, pkts_r.iter().zip(&keys_r).map(Some), &mut ahead);
@@ -2458,22 +2422,11 @@ mod tests {
             .zip(&mut keys)
             .map(|(p, k)| one.execute(p, k, &commit, 1, &mut |_| {}))
             .collect();
-        let mut verdicts_b = [Verdict::Drop; BATCH];
-        many.execute_batch(
-            &mut pkts_b,
-            &mut keys_b,
-            &commit,
-            1,
-            &mut |_| {},
-            &mut verdicts_b,
-        );
-        assert_eq!(verdicts, verdicts_b);
-        assert_eq!(keys, keys_b);
         assert_eq!(verdicts, verdicts_r);
         assert_eq!(keys, keys_r);
         assert!(keys.iter().any(|k| k.ct_state == TRK | EST | RPL));
         assert!(keys.iter().any(|k| k.ct_state == TRK | NEW));
-        assert_eq!(one.table().len(), many.table().len());
+        assert_eq!(one.table().len(), read.table().len());
     }
 
     #[test]
